@@ -1,0 +1,261 @@
+"""Administrative boundaries (anything pyogrio reads) → canonical localities.
+
+Geometry is stored in EPSG:4326; a file with no CRS is read as WGS84 with a warning; invalid
+geometries are repaired with ``make_valid``; empty or non-polygonal ones are rejected. Parent
+levels that the file names but the store lacks (admin1 from an admin2 file) are derived by
+dissolving on the parent code. Names and alternative names feed the gazetteer.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import warnings
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+import shapely
+from sauti.ingest.errors import IngestError
+from sauti.ingest.report import IngestReport, raw_json
+from sauti.ingest.runs import ProgressCallback, ingest_run
+from sauti.ingest.validate import RowChecker, blank
+
+from sauti.constants import LEVELS, LOCALITY_COLUMNS, STORAGE_CRS
+from sauti.geo import EQUAL_AREA_CRS
+from sauti.store import Workspace
+
+log = logging.getLogger(__name__)
+
+_ID_PATTERNS = ("admin{n}pcode", "admin{n}pcod", "adm{n}_pcode", "adm{n}pcode", "adm{n}_code", "adm{n}_id")
+_NAME_PATTERNS = (
+    "admin{n}name",
+    "admin{n}name_fr",
+    "admin{n}name_en",
+    "adm{n}_en",
+    "adm{n}_fr",
+    "adm{n}_name",
+    "adm{n}name",
+    "name_{n}",
+)
+_ALT_PATTERNS = (r"admin{n}name_\w+", r"admin{n}altname\w*", r"adm{n}_(en|fr|ref|alt\w*)", r"adm{n}alt\w*")
+
+
+def level_number(level: str) -> int:
+    match = re.fullmatch(r"admin(\d)", level)
+    if not match:
+        raise ValueError(f"boundary level must be one of admin0…admin4, not {level!r}")
+    return int(match.group(1))
+
+
+def _find(columns: list[str], patterns: tuple[str, ...], n: int) -> str | None:
+    lower = {c.lower(): c for c in columns}
+    for pattern in patterns:
+        name = pattern.format(n=n)
+        if name in lower:
+            return lower[name]
+    return None
+
+
+def _alt_fields(columns: list[str], n: int, main: str | None) -> list[str]:
+    found = []
+    for column in columns:
+        if column == main:
+            continue
+        if any(re.fullmatch(p.format(n=n), column.lower()) for p in _ALT_PATTERNS):
+            found.append(column)
+    return found
+
+
+def read_boundary_file(path: Path, layer: str | None = None) -> tuple[gpd.GeoDataFrame, list[str]]:
+    """Read any vector file pyogrio can open, in EPSG:4326; return it and warnings."""
+    if not path.exists():
+        raise IngestError(path, "file not found")
+    notes: list[str] = []
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            frame = pyogrio.read_dataframe(path, layer=layer)
+    except Exception as exc:  # pyogrio raises DataSourceError, DataLayerError, …
+        raise IngestError(path, f"cannot read as a vector file ({exc})") from exc
+    if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.name not in frame:
+        raise IngestError(path, "has no geometry column")
+    if frame.crs is None:
+        notes.append("file has no CRS; read as WGS84 (EPSG:4326)")
+        log.warning("%s: file has no CRS; read as WGS84 (EPSG:4326)", path)
+        frame = frame.set_crs(STORAGE_CRS)
+    elif not frame.crs.equals(STORAGE_CRS):
+        frame = frame.to_crs(STORAGE_CRS)
+    return frame, notes
+
+
+def _repair(geoms: gpd.GeoSeries) -> tuple[gpd.GeoSeries, pd.Series]:
+    """Make geometries valid and polygonal; return them and a reason where that was impossible."""
+    reason = pd.Series(None, index=geoms.index, dtype="object")
+    missing = geoms.isna() | geoms.is_empty
+    reason[missing] = "empty geometry"
+    values = geoms.to_numpy()
+    fixed = values.copy()
+    invalid = ~missing.to_numpy() & ~shapely.is_valid(values)
+    fixed[invalid] = shapely.make_valid(values[invalid])
+    polygonal = []
+    for geom in fixed:
+        if geom is None or geom.is_empty:
+            polygonal.append(None)
+            continue
+        if geom.geom_type in ("Polygon", "MultiPolygon"):
+            polygonal.append(geom)
+            continue
+        parts = [g for g in shapely.get_parts(geom) if g.geom_type in ("Polygon", "MultiPolygon")]
+        polygonal.append(shapely.union_all(parts) if parts else None)
+    out = gpd.GeoSeries(polygonal, index=geoms.index, crs=geoms.crs)
+    reason[~missing & (out.isna() | out.is_empty)] = "geometry is not a polygon"
+    return out, reason
+
+
+def localities_frame(
+    frame: gpd.GeoDataFrame,
+    level: str,
+    id_field: str | None = None,
+    name_field: str | None = None,
+    path: Path | None = None,
+) -> pd.DataFrame:
+    """Canonical locality columns from a boundary file's attributes (geometry untouched)."""
+    n = level_number(level)
+    columns = [c for c in frame.columns if c != frame.geometry.name]
+    id_col = id_field or _find(columns, _ID_PATTERNS, n)
+    name_col = name_field or _find(columns, _NAME_PATTERNS, n)
+    for wanted, col in (("id", id_col), ("name", name_col)):
+        if col is None or col not in frame.columns:
+            raise IngestError(
+                path or "boundaries",
+                f"no {level} {wanted} column found among {', '.join(columns)}; pass --id-field/--name-field",
+            )
+    out = pd.DataFrame(index=frame.index)
+    out["locality_id"] = frame[id_col].astype("object").where(~blank(frame[id_col]), None)
+    out["name"] = frame[name_col].astype("object").where(~blank(frame[name_col]), None)
+    out["level"] = level
+    for k in range(0, 4):
+        kid = id_col if k == n else _find(columns, _ID_PATTERNS, k)
+        kname = name_col if k == n else _find(columns, _NAME_PATTERNS, k)
+        out[f"admin{k}_id"] = frame[kid].astype("object") if kid and k <= n else None
+        out[f"admin{k}_name"] = frame[kname].astype("object") if kname and k <= n else None
+    out["parent_id"] = out[f"admin{n - 1}_id"] if n > 0 else None
+    out["parent_name"] = out[f"admin{n - 1}_name"] if n > 0 else None
+    alts = _alt_fields(columns, n, name_col)
+    out["alt_names"] = [
+        json.dumps(
+            sorted({str(v).strip() for v in row if isinstance(v, str) and v.strip()} - {name}),
+            ensure_ascii=False,
+        )
+        for row, name in zip(
+            frame[alts].itertuples(index=False, name=None) if alts else [()] * len(frame),
+            out["name"],
+            strict=True,
+        )
+    ]
+    return out
+
+
+def _with_geometry(attrs: pd.DataFrame, geoms: gpd.GeoSeries) -> pd.DataFrame:
+    out = attrs.copy()
+    out["area_km2"] = geoms.to_crs(EQUAL_AREA_CRS).area.to_numpy() / 1e6
+    bounds = geoms.bounds
+    for c in ("minx", "miny", "maxx", "maxy"):
+        out[c] = bounds[c].to_numpy()
+    out["geometry"] = shapely.to_wkb(geoms.to_numpy())
+    return out[list(LOCALITY_COLUMNS) + ["minx", "miny", "maxx", "maxy"]]
+
+
+def derive_parent_levels(attrs: pd.DataFrame, geoms: gpd.GeoSeries, level: str) -> list[pd.DataFrame]:
+    """Localities of each parent level named in the file, by dissolving on the parent code."""
+    n = level_number(level)
+    derived = []
+    for k in range(n - 1, -1, -1):
+        ids = attrs[f"admin{k}_id"]
+        if ids.isna().all():
+            continue
+        frame = gpd.GeoDataFrame(
+            attrs.filter(regex=r"^admin\d_(id|name)$"), geometry=geoms.to_numpy(), crs=geoms.crs
+        )
+        frame = frame[ids.notna()]
+        dissolved = frame.dissolve(by=f"admin{k}_id", as_index=False, aggfunc="first")
+        parent = pd.DataFrame(
+            {
+                "locality_id": dissolved[f"admin{k}_id"],
+                "name": dissolved[f"admin{k}_name"].fillna(dissolved[f"admin{k}_id"]),
+                "level": f"admin{k}",
+            }
+        )
+        for j in range(4):
+            parent[f"admin{j}_id"] = dissolved[f"admin{j}_id"] if j <= k else None
+            parent[f"admin{j}_name"] = dissolved[f"admin{j}_name"] if j <= k else None
+        parent["parent_id"] = parent[f"admin{k - 1}_id"] if k > 0 else None
+        parent["parent_name"] = parent[f"admin{k - 1}_name"] if k > 0 else None
+        parent["alt_names"] = "[]"
+        derived.append(_with_geometry(parent, gpd.GeoSeries(dissolved.geometry, crs=geoms.crs)))
+    return derived
+
+
+def ingest_boundaries(
+    workspace: Workspace,
+    path: str | Path,
+    level: str,
+    *,
+    id_field: str | None = None,
+    name_field: str | None = None,
+    layer: str | None = None,
+    progress: ProgressCallback | None = None,
+) -> IngestReport:
+    """Store the localities of one boundary file (and the parent levels it implies)."""
+    path = Path(path)
+    if level not in LEVELS or level == "grid":
+        raise IngestError(path, f"--level must be one of admin0…admin4, not {level!r}")
+    frame, notes = read_boundary_file(path, layer)
+    attrs = localities_frame(frame, level, id_field, name_field, path)
+    raw = frame.drop(columns=frame.geometry.name).astype("object")
+    raw["geometry"] = frame.geometry.to_wkt().to_numpy()
+    raw.index = pd.RangeIndex(1, len(raw) + 1)
+    raw.insert(0, "_row", raw.index.to_numpy())
+    attrs.index = raw.index
+    geoms, reasons = _repair(gpd.GeoSeries(frame.geometry.to_numpy(), index=raw.index, crs=STORAGE_CRS))
+    checker = RowChecker(path.name, raw)
+    checker.fail(attrs["locality_id"].isna(), "locality_id", "required value is missing")
+    checker.fail(attrs["name"].isna(), "name", "required value is missing")
+    checker.fail(reasons.notna(), "geometry", reasons.fillna(""))
+    good = checker.good
+    with ingest_run(workspace, "boundaries", path, fmt=level, params={"level": level}) as run:
+        run.report.warnings.extend(notes)
+        run.count_read(len(raw))
+        run.reject(checker.rejects())
+        rows = _with_geometry(attrs[good], geoms[good])
+        run.store("localities", rows)
+        for parent in derive_parent_levels(attrs[good], geoms[good], level):
+            new = _store_derived(run, parent)
+            run.report.warnings.append(f"derived {new} new {parent['level'].iloc[0]} localities by dissolve")
+        _store_place_names(run, rows)
+        if progress:
+            progress(len(raw))
+    return run.report
+
+
+def _store_derived(run, parent: pd.DataFrame) -> int:
+    """Derived parents are not input rows: stored, but not counted in the run's read/accepted."""
+    from sauti.store import insert_ignore
+
+    return insert_ignore(run.con, "localities", parent.assign(run_id=run.run_id))
+
+
+def _store_place_names(run, rows: pd.DataFrame) -> None:
+    from sauti.store import insert_ignore
+
+    names = [(r.name, r.locality_id, "admin") for r in rows.itertuples()]
+    for r in rows.itertuples():
+        names.extend((alt, r.locality_id, "alt") for alt in json.loads(r.alt_names))
+    frame = pd.DataFrame(names, columns=["name", "locality_id", "kind"])
+    insert_ignore(run.con, "place_names", frame.assign(run_id=run.run_id))
+
+
+__all__ = ["ingest_boundaries", "read_boundary_file", "raw_json"]

@@ -1,0 +1,87 @@
+"""Ingest an incident log (ACLED, UCDP GED, or any CSV through a mapping file) into the store."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from sauti.ingest.errors import IngestError
+from sauti.ingest.readers import INCIDENT_READERS, IncidentReader, ReaderOptions
+from sauti.ingest.readers.columns import source_columns
+from sauti.ingest.report import IngestReport
+from sauti.ingest.runs import ProgressCallback, ingest_run
+from sauti.ingest.validate import validate_incidents
+
+from sauti.store import Workspace
+
+AUTO = "auto"
+
+
+def detect_format(path: Path, mapping: Path | None = None) -> str:
+    """The registered format whose signature matches the file's columns."""
+    columns = source_columns(path)
+    for name, reader in INCIDENT_READERS.items():
+        if not reader.needs_mapping and reader.detect(columns):
+            return name
+    if mapping is not None:
+        return "csv"
+    shown = ", ".join(columns[:12]) + (", …" if len(columns) > 12 else "")
+    raise IngestError(
+        path, f"cannot tell the incident format from its columns ({shown}); pass --format or a --mapping file"
+    )
+
+
+def resolve_reader(path: Path, fmt: str = AUTO, mapping: Path | None = None) -> IncidentReader:
+    if fmt == AUTO:
+        fmt = detect_format(path, mapping)
+    if fmt not in INCIDENT_READERS:
+        raise IngestError(path, f"unknown format {fmt!r}; known: {', '.join(INCIDENT_READERS)}")
+    reader = INCIDENT_READERS[fmt]
+    if reader.needs_mapping and mapping is None:
+        raise IngestError(path, f"format {fmt!r} needs a --mapping file")
+    return reader
+
+
+def workspace_extent(workspace: Workspace) -> tuple[float, float, float, float] | None:
+    """Bounding box of the stored localities, or ``None`` when there are none."""
+    with workspace.session() as con:
+        row = con.execute("SELECT MIN(minx), MIN(miny), MAX(maxx), MAX(maxy) FROM localities").fetchone()
+    return None if row[0] is None else tuple(row)
+
+
+def ingest_incidents(
+    workspace: Workspace,
+    path: str | Path,
+    fmt: str = AUTO,
+    mapping: str | Path | None = None,
+    *,
+    rules: str | Path | None = None,
+    chunksize: int = 200_000,
+    progress: ProgressCallback | None = None,
+    today: date | None = None,
+) -> IngestReport:
+    """Read, validate and store every row of an incident file; rejected rows go to a rejects file.
+
+    Examples
+    --------
+    >>> report = ingest_incidents(Workspace("ws"), "ged.geojson")  # doctest: +SKIP
+    >>> report.read == report.accepted + report.rejected + report.duplicates  # doctest: +SKIP
+    True
+    """
+    path = Path(path)
+    mapping = Path(mapping) if mapping else None
+    if mapping is not None and not mapping.exists():
+        raise IngestError(mapping, "mapping file not found")
+    reader = resolve_reader(path, fmt, mapping)
+    options = ReaderOptions(mapping=mapping, rules=Path(rules) if rules else None, chunksize=chunksize)
+    extent = workspace_extent(workspace)
+    params = {"mapping": str(mapping) if mapping else None, "rules": str(rules) if rules else None}
+    with ingest_run(workspace, "incidents", path, fmt=reader.name, params=params) as run:
+        for chunk in reader.read(path, options):
+            run.count_read(len(chunk.frame))
+            good, rejects = validate_incidents(chunk.frame, chunk.checker, today=today, extent=extent)
+            run.reject(rejects)
+            run.store("incidents", good)
+            if progress:
+                progress(len(chunk.frame))
+    return run.report

@@ -1,0 +1,118 @@
+"""Ingest bookkeeping: the per-file report, the rejects file, and the run record in the store.
+
+Invariant: ``read == accepted + rejected + duplicates`` for every run.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+REJECT_COLUMNS = ("source_file", "row", "field", "reason", "raw")
+
+
+@dataclass
+class IngestReport:
+    """What happened to one input file."""
+
+    kind: str
+    path: str
+    read: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    rejects_file: str | None = None
+    run_id: int | None = None
+    format: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        """The JSON object the CLI prints with ``--json`` (keys fixed by the CLI contract)."""
+        return {
+            "read": self.read,
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+            "duplicates": self.duplicates,
+            "rejects_file": self.rejects_file,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def check_invariant(self) -> None:
+        if self.read != self.accepted + self.rejected + self.duplicates:
+            raise AssertionError(
+                f"{self.path}: read {self.read} != accepted {self.accepted} + rejected "
+                f"{self.rejected} + duplicates {self.duplicates}"
+            )
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def empty_rejects() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="object") for c in REJECT_COLUMNS})
+
+
+def make_rejects(source_file: str, rows: Any, field_name: str, reason: Any, raw: Any) -> pd.DataFrame:
+    """Build reject records (vectorised: ``rows``, ``reason`` and ``raw`` may be sequences)."""
+    frame = pd.DataFrame({"row": rows, "reason": reason, "raw": raw})
+    frame.insert(0, "source_file", source_file)
+    frame.insert(2, "field", field_name)
+    return frame[list(REJECT_COLUMNS)]
+
+
+def raw_json(records: pd.DataFrame) -> pd.Series:
+    """Each row of ``records`` as a compact JSON string (for the rejects file)."""
+    if records.empty:
+        return pd.Series([], dtype="object", index=records.index)
+    cols = list(records.columns)
+    values = records.astype("object").where(records.notna(), None).to_numpy()
+    return pd.Series(
+        [json.dumps(dict(zip(cols, row, strict=True)), ensure_ascii=False, default=str) for row in values],
+        index=records.index,
+        dtype="object",
+    )
+
+
+class RejectsWriter:
+    """Streams reject records to ``<workspace>/rejects/<run>_<kind>_<stem>.csv``.
+
+    The file is written under a temporary name and moved into place by :meth:`close`, so a crashed
+    run leaves no half-written rejects file beside a rolled-back store.
+    """
+
+    def __init__(self, folder: Path, run_label: str, source: Path) -> None:
+        self.path = folder / f"{run_label}_{source.stem}.rejects.csv"
+        self._tmp = self.path.with_suffix(".csv.partial")
+        self._fh = open(self._tmp, "w", newline="", encoding="utf-8")  # noqa: SIM115 (closed in close/abort)
+        self._writer = csv.writer(self._fh)
+        self._writer.writerow(REJECT_COLUMNS)
+        self.count = 0
+
+    def write(self, rejects: pd.DataFrame) -> None:
+        if rejects.empty:
+            return
+        self._writer.writerows(rejects[list(REJECT_COLUMNS)].itertuples(index=False, name=None))
+        self.count += len(rejects)
+
+    def close(self) -> Path:
+        self._fh.close()
+        os.replace(self._tmp, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        self._fh.close()
+        self._tmp.unlink(missing_ok=True)

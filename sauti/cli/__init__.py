@@ -1,0 +1,91 @@
+"""The ``sauti`` command: one CLI that drives every step (ingest, features, models, service).
+
+Each area registers its commands from its own module; domain errors become one line on stderr
+and a non-zero exit, never a traceback (``--debug`` shows it).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+import typer
+
+from sauti.errors import SautiError
+
+app = typer.Typer(
+    name="sauti",
+    help="Sauti: early-warning analytics for intercommunal violence.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+_state: dict[str, object] = {"workspace": None, "debug": False}
+
+
+@app.callback()
+def _root(
+    workspace: Path = typer.Option(
+        None,
+        "--workspace",
+        "-w",
+        envvar="SAUTI_WORKSPACE",
+        help="Workspace folder (default: ./workspace, or $SAUTI_WORKSPACE).",
+    ),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress details."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
+) -> None:
+    """Sauti: early-warning analytics for intercommunal violence."""
+    from sauti.settings import get_settings
+
+    _state["workspace"] = workspace or get_settings().workspace
+    _state["debug"] = debug
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def current_workspace():
+    """The workspace chosen by ``--workspace``/``SAUTI_WORKSPACE``."""
+    from sauti.store import Workspace
+
+    return Workspace(_state["workspace"] or "workspace")
+
+
+def _register() -> None:
+    from sauti.cli import features_cmd, ingest_cmd, models_cmd, patrol_cmd, serve_cmd
+
+    for module in (ingest_cmd, features_cmd, models_cmd, patrol_cmd, serve_cmd):
+        module.register(app)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app, turning domain errors into one line and exit code 2."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort:
+        typer.echo("aborted", err=True)
+        return 1
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except (SautiError, ValueError, FileNotFoundError) as exc:
+        if _state.get("debug"):
+            raise
+        typer.echo(f"error: {exc}", err=True)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

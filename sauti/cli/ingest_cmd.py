@@ -1,0 +1,109 @@
+"""``sauti ingest boundaries|incidents|alerts`` and ``sauti status``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from sauti.progress import progress_bar
+
+ingest_app = typer.Typer(
+    help="Load boundaries, incident logs and alert reports into the workspace.", no_args_is_help=True
+)
+
+
+def _emit(report, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(report.summary()))
+        return
+    typer.echo(
+        f"{report.path}: read {report.read}, accepted {report.accepted}, "
+        f"rejected {report.rejected}, duplicates {report.duplicates}"
+    )
+    for note in report.warnings:
+        typer.echo(f"  note: {note}", err=True)
+    if report.rejected:
+        typer.echo(f"  rejects: {report.rejects_file}")
+
+
+def _line_count(path: Path) -> int | None:
+    try:
+        with open(path, "rb") as fh:
+            return max(sum(block.count(b"\n") for block in iter(lambda: fh.read(1 << 20), b"")) - 1, 0)
+    except OSError:
+        return None
+
+
+@ingest_app.command("boundaries")
+def boundaries(
+    path: Path = typer.Argument(
+        ..., help="Shapefile, GeoPackage, GeoJSON, TopoJSON… (anything pyogrio reads)."
+    ),
+    level: str = typer.Option(..., "--level", help="admin0|admin1|admin2|admin3|admin4"),
+    id_field: str = typer.Option(
+        None, "--id-field", help="Column with the locality code (default: detected P-code)."
+    ),
+    name_field: str = typer.Option(None, "--name-field", help="Column with the name (default: detected)."),
+    layer: str = typer.Option(None, "--layer", help="Layer to read from a multi-layer file."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON summary object."),
+) -> None:
+    """Store administrative boundaries as localities (parent levels derived by dissolve)."""
+    from sauti.cli import current_workspace
+    from sauti.ingest.boundaries import ingest_boundaries
+
+    report = ingest_boundaries(
+        current_workspace(), path, level, id_field=id_field, name_field=name_field, layer=layer
+    )
+    _emit(report, as_json)
+
+
+@ingest_app.command("incidents")
+def incidents(
+    path: Path = typer.Argument(
+        ..., help="Incident log: ACLED export, UCDP GED (CSV/GeoJSON) or any CSV with --mapping."
+    ),
+    fmt: str = typer.Option(
+        "auto", "--format", help="auto|acled|ucdp-ged|csv (auto detects from the columns)."
+    ),
+    mapping: Path = typer.Option(None, "--mapping", help="Column-mapping file (YAML/TOML) for --format csv."),
+    rules: Path = typer.Option(
+        None, "--rules", help="Category rules for UCDP GED (default: the packaged ones)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON summary object."),
+) -> None:
+    """Store an incident log; rejected rows go to a rejects file with the reason."""
+    from sauti.cli import current_workspace
+    from sauti.ingest.incidents import ingest_incidents
+
+    with progress_bar(f"ingest {path.name}", _line_count(path)) as advance:
+        report = ingest_incidents(current_workspace(), path, fmt, mapping, rules=rules, progress=advance)
+    _emit(report, as_json)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(ingest_app, name="ingest")
+
+    @app.command("status")
+    def status(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+        """What the workspace holds: localities, incidents, alerts, runs."""
+        from sauti.cli import current_workspace
+
+        ws = current_workspace()
+        info = ws.status()
+        if as_json:
+            typer.echo(json.dumps(info, default=str))
+            return
+        typer.echo(f"workspace      {info['workspace']} (schema v{info['schema_version']})")
+        levels = ", ".join(f"{k}: {v}" for k, v in info["localities"].items()) or "none"
+        typer.echo(f"localities     {levels}")
+        dates = " to ".join(str(d) for d in info["incident_dates"] if d) or "-"
+        typer.echo(f"incidents      {info['incidents']} ({dates})")
+        for cat, n in sorted(info["incidents_by_category"].items()):
+            typer.echo(f"  {cat:<26} {n}")
+        typer.echo(f"alerts         {info['alerts']}")
+        typer.echo(f"place names    {info['place_names']}")
+        typer.echo(f"ingest runs    {info['ingest_runs']}")
+        for extra in info.get("derived", []):
+            typer.echo(extra)

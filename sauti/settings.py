@@ -1,0 +1,29 @@
+"""One settings object for the whole process, read from ``SAUTI_*`` environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Runtime settings. Every field can be set as ``SAUTI_<FIELD>`` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="SAUTI_", extra="ignore")
+
+    workspace: Path = Field(Path("workspace"), description="Workspace folder (store, cube, models).")
+    log_level: str = "INFO"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_body_bytes: int = Field(5 * 1024 * 1024, description="Largest request body the API accepts.")
+    cors_origins: list[str] = Field(default_factory=list, description="CORS is closed unless set.")
+    basemap: Path | None = Field(None, description="Optional local MBTiles/PMTiles basemap.")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Build the settings once per process."""
+    return Settings()
