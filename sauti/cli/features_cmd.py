@@ -1,9 +1,194 @@
-"""CLI commands (filled in by the owning area)."""
+"""``sauti features`` (build and save the cube) and ``sauti heatmap`` (write the risk surface COG)."""
 
 from __future__ import annotations
 
+import json
+import sqlite3
+import time
+from pathlib import Path
+
 import typer
+
+from sauti.progress import progress_bar
+
+SAMPLE_POPULATION = (
+    Path(__file__).resolve().parents[2] / "data" / "sample" / "population" / "worldpop2020_density_caf.tif"
+)
+
+
+def _default_population(population: Path | None) -> Path | None:
+    """The --population file, else the setting, else the sample raster when it is present."""
+    if population is not None:
+        return population
+    from sauti.settings import get_settings
+
+    configured = getattr(get_settings(), "population", None)
+    if configured:
+        return Path(configured)
+    return SAMPLE_POPULATION if SAMPLE_POPULATION.exists() else None
+
+
+def features(
+    freq: str = typer.Option("M", "--freq", help="M (months) or W (ISO weeks)."),
+    unit: str = typer.Option("admin2", "--unit", help="admin1|admin2|admin3 (as stored) or grid:<N>km."),
+    until: str = typer.Option(None, "--until", help="Use only data dated on or before YYYY-MM-DD."),
+    population: Path = typer.Option(
+        None, "--population", help="Population raster (default: $SAUTI_POPULATION, else the sample WorldPop)."
+    ),
+    graph: str = typer.Option("contiguity", "--graph", help="Neighbours: contiguity|knn|distance."),
+    knn_k: int = typer.Option(4, "--knn-k", help="k of the knn graph and of the island fallback."),
+    distance_km: float = typer.Option(100.0, "--distance-km", help="Threshold of the distance graph."),
+    report: bool = typer.Option(True, "--report/--no-report", help="Also draw an HTML summary of the cube."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON summary object."),
+) -> None:
+    """Build the locality × period feature cube from the store and save it in the workspace."""
+    from sauti.cli import current_workspace
+    from sauti.features import BUILD_STEPS, FeatureParams, compute_features, cube_path, provenance
+    from sauti.features.periods import check_freq
+
+    workspace = current_workspace()
+    params = FeatureParams(graph=graph, knn_k=knn_k, distance_km=distance_km)
+    started = time.perf_counter()
+    with progress_bar(f"features {unit} × {check_freq(freq)}", BUILD_STEPS) as advance:
+        cube = compute_features(
+            workspace,
+            freq=freq,
+            unit=unit,
+            until=until,
+            params=params,
+            population=_default_population(population),
+            progress=advance,
+        )
+    seconds = time.perf_counter() - started
+    path = cube_path(workspace, freq=freq, unit=unit)
+    info = provenance(cube)
+    summary = {
+        "cube": str(path),
+        "unit": unit,
+        "freq": cube.attrs["freq"],
+        "localities": int(cube.sizes["locality"]),
+        "periods": int(cube.sizes["period"]),
+        "first_period": info["start"],
+        "last_period": info["end"],
+        "variables": len(cube.data_vars),
+        "incident_assignment": info["incident_assignment"],
+        "alert_assignment": info["alert_assignment"],
+        "snapshot": cube.attrs["snapshot"],
+        "seconds": round(seconds, 2),
+    }
+    if report:
+        from sauti.features.report import write_cube_report
+        from sauti.features.units import unit_localities
+
+        summary["report"] = str(
+            write_cube_report(cube, unit_localities(workspace, unit), path.with_suffix(".html"))
+        )
+    if as_json:
+        typer.echo(json.dumps(summary))
+        return
+    typer.echo(
+        f"cube {unit} × {summary['freq']}: {summary['localities']} localities × {summary['periods']} periods "
+        f"({summary['first_period']} … {summary['last_period']}), {summary['variables']} variables "
+        f"in {seconds:.1f} s → {path}"
+    )
+    placed = ", ".join(f"{k} {v}" for k, v in sorted(summary["incident_assignment"].items()))
+    typer.echo(f"  incidents: {placed or 'none'}")
+    if summary["alert_assignment"]:
+        typer.echo(
+            f"  alerts: {', '.join(f'{k} {v}' for k, v in sorted(summary['alert_assignment'].items()))}"
+        )
+    if report:
+        typer.echo(f"  report: {summary['report']}")
+
+
+def heatmap(
+    out: Path = typer.Option(..., "--out", help="GeoTIFF (COG) to write."),
+    resolution_km: float = typer.Option(2.0, "--resolution-km", help="Pixel size in km."),
+    unit: str = typer.Option("admin2", "--unit", help="Unit set whose risk scores are blended in."),
+    freq: str = typer.Option("M", "--freq", help="Frequency of the model whose scores are blended in."),
+    until: str = typer.Option(None, "--until", help="Reference date (default: the latest incident)."),
+    half_life_days: float = typer.Option(90.0, "--half-life-days", help="Recency half-life of incidents."),
+    bandwidth_km: float = typer.Option(25.0, "--bandwidth-km", help="Kernel bandwidth."),
+    blend: float = typer.Option(
+        0.5, "--blend", help="Weight of the incident density against locality scores."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON summary object."),
+) -> None:
+    """Write the risk surface (recent-incident density blended with locality scores) as a COG.
+
+    Also writes the surface the service serves (<workspace>/rasters/risk_surface.tif) and a PNG
+    preview beside --out.
+    """
+    from sauti.cli import current_workspace
+    from sauti.errors import SautiError
+    from sauti.features import DEFAULT_SURFACE, risk_surface, unit_localities, write_cog
+    from sauti.features.periods import check_freq
+    from sauti.features.report import write_surface_preview
+
+    workspace = current_workspace()
+    freq = check_freq(freq)
+    scores = None
+    note = "no model scores yet: incident density only"
+    try:
+        from sauti.models import latest_scores
+
+        scores = latest_scores(workspace, freq=freq, unit=unit)
+        if scores is not None and len(scores):
+            note = f"blended with {len(scores)} locality scores"
+        else:
+            scores = None
+    except (ImportError, SautiError, sqlite3.Error):
+        scores = None
+    units = unit_localities(workspace, unit)
+    if scores is not None and not scores["locality_id"].isin(set(units["locality_id"])).any():
+        note = f"the latest scores are not for --unit {unit}: incident density only"
+        scores = None
+    incidents = workspace.incidents(until=f"{until}T23:59:59" if until else None)
+    if incidents.empty:
+        from sauti.errors import NotReadyError
+
+        raise NotReadyError(
+            f"the workspace {workspace.root} has no incidents; run `sauti ingest incidents FILE` first"
+        )
+    with progress_bar("heatmap", 3) as advance:
+        surface = risk_surface(
+            incidents,
+            units,
+            scores,
+            resolution_km=resolution_km,
+            until=until,
+            half_life_days=half_life_days,
+            bandwidth_km=bandwidth_km,
+            blend=blend,
+        )
+        surface.attrs.update({"unit": unit, "freq": freq})
+        advance(1)
+        written = write_cog(surface, out)
+        served = write_cog(surface, workspace.root / DEFAULT_SURFACE)
+        advance(1)
+        preview = write_surface_preview(surface, Path(out).with_suffix(".png"))
+        advance(1)
+    summary = {
+        "out": str(written),
+        "served": str(served),
+        "preview": str(preview),
+        "width": int(surface.sizes["x"]),
+        "height": int(surface.sizes["y"]),
+        "resolution_km": resolution_km,
+        "until": surface.attrs["until"],
+        "scores": note,
+    }
+    if as_json:
+        typer.echo(json.dumps(summary))
+        return
+    typer.echo(
+        f"risk surface {summary['width']}×{summary['height']} px at {resolution_km:g} km "
+        f"until {summary['until']} ({note}) → {written}"
+    )
+    typer.echo(f"  served copy: {served}\n  preview: {preview}")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this area's commands to the root app."""
+    """Add ``features`` and ``heatmap`` to the root app."""
+    app.command("features")(features)
+    app.command("heatmap")(heatmap)

@@ -1,0 +1,386 @@
+"""The locality × period feature cube (``xarray.Dataset``) from incidents, alerts and a unit set.
+
+:func:`build_cube` is pure: frames in, dataset out. Every dynamic variable at period ``t`` is a
+causal function of events dated up to the end of ``t`` (counts of ``t``, recursive decays, trailing
+windows, time since, and spatial lags of those at ``t``), so perturbing anything after ``t`` leaves
+every value up to ``t`` unchanged. Static covariates and season do not depend on events at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+import xarray as xr
+from sauti.features.assign import assign_alerts, assign_to_localities
+from sauti.features.counts import alert_counts, incident_counts, region_counts
+from sauti.features.exposure import find_capital, season, static_covariates
+from sauti.features.graph import build_graph, lag_matrices
+from sauti.features.params import FeatureParams
+from sauti.features.periods import check_freq, period_index, period_range, to_days
+from sauti.features.spatial_lag import check_graph_order, spatial_lags
+from sauti.features.temporal import decayed_sum, periods_since, rolling_sum, trend
+
+import sauti
+from sauti.constants import INCIDENT_CATEGORIES, LOCALITY_DIM, LOCALITY_ID, PERIOD_DIM, check_columns
+
+# identifiers and bookkeeping that are not predictors
+IDENTIFIERS = (LOCALITY_DIM, PERIOD_DIM, "name", "admin1_id", "level")
+STATIC_VARIABLES = (
+    "area_km2",
+    "population",
+    "pop_density",
+    "dist_capital_km",
+    "dist_border_km",
+    "centroid_lon",
+    "centroid_lat",
+)
+SEASON_VARIABLES = ("season_sin", "season_cos", "rainy_season")
+# steps reported to ``progress``
+BUILD_STEPS = 7
+
+Progress = Callable[[int], None]
+
+_INCIDENT_NEEDS = ("occurred_on", "category")
+_ALERT_NEEDS = ("received_at", "category", "verification")
+
+
+def _noop(_: int) -> None:
+    return None
+
+
+def _slim_incidents(incidents: pd.DataFrame) -> pd.DataFrame:
+    check_columns(incidents.columns, _INCIDENT_NEEDS, "incidents")
+    keep = [
+        c
+        for c in (
+            "occurred_on",
+            "category",
+            "fatalities",
+            "location_precision",
+            "longitude",
+            "latitude",
+            "admin1",
+            "admin2",
+        )
+        if c in incidents
+    ]
+    frame = pd.DataFrame(incidents[keep]) if not isinstance(incidents, gpd.GeoDataFrame) else incidents
+    if "longitude" not in frame and isinstance(incidents, gpd.GeoDataFrame):
+        frame = frame.assign(longitude=incidents.geometry.x, latitude=incidents.geometry.y)
+    unknown = sorted(set(frame["category"].dropna().astype(str)) - set(INCIDENT_CATEGORIES))
+    if unknown:
+        raise ValueError(
+            f"incidents have unknown category value(s) {unknown[:5]}; "
+            f"expected {', '.join(INCIDENT_CATEGORIES)}"
+        )
+    return frame
+
+
+def _localities(localities: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    if not isinstance(localities, gpd.GeoDataFrame):
+        raise ValueError("localities must be a GeoDataFrame with polygons")
+    check_columns(localities.columns, (LOCALITY_ID,), "localities")
+    if localities.empty:
+        raise ValueError("the unit set has no localities")
+    if localities.crs is None:
+        raise ValueError("localities have no CRS; set one (the store uses EPSG:4326)")
+    out = localities.to_crs("EPSG:4326").reset_index(drop=True)
+    out[LOCALITY_ID] = out[LOCALITY_ID].astype(str)
+    if out[LOCALITY_ID].duplicated().any():
+        raise ValueError(
+            f"locality_id {out[LOCALITY_ID][out[LOCALITY_ID].duplicated()].iloc[0]!r} is repeated"
+        )
+    return out
+
+
+def _strings(localities: gpd.GeoDataFrame, column: str, default) -> np.ndarray:
+    if column not in localities:
+        return np.full(len(localities), default, dtype=object)
+    values = localities[column].astype("object").where(localities[column].notna(), default)
+    return values.astype(str).to_numpy(dtype=object)
+
+
+def build_cube(
+    incidents: pd.DataFrame,
+    alerts: pd.DataFrame | None,
+    localities: gpd.GeoDataFrame,
+    *,
+    freq: str = "M",
+    params: FeatureParams | None = None,
+    population: str | Path | None = None,
+    capital: tuple[float, float] | None = None,
+    start=None,
+    end=None,
+    graph=None,
+    progress: Progress | None = None,
+    outline=None,
+    unit: str | None = None,
+    timezone: str | None = None,
+) -> xr.Dataset:
+    """Build the feature cube of ``localities`` × calendar periods.
+
+    Parameters
+    ----------
+    incidents : DataFrame
+        Canonical incidents (``occurred_on``, ``category``, ``location_precision``,
+        ``longitude``, ``latitude``, ``fatalities``, ``admin1``, ``admin2``).
+    alerts : DataFrame or None
+        Alerts with ``received_at``, ``category``, ``verification`` and ``locality_id`` and/or a
+        point; None or empty gives all-zero alert variables.
+    localities : GeoDataFrame
+        The unit set (``locality_id``, optionally ``name``, ``admin1_id``, ``level``).
+    freq : {"M", "W"}
+        Months or ISO weeks.
+    params : FeatureParams
+        Windows, half-lives, graph kind, tolerances.
+    population : path, optional
+        Population raster for ``population``/``pop_density`` (NaN without one).
+    capital : (lon, lat), optional
+        Default ``params.capital``, else the locality named ``params.capital_name``.
+    start, end : date-like, optional
+        First and last period (default: the first and last event or alert). Events outside are
+        ignored.
+    graph : libpysal.graph.Graph, optional
+        First-order graph with the localities' ids in order (default :func:`build_graph`).
+    progress : callable, optional
+        Called with ``1`` after each of :data:`BUILD_STEPS` steps.
+    outline : shapely geometry, optional
+        Country outline (lon/lat) for ``dist_border_km``; default the union of the localities.
+    unit : str, optional
+        Label stored in ``attrs["unit"]`` (default the localities' level).
+    timezone : str, optional
+        Zone whose calendar dates place time-stamped alerts in periods (default UTC).
+
+    Returns
+    -------
+    xarray.Dataset
+        Dims ``(locality, period)``; variables as documented in docs/features.md.
+    """
+    started = time.perf_counter()
+    advance = progress or _noop
+    params = params or FeatureParams()
+    freq = check_freq(freq)
+    dtype = np.dtype(params.dtype)
+    units = _localities(localities)
+    ids = units[LOCALITY_ID].to_numpy(dtype=object)
+    events = _slim_incidents(incidents)
+    has_alerts = alerts is not None and len(alerts) > 0
+    if has_alerts:
+        check_columns(alerts.columns, _ALERT_NEEDS, "alerts")
+
+    # --- periods ------------------------------------------------------------------------------
+    event_days = to_days(events["occurred_on"])
+    alert_days = (
+        to_days(alerts["received_at"], timezone) if has_alerts else np.array([], dtype="datetime64[D]")
+    )
+    all_days = np.concatenate([event_days, alert_days])
+    if start is None and not len(all_days):
+        raise ValueError(
+            "no incidents or alerts to build a cube from; pass start and end to build an empty one"
+        )
+    first = pd.Timestamp(start) if start is not None else pd.Timestamp(all_days.min())
+    last = pd.Timestamp(end) if end is not None else pd.Timestamp(all_days.max() if len(all_days) else first)
+    periods = period_range(first, last, freq)
+    n_loc, n_per = len(ids), len(periods)
+    shape = (n_loc, n_per)
+    event_period = period_index(event_days, periods, freq)
+    advance(1)
+
+    # --- assignment -----------------------------------------------------------------------------
+    assigned = assign_to_localities(
+        events, units, tolerance_km=params.snap_tolerance_km, name_score=params.name_score
+    )
+    position = pd.Index(ids).get_indexer(assigned[LOCALITY_ID].astype("object"))
+    regions = pd.Index(pd.unique(_strings(units, "admin1_id", "")))
+    regions = regions[regions != ""]
+    locality_region = regions.get_indexer(_strings(units, "admin1_id", ""))
+    region_position = regions.get_indexer(assigned["region_id"].astype("object").fillna(""))
+    in_range = event_period >= 0
+    assignment_counts = assigned.loc[in_range, "assignment"].value_counts().to_dict()
+    advance(1)
+
+    # --- counts ---------------------------------------------------------------------------------
+    categories = events["category"].astype("object").to_numpy()
+    deaths = events["fatalities"].to_numpy() if "fatalities" in events else np.zeros(len(events))
+    data: dict[str, tuple] = {}
+    counts = incident_counts(categories, deaths, position, event_period, shape)
+    if has_alerts:
+        placed = assign_alerts(alerts, units, tolerance_km=params.snap_tolerance_km)
+        alert_pos = pd.Index(ids).get_indexer(placed[LOCALITY_ID].astype("object"))
+        alert_period = period_index(alert_days, periods, freq)
+        counts.update(
+            alert_counts(
+                placed["category"].astype("object").to_numpy(),
+                placed["verification"].astype("object").to_numpy(),
+                alert_pos,
+                alert_period,
+                shape,
+            )
+        )
+        alert_assignment = placed.loc[alert_period >= 0, "assignment"].value_counts().to_dict()
+    else:
+        empty = np.array([], dtype=np.int64)
+        counts.update(
+            alert_counts(np.array([], dtype=object), np.array([], dtype=object), empty, empty, shape)
+        )
+        alert_assignment = {}
+    counts.update(
+        region_counts(categories, region_position, event_period, locality_region, len(regions), n_per)
+    )
+    advance(1)
+
+    # --- temporal summaries -------------------------------------------------------------------
+    history: dict[str, np.ndarray] = {}
+    for var in params.history_variables:
+        for h in params.half_lives:
+            history[f"decay_{var}_hl{h:g}"] = decayed_sum(counts[var], h, dtype)
+    for w in params.windows:
+        for var in params.history_variables:
+            history[f"roll{int(w)}_{var}"] = rolling_sum(counts[var], w, dtype)
+    since = {
+        f"since_{cat}": periods_since(counts[f"count_{cat}"], params.since_cap) for cat in INCIDENT_CATEGORIES
+    }
+    trends = {
+        f"trend_{var}": trend(counts[var], *params.trend, dtype=dtype) for var in params.history_variables
+    }
+    advance(1)
+
+    # --- spatial lags ---------------------------------------------------------------------------
+    if graph is None:
+        key = ("graph", _geometry_key(units), params.graph, params.knn_k, params.distance_km)
+        graph = _cached(key, build_graph, units, params)
+    check_graph_order(graph, ids)
+    first_order, second_order = lag_matrices(graph)
+    lags = spatial_lags(first_order, second_order, history, dtype)
+    advance(1)
+
+    # --- static covariates and season -----------------------------------------------------------
+    capital = capital or params.capital or find_capital(units, params.capital_name)
+    outline_key = None if outline is None else hashlib.sha1(shapely.to_wkb(outline)).hexdigest()
+    static = _cached(
+        (
+            "static",
+            _geometry_key(units),
+            _file_key(population),
+            capital,
+            outline_key,
+            params.population_is_density,
+        ),
+        lambda: static_covariates(
+            units,
+            population=population,
+            capital=capital,
+            outline=outline,
+            is_density=params.population_is_density,
+        ),
+    )
+    static = {k: np.array(v, copy=True) for k, v in static.items()}
+    seasonal = season(periods, freq, params.rainy_months)
+    advance(1)
+
+    # --- assemble -------------------------------------------------------------------------------
+    dims = (LOCALITY_DIM, PERIOD_DIM)
+    for group in (counts, history, since, trends, lags):
+        for name, values in group.items():
+            data[name] = (dims, values)
+    for name in STATIC_VARIABLES:
+        data[name] = ((LOCALITY_DIM,), np.asarray(static[name], dtype=np.float64))
+    for name in SEASON_VARIABLES:
+        data[name] = ((PERIOD_DIM,), seasonal[name])
+    level = unit or (
+        str(units["level"].iloc[0]) if "level" in units and units["level"].nunique() == 1 else "custom"
+    )
+    coords = {
+        LOCALITY_DIM: ids.astype(str),
+        PERIOD_DIM: periods.to_numpy().astype("datetime64[ns]"),
+        "name": ((LOCALITY_DIM,), _strings(units, "name", "").astype(str)),
+        "admin1_id": ((LOCALITY_DIM,), _strings(units, "admin1_id", "").astype(str)),
+        "level": ((LOCALITY_DIM,), _strings(units, "level", level).astype(str)),
+    }
+    created_at = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    provenance = {
+        "params": params.to_dict(),
+        "code_version": sauti.__version__,
+        "created_at": created_at,
+        "freq": freq,
+        "unit": level,
+        "start": str(periods[0].date()),
+        "end": str(periods[-1].date()),
+        "population": str(population) if population is not None else None,
+        "capital": list(capital) if capital is not None else None,
+        "timezone": timezone or "UTC",
+        "incident_assignment": {k: int(v) for k, v in assignment_counts.items()},
+        "alert_assignment": {k: int(v) for k, v in alert_assignment.items()},
+        "graph": {"kind": params.graph, "edges": int(graph.n_edges)},
+    }
+    cube = xr.Dataset(data_vars=data, coords=coords)
+    cube.attrs = {
+        "freq": freq,
+        "unit": level,
+        "created_at": created_at,
+        "provenance": json.dumps(provenance, sort_keys=True),
+        "build_seconds": round(time.perf_counter() - started, 3),
+    }
+    advance(1)
+    return cube
+
+
+_CACHE: OrderedDict = OrderedDict()
+_CACHE_SIZE = 8
+_CACHE_LOCK = threading.Lock()
+
+
+def _cached(key, function, *args):
+    """Memoise the event-independent parts (graph, static covariates) of the last unit sets.
+
+    The service rebuilds the cube after every new alert; the unit set, raster and parameters
+    rarely change, so this saves most of a nowcast.
+    """
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+    value = function(*args)
+    with _CACHE_LOCK:
+        _CACHE[key] = value
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return value
+
+
+def _geometry_key(units: gpd.GeoDataFrame) -> str:
+    digest = hashlib.sha1()
+    digest.update("\x1f".join(units[LOCALITY_ID]).encode())
+    for wkb in shapely.to_wkb(units.geometry.to_numpy()):
+        digest.update(wkb)
+    return digest.hexdigest()
+
+
+def _file_key(path) -> tuple | None:
+    if path is None:
+        return None
+    stat = Path(path).stat()
+    return (str(Path(path).absolute()), stat.st_size, stat.st_mtime_ns)
+
+
+def feature_names(cube: xr.Dataset) -> list[str]:
+    """The variables a model may use as predictors: every data variable (identifiers are coords).
+
+    Dynamic ``(locality, period)`` variables first, in cube order, then the static and season
+    ones; a model broadcasts the 1-D ones along the missing dimension.
+    """
+    names = [str(n) for n in cube.data_vars if str(n) not in IDENTIFIERS]
+    both = [n for n in names if cube[n].dims == (LOCALITY_DIM, PERIOD_DIM)]
+    rest = [n for n in names if n not in both]
+    return both + rest

@@ -1,0 +1,88 @@
+"""Calendar periods of the cube: months (``M``, starting on the 1st) or ISO weeks (``W``, Mondays).
+
+A date belongs to the period that contains it; the period coordinate is the period's first day.
+Everything here is vectorised on ``datetime64[D]`` arrays so a million dates take milliseconds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+FREQS = {"M": "month (starting on the 1st)", "W": "ISO week (starting on Monday)"}
+
+
+def check_freq(freq: str) -> str:
+    """Return ``freq`` normalised to ``M`` or ``W``; raise ``ValueError`` otherwise."""
+    norm = str(freq).upper()
+    norm = {"MS": "M", "ME": "M", "W-MON": "W"}.get(norm, norm)
+    if norm not in FREQS:
+        raise ValueError(f"freq must be M (monthly) or W (weekly), not {freq!r}")
+    return norm
+
+
+def to_days(dates, timezone: str | None = None) -> np.ndarray:
+    """Calendar dates (``datetime64[D]``) of date-likes; naive values are taken as they are.
+
+    Time-zone-aware values (alert reception times) are first converted to ``timezone`` (the
+    mission's local time; UTC when None), so an alert received at 23:30 UTC on 31 January in
+    Bangui (UTC+1) belongs to February.
+    """
+    if not len(dates):
+        return np.array([], dtype="datetime64[D]")
+    values = pd.to_datetime(pd.Series(dates), errors="raise")
+    if getattr(values.dt, "tz", None) is not None:
+        values = values.dt.tz_convert(timezone or "UTC").dt.tz_localize(None)
+    return values.to_numpy().astype("datetime64[D]")
+
+
+def period_start(days: np.ndarray, freq: str) -> np.ndarray:
+    """First day of the period containing each day (``datetime64[D]``)."""
+    freq = check_freq(freq)
+    days = np.asarray(days, dtype="datetime64[D]")
+    if freq == "M":
+        return days.astype("datetime64[M]").astype("datetime64[D]")
+    # 1970-01-01 was a Thursday: weekday (Monday = 0) is (days since epoch + 3) mod 7
+    ordinal = days.astype(np.int64)
+    return (ordinal - (ordinal + 3) % 7).astype("datetime64[D]")
+
+
+def period_range(first, last, freq: str) -> pd.DatetimeIndex:
+    """Every period start from the period of ``first`` to that of ``last``, without gaps."""
+    freq = check_freq(freq)
+    start = period_start(to_days([first]), freq)[0]
+    stop = period_start(to_days([last]), freq)[0]
+    if stop < start:
+        raise ValueError(f"period range is empty: end {last} is before start {first}")
+    alias = "MS" if freq == "M" else "W-MON"
+    return pd.date_range(pd.Timestamp(start), pd.Timestamp(stop), freq=alias)
+
+
+def period_index(days: np.ndarray, periods: pd.DatetimeIndex, freq: str) -> np.ndarray:
+    """Position of each day's period in ``periods``; ``-1`` for days outside the range."""
+    freq = check_freq(freq)
+    days = np.asarray(days, dtype="datetime64[D]")
+    if len(periods) == 0:
+        return np.full(days.shape, -1, dtype=np.int64)
+    first = np.datetime64(periods[0].date(), "D")
+    if freq == "M":
+        months = days.astype("datetime64[M]").astype(np.int64)
+        index = months - first.astype("datetime64[M]").astype(np.int64)
+    else:
+        index = (period_start(days, "W") - first).astype(np.int64) // 7
+    index = np.where((index >= 0) & (index < len(periods)), index, -1)
+    return index.astype(np.int64)
+
+
+def period_end(periods: pd.DatetimeIndex, freq: str) -> pd.DatetimeIndex:
+    """Last day of each period (inclusive)."""
+    freq = check_freq(freq)
+    if freq == "M":
+        return periods + pd.offsets.MonthEnd(0)
+    return periods + pd.Timedelta(days=6)
+
+
+def period_midpoint(periods: pd.DatetimeIndex, freq: str) -> pd.DatetimeIndex:
+    """Middle of each period, used for the season features."""
+    ends = period_end(periods, freq)
+    return periods + (ends - periods + pd.Timedelta(days=1)) / 2

@@ -1,0 +1,46 @@
+"""Temporal summaries along the period axis: decayed sums, rolling sums, time since, trend.
+
+Each works on a whole ``(locality, period)`` array at once and is causal: the value at period
+``t`` depends only on periods ``<= t`` (periods before the first one count as zero).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.signal import lfilter
+
+
+def decayed_sum(values: np.ndarray, half_life: float, dtype=np.float32) -> np.ndarray:
+    """``D[t] = x[t] + a * D[t-1]`` with ``a = 0.5 ** (1 / half_life)`` (a recursive filter).
+
+    An event ``half_life`` periods ago weighs half an event now.
+    """
+    a = 0.5 ** (1.0 / float(half_life))
+    return lfilter([1.0], [1.0, -a], np.asarray(values, dtype=np.float64), axis=1).astype(dtype, copy=False)
+
+
+def rolling_sum(values: np.ndarray, window: int, dtype=np.float32) -> np.ndarray:
+    """Sum over the last ``window`` periods, ``t`` included."""
+    window = int(window)
+    csum = np.cumsum(np.asarray(values, dtype=np.float64), axis=1)
+    out = csum.copy()
+    if window < csum.shape[1]:
+        out[:, window:] -= csum[:, :-window]
+    return out.astype(dtype, copy=False)
+
+
+def periods_since(values: np.ndarray, cap: int) -> np.ndarray:
+    """Periods since the last period with ``values > 0`` (0 when it is ``t``), at most ``cap``."""
+    n_loc, n_per = values.shape
+    steps = np.arange(n_per, dtype=np.int32)
+    last = np.where(values > 0, steps[None, :], np.int32(-1))
+    np.maximum.accumulate(last, axis=1, out=last)
+    since = np.where(last >= 0, steps[None, :] - last, cap)
+    return np.minimum(since, cap).astype(np.int32, copy=False)
+
+
+def trend(values: np.ndarray, short: int, long: int, dtype=np.float32) -> np.ndarray:
+    """Mean over the last ``short`` periods minus the mean over the last ``long`` periods."""
+    return (
+        rolling_sum(values, short, np.float64) / short - rolling_sum(values, long, np.float64) / long
+    ).astype(dtype, copy=False)

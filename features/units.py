@@ -1,0 +1,203 @@
+"""Unit sets the cube is built on: a stored admin level, or a regular grid of N-km cells.
+
+Grid cells are squares in the country's Lambert azimuthal equal-area CRS
+(:func:`sauti.geo.local_crs`), clipped to the country outline, with ids ``g<N>_<row>_<col>``
+(row 0 at the north edge) and returned in EPSG:4326 like every stored locality.
+"""
+
+from __future__ import annotations
+
+import re
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from sauti.constants import LOCALITY_COLUMNS, LOCALITY_ID, STORAGE_CRS
+from sauti.errors import NotReadyError
+from sauti.geo import local_crs
+
+_GRID = re.compile(r"grid:(\d+(?:\.\d+)?)\s*km")
+
+
+def parse_unit(unit: str) -> tuple[str, float | None]:
+    """``("admin2", None)`` for an admin level, ``("grid", 10.0)`` for ``grid:10km``."""
+    text = str(unit).strip().lower()
+    match = _GRID.fullmatch(text)
+    if match:
+        size = float(match.group(1))
+        if size <= 0:
+            raise ValueError(f"grid cell size must be positive, got {unit!r}")
+        return "grid", size
+    if re.fullmatch(r"admin[0-4]", text):
+        return text, None
+    raise ValueError(f"unit must be an admin level (admin1, admin2, admin3, ...) or grid:<N>km, not {unit!r}")
+
+
+def unit_slug(unit: str) -> str:
+    """File-name-safe form of a unit (``grid:10km`` → ``grid10km``)."""
+    kind, size = parse_unit(unit)
+    if kind == "grid":
+        return f"grid{size:g}km".replace(".", "p")
+    return kind
+
+
+def make_grid(outline, cell_km: float, *, crs=None) -> gpd.GeoDataFrame:
+    """Square cells of ``cell_km`` covering ``outline`` (EPSG:4326), clipped to it.
+
+    Parameters
+    ----------
+    outline : shapely geometry
+        The area to cover, in lon/lat.
+    cell_km : float
+        Cell side in km, in ``crs``.
+    crs : pyproj CRS, optional
+        Equal-area CRS of the cells; default :func:`sauti.geo.local_crs` of the outline.
+
+    Returns
+    -------
+    GeoDataFrame
+        ``locality_id`` (``g<N>_<row>_<col>``), ``row``, ``col``, ``area_km2`` and the clipped
+        cell geometry in EPSG:4326; cells that do not touch the outline are dropped.
+    """
+    if cell_km <= 0:
+        raise ValueError(f"cell_km must be positive, got {cell_km}")
+    crs = crs or local_crs(shapely.bounds(outline).tolist())
+    shape = gpd.GeoSeries([outline], crs=STORAGE_CRS).to_crs(crs).iloc[0]
+    minx, miny, maxx, maxy = shape.bounds
+    size = cell_km * 1000.0
+    # a hair of tolerance: an outline exactly N cells wide must not grow an (N+1)th column
+    ncol = max(1, int(np.ceil((maxx - minx) / size - 1e-6)))
+    nrow = max(1, int(np.ceil((maxy - miny) / size - 1e-6)))
+    if nrow * ncol > 5_000_000:
+        raise ValueError(f"grid of {cell_km} km cells would have {nrow * ncol:,} cells; choose larger cells")
+    rows, cols = np.divmod(np.arange(nrow * ncol), ncol)
+    x0 = minx + cols * size
+    y1 = maxy - rows * size
+    cells = shapely.box(x0, y1 - size, x0 + size, y1)
+    shapely.prepare(shape)
+    touching = shapely.intersects(shape, cells)
+    rows, cols, cells = rows[touching], cols[touching], cells[touching]
+    inside = shapely.contains_properly(shape, cells)
+    clipped = cells.copy()
+    edge = ~inside
+    if edge.any():
+        clipped[edge] = shapely.intersection(cells[edge], shape)
+        clipped[edge] = _polygonal(clipped[edge])
+    # slivers under a millionth of a cell are projection round-off, not land
+    keep = ~shapely.is_empty(clipped) & (shapely.area(clipped) > size * size * 1e-6)
+    rows, cols, clipped = rows[keep], cols[keep], clipped[keep]
+    tag = f"g{cell_km:g}".replace(".", "p")
+    frame = gpd.GeoDataFrame(
+        {
+            LOCALITY_ID: [f"{tag}_{r}_{c}" for r, c in zip(rows, cols, strict=True)],
+            "row": rows,
+            "col": cols,
+            "area_km2": shapely.area(clipped) / 1e6,
+        },
+        geometry=clipped,
+        crs=crs,
+    )
+    return frame.to_crs(STORAGE_CRS)
+
+
+def _polygonal(geoms: np.ndarray) -> np.ndarray:
+    out = geoms.copy()
+    for i, geom in enumerate(geoms):
+        if geom.geom_type not in ("Polygon", "MultiPolygon"):
+            parts = [g for g in shapely.get_parts(geom) if g.geom_type in ("Polygon", "MultiPolygon")]
+            out[i] = shapely.union_all(parts) if parts else shapely.Polygon()
+    return out
+
+
+def _outline(workspace) -> tuple[object, pd.Series | None]:
+    levels = workspace.levels()
+    if not levels:
+        raise NotReadyError(
+            f"no boundaries in the workspace {workspace.root}; "
+            "run `sauti ingest boundaries FILE --level admin2` first"
+        )
+    if "admin0" in levels:
+        admin0 = workspace.localities("admin0")
+        return shapely.union_all(admin0.geometry.to_numpy()), admin0.iloc[0]
+    finest = sorted(level for level in levels if level.startswith("admin"))[-1]
+    return shapely.union_all(workspace.localities(finest).geometry.to_numpy()), None
+
+
+def grid_localities(workspace, cell_km: float) -> gpd.GeoDataFrame:
+    """The ``grid:<cell_km>km`` unit set of a workspace, with admin1 parents from the store."""
+    outline, admin0 = _outline(workspace)
+    grid = make_grid(outline, cell_km)
+    out = gpd.GeoDataFrame(index=grid.index, geometry=grid.geometry, crs=STORAGE_CRS)
+    for column in LOCALITY_COLUMNS:
+        if column != "geometry":
+            out[column] = None
+    out[LOCALITY_ID] = grid[LOCALITY_ID].to_numpy()
+    out["name"] = grid[LOCALITY_ID].to_numpy()
+    out["level"] = "grid"
+    out["area_km2"] = grid["area_km2"].to_numpy()
+    out["alt_names"] = [[] for _ in range(len(out))]
+    if admin0 is not None:
+        out["admin0_id"], out["admin0_name"] = admin0["locality_id"], admin0["name"]
+    levels = workspace.levels()
+    if "admin1" in levels:
+        admin1 = workspace.localities("admin1")
+        where = _parent_position(grid, admin1)
+        ok = where >= 0
+        out.loc[ok, "admin1_id"] = admin1[LOCALITY_ID].to_numpy()[where[ok]]
+        out.loc[ok, "admin1_name"] = admin1["name"].to_numpy()[where[ok]]
+        out["parent_id"], out["parent_name"] = out["admin1_id"], out["admin1_name"]
+    out = out[list(LOCALITY_COLUMNS)]
+    return out.reset_index(drop=True)
+
+
+def _parent_position(cells: gpd.GeoDataFrame, parents: gpd.GeoDataFrame) -> np.ndarray:
+    """Parent containing each cell's representative point, else the nearest parent."""
+    points = shapely.point_on_surface(cells.geometry.to_numpy())
+    tree = shapely.STRtree(parents.geometry.to_numpy())
+    where = np.full(len(points), -1, dtype=np.int64)
+    hits = tree.query(points, predicate="intersects")
+    if hits.shape[1]:
+        order = np.lexsort((hits[1], hits[0]))
+        pi, qi = hits[0][order], hits[1][order]
+        first = np.r_[True, pi[1:] != pi[:-1]]
+        where[pi[first]] = qi[first]
+    missing = np.flatnonzero(where < 0)
+    if len(missing):
+        nearest = tree.query_nearest(points[missing], all_matches=False)
+        where[missing[nearest[0]]] = nearest[1]
+    return where
+
+
+def unit_localities(workspace, unit: str = "admin2") -> gpd.GeoDataFrame:
+    """The localities of a unit set: a stored admin level, or ``grid:<N>km`` cells.
+
+    Parameters
+    ----------
+    workspace : sauti.store.Workspace
+    unit : str
+        ``admin1``, ``admin2``, ``admin3`` … (as stored) or ``grid:<N>km``.
+
+    Returns
+    -------
+    GeoDataFrame
+        Canonical locality columns, geometry in EPSG:4326, sorted by ``locality_id`` (admin) or
+        by row and column (grid).
+
+    Raises
+    ------
+    sauti.errors.NotReadyError
+        When the workspace holds no boundaries of that level.
+    """
+    kind, size = parse_unit(unit)
+    if kind == "grid":
+        return grid_localities(workspace, size)
+    localities = workspace.localities(kind)
+    if localities.empty:
+        have = ", ".join(workspace.levels()) or "none"
+        raise NotReadyError(
+            f"the workspace {workspace.root} has no {kind} localities (it has: {have}); "
+            f"run `sauti ingest boundaries FILE --level {kind}` or choose another --unit"
+        )
+    return localities.reset_index(drop=True)

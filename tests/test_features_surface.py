@@ -1,0 +1,146 @@
+"""Risk surfaces: kernel density, recency weights, blending, COG round trip (features/surface.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import rasterio
+from numpy.testing import assert_allclose
+from pyproj import CRS
+from sauti.features import DEFAULT_SURFACE, read_surface, risk_surface, write_cog, write_default_surface
+
+
+def _incidents(rows) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "occurred_on": pd.to_datetime([r[0] for r in rows]),
+            "longitude": [r[1] for r in rows],
+            "latitude": [r[2] for r in rows],
+            "location_precision": [r[3] if len(r) > 3 else "point" for r in rows],
+        }
+    )
+
+
+def _value_at(surface, lon, lat):
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    pt = gpd.GeoSeries([Point(lon, lat)], crs="EPSG:4326").to_crs(CRS.from_wkt(surface.attrs["crs"])).iloc[0]
+    return float(surface.sel(x=pt.x, y=pt.y, method="nearest"))
+
+
+def test_density_peaks_where_the_events_are(three_squares):
+    events = _incidents([("2020-06-01", 20.5, 5.5)] * 3 + [("2020-06-01", 22.5, 5.5)])
+    s = risk_surface(events, three_squares, resolution_km=5, bandwidth_km=15)
+    assert s.dims == ("y", "x")
+    assert_allclose(np.nanmax(s), 1.0)
+    assert _value_at(s, 20.5, 5.5) > 0.95
+    assert_allclose(_value_at(s, 22.5, 5.5), 1 / 3, atol=0.03)  # one event against three
+    assert _value_at(s, 21.5, 5.5) < 0.01  # ~110 km from both, 7 bandwidths away
+
+
+def test_recent_events_weigh_more(three_squares):
+    events = _incidents([("2020-06-01", 20.5, 5.5), ("2020-03-03", 22.5, 5.5)])  # 90 days older
+    s = risk_surface(events, three_squares, resolution_km=5, until="2020-06-01", half_life_days=90)
+    assert_allclose(_value_at(s, 22.5, 5.5) / _value_at(s, 20.5, 5.5), 0.5, rtol=0.02)
+
+
+def test_events_after_until_and_imprecise_ones_are_ignored(three_squares):
+    base = _incidents([("2020-06-01", 20.5, 5.5)])
+    noisy = _incidents(
+        [
+            ("2020-06-01", 20.5, 5.5),
+            ("2020-07-01", 22.5, 5.5),  # after until
+            ("2020-05-01", 22.5, 5.5, "region"),
+            ("2020-05-01", 21.5, 5.5, "country"),
+        ]
+    )
+    a = risk_surface(base, three_squares, resolution_km=5, until="2020-06-15")
+    b = risk_surface(noisy, three_squares, resolution_km=5, until="2020-06-15")
+    assert_allclose(a.values, b.values)
+
+
+def test_scores_are_blended_in(three_squares):
+    events = _incidents([("2020-06-01", 20.5, 5.5)])
+    scores = pd.DataFrame({"locality_id": ["A", "B", "C"], "probability": [0.0, 0.02, 0.08]})
+    s = risk_surface(events, three_squares, scores, resolution_km=5, bandwidth_km=10, blend=0.25)
+    # far from the event the surface is (1 - blend) × the locality's probability relative to the highest
+    assert_allclose(_value_at(s, 22.7, 5.3), 0.75 * 1.0, atol=1e-6)
+    assert_allclose(_value_at(s, 21.7, 5.3), 0.75 * 0.25, atol=1e-6)
+    assert_allclose(_value_at(s, 20.5, 5.5), 0.25 * 1.0 + 0.75 * 0.0, atol=0.02)
+    assert_allclose(s.attrs["score_peak"], 0.08)
+    absolute = risk_surface(events, three_squares, scores, resolution_km=5, blend=0.0, relative_scores=False)
+    assert_allclose(np.nanmax(absolute), 0.08, atol=1e-6)
+
+
+def test_outside_the_localities_is_nodata(three_squares):
+    s = risk_surface(_incidents([("2020-06-01", 20.5, 5.5)]), three_squares, resolution_km=2)
+    assert np.isnan(s.values).any()
+    assert not np.isnan(s.values).all()
+    assert np.isnan(s.values[0, 0])
+    assert np.isnan(s.values[-1, -1])
+    inside = ~np.isnan(s.values)
+    # three 1°×1° squares ≈ 36,700 km² ≈ 9,180 pixels of 4 km²
+    assert_allclose(inside.sum() * 4, 3 * 12_240, rtol=0.02)
+
+
+def test_resolution_sets_the_pixel_size(three_squares):
+    events = _incidents([("2020-06-01", 20.5, 5.5)])
+    coarse = risk_surface(events, three_squares, resolution_km=10)
+    fine = risk_surface(events, three_squares, resolution_km=2)
+    assert coarse.attrs["transform"][0] == 10_000
+    assert fine.attrs["transform"][0] == 2_000
+    assert fine.sizes["x"] == pytest.approx(coarse.sizes["x"] * 5, abs=5)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [({"resolution_km": 0}, "positive"), ({"blend": 1.5}, "blend"), ({"resolution_km": 0.01}, "coarser")],
+    ids=["zero-resolution", "blend-range", "too-many-pixels"],
+)
+def test_bad_parameters(three_squares, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        risk_surface(_incidents([("2020-06-01", 20.5, 5.5)]), three_squares, **kwargs)
+
+
+def test_cog_round_trip_keeps_crs_transform_and_nodata(three_squares, tmp_path):
+    s = risk_surface(_incidents([("2020-06-01", 20.5, 5.5)]), three_squares, resolution_km=1)
+    path = write_cog(s, tmp_path / "risk.tif")
+    back = read_surface(path)
+    assert CRS.from_wkt(back.attrs["crs"]).equals(CRS.from_wkt(s.attrs["crs"]))
+    assert back.attrs["transform"] == s.attrs["transform"]
+    assert back.attrs["nodata"] == s.attrs["nodata"] == -9999.0
+    assert_allclose(back.values, s.values)  # NaN in the same places
+    assert_allclose(back["x"], s["x"]) and assert_allclose(back["y"], s["y"])
+    assert back.attrs["half_life_days"] == 90
+
+
+def test_cog_layout(three_squares, tmp_path):
+    s = risk_surface(_incidents([("2020-06-01", 20.5, 5.5)]), three_squares, resolution_km=0.5)
+    path = write_cog(s, tmp_path / "risk.tif")
+    with rasterio.open(path) as src:
+        assert src.profile["tiled"]
+        assert src.profile["blockxsize"] == 256
+        assert src.compression is not None
+        assert src.compression.value.upper() == "DEFLATE"
+        assert src.overviews(1)  # at least one overview level
+        assert src.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG"
+
+
+def test_read_missing_surface_says_what_to_do(tmp_path):
+    with pytest.raises(FileNotFoundError, match="sauti heatmap"):
+        read_surface(tmp_path / "nope.tif")
+
+
+def test_default_surface_is_written_in_the_workspace(workspace, sample_dir):
+    from sauti.ingest.boundaries import ingest_boundaries
+    from sauti.ingest.incidents import ingest_incidents
+
+    ingest_boundaries(workspace, sample_dir / "boundaries" / "caf_adm2.gpkg", "admin2")
+    ingest_incidents(workspace, sample_dir / "events" / "ucdp_ged_v23_1_CAF.geojson")
+    path = write_default_surface(workspace, resolution_km=10, until="2019-12-31")
+    assert path == workspace.root / DEFAULT_SURFACE
+    s = read_surface(path)
+    assert s.attrs["until"] == "2019-12-31"
+    assert np.nanmax(s.values) == pytest.approx(1.0)
