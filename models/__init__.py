@@ -1,1 +1,37 @@
-"""placeholder"""
+"""Risk models: the forecast target, baselines, the Sauti model, rolling-origin backtests, training
+and scoring. Heavy modules load on first use, so ``import sauti.models`` stays cheap.
+
+Public API (what the CLI, the service and the notebooks call)::
+
+    from sauti.models import train, score, latest_scores, risk_history, run_backtest, BASELINES, METRICS
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+_EXPORTS = {
+    "train": "sauti.models.scoring",
+    "score": "sauti.models.scoring",
+    "latest_scores": "sauti.models.scoring",
+    "risk_history": "sauti.models.scoring",
+    "current_model": "sauti.models.registry_store",
+    "run_backtest": "sauti.models.backtest",
+    "backtest_cube": "sauti.models.backtest",
+    "BASELINES": "sauti.models.baselines",
+    "METRICS": "sauti.models.metrics",
+    "make_target": "sauti.models.target",
+    "SautiClassifier": "sauti.models.estimators",
+    "synthetic_cube": "sauti.models.synthetic",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'sauti.models' has no attribute {name!r}")

@@ -1,9 +1,185 @@
-"""CLI commands (filled in by the owning area)."""
+"""``sauti backtest``, ``sauti train`` and ``sauti score``: the risk model from the command line."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import typer
 
 
+def _baseline_help() -> str:
+    from sauti.models.baselines import BASELINES
+
+    return "; ".join(f"{name}: {spec.description}" for name, spec in BASELINES.items())
+
+
+def _metric_help() -> str:
+    from sauti.models.metrics import METRICS
+
+    return "; ".join(f"{name}: {spec.description}" for name, spec in METRICS.items())
+
+
+def _month(value: str, option: str) -> str:
+    import re
+
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value):
+        raise typer.BadParameter(f"{value!r} is not a month like 2017-01", param_hint=option)
+    return value
+
+
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the root app."""
+
+    @app.command(
+        "backtest",
+        help=(
+            "Rolling-origin backtest of the Sauti model against the baselines; writes DIR/metrics.json, "
+            "metrics_detail.json, predictions.csv and report.html.\n\n"
+            f"Baselines — {_baseline_help()}.\n\nMetrics — {_metric_help()}."
+        ),
+    )
+    def backtest(
+        start: str = typer.Option(..., "--start", help="First origin, YYYY-MM."),
+        end: str = typer.Option(..., "--end", help="Last origin, YYYY-MM."),
+        freq: str = typer.Option("M", "--freq", help="Period: M (month) or W (week)."),
+        horizon: int = typer.Option(
+            1, "--horizon", min=1, help="Target window: incident within the next N periods."
+        ),
+        out: Path = typer.Option(..., "--out", help="Output folder."),
+        unit: str = typer.Option("admin2", "--unit", help="Unit set of the cube: admin2, admin3, grid:10km…"),
+        models: str = typer.Option(
+            None, "--models", help="Comma-separated subset: sauti and baseline names (default: all)."
+        ),
+        no_alerts: bool = typer.Option(
+            False, "--no-alerts", help="Leave alert-derived features out (incident data only)."
+        ),
+        bases: Path = typer.Option(
+            None, "--bases", help="Bases file (GeoJSON/CSV) to evaluate patrol plans."
+        ),
+        patrols: int = typer.Option(
+            None, "--patrols", min=0, help="Patrols per base per period (default: the bases file's)."
+        ),
+        range_km: float = typer.Option(
+            None, "--range-km", min=0.0, help="Patrol range in km (default: the bases file's)."
+        ),
+        seed: int = typer.Option(0, "--seed", help="Random seed (model and bootstrap)."),
+        as_json: bool = typer.Option(False, "--json", help="Print metrics.json on stdout."),
+    ) -> None:
+        from sauti.cli import current_workspace
+        from sauti.models.backtest import run_backtest
+        from sauti.progress import progress_bar
+
+        start_m, end_m = _month(start, "--start"), _month(end, "--end")
+        n = len(pd_months(start_m, end_m)) if freq.upper() == "M" else None
+        chosen = [m.strip() for m in models.split(",") if m.strip()] if models else None
+        with progress_bar(f"backtest h={horizon}", n) as advance:
+            metrics = run_backtest(
+                current_workspace(),
+                start=start_m,
+                end=end_m,
+                freq=freq.upper(),
+                horizon=horizon,
+                unit=unit,
+                out=out,
+                models=chosen,
+                random_state=seed,
+                progress=advance,
+                use_alerts=not no_alerts,
+                bases=bases,
+                patrols=patrols,
+                range_km=range_km,
+            )
+        if as_json:
+            typer.echo(json.dumps(metrics))
+            return
+        typer.echo(
+            f"{metrics['n_forecasts']} forecasts, positive rate {metrics['positive_rate']:.4f}; "
+            f"results in {out}/metrics.json and {out}/report.html"
+        )
+        typer.echo(f"{'model':<24}{'AP':>8}{'AUC':>8}{'Brier':>9}{'BSS':>8}{'hit10':>8}{'PAI10':>8}")
+        for name, v in metrics["models"].items():
+            cells = [
+                v["average_precision"],
+                v["roc_auc"],
+                v["brier"],
+                v["brier_skill"],
+                v["hit_rate_top10"],
+                v["pai_top10"],
+            ]
+            text = "".join(f"{'–' if c is None else format(c, '.3f'):>8}" for c in cells)
+            typer.echo(f"{name:<24}{text}")
+
+    @app.command("train")
+    def train_cmd(
+        freq: str = typer.Option("M", "--freq", help="Period: M or W."),
+        unit: str = typer.Option("admin2", "--unit", help="Unit set of the cube."),
+        horizon: int = typer.Option(1, "--horizon", min=1, help="Target window in periods."),
+        seed: int = typer.Option(0, "--seed", help="Random seed."),
+        no_alerts: bool = typer.Option(False, "--no-alerts", help="Leave alert-derived features out."),
+        as_json: bool = typer.Option(False, "--json", help="Print the model record as JSON."),
+    ) -> None:
+        """Fit the Sauti model on all labelled data and save it (skops) as the current model."""
+        from sauti.cli import current_workspace
+        from sauti.models import train
+        from sauti.models.scoring import model_summary
+        from sauti.progress import progress_bar
+
+        with progress_bar("train", 3) as advance:
+            record = train(
+                current_workspace(),
+                freq=freq.upper(),
+                unit=unit,
+                horizon=horizon,
+                random_state=seed,
+                progress=advance,
+                use_alerts=not no_alerts,
+            )
+        summary = model_summary(record)
+        if as_json:
+            typer.echo(json.dumps(summary, default=str))
+            return
+        t = summary["training"]
+        typer.echo(
+            f"model {summary['version']} ({summary['estimator']}), data {summary['data_snapshot']}: "
+            f"{t['rows']} rows, {t['positives']} positives, {t['first_period']} to {t['last_period']}"
+        )
+
+    @app.command("score")
+    def score_cmd(
+        freq: str = typer.Option(
+            None, "--freq", help="Period of the model to use (default: the latest model)."
+        ),
+        unit: str = typer.Option(None, "--unit", help="Unit set of the model to use."),
+        top: int = typer.Option(10, "--top", min=1, help="Rows to print."),
+        as_json: bool = typer.Option(False, "--json", help="Print all scores as JSON."),
+    ) -> None:
+        """Score the latest period with the current model and store risk, rank, change and drivers."""
+        from sauti.cli import current_workspace
+        from sauti.models import score
+
+        frame = score(current_workspace(), freq=freq.upper() if freq else None, unit=unit)
+        if as_json:
+            out = frame.assign(period=frame["period"].dt.strftime("%Y-%m-%d"))
+            typer.echo(out.to_json(orient="records"))
+            return
+        if frame.empty:
+            typer.echo("no localities scored")
+            return
+        first = frame.iloc[0]
+        typer.echo(
+            f"period {first['period']:%Y-%m-%d}, model {first['model_version']}, "
+            f"data {first['data_snapshot']}"
+        )
+        typer.echo(f"{'rank':>4}  {'locality':<12}{'prob':>8}{'change':>9}  top driver")
+        for row in frame.head(top).itertuples():
+            driver = row.drivers[0]["feature"] if row.drivers else "–"
+            change = "–" if row.change is None or row.change != row.change else f"{row.change:+.3f}"
+            typer.echo(f"{row.rank:>4}  {row.locality_id:<12}{row.probability:>8.3f}{change:>9}  {driver}")
+
+
+def pd_months(start: str, end: str):
+    """The months from ``start`` to ``end`` (for the progress bar's total)."""
+    import pandas as pd
+
+    return pd.period_range(start, end, freq="M")

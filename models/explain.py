@@ -1,0 +1,77 @@
+"""Per-prediction contributions ("top drivers") of any fitted probability model.
+
+The contribution of feature ``j`` to locality ``i``'s score is how much the probability drops when
+that feature alone is set to its training median: ``p(x) - p(x with x_j = median_j)``. It works
+the same for the logistic and the boosted candidates (for a logistic model it is, before
+calibration, the coefficient times the distance from the median), needs no extra library, and is
+exact zero for a feature at its typical value (most counts are zero most of the time).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def median_contributions(
+    model, X: np.ndarray, reference: np.ndarray, *, batch_rows: int = 100_000
+) -> np.ndarray:
+    """``(n, p)`` contributions: probability minus the probability with one feature at ``reference``.
+
+    Parameters
+    ----------
+    model : fitted classifier
+        Anything with ``predict_proba``.
+    X : ndarray of shape (n, p)
+        Rows to explain.
+    reference : ndarray of shape (p,)
+        Reference value per feature (the training medians).
+    batch_rows : int
+        Changed rows predicted per call (bounds memory: ``batch_rows * p`` floats).
+    """
+    X = np.asarray(X, dtype=float)
+    base = model.predict_proba(X)[:, 1]
+    contributions = np.zeros_like(X)
+    # every (row, feature) pair whose value differs from the reference, predicted in large batches
+    pairs = []
+    for j in range(X.shape[1]):
+        differs = ~((X[:, j] == reference[j]) | (np.isnan(X[:, j]) & np.isnan(reference[j])))
+        rows = np.flatnonzero(differs)
+        if rows.size:
+            pairs.append((np.full(rows.size, j), rows))
+    if not pairs:
+        return contributions
+    features = np.concatenate([p[0] for p in pairs])
+    rows = np.concatenate([p[1] for p in pairs])
+    for lo in range(0, rows.size, batch_rows):
+        f, r = features[lo : lo + batch_rows], rows[lo : lo + batch_rows]
+        changed = X[r].copy()
+        changed[np.arange(r.size), f] = reference[f]
+        contributions[r, f] = base[r] - model.predict_proba(changed)[:, 1]
+    return contributions
+
+
+def top_drivers(
+    contributions: np.ndarray, X: np.ndarray, feature_names: list[str], top: int = 5
+) -> list[list[dict]]:
+    """Per row, the ``top`` features by absolute contribution as ``{"feature","contribution","value"}``.
+
+    Features with a zero contribution are never listed.
+    """
+    out = []
+    order = np.argsort(-np.abs(contributions), axis=1, kind="stable")[:, :top]
+    for i in range(contributions.shape[0]):
+        row = []
+        for j in order[i]:
+            c = float(contributions[i, j])
+            if c == 0.0:
+                continue
+            value = float(X[i, j])
+            row.append(
+                {
+                    "feature": feature_names[j],
+                    "contribution": round(c, 6),
+                    "value": None if np.isnan(value) else round(value, 6),
+                }
+            )
+        out.append(row)
+    return out

@@ -1,0 +1,330 @@
+"""Train the Sauti model on all labelled data, score the latest period, and read the scores back.
+
+``train`` fits and records a model; ``score`` applies the current model to the current cube (no
+retraining: this is the nowcast after new alerts) and stores probability, rank, change since the
+previous period and top drivers per locality in ``risk_scores``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from sauti.models.backtest import load_or_build_cube
+from sauti.models.estimators import SautiClassifier, single_thread
+from sauti.models.explain import median_contributions, top_drivers
+from sauti.models.panel import model_features, panel_frame, variable_matrix
+from sauti.models.registry_store import current_model, load_model, save_model
+from sauti.models.target import make_target
+
+from sauti.constants import LOCALITY_DIM, LOCALITY_ID, PERIOD, PERIOD_DIM
+from sauti.errors import NotFoundError, NotReadyError, SautiError
+from sauti.store import utc_now
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sauti.store import Workspace
+
+#: periods of fitted scores stored before the latest one (risk history for the API)
+HISTORY_PERIODS = 12
+#: drivers kept per locality
+TOP_DRIVERS = 5
+SCORE_COLUMNS = (
+    LOCALITY_ID,
+    PERIOD,
+    "probability",
+    "rank",
+    "change",
+    "drivers",
+    "model_version",
+    "data_snapshot",
+    "scored_at",
+)
+OBSERVED_VARIABLES = ("count_intercommunal", "count_violent", "fatalities")
+
+
+def data_snapshot(cube: xr.Dataset) -> str:
+    """A short hash identifying the data a cube was built from (its provenance)."""
+    if cube.attrs.get("snapshot"):
+        return str(cube.attrs["snapshot"])
+    provenance = cube.attrs.get("provenance", "")
+    if not isinstance(provenance, str):
+        provenance = json.dumps(provenance, sort_keys=True, default=str)
+    return hashlib.sha256(provenance.encode("utf-8")).hexdigest()[:16]
+
+
+def _feature_matrix(cube: xr.Dataset, features: list[str], period_index: int) -> np.ndarray:
+    return np.column_stack([variable_matrix(cube, name)[:, period_index] for name in features])
+
+
+def train(
+    workspace: Workspace,
+    *,
+    freq: str = "M",
+    unit: str = "admin2",
+    horizon: int = 1,
+    random_state: int = 0,
+    progress: Callable[[int], None] | None = None,
+    use_alerts: bool = True,
+) -> dict:
+    """Fit the Sauti model on every labelled (locality, period) of the cube and record it.
+
+    Returns the model record: ``version``, ``created_at``, ``freq``, ``unit``, ``horizon``,
+    ``estimator`` (the candidate chosen by nested temporal validation), ``artifact``,
+    ``artifact_sha256``, ``data_snapshot``, ``params``, ``features``, ``training``, ``is_current``.
+    """
+    from sklearn.metrics import average_precision_score, brier_score_loss
+
+    advance = progress or (lambda _n: None)
+    cube = load_or_build_cube(workspace, freq=freq, unit=unit)
+    advance(1)
+    features = model_features(cube, use_alerts=use_alerts)
+    target = make_target(cube, horizon)
+    frame = panel_frame(cube, features, extra={"_target": target.to_numpy()})
+    labelled = frame[np.isfinite(frame["_target"].to_numpy())]
+    y = labelled["_target"].to_numpy().astype(int)
+    if np.unique(y).size < 2:
+        raise NotReadyError(
+            "cannot train: the labelled periods of the cube have "
+            + ("no intercommunal incident" if y.sum() == 0 else "only positive outcomes")
+            + "; ingest more incident history first"
+        )
+    X = labelled[features].to_numpy(dtype=float)
+    model = SautiClassifier(horizon=horizon, random_state=random_state)
+    model.fit(X, y, periods=labelled["period_index"].to_numpy())
+    advance(1)
+    with single_thread():
+        fitted = model.predict_proba(X)[:, 1]
+    periods = pd.DatetimeIndex(labelled[PERIOD])
+    training = {
+        "rows": len(y),
+        "positives": int(y.sum()),
+        "first_period": f"{periods.min():%Y-%m-%d}",
+        "last_period": f"{periods.max():%Y-%m-%d}",
+        "inner_validation_average_precision": model.cv_scores_,
+        "in_sample_average_precision": float(average_precision_score(y, fitted)),
+        "in_sample_brier": float(brier_score_loss(y, fitted)),
+        "calibration": model.calibration_,
+    }
+    record = save_model(
+        workspace,
+        model,
+        freq=cube.attrs.get("freq", freq),
+        unit=unit,
+        horizon=horizon,
+        estimator=model.best_candidate_,
+        features=features,
+        data_snapshot=data_snapshot(cube),
+        params={**model.get_params(), "use_alerts": use_alerts},
+        training=training,
+    )
+    advance(1)
+    return record
+
+
+def _ranks(probability: np.ndarray) -> np.ndarray:
+    return pd.Series(probability).rank(ascending=False, method="min").to_numpy(dtype=int)
+
+
+def score(
+    workspace: Workspace,
+    *,
+    freq: str | None = None,
+    unit: str | None = None,
+    localities: list[str] | None = None,
+) -> pd.DataFrame:
+    """Score the latest period of the current cube with the current model and store the result.
+
+    Probabilities and ranks are recomputed for every locality (ranks depend on all of them);
+    drivers are recomputed for ``localities`` (default: all) and for any locality without a
+    stored score. Returns the stored rows of the latest period for ``localities`` (default: all),
+    with the columns of :func:`latest_scores`.
+    """
+    record = current_model(workspace, freq, unit)
+    if record is None:
+        raise NotReadyError("no trained model for this workspace: run `sauti train` first")
+    cube = load_or_build_cube(workspace, freq=record["freq"], unit=record["unit"])
+    features = record["features"]
+    missing = [f for f in features if f not in cube]
+    if missing:
+        raise SautiError(
+            f"the feature cube lacks {len(missing)} feature(s) model {record['version']} was trained on "
+            f"(e.g. {missing[0]}): run `sauti train` again"
+        )
+    model = load_model(workspace, record)
+    ids = cube[LOCALITY_DIM].to_numpy().astype(str)
+    if localities is not None:
+        unknown = sorted(set(localities) - set(ids))
+        if unknown:
+            raise NotFoundError(f"unknown locality id(s) for unit {record['unit']}: {', '.join(unknown[:5])}")
+    n_per = cube.sizes[PERIOD_DIM]
+    periods = pd.DatetimeIndex(cube[PERIOD_DIM].to_numpy())
+    first = max(0, n_per - 1 - HISTORY_PERIODS)
+    probabilities = {}
+    with single_thread():
+        for t in range(first, n_per):
+            probabilities[t] = model.predict_proba(_feature_matrix(cube, features, t))[:, 1]
+    latest = n_per - 1
+    p_now = probabilities[latest]
+    change = p_now - probabilities[latest - 1] if latest - 1 in probabilities else np.full(len(ids), np.nan)
+    snapshot = data_snapshot(cube)
+    scored_at = utc_now()
+    version = record["version"]
+    key = (record["freq"], record["unit"])
+    latest_iso = f"{periods[latest]:%Y-%m-%d}"
+
+    with workspace.session() as con:
+        stored = {
+            r[0]
+            for r in con.execute(
+                "SELECT locality_id FROM risk_scores "
+                "WHERE freq = ? AND unit = ? AND period = ? AND model_version = ?",
+                (*key, latest_iso, version),
+            )
+        }
+    wanted = set(ids) if localities is None else set(localities) | (set(ids) - stored)
+    explain = np.flatnonzero(np.isin(ids, sorted(wanted)))
+    X_now = _feature_matrix(cube, features, latest)
+    drivers_json: dict[int, str] = {}
+    if explain.size:
+        with single_thread():
+            contrib = median_contributions(model, X_now[explain], model.feature_medians_)
+        for i, drivers in zip(
+            explain, top_drivers(contrib, X_now[explain], features, TOP_DRIVERS), strict=True
+        ):
+            drivers_json[int(i)] = json.dumps(drivers)
+
+    rows_latest = []
+    ranks = _ranks(p_now)
+    for i, loc in enumerate(ids):
+        rows_latest.append(
+            (
+                loc,
+                latest_iso,
+                *key,
+                float(p_now[i]),
+                int(ranks[i]),
+                None if np.isnan(change[i]) else float(change[i]),
+                drivers_json.get(i),
+                version,
+                snapshot,
+                scored_at,
+            )
+        )
+    history = []
+    for t, p in probabilities.items():
+        if t == latest:
+            continue
+        prev = probabilities.get(t - 1)
+        r = _ranks(p)
+        for i, loc in enumerate(ids):
+            history.append(
+                (
+                    loc,
+                    f"{periods[t]:%Y-%m-%d}",
+                    *key,
+                    float(p[i]),
+                    int(r[i]),
+                    None if prev is None else float(p[i] - prev[i]),
+                    "[]",
+                    version,
+                    snapshot,
+                    scored_at,
+                )
+            )
+    columns = (
+        "locality_id, period, freq, unit, probability, rank, change, drivers, "
+        "model_version, data_snapshot, scored_at"
+    )
+    upsert = (
+        f"INSERT INTO risk_scores ({columns}) VALUES (?,?,?,?,?,?,?,COALESCE(?, '[]'),?,?,?) "
+        "ON CONFLICT(locality_id, period, freq, unit) DO UPDATE SET probability = excluded.probability, "
+        "rank = excluded.rank, change = excluded.change, model_version = excluded.model_version, "
+        "data_snapshot = excluded.data_snapshot, scored_at = excluded.scored_at, "
+        "drivers = CASE WHEN ? IS NULL THEN risk_scores.drivers ELSE excluded.drivers END"
+    )
+    history_sql = (
+        f"INSERT OR {'REPLACE' if localities is None else 'IGNORE'} INTO risk_scores ({columns}) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+    )
+    with workspace.session() as con, workspace.transaction(con):
+        con.executemany(upsert, [(*row, row[7]) for row in rows_latest])
+        con.executemany(history_sql, history)
+    result = latest_scores(workspace, freq=record["freq"], unit=record["unit"])
+    if localities is not None:
+        result = result[result[LOCALITY_ID].isin(localities)].reset_index(drop=True)
+    return result
+
+
+def latest_scores(workspace: Workspace, *, freq: str | None = None, unit: str | None = None) -> pd.DataFrame:
+    """Stored scores of the latest scored period, best rank first.
+
+    Columns: ``locality_id``, ``period`` (Timestamp), ``probability``, ``rank``, ``change``,
+    ``drivers`` (list of ``{"feature","contribution","value"}``), ``model_version``,
+    ``data_snapshot``, ``scored_at``.
+    """
+    record = current_model(workspace, freq, unit)
+    if record is None:
+        raise NotReadyError("no trained model for this workspace: run `sauti train` first")
+    key = (record["freq"], record["unit"])
+    with workspace.session() as con:
+        last = con.execute("SELECT MAX(period) FROM risk_scores WHERE freq = ? AND unit = ?", key).fetchone()[
+            0
+        ]
+        if last is None:
+            raise NotReadyError("no risk scores yet: run `sauti score` first")
+        frame = pd.read_sql_query(
+            f"SELECT {', '.join(SCORE_COLUMNS)} FROM risk_scores WHERE freq = ? AND unit = ? AND period = ? "
+            "ORDER BY rank, locality_id",
+            con,
+            params=(*key, last),
+        )
+    frame[PERIOD] = pd.to_datetime(frame[PERIOD])
+    frame["drivers"] = frame["drivers"].map(json.loads)
+    return frame
+
+
+def risk_history(workspace: Workspace, locality_id: str) -> pd.DataFrame:
+    """Stored scores of one locality over time with its observed counts from the cube.
+
+    Columns: ``period``, ``probability``, ``rank``, ``count_intercommunal``, ``count_violent``,
+    ``fatalities`` (observed in that period). Scores before the latest period are fitted values of
+    the current model (those periods were in its training data).
+    """
+    record = current_model(workspace)
+    if record is None:
+        raise NotReadyError("no trained model for this workspace: run `sauti train` first")
+    key = (record["freq"], record["unit"])
+    with workspace.session() as con:
+        frame = pd.read_sql_query(
+            "SELECT period, probability, rank FROM risk_scores "
+            "WHERE locality_id = ? AND freq = ? AND unit = ? ORDER BY period",
+            con,
+            params=(locality_id, *key),
+        )
+    try:
+        cube = load_or_build_cube(workspace, freq=record["freq"], unit=record["unit"])
+    except SautiError:
+        cube = None
+    known = cube is not None and locality_id in set(cube[LOCALITY_DIM].to_numpy().astype(str))
+    if frame.empty and not known:
+        raise NotFoundError(f"no locality {locality_id!r} in unit {record['unit']}")
+    frame[PERIOD] = pd.to_datetime(frame[PERIOD])
+    if known:
+        sel = cube.sel({LOCALITY_DIM: locality_id})
+        observed = pd.DataFrame(
+            {name: sel[name].to_numpy() for name in OBSERVED_VARIABLES if name in cube},
+            index=pd.DatetimeIndex(cube[PERIOD_DIM].to_numpy(), name=PERIOD),
+        )
+        frame = frame.merge(observed, left_on=PERIOD, right_index=True, how="left")
+    return frame.reset_index(drop=True)
+
+
+def model_summary(record: dict[str, Any]) -> dict[str, Any]:
+    """The parts of a model record worth showing a user (no file paths)."""
+    keys = ("version", "created_at", "freq", "unit", "horizon", "estimator", "data_snapshot", "training")
+    return {k: record[k] for k in keys}

@@ -1,0 +1,180 @@
+"""Train, score, read back: skops artifacts that cannot run code, drivers, nowcast without retraining."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+from numpy.testing import assert_allclose
+from sauti.features import cube_path, load_cube, save_cube
+from sauti.models import latest_scores, risk_history, score, train
+from sauti.models.explain import median_contributions, top_drivers
+from sauti.models.registry_store import TRUSTED_TYPES, current_model, list_models, load_model
+from sauti.models.synthetic import synthetic_cube
+
+from sauti.errors import NotFoundError, NotReadyError, SautiError
+from sauti.store import Workspace
+
+
+@pytest.fixture(scope="module")
+def trained_template(tmp_path_factory):
+    ws = Workspace(tmp_path_factory.mktemp("trained") / "ws")
+    cube = synthetic_cube(20, 48, start="2018-01-01", seed=4)
+    save_cube(cube, cube_path(ws, freq="M", unit="admin2"))
+    record = train(ws, freq="M", unit="admin2", horizon=1, random_state=0)
+    return ws, cube, record
+
+
+@pytest.fixture
+def trained(trained_template, tmp_path):
+    """A private copy of a trained workspace (training once keeps the module fast)."""
+    template, cube, record = trained_template
+    shutil.copytree(template.root, tmp_path / "ws")
+    return Workspace(tmp_path / "ws"), cube, record
+
+
+def test_train_records_a_loadable_model(trained):
+    ws, cube, record = trained
+    assert record["is_current"]
+    assert record["freq"] == "M"
+    assert record["unit"] == "admin2"
+    assert record["horizon"] == 1
+    assert record["training"]["rows"] == 20 * 47  # the last period has no observed next period
+    assert record["training"]["positives"] > 0
+    assert record["estimator"] in record["training"]["inner_validation_average_precision"]
+    assert (ws.root / record["artifact"]).read_bytes()[:2] == b"PK"  # a skops zip, not a pickle
+    assert current_model(ws)["version"] == record["version"]
+    model = load_model(ws, record)
+    assert model.best_candidate_ == record["estimator"]
+
+
+def test_training_is_reproducible(trained):
+    ws, _cube, first = trained
+    second = train(ws, freq="M", unit="admin2", horizon=1, random_state=0)
+    a, b = load_model(ws, first), load_model(ws, second)
+    X = np.random.default_rng(0).poisson(1.0, size=(30, len(first["features"]))).astype(float)
+    assert_allclose(a.predict_proba(X), b.predict_proba(X))
+    assert [m["version"] for m in list_models(ws)] == [second["version"], first["version"]]
+    assert current_model(ws)["version"] == second["version"]
+
+
+def test_a_swapped_artifact_is_refused(trained):
+    ws, _cube, record = trained
+    path = ws.root / record["artifact"]
+    path.write_bytes(path.read_bytes()[:-10] + b"0123456789")
+    with pytest.raises(SautiError, match="checksum"):
+        load_model(ws, record)
+
+
+def test_an_artifact_with_untrusted_types_is_refused(trained):
+    import hashlib
+
+    import skops.io as sio
+    from sklearn.preprocessing import FunctionTransformer
+
+    ws, _cube, record = trained
+    path = ws.root / "models" / "crafted.skops"
+    sio.dump(FunctionTransformer(func=eval), path)
+    crafted = dict(record, artifact="models/crafted.skops")
+    crafted["artifact_sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    with pytest.raises(SautiError, match="does not trust: builtins.eval"):
+        load_model(ws, crafted)
+    assert "builtins.eval" not in TRUSTED_TYPES
+
+
+def test_score_ranks_explains_and_stores(trained):
+    ws, cube, record = trained
+    frame = score(ws)
+    assert list(frame.columns) == [
+        "locality_id",
+        "period",
+        "probability",
+        "rank",
+        "change",
+        "drivers",
+        "model_version",
+        "data_snapshot",
+        "scored_at",
+    ]
+    assert len(frame) == 20
+    assert (frame["period"] == pd.Timestamp("2021-12-01")).all()
+    assert (frame["model_version"] == record["version"]).all()
+    assert (frame["data_snapshot"] == record["data_snapshot"]).all()
+    assert frame["probability"].between(0, 1).all()
+    # rank 1 is the highest probability; ranks follow the probabilities
+    ordered = frame.sort_values("rank")
+    assert np.all(np.diff(ordered["probability"].to_numpy()) <= 1e-12)
+    assert ordered["rank"].iloc[0] == 1
+    # change = this period's probability minus the previous period's (same model)
+    history = risk_history(ws, frame["locality_id"].iloc[0])
+    prev = history[history["period"] == pd.Timestamp("2021-11-01")]["probability"].iloc[0]
+    assert_allclose(frame["change"].iloc[0], frame["probability"].iloc[0] - prev)
+    drivers = frame["drivers"].iloc[0]
+    assert 0 < len(drivers) <= 5
+    assert set(drivers[0]) == {"feature", "contribution", "value"}
+    assert drivers[0]["feature"] in record["features"]
+    pd.testing.assert_frame_equal(latest_scores(ws), frame)
+
+
+def test_risk_history_carries_observed_counts(trained):
+    ws, cube, _record = trained
+    score(ws)
+    history = risk_history(ws, "L00003")
+    assert len(history) == 13  # the latest period and the twelve before it
+    observed = cube["count_intercommunal"].sel(locality="L00003").to_numpy()[-13:]
+    assert_allclose(history["count_intercommunal"].to_numpy(), observed)
+    assert history["rank"].between(1, 20).all()
+    with pytest.raises(NotFoundError):
+        risk_history(ws, "nowhere")
+
+
+def test_nowcast_rescore_without_retraining(trained):
+    ws, _cube, record = trained
+    before = score(ws).set_index("locality_id")
+    cube = load_cube(ws, freq="M", unit="admin2")
+    quiet = before["probability"].idxmin()
+    for name in cube.data_vars:
+        if name.startswith(("count_intercommunal", "decay_count_intercommunal", "roll3_count_intercommunal")):
+            values = cube[name].to_numpy().copy()
+            values[list(cube["locality"].to_numpy()).index(quiet), -1] += 4
+            cube[name] = (cube[name].dims, values)
+    save_cube(cube, cube_path(ws, freq="M", unit="admin2"))
+    after = score(ws, localities=[quiet]).set_index("locality_id")
+    assert list(after.index) == [quiet]
+    assert after.loc[quiet, "probability"] > before.loc[quiet, "probability"]
+    assert after.loc[quiet, "model_version"] == record["version"]
+    assert len(list_models(ws)) == 1
+    # the other localities keep their drivers; ranks were recomputed for everyone
+    latest = latest_scores(ws).set_index("locality_id")
+    other = before.index[before.index != quiet][0]
+    assert latest.loc[other, "drivers"] == before.loc[other, "drivers"]
+    assert sorted(latest["rank"]) == sorted(
+        pd.Series(latest["probability"]).rank(ascending=False, method="min")
+    )
+
+
+def test_score_before_train_says_what_to_do(workspace):
+    with pytest.raises(NotReadyError, match="sauti train"):
+        score(workspace)
+    with pytest.raises(NotReadyError, match="sauti train"):
+        latest_scores(workspace)
+
+
+def test_median_contributions_by_hand():
+    class Linear:
+        def predict_proba(self, X):
+            p = 0.1 * X[:, 0] + 0.02 * X[:, 1]
+            return np.column_stack([1 - p, p])
+
+    X = np.array([[3.0, 0.0], [0.0, 5.0]])
+    contrib = median_contributions(Linear(), X, np.array([0.0, 0.0]))
+    assert_allclose(contrib, [[0.3, 0.0], [0.0, 0.1]])
+    drivers = top_drivers(contrib, X, ["decay", "alerts"], top=5)
+    assert drivers == [
+        [{"feature": "decay", "contribution": 0.3, "value": 3.0}],
+        [{"feature": "alerts", "contribution": 0.1, "value": 5.0}],
+    ]
+    json.dumps(drivers)  # plain JSON for the API
