@@ -1,0 +1,844 @@
+"""Patrol priorities: where a planner's limited patrols cover the most risk of intercommunal violence.
+
+:func:`plan_patrols` turns localities, their risk and the bases (capacity, range) into a maximal
+covering problem (see :mod:`sauti.models.patrol_solve`), solves it and returns a
+:class:`PatrolPlan`: a ranked list per base with the reasons (risk, distance, top drivers), the
+optimality gap, and a plain-words explanation when a base or the whole plan comes out empty.
+
+Distance rule: from the base to the locality's **centroid** (its representative point when the
+centroid falls outside a concave polygon; the point itself for point localities), measured in
+:func:`sauti.geo.local_crs` centred on the localities and bases. A locality whose target point lies
+in a no-go area is never a target, and (``avoid_crossing=True``, the default) a base→target
+straight line that crosses a no-go area makes that pair unreachable.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from os import PathLike
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from sauti.models.patrol_bases import check_bases, read_bases, save_bases, workspace_bases
+from sauti.models.patrol_solve import METHODS, CoverProblem, solve
+
+from sauti.constants import LOCALITY_ID, PERIOD, STORAGE_CRS, check_columns
+from sauti.errors import NotReadyError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import geopandas as gpd
+
+    from sauti.store import Workspace
+
+__all__ = [
+    "ASSIGNMENT_COLUMNS",
+    "PatrolPlan",
+    "plan_from_workspace",
+    "plan_patrols",
+    "read_bases",
+    "save_bases",
+    "workspace_bases",
+]
+
+ASSIGNMENT_COLUMNS = (
+    "base",
+    "rank",
+    LOCALITY_ID,
+    "name",
+    "risk",
+    "weight",
+    "value",
+    "distance_km",
+    "drivers",
+)
+DISTANCE_RULE = "centroid (representative point if outside), straight line in a local equal-area CRS"
+TOP_DRIVERS = 3
+
+
+@dataclass
+class PatrolPlan:
+    """A patrol plan: who goes where, how good it is, and why.
+
+    Attributes
+    ----------
+    assignments : DataFrame
+        One row per patrol: ``base``, ``rank`` (1 = the base's most valuable target), ``locality_id``,
+        ``name``, ``risk`` (probability), ``weight``, ``value`` (risk × weight), ``distance_km``,
+        ``drivers`` (list of the locality's top score drivers, strings).
+    bases : GeoDataFrame
+        ``name``, ``patrols``, ``range_km``, ``used``, ``reachable`` (localities in range, allowed and
+        with positive value), Point geometry in EPSG:4326.
+    status : str
+        ``optimal`` | ``feasible`` (time limit hit, incumbent kept) | ``greedy`` | ``empty`` (nothing can
+        be placed) | ``infeasible`` (the problem cannot be posed: no bases, localities or scores).
+    localities : GeoDataFrame
+        Every locality considered: ``locality_id``, ``name``, ``probability``, ``value``,
+        ``covered`` and its geometry (EPSG:4326), for maps.
+    """
+
+    assignments: pd.DataFrame
+    bases: gpd.GeoDataFrame
+    status: str
+    method: str
+    covered_risk: float
+    total_risk: float
+    reachable_risk: float
+    upper_bound: float | None
+    gap: float | None
+    notes: list[str]
+    seconds: float = 0.0
+    target_geometry: gpd.GeoDataFrame | None = field(default=None, repr=False)
+    localities: gpd.GeoDataFrame | None = field(default=None, repr=False)
+
+    @property
+    def explanation(self) -> str:
+        return " ".join(self.notes)
+
+    def summary(self) -> dict[str, Any]:
+        """The plan in figures and words (JSON-serialisable)."""
+        share = self.covered_risk / self.total_risk if self.total_risk > 0 else 0.0
+        return {
+            "status": self.status,
+            "method": self.method,
+            "objective": _num(self.covered_risk),
+            "covered_risk": _num(self.covered_risk),
+            "total_risk": _num(self.total_risk),
+            "reachable_risk": _num(self.reachable_risk),
+            "covered_share": _num(share),
+            "upper_bound": _num(self.upper_bound),
+            "gap": _num(self.gap),
+            "patrols_available": int(self.bases["patrols"].sum()) if len(self.bases) else 0,
+            "patrols_used": len(self.assignments),
+            "localities_covered": int(self.assignments[LOCALITY_ID].nunique()),
+            "seconds": round(self.seconds, 4),
+            "distance_rule": DISTANCE_RULE,
+            "bases": [
+                {
+                    "name": str(row.name),
+                    "patrols": int(row.patrols),
+                    "range_km": _num(row.range_km),
+                    "used": int(row.used),
+                    "reachable": int(row.reachable),
+                }
+                for row in self.bases.itertuples(index=False)
+            ],
+            "explanation": self.explanation,
+        }
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """The assignments as JSON-serialisable dicts, in base then rank order."""
+        records = []
+        for row in self.assignments.to_dict(orient="records"):
+            records.append({k: (_num(v) if isinstance(v, float) else v) for k, v in row.items()})
+        for record in records:
+            record["rank"] = int(record["rank"])
+            record["drivers"] = list(record["drivers"])
+        return records
+
+    def to_csv(self, path: str | PathLike[str]) -> Path:
+        """Write the assignments as CSV (drivers joined by ``; ``); return the path."""
+        path = Path(path)
+        frame = self.assignments.copy()
+        frame["drivers"] = frame["drivers"].map(lambda d: "; ".join(d))
+        frame.to_csv(path, index=False, float_format="%.6g")
+        return path
+
+    def to_geojson(self, geometry: str = "point") -> dict[str, Any]:
+        """A GeoJSON FeatureCollection (EPSG:4326) of bases, targets and base→target routes.
+
+        Parameters
+        ----------
+        geometry : {"point", "polygon"}
+            Targets as their target point (light, default) or as the locality polygon.
+
+        Every feature has a ``kind`` property: ``base`` (name, patrols, range_km, used),
+        ``target`` (the assignment's columns) or ``route`` (base, locality_id, rank, distance_km;
+        a LineString from the base to the target point). The collection carries the summary under
+        ``"summary"`` (a foreign member, ignored by GIS readers).
+        """
+        from shapely.geometry import mapping
+
+        if geometry not in ("point", "polygon"):
+            raise ValueError(f"geometry must be 'point' or 'polygon', not {geometry!r}")
+        features: list[dict[str, Any]] = []
+        for row in self.bases.itertuples(index=False):
+            features.append(
+                {
+                    "type": "Feature",
+                    "geometry": mapping(row.geometry),
+                    "properties": {
+                        "kind": "base",
+                        "name": str(row.name),
+                        "patrols": int(row.patrols),
+                        "range_km": _num(row.range_km),
+                        "used": int(row.used),
+                    },
+                }
+            )
+        base_points = dict(zip(self.bases["name"], self.bases.geometry, strict=True))
+        shapes = self.target_geometry
+        for record in self.to_records():
+            loc = record[LOCALITY_ID]
+            point = shapes.loc[loc, "point"]
+            shape = point if geometry == "point" else shapes.loc[loc, "geometry"]
+            features.append(
+                {"type": "Feature", "geometry": mapping(shape), "properties": {"kind": "target", **record}}
+            )
+            start = base_points[record["base"]]
+            features.append(
+                {
+                    "type": "Feature",
+                    "geometry": {
+                        "type": "LineString",
+                        "coordinates": [[start.x, start.y], [point.x, point.y]],
+                    },
+                    "properties": {
+                        "kind": "route",
+                        "base": record["base"],
+                        LOCALITY_ID: loc,
+                        "rank": record["rank"],
+                        "distance_km": record["distance_km"],
+                    },
+                }
+            )
+        return {"type": "FeatureCollection", "features": features, "summary": self.summary()}
+
+
+def _num(value: Any) -> float | None:
+    """A JSON-safe float (None for missing/NaN)."""
+    if value is None:
+        return None
+    value = float(value)
+    return None if math.isnan(value) or math.isinf(value) else value
+
+
+def _driver_names(value: Any, top: int = TOP_DRIVERS) -> list[str]:
+    """Normalise a score's drivers (list of names/dicts, or JSON text) to up to ``top`` strings."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return []
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return []
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            return [s.strip() for s in text.replace(";", ",").split(",") if s.strip()][:top]
+    if isinstance(value, dict):
+        value = [{"feature": k, "contribution": v} for k, v in value.items()]
+    if not isinstance(value, (list, tuple, np.ndarray)):
+        return [str(value)]
+    out = []
+    for item in list(value)[:top]:
+        if isinstance(item, dict):
+            name = item.get("feature") or item.get("name") or item.get("driver") or "?"
+            contribution = item.get("contribution", item.get("value"))
+            if isinstance(contribution, (int, float)) and not isinstance(contribution, bool):
+                out.append(f"{name} ({contribution:+.3g})")
+            else:
+                out.append(str(name))
+        else:
+            out.append(str(item))
+    return out
+
+
+# --- inputs ----------------------------------------------------------------------------------------
+def _resolve_bases(bases: gpd.GeoDataFrame, patrols: int | None, range_km: float | None) -> gpd.GeoDataFrame:
+    check_bases(bases)
+    if patrols is not None and (isinstance(patrols, bool) or int(patrols) != patrols or patrols < 0):
+        raise ValueError(f"patrols must be a whole number ≥ 0, not {patrols!r}")
+    if range_km is not None and not (range_km > 0 and math.isfinite(range_km)):
+        raise ValueError(f"range_km must be a positive number of km, not {range_km!r}")
+    out = bases[["name"]].copy()
+    out["name"] = out["name"].astype(str)
+    for column, override, what, flag in (
+        ("patrols", patrols, "patrols per period", "patrols=/--patrols"),
+        ("range_km", range_km, "range_km", "range_km=/--range-km"),
+    ):
+        if override is not None:
+            out[column] = override
+            continue
+        missing = bases[column].isna().to_numpy() if column in bases.columns else None
+        if missing is None:
+            raise ValueError(f"bases have no {column!r} column: give {what} in the bases file or as {flag}")
+        if missing.any():
+            name = out["name"].iloc[int(np.argmax(missing))]
+            raise ValueError(f"base {name!r} has no {what}: give it in the bases file or as {flag}")
+        out[column] = bases[column].to_numpy(dtype="float64")
+    out["patrols"] = out["patrols"].astype("int64")
+    out["range_km"] = out["range_km"].astype("float64")
+    if (out["patrols"] < 0).any() or (out["range_km"] <= 0).any():
+        raise ValueError("every base needs patrols ≥ 0 and range_km > 0")
+    import geopandas as gpd
+
+    return gpd.GeoDataFrame(out, geometry=bases.to_crs(STORAGE_CRS).geometry.to_numpy(), crs=STORAGE_CRS)
+
+
+def _risk_values(localities: gpd.GeoDataFrame, risk: pd.DataFrame) -> pd.DataFrame:
+    """One row per locality (in locality order): probability (NaN if unscored) and drivers."""
+    check_columns(risk.columns, (LOCALITY_ID, "probability"), "risk")
+    frame = risk.copy()
+    frame[LOCALITY_ID] = frame[LOCALITY_ID].astype(str)
+    if frame[LOCALITY_ID].duplicated().any():
+        if PERIOD not in frame.columns:
+            dup = frame.loc[frame[LOCALITY_ID].duplicated(), LOCALITY_ID].iloc[0]
+            raise ValueError(f"risk has several rows for locality {dup!r}; give one row per locality")
+        frame = frame.sort_values(PERIOD).drop_duplicates(LOCALITY_ID, keep="last")
+    probability = pd.to_numeric(frame["probability"], errors="coerce")
+    if (probability < 0).any():
+        bad = frame.loc[probability < 0, LOCALITY_ID].iloc[0]
+        raise ValueError(f"risk probability must be ≥ 0 (locality {bad!r})")
+    frame["probability"] = probability
+    if "drivers" not in frame.columns:
+        frame["drivers"] = None
+    frame = frame.set_index(LOCALITY_ID)
+    ids = localities[LOCALITY_ID].astype(str)
+    out = pd.DataFrame({LOCALITY_ID: ids.to_numpy()})
+    out["probability"] = frame["probability"].reindex(ids).to_numpy(dtype=float)
+    out["drivers"] = frame["drivers"].reindex(ids).to_numpy(dtype=object)
+    return out
+
+
+def _weights(ids: pd.Series, weight: pd.Series | None) -> np.ndarray:
+    if weight is None:
+        return np.ones(len(ids))
+    if not isinstance(weight, pd.Series):
+        raise ValueError("weight must be a pandas Series indexed by locality_id")
+    values = pd.to_numeric(weight, errors="coerce")
+    values.index = values.index.astype(str)
+    if values.index.duplicated().any():
+        raise ValueError("weight has a locality_id more than once")
+    out = values.reindex(ids.astype(str)).to_numpy(dtype=float)
+    if (out[~np.isnan(out)] < 0).any():
+        raise ValueError("weight must be ≥ 0 for every locality")
+    return out
+
+
+def _target_points(localities: gpd.GeoDataFrame, crs) -> tuple[np.ndarray, Any]:
+    """Target point of each locality (projected xy and 4326 GeoSeries)."""
+    import shapely
+
+    projected = localities.geometry.to_crs(crs)
+    centroids = projected.centroid
+    polygonal = projected.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()
+    outside = polygonal & ~shapely.contains(projected.to_numpy(), centroids.to_numpy())
+    points = centroids.to_numpy().copy()
+    if outside.any():
+        points[outside] = projected.iloc[np.flatnonzero(outside)].representative_point().to_numpy()
+    xy = shapely.get_coordinates(points)
+    import geopandas as gpd
+
+    return xy, gpd.GeoSeries(points, crs=crs).to_crs(STORAGE_CRS)
+
+
+def _blocked(
+    base_xy: np.ndarray,
+    target_xy: np.ndarray,
+    pair_base: np.ndarray,
+    pair_loc: np.ndarray,
+    no_go_geoms: np.ndarray,
+) -> np.ndarray:
+    """Boolean per pair: does the straight base→target line intersect a no-go area?"""
+    import shapely
+
+    if pair_base.size == 0 or no_go_geoms.size == 0:
+        return np.zeros(pair_base.size, dtype=bool)
+    coords = np.stack([base_xy[pair_base], target_xy[pair_loc]], axis=1)  # (k, 2, 2)
+    lines = shapely.linestrings(coords)
+    tree = shapely.STRtree(no_go_geoms)
+    hits = tree.query(lines, predicate="intersects")
+    blocked = np.zeros(pair_base.size, dtype=bool)
+    blocked[np.unique(hits[0])] = True
+    return blocked
+
+
+def _empty_plan(bases: gpd.GeoDataFrame | None, status: str, notes: list[str]) -> PatrolPlan:
+    import geopandas as gpd
+
+    if bases is None or not len(bases):
+        bases = gpd.GeoDataFrame(
+            {"name": pd.Series([], dtype="str"), "patrols": [], "range_km": []}, geometry=[], crs=STORAGE_CRS
+        )
+    bases = bases.copy()
+    bases["used"] = 0
+    bases["reachable"] = 0
+    return PatrolPlan(
+        assignments=_assignment_frame([]),
+        bases=bases,
+        status=status,
+        method="none",
+        covered_risk=0.0,
+        total_risk=0.0,
+        reachable_risk=0.0,
+        upper_bound=None if status == "infeasible" else 0.0,
+        gap=None if status == "infeasible" else 0.0,
+        notes=notes,
+        target_geometry=None,
+    )
+
+
+def _assignment_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=list(ASSIGNMENT_COLUMNS))
+    return frame.astype(
+        {
+            "base": "str",
+            "rank": "int64",
+            LOCALITY_ID: "str",
+            "name": "str",
+            "risk": "float64",
+            "weight": "float64",
+            "value": "float64",
+            "distance_km": "float64",
+        }
+    )
+
+
+# --- who can reach whom -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Reach:
+    """The (base, locality) pairs within range, computed once per localities × bases × no-go set.
+
+    ``pair_*`` list every pair within range (base order, then locality order); ``allowed`` marks
+    pairs whose target is outside every no-go area and ``open_route`` those whose straight route
+    also avoids them. ``nearest_km`` is each base's distance to its nearest target point.
+    """
+
+    names: list[str]
+    target_points: Any  # GeoSeries (EPSG:4326), one per locality, in locality order
+    pair_base: np.ndarray
+    pair_locality: np.ndarray
+    pair_distance: np.ndarray
+    allowed: np.ndarray
+    open_route: np.ndarray
+    nearest_km: np.ndarray
+    base_in_no_go: np.ndarray
+
+
+def compute_reach(
+    localities: gpd.GeoDataFrame,
+    bases: gpd.GeoDataFrame,
+    *,
+    no_go: gpd.GeoDataFrame | None = None,
+    avoid_crossing: bool = True,
+) -> Reach:
+    """Distances from each base to each locality's target point and which pairs may be used.
+
+    ``bases`` needs ``name`` and ``range_km``; distances are straight lines in
+    :func:`sauti.geo.local_crs` centred on the localities and bases.
+    """
+    import shapely
+
+    from sauti.geo import local_crs
+
+    names = bases["name"].astype(str).tolist()
+    ranges = bases["range_km"].to_numpy(dtype=float)
+    bounds = np.vstack([localities.to_crs(STORAGE_CRS).total_bounds, bases.to_crs(STORAGE_CRS).total_bounds])
+    crs = local_crs((bounds[:, 0].min(), bounds[:, 1].min(), bounds[:, 2].max(), bounds[:, 3].max()))
+    target_xy, target_points = _target_points(localities, crs)
+    base_xy = shapely.get_coordinates(bases.geometry.to_crs(crs).to_numpy())
+
+    # base by base, so B × N distances are never held at once for a big N
+    pair_base, pair_loc, pair_dist = [], [], []
+    nearest = np.full(len(names), np.inf)
+    for b in range(len(names)):
+        d = np.hypot(target_xy[:, 0] - base_xy[b, 0], target_xy[:, 1] - base_xy[b, 1]) / 1000.0
+        nearest[b] = d.min() if d.size else np.inf
+        idx = np.flatnonzero(d <= ranges[b])
+        pair_base.append(np.full(idx.size, b, dtype=np.int64))
+        pair_loc.append(idx.astype(np.int64))
+        pair_dist.append(d[idx])
+    pair_base_arr = np.concatenate(pair_base) if pair_base else np.zeros(0, dtype=np.int64)
+    pair_loc_arr = np.concatenate(pair_loc) if pair_loc else np.zeros(0, dtype=np.int64)
+    pair_dist_arr = np.concatenate(pair_dist) if pair_dist else np.zeros(0)
+
+    target_in_no_go = np.zeros(len(localities), dtype=bool)
+    base_in_no_go = np.zeros(len(names), dtype=bool)
+    blocked = np.zeros(pair_base_arr.size, dtype=bool)
+    if no_go is not None and len(no_go):
+        if no_go.crs is None:
+            raise ValueError("no-go areas have no CRS; set one (e.g. EPSG:4326)")
+        geoms = no_go.geometry.to_crs(crs).to_numpy()
+        geoms = geoms[~shapely.is_empty(geoms) & ~shapely.is_missing(geoms)]
+        tree = shapely.STRtree(geoms)
+        hits = tree.query(shapely.points(target_xy), predicate="intersects")
+        target_in_no_go[np.unique(hits[0])] = True
+        base_hits = tree.query(shapely.points(base_xy), predicate="intersects")
+        base_in_no_go[np.unique(base_hits[0])] = True
+        keep = ~target_in_no_go[pair_loc_arr]
+        if avoid_crossing:
+            blocked[keep] = _blocked(base_xy, target_xy, pair_base_arr[keep], pair_loc_arr[keep], geoms)
+    allowed = ~target_in_no_go[pair_loc_arr]
+    return Reach(
+        names=names,
+        target_points=target_points,
+        pair_base=pair_base_arr,
+        pair_locality=pair_loc_arr,
+        pair_distance=pair_dist_arr,
+        allowed=allowed,
+        open_route=allowed & ~blocked,
+        nearest_km=nearest,
+        base_in_no_go=base_in_no_go,
+    )
+
+
+# --- the plan ----------------------------------------------------------------------------------
+def plan_patrols(
+    localities: gpd.GeoDataFrame,
+    risk: pd.DataFrame,
+    bases: gpd.GeoDataFrame,
+    *,
+    patrols: int | None = None,
+    range_km: float | None = None,
+    weight: pd.Series | None = None,
+    no_go: gpd.GeoDataFrame | None = None,
+    method: str = "auto",
+    time_limit_s: float = 10.0,
+    avoid_crossing: bool = True,
+) -> PatrolPlan:
+    """Choose patrol targets that maximise covered risk within each base's capacity and range.
+
+    Parameters
+    ----------
+    localities : GeoDataFrame
+        ``locality_id`` (and ``name`` if known) with polygon or point geometry, any CRS.
+    risk : DataFrame
+        ``locality_id``, ``probability`` and optionally ``drivers`` (and ``period``: with several
+        rows per locality the latest period is used). Unscored localities are never targets.
+    bases : GeoDataFrame
+        As from :func:`read_bases`: ``name``, ``patrols``, ``range_km``, Point geometry.
+    patrols, range_km : optional
+        Override every base's patrols per period / range (km) when given.
+    weight : Series, optional
+        Per-locality weight indexed by ``locality_id`` (e.g. population); value = probability ×
+        weight. A locality with no weight gets 0.
+    no_go : GeoDataFrame, optional
+        Polygons no patrol may target (or, with ``avoid_crossing``, cross on the straight line).
+    method : {"auto", "exact", "greedy"}
+        ``exact`` = HiGHS MILP with ``time_limit_s`` (falls back to the better of incumbent and
+        greedy when time runs out); ``greedy`` = highest value first; ``auto`` = exact unless the
+        instance has more than 2 million reachable pairs.
+    time_limit_s : float
+        Time limit for the exact solver.
+
+    Returns
+    -------
+    PatrolPlan
+
+    Examples
+    --------
+    >>> bases = read_bases("data/sample/bases.geojson")  # doctest: +SKIP
+    >>> plan = plan_patrols(localities, risk, bases, patrols=3, range_km=80)  # doctest: +SKIP
+    >>> plan.summary()["status"], plan.summary()["gap"]  # doctest: +SKIP
+    ('optimal', 0.0)
+    """
+    import geopandas as gpd
+
+    start = time.perf_counter()
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
+    if not time_limit_s > 0:
+        raise ValueError(f"time_limit_s must be positive, not {time_limit_s!r}")
+    check_columns(localities.columns, (LOCALITY_ID,), "localities")
+    if localities.crs is None:
+        raise ValueError("localities have no CRS; set one (the store uses EPSG:4326)")
+    base_frame = _resolve_bases(bases, patrols, range_km)
+    if not len(base_frame):
+        return _empty_plan(
+            None, "infeasible", ["No bases: give at least one base (name, location, patrols, range)."]
+        )
+    if not len(localities):
+        return _empty_plan(base_frame, "infeasible", ["No localities: ingest boundaries first."])
+    if risk is None or not len(risk):
+        return _empty_plan(base_frame, "infeasible", ["No risk scores: run `sauti score` first."])
+
+    localities = localities.reset_index(drop=True)
+    scores = _risk_values(localities, risk)
+    probability = scores["probability"].to_numpy(dtype=float)
+    if np.isnan(probability).all():
+        return _empty_plan(
+            base_frame,
+            "infeasible",
+            [
+                f"No risk scores for these localities: the {len(risk)} scores name none of the "
+                f"{len(localities)} localities (scored at another unit?); run `sauti score` first."
+            ],
+        )
+    w = _weights(localities[LOCALITY_ID], weight)
+    value = probability * w
+    value[~np.isfinite(value)] = 0.0
+    total_risk = float(value.sum())
+
+    reach = compute_reach(localities, base_frame, no_go=no_go, avoid_crossing=avoid_crossing)
+    names = reach.names
+    ranges = base_frame["range_km"].to_numpy(dtype=float)
+    capacity = base_frame["patrols"].to_numpy(dtype=np.int64)
+    pair_base, pair_loc, pair_dist = reach.pair_base, reach.pair_locality, reach.pair_distance
+    valued = reach.open_route & (value[pair_loc] > 0)
+
+    problem = CoverProblem(
+        value=value,
+        capacity=capacity,
+        pair_base=pair_base[valued],
+        pair_locality=pair_loc[valued],
+        pair_distance=pair_dist[valued],
+    )
+    reachable_locs = np.unique(problem.pair_locality)
+    reachable_risk = float(value[reachable_locs].sum())
+    solution = solve(problem, method=method, time_limit_s=time_limit_s)
+
+    chosen = solution.chosen
+    rows = []
+    ids = localities[LOCALITY_ID].astype(str).to_numpy()
+    loc_names = localities["name"].astype(str).to_numpy() if "name" in localities.columns else ids
+    for k in chosen:
+        i, b = int(problem.pair_locality[k]), int(problem.pair_base[k])
+        rows.append(
+            {
+                "base": names[b],
+                "rank": 0,
+                LOCALITY_ID: ids[i],
+                "name": loc_names[i],
+                "risk": probability[i],
+                "weight": w[i],
+                "value": value[i],
+                "distance_km": float(problem.pair_distance[k]),
+                "drivers": _driver_names(scores["drivers"].iloc[i]),
+            }
+        )
+    assignments = _assignment_frame(rows)
+    if len(assignments):
+        order = {n: j for j, n in enumerate(names)}
+        assignments["_b"] = assignments["base"].map(order)
+        assignments = assignments.sort_values(
+            ["_b", "value", "distance_km", LOCALITY_ID], ascending=[True, False, True, True]
+        ).drop(columns="_b")
+        assignments["rank"] = assignments.groupby("base").cumcount().astype("int64") + 1
+        assignments = assignments.reset_index(drop=True)
+
+    used = assignments["base"].value_counts().reindex(names, fill_value=0).to_numpy()
+    reachable = np.bincount(problem.pair_base, minlength=len(names))
+    base_out = base_frame.copy()
+    base_out["used"] = used.astype("int64")
+    base_out["reachable"] = reachable.astype("int64")
+
+    covered = solution.objective
+    status = solution.status
+    if not len(assignments):
+        status = "empty"
+    notes = _explain(
+        names=names,
+        ranges=ranges,
+        capacity=capacity,
+        used=used,
+        in_range=np.bincount(pair_base, minlength=len(names)),
+        allowed=np.bincount(pair_base[reach.allowed], minlength=len(names)),
+        open_routes=np.bincount(pair_base[reach.open_route], minlength=len(names)),
+        reachable=reachable,
+        nearest=reach.nearest_km,
+        base_in_nogo=reach.base_in_no_go,
+        unscored=int(np.isnan(probability).sum()),
+        n_localities=len(localities),
+        patrols_override=patrols,
+        status=status,
+        method=solution.method,
+        covered=covered,
+        total=total_risk,
+        gap=solution.gap,
+        n_covered=len(assignments),
+    )
+    shapes = gpd.GeoDataFrame(
+        {"point": reach.target_points.to_numpy()},
+        geometry=localities.geometry.to_crs(STORAGE_CRS).to_numpy(),
+        index=pd.Index(ids, name=LOCALITY_ID),
+        crs=STORAGE_CRS,
+    )
+    shapes = shapes.loc[assignments[LOCALITY_ID].to_numpy()] if len(assignments) else shapes.iloc[:0]
+    return PatrolPlan(
+        assignments=assignments,
+        bases=base_out,
+        status=status,
+        method=solution.method,
+        covered_risk=covered,
+        total_risk=total_risk,
+        reachable_risk=reachable_risk,
+        upper_bound=solution.upper_bound,
+        gap=solution.gap if status != "empty" else 0.0,
+        notes=notes,
+        seconds=time.perf_counter() - start,
+        target_geometry=shapes,
+        localities=gpd.GeoDataFrame(
+            {
+                LOCALITY_ID: ids,
+                "name": loc_names,
+                "probability": probability,
+                "value": value,
+                "covered": np.isin(ids, assignments[LOCALITY_ID].to_numpy()),
+            },
+            geometry=localities.geometry.to_crs(STORAGE_CRS).to_numpy(),
+            crs=STORAGE_CRS,
+        ),
+    )
+
+
+def _explain(
+    *,
+    names,
+    ranges,
+    capacity,
+    used,
+    in_range,
+    allowed,
+    open_routes,
+    reachable,
+    nearest,
+    base_in_nogo,
+    unscored,
+    n_localities,
+    patrols_override,
+    status,
+    method,
+    covered,
+    total,
+    gap,
+    n_covered,
+) -> list[str]:
+    """Plain-words reasons: the headline, then what limited each base."""
+    notes: list[str] = []
+    if int(capacity.sum()) == 0:
+        notes.append(
+            "patrols = 0: there are no patrols to place."
+            if patrols_override == 0
+            else "Every base has 0 patrols per period: there are no patrols to place."
+        )
+    elif n_covered:
+        share = covered / total if total > 0 else 0.0
+        notes.append(
+            f"{n_covered} patrol{'s' if n_covered != 1 else ''} from {int((used > 0).sum())} "
+            f"base{'s' if (used > 0).sum() != 1 else ''} cover {n_covered} localit"
+            f"{'ies' if n_covered != 1 else 'y'} holding {covered:.3g} of {total:.3g} total risk "
+            f"({share:.0%}); {status} ({method}), gap {gap:.2%}."
+        )
+    else:
+        notes.append("No patrol can be placed.")
+    for b, name in enumerate(names):
+        if capacity[b] == 0:
+            if int(capacity.sum()) > 0:
+                notes.append(f"Base {name} has 0 patrols.")
+            continue
+        r = f"{ranges[b]:g} km"
+        if in_range[b] == 0:
+            far = f" (the nearest is {nearest[b]:.0f} km away)" if np.isfinite(nearest[b]) else ""
+            notes.append(f"No locality within {r} of base {name}{far}.")
+        elif allowed[b] == 0:
+            notes.append(f"All {in_range[b]} localities within {r} of base {name} are in no-go areas.")
+        elif open_routes[b] == 0:
+            where = " (the base itself lies in one)" if base_in_nogo[b] else ""
+            notes.append(f"Every route from base {name} crosses a no-go area{where}.")
+        elif reachable[b] == 0:
+            notes.append(f"No locality within {r} of base {name} has a risk score above zero.")
+        elif used[b] < capacity[b]:
+            spare = capacity[b] - used[b]
+            why = (
+                f"only {reachable[b]} localit{'ies' if reachable[b] != 1 else 'y'} with risk within {r}"
+                if reachable[b] < capacity[b]
+                else "other bases already cover the rest of its reach"
+            )
+            notes.append(f"Base {name}: {spare} of {capacity[b]} patrols unused ({why}).")
+    if unscored:
+        notes.append(f"{unscored} of {n_localities} localities have no risk score and were not considered.")
+    return notes
+
+
+# --- from the workspace ------------------------------------------------------------------------------
+def plan_from_workspace(
+    workspace: Workspace,
+    *,
+    patrols: int | None = None,
+    range_km: float | None = None,
+    bases: gpd.GeoDataFrame | str | PathLike[str] | None = None,
+    method: str = "auto",
+    time_limit_s: float = 10.0,
+    weight: pd.Series | str | None = None,
+    no_go: gpd.GeoDataFrame | None = None,
+) -> PatrolPlan:
+    """Plan from what the workspace holds: the latest scores, their localities, the stored bases.
+
+    Parameters
+    ----------
+    workspace : Workspace
+    patrols, range_km, method, time_limit_s, no_go
+        As in :func:`plan_patrols`.
+    weight : Series or "population", optional
+        As in :func:`plan_patrols`; ``"population"`` takes each locality's population from the
+        feature cube of the scored unit (:func:`sauti.models.patrol_weights.population_weight`).
+    bases : GeoDataFrame or path, optional
+        The bases to use; default the workspace's ``patrol_bases`` table.
+
+    Raises
+    ------
+    NotReadyError
+        No scores (``sauti score`` has not run), scored localities missing from the store, or no
+        bases given and none stored.
+    """
+    if bases is None:
+        base_frame = workspace_bases(workspace)
+    elif isinstance(bases, (str, PathLike)):
+        base_frame = read_bases(bases)
+    else:
+        base_frame = bases
+    scores = _latest_scores(workspace)
+    ids = set(scores[LOCALITY_ID].astype(str))
+    localities = _scored_localities(workspace)
+    localities = localities[localities[LOCALITY_ID].astype(str).isin(ids)].reset_index(drop=True)
+    if not len(localities):
+        raise NotReadyError(
+            f"the {len(ids)} scored localities are not in the workspace's localities; "
+            "ingest the boundaries they were scored on"
+        )
+    if isinstance(weight, str):
+        if weight != "population":
+            raise ValueError(f"weight must be a Series or 'population', not {weight!r}")
+        from sauti.models.patrol_weights import population_weight
+
+        weight = population_weight(workspace, localities)
+    return plan_patrols(
+        localities,
+        scores,
+        base_frame,
+        patrols=patrols,
+        range_km=range_km,
+        weight=weight,
+        no_go=no_go,
+        method=method,
+        time_limit_s=time_limit_s,
+    )
+
+
+def _scored_localities(workspace: Workspace) -> gpd.GeoDataFrame:
+    """Localities of the unit the current model scores (a grid is rebuilt, it is not stored)."""
+    try:
+        from sauti.features import unit_localities
+        from sauti.models import current_model
+
+        record = current_model(workspace)
+        if record is not None and record.get("unit"):
+            return unit_localities(workspace, record["unit"])
+    except (ImportError, AttributeError, KeyError, TypeError):
+        pass
+    return workspace.localities()
+
+
+def _latest_scores(workspace: Workspace) -> pd.DataFrame:
+    try:
+        from sauti.models import latest_scores
+    except ImportError as exc:
+        raise NotReadyError("no risk scores: run `sauti score` first (scoring is not available)") from exc
+    scores = latest_scores(workspace)
+    if scores is None or not len(scores):
+        raise NotReadyError("no risk scores: run `sauti score` first")
+    return scores
