@@ -1,1 +1,1 @@
-"""placeholder"""
+"""One router per file: localities, ogc, tiles, map, alerts, patrols, meta."""

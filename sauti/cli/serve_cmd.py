@@ -1,9 +1,110 @@
-"""CLI commands (filled in by the owning area)."""
+"""``sauti serve``, ``sauti users add|list`` and ``sauti demo`` (sample end to end, then serve)."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import typer
+
+from sauti.errors import SautiError
+from sauti.pipeline import SAMPLE, build_demo
+
+users_app = typer.Typer(help="API users and their keys (stored hashed).", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the root app."""
+    app.command("serve")(serve)
+    app.command("demo")(demo)
+    app.add_typer(users_app, name="users")
+
+
+def serve(
+    host: str = typer.Option(None, "--host", help="Interface to listen on (default: settings, 127.0.0.1)."),
+    port: int = typer.Option(None, "--port", help="Port (default: settings, 8000)."),
+) -> None:
+    """Serve the API, OGC API Features, heatmap tiles and the map for the workspace (uvicorn)."""
+    import os
+
+    import uvicorn
+
+    from sauti.cli import current_workspace
+    from sauti.settings import get_settings
+
+    settings = get_settings()
+    workspace = current_workspace()
+    if not workspace.exists:
+        raise SautiError(
+            f"workspace {workspace.root} has no store: run `sauti demo --no-serve` or ingest first"
+        )
+    os.environ["SAUTI_WORKSPACE"] = str(workspace.root)
+    get_settings.cache_clear()
+    host = host or settings.host
+    port = port or settings.port
+    typer.echo(f"Sauti on http://{host}:{port}/map?key=<your key>  (API: /api/v1, OGC: /ogc)", err=True)
+    uvicorn.run(
+        "sauti.api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        proxy_headers=False,
+    )
+
+
+@users_app.command("add")
+def users_add(
+    name: str = typer.Argument(..., help="User name (unique)."),
+    role: str = typer.Option(..., "--role", help="reporter | planner | analyst | admin"),
+    as_json: bool = typer.Option(False, "--json", help="Print {name, role, key} as JSON."),
+) -> None:
+    """Create an API user and print its key ONCE (only its hash is stored)."""
+    from sauti.api.security import create_user
+    from sauti.cli import current_workspace
+
+    principal, key = create_user(current_workspace(), name, role)
+    if as_json:
+        typer.echo(json.dumps({"name": principal.name, "role": principal.role, "key": key}))
+        return
+    typer.echo(key)
+    typer.echo(
+        f"created {principal.role} {principal.name!r}: the key above is shown once, keep it safe", err=True
+    )
+
+
+@users_app.command("list")
+def users_list(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """List API users (name, role, key prefix, created); never keys."""
+    from sauti.api.security import list_users
+    from sauti.cli import current_workspace
+
+    users = list_users(current_workspace())
+    if as_json:
+        typer.echo(json.dumps(users))
+        return
+    for user in users:
+        state = "disabled" if user["disabled_at"] else "active"
+        typer.echo(
+            f"{user['name']:<20} {user['role']:<9} {user['key_prefix']}…  {user['created_at']}  {state}"
+        )
+
+
+def demo(
+    no_serve: bool = typer.Option(False, "--no-serve", help="Build the demo workspace, do not serve."),
+    sample: Path = typer.Option(SAMPLE, "--sample", help="Sample folder (default: data/sample)."),
+    force: bool = typer.Option(False, "--force", help="Redo training, scoring and heatmap even if present."),
+    host: str = typer.Option(None, "--host"),
+    port: int = typer.Option(None, "--port"),
+) -> None:
+    """Ingest the sample, build features, train, score, draw the heatmap, plan patrols, then serve.
+
+    Idempotent: ingest adds nothing the second time; training, scoring and the heatmap are skipped
+    when the workspace already has them (``--force`` redoes them).
+    """
+    from sauti.cli import current_workspace
+
+    workspace = current_workspace()
+    build_demo(workspace, sample, force=force, echo=lambda m: typer.echo(m, err=True))
+    if not no_serve:
+        serve(host=host, port=port)

@@ -1,0 +1,183 @@
+"""The FastAPI application: routers, error mapping, body-size limit, CORS, static files, log filter.
+
+``uvicorn --factory sauti.api.app:create_app`` (what ``sauti serve`` runs) builds it from
+``SAUTI_*`` settings; tests call :func:`create_app` with their own settings and workspace.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from contextlib import asynccontextmanager
+from importlib import resources
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from sauti.api import errors
+from sauti.api.services.nowcast import Nowcaster, preload
+from sauti.api.services.source import DataSource
+
+from sauti.settings import Settings, get_settings
+from sauti.store import Workspace
+
+_KEY_RE = re.compile(r"([?&](?:key|api_key|token)=)[^&\s\"]*", re.IGNORECASE)
+
+
+def redact_url(text: str) -> str:
+    """Replace the value of any ``key=``/``token=`` query parameter with ``***``."""
+    return _KEY_RE.sub(r"\1***", text)
+
+
+class RedactKeysFilter(logging.Filter):
+    """Keeps API keys passed as ``?key=`` out of uvicorn's access log (and any other log line)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:
+            record.args = tuple(redact_url(a) if isinstance(a, str) else a for a in record.args)
+        if isinstance(record.msg, str) and "=" in record.msg:
+            record.msg = redact_url(record.msg)
+        return True
+
+
+def install_log_filter() -> None:
+    """Attach :class:`RedactKeysFilter` to uvicorn's loggers (idempotent)."""
+    for name in ("uvicorn.access", "uvicorn.error", "sauti.api"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactKeysFilter) for f in logger.filters):
+            logger.addFilter(RedactKeysFilter())
+
+
+class BodySizeLimit:
+    """ASGI middleware: 413 when the declared or streamed body exceeds ``max_bytes``."""
+
+    def __init__(self, app, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        for name, value in scope.get("headers", []):
+            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+                return await self._too_large(send)
+        seen = 0
+        started = False
+
+        async def limited_receive():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _TooLarge
+            return message
+
+        async def tracking_send(message):
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _TooLarge:
+            if not started:
+                await self._too_large(send)
+
+    async def _too_large(self, send):
+        response = JSONResponse(
+            {
+                "detail": f"request body larger than {self.max_bytes} bytes (settings.max_body_bytes)",
+                "type": "PayloadTooLarge",
+            },
+            status_code=413,
+        )
+        await send({"type": "http.response.start", "status": 413, "headers": response.raw_headers})
+        await send({"type": "http.response.body", "body": response.body})
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """422 with field-level details, never echoing the submitted values (they may hold a phone number)."""
+    details = [
+        {
+            "field": ".".join(str(p) for p in e.get("loc", ()) if p not in ("body",)) or "body",
+            "loc": list(e.get("loc", ())),
+            "reason": e.get("msg"),
+            "type": e.get("type"),
+        }
+        for e in exc.errors()
+    ]
+    return JSONResponse(
+        {"detail": "request validation failed", "type": "RequestValidationError", "errors": details},
+        status_code=422,
+    )
+
+
+def create_app(settings: Settings | None = None, workspace: Workspace | None = None) -> FastAPI:
+    """Build the service for ``workspace`` (default: ``settings.workspace``).
+
+    Examples
+    --------
+    >>> app = create_app(workspace=Workspace("workspace"))  # doctest: +SKIP
+    """
+    from sauti.api.routers import alerts, localities, map, meta, ogc, patrols, tiles
+    from sauti.api.services.meta import code_version
+
+    settings = settings or get_settings()
+    workspace = workspace or Workspace(settings.workspace)
+    source = DataSource(workspace, settings)
+    source.nowcast = Nowcaster(source)
+    install_log_filter()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        source.nowcast.state["preload_seconds"] = preload()
+        source.nowcast.start()
+        yield
+        source.nowcast.stop()
+
+    app = FastAPI(
+        title="Sauti",
+        version=code_version(),
+        description="Risk of intercommunal violence per locality, community alert intake, heatmaps, "
+        "OGC API – Features and patrol priorities. Every data endpoint needs `Authorization: Bearer <key>`.",
+        openapi_url="/api/v1/openapi.json",
+        docs_url=None,  # Swagger UI loads assets from a CDN; the service stays offline
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.source = source
+    app.state.settings = settings
+    errors.install(app)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    if settings.cors_origins:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PATCH"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+        )
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+
+    for module in (meta, localities, alerts, patrols, ogc, tiles, map):
+        app.include_router(module.router)
+    static = resources.files("sauti.api").joinpath("static")
+    app.mount("/static", StaticFiles(directory=str(static)), name="static")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> RedirectResponse:
+        return RedirectResponse("/static/favicon.ico")
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/api/v1/health")
+
+    return app

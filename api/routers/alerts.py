@@ -1,0 +1,107 @@
+"""Alert intake (JSON, SMS-gateway shape, batch, CSV upload) and verification by analysts."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, File, Header, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from sauti.api.deps import get_source, require
+from sauti.api.schemas import AlertBatch, AnyAlert, VerificationIn, as_record
+from sauti.api.security import Principal
+from sauti.api.services import alerts
+from sauti.api.services.source import DataSource
+
+router = APIRouter(prefix="/api/v1", tags=["alerts"])
+WRITE = require("alerts:write")
+IDEMPOTENCY = Header(
+    None,
+    alias="Idempotency-Key",
+    description="Retry-safe key: the same key with the same body replays the first response; "
+    "with another body it is refused (409).",
+)
+
+
+def _reply(status: int, body: dict, replayed: bool) -> JSONResponse:
+    return JSONResponse(
+        body, status_code=status, headers={"Idempotent-Replayed": "true"} if replayed else None
+    )
+
+
+@router.post("/alerts", status_code=201, summary="Submit one alert (canonical or SMS-gateway shape)")
+async def post_alert(
+    request: Request,
+    alert: AnyAlert,
+    idempotency_key: str | None = IDEMPOTENCY,
+    source: DataSource = Depends(get_source),
+    principal: Principal = Depends(WRITE),
+) -> JSONResponse:
+    """201 with the alert id and the resolved locality; 200 for a duplicate; 422 with field errors."""
+    body = await request.body()
+    record = as_record(alert)
+    result = await run_in_threadpool(
+        alerts.with_idempotency,
+        source,
+        principal,
+        idempotency_key,
+        "POST",
+        request.url.path,
+        body,
+        lambda: alerts.submit_one(source, record),
+    )
+    return _reply(*result)
+
+
+@router.post("/alerts/batch", summary="Submit many alerts")
+async def post_batch(
+    request: Request,
+    batch: AlertBatch,
+    idempotency_key: str | None = IDEMPOTENCY,
+    source: DataSource = Depends(get_source),
+    principal: Principal = Depends(WRITE),
+) -> JSONResponse:
+    """One outcome per alert, in order, and the counts (read = accepted + rejected + duplicates)."""
+    body = await request.body()
+    records = [as_record(a) for a in batch.alerts]
+    result = await run_in_threadpool(
+        alerts.with_idempotency,
+        source,
+        principal,
+        idempotency_key,
+        "POST",
+        request.url.path,
+        body,
+        lambda: alerts.submit_many(source, records),
+    )
+    return _reply(*result)
+
+
+@router.post("/alerts/upload", summary="Submit a CSV of alerts (multipart form field 'file')")
+async def post_csv(
+    request: Request,
+    file: UploadFile = File(..., description="CSV with French or English headers."),
+    idempotency_key: str | None = IDEMPOTENCY,
+    source: DataSource = Depends(get_source),
+    principal: Principal = Depends(WRITE),
+) -> JSONResponse:
+    """Like the batch, from a spreadsheet export."""
+    data = await file.read()
+    name = file.filename or "upload.csv"
+
+    def run():
+        return alerts.submit_many(source, alerts.csv_records(data, name), channel_source="api-csv")
+
+    result = await run_in_threadpool(
+        alerts.with_idempotency, source, principal, idempotency_key, "POST", request.url.path, data, run
+    )
+    return _reply(*result)
+
+
+@router.patch("/alerts/{alert_id}", summary="Set an alert's verification (analysts)")
+def patch_alert(
+    alert_id: str,
+    change: VerificationIn,
+    source: DataSource = Depends(get_source),
+    principal: Principal = Depends(require("alerts:verify")),
+) -> dict:
+    """verified / false_alarm / unverified; recorded in the audit log; risk is refreshed."""
+    return alerts.verify(source, principal, alert_id, change.verification)

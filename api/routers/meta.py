@@ -1,0 +1,39 @@
+"""``/api/v1/health`` (no key needed), ``/api/v1/version``, and for admins ``/users`` and ``/audit``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query
+from sauti.api.deps import current_principal, get_source, require
+from sauti.api.security import Principal, audit_entries, list_users
+from sauti.api.services import meta
+from sauti.api.services.source import DataSource
+
+router = APIRouter(prefix="/api/v1", tags=["meta"])
+
+
+@router.get("/health", summary="Liveness and readiness")
+def health(source: DataSource = Depends(get_source)) -> dict:
+    """Always answers (no key needed); says whether store, scores and risk surface are ready."""
+    return meta.health(source)
+
+
+@router.get("/version", summary="Code version, model version and data snapshot")
+def version(source: DataSource = Depends(get_source), _: Principal = Depends(current_principal)) -> dict:
+    """Which code, model and data snapshot the served scores come from."""
+    return meta.version(source)
+
+
+@router.get("/users", summary="API users (admins)")
+def users(source: DataSource = Depends(get_source), _: Principal = Depends(require("users:admin"))) -> list:
+    """Names, roles, key prefixes and creation times; never keys or hashes."""
+    return list_users(source.workspace)
+
+
+@router.get("/audit", summary="Audit log, newest first (admins)")
+def audit_log(
+    limit: int = Query(100, ge=1, le=10000),
+    source: DataSource = Depends(get_source),
+    _: Principal = Depends(require("users:admin")),
+) -> list:
+    """Who read alert details or verified alerts, when, and which alerts."""
+    return audit_entries(source.workspace, limit)

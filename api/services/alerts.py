@@ -1,0 +1,206 @@
+"""Alert intake and verification for the API, with ``Idempotency-Key`` handling.
+
+Validation, pseudonymisation, scrubbing, geocoding and storage are the ingest layer's
+(:func:`sauti.ingest.alerts.submit_alerts`); this module turns its outcomes into responses, replays
+the stored response when a client retries with the same key and body, refuses the same key with
+another body (409), and asks the nowcaster to refresh risk after anything was accepted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from sauti.api.errors import Conflict, InvalidInput
+from sauti.api.services import redaction
+from sauti.api.services.source import DataSource
+
+from sauti.errors import SautiError
+from sauti.store import utc_now
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sauti.api.security import Principal
+
+MAX_BATCH = 5000
+MAX_IDEMPOTENCY_KEY = 200
+
+STATUS_CODE = {"accepted": 201, "duplicate": 200, "rejected": 422}
+
+
+def outcome_dict(outcome: Any) -> dict:
+    """An ``AlertOutcome`` as the JSON a client receives (no reporter data: the outcome has none)."""
+    errors = [
+        {"field": e.get("field"), "reason": e.get("reason")} if isinstance(e, dict) else {"reason": str(e)}
+        for e in (outcome.errors or [])
+    ]
+    confidence = _plain(outcome.locality_confidence)
+    return {
+        "row": int(outcome.row),
+        "status": outcome.status,
+        "alert_id": _plain(outcome.alert_id),
+        "locality_id": _plain(outcome.locality_id),
+        "locality_name": _plain(outcome.locality_name),
+        "locality_confidence": None if confidence is None else round(float(confidence), 3),
+        "location_source": _plain(outcome.location_source),
+        "errors": errors,
+    }
+
+
+def _plain(value: Any) -> Any:
+    """``None`` for missing values (NaN, NA), plain Python scalars otherwise."""
+    if value is None:
+        return None
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    try:
+        import pandas as pd
+
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return value
+
+
+def _submit(source: DataSource, records: list[dict], channel_source: str) -> list[dict]:
+    from sauti.ingest.alerts import submit_alerts
+
+    source.require_store()
+    outcomes = [outcome_dict(o) for o in submit_alerts(source.workspace, records, source=channel_source)]
+    accepted = {o["locality_id"] for o in outcomes if o["status"] == "accepted"}
+    if any(o["status"] == "accepted" for o in outcomes):
+        source.bump()
+        if source.nowcast is not None:
+            source.nowcast.request({lid for lid in accepted if lid})
+    return outcomes
+
+
+def submit_one(source: DataSource, record: dict) -> tuple[int, dict]:
+    """One alert: 201 accepted, 200 duplicate, 422 rejected with field-level errors."""
+    (outcome,) = _submit(source, [record], "api")
+    status = STATUS_CODE.get(outcome["status"], 422)
+    if outcome["status"] == "rejected":
+        return status, {
+            "detail": "alert rejected",
+            "type": "InvalidInput",
+            "errors": outcome["errors"],
+            **outcome,
+        }
+    return status, outcome
+
+
+def submit_many(
+    source: DataSource, records: list[dict], channel_source: str = "api-batch"
+) -> tuple[int, dict]:
+    """A batch: 200 with one outcome per record and the counts (read = accepted + rejected + duplicates)."""
+    if not records:
+        raise InvalidInput("the batch holds no alerts", [{"field": "alerts", "reason": "empty"}])
+    if len(records) > MAX_BATCH:
+        raise InvalidInput(
+            f"a batch holds at most {MAX_BATCH} alerts, got {len(records)}: split it",
+            [{"field": "alerts", "reason": f"more than {MAX_BATCH}"}],
+        )
+    outcomes = _submit(source, records, channel_source)
+    counts = {s: sum(o["status"] == s for o in outcomes) for s in ("accepted", "duplicate", "rejected")}
+    body = {
+        "read": len(outcomes),
+        "accepted": counts["accepted"],
+        "duplicates": counts["duplicate"],
+        "rejected": counts["rejected"],
+        "results": outcomes,
+    }
+    return 200, body
+
+
+def csv_records(data: bytes, filename: str = "upload.csv") -> list[dict]:
+    """Rows of an uploaded alerts CSV as records (blank cells dropped), read by the ingest reader."""
+    import tempfile
+    from pathlib import Path
+
+    from sauti.ingest.tabular import read_delimited
+
+    if not data.strip():
+        raise InvalidInput(f"{filename} is empty", [{"field": "file", "reason": "empty"}])
+    with tempfile.TemporaryDirectory(prefix="sauti-upload-") as folder:
+        path = Path(folder) / "upload.csv"
+        path.write_bytes(data)
+        try:
+            frames = list(read_delimited(path))
+        except SautiError as exc:
+            raise InvalidInput(
+                f"{filename} is not a readable CSV: {str(exc).replace(str(path), filename)}",
+                [{"field": "file", "reason": "unreadable CSV"}],
+            ) from None
+    records = []
+    for frame in frames:
+        for row in frame.drop(columns="_row").to_dict("records"):
+            records.append({k: v for k, v in row.items() if v != ""})
+    return records
+
+
+def verify(source: DataSource, principal: Principal, alert_id: str, verification: str) -> dict:
+    """Set an alert's verification state; returns the alert as an analyst sees it."""
+    from sauti.api.security import audit
+    from sauti.ingest.alerts import set_verification
+
+    source.require_store()
+    stored = set_verification(source.workspace, alert_id, verification)
+    audit(
+        source.workspace, principal, "verify_alert", f"/api/v1/alerts/{alert_id}", verification=verification
+    )
+    source.bump()
+    if source.nowcast is not None:
+        source.nowcast.request({stored.get("locality_id")} - {None})
+    return redaction.alert_detail(stored)
+
+
+# --- idempotency ------------------------------------------------------------------------------------
+def with_idempotency(
+    source: DataSource,
+    principal: Principal,
+    key: str | None,
+    method: str,
+    path: str,
+    body: bytes,
+    run: Callable[[], tuple[int, dict]],
+) -> tuple[int, dict, bool]:
+    """Run ``run`` once per (user, key): replay the first response for the same body, 409 otherwise.
+
+    Returns ``(status, body, replayed)``.
+    """
+    if not key:
+        status, payload = run()
+        return status, payload, False
+    if len(key) > MAX_IDEMPOTENCY_KEY:
+        raise InvalidInput(
+            f"Idempotency-Key is longer than {MAX_IDEMPOTENCY_KEY} characters",
+            [{"field": "Idempotency-Key", "reason": "too long"}],
+        )
+    digest = hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + body).hexdigest()
+    with source.workspace.session() as con:
+        row = con.execute(
+            "SELECT body_sha256, status_code, response_body FROM idempotency_keys "
+            "WHERE user_name = ? AND key = ?",
+            (principal.name, key),
+        ).fetchone()
+    if row is not None:
+        if row["body_sha256"] != digest:
+            raise Conflict(
+                "this Idempotency-Key was already used with a different request: "
+                "use a new key for a new request"
+            )
+        return int(row["status_code"]), json.loads(row["response_body"]), True
+    status, payload = run()
+    with source.workspace.session() as con:
+        con.execute(
+            "INSERT OR IGNORE INTO idempotency_keys "
+            "(user_name, key, method, path, body_sha256, status_code, response_body, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (principal.name, key, method, path, digest, status, json.dumps(payload), utc_now()),
+        )
+    return status, payload, False

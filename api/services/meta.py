@@ -1,0 +1,52 @@
+"""Health and version: is the service up, and which code, model and data it serves."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sauti.api.services.source import DataSource
+
+
+def code_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("sauti")
+    except PackageNotFoundError:  # pragma: no cover - running from a plain checkout
+        import sauti
+
+        return getattr(sauti, "__version__", "unknown")
+
+
+def health(source: DataSource) -> dict[str, Any]:
+    """Liveness plus what is ready (store, scores, risk surface) and the nowcast state."""
+    ready_store = source.workspace.exists
+    scores = source.scores() if ready_store else None
+    nowcast = dict(source.nowcast.state) if source.nowcast is not None else None
+    return {
+        "status": "ok",
+        "store": ready_store,
+        "scores": scores is not None,
+        "risk_surface": source.risk_surface_path.exists(),
+        "generation": source.generation,
+        "nowcast": nowcast,
+    }
+
+
+def version(source: DataSource) -> dict[str, Any]:
+    """Code version, and the model version and data snapshot behind the served scores."""
+    scores = source.scores() if source.workspace.exists else None
+    model_version = data_snapshot = scored_at = period = None
+    if scores is not None:
+        latest = scores.sort_values("scored_at").iloc[-1]
+        model_version = str(latest["model_version"])
+        data_snapshot = str(latest["data_snapshot"])
+        scored_at = str(latest["scored_at"])
+        period = str(latest["period"])
+    return {
+        "code_version": code_version(),
+        "model_version": model_version,
+        "data_snapshot": data_snapshot,
+        "scored_at": scored_at,
+        "period": period,
+    }

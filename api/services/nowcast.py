@@ -1,0 +1,160 @@
+"""Freshness: after alerts are accepted, rebuild the feature cube and rescore with the current model.
+
+No retraining. Requests are coalesced: one worker thread runs at most one refresh at a time and a
+burst of alerts causes one more refresh, not one per alert. Progress is visible on
+``GET /api/v1/health`` (``nowcast`` block) and each finished refresh drops the service's caches.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from sauti.api.services.source import DataSource
+
+log = logging.getLogger("sauti.api.nowcast")
+
+
+def refresh(source: DataSource, localities: set[str] | None = None) -> dict[str, Any]:
+    """Recompute the cube (same frequency and unit as the current model) and rescore, synchronously.
+
+    Returns what was done; a workspace without a trained model only gets its cube rebuilt.
+    """
+    from sauti.api.services.risk import roll_up
+    from sauti.features import compute_features
+    from sauti.models import current_model, score
+
+    workspace = source.workspace
+    model = current_model(workspace)
+    started = time.perf_counter()
+    if model is None:
+        compute_features(workspace)
+        source.bump()
+        return {"seconds": round(time.perf_counter() - started, 3), "scored": 0, "model": None}
+    compute_features(workspace, freq=model["freq"], unit=model["unit"])
+    affected = sorted({u for u in roll_up(source, sorted(localities or ()), model["unit"]) if u})
+    frame = score(workspace, freq=model["freq"], unit=model["unit"], localities=affected or None)
+    source.bump()
+    return {
+        "seconds": round(time.perf_counter() - started, 3),
+        "scored": 0 if frame is None else len(frame),
+        "localities": affected,
+        "model": model["version"],
+    }
+
+
+PRELOAD_MODULES = (
+    "pandas",
+    "geopandas",
+    "shapely",
+    "scipy.signal",
+    "scipy.ndimage",
+    "scipy.optimize",
+    "sklearn.metrics",
+    "libpysal.graph",
+    "rasterio.features",
+    "rasterio.windows",
+    "rio_tiler.io",
+    "matplotlib",
+    "folium",
+    "skops.io",
+    "rapidfuzz.process",
+    "sauti.ingest.alerts",
+    "sauti.features",
+    "sauti.features.storage",
+    "sauti.models.scoring",
+    "sauti.models.explain",
+    "sauti.models.patrol",
+)
+
+
+def preload(modules: tuple[str, ...] = PRELOAD_MODULES) -> float:
+    """Import what requests and refreshes need, once, on the calling (main) thread; seconds taken.
+
+    Heavy packages imported lazily by several threads at once can trip CPython's import machinery
+    (seen here: ``KeyError: 'scipy'`` in the nowcast thread while a request imported scipy), so the
+    service imports them before it accepts requests.
+    """
+    from importlib import import_module
+
+    started = time.perf_counter()
+    for name in modules:
+        try:
+            import_module(name)
+        except Exception as exc:  # a missing optional layer is reported when used
+            log.warning("preload %s: %s", name, exc)
+    return round(time.perf_counter() - started, 3)
+
+
+class Nowcaster:
+    """A background worker that runs :func:`refresh` when asked, coalescing requests."""
+
+    def __init__(self, source: DataSource) -> None:
+        self.source = source
+        self._wanted = threading.Event()
+        self._stop = threading.Event()
+        self._pending: set[str] = set()
+        self._lock = threading.Lock()
+        self.state: dict[str, Any] = {"runs": 0, "running": False, "last": None, "last_error": None}
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start the worker; it first imports the feature and model code so the first refresh is fast."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="sauti-nowcast", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wanted.set()
+
+    def request(self, localities: set[str] | None = None) -> None:
+        """Ask for a refresh (returns at once)."""
+        with self._lock:
+            self._pending |= set(localities or ())
+        self.start()
+        self._wanted.set()
+
+    def _warm(self) -> None:
+        """Pay the first refresh's one-off cost at start-up, not when the first alert arrives.
+
+        One cube rebuild fills the feature layer's in-process caches (graph, zonal population):
+        the cube written is the one already stored, rebuilt from the same data. Scores are not
+        touched. (Modules are imported before, on the main thread: :func:`preload`.)
+        """
+        started = time.perf_counter()
+        try:
+            from sauti.features import compute_features
+            from sauti.models import current_model
+
+            model = current_model(self.source.workspace) if self.source.workspace.exists else None
+            if model is not None:
+                compute_features(self.source.workspace, freq=model["freq"], unit=model["unit"])
+        except Exception as exc:  # keep serving; the first refresh will say what is wrong
+            log.warning("nowcast warm-up: %s", exc)
+        self.state["warm_seconds"] = round(time.perf_counter() - started, 3)
+
+    def _loop(self) -> None:
+        try:
+            self._warm()
+        except Exception as exc:  # pragma: no cover - the worker must survive anything
+            log.warning("nowcast warm-up failed: %s", exc)
+        while not self._stop.is_set():
+            self._wanted.wait()
+            if self._stop.is_set():
+                return
+            self._wanted.clear()
+            with self._lock:
+                pending, self._pending = self._pending, set()
+            self.state["running"] = True
+            try:
+                self.state["last"] = refresh(self.source, pending)
+                self.state["last_error"] = None
+            except Exception as exc:  # keep serving; report on /health
+                log.warning("nowcast refresh failed: %s", exc)
+                self.state["last_error"] = f"{type(exc).__name__}: {exc}"
+            finally:
+                self.state["running"] = False
+                self.state["runs"] += 1

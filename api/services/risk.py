@@ -1,0 +1,332 @@
+"""Risk per locality: the GeoJSON collection behind ``GET /localities`` and one locality's detail.
+
+Each feature is serialised once per data generation and tolerance and cached as JSON text, so a
+request only filters and joins strings.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sauti.api.services import redaction
+from sauti.api.services.source import DataSource
+
+from sauti.errors import NotFoundError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+    from sauti.api.deps import LocalityQuery
+    from sauti.api.security import Principal
+
+TOP_DRIVERS = 3
+RECENT_ALERT_DAYS = 30
+RECENT_INCIDENTS = 20
+HISTORY_PERIODS = 24
+
+
+def _num(value: Any) -> Any:
+    if value is None:
+        return None
+    try:
+        if isinstance(value, float) and math.isnan(value):
+            return None
+    except TypeError:
+        pass
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float):
+        return None if math.isnan(value) else round(value, 6)
+    return value
+
+
+def _text(value: Any) -> Any:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if hasattr(value, "isoformat"):
+        return value.isoformat().replace("+00:00", "Z")
+    return str(value)
+
+
+def _drivers(value: Any, n: int = TOP_DRIVERS) -> list[dict]:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return []
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return []
+    out = []
+    for item in list(value)[:n]:
+        if isinstance(item, dict):
+            out.append({k: _num(v) if k != "feature" else str(v) for k, v in item.items()})
+    return out
+
+
+def served_level(source: DataSource, requested: str | None = None) -> str:
+    """The unit level the collection serves: the one requested, else the scored one, else admin2."""
+    return source.cached(("served_level", requested), lambda: _served_level(source, requested))
+
+
+def _served_level(source: DataSource, requested: str | None) -> str:
+    localities = source.localities()
+    levels = set(localities["level"])
+    if requested:
+        if requested not in levels:
+            raise NotFoundError(
+                f"level {requested!r} is not in the workspace: it has {', '.join(sorted(levels))}"
+            )
+        return requested
+    scores = source.scores()
+    if scores is not None:
+        scored = localities[localities["locality_id"].isin(set(scores["locality_id"].astype(str)))]
+        if len(scored):
+            return str(scored["level"].mode().iloc[0])
+    for level in ("admin2", "admin3", "admin1", "grid"):
+        if level in levels:
+            return level
+    return sorted(levels)[0]
+
+
+def ancestors(source: DataSource) -> dict[str, dict[str, str]]:
+    """``locality_id -> {level: id}`` for the locality itself and every coarser admin level."""
+
+    def build():
+        localities = source.localities()
+        out: dict[str, dict[str, str]] = {}
+        cols = [c for c in ("admin1_id", "admin2_id", "admin3_id") if c in localities.columns]
+        for row in localities[["locality_id", "level", *cols]].to_dict("records"):
+            ids = {c[:-3]: str(row[c]) for c in cols if isinstance(row[c], str) and row[c]}
+            ids[row["level"]] = str(row["locality_id"])
+            out[str(row["locality_id"])] = ids
+        return out
+
+    return source.cached("ancestors", build)
+
+
+def roll_up(source: DataSource, locality_ids, level: str) -> list[str | None]:
+    """The ``level`` unit containing each locality id (an admin3 alert counts in its admin2)."""
+    table = ancestors(source)
+    return [table.get(str(lid), {}).get(level) if lid is not None else None for lid in locality_ids]
+
+
+def alert_counts_by_locality(source: DataSource, level: str) -> dict[str, tuple[int, int]]:
+    """``unit id -> (alerts in the last 30 days, alerts in all)`` at ``level``: counts only."""
+
+    def build():
+        alerts = source.alerts()
+        if alerts.empty:
+            return {}
+        cutoff = datetime.now(UTC) - timedelta(days=RECENT_ALERT_DAYS)
+        located = alerts.dropna(subset=["locality_id"]).copy()
+        located["unit"] = roll_up(source, located["locality_id"], level)
+        located = located.dropna(subset=["unit"])
+        total = located.groupby("unit").size()
+        recent = located[located["received_at"] >= cutoff].groupby("unit").size()
+        return {str(k): (int(recent.get(k, 0)), int(v)) for k, v in total.items()}
+
+    return source.cached(("alert_counts", level), build)
+
+
+def _scores_by_id(source: DataSource) -> dict[str, dict]:
+    scores = source.scores()
+    if scores is None:
+        return {}
+    out = {}
+    for row in scores.to_dict("records"):
+        out[str(row["locality_id"])] = {
+            "period": _text(row.get("period")),
+            "risk": _num(row.get("probability")),
+            "rank": _num(row.get("rank")),
+            "change": _num(row.get("change")),
+            "drivers": _drivers(row.get("drivers"), n=10),
+            "model_version": _text(row.get("model_version")),
+            "data_snapshot": _text(row.get("data_snapshot")),
+            "scored_at": _text(row.get("scored_at")),
+        }
+    return out
+
+
+EMPTY_SCORE = {
+    "period": None,
+    "risk": None,
+    "rank": None,
+    "change": None,
+    "drivers": [],
+    "model_version": None,
+    "data_snapshot": None,
+    "scored_at": None,
+}
+
+
+def _feature_table(source: DataSource, level: str, tolerance: float) -> dict:
+    """Serialised features of one level (cached per generation): ids, filters' columns, JSON text."""
+
+    def build():
+        import numpy as np
+        import shapely
+
+        localities = source.localities()
+        units = localities[localities["level"] == level]
+        scores = _scores_by_id(source)
+        counts = alert_counts_by_locality(source, level)
+        geoms = units.geometry.values
+        if tolerance > 0:
+            geoms = shapely.simplify(geoms, tolerance, preserve_topology=True)
+        geoms = shapely.set_precision(geoms, 1e-5)
+        texts, risks, admin1 = [], [], []
+        for row, geom in zip(units.to_dict("records"), geoms, strict=True):
+            lid = str(row["locality_id"])
+            score = scores.get(lid, EMPTY_SCORE)
+            recent, total = counts.get(lid, (0, 0))
+            props = {
+                "locality_id": lid,
+                "name": row["name"],
+                "level": row["level"],
+                "admin1_id": row.get("admin1_id"),
+                "admin1_name": row.get("admin1_name"),
+                "admin2_name": row.get("admin2_name"),
+                "area_km2": _num(row.get("area_km2")),
+                **score,
+                "drivers": score["drivers"][:TOP_DRIVERS],
+                "alerts_30d": recent,
+                "alerts_total": total,
+            }
+            props = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in props.items()}
+            texts.append(
+                '{"type":"Feature","id":'
+                + json.dumps(lid)
+                + ',"geometry":'
+                + shapely.to_geojson(geom)
+                + ',"properties":'
+                + json.dumps(props, ensure_ascii=False)
+                + "}"
+            )
+            risks.append(np.nan if score["risk"] is None else score["risk"])
+            admin1.append(
+                {str(row.get("admin1_id") or "").casefold(), str(row.get("admin1_name") or "").casefold()}
+            )
+        return {
+            "ids": units["locality_id"].astype(str).tolist(),
+            "bounds": shapely.bounds(units.geometry.values),
+            "risk": np.asarray(risks, dtype=float),
+            "admin1": admin1,
+            "texts": texts,
+        }
+
+    return source.cached(("features", level, round(tolerance, 8)), build)
+
+
+def localities_geojson(source: DataSource, query: LocalityQuery) -> str:
+    """The FeatureCollection for ``GET /localities`` as JSON text (cached unless a bbox is given)."""
+    if query.bbox_tuple is None:
+        key = (
+            "localities_geojson",
+            query.level,
+            query.tolerance,
+            query.min_risk,
+            (query.admin1 or "").casefold(),
+        )
+        return source.cached(key, lambda: _localities_geojson(source, query))
+    return _localities_geojson(source, query)
+
+
+def _localities_geojson(source: DataSource, query: LocalityQuery) -> str:
+    import numpy as np
+
+    level = served_level(source, query.level)
+    table = _feature_table(source, level, query.tolerance)
+    keep = np.ones(len(table["ids"]), dtype=bool)
+    if query.min_risk is not None:
+        keep &= np.nan_to_num(table["risk"], nan=-1.0) >= query.min_risk
+    if query.bbox_tuple is not None:
+        minx, miny, maxx, maxy = query.bbox_tuple
+        b = table["bounds"]
+        keep &= (b[:, 0] <= maxx) & (b[:, 2] >= minx) & (b[:, 1] <= maxy) & (b[:, 3] >= miny)
+    if query.admin1:
+        wanted = query.admin1.casefold()
+        keep &= np.array([wanted in names for names in table["admin1"]], dtype=bool)
+    selected = [t for t, k in zip(table["texts"], keep, strict=True) if k]
+    meta = json.dumps({"level": level, "numberReturned": len(selected), "generation": source.generation})
+    return '{"type":"FeatureCollection","features":[' + ",".join(selected) + '],"metadata":' + meta + "}"
+
+
+def _locality_row(source: DataSource, locality_id: str) -> dict:
+    localities = source.localities()
+    match = localities[localities["locality_id"] == locality_id]
+    if match.empty:
+        raise NotFoundError(
+            f"no locality with id {locality_id!r} in the workspace (see GET /api/v1/localities)"
+        )
+    return match.iloc[0]
+
+
+def recent_incidents(source: DataSource, geometry, n: int = RECENT_INCIDENTS) -> list[dict]:
+    """The ``n`` latest incidents located in ``geometry`` (point or locality precision)."""
+    import shapely
+
+    incidents = source.incidents()
+    if incidents.empty:
+        return []
+    located = incidents.dropna(subset=["longitude", "latitude"])
+    located = located[located["location_precision"].isin(["point", "locality"])]
+    minx, miny, maxx, maxy = geometry.bounds
+    near = located[located["longitude"].between(minx, maxx) & located["latitude"].between(miny, maxy)]
+    inside = shapely.contains_xy(geometry, near["longitude"].to_numpy(), near["latitude"].to_numpy())
+    hits = near[inside].sort_values("occurred_on", ascending=False).head(n)
+    cols = ["event_id", "source", "occurred_on", "category", "fatalities", "location_precision", "place_name"]
+    out = []
+    for row in hits[cols + ["longitude", "latitude"]].to_dict("records"):
+        item = {c: (_text(row[c]) if c != "fatalities" else _num(row[c])) for c in cols}
+        item["occurred_on"] = item["occurred_on"][:10] if item["occurred_on"] else None
+        item["longitude"], item["latitude"] = _num(row["longitude"]), _num(row["latitude"])
+        out.append(item)
+    return out
+
+
+def history_records(frame: pd.DataFrame | None, n: int = HISTORY_PERIODS) -> list[dict]:
+    """The last ``n`` periods of a risk history as plain records."""
+    if frame is None or len(frame) == 0:
+        return []
+    frame = frame.reset_index(drop="period" in frame.columns)
+    frame = frame.sort_values("period").tail(n) if "period" in frame.columns else frame.tail(n)
+    wanted = ("period", "probability", "rank", "count_intercommunal", "count_violent", "fatalities")
+    keep = [c for c in wanted if c in frame.columns]
+    out = []
+    for row in frame[keep].to_dict("records"):
+        out.append({k: (_text(v) if k == "period" else _num(v)) for k, v in row.items()})
+    return out
+
+
+def locality_detail(source: DataSource, locality_id: str, principal: Principal) -> tuple[dict, list[str]]:
+    """One locality: risk, drivers, history, recent incidents and alerts redacted for ``principal``.
+
+    Returns the body and the ids of alerts whose details it contains (for the audit log).
+    """
+    row = _locality_row(source, locality_id)
+    score = _scores_by_id(source).get(locality_id, EMPTY_SCORE)
+    alerts = source.alerts()
+    inside = [u == locality_id for u in roll_up(source, alerts["locality_id"], row["level"])]
+    here = alerts[inside].sort_values("received_at", ascending=False)
+    body: dict[str, Any] = {
+        "locality_id": locality_id,
+        "name": row["name"],
+        "level": row["level"],
+        "admin1_id": row.get("admin1_id"),
+        "admin1_name": row.get("admin1_name"),
+        "admin2_name": row.get("admin2_name"),
+        "area_km2": _num(row.get("area_km2")),
+        "bbox": [round(v, 5) for v in row.geometry.bounds],
+        "risk": score,
+        "history": history_records(source.risk_history(locality_id)),
+        "incidents": recent_incidents(source, row.geometry),
+        "alerts_summary": redaction.alert_counts(here),
+    }
+    shown: list[str] = []
+    if redaction.may_see_alert_details(principal):
+        details = redaction.alert_details(here.head(50))
+        body["alerts"] = details
+        shown = [d["alert_id"] for d in details]
+    return body, shown

@@ -1,0 +1,461 @@
+"""The API over real HTTP: localities, detail and redaction, alerts intake, idempotency, freshness."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import sqlite3
+import time
+import uuid
+
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from test_api_support import server  # noqa: F401 - fixture
+
+pytestmark = [pytest.mark.server, pytest.mark.slow]
+
+SAMPLE_ALERTS = "data/sample/alerts/synthetic_alerts.csv"
+
+
+def _db(server):  # noqa: F811
+    con = sqlite3.connect(server.workspace / "sauti.sqlite")
+    con.row_factory = sqlite3.Row
+    return con
+
+
+# --- localities -------------------------------------------------------------------------------------
+def test_localities_is_a_feature_collection_with_latest_risk(server):  # noqa: F811
+    body = server.get("/api/v1/localities", "planner").json()
+    assert body["type"] == "FeatureCollection"
+    with _db(server) as con:
+        n_admin2 = con.execute("SELECT COUNT(*) FROM localities WHERE level = 'admin2'").fetchone()[0]
+        latest = pd.read_sql_query(
+            "SELECT locality_id, probability, rank FROM risk_scores "
+            "WHERE period = (SELECT MAX(period) FROM risk_scores)",
+            con,
+        ).set_index("locality_id")
+    assert len(body["features"]) == n_admin2
+    served = {f["id"]: f["properties"] for f in body["features"]}
+    ids = sorted(set(served) & set(latest.index))
+    assert len(ids) == len(latest)
+    np.testing.assert_allclose([served[i]["risk"] for i in ids], latest.loc[ids, "probability"], atol=1e-6)
+    assert [served[i]["rank"] for i in ids] == latest.loc[ids, "rank"].tolist()
+    first = body["features"][0]["properties"]
+    assert {"change", "drivers", "model_version", "data_snapshot", "period"} <= set(first)
+    assert all(set(d) >= {"feature", "contribution"} for d in first["drivers"])
+
+
+@pytest.mark.parametrize(
+    ("params", "check"),
+    [
+        ({"min_risk": 0.05}, lambda p: p["risk"] is not None and p["risk"] >= 0.05),
+        ({"admin1": "ouaka"}, lambda p: p["admin1_name"].lower() == "ouaka"),
+        ({"admin1": "CF61"}, lambda p: p["admin1_id"] == "CF61"),
+    ],
+    ids=["min-risk", "admin1-by-name", "admin1-by-pcode"],
+)
+def test_localities_filters(server, params, check):  # noqa: F811
+    everything = server.get("/api/v1/localities", "planner").json()["features"]
+    body = server.get("/api/v1/localities", "planner", params=params).json()
+    expected = [f["id"] for f in everything if check(f["properties"])]
+    assert [f["id"] for f in body["features"]] == expected
+    assert 0 < len(expected) < len(everything) or params.get("min_risk")
+
+
+def test_localities_bbox_and_tolerance(server):  # noqa: F811
+    bbox = (20.0, 5.0, 21.5, 6.5)
+    body = server.get("/api/v1/localities", "planner", params={"bbox": ",".join(map(str, bbox))}).json()
+    box = shapely.box(*bbox)
+    everything = server.get("/api/v1/localities", "planner", params={"tolerance": 0}).json()["features"]
+    expected = {
+        f["id"]
+        for f in everything
+        if shapely.intersects(shapely.box(*shapely.geometry.shape(f["geometry"]).bounds), box)
+    }
+    assert {f["id"] for f in body["features"]} == expected
+    assert expected
+    coarse = server.get("/api/v1/localities", "planner", params={"tolerance": 0.05}).json()["features"]
+
+    def count(feats):
+        return sum(shapely.get_num_coordinates(shapely.geometry.shape(f["geometry"])) for f in feats)
+
+    assert count(coarse) < count(everything) / 3
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [({"bbox": "1,2,3"}, "bbox"), ({"bbox": "10,5,2,1"}, "bbox"), ({"min_risk": 2}, "min_risk")],
+    ids=["bbox-three-numbers", "bbox-min-above-max", "min-risk-above-one"],
+)
+def test_localities_bad_parameters_are_422_naming_the_field(server, params, field):  # noqa: F811
+    response = server.get("/api/v1/localities", "planner", params=params)
+    assert response.status_code == 422
+    assert field in json.dumps(response.json()["errors"])
+
+
+# --- detail and redaction --------------------------------------------------------------------------
+def _busiest_locality(server):  # noqa: F811
+    features = server.get("/api/v1/localities", "analyst").json()["features"]
+    return max(features, key=lambda f: f["properties"]["alerts_total"])["id"]
+
+
+def test_detail_for_analyst_has_alerts_without_pseudonyms_or_points_and_is_audited(server):  # noqa: F811
+    lid = _busiest_locality(server)
+    with _db(server) as con:
+        before = con.execute("SELECT COUNT(*) FROM audit_log WHERE action = 'read_alert_details'").fetchone()[
+            0
+        ]
+        refs = {r[0] for r in con.execute("SELECT reporter_ref FROM alerts WHERE reporter_ref IS NOT NULL")}
+    response = server.get(f"/api/v1/localities/{lid}", "analyst")
+    body = response.json()
+    assert body["alerts"], "the busiest locality has alerts"
+    assert body["alerts_summary"]["count"] >= len(body["alerts"])
+    for alert in body["alerts"]:
+        assert not {"reporter_ref", "longitude", "latitude"} & set(alert)
+    assert not any(ref in response.text for ref in refs)
+    assert body["history"]
+    assert body["risk"]["risk"] is not None
+    with _db(server) as con:
+        rows = con.execute(
+            "SELECT user_name, role, resource, detail FROM audit_log WHERE action = 'read_alert_details' "
+            "ORDER BY audit_id DESC"
+        ).fetchall()
+    assert len(rows) == before + 1
+    assert (rows[0]["user_name"], rows[0]["role"]) == ("test-analyst", "analyst")
+    assert rows[0]["resource"] == f"/api/v1/localities/{lid}"
+    assert set(json.loads(rows[0]["detail"])["alert_ids"]) == {a["alert_id"] for a in body["alerts"]}
+
+
+def test_detail_for_planner_has_counts_only(server):  # noqa: F811
+    lid = _busiest_locality(server)
+    body = server.get(f"/api/v1/localities/{lid}", "planner").json()
+    assert "alerts" not in body
+    assert body["alerts_summary"]["count"] > 0
+    assert sum(body["alerts_summary"]["by_category"].values()) == body["alerts_summary"]["count"]
+
+
+def test_unknown_locality_is_404(server):  # noqa: F811
+    response = server.get("/api/v1/localities/NOPE", "planner")
+    assert response.status_code == 404
+    assert "NOPE" in response.json()["detail"]
+
+
+def test_no_response_carries_stored_alert_coordinates_or_pseudonyms(server):  # noqa: F811
+    with _db(server) as con:
+        rows = con.execute("SELECT reporter_ref, longitude, latitude FROM alerts").fetchall()
+    refs = {r["reporter_ref"] for r in rows if r["reporter_ref"]}
+    exact = {(round(r["longitude"], 4), round(r["latitude"], 4)) for r in rows if r["longitude"] is not None}
+    assert refs
+    assert exact
+    pair = re.compile(r"\[\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*\]")
+    for role in ("planner", "analyst", "admin"):
+        for path in ("/ogc/collections/alerts/items?limit=10000", "/api/v1/localities", "/map"):
+            text = server.get(path, role).text
+            assert not any(ref in text for ref in refs), (role, path)
+            served = {(round(float(x), 4), round(float(y), 4)) for x, y in pair.findall(text)}
+            assert served
+            assert not served & exact, (role, path, sorted(served & exact)[:3])
+
+
+# --- alerts intake ---------------------------------------------------------------------------------
+def test_post_alert_resolves_place_and_replies_with_id(server):  # noqa: F811
+    text = f"Tension entre éleveurs et agriculteurs à Kaga-Bandoro ({uuid.uuid4().hex[:6]})"
+    response = server.client("reporter").post(
+        "/api/v1/alerts", json={"text": text, "category": "intercommunal"}
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["status"] == "accepted"
+    assert body["alert_id"]
+    assert "kaga" in body["locality_name"].lower()
+    assert body["location_source"] == "gazetteer"
+    with _db(server) as con:
+        stored = con.execute(
+            "SELECT locality_id FROM alerts WHERE alert_id = ?", (body["alert_id"],)
+        ).fetchone()
+    assert stored["locality_id"] == body["locality_id"]
+
+
+def test_sms_gateway_shape_is_pseudonymised(server):  # noqa: F811
+    phone = "+236 72 55 01 99"
+    record = {
+        "from": phone,
+        "text": f"Hommes armés vus près de Bria, appelez {phone}",
+        "received_at": "2022-12-01T10:00:00Z",
+    }
+    response = server.client("reporter").post("/api/v1/alerts", json=record)
+    assert response.status_code in (200, 201), response.text
+    assert "72 55" not in response.text
+    with _db(server) as con:
+        row = con.execute(
+            "SELECT text, reporter_ref, channel FROM alerts WHERE alert_id = ?",
+            (response.json()["alert_id"],),
+        ).fetchone()
+    assert "72 55" not in row["text"]
+    assert row["reporter_ref"].startswith("rep_")
+    assert row["channel"] == "sms"
+
+
+@pytest.mark.parametrize(
+    ("record", "field"),
+    [
+        ({"text": "x", "latitude": 123.0, "longitude": 20.0}, "latitude"),
+        ({"text": "x", "severity": 9}, "severity"),
+        ({"text": "Rien", "received_at": "not a date"}, "received_at"),
+        ({"from": "+23672000000"}, "text"),
+    ],
+    ids=["latitude-out-of-range", "severity-out-of-range", "unparseable-date", "sms-without-text"],
+)
+def test_invalid_alert_is_422_with_field_details(server, record, field):  # noqa: F811
+    response = server.client("reporter").post("/api/v1/alerts", json=record)
+    assert response.status_code == 422, response.text
+    errors = response.json()["errors"]
+    assert any(field in (e.get("field") or "") for e in errors), errors
+    assert "23672000000" not in response.text
+
+
+def test_idempotency_key_replays_and_refuses_another_body(server):  # noqa: F811
+    key = uuid.uuid4().hex
+    body = {"text": f"Attaque signalée à Ndélé {key[:6]}", "category": "attack"}
+    with server.client("reporter") as client:
+        first = client.post("/api/v1/alerts", json=body, headers={"Idempotency-Key": key})
+        again = client.post("/api/v1/alerts", json=body, headers={"Idempotency-Key": key})
+        other = client.post(
+            "/api/v1/alerts", json={**body, "text": "autre"}, headers={"Idempotency-Key": key}
+        )
+    assert first.status_code == 201
+    assert again.status_code == 201
+    assert again.json() == first.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    assert other.status_code == 409
+    with _db(server) as con:
+        n = con.execute("SELECT COUNT(*) FROM alerts WHERE text LIKE ?", (f"%{key[:6]}%",)).fetchone()[0]
+    assert n == 1
+
+
+def test_batch_and_csv_upload_account_for_every_row(server, sample_dir):  # noqa: F811
+    tag = uuid.uuid4().hex[:6]
+    batch = {
+        "alerts": [
+            {"text": f"Tension à Bambari {tag}"},
+            {"from": "+23675000001", "text": f"Birao calme {tag}"},
+            {"text": "bad", "latitude": 5.0},
+        ]
+    }
+    body = server.client("analyst").post("/api/v1/alerts/batch", json=batch).json()
+    assert body["read"] == 3 == body["accepted"] + body["duplicates"] + body["rejected"]
+    assert [r["status"] for r in body["results"]][:2] == ["accepted", "accepted"]
+    assert body["results"][2]["status"] == "rejected"
+    assert body["results"][2]["errors"]
+    csv_rows = pd.read_csv(sample_dir / "alerts" / "synthetic_alerts.csv", dtype=str).head(20)
+    buffer = io.StringIO()
+    csv_rows.to_csv(buffer, index=False)
+    files = {"file": ("alerts.csv", buffer.getvalue().encode(), "text/csv")}
+    upload = server.client("analyst").post("/api/v1/alerts/upload", files=files).json()
+    assert upload["read"] == 20 == upload["accepted"] + upload["duplicates"] + upload["rejected"]
+    assert upload["duplicates"] >= 15  # the demo ingested the same rows already
+
+
+def test_body_size_limit_is_413(server):  # noqa: F811
+    big = {"alerts": [{"text": "x" * 4000, "place_name": "Bria"}] * 2000}  # ~8 MB > 5 MB default
+    response = server.client("analyst").post("/api/v1/alerts/batch", json=big)
+    assert response.status_code == 413
+
+
+def test_patch_verification_is_audited_and_visible(server):  # noqa: F811
+    alert = server.get("/ogc/collections/alerts/items?limit=1", "analyst").json()["features"][0]
+    aid = alert["id"]
+    response = server.client("analyst").patch(f"/api/v1/alerts/{aid}", json={"verification": "false_alarm"})
+    assert response.status_code == 200
+    assert response.json()["verification"] == "false_alarm"
+    assert not {"reporter_ref", "longitude", "latitude"} & set(response.json())
+    bad = server.client("analyst").patch(f"/api/v1/alerts/{aid}", json={"verification": "maybe"})
+    assert bad.status_code == 422
+    missing = server.client("analyst").patch("/api/v1/alerts/al_missing", json={"verification": "verified"})
+    assert missing.status_code == 404
+    with _db(server) as con:
+        row = con.execute(
+            "SELECT user_name FROM audit_log WHERE action = 'verify_alert' AND resource LIKE ?", (f"%{aid}",)
+        ).fetchone()
+    assert row["user_name"] == "test-analyst"
+
+
+def test_cors_is_closed_by_default(server):  # noqa: F811
+    response = server.get("/api/v1/health", headers={"Origin": "https://evil.example"})
+    assert "access-control-allow-origin" not in response.headers
+
+
+def test_access_log_never_holds_a_key(server):  # noqa: F811
+    key = server.keys["analyst"]
+    server.get(f"/map?key={key}", follow_redirects=False)
+    server.get(f"/api/v1/health?key={key}")
+    time.sleep(0.3)
+    log = server.log.read_text()
+    assert "/map?key=***" in log
+    assert key not in log
+
+
+# --- freshness -------------------------------------------------------------------------------------
+def _state(server):  # noqa: F811
+    features = server.get("/api/v1/localities", "analyst").json()["features"]
+    return {f["id"]: f["properties"] for f in features}
+
+
+@pytest.mark.timeout(120)
+def test_accepted_alert_reflected_within_five_seconds(server):  # noqa: F811
+    health = server.get("/api/v1/health").json()
+    deadline = time.monotonic() + 60
+    while health["nowcast"]["running"] and time.monotonic() < deadline:  # let earlier refreshes finish
+        time.sleep(0.2)
+        health = server.get("/api/v1/health").json()
+    before = _state(server)
+    runs = health["nowcast"]["runs"]
+    posted = time.monotonic()
+    reply = (
+        server.client("reporter")
+        .post(
+            "/api/v1/alerts",
+            json={"text": f"Affrontements intercommunautaires à Bambari {uuid.uuid4().hex[:6]}"},
+        )
+        .json()
+    )
+    target = next(i for i, p in before.items() if p["name"].lower() == "bambari")
+    seen_count = seen_rescore = None
+    while time.monotonic() - posted < 5:
+        now = _state(server)
+        if seen_count is None and now[target]["alerts_total"] == before[target]["alerts_total"] + 1:
+            seen_count = time.monotonic() - posted
+        health = server.get("/api/v1/health").json()["nowcast"]
+        if health["runs"] > runs and not health["running"]:
+            assert health["last_error"] is None, health
+            if now[target]["scored_at"] != before[target]["scored_at"]:
+                seen_rescore = time.monotonic() - posted
+                break
+        time.sleep(0.25)
+    assert reply["status"] == "accepted"
+    assert seen_count is not None, "alert count not reflected within 5 s"
+    if seen_rescore is None:  # say how late it was
+        old = before[target]["scored_at"]
+        while time.monotonic() - posted < 60 and _state(server)[target]["scored_at"] == old:
+            time.sleep(0.2)
+        late = time.monotonic() - posted
+        health = server.get("/api/v1/health").json()
+        pytest.fail(f"risk rescored after {late:.1f} s, not within 5 s: {health}")
+
+
+# --- version, patrols, demo ------------------------------------------------------------------------
+def test_version_names_the_current_model_and_snapshot(server):  # noqa: F811
+    body = server.get("/api/v1/version", "reporter").json()
+    with _db(server) as con:
+        model = con.execute(
+            "SELECT version, data_snapshot FROM models WHERE is_current = 1 ORDER BY created_at DESC LIMIT 1"
+        ).fetchone()
+    assert body["model_version"] == model["version"]
+    assert body["code_version"]
+    assert body["data_snapshot"]
+
+
+def test_history_and_detail_of_a_finer_locality(server):  # noqa: F811
+    admin2 = server.get("/api/v1/localities", "planner").json()["features"][0]["id"]
+    detail = server.get(f"/api/v1/localities/{admin2}", "planner").json()
+    periods = [h["period"] for h in detail["history"]]
+    assert periods == sorted(periods)
+    assert {"probability", "count_intercommunal"} <= set(detail["history"][-1])
+    with _db(server) as con:
+        admin3 = con.execute("SELECT locality_id FROM localities WHERE level = 'admin3' LIMIT 1").fetchone()[
+            0
+        ]
+    finer = server.get(f"/api/v1/localities/{admin3}", "planner")
+    assert finer.status_code == 200
+    assert finer.json()["history"] == []
+
+
+def test_patrol_priorities_for_posted_bases_respect_range(server, sample_dir):  # noqa: F811
+    bases = json.loads((sample_dir / "bases.geojson").read_text())
+    names = {f["properties"]["name"] for f in bases["features"]}
+    response = server.client("planner").post(
+        "/api/v1/patrols/priorities", json=bases, params={"patrols": 2, "range_km": 150}
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert {r["base"] for r in body["priorities"]} <= names
+    assert all(r["distance_km"] <= 150 for r in body["priorities"])
+    per_base = pd.Series([r["base"] for r in body["priorities"]]).value_counts()
+    assert (per_base <= 2).all()
+    assert body["summary"]["covered_risk"] <= body["summary"]["total_risk"]
+    assert body["geojson"]["type"] == "FeatureCollection"
+    bad = server.client("planner").post("/api/v1/patrols/priorities", json={"type": "Point"})
+    assert bad.status_code == 422
+
+
+def test_demo_rerun_adds_nothing(server, tmp_path):  # noqa: F811
+    import shutil
+    import subprocess
+    import sys
+
+    workspace = tmp_path / "ws"
+    # the server is live: copy the store with SQLite's backup API, the rest as files
+    shutil.copytree(server.workspace, workspace, ignore=shutil.ignore_patterns("sauti.sqlite*"))
+    with (
+        sqlite3.connect(server.workspace / "sauti.sqlite") as live,
+        sqlite3.connect(workspace / "sauti.sqlite") as copy,
+    ):
+        live.backup(copy)
+    count = (
+        "SELECT (SELECT COUNT(*) FROM incidents), (SELECT COUNT(*) FROM alerts), "
+        "(SELECT COUNT(*) FROM models)"
+    )
+    with sqlite3.connect(workspace / "sauti.sqlite") as con:
+        before = con.execute(count).fetchone()
+    done = subprocess.run(
+        [sys.executable, "-m", "sauti.cli", "--workspace", str(workspace), "demo", "--no-serve"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "0 new" in done.stderr
+    with sqlite3.connect(workspace / "sauti.sqlite") as con:
+        assert con.execute(count).fetchone() == before
+
+
+def test_sauti_serve_starts_the_service_and_refuses_an_empty_workspace(server, tmp_path):  # noqa: F811
+    import os
+    import subprocess
+    import sys
+
+    from test_api_support import free_port
+
+    empty = subprocess.run(
+        [sys.executable, "-m", "sauti.cli", "--workspace", str(tmp_path / "none"), "serve"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert empty.returncode == 2
+    assert "has no store" in empty.stderr
+    port = free_port()
+    command = [sys.executable, "-m", "sauti.cli", "--workspace", str(server.workspace)]
+    process = subprocess.Popen(
+        [*command, "serve", "--port", str(port)],
+        env={**os.environ}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        import httpx
+
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=2)
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        assert health.json()["store"] is True
+        reply = httpx.get(
+            f"http://127.0.0.1:{port}/api/v1/localities",
+            headers={"Authorization": f"Bearer {server.keys['planner']}"},
+            timeout=30,
+        )
+        assert reply.status_code == 200
+    finally:
+        process.terminate()
+        process.wait(10)

@@ -1,0 +1,81 @@
+"""Heatmap tiles, PNG and GeoTIFF from the live server, checked as images and rasters."""
+
+from __future__ import annotations
+
+import io
+
+import morecantile
+import numpy as np
+import pytest
+import rasterio
+from PIL import Image
+from test_api_support import server  # noqa: F401 - fixture
+
+pytestmark = [pytest.mark.server, pytest.mark.slow]
+TMS = morecantile.tms.get("WebMercatorQuad")
+CAR_CENTRE = (20.9, 6.6)
+
+
+def _rgba(content: bytes) -> np.ndarray:
+    image = Image.open(io.BytesIO(content))
+    assert image.format == "PNG"
+    return np.asarray(image.convert("RGBA"))
+
+
+def test_tile_over_the_country_is_coloured_and_transparent_outside_data(server):  # noqa: F811
+    tile = TMS.tile(*CAR_CENTRE, 6)
+    response = server.get(f"/tiles/{tile.z}/{tile.x}/{tile.y}.png", "planner")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "image/png"
+    rgba = _rgba(response.content)
+    assert rgba.shape == (256, 256, 4)
+    opaque = rgba[..., 3] > 0
+    assert opaque.mean() > 0.3, "the tile over CAR shows the surface"
+    assert len(np.unique(rgba[opaque][:, :3], axis=0)) > 20, "a colour ramp, not a flat fill"
+
+
+def test_tile_far_from_the_country_is_fully_transparent(server):  # noqa: F811
+    tile = TMS.tile(0.0, 0.0, 6)  # Gulf of Guinea
+    rgba = _rgba(server.get(f"/tiles/{tile.z}/{tile.x}/{tile.y}.png", "planner").content)
+    assert rgba.shape == (256, 256, 4)
+    assert rgba[..., 3].max() == 0
+
+
+@pytest.mark.parametrize(
+    "path", ["/tiles/3/9/4.png", "/tiles/40/0/0.png"], ids=["x-beyond-zoom", "zoom-too-deep"]
+)
+def test_impossible_tiles_are_422(server, path):  # noqa: F811
+    assert server.get(path, "planner").status_code == 422
+
+
+def test_heatmap_geotiff_for_a_bbox_and_resolution(server):  # noqa: F811
+    response = server.get("/heatmap.tif", "planner", params={"bbox": "19,5,22,7", "resolution_km": 10})
+    assert response.status_code == 200
+    with rasterio.MemoryFile(response.content) as memfile, memfile.open() as dataset:
+        assert dataset.crs is not None
+        assert dataset.crs.is_projected
+        assert abs(dataset.res[0] - 10_000) < 1
+        assert abs(dataset.res[1] - 10_000) < 1
+        data = dataset.read(1, masked=True)
+        assert dataset.nodata == -9999
+        # 3° × 2° near the equator is ~330 × 220 km → ~33 × 22 cells
+        assert 28 <= dataset.width <= 40
+        assert 18 <= dataset.height <= 28
+        assert data.count() > 0
+        assert float(data.min()) >= 0
+        assert float(data.max()) <= 1
+    with rasterio.open(server.workspace / "rasters" / "risk_surface.tif") as full:
+        assert dataset.crs == full.crs
+
+
+def test_heatmap_png_is_an_image_of_the_requested_width(server):  # noqa: F811
+    response = server.get("/heatmap.png", "planner", params={"width": 300})
+    rgba = _rgba(response.content)
+    assert rgba.shape[1] == 300
+    assert (rgba[..., 3] > 0).mean() > 0.2
+
+
+def test_oversized_geotiff_is_refused(server):  # noqa: F811
+    response = server.get("/heatmap.tif", "planner", params={"resolution_km": 0.01})
+    assert response.status_code == 422
+    assert "too large" in response.json()["detail"]

@@ -1,0 +1,179 @@
+"""Keys stored hashed, session tokens, the role table, log redaction and redaction of alerts."""
+
+from __future__ import annotations
+
+import logging
+
+import pandas as pd
+import pytest
+from sauti.api import security
+from sauti.api.app import RedactKeysFilter, redact_url
+from sauti.api.deps import parse_bbox, parse_datetime
+from sauti.api.errors import InvalidInput
+from sauti.api.services import redaction
+
+
+def test_key_is_stored_only_as_its_hash(workspace):
+    principal, key = security.create_user(workspace, "amina", "analyst")
+    raw = workspace.db_path.read_bytes() + b"".join(
+        p.read_bytes() for p in workspace.root.glob("sauti.sqlite-wal")
+    )
+    assert key.encode() not in raw
+    assert security.hash_key(key).encode() in raw
+    assert security.authenticate_key(workspace, key) == principal
+    assert security.authenticate_key(workspace, key + "x") is None
+    assert security.authenticate_key(workspace, "") is None
+    listed = security.list_users(workspace)
+    assert [u["name"] for u in listed] == ["amina"]
+    assert "key_hash" not in listed[0]
+
+
+@pytest.mark.parametrize(
+    ("name", "role", "message"),
+    [
+        ("x", "superuser", "unknown role"),
+        ("  ", "admin", "must not be empty"),
+        ("amina", "admin", "already exists"),
+    ],
+    ids=["unknown-role", "empty-name", "duplicate-name"],
+)
+def test_create_user_refuses_bad_input(workspace, name, role, message):
+    security.create_user(workspace, "amina", "planner")
+    with pytest.raises(ValueError, match=message):
+        security.create_user(workspace, name, role)
+
+
+def test_disabled_user_cannot_authenticate(workspace):
+    _, key = security.create_user(workspace, "paul", "planner")
+    security.disable_user(workspace, "paul")
+    assert security.authenticate_key(workspace, key) is None
+
+
+def test_session_token_round_trip_tamper_and_expiry(workspace):
+    principal, _ = security.create_user(workspace, "amina", "planner")
+    token = security.issue_session_token(workspace, principal)
+    assert security.authenticate_session(workspace, token) == principal
+    body, signature = token.rsplit(".", 1)
+    forged = body[:-2] + ("A" if body[-2] != "A" else "B") + body[-1] + "." + signature
+    assert security.authenticate_session(workspace, forged) is None
+    expired = security.issue_session_token(workspace, principal, ttl_s=-1)
+    assert security.authenticate_session(workspace, expired) is None
+    other = type(workspace)(workspace.root.parent / "other")
+    assert security.authenticate_session(other, token) is None  # another workspace's secret
+
+
+@pytest.mark.parametrize(
+    ("role", "allowed", "denied"),
+    [
+        ("reporter", {"alerts:write"}, {"risk:read", "map:read", "alerts:aggregate", "alerts:detail"}),
+        (
+            "planner",
+            {"risk:read", "map:read", "patrols:read", "alerts:aggregate"},
+            {"alerts:detail", "alerts:write"},
+        ),
+        ("analyst", {"alerts:detail", "alerts:verify", "risk:read"}, {"users:admin"}),
+        ("admin", {"users:admin", "alerts:detail"}, set()),
+    ],
+    ids=["reporter", "planner", "analyst", "admin"],
+)
+def test_role_table(role, allowed, denied):
+    principal = security.Principal(1, "x", role)
+    assert all(principal.can(p) for p in allowed)
+    assert not any(principal.can(p) for p in denied)
+
+
+def test_audit_rows(workspace):
+    principal, _ = security.create_user(workspace, "amina", "analyst")
+    security.audit(
+        workspace, principal, "read_alert_details", "/api/v1/localities/CF11", alert_ids=["a1", "a2"]
+    )
+    (row,) = security.audit_entries(workspace)
+    assert (row["user_name"], row["action"], row["detail"]) == (
+        "amina",
+        "read_alert_details",
+        {"alert_ids": ["a1", "a2"]},
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("/map?key=sk_abc-123", "/map?key=***"),
+        ("/map?x=1&key=sk_abc&y=2", "/map?x=1&key=***&y=2"),
+        ("/tiles/1/2/3.png?token=t0k", "/tiles/1/2/3.png?token=***"),
+        ("/api/v1/localities?admin1=CF61", "/api/v1/localities?admin1=CF61"),
+    ],
+    ids=["only-key", "key-between", "token", "no-key"],
+)
+def test_redact_url(url, expected):
+    assert redact_url(url) == expected
+
+
+def test_access_log_filter_rewrites_uvicorn_args():
+    record = logging.LogRecord(
+        "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5", "GET", "/map?key=sk_secret", "1.1", 303), None,
+    )  # fmt: skip
+    RedactKeysFilter().filter(record)
+    assert "sk_secret" not in record.getMessage()
+    assert "/map?key=***" in record.getMessage()
+
+
+def test_alert_redaction_is_an_allow_list():
+    row = {
+        "alert_id": "a1", "received_at": pd.Timestamp("2022-01-02T03:04:05Z"), "reporter_ref": "rep_x",
+        "longitude": 20.123456, "latitude": 5.654321, "text": "t", "category": "attack", "channel": "sms",
+        "place_name": "Bria", "locality_id": "CF1", "locality_confidence": 0.9,
+        "location_source": "gazetteer", "verification": "verified", "severity": 3,
+        "future_sensitive_column": "secret",
+    }  # fmt: skip
+    detail = redaction.alert_detail(row)
+    assert set(detail) == set(redaction.ALERT_DETAIL_FIELDS)
+    assert detail["received_at"] == "2022-01-02T03:04:05Z"
+    counts = redaction.alert_counts(pd.DataFrame([row, {**row, "verification": "false_alarm"}]))
+    assert counts["count"] == 2
+    assert counts["by_verification"]["false_alarm"] == 1
+    assert sum(counts["by_category"].values()) == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("20,5,21,6", (20.0, 5.0, 21.0, 6.0)), ("20,5,0,21,6,100", (20.0, 5.0, 21.0, 6.0)), (None, None)],
+    ids=["2d", "3d-drops-heights", "absent"],
+)
+def test_parse_bbox(text, expected):
+    assert parse_bbox(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["a,b,c,d", "1,2,3", "5,5,4,4", "nan,1,2,3"], ids=["words", "three", "inverted", "nan"]
+)
+def test_parse_bbox_rejects(text):
+    with pytest.raises(InvalidInput):
+        parse_bbox(text)
+
+
+def test_parse_datetime_forms():
+    start, end = parse_datetime("2020-01-01/..")
+    assert start.isoformat() == "2020-01-01T00:00:00+00:00"
+    assert end is None
+    day_start, day_end = parse_datetime("2020-03-04")
+    assert (day_end - day_start).total_seconds() == pytest.approx(86400, abs=1e-3)
+    with pytest.raises(InvalidInput):
+        parse_datetime("2021-01-01/2020-01-01")
+
+
+def test_users_cli_prints_the_key_once_and_lists_without_it(workspace, capsys):
+    from sauti.cli import main
+
+    assert main(["--workspace", str(workspace.root), "users", "add", "amina", "--role", "planner"]) == 0
+    key = capsys.readouterr().out.strip()
+    assert key.startswith("sk_")
+    assert security.authenticate_key(workspace, key).role == "planner"
+    assert main(["--workspace", str(workspace.root), "users", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert "amina" in listing
+    assert "planner" in listing
+    assert key not in listing
+    assert main(["--workspace", str(workspace.root), "users", "add", "x", "--role", "boss"]) == 2
+    assert "unknown role" in capsys.readouterr().err
