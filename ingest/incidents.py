@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 from pathlib import Path
 
 from sauti.ingest.errors import IngestError
 from sauti.ingest.readers import INCIDENT_READERS, IncidentReader, ReaderOptions
-from sauti.ingest.readers.columns import source_columns
+from sauti.ingest.readers.columns import is_json, source_columns
+from sauti.ingest.readers.mapped import resolve_mapping
 from sauti.ingest.report import IngestReport
 from sauti.ingest.runs import ProgressCallback, ingest_run
+from sauti.ingest.tabular import inspect_text
 from sauti.ingest.validate import validate_incidents
 
 from sauti.store import Workspace
 
 AUTO = "auto"
+log = logging.getLogger(__name__)
 
 
 def detect_format(path: Path, mapping: Path | None = None) -> str:
@@ -32,8 +36,8 @@ def detect_format(path: Path, mapping: Path | None = None) -> str:
 
 
 def resolve_reader(path: Path, fmt: str = AUTO, mapping: Path | None = None) -> IncidentReader:
-    if fmt == AUTO:
-        fmt = detect_format(path, mapping)
+    if fmt == AUTO:  # a mapping file says how to read the file, whatever its columns look like
+        fmt = "csv" if mapping is not None else detect_format(path)
     if fmt not in INCIDENT_READERS:
         raise IngestError(path, f"unknown format {fmt!r}; known: {', '.join(INCIDENT_READERS)}")
     reader = INCIDENT_READERS[fmt]
@@ -69,14 +73,16 @@ def ingest_incidents(
     True
     """
     path = Path(path)
-    mapping = Path(mapping) if mapping else None
-    if mapping is not None and not mapping.exists():
-        raise IngestError(mapping, "mapping file not found")
+    mapping = resolve_mapping(mapping) if mapping else None
     reader = resolve_reader(path, fmt, mapping)
     options = ReaderOptions(mapping=mapping, rules=Path(rules) if rules else None, chunksize=chunksize)
     extent = workspace_extent(workspace)
     params = {"mapping": str(mapping) if mapping else None, "rules": str(rules) if rules else None}
     with ingest_run(workspace, "incidents", path, fmt=reader.name, params=params) as run:
+        note = None if is_json(path) else inspect_text(path).warning
+        if note:
+            log.warning("%s: %s", path, note)
+            run.report.warnings.append(note)
         for chunk in reader.read(path, options):
             run.count_read(len(chunk.frame))
             good, rejects = validate_incidents(chunk.frame, chunk.checker, today=today, extent=extent)

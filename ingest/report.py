@@ -74,14 +74,32 @@ def make_rejects(source_file: str, rows: Any, field_name: str, reason: Any, raw:
     return frame[list(REJECT_COLUMNS)]
 
 
+RAW_VALUE_CHARS = 1_000  # longest value copied whole into the rejects file
+
+
+def _shorten(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > RAW_VALUE_CHARS:
+        return f"{value[:RAW_VALUE_CHARS]}… [{len(value):,} characters in all]"
+    return value
+
+
 def raw_json(records: pd.DataFrame) -> pd.Series:
-    """Each row of ``records`` as a compact JSON string (for the rejects file)."""
+    """Each row of ``records`` as a compact JSON string (for the rejects file).
+
+    Values longer than :data:`RAW_VALUE_CHARS` are cut (their length is noted), so a row rejected
+    for a gigantic field does not copy that field into the rejects file.
+    """
     if records.empty:
         return pd.Series([], dtype="object", index=records.index)
     cols = list(records.columns)
     values = records.astype("object").where(records.notna(), None).to_numpy()
     return pd.Series(
-        [json.dumps(dict(zip(cols, row, strict=True)), ensure_ascii=False, default=str) for row in values],
+        [
+            json.dumps(
+                {c: _shorten(v) for c, v in zip(cols, row, strict=True)}, ensure_ascii=False, default=str
+            )
+            for row in values
+        ],
         index=records.index,
         dtype="object",
     )

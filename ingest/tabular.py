@@ -6,13 +6,16 @@ record row 2; for JSON, the first record is row 1) so a rejects file points at t
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from sauti.ingest.errors import IngestError
 
@@ -29,9 +32,26 @@ class TextSource:
     errors: str
     delimiter: str
     warning: str | None = None
+    # a bound on the length of every line when the file holds no quote character (so that no
+    # record spans lines and no field can be longer); ``None`` when unknown
+    longest_line: int | None = None
 
 
 def inspect_text(path: Path, sample_bytes: int = 1 << 16) -> TextSource:
+    """Choose encoding and delimiter for ``path`` (cached while the file is unchanged)."""
+    if not path.exists():
+        raise IngestError(path, "file not found")
+    if path.is_dir():
+        raise IngestError(path, "is a folder, not a file")
+    stat = path.stat()
+    try:
+        return _inspect_text(path.resolve(), stat.st_size, stat.st_mtime_ns, sample_bytes)
+    except IngestError as exc:  # name the file as the user did
+        raise IngestError(path, exc.problem) from None
+
+
+@lru_cache(maxsize=16)
+def _inspect_text(path: Path, size: int, mtime_ns: int, sample_bytes: int) -> TextSource:
     """Choose encoding and delimiter for ``path``; raise :class:`IngestError` if it is empty.
 
     UTF-8 (with or without BOM) is expected. A file with no valid multi-byte UTF-8 sequence at all
@@ -39,17 +59,13 @@ def inspect_text(path: Path, sample_bytes: int = 1 << 16) -> TextSource:
     file mixing valid UTF-8 with invalid bytes is read as UTF-8 and the rows holding the invalid
     bytes are rejected.
     """
-    if not path.exists():
-        raise IngestError(path, "file not found")
-    if path.is_dir():
-        raise IngestError(path, "is a folder, not a file")
-    data = path.read_bytes() if path.stat().st_size < (64 << 20) else _head(path, 64 << 20)
+    data = path.read_bytes() if size < (64 << 20) else _head(path, 64 << 20)
     if not data.strip():
         raise IngestError(path, "file is empty")
     encoding, errors, warning = "utf-8-sig", "strict", None
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
+    lines = _LineBound(MAX_FIELD_CHARS)
+    valid = _valid_utf8(path, data, size, lines=lines)
+    if not valid:
         if _has_valid_utf8_multibyte(data):
             errors = "replace"
             warning = "file has bytes that are not valid UTF-8; rows holding them are rejected"
@@ -57,7 +73,72 @@ def inspect_text(path: Path, sample_bytes: int = 1 << 16) -> TextSource:
             encoding = "cp1252"
             warning = "file is not UTF-8; read as Windows-1252"
     sample = data[:sample_bytes].decode(encoding, errors="replace")
-    return TextSource(encoding, errors, _sniff_delimiter(sample), warning)
+    return TextSource(encoding, errors, _sniff_delimiter(sample), warning, lines.result())
+
+
+class _LineBound:
+    """Whether every line of a file fed block by block is at most ``limit`` bytes long and no
+    quote character occurs in it.
+
+    A field is never longer (in characters) than the line holding it, and without quote
+    characters no field spans lines: then :func:`oversized_or_garbled` can skip measuring every
+    value. The test jumps from newline to newline ``limit`` bytes at a time (``rfind``), so it
+    costs next to nothing.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.tail = b""  # bytes since the last newline (fewer than ``limit``)
+        self.ok = True
+
+    def feed(self, block: bytes) -> None:
+        if not self.ok:
+            return
+        if b'"' in block:
+            self.ok = False
+            return
+        data = self.tail + block if self.tail else block
+        start, limit = 0, self.limit
+        while len(data) - start > limit:
+            newline = data.rfind(b"\n", start, start + limit + 1)
+            if newline < 0:  # a line longer than the limit
+                self.ok = False
+                return
+            start = newline + 1
+        self.tail = data[start:]
+
+    def result(self) -> int | None:
+        """``limit`` if no line is longer (a bound on every field's length), else ``None``."""
+        return self.limit if self.ok else None
+
+
+def _valid_utf8(
+    path: Path, head: bytes, size: int, block: int = 16 << 20, lines: _LineBound | None = None
+) -> bool:
+    """Whether the whole file decodes as UTF-8 (streamed: files larger than memory are fine).
+
+    ``lines``, if given, is fed every byte of the file on the way (its result is only complete
+    when the file is valid UTF-8).
+    """
+    if len(head) >= size:
+        if lines is not None:
+            lines.feed(head)
+        try:
+            head.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+        return True
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    with open(path, "rb") as fh:
+        try:
+            while piece := fh.read(block):
+                decoder.decode(piece)
+                if lines is not None:
+                    lines.feed(piece)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return False
+    return True
 
 
 def _head(path: Path, n: int) -> bytes:
@@ -92,12 +173,18 @@ def read_header(path: Path, source: TextSource | None = None) -> list[str]:
 
 
 def read_delimited(
-    path: Path, chunksize: int = 200_000, source: TextSource | None = None
+    path: Path,
+    chunksize: int = 200_000,
+    source: TextSource | None = None,
+    columns: Collection[str] | None = None,
 ) -> Iterator[pd.DataFrame]:
     """Yield chunks of a delimited file as all-string frames with a ``_row`` column.
 
-    Every value is kept as written (no NA guessing); empty cells are ``""``.
+    Every value is kept as written (no NA guessing); empty cells are ``""``. ``columns`` (compared
+    stripped and case-insensitively) limits parsing to the columns a reader uses: the others are
+    neither parsed nor shown in the rejects file, which makes wide exports much cheaper to read.
     """
+    wanted = {c.strip().lower() for c in columns} if columns is not None else None
     source = source or inspect_text(path)
     offset = 2  # spreadsheet row of the first record
     try:
@@ -112,11 +199,14 @@ def read_delimited(
             chunksize=chunksize,
             engine="c",
             skipinitialspace=False,
+            usecols=(lambda c: str(c).strip().lower() in wanted) if wanted is not None else None,
         )
         for chunk in reader:
             chunk.columns = [str(c).strip() for c in chunk.columns]
             chunk.index = pd.RangeIndex(offset, offset + len(chunk))
             chunk.insert(0, "_row", chunk.index.to_numpy())
+            chunk.attrs["undecodable"] = source.errors != "strict"
+            chunk.attrs["longest_field_bound"] = source.longest_line
             offset += len(chunk)
             yield chunk
     except pd.errors.EmptyDataError as exc:
@@ -168,21 +258,40 @@ def oversized_or_garbled(raw: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Se
     """Rows with a field longer than :data:`MAX_FIELD_CHARS` or holding undecodable bytes.
 
     Returns ``(mask, field, reason)`` aligned on ``raw``'s index (first offending field per row).
+    Frames from :func:`read_delimited` say in ``attrs["undecodable"]`` whether decoding replaced
+    any bytes; when it did not, no value can hold a replacement character from decoding and that
+    scan is skipped. Likewise ``attrs["longest_field_bound"]`` (the longest line of a file with
+    no quote character) skips measuring values when no line is longer than the limit.
     """
     mask = pd.Series(False, index=raw.index)
     fields = pd.Series("", index=raw.index, dtype="object")
     reasons = pd.Series("", index=raw.index, dtype="object")
+    scan_garbled = raw.attrs.get("undecodable", True)
+    # no line of the file is longer than the limit (and none holds a quote): nothing to measure
+    bound = raw.attrs.get("longest_field_bound")
+    scan_length = bound is None or bound > MAX_FIELD_CHARS
     for column in raw.columns:
-        if column == "_row" or raw[column].dtype != object:
+        values = raw[column]
+        if column == "_row" or not (values.dtype == object or pd.api.types.is_string_dtype(values.dtype)):
             continue
-        values = raw[column].astype(str)
-        too_long = values.str.len() > MAX_FIELD_CHARS
-        garbled = values.str.contains(REPLACEMENT_CHAR, regex=False)
-        for bad, reason in (
-            (too_long, f"longer than {MAX_FIELD_CHARS} characters"),
-            (garbled, "holds bytes that are not valid UTF-8"),
-        ):
-            new = bad & ~mask
+        array = values.to_numpy(dtype=object)
+        longest, lengths = 0, None
+        if scan_length:
+            try:
+                # the longest value first (no array of lengths): almost always short enough
+                longest = max(map(len, array), default=0)
+            except TypeError:  # missing or non-text values
+                longest, lengths = None, values.astype(str).str.len().to_numpy()
+        if longest is not None and longest > MAX_FIELD_CHARS:
+            lengths = np.fromiter(map(len, array), dtype=np.int64, count=len(array))
+        checks = []
+        if lengths is not None:
+            checks.append((lengths > MAX_FIELD_CHARS, f"longer than {MAX_FIELD_CHARS} characters"))
+        if scan_garbled:
+            garbled = values.astype(str).str.contains(REPLACEMENT_CHAR, regex=False).to_numpy(dtype=bool)
+            checks.append((garbled, "holds bytes that are not valid UTF-8"))
+        for bad, reason in checks:
+            new = bad & ~mask.to_numpy()
             if new.any():
                 fields[new] = column
                 reasons[new] = reason

@@ -21,6 +21,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(5 * 1024 * 1024, description="Largest request body the API accepts.")
     cors_origins: list[str] = Field(default_factory=list, description="CORS is closed unless set.")
     basemap: Path | None = Field(None, description="Optional local MBTiles/PMTiles basemap.")
+    population: Path | None = Field(
+        None, description="Population density raster (persons/km²) for exposure covariates."
+    )
+    timezone: str = Field(
+        "Africa/Bangui", description="Mission's local time zone: naive alert times are read in it."
+    )
 
 
 @lru_cache(maxsize=1)

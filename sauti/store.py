@@ -14,6 +14,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,14 +34,29 @@ def utc_now() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-def _migrations() -> list[tuple[int, str, str]]:
+_MIGRATIONS_TABLE = (
+    "CREATE TABLE IF NOT EXISTS schema_migrations "
+    "(number INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+)
+
+
+def _applied(con: sqlite3.Connection) -> set[int]:
+    """Numbers of the migrations already applied to this store."""
+    try:
+        return {row[0] for row in con.execute("SELECT number FROM schema_migrations")}
+    except sqlite3.OperationalError:  # a new store: no table yet
+        return set()
+
+
+@lru_cache(maxsize=1)
+def _migrations() -> tuple[tuple[int, str, str], ...]:
     folder = resources.files("sauti").joinpath("migrations")
     found = []
     for entry in folder.iterdir():
         name = entry.name
         if name.endswith(".sql") and name[:4].isdigit():
             found.append((int(name[:4]), name, entry.read_text(encoding="utf-8")))
-    return sorted(found)
+    return tuple(sorted(found))
 
 
 class Workspace:
@@ -105,19 +121,28 @@ class Workspace:
         con.execute("COMMIT")
 
     def _migrate(self, con: sqlite3.Connection) -> None:
-        current = con.execute("PRAGMA user_version").fetchone()[0]
-        for number, _name, sql in _migrations():
-            if number <= current:
-                continue
+        """Apply every migration not yet recorded in ``schema_migrations`` (by number, in order).
+
+        Tracking the set of applied numbers, not only the highest, means a migration merged later
+        with a lower number is still applied to a store that already has higher ones.
+        """
+        pending = [m for m in _migrations() if m[0] not in _applied(con)]
+        for number, name, sql in pending:
             con.execute("BEGIN IMMEDIATE")
             try:
                 # re-check under the write lock: another process may have migrated meanwhile
-                if con.execute("PRAGMA user_version").fetchone()[0] >= number:
+                if number in _applied(con):
                     con.execute("ROLLBACK")
                     continue
+                con.execute(_MIGRATIONS_TABLE)
                 for statement in _split_sql(sql):
                     con.execute(statement)
-                con.execute(f"PRAGMA user_version = {number}")
+                con.execute(
+                    "INSERT INTO schema_migrations (number, name, applied_at) VALUES (?, ?, ?)",
+                    (number, name, utc_now()),
+                )
+                version = max(number, con.execute("PRAGMA user_version").fetchone()[0])
+                con.execute(f"PRAGMA user_version = {version}")
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
@@ -234,13 +259,101 @@ def insert_ignore(con: sqlite3.Connection, table: str, frame: pd.DataFrame) -> i
     """``INSERT OR IGNORE`` the rows of ``frame``; return how many were new.
 
     Rows whose primary key is already stored (or repeated earlier in ``frame``) are ignored, which
-    is what makes ingest idempotent.
+    is what makes ingest idempotent. Missing values (``None``, ``NaN``, ``NaT``, ``pd.NA``) are
+    stored as NULL. Rows are bound column-wise (one ``tolist`` per column, no per-row pandas
+    work): this is the hot loop of a million-row ingest. Text columns are first bound as they
+    are (``None`` and float ``NaN`` both bind as NULL); only if one holds a value SQLite cannot
+    bind (``pd.NA``, ``NaT``) is the batch rolled back to a savepoint and bound again with every
+    missing value turned into ``None`` — which spares a scan for missing values per column.
     """
     if frame.empty:
         return 0
     columns = list(frame.columns)
-    sql = f"INSERT OR IGNORE INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
-    values = frame.astype("object").where(frame.notna(), None)
-    before = con.total_changes
-    con.executemany(sql, values.itertuples(index=False, name=None))
-    return con.total_changes - before
+    # a column holding one value in every row (the run id, the source) is written into the
+    # statement as a literal rather than bound a million times
+    constants = {c: literal for c in columns if (literal := _constant_literal(frame[c])) is not None}
+    bound = [c for c in columns if c not in constants]
+    names = ", ".join([*bound, *constants])
+    slots = ", ".join(["?"] * len(bound) + list(constants.values()))
+    sql = f"INSERT OR IGNORE INTO {table} ({names}) VALUES ({slots})"
+    rows = [()] * len(frame) if not bound else None  # every column constant: one empty tuple per row
+    con.execute("SAVEPOINT insert_ignore")
+    try:
+        before = con.total_changes
+        try:
+            values = rows or zip(*[_bindable(frame[c], scan_text=False) for c in bound], strict=True)
+            con.executemany(sql, values)
+        except sqlite3.ProgrammingError:  # e.g. "type 'NAType' is not supported"
+            con.execute("ROLLBACK TO insert_ignore")
+            before = con.total_changes
+            con.executemany(sql, rows or zip(*[_bindable(frame[c]) for c in bound], strict=True))
+        new = con.total_changes - before
+    except BaseException:
+        con.execute("ROLLBACK TO insert_ignore")
+        con.execute("RELEASE insert_ignore")
+        raise
+    con.execute("RELEASE insert_ignore")
+    return new
+
+
+def _constant_literal(series: pd.Series) -> str | None:
+    """SQL literal of the value a column holds in every row, if it is a plain int or str."""
+    import numpy as np
+
+    if len(series) < 2 or not isinstance(series.dtype, np.dtype) and series.dtype != "str":
+        return None
+    values = series.to_numpy(dtype=object) if series.dtype == "str" else series.to_numpy()
+    first = values[0]
+    if type(first) is not str and series.dtype.kind not in "iu":  # exactly str: bound as TEXT
+        return None
+    try:
+        if not (values[:: max(len(values) // 64, 1)] == first).all():  # a sample first: cheap "no"
+            return None
+        if not (values == first).all():
+            return None
+    except (TypeError, ValueError):  # pd.NA and other values that do not compare
+        return None
+    if type(first) is str:
+        return None if "\x00" in first else "'" + first.replace("'", "''") + "'"
+    return str(int(first))
+
+
+def _bindable(series: pd.Series, scan_text: bool = True) -> list[Any]:
+    """A column as Python values SQLite can bind: every missing value (``NaN``, ``None``,
+    ``NaT``, ``pd.NA`` — nullable ``Int64``/``boolean``/``string`` columns hold the latter) → ``None``.
+
+    With ``scan_text=False`` a plain object column, or a ``str`` column (whose gaps are ``NaN``), is
+    returned as is: ``None`` and ``NaN`` bind as NULL, and anything else unbindable raises
+    :class:`sqlite3.ProgrammingError` in ``executemany``.
+    """
+    import numpy as np
+    import pandas as pd
+
+    kind = series.dtype.kind
+    if isinstance(series.dtype, np.dtype):
+        if kind in "iuf":
+            return series.tolist()  # float NaN binds as NULL
+        if kind == "b":
+            return series.astype("int64").tolist()
+        if kind == "M":
+            text = series.dt.strftime("%Y-%m-%dT%H:%M:%S").astype("object")
+            return text.where(series.notna(), None).tolist()
+        if kind == "O" and not scan_text:
+            return series.tolist()
+    if kind == "M":  # tz-aware datetimes
+        return series.dt.strftime("%Y-%m-%dT%H:%M:%S").astype("object").where(series.notna(), None).tolist()
+    if (
+        not scan_text
+        and isinstance(series.dtype, pd.StringDtype)
+        and series.dtype.storage == "python"
+        and series.dtype.na_value is np.nan
+    ):
+        return series.to_numpy(dtype=object).tolist()  # gaps are NaN: bound as NULL
+    values = series.to_numpy(dtype=object)  # extension arrays: Python scalars, pd.NA for gaps
+    missing = pd.isna(values)
+    if missing.any():
+        values = values.copy()
+        values[missing] = None
+    if kind in "iub":  # nullable Int64/boolean: numpy scalars to Python ints
+        return [None if v is None else int(v) for v in values]
+    return values.tolist()

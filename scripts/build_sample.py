@@ -58,12 +58,16 @@ def crop_population(shared: Path) -> None:
 
 
 def build_alerts() -> None:
-    """Synthetic Community Alert Network stream (see ``ingest/synthetic_alerts.py``)."""
-    try:
-        from sauti.ingest.synthetic_alerts import write_sample_alerts
-    except ImportError:  # generator not present in this checkout
-        return
-    write_sample_alerts(SAMPLE)
+    """SYNTHETIC Community Alert Network stream (see ``ingest/synthetic_alerts.py``).
+
+    Seeded and deterministic; reads the boundaries and UCDP GED events just written to the
+    sample, so it runs after them. Writes ``alerts/synthetic_alerts.csv`` (CLA spreadsheet,
+    French headers, a ``synthetic`` column) and ``alerts/synthetic_sms_gateway.jsonl``.
+    """
+    from sauti.ingest.synthetic_alerts import write_sample_alerts
+
+    for path in write_sample_alerts(SAMPLE):
+        print(f"synthetic alerts written to {path.relative_to(ROOT)}")
 
 
 def main() -> None:

@@ -20,6 +20,7 @@ RANKS = {
     "sauti.features": 2,
     "sauti.models": 3,
     "sauti.api": 4,
+    "sauti.pipeline": 5,
     "sauti.cli": 5,
 }
 FOLDERS = {
@@ -44,7 +45,8 @@ def _modules():
             yield package, path
     for path in (ROOT / CORE_FOLDER).rglob("*.py"):
         rel = path.relative_to(ROOT / CORE_FOLDER)
-        yield ("sauti.cli" if rel.parts[0] == "cli" else "sauti"), path
+        top = {"cli": "sauti.cli", "pipeline.py": "sauti.pipeline"}
+        yield top.get(rel.parts[0], "sauti"), path
 
 
 def _imports(path: Path):

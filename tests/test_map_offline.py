@@ -19,28 +19,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from browser import CHROMIUM, OFFLINE_FLAGS
 from PIL import Image
 from test_api_support import server  # noqa: F401 - fixture
 
 pytestmark = [pytest.mark.server, pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-extensions",
-    "--window-size=1200,800",
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-    "--proxy-server=127.0.0.1:9",
-    "--proxy-bypass-list=127.0.0.1",
-    "--remote-debugging-port=0",
-]
+FLAGS = [*OFFLINE_FLAGS, "--window-size=1200,800", "--remote-debugging-port=0"]
 
 
 class DevTools:

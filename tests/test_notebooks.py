@@ -10,7 +10,6 @@ from __future__ import annotations
 import html
 import importlib.util
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from browser import CHROMIUM, OFFLINE_FLAGS
 
 ROOT = Path(__file__).resolve().parents[1]
 FOLDER = ROOT / "notebooks"
@@ -277,9 +277,6 @@ def test_offline_map_rejects_an_unknown_role(boundaries_only, role) -> None:
         offline_map(boundaries_only, role=role)
 
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-
-
 @pytest.mark.slow
 @pytest.mark.browser
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian chromium (scripts/system-deps.sh)")
@@ -290,16 +287,7 @@ def test_offline_map_draws_in_a_browser_with_the_network_cut(boundaries_only, tm
     page = offline_map(boundaries_only).save(tmp_path / "map.html")
     command = [
         CHROMIUM,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--host-resolver-rules=MAP * ~NOTFOUND",
-        "--proxy-server=127.0.0.1:9",
+        *OFFLINE_FLAGS,
         f"--user-data-dir={tmp_path / 'profile'}",
         "--window-size=1000,700",
         "--virtual-time-budget=5000",

@@ -21,9 +21,20 @@ IDEMPOTENCY = Header(
 )
 
 
-def _reply(status: int, body: dict, replayed: bool) -> JSONResponse:
+async def _submit_once(
+    request: Request,
+    source: DataSource,
+    principal: Principal,
+    idempotency_key: str | None,
+    body: bytes,
+    submit,
+) -> JSONResponse:
+    """Run ``submit`` once per Idempotency-Key and body, in the thread pool; reply with its outcome."""
+    status, reply, replayed = await run_in_threadpool(
+        alerts.with_idempotency, source, principal, idempotency_key, "POST", request.url.path, body, submit
+    )
     return JSONResponse(
-        body, status_code=status, headers={"Idempotent-Replayed": "true"} if replayed else None
+        reply, status_code=status, headers={"Idempotent-Replayed": "true"} if replayed else None
     )
 
 
@@ -36,19 +47,15 @@ async def post_alert(
     principal: Principal = Depends(WRITE),
 ) -> JSONResponse:
     """201 with the alert id and the resolved locality; 200 for a duplicate; 422 with field errors."""
-    body = await request.body()
     record = as_record(alert)
-    result = await run_in_threadpool(
-        alerts.with_idempotency,
+    return await _submit_once(
+        request,
         source,
         principal,
         idempotency_key,
-        "POST",
-        request.url.path,
-        body,
+        await request.body(),
         lambda: alerts.submit_one(source, record),
     )
-    return _reply(*result)
 
 
 @router.post("/alerts/batch", summary="Submit many alerts")
@@ -60,19 +67,15 @@ async def post_batch(
     principal: Principal = Depends(WRITE),
 ) -> JSONResponse:
     """One outcome per alert, in order, and the counts (read = accepted + rejected + duplicates)."""
-    body = await request.body()
     records = [as_record(a) for a in batch.alerts]
-    result = await run_in_threadpool(
-        alerts.with_idempotency,
+    return await _submit_once(
+        request,
         source,
         principal,
         idempotency_key,
-        "POST",
-        request.url.path,
-        body,
+        await request.body(),
         lambda: alerts.submit_many(source, records),
     )
-    return _reply(*result)
 
 
 @router.post("/alerts/upload", summary="Submit a CSV of alerts (multipart form field 'file')")
@@ -90,10 +93,7 @@ async def post_csv(
     def run():
         return alerts.submit_many(source, alerts.csv_records(data, name), channel_source="api-csv")
 
-    result = await run_in_threadpool(
-        alerts.with_idempotency, source, principal, idempotency_key, "POST", request.url.path, data, run
-    )
-    return _reply(*result)
+    return await _submit_once(request, source, principal, idempotency_key, data, run)
 
 
 @router.patch("/alerts/{alert_id}", summary="Set an alert's verification (analysts)")

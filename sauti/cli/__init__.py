@@ -10,7 +10,6 @@ import logging
 import sys
 from pathlib import Path
 
-import click
 import typer
 
 from sauti.errors import SautiError
@@ -70,15 +69,9 @@ _register()
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, turning domain errors into one line and exit code 2."""
     try:
-        app(args=argv, standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.exceptions.Abort:
-        typer.echo("aborted", err=True)
-        return 1
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
+        app(args=argv, prog_name="sauti")
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except (SautiError, ValueError, FileNotFoundError) as exc:
         if _state.get("debug"):
             raise

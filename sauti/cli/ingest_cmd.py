@@ -82,6 +82,40 @@ def incidents(
     _emit(report, as_json)
 
 
+@ingest_app.command("alerts")
+def alerts(
+    path: Path = typer.Argument(
+        ...,
+        help="Alerts: CSV (French or English headers), JSON list, {\"alerts\": [...]}, JSON Lines, "
+        "or SMS-gateway records {\"from\", \"text\", \"received_at\"}.",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON summary object."),
+) -> None:
+    """Store community alerts: reporters pseudonymised, text scrubbed, places geocoded."""
+    from sauti.cli import current_workspace
+    from sauti.ingest.alerts import ingest_alerts
+
+    with progress_bar(f"ingest {path.name}", _line_count(path)) as advance:
+        report = ingest_alerts(current_workspace(), path, progress=advance)
+    _emit(report, as_json)
+
+
+@ingest_app.command("places")
+def places(
+    path: Path = typer.Argument(
+        ..., help="Settlements: CSV/JSON with name, latitude, longitude (alt_names optional) or a point file."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON summary object."),
+) -> None:
+    """Add named settlements (villages) to the gazetteer; each goes to the locality containing it."""
+    from sauti.cli import current_workspace
+    from sauti.ingest.gazetteer import ingest_places
+
+    with progress_bar(f"ingest {path.name}", _line_count(path)) as advance:
+        report = ingest_places(current_workspace(), path, progress=advance)
+    _emit(report, as_json)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(ingest_app, name="ingest")
 

@@ -1,0 +1,437 @@
+"""Alert ingest from files and API submissions: shapes, normalisation, rejects, geocoding, idempotency."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sauti.ingest.alerts import (
+    ingest_alerts,
+    normalize_category,
+    parse_received_at,
+    set_verification,
+    submit_alerts,
+)
+from sauti.ingest.boundaries import ingest_boundaries
+from sauti.ingest.errors import IngestError
+
+from sauti.cli import main
+from sauti.errors import NotFoundError
+from sauti.store import Workspace
+
+PHONE = "+236 72 12 34 56"
+NAME = "Jean-Paul Ngakoutou"
+
+
+@pytest.fixture(scope="module")
+def car_template(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path) -> Path:
+    ws = Workspace(tmp_path_factory.mktemp("car") / "ws")
+    ingest_boundaries(ws, sample_dir / "boundaries" / "caf_adm2.gpkg", "admin2")
+    ingest_boundaries(ws, sample_dir / "boundaries" / "caf_adm3.gpkg", "admin3")
+    return ws.root
+
+
+@pytest.fixture
+def ws(car_template: Path, tmp_path: Path) -> Workspace:
+    """A fresh workspace holding the CAR admin2 and admin3 boundaries."""
+    shutil.copytree(car_template, tmp_path / "ws")
+    return Workspace(tmp_path / "ws")
+
+
+def _csv(path: Path, header: str, *rows: str) -> Path:
+    path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    return path
+
+
+FR_HEADER = (
+    "date_reception;telephone;nom;canal;message;categorie;lieu;latitude;longitude;verification;gravite"
+)
+EN_HEADER = (
+    "received_at,reporter_phone,reporter_name,channel,text,category,place,latitude,longitude,"
+    "verification,severity"
+)
+FR_ROWS = (
+    f"04/03/2021 10:22;{PHONE};{NAME};SMS;Hommes armés près de Bambary, rappelez-moi au 72 12 34 56 - "
+    "Jean-Paul;mouvement de groupe armé;;;;;3",
+    "05/03/2021 08:00;;Marie Yangbéla;en personne;Tension entre éleveurs et agriculteurs;tension;"
+    "Kaga-Bandoro;;;vérifié;2",
+)
+EN_ROWS = (
+    f'2021-03-04 10:22,{PHONE},{NAME},sms,"Hommes armés près de Bambary, rappelez-moi au 72 12 34 56 - '
+    'Jean-Paul",armed group movement,,,,,3',
+    "2021-03-05 08:00,,Marie Yangbéla,in person,Tension entre éleveurs et agriculteurs,intercommunal,"
+    "Kaga-Bandoro,,,verified,2",
+)
+
+
+@pytest.mark.parametrize(
+    ("header", "rows"), [(FR_HEADER, FR_ROWS), (EN_HEADER, EN_ROWS)], ids=["french", "english"]
+)
+def test_csv_headers_in_french_or_english_give_the_same_alerts(
+    ws: Workspace, tmp_path: Path, header: str, rows: tuple[str, ...]
+) -> None:
+    report = ingest_alerts(ws, _csv(tmp_path / "alerts.csv", header, *rows))
+    assert report.summary()["accepted"] == 2
+    assert report.rejected == 0
+    alerts = ws.alerts().set_index("place_name")
+    first, second = alerts.loc["Bambary"], alerts.loc["Kaga-Bandoro"]
+    # naive local times (Africa/Bangui, UTC+1) are stored in UTC
+    assert first["received_at"] == pd.Timestamp("2021-03-04T09:22:00Z")
+    assert (first["channel"], first["category"], first["verification"], first["severity"]) == (
+        "sms",
+        "armed_group_movement",
+        "unverified",
+        3,
+    )
+    assert first["text"] == "Hommes armés près de Bambary, rappelez-moi au [phone] - [name]-[name]"
+    assert (first["locality_id"], first["location_source"]) == ("CF4311", "gazetteer")
+    assert 0.7 < first["locality_confidence"] < 0.9  # misspelt, found in free text
+    assert (second["channel"], second["category"], second["verification"]) == (
+        "in_person",
+        "intercommunal_tension",
+        "verified",
+    )
+    assert (second["locality_id"], second["locality_confidence"]) == ("CF4211", 1.0)
+    assert first["reporter_ref"].startswith("rep_")
+    assert first["reporter_ref"] != second["reporter_ref"]
+
+
+def test_same_file_twice_adds_nothing_and_ids_are_stable(ws: Workspace, tmp_path: Path) -> None:
+    path = _csv(tmp_path / "alerts.csv", FR_HEADER, *FR_ROWS)
+    ingest_alerts(ws, path)
+    ids = sorted(ws.alerts()["alert_id"])
+    again = ingest_alerts(ws, path)
+    assert (again.read, again.accepted, again.duplicates) == (2, 0, 2)
+    assert sorted(ws.alerts()["alert_id"]) == ids
+    # the same alert in English headers is the same alert
+    english = ingest_alerts(ws, _csv(tmp_path / "en.csv", EN_HEADER, *EN_ROWS))
+    assert english.duplicates == 2
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("04/03/2021 10:22", "2021-03-04T09:22:00Z"),
+        ("2021-03-04 10:22:00", "2021-03-04T09:22:00Z"),
+        ("2021-03-04T10:22:00", "2021-03-04T09:22:00Z"),
+        ("2021-03-04T09:22:00Z", "2021-03-04T09:22:00Z"),
+        ("2021-03-04T12:22:00+03:00", "2021-03-04T09:22:00Z"),
+        ("1614849720", "2021-03-04T09:22:00Z"),
+        ("04/03/2021", "2021-03-03T23:00:00Z"),
+        ("31/02/2021 10:00", None),
+        ("hier soir", None),
+    ],
+    ids=[
+        "fr-day-first",
+        "iso-naive-space",
+        "iso-naive-T",
+        "iso-utc",
+        "iso-offset",
+        "unix-seconds",
+        "date-only",
+        "impossible-date",
+        "words",
+    ],
+)
+def test_received_at_is_normalised_to_utc(value: str, expected: str | None) -> None:
+    parsed = parse_received_at(pd.Series([value]), "Africa/Bangui").iloc[0]
+    if expected is None:
+        assert pd.isna(parsed)
+    else:
+        assert parsed.strftime("%Y-%m-%dT%H:%M:%SZ") == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("tension intercommunautaire", "intercommunal_tension"),
+        ("Mouvement de groupe armé", "armed_group_movement"),
+        ("MENACE", "threat_to_civilians"),
+        ("Attaque", "attack"),
+        ("déplacement", "displacement"),
+        ("autre", "other"),
+        ("something new", "other"),
+        ("", "other"),
+    ],
+    ids=[
+        "fr-tension",
+        "fr-movement-accents",
+        "fr-upper",
+        "fr-attack",
+        "fr-displacement",
+        "fr-other",
+        "unknown",
+        "blank",
+    ],
+)
+def test_category_synonyms(value: str, expected: str) -> None:
+    assert normalize_category(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("cells", "field", "reason"),
+    [
+        ("04/03/2021 10:22;;;SMS;texte;;;;;;7", "severity", "out of range 1-5"),
+        ("04/03/2021 10:22;;;SMS;texte;;;;;;2.5", "severity", "not a whole number 1-5"),
+        ("01/01/2099 10:00;;;SMS;texte;;;;;;", "received_at", "date is in the future"),
+        ("31/02/2021 10:00;;;SMS;texte;;;;;;", "received_at", "not a date"),
+        (";;;SMS;texte;;;;;;", "received_at", "required value is missing"),
+        ("04/03/2021 10:22;;;pigeon;texte;;;;;;", "channel", "not one of sms, phone, in_person, app"),
+        ("04/03/2021 10:22;;;SMS;texte;;;;;peut-être;", "verification", "not one of unverified"),
+        ("04/03/2021 10:22;;;SMS;;;;;;;", "text", "neither text nor category"),
+        ("04/03/2021 10:22;;;SMS;texte;;;5.5;;;", "latitude", "only one of longitude/latitude"),
+        ("04/03/2021 10:22;;;SMS;texte;;;95;150;;", "latitude", "out of range"),
+        ("04/03/2021 10:22;;;SMS;texte;;;20.6;5.7;;", "latitude", "look swapped"),
+        ("04/03/2021 10:22;;;SMS;texte;;;abc;20;;", "latitude", "not a number"),
+    ],
+    ids=[
+        "severity-high",
+        "severity-fraction",
+        "future",
+        "impossible-date",
+        "no-date",
+        "channel",
+        "verification",
+        "empty-alert",
+        "half-point",
+        "lat-out-of-range",
+        "swapped",
+        "lat-not-number",
+    ],
+)
+def test_bad_rows_are_rejected_with_field_and_reason(
+    ws: Workspace, tmp_path: Path, cells: str, field: str, reason: str
+) -> None:
+    good = "04/03/2021 10:22;;;SMS;tout est calme;autre;;;;;1"
+    path = _csv(tmp_path / "alerts.csv", FR_HEADER, good, cells)
+    report = ingest_alerts(ws, path)
+    assert (report.read, report.accepted, report.rejected) == (2, 1, 1)
+    rejects = pd.read_csv(report.rejects_file, dtype=str)
+    assert rejects["row"].tolist() == ["3"]  # spreadsheet row: header is row 1
+    assert rejects["field"].iloc[0] == field
+    assert reason in rejects["reason"].iloc[0]
+
+
+def test_rejected_rows_show_only_pseudonymised_scrubbed_values(ws: Workspace, tmp_path: Path) -> None:
+    row = f"04/03/2021 10:22;{PHONE};{NAME};SMS;Ici {NAME}, appelez le 75 11 22 33;autre;;;;;9"
+    report = ingest_alerts(ws, _csv(tmp_path / "alerts.csv", FR_HEADER, row))
+    assert report.rejected == 1
+    content = Path(report.rejects_file).read_text(encoding="utf-8")
+    raw = json.loads(pd.read_csv(report.rejects_file)["raw"].iloc[0])
+    assert raw["reporter_ref"].startswith("rep_")
+    assert "reporter_phone" not in raw
+    assert "reporter_name" not in raw
+    assert raw["text"] == "Ici [name], appelez le [phone]"
+    for secret in ("72 12 34 56", "72123456", "Ngakoutou", "75 11 22 33", "Jean-Paul"):
+        assert secret not in content
+
+
+def test_unresolved_alert_is_stored_not_dropped(ws: Workspace, tmp_path: Path) -> None:
+    row = "04/03/2021 10:22;;;SMS;Des hommes armés vers Kwéyazi;;Kwéyazi;;;;"
+    report = ingest_alerts(ws, _csv(tmp_path / "alerts.csv", FR_HEADER, row))
+    assert report.accepted == 1
+    stored = ws.alerts().iloc[0]
+    assert stored["location_source"] == "unresolved"
+    assert stored["locality_id"] is None
+    assert pd.isna(stored["locality_confidence"])
+    assert stored["place_name"] == "Kwéyazi"
+
+
+def test_resolution_order_pcode_then_point_then_place_then_text(ws: Workspace) -> None:
+    bangui_point = {"longitude": 18.56, "latitude": 4.37}
+    base = {"received_at": "2021-03-04T10:00:00Z", "text": "Attaque à Ndele"}
+    records = [
+        {**base, **bangui_point, "locality_id": "CF4311", "place_name": "Bria"},
+        {**base, **bangui_point, "locality_id": "CF0000", "place_name": "Bria"},  # unknown P-code: next
+        {**base, "place_name": "Bria"},
+        {**base},
+        {**base, "longitude": 2.35, "latitude": 48.85},  # outside every locality: falls through to text
+    ]
+    for n, record in enumerate(records):  # distinct texts, else they are one alert (same id)
+        record["text"] += f" ({n})"
+    outcomes = submit_alerts(ws, records, source="test")
+    got = [(o.location_source, o.locality_id) for o in outcomes]
+    assert got[0] == ("locality_id", "CF4311")
+    assert got[1][0] == "point"
+    assert got[1][1].startswith("CF71")
+    assert got[2] == ("gazetteer", "CF521")
+    assert got[3] == ("gazetteer", "CF511")
+    assert got[4] == ("gazetteer", "CF511")
+    stored = ws.alerts().set_index("alert_id")
+    assert stored.loc[outcomes[4].alert_id, "longitude"] == 2.35  # the point is kept, in the store only
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("list.json", json.dumps([{"received_at": "2022-01-01T10:00:00Z", "text": "Attaque à Bria"}])),
+        ("wrapped.json", json.dumps({"alerts": [{"date": "01/01/2022 11:00", "message": "Attaque à Bria"}]})),
+        (
+            "lines.jsonl",
+            json.dumps({"received_at": "2022-01-01T10:00:00Z", "text": "Attaque à Bria"}) + "\n\n",
+        ),
+        (
+            "sms.json",
+            json.dumps(
+                {"from": "+23672123456", "text": "Attaque à Bria", "received_at": "2022-01-01T10:00:00Z"}
+            ),
+        ),
+        (
+            "points.geojson",
+            json.dumps(
+                {
+                    "type": "FeatureCollection",
+                    "features": [
+                        {
+                            "type": "Feature",
+                            "properties": {"received_at": "2022-01-01T10:00:00Z", "text": "Attaque"},
+                            "geometry": {"type": "Point", "coordinates": [22.0, 6.53]},
+                        }
+                    ],
+                }
+            ),
+        ),
+    ],
+    ids=["json-list", "json-alerts-key", "json-lines", "sms-gateway-object", "geojson-points"],
+)
+def test_json_shapes(ws: Workspace, tmp_path: Path, name: str, content: str) -> None:
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    report = ingest_alerts(ws, path)
+    assert (report.read, report.accepted) == (1, 1)
+    stored = ws.alerts().iloc[0]
+    assert stored["received_at"] == pd.Timestamp("2022-01-01T10:00:00Z")
+    assert stored["locality_id"].startswith("CF52")  # Bria, by name or by point
+    if name == "sms.json":
+        assert stored["channel"] == "sms"
+        assert stored["reporter_ref"].startswith("rep_")
+    if name == "points.geojson":
+        assert stored["location_source"] == "point"
+
+
+def test_missing_date_column_is_fatal_and_names_the_file(ws: Workspace, tmp_path: Path) -> None:
+    path = _csv(tmp_path / "nodate.csv", "telephone,message", f"{PHONE},bonjour")
+    with pytest.raises(IngestError, match=r"nodate\.csv: no received_at column"):
+        ingest_alerts(ws, path)
+    assert ws.alerts().empty
+
+
+def test_submit_alerts_outcomes_and_run_record(ws: Workspace) -> None:
+    sms = {"from": PHONE, "text": "Hommes armés à Kaga Bandoro", "received_at": "2022-05-01T08:00:00Z"}
+    records = [
+        sms,
+        {"text": "bad", "severity": 9, "reporter_name": NAME},
+        dict(sms),
+        {"text": "Tension à Ndele", "category": "tension"},  # no date: received now; no channel: app
+    ]
+    outcomes = submit_alerts(ws, records, source="web")
+    assert [o.status for o in outcomes] == ["accepted", "rejected", "duplicate", "accepted"]
+    assert [o.row for o in outcomes] == [1, 2, 3, 4]
+    assert outcomes[0].alert_id == outcomes[2].alert_id
+    assert (outcomes[0].locality_id, outcomes[0].locality_name) == ("CF4211", "Kaga-Bandoro")
+    assert outcomes[1].errors == [{"field": "severity", "reason": "out of range 1-5"}]
+    assert outcomes[1].alert_id is None
+    stored = ws.alerts().set_index("alert_id")
+    assert stored.loc[outcomes[0].alert_id, "channel"] == "sms"
+    assert stored.loc[outcomes[3].alert_id, "channel"] == "app"
+    age = datetime.now(UTC) - stored.loc[outcomes[3].alert_id, "received_at"].to_pydatetime()
+    assert timedelta(0) <= age < timedelta(minutes=5)
+    run = ws.runs().iloc[-1]
+    assert (run["kind"], run["path"], run["status"]) == ("alerts", "api:web", "ok")
+    assert (run["rows_read"], run["accepted"], run["rejected"], run["duplicates"]) == (4, 2, 1, 1)
+    assert "12 34 56" not in Path(run["rejects_file"]).read_text(encoding="utf-8")
+
+
+def test_submit_alerts_reports_every_error_of_a_record(ws: Workspace) -> None:
+    (outcome,) = submit_alerts(
+        ws, [{"received_at": "not a date", "channel": "pigeon", "severity": 0, "text": "x"}]
+    )
+    assert outcome.status == "rejected"
+    assert {e["field"] for e in outcome.errors} == {"received_at", "channel", "severity"}
+
+
+def test_set_verification(ws: Workspace) -> None:
+    (outcome,) = submit_alerts(ws, [{"text": "Attaque à Bria", "received_at": "2022-01-01T10:00:00Z"}])
+    result = set_verification(ws, outcome.alert_id, "fausse alerte")
+    assert result["verification"] == "false_alarm"
+    assert "reporter_ref" not in result
+    assert "latitude" not in result
+    assert ws.alerts().set_index("alert_id").loc[outcome.alert_id, "verification"] == "false_alarm"
+    assert set_verification(ws, outcome.alert_id, "verified")["verification"] == "verified"
+    with pytest.raises(NotFoundError):
+        set_verification(ws, "al_nope", "verified")
+    with pytest.raises(ValueError, match="verification must be one of"):
+        set_verification(ws, outcome.alert_id, "maybe")
+
+
+def test_cli_json_summary_and_fatal_error(
+    ws: Workspace, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    path = _csv(tmp_path / "alerts.csv", FR_HEADER, *FR_ROWS, "04/03/2021 10:22;;;SMS;x;;;;;;8")
+    code = main(["--workspace", str(ws.root), "ingest", "alerts", str(path), "--json"])
+    out = capsys.readouterr().out
+    assert code == 0
+    summary = json.loads(out)
+    assert list(summary) == ["read", "accepted", "rejected", "duplicates", "rejects_file"]
+    assert (summary["read"], summary["accepted"], summary["rejected"], summary["duplicates"]) == (3, 2, 1, 0)
+    assert Path(summary["rejects_file"]).exists()
+    code = main(["--workspace", str(ws.root), "ingest", "alerts", str(tmp_path / "missing.csv"), "--json"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.strip().count("\n") == 0
+    assert "missing.csv" in err
+    assert "Traceback" not in err
+
+
+def test_bad_input_files(ws: Workspace, tmp_path: Path) -> None:
+    header = "date;message;lieu"
+    # a gigantic field is rejected, the row beside it kept
+    huge = _csv(
+        tmp_path / "huge.csv", header, f"04/03/2021 10:00;{'x' * 100_001};", "04/03/2021 10:00;ok;Bria"
+    )
+    report = ingest_alerts(ws, huge)
+    assert (report.read, report.accepted, report.rejected) == (2, 1, 1)
+    rejects = pd.read_csv(report.rejects_file)
+    assert rejects["reason"].iloc[0] == "longer than 100000 characters"
+    assert len(rejects["raw"].iloc[0]) < 3_000  # the rejects file keeps a cut copy
+    # a legacy Windows-1252 export is read with its accents
+    legacy = tmp_path / "legacy.csv"
+    legacy.write_bytes(f"{header}\n05/03/2021 10:00;Tension à Kaga-Bandoro;Mbrès\n".encode("cp1252"))
+    report = ingest_alerts(ws, legacy)
+    assert report.accepted == 1
+    stored = ws.alerts().set_index("place_name")
+    assert stored.loc["Mbrès", "text"] == "Tension à Kaga-Bandoro"
+    # invalid UTF-8 bytes inside a UTF-8 file: that row is rejected
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_bytes(
+        f"{header}\n06/03/2021 10:00;Déplacés à Bria;\n".encode() + b"06/03/2021 11:00;bad \xff byte;\n"
+    )
+    report = ingest_alerts(ws, mixed)
+    assert (report.accepted, report.rejected) == (1, 1)
+    assert pd.read_csv(report.rejects_file)["reason"].iloc[0] == "holds bytes that are not valid UTF-8"
+    # the same row twice in one file: one accepted, one duplicate
+    twice = _csv(
+        tmp_path / "twice.csv", header, "07/03/2021 10:00;Attaque;Bria", "07/03/2021 10:00;Attaque;Bria"
+    )
+    report = ingest_alerts(ws, twice)
+    assert (report.read, report.accepted, report.duplicates) == (2, 1, 1)
+    # an empty file is fatal
+    (tmp_path / "empty.csv").write_text("", encoding="utf-8")
+    with pytest.raises(IngestError, match="empty"):
+        ingest_alerts(ws, tmp_path / "empty.csv")
+
+
+def test_mission_time_zone_comes_from_settings(ws: Workspace, tmp_path: Path, monkeypatch) -> None:
+    from sauti.settings import get_settings
+
+    monkeypatch.setenv("SAUTI_TIMEZONE", "Africa/Juba")  # UTC+2 (South Sudan mission)
+    get_settings.cache_clear()
+    try:
+        ingest_alerts(ws, _csv(tmp_path / "juba.csv", "date;message", "04/03/2021 10:22;calme"))
+    finally:
+        get_settings.cache_clear()
+    assert ws.alerts()["received_at"].iloc[0] == pd.Timestamp("2021-03-04T08:22:00Z")

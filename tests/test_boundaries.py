@@ -1,0 +1,226 @@
+"""Boundary ingest: the real OCHA files (CAR, South Sudan), repairs, rejects, CRS handling, formats."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+import pytest
+import shapely
+from sauti.ingest.boundaries import ingest_boundaries
+from sauti.ingest.errors import IngestError
+from shapely.geometry import Polygon, box
+
+CAF = "boundaries/CAF/caf_admbnda_adm{n}_200k_sigcaf_reach_itos_v2.shp"
+SSD = "boundaries/SSD/ocha_codab_ssd_adm2.shp"
+
+
+def _invariant(report) -> None:
+    assert report.read == report.accepted + report.rejected + report.duplicates
+    assert len(pd.read_csv(report.rejects_file)) == report.rejected
+
+
+@pytest.mark.parametrize(
+    ("n", "count"), [(0, 1), (2, 72), (3, 175)], ids=["caf-adm0", "caf-adm2", "caf-adm3"]
+)
+def test_real_car_files_store_every_feature(workspace, shared_data, n, count):
+    report = ingest_boundaries(workspace, shared_data / CAF.format(n=n), f"admin{n}")
+    assert (report.read, report.accepted, report.rejected) == (count, count, 0)
+    _invariant(report)
+    stored = workspace.localities(f"admin{n}")
+    source = pyogrio.read_dataframe(shared_data / CAF.format(n=n), read_geometry=False)
+    assert sorted(stored["locality_id"]) == sorted(source[f"admin{n}Pcod"])
+    assert stored.geometry.is_valid.all()
+    assert stored.crs.to_epsg() == 4326
+
+
+def test_car_adm2_derives_17_prefectures_by_dissolve(workspace, shared_data):
+    report = ingest_boundaries(workspace, shared_data / CAF.format(n=2), "admin2")
+    assert any("derived 17 new admin1" in w for w in report.warnings)
+    prefectures = workspace.localities("admin1")
+    source = pyogrio.read_dataframe(shared_data / CAF.format(n=2), read_geometry=False)
+    assert len(prefectures) == 17 == source["admin1Pcod"].nunique()
+    subs = workspace.localities("admin2")
+    # each préfecture is the union of its sous-préfectures: areas add up (equal-area km²)
+    summed = subs.groupby("admin1_id")["area_km2"].sum()
+    areas = prefectures.set_index("locality_id")["area_km2"]
+    pd.testing.assert_series_equal(areas.sort_index(), summed.sort_index(), check_names=False, rtol=1e-6)
+    bangui = subs[subs["name"] == "Bangui"].iloc[0]
+    assert bangui["parent_id"] == bangui["admin1_id"]
+    assert prefectures.set_index("locality_id").loc[bangui["parent_id"], "level"] == "admin1"
+    # CAR is about 623,000 km²
+    assert 600_000 < subs["area_km2"].sum() < 640_000
+
+
+def test_car_adm3_after_adm2_adds_no_duplicate_parents(workspace, shared_data):
+    ingest_boundaries(workspace, shared_data / CAF.format(n=2), "admin2")
+    report = ingest_boundaries(workspace, shared_data / CAF.format(n=3), "admin3")
+    _invariant(report)
+    assert workspace.levels() == {"admin0": 1, "admin1": 17, "admin2": 72, "admin3": 175}
+    communes = workspace.localities("admin3")
+    assert set(communes["parent_id"]) <= set(workspace.localities("admin2")["locality_id"])
+
+
+def test_south_sudan_counties_use_adm2_pcode_fields(workspace, shared_data):
+    report = ingest_boundaries(workspace, shared_data / SSD, "admin2")
+    source = pyogrio.read_dataframe(shared_data / SSD, read_geometry=False)
+    assert (report.read, report.accepted) == (79, 79)
+    counties = workspace.localities("admin2").set_index("locality_id").sort_index()
+    expected = source.set_index("ADM2_PCODE").sort_index()
+    assert list(counties.index) == list(expected.index)
+    assert (counties["name"] == expected["ADM2_EN"]).all()
+    assert (counties["parent_id"] == expected["ADM1_PCODE"]).all()
+    assert len(workspace.localities("admin1")) == source["ADM1_PCODE"].nunique()
+
+
+def _write_geojson(path: Path, features: list[dict], crs: str | None = "EPSG:4326") -> Path:
+    payload: dict = {"type": "FeatureCollection", "features": features}
+    if crs:
+        payload["crs"] = {"type": "name", "properties": {"name": "urn:ogc:def:crs:" + crs.replace(":", "::")}}
+    path.write_text(json.dumps(payload))
+    return path
+
+
+def _feature(code: str, name: str, geometry: dict | None) -> dict:
+    props = {"admin2Pcode": code, "admin2Name": name, "admin1Pcode": "R1", "admin1Name": "Region One"}
+    return {"type": "Feature", "properties": props, "geometry": geometry}
+
+
+def test_bow_tie_is_repaired_and_empty_polygon_rejected(workspace, tmp_path):
+    bow_tie = Polygon([(20, 5), (21, 6), (21, 5), (20, 6), (20, 5)])
+    assert not bow_tie.is_valid
+    path = _write_geojson(
+        tmp_path / "broken.geojson",
+        [
+            _feature("B1", "Bow tie", shapely.geometry.mapping(bow_tie)),
+            _feature("E1", "Empty", {"type": "Polygon", "coordinates": []}),
+            _feature("N1", "No geometry", None),
+            _feature("OK", "Square", shapely.geometry.mapping(box(22, 5, 23, 6))),
+        ],
+    )
+    report = ingest_boundaries(workspace, path, "admin2")
+    assert (report.read, report.accepted, report.rejected) == (4, 2, 2)
+    _invariant(report)
+    rejects = pd.read_csv(report.rejects_file)
+    assert rejects[["source_file", "row", "field", "reason"]].to_dict("records") == [
+        {"source_file": "broken.geojson", "row": 2, "field": "geometry", "reason": "empty geometry"},
+        {"source_file": "broken.geojson", "row": 3, "field": "geometry", "reason": "empty geometry"},
+    ]
+    stored = workspace.localities("admin2").set_index("locality_id")
+    repaired = stored.loc["B1", "geometry"]
+    assert repaired.is_valid
+    assert repaired.geom_type in ("Polygon", "MultiPolygon")
+    assert repaired.area == pytest.approx(0.5)  # the two triangles of the bow tie
+
+
+@pytest.mark.filterwarnings("ignore:'crs' was not provided:UserWarning")
+def test_file_without_crs_is_read_as_wgs84_with_a_warning(workspace, tmp_path):
+    frame = gpd.GeoDataFrame(
+        {"admin2Pcod": ["A", "B"], "admin2Name": ["Alpha", "Beta"]},
+        geometry=[box(20, 5, 21, 6), box(21, 5, 22, 6)],
+        crs=None,
+    )
+    path = tmp_path / "no_crs.shp"
+    frame.to_file(path)
+    assert not path.with_suffix(".prj").exists()
+    report = ingest_boundaries(workspace, path, "admin2")
+    assert report.accepted == 2
+    assert any("no CRS" in w and "WGS84" in w for w in report.warnings)
+    stored = workspace.localities("admin2").set_index("locality_id")
+    assert stored.loc["A", "geometry"].bounds == pytest.approx((20, 5, 21, 6))
+
+
+def test_projected_file_is_reprojected_to_wgs84(workspace, tmp_path, three_squares):
+    projected = three_squares.rename(columns={"locality_id": "admin2Pcode", "name": "admin2Name"})
+    projected = projected[["admin2Pcode", "admin2Name", "geometry"]].to_crs("EPSG:32634")
+    path = tmp_path / "utm.gpkg"
+    projected.to_file(path)
+    ingest_boundaries(workspace, path, "admin2")
+    stored = workspace.localities("admin2").set_index("locality_id").sort_index()
+    for code, original in zip(["A", "B", "C"], three_squares.geometry, strict=True):
+        assert stored.loc[code, "geometry"].bounds == pytest.approx(original.bounds, abs=1e-6)
+    # areas are computed in an equal-area CRS: a 1°×1° cell at 5°N is about 12,270 km²
+    assert stored["area_km2"].to_numpy() == pytest.approx([12_270] * 3, rel=0.01)
+
+
+def test_geojson_boundaries(workspace, tmp_path, three_squares):
+    features = [
+        _feature(code, name, shapely.geometry.mapping(geom))
+        for code, name, geom in zip(
+            three_squares["locality_id"], three_squares["name"], three_squares.geometry, strict=True
+        )
+    ]
+    report = ingest_boundaries(workspace, _write_geojson(tmp_path / "squares.geojson", features), "admin2")
+    assert report.accepted == 3
+    assert workspace.localities("admin2")["name"].tolist() == ["Alpha", "Bêta", "Gamma"]
+
+
+def test_topojson_boundaries(workspace, tmp_path):
+    """Two squares sharing an edge, as TopoJSON arcs (read through GDAL's TopoJSON driver)."""
+    topology = {
+        "type": "Topology",
+        "objects": {
+            "communes": {
+                "type": "GeometryCollection",
+                "geometries": [
+                    {
+                        "type": "Polygon",
+                        "arcs": [[0, 1]],
+                        "properties": {"admin3Pcode": "T1", "admin3Name": "West"},
+                    },
+                    {
+                        "type": "Polygon",
+                        "arcs": [[-1, 2]],
+                        "properties": {"admin3Pcode": "T2", "admin3Name": "East"},
+                    },
+                ],
+            }
+        },
+        "arcs": [
+            [[21, 5], [21, 6]],  # shared edge
+            [[21, 6], [20, 6], [20, 5], [21, 5]],
+            [[21, 5], [22, 5], [22, 6], [21, 6]],
+        ],
+    }
+    path = tmp_path / "communes.topojson"
+    path.write_text(json.dumps(topology))
+    report = ingest_boundaries(workspace, path, "admin3")
+    assert (report.read, report.accepted, report.rejected) == (2, 2, 0)
+    stored = workspace.localities("admin3").set_index("locality_id").sort_index()
+    assert stored.loc["T1", "geometry"].bounds == pytest.approx((20, 5, 21, 6))
+    assert stored.loc["T2", "geometry"].bounds == pytest.approx((21, 5, 22, 6))
+    assert stored.loc["T1", "geometry"].touches(stored.loc["T2", "geometry"])
+
+
+def test_reingest_is_idempotent(workspace, shared_data):
+    first = ingest_boundaries(workspace, shared_data / CAF.format(n=2), "admin2")
+    second = ingest_boundaries(workspace, shared_data / CAF.format(n=2), "admin2")
+    assert (first.accepted, second.accepted, second.duplicates) == (72, 0, 72)
+    _invariant(second)
+    assert workspace.levels()["admin2"] == 72
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: p, "file not found"),
+        (lambda p: (p.write_text(""), p)[1], "cannot read as a vector file"),
+        (lambda p: (p.write_text("not,a,vector\n1,2,3\n"), p)[1], "cannot read as a vector file|no geometry"),
+    ],
+    ids=["missing", "empty", "not-vector"],
+)
+def test_unreadable_boundary_file_is_one_clear_error(workspace, tmp_path, make, message):
+    path = make(tmp_path / "bad.geojson")
+    with pytest.raises(IngestError, match=r"bad\.geojson: (" + message + ")"):
+        ingest_boundaries(workspace, path, "admin2")
+
+
+def test_missing_id_column_names_the_file_and_columns(workspace, tmp_path):
+    frame = gpd.GeoDataFrame({"label": ["x"]}, geometry=[box(0, 0, 1, 1)], crs="EPSG:4326")
+    path = tmp_path / "unlabelled.gpkg"
+    frame.to_file(path)
+    with pytest.raises(IngestError, match=r"unlabelled\.gpkg: no admin2 id column found among label"):
+        ingest_boundaries(workspace, path, "admin2")

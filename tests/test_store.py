@@ -1,0 +1,215 @@
+"""The workspace store: migrations, WAL, the per-workspace secret, idempotent inserts, transactions."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import stat
+
+import pandas as pd
+import pytest
+
+from sauti.store import Workspace, _migrations, insert_ignore
+
+
+def test_migrations_are_numbered_without_gaps() -> None:
+    numbers = [number for number, _name, _sql in _migrations()]
+    assert numbers == list(range(1, len(numbers) + 1))
+
+
+def test_new_store_is_migrated_to_the_latest_version_in_wal_mode(workspace: Workspace) -> None:
+    latest = _migrations()[-1][0]
+    with workspace.session() as con:
+        assert con.execute("PRAGMA user_version").fetchone()[0] == latest
+        assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"ingest_runs", "localities", "incidents", "alerts", "place_names"} <= tables
+
+
+def test_reopening_does_not_reapply_migrations(workspace: Workspace) -> None:
+    with workspace.session() as con:
+        con.execute(
+            "INSERT INTO ingest_runs (kind, path, sha256, started_at, status) VALUES ('x','p','s','t','ok')"
+        )
+    with workspace.session() as con:
+        assert con.execute("SELECT COUNT(*) FROM ingest_runs").fetchone()[0] == 1
+
+
+def test_secret_is_created_once_and_private(workspace: Workspace) -> None:
+    first = workspace.secret()
+    assert len(first) == 32
+    assert workspace.secret() == first
+    mode = stat.S_IMODE(os.stat(workspace.root / "secret.key").st_mode)
+    assert mode == 0o600
+    assert Workspace(workspace.root.parent / "other").secret() != first
+
+
+def test_insert_ignore_counts_only_new_rows(workspace: Workspace) -> None:
+    rows = pd.DataFrame(
+        {"name": ["Bria", "Bria", "Ndele"], "locality_id": ["CF52", "CF52", "CF51"], "kind": "admin"}
+    )
+    with workspace.session() as con:
+        assert insert_ignore(con, "place_names", rows) == 2
+        assert insert_ignore(con, "place_names", rows) == 0
+        assert insert_ignore(con, "place_names", rows.iloc[:0]) == 0
+
+
+@pytest.mark.parametrize(
+    ("longitude", "kind"),
+    [
+        pytest.param(
+            pd.Series([14.5, None, 18.0], dtype="Float64"), ["admin", "alt", "admin"], id="nullable-float"
+        ),
+        pytest.param(pd.Series([14, None, 18], dtype="Int64"), ["admin", "alt", "admin"], id="nullable-int"),
+        pytest.param(
+            pd.Series([14.5, pd.NA, 18.0], dtype="object"),
+            pd.Series(["admin", "alt", "admin"], dtype="string"),
+            id="pd-NA-in-object-column-and-string-dtype",
+        ),
+    ],
+)
+def test_insert_ignore_stores_pandas_missing_values_as_null(
+    workspace: Workspace, longitude: pd.Series, kind: object
+) -> None:
+    rows = pd.DataFrame(
+        {
+            "name": ["Bria", "Ndele", "Obo"],
+            "locality_id": ["CF52", "CF51", "CF73"],
+            "kind": kind,
+            "longitude": longitude,
+            "latitude": pd.Series([6.5, 8.4, pd.NA], dtype="Float64"),
+        }
+    )
+    with workspace.session() as con:
+        assert insert_ignore(con, "place_names", rows) == 3
+        assert insert_ignore(con, "place_names", rows) == 0  # still idempotent after the retry path
+        stored = con.execute(
+            "SELECT name, longitude, latitude, typeof(longitude) FROM place_names ORDER BY name"
+        ).fetchall()
+    first, last = float(longitude.iloc[0]), float(longitude.iloc[2])
+    assert [tuple(r) for r in stored] == [
+        ("Bria", first, 6.5, "real"),  # REAL affinity: a nullable int is stored as a real
+        ("Ndele", None, 8.4, "null"),
+        ("Obo", last, None, "real"),
+    ]
+
+
+def test_insert_ignore_writes_a_constant_column_as_it_would_bind_it(workspace: Workspace) -> None:
+    rows = pd.DataFrame(
+        {"name": ["Bria", "Ndélé"], "locality_id": "CF'52", "kind": "admin", "longitude": [1.5, 2.5]}
+    )
+    with workspace.session() as con:
+        assert insert_ignore(con, "place_names", rows) == 2
+        assert insert_ignore(con, "place_names", rows.assign(name="Bria")) == 0
+        stored = con.execute(
+            "SELECT name, locality_id, typeof(locality_id), kind FROM place_names ORDER BY name"
+        ).fetchall()
+    assert [tuple(r) for r in stored] == [
+        ("Bria", "CF'52", "text", "admin"),
+        ("Ndélé", "CF'52", "text", "admin"),
+    ]
+
+
+def test_transaction_rolls_back_everything_on_error(workspace: Workspace) -> None:
+    rows = pd.DataFrame({"name": ["Bria"], "locality_id": ["CF52"], "kind": ["admin"]})
+
+    def insert_then_fail(con: sqlite3.Connection) -> None:
+        with Workspace.transaction(con):
+            insert_ignore(con, "place_names", rows)
+            con.execute("INSERT INTO place_names (name, locality_id, kind) VALUES (NULL, 'x', 'admin')")
+
+    with workspace.session() as con:
+        with pytest.raises(sqlite3.IntegrityError):
+            insert_then_fail(con)
+        assert con.execute("SELECT COUNT(*) FROM place_names").fetchone()[0] == 0
+
+
+def test_status_of_an_empty_workspace(workspace: Workspace) -> None:
+    info = workspace.status()
+    assert info["incidents"] == 0
+    assert info["alerts"] == 0
+    assert info["localities"] == {}
+    assert info["workspace"] == str(workspace.root.resolve())
+
+
+def test_a_migration_missing_below_the_current_version_is_still_applied(workspace: Workspace) -> None:
+    """A lower-numbered migration merged after higher ones must reach stores that have the higher ones."""
+    number, name, _sql = next(m for m in _migrations() if m[1] == "0004_patrol.sql")
+    with workspace.session() as con:
+        latest = con.execute("PRAGMA user_version").fetchone()[0]
+        assert latest > number
+        con.execute("DELETE FROM schema_migrations WHERE number = ?", (number,))
+        con.execute("DROP TABLE patrol_bases")
+    with workspace.session() as con:
+        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        applied = {r[0] for r in con.execute("SELECT number FROM schema_migrations")}
+        assert con.execute("PRAGMA user_version").fetchone()[0] == latest
+    assert "patrol_bases" in tables
+    assert number in applied
+
+
+def _incident_rows(n: int) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "event_id": [f"test:{i}" for i in range(n)],
+            "source": "test",
+            "occurred_on": [f"2020-01-{1 + i % 28:02d}" for i in range(n)],
+            "date_precision": "day",
+            "location_precision": "point",
+            "category": "other",
+            "fatalities": 0,
+        }
+    )
+
+
+def _incident_indexes(workspace: Workspace) -> list[str]:
+    with workspace.session() as con:
+        rows = con.execute(
+            "SELECT name FROM sqlite_master"
+            " WHERE type = 'index' AND tbl_name = 'incidents' AND sql IS NOT NULL"
+        ).fetchall()
+    return [r[0] for r in rows]
+
+
+@pytest.mark.parametrize("fail", [False, True], ids=["committed", "rolled-back"])
+def test_bulk_ingest_rebuilds_the_date_index_or_rolls_its_drop_back(
+    workspace: Workspace, tmp_path, fail: bool
+) -> None:
+    from sauti.ingest.runs import BULK_INDEX_ROWS, ingest_run
+
+    source = tmp_path / "bulk.csv"
+    source.write_text("made-up\n", encoding="utf-8")
+    rows = _incident_rows(BULK_INDEX_ROWS)
+    expect_crash = pytest.raises(RuntimeError) if fail else contextlib.nullcontext()
+    with expect_crash, ingest_run(workspace, "incidents", source) as run:
+        run.count_read(len(rows))
+        run.store("incidents", rows)
+        assert run.deferred_indexes == {
+            "incidents_occurred_on": "CREATE INDEX incidents_occurred_on ON incidents(occurred_on)"
+        }
+        if fail:
+            raise RuntimeError("crash mid-file")
+    assert _incident_indexes(workspace) == ["incidents_occurred_on"]
+    with workspace.session() as con:
+        stored = con.execute("SELECT COUNT(*) FROM incidents").fetchone()[0]
+        plan = " ".join(
+            str(r[-1])
+            for r in con.execute(
+                "EXPLAIN QUERY PLAN SELECT * FROM incidents WHERE occurred_on = '2020-01-02'"
+            )
+        )
+    assert stored == (0 if fail else BULK_INDEX_ROWS)
+    assert "incidents_occurred_on" in plan
+
+
+def test_small_ingest_keeps_the_indexes(workspace: Workspace, tmp_path) -> None:
+    from sauti.ingest.runs import ingest_run
+
+    source = tmp_path / "small.csv"
+    source.write_text("made-up\n", encoding="utf-8")
+    with ingest_run(workspace, "incidents", source) as run:
+        run.count_read(10)
+        run.store("incidents", _incident_rows(10))
+        assert run.deferred_indexes == {}
+    assert _incident_indexes(workspace) == ["incidents_occurred_on"]
