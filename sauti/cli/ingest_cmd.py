@@ -86,8 +86,8 @@ def incidents(
 def alerts(
     path: Path = typer.Argument(
         ...,
-        help="Alerts: CSV (French or English headers), JSON list, {\"alerts\": [...]}, JSON Lines, "
-        "or SMS-gateway records {\"from\", \"text\", \"received_at\"}.",
+        help='Alerts: CSV (French or English headers), JSON list, {"alerts": [...]}, JSON Lines, '
+        'or SMS-gateway records {"from", "text", "received_at"}.',
     ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON summary object."),
 ) -> None:
