@@ -78,7 +78,10 @@ def build_demo(workspace, sample: Path, *, force: bool = False, echo=print) -> l
 
         save_bases(workspace, read_bases(bases), source=str(bases))
         summary = plan_from_workspace(workspace).summary()
-        note(f"patrols: {summary.get('status')}, covered risk {summary.get('covered_risk')}")
+        note(
+            f"patrols: {summary.get('status')} plan covers {summary.get('covered_risk', 0):.2f} of "
+            f"{summary.get('total_risk', 0):.2f} expected risk (sum of probabilities)"
+        )
     return done
 
 
