@@ -28,6 +28,16 @@ TRUSTED_TYPES = (
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
 )
 _JSON_FIELDS = ("params", "features", "training")
+#: Bump when a Sauti estimator's learned attributes change: artifacts of another format are refused
+#: with a "retrain" message instead of failing somewhere inside ``predict_proba``.
+ARTIFACT_FORMAT = 2
+
+
+def runtime() -> dict[str, Any]:
+    """What an artifact depends on beyond its own bytes: Sauti's artifact format and scikit-learn."""
+    import sklearn
+
+    return {"artifact_format": ARTIFACT_FORMAT, "scikit_learn": sklearn.__version__}
 
 
 def _sha256(path: Path) -> str:
@@ -83,7 +93,7 @@ def save_model(
         "data_snapshot": data_snapshot,
         "params": json.dumps(params, sort_keys=True, default=str),
         "features": json.dumps(list(features)),
-        "training": json.dumps(training, sort_keys=True, default=str),
+        "training": json.dumps({**training, "runtime": runtime()}, sort_keys=True, default=str),
         "is_current": 1,
     }
     with workspace.session() as con, workspace.transaction(con):
@@ -128,6 +138,12 @@ def load_model(workspace: Workspace, record: dict[str, Any]):
         raise SautiError(
             f"model artifact {path} does not match its recorded checksum (it was changed or replaced); "
             "refusing to load it: run `sauti train` again"
+        )
+    saved, current = record.get("training", {}).get("runtime"), runtime()
+    if saved != current:
+        raise NotReadyError(
+            f"model {record['version']} was saved by {saved or 'an older Sauti'} and this installation is "
+            f"{current}: run `sauti train` again"
         )
     untrusted = set(sio.get_untrusted_types(file=path))
     unknown = sorted(untrusted - set(TRUSTED_TYPES))

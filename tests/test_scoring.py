@@ -12,7 +12,7 @@ from numpy.testing import assert_allclose
 from sauti.features import cube_path, load_cube, save_cube
 from sauti.models import latest_scores, risk_history, score, train
 from sauti.models.explain import median_contributions, top_drivers
-from sauti.models.registry_store import TRUSTED_TYPES, current_model, list_models, load_model
+from sauti.models.registry_store import TRUSTED_TYPES, current_model, list_models, load_model, runtime
 from sauti.models.synthetic import synthetic_cube
 
 from sauti.errors import NotFoundError, NotReadyError, SautiError
@@ -67,6 +67,25 @@ def test_a_swapped_artifact_is_refused(trained):
     path.write_bytes(path.read_bytes()[:-10] + b"0123456789")
     with pytest.raises(SautiError, match="checksum"):
         load_model(ws, record)
+
+
+@pytest.mark.parametrize(
+    "saved",
+    [
+        None,
+        {"artifact_format": 1, "scikit_learn": "current"},
+        {"artifact_format": "current", "scikit_learn": "0.24.2"},
+    ],
+    ids=["no-runtime-recorded", "older-artifact-format", "other-scikit-learn"],
+)
+def test_an_artifact_from_another_runtime_asks_for_retraining(trained, saved):
+    ws, _cube, record = trained
+    assert record["training"]["runtime"] == runtime()
+    if saved is not None:
+        saved = {k: (runtime()[k] if v == "current" else v) for k, v in saved.items()}
+    stale = dict(record, training={**record["training"], "runtime": saved})
+    with pytest.raises(NotReadyError, match="run `sauti train` again"):
+        load_model(ws, stale)
 
 
 def test_an_artifact_with_untrusted_types_is_refused(trained):
