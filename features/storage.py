@@ -27,6 +27,7 @@ from sauti.features.periods import check_freq
 from sauti.features.units import parse_unit, unit_localities, unit_slug
 
 import sauti
+from sauti.checksum import sha256_file
 from sauti.constants import LOCALITY_ID
 from sauti.errors import NotReadyError
 
@@ -126,14 +127,6 @@ def load_cube(workspace, *, freq: str = "M", unit: str = "admin2") -> xr.Dataset
             f"run `sauti features --unit {unit} --freq {check_freq(freq)}` first"
         )
     return read_cube(path)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _inputs(workspace) -> dict:
@@ -367,7 +360,7 @@ def compute_features(
                 "count": int(len(alerts)),
                 "last_updated": str(alerts["updated_at"].max()) if len(alerts) else None,
             },
-            "population": {"path": str(raster), "sha256": _sha256(raster)} if raster else None,
+            "population": {"path": str(raster), "sha256": sha256_file(raster)} if raster else None,
         }
     )
     snapshot_inputs = {

@@ -6,7 +6,6 @@ Invariant: ``read == accepted + rejected + duplicates`` for every run.
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass, field
@@ -52,14 +51,6 @@ class IngestReport:
                 f"{self.path}: read {self.read} != accepted {self.accepted} + rejected "
                 f"{self.rejected} + duplicates {self.duplicates}"
             )
-
-
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def empty_rejects() -> pd.DataFrame:

@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sauti.ingest.report import IngestReport, RejectsWriter, sha256_file
+from sauti.ingest.report import IngestReport, RejectsWriter
 
+from sauti.checksum import sha256_file
 from sauti.store import Workspace, insert_ignore, utc_now
 
 log = logging.getLogger(__name__)

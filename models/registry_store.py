@@ -7,11 +7,10 @@ run code.
 
 from __future__ import annotations
 
-import hashlib
 import json
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sauti.checksum import sha256_file
 from sauti.errors import NotReadyError, SautiError
 from sauti.store import utc_now
 
@@ -38,14 +37,6 @@ def runtime() -> dict[str, Any]:
     import sklearn
 
     return {"artifact_format": ARTIFACT_FORMAT, "scikit_learn": sklearn.__version__}
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _record(row) -> dict[str, Any]:
@@ -77,7 +68,7 @@ def save_model(
     folder = workspace.folder("models")
     tmp = folder / f".{stamp}.skops.tmp"
     sio.dump(model, tmp)
-    sha = _sha256(tmp)
+    sha = sha256_file(tmp)
     version = f"m{stamp}-{sha[:8]}"
     path = folder / f"{version}.skops"
     tmp.replace(path)
@@ -134,7 +125,7 @@ def load_model(workspace: Workspace, record: dict[str, Any]):
     path = workspace.root / record["artifact"]
     if not path.exists():
         raise NotReadyError(f"model artifact {path} is missing: run `sauti train` again")
-    if _sha256(path) != record["artifact_sha256"]:
+    if sha256_file(path) != record["artifact_sha256"]:
         raise SautiError(
             f"model artifact {path} does not match its recorded checksum (it was changed or replaced); "
             "refusing to load it: run `sauti train` again"

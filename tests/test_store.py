@@ -213,3 +213,15 @@ def test_small_ingest_keeps_the_indexes(workspace: Workspace, tmp_path) -> None:
         run.store("incidents", _incident_rows(10))
         assert run.deferred_indexes == {}
     assert _incident_indexes(workspace) == ["incidents_occurred_on"]
+
+
+def test_sha256_file_matches_hashlib_over_several_blocks(tmp_path) -> None:
+    import hashlib
+
+    from sauti.checksum import sha256_file
+
+    data = bytes(range(256)) * 9000  # > 2 MiB: several 1 MiB blocks, a partial last one
+    path = tmp_path / "blob.bin"
+    path.write_bytes(data)
+    assert sha256_file(path) == hashlib.sha256(data).hexdigest()
+    assert sha256_file(path, chunk=7) == hashlib.sha256(data).hexdigest()
