@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -36,35 +35,17 @@ def outcome_dict(outcome: Any) -> dict:
         {"field": e.get("field"), "reason": e.get("reason")} if isinstance(e, dict) else {"reason": str(e)}
         for e in (outcome.errors or [])
     ]
-    confidence = _plain(outcome.locality_confidence)
+    confidence = redaction.plain(outcome.locality_confidence)
     return {
         "row": int(outcome.row),
         "status": outcome.status,
-        "alert_id": _plain(outcome.alert_id),
-        "locality_id": _plain(outcome.locality_id),
-        "locality_name": _plain(outcome.locality_name),
+        "alert_id": redaction.plain(outcome.alert_id),
+        "locality_id": redaction.plain(outcome.locality_id),
+        "locality_name": redaction.plain(outcome.locality_name),
         "locality_confidence": None if confidence is None else round(float(confidence), 3),
-        "location_source": _plain(outcome.location_source),
+        "location_source": redaction.plain(outcome.location_source),
         "errors": errors,
     }
-
-
-def _plain(value: Any) -> Any:
-    """``None`` for missing values (NaN, NA), plain Python scalars otherwise."""
-    if value is None:
-        return None
-    if hasattr(value, "item"):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    try:
-        import pandas as pd
-
-        if pd.isna(value):
-            return None
-    except (TypeError, ValueError):
-        pass
-    return value
 
 
 def _submit(source: DataSource, records: list[dict], channel_source: str) -> list[dict]:

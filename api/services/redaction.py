@@ -35,16 +35,28 @@ ALERT_DETAIL_FIELDS = (
 POSITION_RULE = "locality representative point (stored coordinates are never served)"
 
 
-def _clean(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """``None`` for missing values (None, NaN, NA, NaT, ±inf), plain Python scalars otherwise."""
     if value is None:
         return None
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if hasattr(value, "isoformat"):
-        text = value.isoformat()
-        return text.replace("+00:00", "Z")
     if hasattr(value, "item"):
-        return value.item()
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    try:
+        import pandas as pd
+
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return value
+
+
+def _clean(value: Any) -> Any:
+    value = plain(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat().replace("+00:00", "Z")
     return value
 
 

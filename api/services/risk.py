@@ -28,18 +28,8 @@ HISTORY_PERIODS = 24
 
 
 def _num(value: Any) -> Any:
-    if value is None:
-        return None
-    try:
-        if isinstance(value, float) and math.isnan(value):
-            return None
-    except TypeError:
-        pass
-    if hasattr(value, "item"):
-        value = value.item()
-    if isinstance(value, float):
-        return None if math.isnan(value) else round(value, 6)
-    return value
+    value = redaction.plain(value)
+    return round(value, 6) if isinstance(value, float) else value
 
 
 def _text(value: Any) -> Any:
