@@ -172,7 +172,7 @@ def score(
     p_now = probabilities[latest]
     change = p_now - probabilities[latest - 1] if latest - 1 in probabilities else np.full(len(ids), np.nan)
     snapshot = data_snapshot(cube)
-    scored_at = utc_now()
+    scored_at = utc_now("milliseconds")  # two refreshes within a second still differ
     version = record["version"]
     key = (record["freq"], record["unit"])
     latest_iso = f"{periods[latest]:%Y-%m-%d}"

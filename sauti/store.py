@@ -29,9 +29,13 @@ DB_NAME = "sauti.sqlite"
 SECRET_NAME = "secret.key"
 
 
-def utc_now() -> str:
-    """Current time as an ISO 8601 UTC string with seconds."""
-    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+def utc_now(timespec: str = "seconds") -> str:
+    """Current time as an ISO 8601 UTC string (``2026-11-24T10:28:38Z``).
+
+    ``timespec="milliseconds"`` (``…T10:28:38.123Z``) for stamps that must tell apart two writes
+    within one second, such as risk scores refreshed by the nowcaster right after one another.
+    """
+    return datetime.now(UTC).isoformat(timespec=timespec).replace("+00:00", "Z")
 
 
 _MIGRATIONS_TABLE = (

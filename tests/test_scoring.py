@@ -175,6 +175,16 @@ def test_nowcast_rescore_without_retraining(trained):
     )
 
 
+def test_back_to_back_rescores_carry_distinct_stamps(trained):
+    """The service tells a new nowcast from the last by ``scored_at``: two within a second must differ."""
+    ws, _cube, _record = trained
+    target = score(ws)["locality_id"].iloc[0]
+    stamps = [score(ws, localities=[target])["scored_at"].iloc[0] for _ in range(3)]
+    assert len(set(stamps)) == 3, stamps
+    assert all(pd.Timestamp(s).tzinfo is not None for s in stamps)
+    assert stamps == sorted(stamps)
+
+
 def test_score_before_train_says_what_to_do(workspace):
     with pytest.raises(NotReadyError, match="sauti train"):
         score(workspace)
