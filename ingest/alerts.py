@@ -27,7 +27,15 @@ from sauti.ingest.errors import IngestError
 from sauti.ingest.gazetteer import Gazetteer, PlaceMatch
 from sauti.ingest.report import IngestReport
 from sauti.ingest.runs import ProgressCallback, RunContext, ingest_run
-from sauti.ingest.tabular import MAX_FIELD_CHARS, REPLACEMENT_CHAR, read_delimited, read_json_records
+from sauti.ingest.tabular import (
+    MAX_FIELD_CHARS,
+    RAGGED_REASON,
+    REPLACEMENT_CHAR,
+    WHOLE_ROW,
+    ragged_rows,
+    read_delimited,
+    read_json_records,
+)
 from sauti.ingest.validate import RowChecker, blank, parse_dates, parse_numbers
 
 from sauti.constants import (
@@ -406,6 +414,9 @@ def parse_received_at(values: pd.Series, timezone: str) -> pd.Series:
 
 def _prepare(frame: pd.DataFrame, source_name: str, ctx: _Context) -> _Prepared:
     """Validate, pseudonymise, scrub and geocode one chunk (with a ``_row`` column)."""
+    # a row with more fields than the header has its values under the wrong columns: an identifier
+    # may sit in a column that is shown, so nothing of it is shown
+    ragged = ragged_rows(frame).to_numpy()
     canon, gateway = _as_text(frame)  # rows in the SMS-gateway shape default to channel sms
 
     # parse time and coordinates first: the rejects file shows them parsed, or scrubbed if not
@@ -425,7 +436,9 @@ def _prepare(frame: pd.DataFrame, source_name: str, ctx: _Context) -> _Prepared:
     cells = {col: canon[col].tolist() for col in columns}
     parsed_lists = {col: values.tolist() for col, values in parsed_text.items()}
     new_tokens: set[str] = set()
-    for name in ids_name:
+    for name, misaligned in zip(ids_name, ragged, strict=True):
+        if misaligned:  # whatever sits in the name column is not known to be a name
+            continue
         for token in name_tokens(name):
             ref = token_ref(token, ctx.secret)
             if ref not in ctx.known_tokens:
@@ -463,6 +476,8 @@ def _prepare(frame: pd.DataFrame, source_name: str, ctx: _Context) -> _Prepared:
     shown = safe.map(
         lambda v: v[:REJECT_FIELD_CHARS] + "…" if isinstance(v, str) and len(v) > REJECT_FIELD_CHARS else v
     )
+    if ragged.any():
+        shown.loc[ragged, :] = ""
     shown.insert(0, "_row", frame["_row"].to_numpy())
     checker = RowChecker(source_name, shown)
     errors: dict[Any, list[dict]] = {idx: [] for idx in safe.index}
@@ -473,6 +488,7 @@ def _prepare(frame: pd.DataFrame, source_name: str, ctx: _Context) -> _Prepared:
         for idx in safe.index[mask.to_numpy()]:
             errors[idx].append({"field": fieldname, "reason": reason})
 
+    fail(ragged, WHOLE_ROW, f"{RAGGED_REASON}; not shown: its values may sit under the wrong columns")
     for col in canon.columns:
         fail(pd.Series(too_long, index=safe.index) == col, col, f"longer than {MAX_FIELD_CHARS} characters")
         fail(pd.Series(garbled, index=safe.index) == col, col, "holds bytes that are not valid UTF-8")

@@ -10,6 +10,7 @@ import codecs
 import csv
 import io
 import json
+import re
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -22,6 +23,11 @@ from sauti.ingest.errors import IngestError
 MAX_FIELD_CHARS = 100_000
 DELIMITERS = ",;\t|"
 REPLACEMENT_CHAR = "\ufffd"
+# surplus values of a row with more fields than the header (see :func:`read_delimited`)
+EXTRA_FIELDS = "_extra_fields"
+# the rejects file's ``field`` for a problem of the whole row
+WHOLE_ROW = "(row)"
+RAGGED_REASON = "more fields than the header (quote a value that holds the delimiter)"
 
 
 @dataclass(frozen=True)
@@ -166,10 +172,31 @@ def _sniff_delimiter(sample: str) -> str:
 
 def read_header(path: Path, source: TextSource | None = None) -> list[str]:
     """Column names of a delimited file (stripped)."""
-    source = source or inspect_text(path)
+    return _head_records(path, source or inspect_text(path))[0]
+
+
+def _head_records(path: Path, source: TextSource) -> tuple[list[str], int]:
+    """The header (stripped) and how many fields the first record has (0 without one)."""
     with open(path, encoding=source.encoding, errors="replace", newline="") as fh:
-        first = next(csv.reader(fh, delimiter=source.delimiter), [])
-    return [c.strip() for c in first]
+        reader = csv.reader(fh, delimiter=source.delimiter)
+        try:
+            header = next(reader, [])
+            first = next((record for record in reader if record), [])
+        except csv.Error:  # the C parser names the problem
+            first = []
+    return [c.strip() for c in header], len(first)
+
+
+def _column_names(header: list[str]) -> list[str]:
+    """Names as pandas makes them: a blank is ``Unnamed: i``, repeats are ``a.1``, ``a.2``…"""
+    seen: dict[str, int] = {}
+    names = []
+    for i, name in enumerate(header):
+        name = name or f"Unnamed: {i}"
+        count = seen.get(name, 0)
+        seen[name] = count + 1
+        names.append(name if count == 0 else f"{name}.{count}")
+    return names
 
 
 def read_delimited(
@@ -181,40 +208,104 @@ def read_delimited(
     """Yield chunks of a delimited file as all-string frames with a ``_row`` column.
 
     Every value is kept as written (no NA guessing); empty cells are ``""``. ``columns`` (compared
-    stripped and case-insensitively) limits parsing to the columns a reader uses: the others are
-    neither parsed nor shown in the rejects file, which makes wide exports much cheaper to read.
+    stripped and case-insensitively) limits the frames to the columns a reader uses: the others are
+    not shown in the rejects file.
+
+    Values stay under the header that names them. A row with fewer fields is padded with ``""``.
+    Rows with more fields than the header are not cut or shifted: from the first such row on, the
+    file is read by the standard library's (slower) ``csv`` reader and every frame carries
+    :data:`EXTRA_FIELDS`, the surplus values joined by the delimiter, which the row checks reject
+    (trailing empty fields, ``1,2,3,`` under a three-column header, are no surplus).
     """
     wanted = {c.strip().lower() for c in columns} if columns is not None else None
     source = source or inspect_text(path)
+    header, first_width = _head_records(path, source)
+    if not any(header):
+        raise IngestError(path, "file has no header row")
+    names = _column_names(header)
+    keep = [n for n in names if wanted is None or n.lower() in wanted]
     offset = 2  # spreadsheet row of the first record
-    try:
-        reader = pd.read_csv(
-            path,
-            sep=source.delimiter,
-            dtype=str,
-            keep_default_na=False,
-            na_filter=False,
-            encoding=source.encoding,
-            encoding_errors=source.errors,
-            chunksize=chunksize,
-            engine="c",
-            skipinitialspace=False,
-            usecols=(lambda c: str(c).strip().lower() in wanted) if wanted is not None else None,
-        )
-        for chunk in reader:
-            chunk.columns = [str(c).strip() for c in chunk.columns]
-            chunk.index = pd.RangeIndex(offset, offset + len(chunk))
-            chunk.insert(0, "_row", chunk.index.to_numpy())
-            chunk.attrs["undecodable"] = source.errors != "strict"
-            chunk.attrs["longest_field_bound"] = source.longest_line
-            offset += len(chunk)
-            yield chunk
-    except pd.errors.EmptyDataError as exc:
-        raise IngestError(path, "file has no header row") from exc
-    except pd.errors.ParserError as exc:
-        raise IngestError(path, f"cannot parse as delimited text ({exc})") from exc
-    except UnicodeDecodeError as exc:
-        raise IngestError(path, f"cannot decode text at byte {exc.start} ({exc.reason})") from exc
+    # pandas would cut the surplus of every row (a warning only) when the first record is longer
+    ragged = first_width > len(names)
+    if not ragged:
+        try:
+            reader = pd.read_csv(
+                path,
+                sep=source.delimiter,
+                header=0,
+                names=names,
+                index_col=False,
+                dtype=str,
+                keep_default_na=False,
+                na_filter=False,
+                encoding=source.encoding,
+                encoding_errors=source.errors,
+                chunksize=chunksize,
+                engine="c",
+                skipinitialspace=False,
+            )
+            for chunk in reader:
+                if len(keep) < len(names):
+                    chunk = chunk[keep]
+                chunk.index = pd.RangeIndex(offset, offset + len(chunk))
+                chunk.insert(0, "_row", chunk.index.to_numpy())
+                chunk.attrs["undecodable"] = source.errors != "strict"
+                chunk.attrs["longest_field_bound"] = source.longest_line
+                offset += len(chunk)
+                yield chunk
+        except pd.errors.EmptyDataError as exc:
+            raise IngestError(path, "file has no header row") from exc
+        except pd.errors.ParserError as exc:
+            if not _TOO_MANY_FIELDS.search(str(exc)):
+                raise IngestError(path, f"cannot parse as delimited text ({exc})") from exc
+            ragged = True  # the C parser stopped at a row with surplus fields
+        except UnicodeDecodeError as exc:
+            raise IngestError(path, f"cannot decode text at byte {exc.start} ({exc.reason})") from exc
+    if ragged:
+        yield from _read_ragged(path, source, names, keep, chunksize, first_row=offset)
+
+
+_TOO_MANY_FIELDS = re.compile(r"Expected \d+ fields in line \d+, saw \d+")
+
+
+def _read_ragged(
+    path: Path, source: TextSource, names: list[str], keep: list[str], chunksize: int, first_row: int
+) -> Iterator[pd.DataFrame]:
+    """Spreadsheet rows ``first_row``… of a file with rows longer than its header (see above)."""
+    delimiter, width = source.delimiter, len(names)
+    positions = [names.index(n) for n in keep]
+
+    def frame(rows: list[int], records: list[list[str]], surplus: list[str]) -> pd.DataFrame:
+        chunk = pd.DataFrame(records, columns=keep, index=pd.Index(rows), dtype=object)
+        chunk.insert(0, "_row", rows)
+        chunk[EXTRA_FIELDS] = surplus
+        chunk.attrs["undecodable"] = source.errors != "strict"
+        chunk.attrs["longest_field_bound"] = source.longest_line
+        return chunk
+
+    with open(path, encoding=source.encoding, errors=source.errors, newline="") as fh:
+        reader = csv.reader(fh, delimiter=delimiter, strict=True)
+        row, rows, records, surplus = 1, [], [], []
+        try:
+            next(reader, None)  # the header
+            for record in reader:
+                if not record:  # blank lines are skipped and not counted, as by the C parser
+                    continue
+                row += 1
+                if row < first_row:  # yielded by the C parser already
+                    continue
+                if len(record) < width:
+                    record = record + [""] * (width - len(record))
+                rows.append(row)
+                records.append([record[i] for i in positions])
+                surplus.append(delimiter.join(record[width:]).rstrip(delimiter))
+                if len(records) >= chunksize:
+                    yield frame(rows, records, surplus)
+                    rows, records, surplus = [], [], []
+        except csv.Error as exc:
+            raise IngestError(path, f"cannot parse line {reader.line_num} as delimited text ({exc})") from exc
+    if records:
+        yield frame(rows, records, surplus)
 
 
 def read_json_records(path: Path, list_keys: tuple[str, ...] = ("records", "alerts", "data")) -> pd.DataFrame:
@@ -254,6 +345,14 @@ def read_json_records(path: Path, list_keys: tuple[str, ...] = ("records", "aler
     return frame
 
 
+def ragged_rows(raw: pd.DataFrame) -> pd.Series:
+    """True for rows that had more fields than the header (aligned on ``raw``'s index)."""
+    if EXTRA_FIELDS not in raw.columns:
+        return pd.Series(False, index=raw.index)
+    surplus = raw[EXTRA_FIELDS]
+    return surplus.notna() & (surplus.astype(str).str.strip() != "")
+
+
 def oversized_or_garbled(raw: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
     """Rows with a field longer than :data:`MAX_FIELD_CHARS` or holding undecodable bytes.
 
@@ -272,7 +371,9 @@ def oversized_or_garbled(raw: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Se
     scan_length = bound is None or bound > MAX_FIELD_CHARS
     for column in raw.columns:
         values = raw[column]
-        if column == "_row" or not (values.dtype == object or pd.api.types.is_string_dtype(values.dtype)):
+        if column in ("_row", EXTRA_FIELDS) or not (
+            values.dtype == object or pd.api.types.is_string_dtype(values.dtype)
+        ):
             continue
         array = values.to_numpy(dtype=object)
         longest, lengths = 0, None

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sauti.ingest.report import empty_rejects, raw_json
-from sauti.ingest.tabular import oversized_or_garbled
+from sauti.ingest.tabular import EXTRA_FIELDS, RAGGED_REASON, WHOLE_ROW, oversized_or_garbled, ragged_rows
 
 from sauti.constants import (
     DATE_PRECISIONS,
@@ -52,6 +52,8 @@ class RowChecker:
         # (row positions, field, reason or per-row reasons) per failure; the rejects frame (with
         # each row's raw JSON) is built once in :meth:`rejects`, not once per check.
         self._failures: list[tuple[np.ndarray, str, Any]] = []
+        # a row longer than the header first: its values may sit under the wrong columns
+        self.fail(ragged_rows(raw), WHOLE_ROW, f"{RAGGED_REASON}; surplus values in {EXTRA_FIELDS}")
 
     @property
     def bad(self) -> pd.Series:

@@ -230,6 +230,24 @@ def test_rejected_rows_show_only_pseudonymised_scrubbed_values(ws: Workspace, tm
         assert secret not in content
 
 
+def test_a_row_with_surplus_fields_is_rejected_and_shows_nothing(ws: Workspace, tmp_path: Path) -> None:
+    """A semicolon inside an unquoted value moves the name where the text should be, the phone under
+    the name: the row is rejected, and neither its values nor any pseudonym of them is shown."""
+    good = "04/03/2021 10:22;;;SMS;tout est calme;autre;;;;;1"
+    shifted = f"04/03/2021 10:22;Bria; poste;{PHONE};{NAME};SMS;mouvement;;;;;2"
+    path = _csv(tmp_path / "alerts.csv", FR_HEADER, good, shifted, good.replace("calme", "calme ici"))
+    report = ingest_alerts(ws, path)
+    assert (report.read, report.accepted, report.rejected) == (3, 2, 1)
+    rejects = pd.read_csv(report.rejects_file, dtype=str, keep_default_na=False)
+    assert rejects[["row", "field"]].values.tolist() == [["3", "(row)"]]
+    assert "more fields than the header" in rejects["reason"].iloc[0]
+    assert set(json.loads(rejects["raw"].iloc[0]).values()) == {""}
+    content = Path(report.rejects_file).read_text(encoding="utf-8")
+    for secret in ("72 12 34 56", "Ngakoutou", "Jean-Paul", "Bria", "poste"):
+        assert secret not in content
+    assert sorted(ws.alerts()["text"]) == ["tout est calme", "tout est calme ici"]
+
+
 def test_unresolved_alert_is_stored_not_dropped(ws: Workspace, tmp_path: Path) -> None:
     row = "04/03/2021 10:22;;;SMS;Des hommes armés vers Kwéyazi;;Kwéyazi;;;;"
     report = ingest_alerts(ws, _csv(tmp_path / "alerts.csv", FR_HEADER, row))

@@ -289,3 +289,63 @@ def test_many_chunks_keep_row_numbers_and_counts(workspace, tmp_path):
     report = ingest_incidents(workspace, path, chunksize=4)
     assert (report.read, report.accepted, report.rejected) == (25, 24, 1)
     assert reasons(rejects_of(report)) == [(19, "latitude", "out of range [-90, 90]")]
+
+
+def _with_lines(path: Path, edits: dict[int, str]) -> Path:
+    """Rewrite lines of a file (0 = the header) to ``edits[i]``."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for number, text in edits.items():
+        lines[number] = text
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("chunksize", [200_000, 3], ids=["one-chunk", "many-chunks"])
+def test_a_row_with_surplus_fields_is_rejected_not_the_file(workspace, tmp_path, chunksize):
+    """An unquoted comma inside a value: that row is rejected (surplus shown), the others stored."""
+    rows = [{} for _ in range(8)]
+    path = write_acled(tmp_path / "ragged.csv", rows)
+    line5 = path.read_text(encoding="utf-8").splitlines()[5]  # CAF5
+    shifted = line5.replace("Made-up event (test fixture).", "Made-up event, Bambari (test fixture).")
+    path = _with_lines(path, {5: shifted, 7: line5.replace("CAF5", "CAF7") + ",,"})  # CAF7: empty surplus
+    report = ingest_incidents(workspace, path, chunksize=chunksize)
+    assert (report.read, report.accepted, report.rejected) == (8, 7, 1)
+    rejects = rejects_of(report)
+    assert reasons(rejects) == [
+        (
+            6,
+            "(row)",
+            "more fields than the header (quote a value that holds the delimiter); "
+            "surplus values in _extra_fields",
+        )
+    ]
+    raw = json.loads(rejects.loc[0, "raw"])
+    assert raw["event_id_cnty"] == "CAF5"
+    assert raw["_extra_fields"] == "1"  # fatalities pushed past the last column
+    stored = workspace.incidents().set_index("event_id")
+    assert "acled:CAF5" not in stored.index
+    assert stored.loc["acled:CAF7", "fatalities"] == 1  # trailing empty fields are no surplus
+    assert stored.loc["acled:CAF8", "place_name"] == "Bambari"  # rows after it read as before
+
+
+def test_trailing_delimiters_on_every_row_shift_nothing(workspace, tmp_path):
+    """Data rows one field longer than the header: pandas alone would take the first column as an
+    index and shift every value one column left."""
+    path = write_acled(tmp_path / "trailing.csv", [{}, {"fatalities": "4"}])
+    lines = path.read_text(encoding="utf-8").splitlines()
+    path = _with_lines(path, {i: lines[i] + "," for i in range(1, len(lines))})
+    report = ingest_incidents(workspace, path)
+    assert (report.read, report.accepted, report.rejected) == (2, 2, 0)
+    stored = workspace.incidents().set_index("event_id")
+    assert sorted(stored.index) == ["acled:CAF1", "acled:CAF2"]
+    assert stored.loc["acled:CAF2", "fatalities"] == 4
+    assert stored.loc["acled:CAF1", "latitude"] == pytest.approx(5.763)
+
+
+def test_a_row_with_fewer_fields_is_padded_and_checked(workspace, tmp_path):
+    path = write_acled(tmp_path / "short.csv", [{}, {}])
+    line = path.read_text(encoding="utf-8").splitlines()[2]
+    path = _with_lines(path, {2: line.rsplit(",", 3)[0]})  # geo_precision, notes, fatalities cut
+    report = ingest_incidents(workspace, path)
+    assert (report.read, report.accepted, report.rejected) == (2, 1, 1)
+    assert reasons(rejects_of(report)) == [(3, "geo_precision", "required value is missing")]
