@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from sauti.features.periods import period_start, to_days
 
 from sauti.constants import ALERT_CATEGORIES, ALERT_VERIFICATION, INCIDENT_CATEGORIES, VIOLENT_CATEGORIES
 
@@ -54,7 +55,8 @@ def alert_counts(
     period_index: np.ndarray,
     shape: tuple[int, int],
 ) -> dict[str, np.ndarray]:
-    """``alerts_<cat>``, ``alerts_total`` and ``alerts_<verification state>`` (all alerts received)."""
+    """``alerts_<cat>``, ``alerts_total`` and ``alerts_<verification state>`` (all alerts received;
+    ``verification`` as known at the end of each alert's period: :func:`verification_as_of_receipt`)."""
     out: dict[str, np.ndarray] = {}
     cats = np.asarray(pd.Categorical(categories, categories=list(ALERT_CATEGORIES)).codes, dtype=np.int64)
     for i, cat in enumerate(ALERT_CATEGORIES):
@@ -65,6 +67,43 @@ def alert_counts(
     )
     for i, state in enumerate(ALERT_VERIFICATION):
         out[f"alerts_{state}"] = count_grid(np.where(states == i, locality_index, -1), period_index, shape)
+    return out
+
+
+def verification_as_of_receipt(
+    alerts: pd.DataFrame, decisions: pd.DataFrame | None, freq: str, timezone: str | None = None
+) -> np.ndarray:
+    """Each alert's verification state as known at the end of the period it was received in.
+
+    ``alerts`` needs ``alert_id`` and ``received_at``; ``decisions`` (the store's
+    ``alert_verifications``) ``alert_id``, ``verification`` and ``decided_at``, in the order they
+    were made. The last decision dated in or before the alert's period wins; an alert verified in
+    a later period is ``unverified`` here, so ``alerts_verified`` at period t never counts a
+    decision taken after t (a backtest would otherwise learn from it). Periods are calendar
+    periods in ``timezone`` (UTC when None), as for the counts.
+    """
+    out = np.full(len(alerts), ALERT_VERIFICATION[0], dtype=object)
+    if not len(alerts) or decisions is None or not len(decisions):
+        return out
+    received = pd.DataFrame(
+        {
+            "alert_id": alerts["alert_id"].to_numpy(dtype=object),
+            "position": np.arange(len(alerts)),
+            "period": period_start(to_days(alerts["received_at"], timezone), freq),
+        }
+    )
+    made = pd.DataFrame(
+        {
+            "alert_id": decisions["alert_id"].to_numpy(dtype=object),
+            "verification": decisions["verification"].to_numpy(dtype=object),
+            "order": np.arange(len(decisions)),
+            "decided": period_start(to_days(decisions["decided_at"], timezone), freq),
+        }
+    )
+    known = received.merge(made, on="alert_id")
+    known = known[known["decided"] <= known["period"]].sort_values("order", kind="stable")
+    last = known.drop_duplicates("position", keep="last")
+    out[last["position"].to_numpy()] = last["verification"].to_numpy()
     return out
 
 

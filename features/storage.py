@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import shapely
 import xarray as xr
+from sauti.features.counts import verification_as_of_receipt
 from sauti.features.cube import Progress, build_cube
 from sauti.features.exposure import find_capital
 from sauti.features.params import FeatureParams
@@ -323,10 +324,14 @@ def compute_features(
         until = str(pd.Timestamp(until).date())  # a date: everything dated that day is included
     incidents = workspace.incidents(until=None if until is None else f"{until}T23:59:59")
     alerts = workspace.alerts()
+    decisions = workspace.alert_verifications()
     timezone = _timezone()
     if until is not None:
         cutoff = pd.Timestamp(until).tz_localize(timezone) + pd.Timedelta(days=1)
         alerts = alerts[alerts["received_at"] < cutoff]
+        decisions = decisions[decisions["decided_at"] < cutoff]
+    # the state known when each alert's period ended, not today's (no look-ahead in backtests)
+    alerts = alerts.assign(verification=verification_as_of_receipt(alerts, decisions, freq, timezone))
     if incidents.empty and alerts.empty:
         raise NotReadyError(
             f"the workspace {workspace.root} holds no incidents or alerts"
@@ -359,6 +364,7 @@ def compute_features(
             "alerts": {
                 "count": int(len(alerts)),
                 "last_updated": str(alerts["updated_at"].max()) if len(alerts) else None,
+                "verification_decisions": int(len(decisions)),
             },
             "population": {"path": str(raster), "sha256": sha256_file(raster)} if raster else None,
         }

@@ -96,6 +96,7 @@ FIELD_ALIASES: dict[str, tuple[str, ...]] = {
     "longitude": ("longitude", "lon", "lng", "long"),
     "locality_id": ("locality_id", "pcode", "p_code", "admin_pcode", "code_localite"),
     "verification": ("verification", "verifie", "statut", "status", "verification_status"),
+    "verified_at": ("verified_at", "verification_date", "date_verification", "date_de_verification"),
     "severity": ("severity", "gravite", "severite", "niveau_de_gravite"),
 }
 IDENTIFIER_FIELDS = ("reporter_phone", "reporter_name")
@@ -278,6 +279,8 @@ class _Prepared:
     checker: RowChecker
     errors: dict[Any, list[dict]]
     new_tokens: set[str] = field(default_factory=set)  # name-token refs first seen in this chunk
+    # verification states given with the rows: alert_id, verification, decided_at (index as rows)
+    decisions: pd.DataFrame | None = None
 
 
 @dataclass
@@ -292,6 +295,7 @@ class _Context:
     default_channel: str | None = None  # None: phone if a phone number is given, else in_person;
     # a row in the SMS-gateway shape (``from``) is always sms
     default_received_now: bool = False
+    may_verify: bool = True  # False: a row giving a verification state is rejected (reporters)
     known_tokens: set[str] = field(default_factory=set)  # keyed refs of reporter name tokens
 
 
@@ -422,8 +426,10 @@ def _prepare(frame: pd.DataFrame, source_name: str, ctx: _Context) -> _Prepared:
     # parse time and coordinates first: the rejects file shows them parsed, or scrubbed if not
     received = parse_received_at(canon["received_at"], ctx.timezone)
     lon, lat = parse_numbers(canon["longitude"]), parse_numbers(canon["latitude"])
+    decided = parse_received_at(canon["verified_at"], ctx.timezone)
     parsed_text = {
         "received_at": received.dt.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "verified_at": decided.dt.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "longitude": lon.where(lon.between(-180, 180)).map(lambda v: "" if pd.isna(v) else repr(float(v))),
         "latitude": lat.where(lat.between(-180, 180)).map(lambda v: "" if pd.isna(v) else repr(float(v))),
     }
@@ -522,6 +528,22 @@ def _prepare(frame: pd.DataFrame, source_name: str, ctx: _Context) -> _Prepared:
     verif_key = safe["verification"].map(_key)
     verification = verif_key.map(_VERIFICATION).where(verif_key != "", "unverified")
     fail(verification.isna(), "verification", "not one of " + ", ".join(ALERT_VERIFICATION))
+    # when the state was decided: the file's verified_at, else (assumed) when the alert was received
+    decided_blank = blank(canon["verified_at"])
+    if not ctx.may_verify:
+        fail(
+            (verification.notna() & (verification != "unverified")) | ~decided_blank,
+            "verification",
+            "set by analysts (PATCH /api/v1/alerts/{id}), not by whoever sends the alert",
+        )
+    fail(
+        ~decided_blank & decided.isna(),
+        "verified_at",
+        "not a date (write ISO 8601 like 2021-03-06T09:00:00Z)",
+    )
+    fail(~decided_blank & (decided < received), "verified_at", "before received_at")
+    fail(decided > ctx.now + FUTURE_TOLERANCE, "verified_at", "date is in the future")
+    decided = decided.where(~decided_blank, received)
     sev_text = safe["severity"].astype(str).str.strip()
     severity = parse_numbers(sev_text)
     lo, hi = ALERT_SEVERITY_RANGE
@@ -594,7 +616,17 @@ def _prepare(frame: pd.DataFrame, source_name: str, ctx: _Context) -> _Prepared:
     )
     rows = rows[list(ALERT_COLUMNS)].assign(created_at=now, updated_at=now)
     names = {i: (located[i][0].name if located[i][0] else None) for i in keep}
-    return _Prepared(rows, names, checker, errors, new_tokens)
+    decided_keep = decided[keep]
+    decisions = pd.DataFrame(
+        {
+            "alert_id": alert_id[keep],
+            "verification": verification[keep],
+            "decided_at": decided_keep.dt.strftime("%Y-%m-%dT%H:%M:%SZ").where(decided_keep.notna(), now),
+        },
+        index=keep,
+    )
+    decisions = decisions[decisions["verification"] != "unverified"]
+    return _Prepared(rows, names, checker, errors, new_tokens, decisions)
 
 
 def _coordinates(
@@ -657,8 +689,17 @@ def _context(workspace: Workspace, **kwargs: Any) -> _Context:
     )
 
 
-def _store(run: RunContext, prepared: _Prepared) -> dict[Any, str]:
-    """Reject and store one prepared chunk; return the status of every row."""
+_INSERT_DECISION = (
+    "INSERT INTO alert_verifications (alert_id, verification, decided_at, decided_by, source) "
+    "VALUES (?, ?, ?, ?, ?)"
+)
+
+
+def _store(run: RunContext, prepared: _Prepared, source: str = "file") -> dict[Any, str]:
+    """Reject and store one prepared chunk; return the status of every row.
+
+    ``source`` (``file`` or ``api``) is recorded with the verification states the rows came with.
+    """
     run.reject(prepared.checker.rejects())
     if prepared.new_tokens:
         run.con.executemany(
@@ -679,6 +720,11 @@ def _store(run: RunContext, prepared: _Prepared) -> dict[Any, str]:
     for pos, idx in enumerate(rows.index):
         status[idx] = "duplicate" if repeated[pos] or ids[pos] in known else "accepted"
     run.store("alerts", rows)
+    decisions = prepared.decisions
+    if decisions is not None and not decisions.empty:  # the states of the alerts stored just now
+        new = decisions[[status.get(idx) == "accepted" for idx in decisions.index]]
+        made = new[["alert_id", "verification", "decided_at"]].to_numpy()
+        run.con.executemany(_INSERT_DECISION, [(a, v, d, None, source) for a, v, d in made])
     return status
 
 
@@ -762,13 +808,17 @@ def ingest_alerts(
     return run.report
 
 
-def submit_alerts(workspace: Workspace, records: list[dict], *, source: str = "api") -> list[AlertOutcome]:
+def submit_alerts(
+    workspace: Workspace, records: list[dict], *, source: str = "api", may_verify: bool = True
+) -> list[AlertOutcome]:
     """Validate, pseudonymise, scrub, geocode and store alerts posted to the service.
 
     ``records`` are canonical alert dicts or SMS-gateway dicts (``from``/``text``/``received_at``);
     all of them are handled in ONE transaction recorded as an ingest run (kind ``alerts``, path
     ``api:<source>``). A record without ``received_at`` is dated now; one without ``channel`` is
-    ``sms`` in the gateway shape, else ``app``. Nothing raw is persisted anywhere.
+    ``sms`` in the gateway shape, else ``app``. Nothing raw is persisted anywhere. With
+    ``may_verify=False`` (a reporter's key) a record giving a state other than ``unverified`` or
+    a ``verified_at`` is rejected: verification is an analyst's decision.
 
     Returns one :class:`AlertOutcome` per record, in order.
     """
@@ -780,7 +830,7 @@ def submit_alerts(workspace: Workspace, records: list[dict], *, source: str = "a
     )
     frame.index = pd.RangeIndex(1, len(rows) + 1)
     frame.insert(0, "_row", frame.index.to_numpy())
-    ctx = _context(workspace, default_received_now=True, default_channel="app")
+    ctx = _context(workspace, default_received_now=True, default_channel="app", may_verify=may_verify)
     label = f"api:{source}"
     prepared = _prepare(frame, label, ctx)
     # the run's checksum is over the pseudonymised rows, never over the raw identifiers
@@ -797,7 +847,7 @@ def submit_alerts(workspace: Workspace, records: list[dict], *, source: str = "a
         workspace, "alerts", Path(label), fmt="records", params={"source": source}, payload=payload
     ) as run:
         run.count_read(len(frame))
-        status = _store(run, prepared)
+        status = _store(run, prepared, source="api")
     outcomes = []
     for idx in frame.index:
         if status.get(idx) in ("accepted", "duplicate"):
@@ -824,22 +874,33 @@ def submit_alerts(workspace: Workspace, records: list[dict], *, source: str = "a
 _PUBLIC_ALERT_COLUMNS = [c for c in ALERT_COLUMNS if c not in ALERT_SENSITIVE_COLUMNS] + ["updated_at"]
 
 
-def set_verification(workspace: Workspace, alert_id: str, verification: str) -> dict:
+def set_verification(
+    workspace: Workspace,
+    alert_id: str,
+    verification: str,
+    *,
+    decided_by: str | None = None,
+    source: str = "library",
+) -> dict:
     """Set an alert's verification state (``verified``, ``false_alarm``, ``unverified``).
 
-    Returns the alert without its sensitive columns (no reporter pseudonym, no exact point).
-    Raises :class:`~sauti.errors.NotFoundError` for an unknown id and ``ValueError`` for an
-    unknown state.
+    The decision is kept with its time and author in ``alert_verifications``: features use the
+    state known at the end of each period, never a later one. Returns the alert without its
+    sensitive columns (no reporter pseudonym, no exact point). Raises
+    :class:`~sauti.errors.NotFoundError` for an unknown id and ``ValueError`` for an unknown state.
     """
     state = normalize_verification(verification)
     if not str(verification or "").strip():
         raise ValueError(f"verification must be one of {', '.join(ALERT_VERIFICATION)}")
+    now = utc_now()
     with workspace.session() as con:
         with Workspace.transaction(con):
             updated = con.execute(
                 "UPDATE alerts SET verification = ?, updated_at = ? WHERE alert_id = ?",
-                (state, utc_now(), alert_id),
+                (state, now, alert_id),
             ).rowcount
+            if updated:
+                con.execute(_INSERT_DECISION, (alert_id, state, now, decided_by, source))
         if not updated:
             raise NotFoundError(f"alert {alert_id!r} not found")
         row = con.execute(

@@ -224,6 +224,20 @@ class Workspace:
         frame["received_at"] = pd.to_datetime(frame["received_at"], utc=True)
         return frame
 
+    def alert_verifications(self) -> pd.DataFrame:
+        """Every verification decision (``alert_id``, ``verification``, ``decided_at`` as UTC
+        datetimes, ``source``), in the order made."""
+        import pandas as pd
+
+        query = (
+            "SELECT alert_id, verification, decided_at, source FROM alert_verifications "
+            "ORDER BY decided_at, rowid"
+        )
+        with self.session() as con:
+            frame = pd.read_sql_query(query, con)
+        frame["decided_at"] = pd.to_datetime(frame["decided_at"], utc=True)
+        return frame
+
     def status(self) -> dict[str, Any]:
         """What the workspace holds, as plain data."""
         with self.session() as con:

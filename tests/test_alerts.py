@@ -386,6 +386,77 @@ def test_set_verification(ws: Workspace) -> None:
         set_verification(ws, outcome.alert_id, "maybe")
 
 
+def test_verification_decisions_are_kept_with_time_and_author(ws: Workspace) -> None:
+    (outcome,) = submit_alerts(ws, [{"text": "Attaque à Bria", "received_at": "2022-01-01T10:00:00Z"}])
+    assert ws.alert_verifications().empty  # unverified on arrival: no decision yet
+    set_verification(ws, outcome.alert_id, "verified", decided_by="analyst-1", source="api")
+    set_verification(ws, outcome.alert_id, "false_alarm", decided_by="analyst-2", source="api")
+    with ws.session() as con:
+        made = [tuple(r) for r in con.execute(
+            "SELECT verification, decided_by, source FROM alert_verifications "
+            "WHERE alert_id = ? ORDER BY rowid",
+            (outcome.alert_id,),
+        )]  # fmt: skip
+    assert made == [("verified", "analyst-1", "api"), ("false_alarm", "analyst-2", "api")]
+    assert ws.alerts().set_index("alert_id").loc[outcome.alert_id, "verification"] == "false_alarm"
+
+
+VERIFIED_HEADER = "received_at,text,place,verification,verified_at"
+
+
+def test_verified_at_is_read_checked_and_defaults_to_received_at(ws: Workspace, tmp_path: Path) -> None:
+    path = _csv(
+        tmp_path / "alerts.csv",
+        VERIFIED_HEADER,
+        "2021-03-04T10:00:00Z,Tension à Bria,Bria,verified,",  # no date: decided when received
+        "2021-03-04T11:00:00Z,Tension à Ndélé,Ndélé,verified,2021-04-02T09:00:00Z",
+        "2021-03-04T12:00:00Z,Tension à Bambari,Bambari,false alarm,2021-03-01T09:00:00Z",  # before
+        "2021-03-04T13:00:00Z,Tension à Kaga-Bandoro,Kaga-Bandoro,verified,bientôt",
+        "2021-03-04T14:00:00Z,Tension à Bossangoa,Bossangoa,unverified,",
+    )
+    report = ingest_alerts(ws, path)
+    assert (report.read, report.accepted, report.rejected) == (5, 3, 2)
+    rejects = pd.read_csv(report.rejects_file, dtype=str)
+    assert rejects[["row", "field"]].values.tolist() == [["4", "verified_at"], ["5", "verified_at"]]
+    assert rejects["reason"].tolist()[0] == "before received_at"
+    made = ws.alert_verifications().merge(ws.alerts()[["alert_id", "place_name"]], on="alert_id")
+    decided = dict(zip(made["place_name"], made["decided_at"].dt.strftime("%Y-%m-%dT%H:%M"), strict=True))
+    assert decided == {"Bria": "2021-03-04T10:00", "Ndélé": "2021-04-02T09:00"}
+    assert set(made["source"]) == {"file"}
+    again = ingest_alerts(ws, path)  # duplicates add no second decision
+    assert again.duplicates == 3
+    assert len(ws.alert_verifications()) == 2
+
+
+def test_features_count_a_verification_only_from_the_period_it_was_made(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    """No look-ahead: an alert verified in April counts as unverified in March, its own period."""
+    from sauti.features import compute_features
+
+    path = _csv(
+        tmp_path / "alerts.csv",
+        VERIFIED_HEADER,
+        "2021-03-04T10:00:00Z,Tension à Bria,Bria,verified,2021-03-20T10:00:00Z",
+        "2021-03-05T10:00:00Z,Tension à Bria encore,Bria,verified,2021-04-02T09:00:00Z",
+        "2021-03-06T10:00:00Z,Tension à Bria toujours,Bria,,",
+        "2021-04-10T10:00:00Z,Calme à Bria,Bria,,",
+    )
+    ingest_alerts(ws, path)
+    bria = ws.alerts()["locality_id"].iloc[0]
+
+    def counts() -> dict[str, list[int]]:
+        cube = compute_features(ws, freq="M", unit="admin2").sel(locality=bria)
+        return {k: cube[f"alerts_{k}"].to_numpy().astype(int).tolist() for k in ("verified", "unverified")}
+
+    assert counts() == {"verified": [1, 0], "unverified": [2, 1]}  # March, April
+    # an analyst decides today (2026) about the third: the past periods do not change
+    third = ws.alerts().sort_values("received_at")["alert_id"].iloc[2]
+    set_verification(ws, third, "verified")
+    assert counts() == {"verified": [1, 0], "unverified": [2, 1]}
+    assert (ws.alerts()["verification"] == "verified").sum() == 3  # today's state is still stored
+
+
 def test_cli_json_summary_and_fatal_error(
     ws: Workspace, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:

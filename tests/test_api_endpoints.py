@@ -217,6 +217,32 @@ def test_invalid_alert_is_422_with_field_details(server, record, field):  # noqa
     assert "23672000000" not in response.text
 
 
+def test_only_analysts_may_post_an_alert_already_verified(server):  # noqa: F811
+    """A reporter's key cannot inject a "verified" alert; an analyst's (a CLA spreadsheet) can."""
+    text = f"Affrontements signalés à Bria {uuid.uuid4().hex[:6]}"
+    for record in ({"text": text, "verification": "verified"}, {"text": text, "verified_at": "2022-12-01"}):
+        response = server.client("reporter").post("/api/v1/alerts", json=record)
+        assert response.status_code == 422, response.text
+        assert "verification" in [e["field"] for e in response.json()["errors"]]
+    batch = server.client("reporter").post(
+        "/api/v1/alerts/batch", json={"alerts": [{"text": text + " b", "verification": "confirmé"}]}
+    )
+    assert batch.json()["results"][0]["status"] == "rejected"
+    response = server.client("analyst").post(
+        "/api/v1/alerts", json={"text": text, "verification": "verified"}
+    )
+    assert response.status_code == 201, response.text
+    with _db(server) as con:
+        state = con.execute(
+            "SELECT verification FROM alerts WHERE alert_id = ?", (response.json()["alert_id"],)
+        ).fetchone()[0]
+    assert state == "verified"
+    plain = server.client("reporter").post(
+        "/api/v1/alerts", json={"text": text + " c", "verification": "unverified"}
+    )
+    assert plain.status_code == 201, plain.text
+
+
 def test_idempotency_key_replays_and_refuses_another_body(server):  # noqa: F811
     key = uuid.uuid4().hex
     body = {"text": f"Attaque signalée à Ndélé {key[:6]}", "category": "attack"}
@@ -280,7 +306,13 @@ def test_patch_verification_is_audited_and_visible(server):  # noqa: F811
         row = con.execute(
             "SELECT user_name FROM audit_log WHERE action = 'verify_alert' AND resource LIKE ?", (f"%{aid}",)
         ).fetchone()
+        made = con.execute(
+            "SELECT verification, decided_by, source FROM alert_verifications WHERE alert_id = ? "
+            "ORDER BY rowid DESC LIMIT 1",
+            (aid,),
+        ).fetchone()
     assert row["user_name"] == "test-analyst"
+    assert tuple(made) == ("false_alarm", "test-analyst", "api")  # the decision, dated, for the features
 
 
 def test_cors_is_closed_by_default(server):  # noqa: F811

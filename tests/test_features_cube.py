@@ -290,3 +290,39 @@ def test_alert_dates_follow_the_mission_time_zone(incidents, alerts, three_squar
     assert _at(utc, "alerts_attack", "A", "2020-01-01") == 1
     assert _at(local, "alerts_attack", "A", "2020-01-01") == 0
     assert _at(local, "alerts_attack", "A", "2020-02-01") == 1
+
+
+def test_verification_as_of_receipt_by_hand():
+    from sauti.features.counts import verification_as_of_receipt
+
+    alerts = pd.DataFrame(
+        {
+            "alert_id": ["a", "b", "c", "d"],
+            "received_at": pd.to_datetime(
+                ["2021-01-05T10:00Z", "2021-01-05T10:00Z", "2021-01-20T10:00Z", "2021-01-31T12:00Z"], utc=True
+            ),
+        }
+    )
+    decisions = pd.DataFrame(
+        {
+            "alert_id": ["a", "a", "b", "c", "d"],
+            "verification": ["verified", "false_alarm", "verified", "verified", "false_alarm"],
+            "decided_at": pd.to_datetime(
+                [
+                    "2021-01-06T10:00Z",  # a: verified, then
+                    "2021-01-30T10:00Z",  # a: a false alarm, same month: the later one wins
+                    "2021-02-01T10:00Z",  # b: decided next month: not known in January
+                    "2021-01-31T23:30Z",  # c: 31 Jan UTC but 1 Feb in Bangui (UTC+1)
+                    "2021-01-31T22:30Z",  # d: 23:30 in Bangui, still January
+                ],
+                utc=True,
+            ),
+        }
+    )
+    monthly = verification_as_of_receipt(alerts, decisions, "M", "Africa/Bangui")
+    assert monthly.tolist() == ["false_alarm", "unverified", "unverified", "false_alarm"]
+    assert verification_as_of_receipt(alerts, decisions, "M").tolist()[2] == "verified"  # in UTC
+    # weekly (ISO weeks): a's second decision (Sat 30 Jan) is three weeks after its week
+    weekly = verification_as_of_receipt(alerts, decisions, "W", "Africa/Bangui")
+    assert weekly.tolist() == ["verified", "unverified", "unverified", "false_alarm"]
+    assert verification_as_of_receipt(alerts, decisions.iloc[:0], "M").tolist() == ["unverified"] * 4

@@ -225,3 +225,26 @@ def test_sha256_file_matches_hashlib_over_several_blocks(tmp_path) -> None:
     path.write_bytes(data)
     assert sha256_file(path) == hashlib.sha256(data).hexdigest()
     assert sha256_file(path, chunk=7) == hashlib.sha256(data).hexdigest()
+
+
+def test_verification_history_migration_backfills_existing_states(workspace: Workspace) -> None:
+    """Stores that held verified alerts before the history table get one dated decision each."""
+    number, _name, _sql = next(m for m in _migrations() if m[1] == "0006_alert_verifications.sql")
+    with workspace.session() as con:
+        con.execute("DELETE FROM schema_migrations WHERE number = ?", (number,))
+        con.execute("DROP TABLE alert_verifications")
+        rows = [
+            ("al_file", "2021-03-04T10:00:00Z", "verified", "2024-01-01T00:00:00Z", "2024-01-01T00:00:00Z"),
+            ("al_api", "2021-03-05T10:00:00Z", "false_alarm", "2024-01-01T00:00:00Z", "2024-02-03T08:00:00Z"),
+            ("al_none", "2021-03-06T10:00:00Z", "unverified", "2024-01-01T00:00:00Z", "2024-01-01T00:00:00Z"),
+        ]
+        con.executemany(
+            "INSERT INTO alerts (alert_id, received_at, channel, category, verification, location_source, "
+            "created_at, updated_at) VALUES (?, ?, 'sms', 'other', ?, 'unresolved', ?, ?)",
+            rows,
+        )
+    made = workspace.alert_verifications().set_index("alert_id")
+    assert sorted(made.index) == ["al_api", "al_file"]
+    assert made.loc["al_file", "decided_at"] == pd.Timestamp("2021-03-04T10:00:00Z")  # when received
+    assert made.loc["al_api", "decided_at"] == pd.Timestamp("2024-02-03T08:00:00Z")  # when changed
+    assert made.loc["al_api", "source"] == "api"

@@ -48,11 +48,12 @@ def outcome_dict(outcome: Any) -> dict:
     }
 
 
-def _submit(source: DataSource, records: list[dict], channel_source: str) -> list[dict]:
+def _submit(source: DataSource, records: list[dict], channel_source: str, may_verify: bool) -> list[dict]:
     from sauti.ingest.alerts import submit_alerts
 
     source.require_store()
-    outcomes = [outcome_dict(o) for o in submit_alerts(source.workspace, records, source=channel_source)]
+    submitted = submit_alerts(source.workspace, records, source=channel_source, may_verify=may_verify)
+    outcomes = [outcome_dict(o) for o in submitted]
     accepted = {o["locality_id"] for o in outcomes if o["status"] == "accepted"}
     if any(o["status"] == "accepted" for o in outcomes):
         source.bump()
@@ -61,9 +62,12 @@ def _submit(source: DataSource, records: list[dict], channel_source: str) -> lis
     return outcomes
 
 
-def submit_one(source: DataSource, record: dict) -> tuple[int, dict]:
-    """One alert: 201 accepted, 200 duplicate, 422 rejected with field-level errors."""
-    (outcome,) = _submit(source, [record], "api")
+def submit_one(source: DataSource, record: dict, *, may_verify: bool = False) -> tuple[int, dict]:
+    """One alert: 201 accepted, 200 duplicate, 422 rejected with field-level errors.
+
+    ``may_verify``: whether the sender may give a verification state (analysts and admins).
+    """
+    (outcome,) = _submit(source, [record], "api", may_verify)
     status = STATUS_CODE.get(outcome["status"], 422)
     if outcome["status"] == "rejected":
         return status, {
@@ -76,7 +80,7 @@ def submit_one(source: DataSource, record: dict) -> tuple[int, dict]:
 
 
 def submit_many(
-    source: DataSource, records: list[dict], channel_source: str = "api-batch"
+    source: DataSource, records: list[dict], channel_source: str = "api-batch", *, may_verify: bool = False
 ) -> tuple[int, dict]:
     """A batch: 200 with one outcome per record and the counts (read = accepted + rejected + duplicates)."""
     if not records:
@@ -86,7 +90,7 @@ def submit_many(
             f"a batch holds at most {MAX_BATCH} alerts, got {len(records)}: split it",
             [{"field": "alerts", "reason": f"more than {MAX_BATCH}"}],
         )
-    outcomes = _submit(source, records, channel_source)
+    outcomes = _submit(source, records, channel_source, may_verify)
     counts = {s: sum(o["status"] == s for o in outcomes) for s in ("accepted", "duplicate", "rejected")}
     body = {
         "read": len(outcomes),
@@ -130,7 +134,9 @@ def verify(source: DataSource, principal: Principal, alert_id: str, verification
     from sauti.ingest.alerts import set_verification
 
     source.require_store()
-    stored = set_verification(source.workspace, alert_id, verification)
+    stored = set_verification(
+        source.workspace, alert_id, verification, decided_by=principal.name, source="api"
+    )
     audit(
         source.workspace, principal, "verify_alert", f"/api/v1/alerts/{alert_id}", verification=verification
     )
