@@ -3,7 +3,7 @@
 folium points its default JavaScript and CSS at CDNs; :func:`build_map` replaces them on the ``Map``
 instance with the vendored Leaflet under ``/static/vendor`` and uses no plugin that pulls its own
 assets (no markers with icon fonts, no branca colormap, which loads d3 from a CDN). There is no
-basemap tile server: the boundaries are the basemap, with an optional local MBTiles file served at
+basemap tile server: the boundaries are the basemap, with an optional local MBTiles/PMTiles file served at
 ``/basemap/{z}/{x}/{y}.png``. Popups carry the top drivers and an inline SVG sparkline of the risk
 history (inline markup, not an image request).
 """
@@ -284,7 +284,9 @@ def fit_bounds_now(bounds: list[list[float]]):
     return element
 
 
-def build_map(source: DataSource, principal: Principal, basemap: bool = False) -> tuple[str, list[str]]:
+def build_map(
+    source: DataSource, principal: Principal, basemap: tuple[int, int] | None = None
+) -> tuple[str, list[str]]:
     """The map page (HTML) for ``principal`` and the ids of alerts it shows in detail.
 
     Parameters
@@ -292,8 +294,9 @@ def build_map(source: DataSource, principal: Principal, basemap: bool = False) -
     source : DataSource
     principal : Principal
         Decides whether alerts are individual generalised points (analysts) or counts per locality.
-    basemap : bool
-        Add the local MBTiles basemap layer served at ``/basemap/{z}/{x}/{y}.png``.
+    basemap : (min_zoom, max_zoom), optional
+        Add the local MBTiles/PMTiles basemap layer served at ``/basemap/{z}/{x}/{y}.png`` (the
+        file's zoom range).
     """
     import folium
     from branca.element import Element
@@ -322,12 +325,15 @@ def build_map(source: DataSource, principal: Principal, basemap: bool = False) -
     fit_bounds_now([[miny, minx], [maxy, maxx]]).add_to(fmap)
 
     if basemap:
+        low, high = basemap
         folium.TileLayer(
             tiles="/basemap/{z}/{x}/{y}.png",
             attr="local basemap",
             name="Basemap (local)",
             overlay=False,
             control=True,
+            min_native_zoom=low,
+            max_native_zoom=high,  # deeper zooms enlarge the finest tiles: no requests for missing ones
         ).add_to(fmap)
 
     outline_level = "admin1" if "admin1" in set(localities["level"]) else level

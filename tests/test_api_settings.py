@@ -52,6 +52,48 @@ def test_local_mbtiles_basemap_is_served_and_on_the_map(tuned):
     assert '"/basemap/{z}/{x}/{y}.png"' in page
 
 
+def test_local_pmtiles_basemap_is_served_and_on_the_map(server, tmp_path_factory):  # noqa: F811
+    from test_basemap import pyramid, write_pmtiles
+
+    tiles = pyramid("WEBP")
+    path = tmp_path_factory.mktemp("pmtiles") / "car.pmtiles"
+    from pmtiles.tile import TileType
+
+    write_pmtiles(path, tiles, TileType.WEBP)
+    live = start_server(server.workspace, server.keys, {"SAUTI_BASEMAP": str(path)})
+    try:
+        for z, x, y in [(0, 0, 0), (2, 1, 3), (2, 3, 1)]:
+            tile = live.get(f"/basemap/{z}/{x}/{y}.png", "planner")
+            assert tile.status_code == 200
+            assert tile.content == tiles[(z, x, y)]
+            assert tile.headers["content-type"] == "image/webp"
+        assert live.get("/basemap/5/1/1.png", "planner").status_code == 404
+        page = live.get("/map", "planner").text
+        assert '"/basemap/{z}/{x}/{y}.png"' in page
+        assert '"maxNativeZoom": 2' in page
+    finally:
+        live.stop()
+
+
+def test_an_unusable_basemap_leaves_the_map_working(server, tmp_path):  # noqa: F811
+    path = tmp_path / "vector.pmtiles"
+    from pmtiles.tile import TileType
+    from test_basemap import write_pmtiles
+
+    write_pmtiles(path, {(0, 0, 0): b"\x1a\x00"}, TileType.MVT)
+    live = start_server(server.workspace, server.keys, {"SAUTI_BASEMAP": str(path)})
+    try:
+        tile = live.get("/basemap/0/0/0.png", "planner")
+        assert tile.status_code == 404
+        assert "vector tiles" in tile.json()["detail"]
+        page = live.get("/map", "planner")
+        assert page.status_code == 200
+        assert "/basemap/" not in page.text
+        assert "basemap not used: vector.pmtiles: holds vector tiles" in live.log.read_text()
+    finally:
+        live.stop()
+
+
 def test_no_basemap_configured_is_404_and_absent_from_the_map(server):  # noqa: F811
     assert server.get("/basemap/6/35/30.png", "planner").status_code == 404
     assert "/basemap/" not in server.get("/map", "planner").text

@@ -164,3 +164,26 @@ def test_map_loads_everything_from_sauti_with_the_network_cut(server, browser, t
     background = (pixels == pixels[400, 5]).all(axis=2).mean()  # left edge: the map's background
     assert colours > 50, f"only {colours} colours: blank map? see {keep}"
     assert background < 0.7, f"{background:.0%} of the screenshot is background: see {keep}"
+
+
+@pytest.mark.timeout(180)
+def test_a_local_pmtiles_basemap_loads_with_the_network_cut(server, browser, tmp_path):  # noqa: F811
+    """The basemap comes from a file on the server: its tiles load, nothing else is asked for."""
+    from pmtiles.tile import TileType
+    from test_api_support import start_server
+    from test_basemap import pyramid, write_pmtiles
+
+    path = write_pmtiles(tmp_path / "car.pmtiles", pyramid(), TileType.PNG)
+    live = start_server(server.workspace, server.keys, {"SAUTI_BASEMAP": str(path)})
+    try:
+        _load(browser, f"{live.url}/map?key={live.keys['planner']}")
+    finally:
+        live.stop()
+    requests = [e["request"]["url"] for e in browser.of("Network.requestWillBeSent")]
+    statuses = {e["response"]["url"]: e["response"]["status"] for e in browser.of("Network.responseReceived")}
+    assert [u for u in requests if not u.startswith(live.url + "/") and not u.startswith("data:")] == []
+    assert browser.of("Network.loadingFailed") == []
+    basemap = {u: code for u, code in statuses.items() if "/basemap/" in u}
+    assert basemap, "the basemap layer requested tiles"
+    assert set(basemap.values()) == {200}, basemap
+    assert all(u.split("/basemap/")[1].startswith("2/") for u in basemap)  # the file's deepest zoom, enlarged

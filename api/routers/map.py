@@ -1,4 +1,4 @@
-"""``/map``: the offline folium map, and ``/basemap`` tiles from an optional local MBTiles file.
+"""``/map``: the offline folium map, and ``/basemap`` tiles from an optional local MBTiles/PMTiles file.
 
 A browser cannot send a bearer header on a plain navigation: ``/map?key=KEY`` checks the key, sets
 a short-lived signed session cookie (``HttpOnly``, ``SameSite=Strict``) and redirects to ``/map``
@@ -8,7 +8,7 @@ cookie is accepted for GET requests only. ``?key=`` is accepted on no other path
 
 from __future__ import annotations
 
-import sqlite3
+import logging
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -16,11 +16,13 @@ from sauti.api import mapview
 from sauti.api.deps import get_source, require
 from sauti.api.errors import Forbidden, Unauthenticated
 from sauti.api.security import SESSION_COOKIE, SESSION_SECONDS, Principal, audit, issue_session_token
+from sauti.api.services.basemap import Basemap, BasemapError, open_basemap
 from sauti.api.services.source import DataSource
 
 from sauti.errors import NotFoundError
 
 router = APIRouter(tags=["map"])
+log = logging.getLogger("sauti.api")
 
 
 @router.get("/map", response_class=HTMLResponse, include_in_schema=False)
@@ -59,21 +61,24 @@ def _map_page(request: Request, source: DataSource) -> HTMLResponse:
 
 def _render(request: Request, source: DataSource, principal: Principal) -> HTMLResponse:
     mapview.map_ready(source)
-    basemap = _basemap_path(source) is not None
+    basemap = _basemap(source)
+    zooms = None if basemap is None else (basemap.min_zoom, basemap.max_zoom)
     page, shown = source.cached(
-        ("map", mapview.redaction.may_see_alert_details(principal), basemap),
-        lambda: mapview.build_map(source, principal, basemap=basemap),
+        ("map", mapview.redaction.may_see_alert_details(principal), zooms),
+        lambda: mapview.build_map(source, principal, basemap=zooms),
     )
     if shown:
         audit(source.workspace, principal, "read_alert_details", "/map", alert_ids=shown)
     return HTMLResponse(page, headers={"Cache-Control": "no-store"})
 
 
-def _basemap_path(source: DataSource):
-    path = source.settings.basemap
-    if path is None or not path.exists() or path.suffix.lower() != ".mbtiles":
+def _basemap(source: DataSource) -> Basemap | None:
+    """The configured basemap, or None (a file that cannot be served is logged, not fatal)."""
+    try:
+        return open_basemap(source.settings.basemap)
+    except BasemapError as exc:
+        log.warning("basemap not used: %s", exc)
         return None
-    return path
 
 
 @router.get("/basemap/{z}/{x}/{y}.png", response_class=Response, include_in_schema=False)
@@ -84,18 +89,14 @@ def basemap_tile(
     source: DataSource = Depends(get_source),
     _: Principal = Depends(require("map:read")),
 ) -> Response:
-    """A tile of the local MBTiles basemap (TMS rows flipped to XYZ)."""
-    path = _basemap_path(source)
-    if path is None:
-        raise NotFoundError("no local basemap: set SAUTI_BASEMAP to an .mbtiles file")
-    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    """A tile of the local MBTiles or PMTiles raster basemap (XYZ numbering; PNG, JPEG or WebP)."""
     try:
-        row = con.execute(
-            "SELECT tile_data FROM tiles WHERE zoom_level = ? AND tile_column = ? AND tile_row = ?",
-            (z, x, (1 << z) - 1 - y),
-        ).fetchone()
-    finally:
-        con.close()
-    if row is None:
+        basemap = open_basemap(source.settings.basemap)
+    except BasemapError as exc:
+        raise NotFoundError(f"no usable local basemap: {exc}") from None
+    if basemap is None:
+        raise NotFoundError("no local basemap: set SAUTI_BASEMAP to an .mbtiles or .pmtiles file")
+    data = basemap.tile(z, x, y)
+    if data is None:
         raise NotFoundError(f"the basemap has no tile {z}/{x}/{y}")
-    return Response(bytes(row[0]), media_type="image/png")
+    return Response(data, media_type=basemap.media_type, headers={"Cache-Control": "max-age=86400"})
