@@ -4,6 +4,7 @@ and scoring. Heavy modules load on first use, so ``import sauti.models`` stays c
 Public API (what the CLI, the service and the notebooks call)::
 
     from sauti.models import train, score, latest_scores, risk_history, run_backtest, BASELINES, METRICS
+    from sauti.models import pr_figure, reliability_figure, map_figure, plan_patrols, read_bases, plan_figure
 """
 
 from __future__ import annotations
@@ -24,6 +25,17 @@ _EXPORTS = {
     "make_target": "sauti.models.target",
     "SautiClassifier": "sauti.models.estimators",
     "synthetic_cube": "sauti.models.synthetic",
+    # figures and tables of a backtest result (what report.html draws)
+    "pr_figure": "sauti.models.report",
+    "reliability_figure": "sauti.models.report",
+    "origins_figure": "sauti.models.report",
+    "map_figure": "sauti.models.report",
+    "metrics_table_html": "sauti.models.report",
+    # patrol priorities
+    "plan_patrols": "sauti.models.patrol",
+    "read_bases": "sauti.models.patrol_bases",
+    "plan_figure": "sauti.models.patrol_plot",
+    "population_weight": "sauti.models.patrol_weights",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -286,7 +286,7 @@ BACKTEST = [
     (
         "code",
         """\
-        from sauti.models.report import origins_figure
+        from sauti.models import origins_figure
 
         origins_figure(result)
         plt.show()
@@ -309,7 +309,7 @@ BACKTEST = [
         "code",
         """\
         from IPython.display import HTML
-        from sauti.models.report import metrics_table_html
+        from sauti.models import metrics_table_html
 
         HTML(metrics_table_html(result))
         """,
@@ -335,7 +335,7 @@ BACKTEST = [
     (
         "code",
         """\
-        from sauti.models.report import pr_figure, reliability_figure
+        from sauti.models import pr_figure, reliability_figure
 
         pr_figure(result)
         reliability_figure(result)
@@ -354,7 +354,7 @@ BACKTEST = [
     (
         "code",
         """\
-        from sauti.models.report import map_figure
+        from sauti.models import map_figure
 
         map_figure(result, workspace.localities("admin2"))
         plt.show()
@@ -479,8 +479,8 @@ NEW_FEATURE = [
         "code",
         """\
         from sauti.features import FeatureParams, build_graph, unit_localities
-        from sauti.features.spatial_lag import spatial_lag
-        from sauti.features.temporal import decayed_sum
+        from sauti.features import spatial_lag
+        from sauti.features import decayed_sum
 
         units = unit_localities(workspace, "admin2").set_index("locality_id").loc[cube["locality"].to_numpy()]
         graph = build_graph(units.reset_index(), FeatureParams()).transform("r")
@@ -599,8 +599,8 @@ PATROL = [
         "code",
         """\
         from sauti.models import latest_scores
-        from sauti.models.patrol import plan_patrols, read_bases
-        from sauti.models.patrol_plot import plan_figure
+        from sauti.models import plan_patrols, read_bases
+        from sauti.models import plan_figure
 
         bases = read_bases(SAMPLE / "bases.geojson")
         scores = latest_scores(workspace)
@@ -723,7 +723,7 @@ PATROL = [
     (
         "code",
         """\
-        from sauti.models.patrol_weights import population_weight
+        from sauti.models import population_weight
 
         weight = population_weight(workspace, localities)
         weighted = plan_patrols(localities, scores, bases, weight=weight)
