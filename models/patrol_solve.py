@@ -218,8 +218,8 @@ def _nearest_per_locality(pairs: np.ndarray, problem: CoverProblem) -> np.ndarra
 def solve_exact(problem: CoverProblem, time_limit_s: float = 10.0, *, prune: bool = True) -> CoverSolution:
     """Solve with HiGHS branch-and-bound under a time limit.
 
-    Stage 1 maximises covered value. Stage 2 (if time is left) keeps the covered set fixed and
-    minimises the total patrol distance, so among optimal plans the nearest bases are used.
+    Stage 1 maximises covered value. Stage 2 (if time is left) minimises the total patrol distance
+    among plans of that value, so among optimal plans the nearest localities and bases are used.
     ``prune`` (default) first drops pairs no optimal plan needs (see :func:`_candidate_pairs`).
     Returns status ``optimal`` when HiGHS proves optimality, ``feasible`` when the time limit hit
     with an incumbent; raises ``TimeoutError`` when it hit the limit with none (callers fall back
@@ -246,7 +246,8 @@ def solve_exact(problem: CoverProblem, time_limit_s: float = 10.0, *, prune: boo
 
     remaining = time_limit_s - (time.perf_counter() - start)
     if status == "optimal" and remaining > 0.05 and chosen.size:
-        chosen = _shortest_assignment(problem, chosen, remaining)
+        chosen = _shortest_assignment(problem, chosen, useful, objective, remaining)
+        objective = float(problem.value[problem.pair_locality[chosen]].sum())
     return CoverSolution(
         chosen=chosen,
         objective=objective,
@@ -257,29 +258,44 @@ def solve_exact(problem: CoverProblem, time_limit_s: float = 10.0, *, prune: boo
     )
 
 
-def _shortest_assignment(problem: CoverProblem, chosen: np.ndarray, time_limit_s: float) -> np.ndarray:
-    """Reassign the covered localities to bases minimising total distance (stage 2)."""
+def _shortest_assignment(
+    problem: CoverProblem, chosen: np.ndarray, candidates: np.ndarray, objective: float, time_limit_s: float
+) -> np.ndarray:
+    """Stage 2: among plans covering the optimal value, the one with the least total patrol distance.
+
+    Over the same candidate pairs as stage 1, with each locality patrolled at most once, each base
+    within its capacity and the covered value held at ``objective`` (to a relative 1e-9), minimise
+    the summed distance. Plans of equal value are all open, so the nearer of two localities of
+    equal risk is patrolled, and each covered locality goes to the nearest base that can take it.
+    Keeps ``chosen`` if HiGHS does not prove an optimum in the time left.
+    """
     import scipy.sparse as sp
 
-    covered = np.unique(problem.pair_locality[chosen])
-    useful = _useful_pairs(problem)
-    pairs = useful[np.isin(problem.pair_locality[useful], covered)]
+    pairs = candidates
+    value = problem.value[problem.pair_locality[pairs]]
     locs, loc_index = np.unique(problem.pair_locality[pairs], return_inverse=True)
     bases, base_index = np.unique(problem.pair_base[pairs], return_inverse=True)
     n = pairs.size
     cols = np.arange(n)
-    # −Σ_b x_{b,j} ≤ −1 (each covered locality keeps one patrol); Σ_j x_{b,j} ≤ p_b
+    # Σ_b x_{b,j} ≤ 1 per locality; Σ_j x_{b,j} ≤ p_b per base; −Σ value·x ≤ −objective
+    floor = objective - 1e-9 * max(objective, 1.0)
     matrix = sp.csr_array(
-        (np.r_[-np.ones(n), np.ones(n)], (np.r_[loc_index, locs.size + base_index], np.r_[cols, cols])),
-        shape=(locs.size + bases.size, n),
+        (
+            np.r_[np.ones(n), np.ones(n), -value],
+            (
+                np.r_[loc_index, locs.size + base_index, np.full(n, locs.size + bases.size)],
+                np.r_[cols, cols, cols],
+            ),
+        ),
+        shape=(locs.size + bases.size + 1, n),
     )
-    upper = np.r_[-np.ones(locs.size), problem.capacity[bases].astype(float)]
+    upper = np.r_[np.ones(locs.size), problem.capacity[bases].astype(float), -floor]
     scale = max(float(problem.pair_distance[pairs].max()), 1e-9)
     result = _milp(problem.pair_distance[pairs] / scale, matrix, upper, np.zeros(n), np.ones(n), time_limit_s)
     if result.status != 0 or result.x is None:
         return chosen
     better = _nearest_per_locality(pairs[result.x > 0.5], problem)
-    if np.unique(problem.pair_locality[better]).size != covered.size:
+    if float(problem.value[problem.pair_locality[better]].sum()) < floor:
         return chosen
     return better
 

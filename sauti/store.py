@@ -52,6 +52,36 @@ def _applied(con: sqlite3.Connection) -> set[int]:
         return set()
 
 
+def _adopt_legacy_version(con: sqlite3.Connection) -> None:
+    """Record, in ``schema_migrations``, the migrations a store made before that table existed.
+
+    Such a store tracked only ``PRAGMA user_version`` (every migration up to it applied): without
+    this its first migration would be run again ("table ingest_runs already exists").
+    """
+    if con.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+    ).fetchone():
+        return
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        version = con.execute("PRAGMA user_version").fetchone()[0]
+        known = con.execute("SELECT 1 FROM sqlite_master WHERE name = 'schema_migrations'").fetchone()
+        if version > 0 and not known:  # re-checked under the write lock
+            con.execute(_MIGRATIONS_TABLE)
+            con.executemany(
+                "INSERT INTO schema_migrations (number, name, applied_at) VALUES (?, ?, ?)",
+                [
+                    (number, name, "before-tracking")
+                    for number, name, _sql in _migrations()
+                    if number <= version
+                ],
+            )
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
 @lru_cache(maxsize=1)
 def _migrations() -> tuple[tuple[int, str, str], ...]:
     folder = resources.files("sauti").joinpath("migrations")
@@ -130,6 +160,7 @@ class Workspace:
         Tracking the set of applied numbers, not only the highest, means a migration merged later
         with a lower number is still applied to a store that already has higher ones.
         """
+        _adopt_legacy_version(con)
         pending = [m for m in _migrations() if m[0] not in _applied(con)]
         for number, name, sql in pending:
             con.execute("BEGIN IMMEDIATE")

@@ -39,19 +39,30 @@ def _random_problem(seed: int, n_bases: int = 3, n_loc: int = 7) -> CoverProblem
     )
 
 
-def _brute_force(problem: CoverProblem) -> float:
-    """Best covered value over every way of sending each locality one patrol (or none)."""
+def _plans(problem: CoverProblem):
+    """Every feasible way of sending each locality one patrol (or none): (value, distance) pairs."""
     options = [
         [None] + [k for k in range(problem.n_pairs) if problem.pair_locality[k] == i]
         for i in range(problem.value.size)
     ]
-    best = 0.0
     for combo in itertools.product(*options):
         chosen = [k for k in combo if k is not None]
         load = np.bincount(problem.pair_base[chosen], minlength=problem.capacity.size) if chosen else 0
         if np.all(load <= problem.capacity):
-            best = max(best, float(problem.value[problem.pair_locality[chosen]].sum()) if chosen else 0.0)
-    return best
+            value = float(problem.value[problem.pair_locality[chosen]].sum()) if chosen else 0.0
+            yield value, float(problem.pair_distance[chosen].sum()) if chosen else 0.0
+
+
+def _brute_force(problem: CoverProblem) -> float:
+    """Best covered value over every plan."""
+    return max(value for value, _ in _plans(problem))
+
+
+def _shortest_best(problem: CoverProblem) -> float:
+    """Least total distance among the plans of the best value (ties of risk are common)."""
+    plans = list(_plans(problem))
+    best = max(value for value, _ in plans)
+    return min(distance for value, distance in plans if value >= best - 1e-9)
 
 
 def test_exact_finds_the_known_optimum_where_greedy_falls_short() -> None:
@@ -110,6 +121,35 @@ def test_exact_prefers_the_nearer_base_among_equally_good_plans() -> None:
         pair_distance=np.array([90.0, 10.0]),
     )
     assert _assignment(problem, solve(problem, "exact").chosen) == {(1, 0)}
+
+
+def test_exact_prefers_the_nearer_of_equally_risky_localities() -> None:
+    # one patrol, three localities of equal risk at 40, 10 and 25 km: the 10 km one is patrolled;
+    # with two patrols, 10 and 25 km; a riskier far locality still beats a near one
+    problem = CoverProblem(
+        value=np.array([0.3, 0.3, 0.3, 0.2]),
+        capacity=np.array([1]),
+        pair_base=np.array([0, 0, 0, 0]),
+        pair_locality=np.array([0, 1, 2, 3]),
+        pair_distance=np.array([40.0, 10.0, 25.0, 1.0]),
+    )
+    assert _assignment(problem, solve(problem, "exact").chosen) == {(0, 1)}
+    two = CoverProblem(**{**problem.__dict__, "capacity": np.array([2])})
+    assert _assignment(two, solve(two, "exact").chosen) == {(0, 1), (0, 2)}
+    far = CoverProblem(**{**problem.__dict__, "value": np.array([0.31, 0.3, 0.3, 0.2])})
+    assert _assignment(far, solve(far, "exact").chosen) == {(0, 0)}
+    greedy = solve(problem, "greedy")
+    assert _assignment(problem, greedy.chosen) == {(0, 1)}
+
+
+@pytest.mark.parametrize("seed", range(25), ids=lambda s: f"seed{s}")
+def test_exact_plan_is_the_shortest_of_the_best(seed: int) -> None:
+    """Risk coarsened to halves, so many plans tie: the one chosen has the least total distance."""
+    rough = _random_problem(seed, n_bases=3, n_loc=7)
+    problem = CoverProblem(**{**rough.__dict__, "value": np.ceil(rough.value * 2) / 2})
+    exact = solve(problem, "exact")
+    np.testing.assert_allclose(exact.objective, _brute_force(problem), atol=1e-9)
+    np.testing.assert_allclose(problem.pair_distance[exact.chosen].sum(), _shortest_best(problem), atol=1e-6)
 
 
 def test_auto_falls_back_to_greedy_above_the_size_limit(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -248,3 +248,19 @@ def test_verification_history_migration_backfills_existing_states(workspace: Wor
     assert made.loc["al_file", "decided_at"] == pd.Timestamp("2021-03-04T10:00:00Z")  # when received
     assert made.loc["al_api", "decided_at"] == pd.Timestamp("2024-02-03T08:00:00Z")  # when changed
     assert made.loc["al_api", "source"] == "api"
+
+
+def test_a_store_from_before_migration_tracking_is_adopted(workspace: Workspace) -> None:
+    """Early stores recorded only ``PRAGMA user_version``: what it covers is not run again, the rest is."""
+    number, _name, _sql = next(m for m in _migrations() if m[1] == "0006_alert_verifications.sql")
+    with workspace.session() as con:
+        con.execute("DROP TABLE schema_migrations")
+        con.execute("DROP TABLE alert_verifications")
+        con.execute(f"PRAGMA user_version = {number - 1}")
+    with workspace.session() as con:
+        applied = dict(con.execute("SELECT number, applied_at FROM schema_migrations").fetchall())
+        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert set(applied) == {m[0] for m in _migrations()}
+    assert {applied[n] for n in range(1, number)} == {"before-tracking"}
+    assert applied[number] != "before-tracking"
+    assert "alert_verifications" in tables
