@@ -25,6 +25,8 @@ DELIMITERS = ",;\t|"
 REPLACEMENT_CHAR = "\ufffd"
 # surplus values of a row with more fields than the header (see :func:`read_delimited`)
 EXTRA_FIELDS = "_extra_fields"
+# surplus fields a row may have and still be read by pandas' C parser (more: the csv module)
+SURPLUS_SLOTS = 2
 # the rejects file's ``field`` for a problem of the whole row
 WHOLE_ROW = "(row)"
 RAGGED_REASON = "more fields than the header (quote a value that holds the delimiter)"
@@ -212,10 +214,11 @@ def read_delimited(
     not shown in the rejects file.
 
     Values stay under the header that names them. A row with fewer fields is padded with ``""``.
-    Rows with more fields than the header are not cut or shifted: from the first such row on, the
-    file is read by the standard library's (slower) ``csv`` reader and every frame carries
-    :data:`EXTRA_FIELDS`, the surplus values joined by the delimiter, which the row checks reject
-    (trailing empty fields, ``1,2,3,`` under a three-column header, are no surplus).
+    A row with more fields than the header is not cut or shifted: its surplus values, joined by the
+    delimiter, are in :data:`EXTRA_FIELDS` (present in a frame when some row of it has any), which
+    the row checks reject; trailing empty fields (``1,2,3,`` under a three-column header) are no
+    surplus. Up to :data:`SURPLUS_SLOTS` surplus fields are read by pandas' C parser; from the
+    first row with more, the file is read by the standard library's (slower) ``csv`` reader.
     """
     wanted = {c.strip().lower() for c in columns} if columns is not None else None
     source = source or inspect_text(path)
@@ -224,16 +227,20 @@ def read_delimited(
         raise IngestError(path, "file has no header row")
     names = _column_names(header)
     keep = [n for n in names if wanted is None or n.lower() in wanted]
+    slots = [f"{EXTRA_FIELDS}{i}" for i in range(SURPLUS_SLOTS)]
     offset = 2  # spreadsheet row of the first record
-    # pandas would cut the surplus of every row (a warning only) when the first record is longer
-    ragged = first_width > len(names)
+    # the C parser reads the header as data (skiprows=1) under our names plus SURPLUS_SLOTS more,
+    # so a row with up to that many surplus fields is parsed, not cut; one with more stops it
+    # (ParserError, or a mere warning when it is the first record) and the csv module takes over
+    ragged = first_width > len(names) + len(slots) or any("\n" in h or "\r" in h for h in header)
     if not ragged:
         try:
             reader = pd.read_csv(
                 path,
                 sep=source.delimiter,
-                header=0,
-                names=names,
+                header=None,
+                skiprows=1,
+                names=names + slots,
                 index_col=False,
                 dtype=str,
                 keep_default_na=False,
@@ -245,8 +252,10 @@ def read_delimited(
                 skipinitialspace=False,
             )
             for chunk in reader:
-                if len(keep) < len(names):
-                    chunk = chunk[keep]
+                surplus = _surplus(chunk[slots], source.delimiter)
+                chunk = chunk[keep]
+                if surplus is not None:
+                    chunk = chunk.assign(**{EXTRA_FIELDS: surplus})
                 chunk.index = pd.RangeIndex(offset, offset + len(chunk))
                 chunk.insert(0, "_row", chunk.index.to_numpy())
                 chunk.attrs["undecodable"] = source.errors != "strict"
@@ -258,11 +267,22 @@ def read_delimited(
         except pd.errors.ParserError as exc:
             if not _TOO_MANY_FIELDS.search(str(exc)):
                 raise IngestError(path, f"cannot parse as delimited text ({exc})") from exc
-            ragged = True  # the C parser stopped at a row with surplus fields
+            ragged = True  # the C parser stopped at a row with more surplus fields than slots
         except UnicodeDecodeError as exc:
             raise IngestError(path, f"cannot decode text at byte {exc.start} ({exc.reason})") from exc
     if ragged:
         yield from _read_ragged(path, source, names, keep, chunksize, first_row=offset)
+
+
+def _surplus(extra: pd.DataFrame, delimiter: str) -> pd.Series | None:
+    """The surplus values of each row joined by the delimiter (``""`` if none); None when no row has any."""
+    filled = (extra != "").to_numpy()
+    if not filled.any():
+        return None
+    out = pd.Series("", index=extra.index, dtype=object)
+    rows = filled.any(axis=1)
+    out[rows] = [delimiter.join(values).rstrip(delimiter) for values in extra[rows].to_numpy(dtype=object)]
+    return out
 
 
 _TOO_MANY_FIELDS = re.compile(r"Expected \d+ fields in line \d+, saw \d+")
@@ -276,7 +296,7 @@ def _read_ragged(
     positions = [names.index(n) for n in keep]
 
     def frame(rows: list[int], records: list[list[str]], surplus: list[str]) -> pd.DataFrame:
-        chunk = pd.DataFrame(records, columns=keep, index=pd.Index(rows), dtype=object)
+        chunk = pd.DataFrame(records, columns=keep, index=pd.Index(rows), dtype=str)  # as the C parser gives
         chunk.insert(0, "_row", rows)
         chunk[EXTRA_FIELDS] = surplus
         chunk.attrs["undecodable"] = source.errors != "strict"

@@ -328,6 +328,27 @@ def test_a_row_with_surplus_fields_is_rejected_not_the_file(workspace, tmp_path,
     assert stored.loc["acled:CAF8", "place_name"] == "Bambari"  # rows after it read as before
 
 
+@pytest.mark.parametrize("chunksize", [200_000, 2], ids=["one-chunk", "many-chunks"])
+def test_rows_with_many_surplus_fields_are_rejected_wherever_they_are(workspace, tmp_path, chunksize):
+    """More surplus fields than the fast parser keeps (SURPLUS_SLOTS): the csv module reads on."""
+    path = write_acled(tmp_path / "wide.csv", [{} for _ in range(7)])
+    lines = path.read_text(encoding="utf-8").splitlines()
+    path = _with_lines(path, {1: lines[1] + ",a,b,c,d", 4: lines[4] + ",x", 6: lines[6] + ",,,,,y"})
+    report = ingest_incidents(workspace, path, chunksize=chunksize)
+    assert (report.read, report.accepted, report.rejected) == (7, 4, 3)
+    rejects = rejects_of(report)
+    assert rejects["row"].tolist() == [2, 5, 7]
+    assert set(rejects["field"]) == {"(row)"}
+    surplus = [json.loads(raw)["_extra_fields"] for raw in rejects["raw"]]
+    assert surplus == ["a,b,c,d", "x", ",,,,y"]
+    assert sorted(workspace.incidents()["event_id"]) == [
+        "acled:CAF2",
+        "acled:CAF3",
+        "acled:CAF5",
+        "acled:CAF7",
+    ]
+
+
 def test_trailing_delimiters_on_every_row_shift_nothing(workspace, tmp_path):
     """Data rows one field longer than the header: pandas alone would take the first column as an
     index and shift every value one column left."""
