@@ -15,6 +15,7 @@ from sauti.features.storage import compute_features, cube_path, load_cube, prove
 from sauti.features.surface import (
     DEFAULT_SURFACE,
     read_surface,
+    refresh_default_surface,
     risk_surface,
     write_cog,
     write_default_surface,
@@ -40,6 +41,7 @@ __all__ = [
     "periods_since",
     "provenance",
     "read_surface",
+    "refresh_default_surface",
     "risk_surface",
     "rolling_sum",
     "save_cube",

@@ -298,6 +298,31 @@ def read_surface(path) -> xr.DataArray:
     return xr.DataArray(data, dims=("y", "x"), coords={"y": ys, "x": xs}, name="risk", attrs=attrs)
 
 
+def refresh_default_surface(workspace, scores: pd.DataFrame | None, *, unit: str = "admin2") -> Path | None:
+    """Rewrite the workspace's stored surface with new ``scores``, keeping how it was made.
+
+    Resolution, half-life, bandwidth, blend, score scaling and reference date are read back from
+    the stored file's tags, so a nowcast changes the scores in the surface and nothing else. Returns
+    None (and writes nothing) when the workspace has no surface yet.
+    """
+    path = workspace.root / DEFAULT_SURFACE
+    if not path.exists():
+        return None
+    made = read_surface(path).attrs
+    until = made.get("until")
+    return write_default_surface(
+        workspace,
+        scores,
+        unit=unit,
+        resolution_km=float(made.get("resolution_km", 2.0)),
+        until=None if until in (None, "", "NaT") else until,
+        half_life_days=float(made.get("half_life_days", 90)),
+        bandwidth_km=float(made.get("bandwidth_km", 25)),
+        blend=float(made.get("blend", 0.5)),
+        relative_scores=bool(made.get("relative_scores", 1)),
+    )
+
+
 def write_default_surface(
     workspace,
     scores: pd.DataFrame | None = None,

@@ -346,6 +346,8 @@ def test_accepted_alert_reflected_within_five_seconds(server):  # noqa: F811
         health = server.get("/api/v1/health").json()
     before = _state(server)
     runs = health["nowcast"]["runs"]
+    surface = server.workspace / "rasters" / "risk_surface.tif"
+    drawn = surface.stat().st_mtime_ns
     posted = time.monotonic()
     reply = (
         server.client("reporter")
@@ -370,6 +372,9 @@ def test_accepted_alert_reflected_within_five_seconds(server):  # noqa: F811
         time.sleep(0.25)
     assert reply["status"] == "accepted"
     assert seen_count is not None, "alert count not reflected within 5 s"
+    if seen_rescore is not None:  # the heatmap was redrawn with the new scores by the same refresh
+        assert health["last"]["heatmap"] is True, health
+        assert surface.stat().st_mtime_ns != drawn
     if seen_rescore is None:  # say how late it was
         old = before[target]["scored_at"]
         while time.monotonic() - posted < 60 and _state(server)[target]["scored_at"] == old:

@@ -144,3 +144,32 @@ def test_default_surface_is_written_in_the_workspace(workspace, sample_dir):
     s = read_surface(path)
     assert s.attrs["until"] == "2019-12-31"
     assert np.nanmax(s.values) == pytest.approx(1.0)
+
+
+def test_refreshing_the_stored_surface_changes_the_scores_and_nothing_else(workspace, sample_dir):
+    """What the nowcast does after new alerts: same grid, date and kernel; the new scores blended in."""
+    from sauti.features import refresh_default_surface, unit_localities
+    from sauti.ingest.boundaries import ingest_boundaries
+    from sauti.ingest.incidents import ingest_incidents
+
+    assert refresh_default_surface(workspace, None) is None  # no surface yet: nothing written
+    assert not (workspace.root / DEFAULT_SURFACE).exists()
+    ingest_boundaries(workspace, sample_dir / "boundaries" / "caf_adm2.gpkg", "admin2")
+    ingest_incidents(workspace, sample_dir / "events" / "ucdp_ged_v23_1_CAF.geojson")
+    ids = unit_localities(workspace, "admin2")["locality_id"].tolist()
+    flat = pd.DataFrame({"locality_id": ids, "probability": 0.02})
+    write_default_surface(
+        workspace, flat, resolution_km=10, until="2019-12-31", half_life_days=60, bandwidth_km=40, blend=0.3
+    )
+    before = read_surface(workspace.root / DEFAULT_SURFACE)
+    hot = flat.assign(probability=np.where(flat["locality_id"] == "CF431", 0.2, 0.02))  # Bambari
+    refresh_default_surface(workspace, hot, unit="admin2")
+    after = read_surface(workspace.root / DEFAULT_SURFACE)
+    for key in ("resolution_km", "until", "half_life_days", "bandwidth_km", "blend", "transform", "crs"):
+        assert after.attrs[key] == before.attrs[key], key
+    assert after.shape == before.shape
+    assert after.attrs["score_peak"] == pytest.approx(0.2)
+    # scores are relative to the peak: Bambari (20.7 E, 5.76 N) keeps the top score, Bangui (18.56 E,
+    # 4.36 N) falls from 1 to 0.1 of it, i.e. by (1 - blend) * 0.9 = 0.63; the density part is unchanged
+    assert _value_at(after, 20.67, 5.76) == pytest.approx(_value_at(before, 20.67, 5.76), abs=1e-6)
+    assert _value_at(before, 18.56, 4.36) - _value_at(after, 18.56, 4.36) == pytest.approx(0.63, abs=1e-4)

@@ -1,4 +1,5 @@
-"""Freshness: after alerts are accepted, rebuild the feature cube and rescore with the current model.
+"""Freshness: after alerts are accepted, rebuild the feature cube, rescore with the current model and
+redraw the stored heatmap with the new scores.
 
 No retraining. Requests are coalesced: one worker thread runs at most one refresh at a time and a
 burst of alerts causes one more refresh, not one per alert. Progress is visible on
@@ -23,8 +24,8 @@ def refresh(source: DataSource, localities: set[str] | None = None) -> dict[str,
     Returns what was done; a workspace without a trained model only gets its cube rebuilt.
     """
     from sauti.api.services.risk import roll_up
-    from sauti.features import compute_features
-    from sauti.models import current_model, score
+    from sauti.features import compute_features, refresh_default_surface
+    from sauti.models import current_model, latest_scores, score
 
     workspace = source.workspace
     model = current_model(workspace)
@@ -36,12 +37,18 @@ def refresh(source: DataSource, localities: set[str] | None = None) -> dict[str,
     compute_features(workspace, freq=model["freq"], unit=model["unit"])
     affected = sorted({u for u in roll_up(source, sorted(localities or ()), model["unit"]) if u})
     frame = score(workspace, freq=model["freq"], unit=model["unit"], localities=affected or None)
-    source.bump()
+    source.bump()  # the new scores are served from here on; the heatmap follows
+    surface = refresh_default_surface(
+        workspace, latest_scores(workspace, freq=model["freq"], unit=model["unit"]), unit=model["unit"]
+    )
+    if surface is not None:
+        source.bump()
     return {
         "seconds": round(time.perf_counter() - started, 3),
         "scored": 0 if frame is None else len(frame),
         "localities": affected,
         "model": model["version"],
+        "heatmap": surface is not None,
     }
 
 
