@@ -44,29 +44,26 @@ _MIGRATIONS_TABLE = (
 )
 
 
-def _applied(con: sqlite3.Connection) -> set[int]:
-    """Numbers of the migrations already applied to this store."""
+def _applied(con: sqlite3.Connection) -> set[int] | None:
+    """Numbers of the migrations already applied to this store; None without a record of them
+    (a new store, or one from before migrations were tracked)."""
     try:
         return {row[0] for row in con.execute("SELECT number FROM schema_migrations")}
-    except sqlite3.OperationalError:  # a new store: no table yet
-        return set()
+    except sqlite3.OperationalError:
+        return None
 
 
 def _adopt_legacy_version(con: sqlite3.Connection) -> None:
     """Record, in ``schema_migrations``, the migrations a store made before that table existed.
 
     Such a store tracked only ``PRAGMA user_version`` (every migration up to it applied): without
-    this its first migration would be run again ("table ingest_runs already exists").
+    this its first migration would be run again ("table ingest_runs already exists"). Called when
+    :func:`_applied` found no record; a new store (version 0) is left to the migrations.
     """
-    if con.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
-    ).fetchone():
-        return
     con.execute("BEGIN IMMEDIATE")
     try:
         version = con.execute("PRAGMA user_version").fetchone()[0]
-        known = con.execute("SELECT 1 FROM sqlite_master WHERE name = 'schema_migrations'").fetchone()
-        if version > 0 and not known:  # re-checked under the write lock
+        if version > 0 and _applied(con) is None:  # re-checked under the write lock
             con.execute(_MIGRATIONS_TABLE)
             con.executemany(
                 "INSERT INTO schema_migrations (number, name, applied_at) VALUES (?, ?, ?)",
@@ -160,13 +157,16 @@ class Workspace:
         Tracking the set of applied numbers, not only the highest, means a migration merged later
         with a lower number is still applied to a store that already has higher ones.
         """
-        _adopt_legacy_version(con)
-        pending = [m for m in _migrations() if m[0] not in _applied(con)]
+        applied = _applied(con)
+        if applied is None:
+            _adopt_legacy_version(con)
+            applied = _applied(con) or set()
+        pending = [m for m in _migrations() if m[0] not in applied]
         for number, name, sql in pending:
             con.execute("BEGIN IMMEDIATE")
             try:
                 # re-check under the write lock: another process may have migrated meanwhile
-                if number in _applied(con):
+                if number in (_applied(con) or set()):
                     con.execute("ROLLBACK")
                     continue
                 con.execute(_MIGRATIONS_TABLE)
