@@ -39,7 +39,6 @@ class Basemap:
     min_zoom: int
     max_zoom: int
     _reader: Any = field(default=None, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def media_type(self) -> str:
