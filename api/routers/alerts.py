@@ -54,7 +54,7 @@ async def post_alert(
         principal,
         idempotency_key,
         await request.body(),
-        lambda: alerts.submit_one(source, record, may_verify=principal.can("alerts:verify")),
+        lambda: alerts.submit_one(source, principal, record),
     )
 
 
@@ -74,7 +74,7 @@ async def post_batch(
         principal,
         idempotency_key,
         await request.body(),
-        lambda: alerts.submit_many(source, records, may_verify=principal.can("alerts:verify")),
+        lambda: alerts.submit_many(source, principal, records),
     )
 
 
@@ -91,12 +91,7 @@ async def post_csv(
     name = file.filename or "upload.csv"
 
     def run():
-        return alerts.submit_many(
-            source,
-            alerts.csv_records(data, name),
-            channel_source="api-csv",
-            may_verify=principal.can("alerts:verify"),
-        )
+        return alerts.submit_many(source, principal, alerts.csv_records(data, name), channel_source="api-csv")
 
     return await _submit_once(request, source, principal, idempotency_key, data, run)
 

@@ -48,10 +48,12 @@ def outcome_dict(outcome: Any) -> dict:
     }
 
 
-def _submit(source: DataSource, records: list[dict], channel_source: str, may_verify: bool) -> list[dict]:
+def _submit(source: DataSource, principal: Principal, records: list[dict], channel_source: str) -> list[dict]:
     from sauti.ingest.alerts import submit_alerts
 
     source.require_store()
+    # only those who may verify (analysts, admins) may send an alert already verified
+    may_verify = principal.can("alerts:verify")
     submitted = submit_alerts(source.workspace, records, source=channel_source, may_verify=may_verify)
     outcomes = [outcome_dict(o) for o in submitted]
     accepted = {o["locality_id"] for o in outcomes if o["status"] == "accepted"}
@@ -62,12 +64,9 @@ def _submit(source: DataSource, records: list[dict], channel_source: str, may_ve
     return outcomes
 
 
-def submit_one(source: DataSource, record: dict, *, may_verify: bool = False) -> tuple[int, dict]:
-    """One alert: 201 accepted, 200 duplicate, 422 rejected with field-level errors.
-
-    ``may_verify``: whether the sender may give a verification state (analysts and admins).
-    """
-    (outcome,) = _submit(source, [record], "api", may_verify)
+def submit_one(source: DataSource, principal: Principal, record: dict) -> tuple[int, dict]:
+    """One alert: 201 accepted, 200 duplicate, 422 rejected with field-level errors."""
+    (outcome,) = _submit(source, principal, [record], "api")
     status = STATUS_CODE.get(outcome["status"], 422)
     if outcome["status"] == "rejected":
         return status, {
@@ -80,7 +79,7 @@ def submit_one(source: DataSource, record: dict, *, may_verify: bool = False) ->
 
 
 def submit_many(
-    source: DataSource, records: list[dict], channel_source: str = "api-batch", *, may_verify: bool = False
+    source: DataSource, principal: Principal, records: list[dict], channel_source: str = "api-batch"
 ) -> tuple[int, dict]:
     """A batch: 200 with one outcome per record and the counts (read = accepted + rejected + duplicates)."""
     if not records:
@@ -90,7 +89,7 @@ def submit_many(
             f"a batch holds at most {MAX_BATCH} alerts, got {len(records)}: split it",
             [{"field": "alerts", "reason": f"more than {MAX_BATCH}"}],
         )
-    outcomes = _submit(source, records, channel_source, may_verify)
+    outcomes = _submit(source, principal, records, channel_source)
     counts = {s: sum(o["status"] == s for o in outcomes) for s in ("accepted", "duplicate", "rejected")}
     body = {
         "read": len(outcomes),

@@ -139,6 +139,19 @@ def _scores_by_id(source: DataSource) -> dict[str, dict]:
     return out
 
 
+def _locality_fields(row: dict) -> dict[str, Any]:
+    """What a locality is (id, name, level, parents, area): the head of a feature and of a detail."""
+    return {
+        "locality_id": str(row["locality_id"]),
+        "name": row["name"],
+        "level": row["level"],
+        "admin1_id": row.get("admin1_id"),
+        "admin1_name": row.get("admin1_name"),
+        "admin2_name": row.get("admin2_name"),
+        "area_km2": _num(row.get("area_km2")),
+    }
+
+
 EMPTY_SCORE = {
     "period": None,
     "risk": None,
@@ -172,13 +185,7 @@ def _feature_table(source: DataSource, level: str, tolerance: float) -> dict:
             score = scores.get(lid, EMPTY_SCORE)
             recent, total = counts.get(lid, (0, 0))
             props = {
-                "locality_id": lid,
-                "name": row["name"],
-                "level": row["level"],
-                "admin1_id": row.get("admin1_id"),
-                "admin1_name": row.get("admin1_name"),
-                "admin2_name": row.get("admin2_name"),
-                "area_km2": _num(row.get("area_km2")),
+                **_locality_fields(row),
                 **score,
                 "drivers": score["drivers"][:TOP_DRIVERS],
                 "alerts_30d": recent,
@@ -301,13 +308,7 @@ def locality_detail(source: DataSource, locality_id: str, principal: Principal) 
     inside = [u == locality_id for u in roll_up(source, alerts["locality_id"], row["level"])]
     here = alerts[inside].sort_values("received_at", ascending=False)
     body: dict[str, Any] = {
-        "locality_id": locality_id,
-        "name": row["name"],
-        "level": row["level"],
-        "admin1_id": row.get("admin1_id"),
-        "admin1_name": row.get("admin1_name"),
-        "admin2_name": row.get("admin2_name"),
-        "area_km2": _num(row.get("area_km2")),
+        **_locality_fields(row),
         "bbox": [round(v, 5) for v in row.geometry.bounds],
         "risk": score,
         "history": history_records(source.risk_history(locality_id)),
