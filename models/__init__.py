@@ -37,9 +37,9 @@ _EXPORTS = {
     "metrics_table_html": "sauti.models.report",
     # patrol priorities
     "plan_patrols": "sauti.models.patrol",
-    "read_bases": "sauti.models.patrol_bases",
-    "plan_figure": "sauti.models.patrol_plot",
-    "population_weight": "sauti.models.patrol_weights",
+    "read_bases": "sauti.models.patrol",
+    "plan_figure": "sauti.models.patrol",
+    "population_weight": "sauti.models.patrol",
 }
 
 __all__ = sorted(_EXPORTS)
