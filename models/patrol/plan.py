@@ -141,12 +141,13 @@ class PatrolPlan:
         return records
 
     def to_csv(self, path: str | PathLike[str]) -> Path:
-        """Write the assignments as CSV (drivers joined by ``; ``); return the path."""
-        path = Path(path)
+        """Write the assignments as CSV (drivers joined by ``; ``; text that a spreadsheet would run
+        as a formula is escaped, see :mod:`sauti.csv_safe`); return the path."""
+        from sauti.csv_safe import write_csv
+
         frame = self.assignments.copy()
         frame["drivers"] = frame["drivers"].map(lambda d: "; ".join(d))
-        frame.to_csv(path, index=False, float_format="%.6g")
-        return path
+        return write_csv(frame, path, float_format="%.6g")
 
     def to_geojson(self, geometry: str = "point") -> dict[str, Any]:
         """A GeoJSON FeatureCollection (EPSG:4326) of bases, targets and base→target routes.
