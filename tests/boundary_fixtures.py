@@ -13,6 +13,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pyogrio
+import shapely
 
 SSD = "boundaries/SSD/ocha_codab_ssd_adm2.shp"
 CAF = "boundaries/CAF/caf_admbnda_adm2_200k_sigcaf_reach_itos_v2.shp"
@@ -123,3 +124,100 @@ def geoboundaries_geojson(shared: Path, folder: Path, source: str = SSD, iso3: s
     path = folder / f"geoBoundaries-{iso3}-ADM2.geojson"
     frame.to_file(path, driver="GeoJSON")
     return path
+
+
+ACLED_COLUMNS = [
+    "event_id_cnty",
+    "event_date",
+    "year",
+    "time_precision",
+    "disorder_type",
+    "event_type",
+    "sub_event_type",
+    "actor1",
+    "assoc_actor_1",
+    "inter1",
+    "actor2",
+    "assoc_actor_2",
+    "inter2",
+    "interaction",
+    "civilian_targeting",
+    "iso",
+    "region",
+    "country",
+    "admin1",
+    "admin2",
+    "admin3",
+    "location",
+    "latitude",
+    "longitude",
+    "geo_precision",
+    "source",
+    "source_scale",
+    "notes",
+    "fatalities",
+    "tags",
+    "timestamp",
+]
+
+
+def acled_export(boundaries: gpd.GeoDataFrame, path: Path, *, start="2019-01-01", months=36, seed=13) -> Path:
+    """A made-up ACLED export (current schema) over ``boundaries`` (name column ``name2``).
+
+    Communal clashes (inter 4 against inter 4) recur in a few hot counties, so the target has
+    positives; other violence is scattered. Seeded: the same file every time.
+    """
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    hot = set(rng.choice(len(boundaries), size=max(3, len(boundaries) // 8), replace=False).tolist())
+    rows = []
+    days = pd.date_range(start, periods=months * 30, freq="D")
+    for i in range(months * 12):
+        county = int(rng.choice(sorted(hot))) if i % 2 == 0 else int(rng.integers(len(boundaries)))
+        communal = county in hot and rng.random() < 0.8
+        geom = boundaries.geometry.iloc[county]
+        point = geom.representative_point()
+        lon, lat = point.x + rng.normal(0, 0.01), point.y + rng.normal(0, 0.01)
+        if not geom.contains(shapely.Point(lon, lat)):
+            lon, lat = point.x, point.y
+        day = days[int(rng.integers(len(days)))]
+        name = str(boundaries["name2"].iloc[county])
+        rows.append(
+            {
+                "event_id_cnty": f"SSD{90000 + i}",
+                "event_date": day.strftime("%d %B %Y"),
+                "year": day.year,
+                "time_precision": 1,
+                "disorder_type": "Political violence",
+                "event_type": "Violence against civilians" if not communal else "Battles",
+                "sub_event_type": "Attack" if not communal else "Armed clash",
+                "actor1": "Communal Militia (South Sudan)" if communal else "Unidentified Armed Group",
+                "inter1": 4 if communal else 3,
+                "actor2": "Communal Militia (South Sudan)" if communal else "Civilians (South Sudan)",
+                "inter2": 4 if communal else 7,
+                "interaction": 44 if communal else 37,
+                "iso": 728,
+                "region": "Eastern Africa",
+                "country": "South Sudan",
+                "admin1": str(boundaries["name1"].iloc[county]),
+                "admin2": name,
+                "location": name,
+                "latitude": round(lat, 4),
+                "longitude": round(lon, 4),
+                "geo_precision": 1,
+                "source": "Invented",
+                "source_scale": "Local",
+                "notes": f"Made-up event near {name} (test fixture).",
+                "fatalities": int(rng.integers(0, 6)),
+                "timestamp": 1670500000,
+            }
+        )
+    frame = pd.DataFrame(rows).reindex(columns=ACLED_COLUMNS)
+    frame.to_csv(path, index=False)
+    return path
+
+
+def ssd_ocha(shared: Path) -> gpd.GeoDataFrame:
+    """South Sudan's OCHA counties with uniform columns (code0..2, name0..2)."""
+    return _ocha(shared / SSD, "ADM")
