@@ -22,12 +22,14 @@ _EXPORTS = {
     "score_histories": "sauti.models.score_history",
     "rising_localities": "sauti.models.score_history",
     "current_model": "sauti.models.registry_store",
+    "model_name": "sauti.models.registry_store",
+    "resolve_model": "sauti.models.catalog",
     "run_backtest": "sauti.models.backtest",
     "backtest_cube": "sauti.models.backtest",
     "BASELINES": "sauti.models.baselines",
     "METRICS": "sauti.models.metrics",
     "make_target": "sauti.models.target",
-    "SautiClassifier": "sauti.models.estimators",
+    "SautiClassifier": "sauti.models.ensemble",
     "synthetic_cube": "sauti.models.synthetic",
     # figures and tables of a backtest result (what report.html draws)
     "pr_figure": "sauti.models.report",
@@ -37,9 +39,9 @@ _EXPORTS = {
     "metrics_table_html": "sauti.models.report",
     # patrol priorities
     "plan_patrols": "sauti.models.patrol",
-    "read_bases": "sauti.models.patrol_bases",
-    "plan_figure": "sauti.models.patrol_plot",
-    "population_weight": "sauti.models.patrol_weights",
+    "read_bases": "sauti.models.patrol",
+    "plan_figure": "sauti.models.patrol",
+    "population_weight": "sauti.models.patrol",
 }
 
 __all__ = sorted(_EXPORTS)
