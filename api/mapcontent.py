@@ -68,7 +68,7 @@ def percent(p: float | None) -> str:
         return "0%"
     if abs(value) < 1e-4:
         return "< 0.0001%"
-    return f"{value:.2g}%" if abs(value) < 100 else f"{value:.0f}%"
+    return f"{value:#.2g}".rstrip(".") + "%" if abs(value) < 99.5 else f"{value:.0f}%"
 
 
 def points(delta: float | None) -> str:

@@ -23,8 +23,16 @@ from test_api_support import server  # noqa: F401 - fixture
 # --- the page's words and numbers --------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("p", "text"),
-    [(0.0107, "1.1%"), (0.00035, "0.035%"), (0.25, "25%"), (0.0, "0%"), (1.0, "100%"), (None, "–")],
-    ids=["one-percent", "tiny", "quarter", "zero", "certain", "missing"],
+    [
+        (0.0107, "1.1%"),
+        (0.0196, "2.0%"),
+        (0.00035, "0.035%"),
+        (0.25, "25%"),
+        (0.0, "0%"),
+        (0.999, "100%"),
+        (None, "–"),
+    ],
+    ids=["one-percent", "trailing-zero", "tiny", "quarter", "zero", "near-certain", "missing"],
 )
 def test_percent_keeps_two_significant_digits(p, text):
     assert percent(p) == text

@@ -65,7 +65,7 @@ def test_overview_separates_localities_and_names_the_period(server, page, locali
     assert len(classes) >= 5, f"only {len(classes)} colour classes drawn: {sorted(set(fills))}"
     title = evaluate(page, "document.querySelector('.sauti-title h1').textContent.trim()")
     assert TITLE.match(title), title
-    period = server.get("/api/v1/version", "analyst").json()["period"][:7]  # the latest scored period, YYYY-MM
+    period = server.get("/api/v1/version", "analyst").json()["period"][:7]  # latest scored, YYYY-MM
     selected = evaluate(page, "document.querySelector('#sauti-period').value")
     assert selected.startswith(period)
     warning = evaluate(page, "(document.querySelector('.sauti-warning') || {}).textContent || ''")
@@ -154,7 +154,7 @@ def test_the_patrol_layer_is_drawn_and_listed(server, page):  # noqa: F811
         )
     evaluate(
         page,
-        "sautiMap.map.fitBounds(sautiMap.layer.getBounds(),"
+        "void sautiMap.map.fitBounds(sautiMap.layer.getBounds(),"
         " {animate: false, paddingTopLeft: [200, 90], paddingBottomRight: [300, 10]})",
     )
     wait_quiet(page, 1.0)
