@@ -558,6 +558,13 @@ def plan_patrols(
     reach = compute_reach(localities, base_frame, no_go=no_go, avoid_crossing=avoid_crossing)
     problem = _cover_problem(reach, values.value, base_frame)
     solution = solve(problem, method=method, time_limit_s=time_limit_s)
+    return _plan_from_solution(localities, base_frame, values, reach, problem, solution, patrols, start)
+
+
+def _plan_from_solution(
+    localities, base_frame, values: _Values, reach: Reach, problem: CoverProblem, solution, patrols, start
+) -> PatrolPlan:
+    """The solver's chosen pairs as a ranked, explained :class:`PatrolPlan`."""
     assignments = _assignments(problem, solution.chosen, reach.names, localities, values)
     base_out = _bases_with_use(base_frame, assignments, problem, reach.names)
     status = solution.status if len(assignments) else "empty"
