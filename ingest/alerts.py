@@ -809,6 +809,7 @@ def ingest_alerts(
     else:
         chunks = read_delimited(path, chunksize=50_000)
     ctx = _context(workspace)
+    synthetic = False
     with ingest_run(workspace, "alerts", path, fmt=kind) as run:
         first = True
         for chunk in chunks:
@@ -816,12 +817,28 @@ def ingest_alerts(
                 _check_columns(path, list(chunk.columns))
             first = False
             run.count_read(len(chunk))
+            synthetic = synthetic or _marked_synthetic(chunk)
             prepared = _prepare(chunk, path.name, ctx)
             _store(run, prepared)
             log.debug("alerts chunk of %d rows: %d rejected", len(chunk), int(prepared.checker.bad.sum()))
             if progress:
                 progress(len(chunk))
+        if synthetic and run.run_id is not None:  # models leave such alerts out of skill (issue #10)
+            run.con.execute(
+                "UPDATE ingest_runs SET params = json_set(params, '$.synthetic', json('true')) "
+                "WHERE run_id = ?",
+                (run.run_id,),
+            )
     return run.report
+
+
+def _marked_synthetic(chunk: pd.DataFrame) -> bool:
+    """Whether a file marks its rows as made up (a ``synthetic`` column holding true)."""
+    column = next((c for c in chunk.columns if str(c).strip().lower() == "synthetic"), None)
+    if column is None:
+        return False
+    values = chunk[column].astype(str).str.strip().str.lower()
+    return bool(values.isin(["true", "1", "yes", "oui", "vrai"]).any())
 
 
 def submit_alerts(
