@@ -73,15 +73,11 @@ def build_demo(workspace, sample: Path, *, force: bool = False, echo=print) -> l
 
     bases = sample / "bases.geojson"
     if bases.exists():
-        from sauti.models.patrol import plan_from_workspace
-        from sauti.models.patrol.bases import read_bases, save_bases
+        from sauti.models.patrol import plan_from_workspace, read_bases, save_bases
 
         save_bases(workspace, read_bases(bases), source=str(bases))
         summary = plan_from_workspace(workspace).summary()
-        note(
-            f"patrols: {summary.get('status')} plan covers {summary.get('covered_risk', 0):.2f} of "
-            f"{summary.get('total_risk', 0):.2f} expected risk (sum of probabilities)"
-        )
+        note(f"patrols ({summary['status']} plan): {summary['headline'][0].lower()}{summary['headline'][1:]}")
     return done
 
 
