@@ -91,6 +91,14 @@ def store_alerts(run: RunContext, prepared: PreparedAlerts, source: str = "file"
     return status
 
 
+def mark_run_synthetic(run: RunContext) -> None:
+    """Record that the run's file marks its alerts as synthetic (``params.synthetic``)."""
+    run.con.execute(
+        "UPDATE ingest_runs SET params = json_set(params, '$.synthetic', json('true')) WHERE run_id = ?",
+        (run.open(),),
+    )
+
+
 def _stored_ids(con: sqlite3.Connection, ids: list[str]) -> set[str]:
     known: set[str] = set()
     for start in range(0, len(ids), 500):

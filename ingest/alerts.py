@@ -29,7 +29,7 @@ from sauti.ingest.alert_fields import (
     parse_received_at,
 )
 from sauti.ingest.alert_prepare import GEOMETRY_PROBLEM, prepare_alerts
-from sauti.ingest.alert_store import alert_context, set_verification, store_alerts
+from sauti.ingest.alert_store import alert_context, mark_run_synthetic, set_verification, store_alerts
 from sauti.ingest.alert_submit import AlertOutcome, submit_alerts, submit_alerts_once
 from sauti.ingest.errors import IngestError
 from sauti.ingest.report import IngestReport
@@ -150,15 +150,28 @@ def ingest_alerts(
         raise IngestError(path, "file not found")
     kind = _detect_kind(path)
     ctx = alert_context(workspace, timezone=timezone)
+    synthetic = False
     with ingest_run(workspace, "alerts", path, fmt=kind) as run:
         for chunk in _chunks(path, kind):
             run.count_read(len(chunk))
+            synthetic = synthetic or _marked_synthetic(chunk)
             prepared = prepare_alerts(chunk, path.name, ctx)
             store_alerts(run, prepared)
             log.debug("alerts chunk of %d rows: %d rejected", len(chunk), int(prepared.checker.bad.sum()))
             if progress:
                 progress(len(chunk))
+        if synthetic:  # models leave such alerts out of skill (issue #10)
+            mark_run_synthetic(run)
     return run.report
+
+
+def _marked_synthetic(chunk: pd.DataFrame) -> bool:
+    """Whether a file marks its rows as made up (a ``synthetic`` column holding true)."""
+    column = next((c for c in chunk.columns if str(c).strip().lower() == "synthetic"), None)
+    if column is None:
+        return False
+    values = chunk[column].astype(str).str.strip().str.lower()
+    return bool(values.isin(["true", "1", "yes", "oui", "vrai"]).any())
 
 
 __all__ = [
