@@ -15,9 +15,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sauti.ingest.boundaries import ingest_boundaries
 from test_api_support import _sauti, start_server
 
-from sauti.ingest.boundaries import ingest_boundaries
 from sauti.store import Workspace
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
