@@ -72,7 +72,7 @@ def _popup_context(views: list[mapcontent.LocalityView], shown: MapPeriod | None
     return {
         "n": len(risks),
         "base_rate": sum(risks) / len(risks) if risks else None,
-        "forecast": "the next period" if shown is None else shown.name(shown.forecast),
+        "forecast": "the next period" if shown is None else shown.forecast,
         "previous": None if shown is None or shown.previous is None else shown.name(shown.previous),
         "latest": shown is None or shown.latest,
         "until": "today" if shown is None else f"{shown.end:%d %b %Y}",
@@ -455,7 +455,7 @@ def _title(shown: MapPeriod | None, currency: dict) -> str:
         return "No forecast yet: run `sauti train` and `sauti score`"
     through = shown.end.date() if not shown.latest else currency["incidents"]
     through_text = "no incidents" if through is None else f"{through:%d %B %Y}".lstrip("0")
-    return f"Forecast for {shown.name(shown.forecast)} — data through {through_text}"
+    return f"Forecast for {shown.forecast} — data through {through_text}"
 
 
 def _warnings(currency: dict) -> list[str]:
