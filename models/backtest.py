@@ -220,7 +220,7 @@ def backtest_cube(
     models=None,
     use_alerts: bool = True,
     random_state: int = 0,
-    restack_every: int = 12,
+    restack_every: int = 1,
     n_boot: int = 200,
     block_length: int = 6,
     progress: Callable[[int], None] | None = None,
