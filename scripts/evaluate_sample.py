@@ -54,6 +54,7 @@ def main() -> None:
     from sauti.models.result import BacktestResult
 
     start, end = PERIODS[args.period]
+    commit = _git("rev-parse", "HEAD"), bool(_git("status", "--porcelain", "--untracked-files=no"))
     with tempfile.TemporaryDirectory() as folder:
         ws = _workspace(Path(folder))
         for horizon in args.horizons:
@@ -67,15 +68,15 @@ def main() -> None:
             print(metrics_markdown(metrics, detail))
             print("\n" + verdict_line(result))
             if args.period == "test":
-                _ledger(horizon, start, end, metrics, detail, SAUTI_DESIGN)
+                _ledger(commit, horizon, start, end, metrics, detail, SAUTI_DESIGN)
 
 
-def _ledger(horizon, start, end, metrics, detail, design) -> None:
+def _ledger(commit, horizon, start, end, metrics, detail, design) -> None:
     versus = detail.get("versus_best_baseline", {})
     entry = {
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "commit": _git("rev-parse", "HEAD"),
-        "uncommitted_changes": bool(_git("status", "--porcelain", "--untracked-files=no")),
+        "commit": commit[0],  # the code the run started with
+        "uncommitted_changes": commit[1],
         "period": f"{start}..{end}",
         "horizon": horizon,
         "design": design,
