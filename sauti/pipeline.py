@@ -37,8 +37,9 @@ def build_demo(workspace, sample: Path, *, force: bool = False, echo=print) -> l
     alerts_csv = sample / "alerts" / "synthetic_alerts.csv"
     if alerts_csv.exists():
         from sauti.ingest.alerts import ingest_alerts
+        from sauti.settings import get_settings
 
-        report = ingest_alerts(workspace, alerts_csv)
+        report = ingest_alerts(workspace, alerts_csv, timezone=get_settings().timezone)
         note(f"alerts: {report.accepted} new, {report.duplicates} already stored, {report.rejected} rejected")
 
     from sauti.features import compute_features
