@@ -1,8 +1,9 @@
-"""A live Sauti server for the API tests: demo workspace built once, one user per role, real uvicorn.
+"""A live Sauti server for the API tests (real uvicorn on 127.0.0.1) and the copy of a workspace.
 
-The server and workspace are built once per test session (memoised here, because several test
-modules import these fixtures) and the uvicorn process is killed at exit. Its access log is kept in
-``server.log`` so tests can check what it writes.
+``tests/conftest.py`` builds the sample workspace once per session and starts one server on a copy
+of it (fixture ``server``); modules that need another server (other settings) call
+:func:`start_server` on the same workspace. A server's access log is kept beside its workspace so
+tests can check what it writes.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ import atexit
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,14 +22,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
 ROLES = ("reporter", "planner", "analyst", "admin")
 STARTUP_S = 60
+STORE = "sauti.sqlite"
 
 
 @dataclass
 class LiveServer:
-    """A running ``uvicorn`` process serving a demo workspace."""
+    """A running ``uvicorn`` process serving a workspace."""
 
     url: str
     workspace: Path
@@ -45,6 +46,15 @@ class LiveServer:
         with self.client(role) as client:
             return client.get(path, **kwargs)
 
+    def stop(self) -> None:
+        """Terminate the process (idempotent)."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -52,33 +62,35 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _sauti(*args: str, workspace: Path) -> subprocess.CompletedProcess:
+def sauti(*args: str, workspace: Path) -> subprocess.CompletedProcess:
+    """Run the ``sauti`` CLI of this interpreter on ``workspace``."""
     env = {**os.environ, "SAUTI_WORKSPACE": str(workspace)}
     return subprocess.run(
         [sys.executable, "-m", "sauti.cli", *args], env=env, capture_output=True, text=True, timeout=600
     )
 
 
-_STATE: dict[str, object] = {}
+def copy_workspace(source: Path, destination: Path) -> Path:
+    """Copy a workspace folder; the store goes through SQLite's backup API (safe while it is served)."""
+    shutil.copytree(source, destination, ignore=shutil.ignore_patterns(f"{STORE}*"))
+    if (source / STORE).exists():
+        with sqlite3.connect(source / STORE) as live, sqlite3.connect(destination / STORE) as copy:
+            live.backup(copy)
+        live.close()
+        copy.close()
+    return destination
 
 
-def _build_workspace() -> Path:
-    """``sauti demo --no-serve`` into a temporary folder.
+def add_users(workspace: Path) -> dict[str, str]:
+    """One user per role (``test-<role>``); returns the bearer key of each role."""
+    import json
 
-    ``SAUTI_API_TEST_WORKSPACE=/path/to/demo/ws`` copies an already built demo workspace instead
-    (for quick local iterations; CI builds it).
-    """
-    folder = Path(tempfile.mkdtemp(prefix="sauti-api-test-"))
-    atexit.register(shutil.rmtree, folder, True)
-    workspace = folder / "ws"
-    prebuilt = os.environ.get("SAUTI_API_TEST_WORKSPACE")
-    if prebuilt:
-        shutil.copytree(prebuilt, workspace)
-        return workspace
-    done = _sauti("demo", "--no-serve", workspace=workspace)
-    if done.returncode != 0:
-        pytest.fail(f"`sauti demo --no-serve` failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    return workspace
+    keys = {}
+    for role in ROLES:
+        done = sauti("users", "add", f"test-{role}", "--role", role, "--json", workspace=workspace)
+        assert done.returncode == 0, done.stderr
+        keys[role] = json.loads(done.stdout)["key"]
+    return keys
 
 
 def start_server(
@@ -88,56 +100,23 @@ def start_server(
     port = free_port()
     log = workspace.parent / f"server-{port}.log"
     env = {**os.environ, "SAUTI_WORKSPACE": str(workspace), **(extra_env or {})}
-    handle = open(log, "wb")  # noqa: SIM115 - closed with the process
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "sauti.api.app:create_app",
-         "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=handle, stderr=subprocess.STDOUT, cwd=workspace.parent,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-
-    def stop() -> None:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        handle.close()
-
-    atexit.register(stop)
+    with open(log, "wb") as handle:  # the child keeps its own descriptor
+        process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--factory", "sauti.api.app:create_app",
+             "--host", "127.0.0.1", "--port", str(port)],
+            env=env, stdout=handle, stderr=subprocess.STDOUT, cwd=workspace.parent,
+        )  # fmt: skip
+    server = LiveServer(f"http://127.0.0.1:{port}", workspace, keys, log, process)
+    atexit.register(server.stop)
     deadline = time.monotonic() + STARTUP_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
             pytest.fail(f"uvicorn exited with {process.returncode}:\n{log.read_text()[-3000:]}")
         try:
-            if httpx.get(url + "/api/v1/health", timeout=2).status_code == 200:
-                server = LiveServer(url, workspace, keys, log, process)
-                server.stop = stop  # type: ignore[attr-defined]
+            if httpx.get(server.url + "/api/v1/health", timeout=2).status_code == 200:
                 return server
         except httpx.TransportError:
             pass
         time.sleep(0.2)
-    stop()
+    server.stop()
     pytest.fail(f"uvicorn did not answer /api/v1/health within {STARTUP_S} s")
-
-
-def live_server() -> LiveServer:
-    """The session's server (built on first use)."""
-    if "server" not in _STATE:
-        workspace = _build_workspace()
-        keys = {}
-        for role in ROLES:
-            done = _sauti("users", "add", f"test-{role}", "--role", role, "--json", workspace=workspace)
-            assert done.returncode == 0, done.stderr
-            import json
-
-            keys[role] = json.loads(done.stdout)["key"]
-        _STATE["server"] = start_server(workspace, keys)
-    return _STATE["server"]  # type: ignore[return-value]
-
-
-@pytest.fixture(scope="session")
-def server() -> LiveServer:
-    """A real uvicorn process on 127.0.0.1 serving the demo workspace."""
-    return live_server()

@@ -21,7 +21,6 @@ import numpy as np
 import pytest
 from browser import CHROMIUM, OFFLINE_FLAGS
 from PIL import Image
-from test_api_support import server  # noqa: F401 - fixture
 
 pytestmark = [pytest.mark.server, pytest.mark.browser, pytest.mark.slow]
 
@@ -128,7 +127,7 @@ def _load(devtools: DevTools, url: str, settle: float = 2.0, limit: float = 45.0
 
 
 @pytest.mark.timeout(180)
-def test_map_loads_everything_from_sauti_with_the_network_cut(server, browser, tmp_path):  # noqa: F811
+def test_map_loads_everything_from_sauti_with_the_network_cut(server, browser, tmp_path):
     _load(browser, f"{server.url}/map?key={server.keys['planner']}")
     requests = [e["request"]["url"] for e in browser.of("Network.requestWillBeSent")]
     failed = browser.of("Network.loadingFailed")
@@ -167,10 +166,10 @@ def test_map_loads_everything_from_sauti_with_the_network_cut(server, browser, t
 
 
 @pytest.mark.timeout(180)
-def test_a_local_pmtiles_basemap_loads_with_the_network_cut(server, browser, tmp_path):  # noqa: F811
+def test_a_local_pmtiles_basemap_loads_with_the_network_cut(server, browser, tmp_path):
     """The basemap comes from a file on the server: its tiles load, nothing else is asked for."""
+    from live_server import start_server
     from pmtiles.tile import TileType
-    from test_api_support import start_server
     from test_basemap import pyramid, write_pmtiles
 
     path = write_pmtiles(tmp_path / "car.pmtiles", pyramid(), TileType.PNG)
