@@ -18,6 +18,12 @@ import geopandas as gpd
 import pandas as pd
 import pyogrio
 import shapely
+from sauti.ingest.boundary_schemas import (
+    SchemaChoice,
+    has_id_column,
+    recognise_schema,
+    schema_titles,
+)
 from sauti.ingest.errors import IngestError
 from sauti.ingest.report import IngestReport, raw_json
 from sauti.ingest.runs import ProgressCallback, ingest_run
@@ -29,19 +35,6 @@ from sauti.store import Workspace
 
 log = logging.getLogger(__name__)
 
-_ID_PATTERNS = ("admin{n}pcode", "admin{n}pcod", "adm{n}_pcode", "adm{n}pcode", "adm{n}_code", "adm{n}_id")
-_NAME_PATTERNS = (
-    "admin{n}name",
-    "admin{n}name_fr",
-    "admin{n}name_en",
-    "adm{n}_en",
-    "adm{n}_fr",
-    "adm{n}_name",
-    "adm{n}name",
-    "name_{n}",
-)
-_ALT_PATTERNS = (r"admin{n}name_\w+", r"admin{n}altname\w*", r"adm{n}_(en|fr|ref|alt\w*)", r"adm{n}alt\w*")
-
 
 def level_number(level: str) -> int:
     match = re.fullmatch(r"admin(\d)", level)
@@ -50,23 +43,37 @@ def level_number(level: str) -> int:
     return int(match.group(1))
 
 
-def _find(columns: list[str], patterns: tuple[str, ...], n: int) -> str | None:
-    lower = {c.lower(): c for c in columns}
-    for pattern in patterns:
-        name = pattern.format(n=n)
-        if name in lower:
-            return lower[name]
-    return None
+def choose_columns(
+    frame: pd.DataFrame, level: str, id_field: str | None = None, name_field: str | None = None, path=None
+) -> SchemaChoice:
+    """The schema of a boundary file and the columns to read at ``level`` (see boundary_schemas.yaml)."""
+    geometry = frame.geometry.name if isinstance(frame, gpd.GeoDataFrame) else None
+    columns = [c for c in frame.columns if c != geometry]
+    for given in (id_field, name_field):
+        if given is not None and given not in columns:
+            raise IngestError(path or "boundaries", f"has no column {given!r}; it has {', '.join(columns)}")
+    choice = recognise_schema(columns, level_number(level), id_field, name_field)
+    if choice is None:
+        missing = "name" if id_field or has_id_column(columns, level_number(level)) else "id"
+        raise IngestError(
+            path or "boundaries",
+            f"no {level} {missing} column found among {', '.join(columns)} "
+            f"(known schemas: {'; '.join(schema_titles())}); pass --id-field/--name-field",
+        )
+    return choice
 
 
-def _alt_fields(columns: list[str], n: int, main: str | None) -> list[str]:
-    found = []
-    for column in columns:
-        if column == main:
-            continue
-        if any(re.fullmatch(p.format(n=n), column.lower()) for p in _ALT_PATTERNS):
-            found.append(column)
-    return found
+def _alt_names(frame: pd.DataFrame, choice: SchemaChoice, names: pd.Series) -> list[str]:
+    """Each row's alternative names (JSON list), split on the schema's separator, without the name."""
+    cols = list(choice.alt_fields)
+    rows = frame[cols].itertuples(index=False, name=None) if cols else [()] * len(frame)
+    out = []
+    for row, name in zip(rows, names, strict=True):
+        values = {v for v in row if isinstance(v, str)}
+        if choice.alt_separator:
+            values = {part for v in values for part in v.split(choice.alt_separator)}
+        out.append(json.dumps(sorted({v.strip() for v in values if v.strip()} - {name}), ensure_ascii=False))
+    return out
 
 
 def read_boundary_file(path: Path, layer: str | None = None) -> tuple[gpd.GeoDataFrame, list[str]]:
@@ -115,48 +122,40 @@ def _repair(geoms: gpd.GeoSeries) -> tuple[gpd.GeoSeries, pd.Series]:
     return out, reason
 
 
-def localities_frame(
-    frame: gpd.GeoDataFrame,
-    level: str,
-    id_field: str | None = None,
-    name_field: str | None = None,
-    path: Path | None = None,
-) -> pd.DataFrame:
+def localities_frame(frame: gpd.GeoDataFrame, choice: SchemaChoice, level: str) -> pd.DataFrame:
     """Canonical locality columns from a boundary file's attributes (geometry untouched)."""
     n = level_number(level)
-    columns = [c for c in frame.columns if c != frame.geometry.name]
-    id_col = id_field or _find(columns, _ID_PATTERNS, n)
-    name_col = name_field or _find(columns, _NAME_PATTERNS, n)
-    for wanted, col in (("id", id_col), ("name", name_col)):
-        if col is None or col not in frame.columns:
-            raise IngestError(
-                path or "boundaries",
-                f"no {level} {wanted} column found among {', '.join(columns)}; pass --id-field/--name-field",
-            )
+
+    def column(name: str | None):
+        if name is None:
+            return None
+        return frame[name].astype("object").where(~blank(frame[name]), None)
+
     out = pd.DataFrame(index=frame.index)
-    out["locality_id"] = frame[id_col].astype("object").where(~blank(frame[id_col]), None)
-    out["name"] = frame[name_col].astype("object").where(~blank(frame[name_col]), None)
+    out["locality_id"] = column(choice.id_field)
+    out["name"] = column(choice.name_field)
     out["level"] = level
     for k in range(0, 4):
-        kid = id_col if k == n else _find(columns, _ID_PATTERNS, k)
-        kname = name_col if k == n else _find(columns, _NAME_PATTERNS, k)
-        out[f"admin{k}_id"] = frame[kid].astype("object") if kid and k <= n else None
-        out[f"admin{k}_name"] = frame[kname].astype("object") if kname and k <= n else None
+        kid, kname = (choice.id_field, choice.name_field) if k == n else choice.parents.get(k, (None, None))
+        out[f"admin{k}_id"] = column(kid) if k <= n else None
+        out[f"admin{k}_name"] = column(kname) if k <= n else None
     out["parent_id"] = out[f"admin{n - 1}_id"] if n > 0 else None
     out["parent_name"] = out[f"admin{n - 1}_name"] if n > 0 else None
-    alts = _alt_fields(columns, n, name_col)
-    out["alt_names"] = [
-        json.dumps(
-            sorted({str(v).strip() for v in row if isinstance(v, str) and v.strip()} - {name}),
-            ensure_ascii=False,
-        )
-        for row, name in zip(
-            frame[alts].itertuples(index=False, name=None) if alts else [()] * len(frame),
-            out["name"],
-            strict=True,
-        )
-    ]
+    out["alt_names"] = _alt_names(frame, choice, out["name"])
     return out
+
+
+def _level_note(frame: pd.DataFrame, choice: SchemaChoice, level: str) -> list[str]:
+    """A warning when the file says its features are of another level than the one asked for."""
+    if choice.level_column is None:
+        return []
+    said = {str(v).strip().upper() for v in frame[choice.level_column].dropna().unique()}
+    expected = f"ADM{choice.level}"
+    if said and said != {expected}:
+        return [
+            f"the file's {choice.level_column} says {', '.join(sorted(said))}; stored as {level} as asked"
+        ]
+    return []
 
 
 def _with_geometry(attrs: pd.DataFrame, geoms: gpd.GeoSeries) -> pd.DataFrame:
@@ -214,7 +213,9 @@ def ingest_boundaries(
     if level not in LEVELS or level == "grid":
         raise IngestError(path, f"--level must be one of admin0…admin4, not {level!r}")
     frame, notes = read_boundary_file(path, layer)
-    attrs = localities_frame(frame, level, id_field, name_field, path)
+    choice = choose_columns(frame, level, id_field, name_field, path)
+    attrs = localities_frame(frame, choice, level)
+    notes.extend(_level_note(frame, choice, level))
     raw = frame.drop(columns=frame.geometry.name).astype("object")
     raw["geometry"] = frame.geometry.to_wkt().to_numpy()
     raw.index = pd.RangeIndex(1, len(raw) + 1)
@@ -226,7 +227,14 @@ def ingest_boundaries(
     checker.fail(attrs["name"].isna(), "name", "required value is missing")
     checker.fail(reasons.notna(), "geometry", reasons.fillna(""))
     good = checker.good
-    with ingest_run(workspace, "boundaries", path, fmt=level, params={"level": level}) as run:
+    params = {
+        "level": level,
+        "schema": choice.schema,
+        "id_field": choice.id_field,
+        "name_field": choice.name_field,
+    }
+    with ingest_run(workspace, "boundaries", path, fmt=level, params=params) as run:
+        run.report.schema = choice.summary()
         run.report.warnings.extend(notes)
         run.count_read(len(raw))
         run.reject(checker.rejects())

@@ -31,16 +31,23 @@ class IngestReport:
     run_id: int | None = None
     format: str | None = None
     warnings: list[str] = field(default_factory=list)
+    schema: dict[str, Any] | None = None  # boundaries: the schema recognised and the columns read
 
     def summary(self) -> dict[str, Any]:
-        """The JSON object the CLI prints with ``--json`` (keys fixed by the CLI contract)."""
-        return {
+        """The JSON object the CLI prints with ``--json`` (keys fixed by the CLI contract).
+
+        Boundary ingests add ``schema`` (name, title, id/name/parent columns).
+        """
+        out: dict[str, Any] = {
             "read": self.read,
             "accepted": self.accepted,
             "rejected": self.rejected,
             "duplicates": self.duplicates,
             "rejects_file": self.rejects_file,
         }
+        if self.schema is not None:
+            out["schema"] = self.schema
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
