@@ -66,19 +66,18 @@ def _resolve(module: str | None, level: int, importer: str, is_package: bool) ->
 
 
 def _imports(source: str, importer: str = "sauti", is_package: bool = False):
-    """Every module ``source`` imports: ``import``, ``from … import`` (relative ones resolved
-    against ``importer``) and ``importlib.import_module("…")`` / ``__import__("…")`` with a literal name."""
+    """Every module ``source`` imports: ``import``, ``from x import y`` as ``x`` and ``x.y`` (relative
+    ones resolved against ``importer``), and ``importlib.import_module("…")`` / ``__import__("…")``
+    with a literal name."""
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
             yield from (alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
-            if node.level == 0:
-                yield node.module
-                continue
-            resolved = _resolve(node.module, node.level, importer, is_package)
-            yield resolved
-            if node.module is None:  # from . import x: x may be a module
-                yield from (f"{resolved}.{alias.name}" for alias in node.names)
+            module = (
+                node.module if node.level == 0 else _resolve(node.module, node.level, importer, is_package)
+            )
+            yield module
+            yield from (f"{module}.{alias.name}" for alias in node.names)  # the names may be modules
         elif isinstance(node, ast.Call) and _is_dynamic_import(node.func) and node.args:
             first = node.args[0]
             if isinstance(first, ast.Constant) and isinstance(first.value, str):
@@ -165,30 +164,9 @@ def _backtest_modules() -> list[Path]:
     return found
 
 
-def _imported_modules(path: Path, package: str):
-    """Every module ``path`` imports: absolute, relative (resolved against ``package``), the names
-    of ``from x import y`` as ``x.y``, and ``import_module("...")`` calls with a literal name."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            yield from (alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            parts = package.split(".")
-            base = ".".join(parts[: len(parts) - node.level + 1]) if node.level else ""
-            module = ".".join(p for p in (base, node.module or "") if p)
-            yield module
-            yield from (f"{module}.{alias.name}" for alias in node.names)
-        elif isinstance(node, ast.Call) and _literal_import(node) is not None:
-            yield _literal_import(node)
-
-
-def _literal_import(node: ast.Call) -> str | None:
-    """The module named by ``import_module("x")`` / ``__import__("x")``, else None."""
-    name = getattr(node.func, "attr", getattr(node.func, "id", ""))
-    first = node.args[0] if node.args else None
-    if name in ("import_module", "__import__") and isinstance(first, ast.Constant):
-        return first.value if isinstance(first.value, str) else None
-    return None
+def _imported_modules(path: Path) -> set[str]:
+    """Every module a ``models/`` file imports (:func:`_imports`)."""
+    return set(_imports(path.read_text(encoding="utf-8"), f"sauti.models.{path.stem}"))
 
 
 def test_backtest_modules_are_found() -> None:
@@ -217,7 +195,7 @@ def test_backtest_does_not_import_the_patrol_layer(path: Path) -> None:
     free of patrols (issue #14)."""
     patrol = [
         module
-        for module in _imported_modules(path, "sauti.models")
+        for module in _imported_modules(path)
         if module == PATROL_PACKAGE or module.startswith(PATROL_PACKAGE + ".")
     ]
     assert not patrol, f"{path.relative_to(ROOT)} imports the patrol layer: {sorted(set(patrol))}"
@@ -240,5 +218,5 @@ def test_patrol_import_detection(tmp_path: Path, source: str, expected: bool) ->
     """The check above sees every form of import (it would miss nothing a refactor might write)."""
     path = tmp_path / "backtest.py"
     path.write_text(source + "\n", encoding="utf-8")
-    modules = set(_imported_modules(path, "sauti.models"))
+    modules = _imported_modules(path)
     assert any(m == PATROL_PACKAGE or m.startswith(PATROL_PACKAGE + ".") for m in modules) is expected
