@@ -87,6 +87,12 @@ def write_cube_report(cube: xr.Dataset, localities: gpd.GeoDataFrame, path: str 
     return path
 
 
+def _crs_label(wkt: str | None) -> str:
+    from pyproj import CRS
+
+    return CRS.from_wkt(wkt).name if wkt else "projected"
+
+
 def write_surface_preview(surface: xr.DataArray, path: str | Path) -> Path:
     """A PNG of the surface (its own CRS, km axes)."""
     import matplotlib
@@ -102,15 +108,15 @@ def write_surface_preview(surface: xr.DataArray, path: str | Path) -> Path:
         extent=(x[0], x[-1], y[-1], y[0]),
         cmap="inferno",
         vmin=0,
-        vmax=1,
+        vmax=1 if surface.attrs.get("quantity") != "probability" else float(np.nanmax(surface)) or 1,
     )
-    fig.colorbar(image, ax=ax, label="risk index (0-1)")
+    fig.colorbar(image, ax=ax, label=str(surface.attrs.get("units", "relative index (0-1)")))
     a = surface.attrs
     ax.set_title(
         f"Risk surface until {a.get('until')} — {a.get('resolution_km'):g} km, "
         f"half-life {a.get('half_life_days'):g} d, bandwidth {a.get('bandwidth_km'):g} km"
     )
-    ax.set_xlabel("km (local equal-area)")
+    ax.set_xlabel(f"km ({_crs_label(surface.attrs.get('crs'))})")
     ax.set_ylabel("km")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -733,7 +733,9 @@ def _store(run: RunContext, prepared: _Prepared, source: str = "file") -> dict[A
     repeated = rows["alert_id"].duplicated().to_numpy()
     for pos, idx in enumerate(rows.index):
         status[idx] = "duplicate" if repeated[pos] or ids[pos] in known else "accepted"
+    refused_before = len(run.refused)
     run.store("alerts", rows)
+    status.update(dict.fromkeys(run.refused[refused_before:], "rejected"))
     decisions = prepared.decisions
     if decisions is not None and not decisions.empty:  # the states of the alerts stored just now
         new = decisions[[status.get(idx) == "accepted" for idx in decisions.index]]
@@ -858,7 +860,7 @@ def submit_alerts(
         sort_keys=True,
     ).encode()
     with ingest_run(
-        workspace, "alerts", Path(label), fmt="records", params={"source": source}, payload=payload
+        workspace, "alerts", Path(label), fmt="records", params={"source": source}, payload=payload, lazy=True
     ) as run:
         run.count_read(len(frame))
         status = _store(run, prepared, source="api")

@@ -15,6 +15,7 @@ import warnings
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyogrio
 import shapely
@@ -76,8 +77,14 @@ def _alt_names(frame: pd.DataFrame, choice: SchemaChoice, names: pd.Series) -> l
     return out
 
 
-def read_boundary_file(path: Path, layer: str | None = None) -> tuple[gpd.GeoDataFrame, list[str]]:
-    """Read any vector file pyogrio can open, in EPSG:4326; return it and warnings."""
+def read_boundary_file(
+    path: Path, layer: str | None = None, crs: str | None = None
+) -> tuple[gpd.GeoDataFrame, list[str]]:
+    """Read any vector file pyogrio can open, in EPSG:4326; return it and warnings.
+
+    ``crs`` is the CRS of the coordinates when the file does not say (a shapefile without its
+    ``.prj``); a file without one whose coordinates cannot be degrees is refused.
+    """
     if not path.exists():
         raise IngestError(path, "file not found")
     notes: list[str] = []
@@ -89,7 +96,10 @@ def read_boundary_file(path: Path, layer: str | None = None) -> tuple[gpd.GeoDat
         raise IngestError(path, f"cannot read as a vector file ({exc})") from exc
     if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.name not in frame:
         raise IngestError(path, "has no geometry column")
+    if crs is not None:
+        frame = _declare_crs(frame, crs, path)
     if frame.crs is None:
+        _refuse_projected(frame, path)
         notes.append("file has no CRS; read as WGS84 (EPSG:4326)")
         log.warning("%s: file has no CRS; read as WGS84 (EPSG:4326)", path)
         frame = frame.set_crs(STORAGE_CRS)
@@ -98,12 +108,58 @@ def read_boundary_file(path: Path, layer: str | None = None) -> tuple[gpd.GeoDat
     return frame, notes
 
 
+def _declare_crs(frame: gpd.GeoDataFrame, crs: str, path: Path) -> gpd.GeoDataFrame:
+    try:
+        return frame.set_crs(crs, allow_override=True)
+    except Exception as exc:  # pyproj's CRSError and the like
+        raise IngestError(path, f"--crs {crs!r} is not a CRS pyproj knows ({exc})") from None
+
+
+def _refuse_projected(frame: gpd.GeoDataFrame, path: Path) -> None:
+    """A file without a CRS is read as degrees; refuse it when its coordinates cannot be degrees."""
+    bounds = shapely.bounds(frame.geometry.to_numpy())
+    bounds = bounds[np.isfinite(bounds).all(axis=1)]
+    if not len(bounds):
+        return
+    x = np.abs(bounds[:, [0, 2]]).max()
+    y = np.abs(bounds[:, [1, 3]]).max()
+    if x > 360 or y > 180:  # far outside any degree range: metres or feet of a projection
+        raise IngestError(
+            path,
+            f"file has no CRS and its coordinates (|x| up to {x:,.0f}, |y| up to {y:,.0f}) are not "
+            "longitude/latitude: pass --crs with the CRS they are in (e.g. --crs EPSG:32634 for UTM "
+            "zone 34N), or add the file's .prj",
+        )
+
+
+def _coordinate_problems(values: np.ndarray, missing: np.ndarray) -> pd.Series:
+    """Why a geometry's coordinates cannot be stored: not finite, or outside the degree ranges."""
+    reason = np.full(len(values), None, dtype=object)
+    present = ~missing
+    bounds = np.full((len(values), 4), np.nan)
+    bounds[present] = shapely.bounds(values[present])
+    coords, owner = shapely.get_coordinates(values[present], return_index=True)
+    not_finite = np.bincount(owner[~np.isfinite(coords).all(axis=1)], minlength=int(present.sum()))
+    coords_finite = np.ones(len(values), dtype=bool)
+    coords_finite[present] = not_finite == 0
+    reason[present & ~coords_finite] = "coordinates are not finite numbers (NaN or Infinity)"
+    outside = (np.abs(bounds[:, [0, 2]]) > 180).any(axis=1) | (np.abs(bounds[:, [1, 3]]) > 90).any(axis=1)
+    reason[present & coords_finite & outside] = (
+        "coordinates outside longitude [-180, 180] / latitude [-90, 90] (wrong CRS? see --crs)"
+    )
+    return reason
+
+
 def _repair(geoms: gpd.GeoSeries) -> tuple[gpd.GeoSeries, pd.Series]:
     """Make geometries valid and polygonal; return them and a reason where that was impossible."""
     reason = pd.Series(None, index=geoms.index, dtype="object")
     missing = geoms.isna() | geoms.is_empty
     reason[missing] = "empty geometry"
     values = geoms.to_numpy()
+    bad = _coordinate_problems(values, missing.to_numpy())
+    reason[bad != None] = bad[bad != None]  # noqa: E711 (element-wise)
+    missing = missing | reason.notna()
+    values = np.where(missing.to_numpy(), None, values)
     fixed = values.copy()
     invalid = ~missing.to_numpy() & ~shapely.is_valid(values)
     fixed[invalid] = shapely.make_valid(values[invalid])
@@ -206,13 +262,17 @@ def ingest_boundaries(
     id_field: str | None = None,
     name_field: str | None = None,
     layer: str | None = None,
+    crs: str | None = None,
     progress: ProgressCallback | None = None,
 ) -> IngestReport:
-    """Store the localities of one boundary file (and the parent levels it implies)."""
+    """Store the localities of one boundary file (and the parent levels it implies).
+
+    ``crs`` names the CRS of a file that does not declare one (see :func:`read_boundary_file`).
+    """
     path = Path(path)
     if level not in LEVELS or level == "grid":
         raise IngestError(path, f"--level must be one of admin0…admin4, not {level!r}")
-    frame, notes = read_boundary_file(path, layer)
+    frame, notes = read_boundary_file(path, layer, crs)
     choice = choose_columns(frame, level, id_field, name_field, path)
     attrs = localities_frame(frame, choice, level)
     notes.extend(_level_note(frame, choice, level))

@@ -20,7 +20,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 from sauti.models.baselines import BASELINES, baseline_scores
-from sauti.models.estimators import PlattScoreClassifier, SautiClassifier, single_thread
+from sauti.models.catalog import PRIMARY, SAUTI_DESIGN
+from sauti.models.ensemble import SautiClassifier
+from sauti.models.estimators import PlattScoreClassifier, single_thread
 from sauti.models.metrics import (
     METRICS,
     Forecasts,
@@ -40,7 +42,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
-PRIMARY = "sauti"
 REFERENCE = "climatology"
 #: the exact keys of each model in metrics.json (the CLI contract)
 CONTRACT_METRICS = ("average_precision", "roc_auc", "brier", "brier_skill", "hit_rate_top10", "pai_top10")
@@ -112,10 +113,11 @@ def backtest_cube(
     models=None,
     use_alerts: bool = True,
     random_state: int = 0,
-    retune_every: int = 12,
+    restack_every: int = 12,
     n_boot: int = 200,
     block_length: int = 6,
     progress: Callable[[int], None] | None = None,
+    sauti_params: dict | None = None,
 ) -> BacktestResult:
     """Run the rolling-origin backtest on a feature cube (the pure core of :func:`run_backtest`).
 
@@ -134,8 +136,11 @@ def backtest_cube(
         Give alert-derived features to the Sauti model (False: incident data only).
     random_state : int
         Seed for the model and the bootstrap.
-    retune_every : int
-        Re-run the nested model selection every this many origins (refit at every origin).
+    restack_every : int
+        Learn the Sauti ensemble's weights (inner temporal validation inside the training window)
+        every this many origins; in between its members are refitted with the last weights.
+    sauti_params : dict, optional
+        Parameters of :class:`~sauti.models.ensemble.SautiClassifier` (design experiments).
     n_boot, block_length : int
         Bootstrap replicates and block length (in origins) for confidence intervals.
     progress : callable, optional
@@ -149,7 +154,8 @@ def backtest_cube(
     raw = baseline_scores(cube, sorted(set(baseline_names)))
     n_loc, n_per = cube.sizes[LOCALITY_DIM], cube.sizes[PERIOD_DIM]
     frame = panel_frame(cube, features)
-    X = frame[features].to_numpy(dtype=float)
+    table = frame[features]
+    period_index = frame["period_index"].to_numpy()
     y = target.to_numpy().T.ravel()
     raw_rows = {name: values.T.ravel()[:, None] for name, values in raw.items()}
     periods = pd.DatetimeIndex(cube[PERIOD_DIM].to_numpy())
@@ -158,7 +164,7 @@ def backtest_cube(
 
     records: list[pd.DataFrame] = []
     choices: list[dict[str, Any]] = []
-    best: str | None = None
+    weights: dict[str, float] | None = None
     for k, origin in enumerate(origins):
         issue = origin - 1
         train_stop = (origin - horizon) * n_loc  # rows t <= origin - 1 - horizon
@@ -181,21 +187,24 @@ def backtest_cube(
         with single_thread():
             for name, spec in specs.items():
                 if spec == PRIMARY:
-                    retune = best is None or k % max(retune_every, 1) == 0
+                    restack = weights is None or k % max(restack_every, 1) == 0
                     model = SautiClassifier(
-                        candidates=None if retune else (best,), horizon=horizon, random_state=random_state
+                        horizon=horizon,
+                        random_state=random_state,
+                        weights=None if restack else weights,
+                        **{**SAUTI_DESIGN, **(sauti_params or {})},
                     )
-                    model.fit(X[train], y[train], periods=frame["period_index"].to_numpy()[train])
-                    if retune:
-                        best = model.best_candidate_
+                    model.fit(table.iloc[train], y[train], periods=period_index[train])
+                    if restack:
+                        weights = model.weights_
                         choices.append(
                             {
                                 "origin": f"{periods[origin]:%Y-%m-%d}",
-                                "chosen": best,
-                                "cv_ap": model.cv_scores_,
+                                "weights": model.weights_,
+                                "validation": model.validation_,
                             }
                         )
-                    out[name] = model.predict_proba(X[test])[:, 1]
+                    out[name] = model.predict_proba(table.iloc[test])[:, 1]
                 elif isinstance(spec, str):
                     model = PlattScoreClassifier().fit(raw_rows[spec][train], y[train])
                     out[name] = model.predict_proba(raw_rows[spec][test])[:, 1]
@@ -231,7 +240,7 @@ def backtest_cube(
         n_boot=n_boot,
         block_length=block_length,
     )
-    detail["model_selection"] = choices
+    detail["ensemble"] = choices
     detail["features"] = features
     detail["use_alerts"] = use_alerts
     metrics.update({"start": f"{pd.Timestamp(start):%Y-%m}", "end": f"{pd.Timestamp(end):%Y-%m}"})

@@ -244,8 +244,17 @@ def write_report(
 
     matplotlib.use("Agg")
     m, d = result.metrics, result.detail
-    selection = d.get("model_selection", [])
-    chosen = ", ".join(f"{c['origin'][:7]}: {html.escape(c['chosen'])}" for c in selection) or "–"
+    selection = d.get("ensemble", [])
+    chosen = (
+        "; ".join(
+            f"{c['origin'][:7]}: "
+            + ", ".join(
+                f"{html.escape(n)} {w:.2f}" for n, w in sorted(c["weights"].items(), key=lambda kv: -kv[1])
+            )
+            for c in selection
+        )
+        or "–"
+    )
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>Sauti backtest h={m['horizon']}</title><style>",
@@ -262,7 +271,8 @@ def write_report(
         f"{d['bootstrap']['block_length']} origins). Alert features used: {d.get('use_alerts')}.</p>",
         "<h2>Metrics</h2>",
         metrics_table_html(result),
-        "<p><small>Model chosen by nested temporal validation at each re-tuning origin: "
+        "<p><small>Sauti ensemble weights, learned by inner temporal validation inside the training "
+        "window at each re-stacking origin: "
         f"{chosen}</small></p>",
         "<h2>Precision-recall</h2>",
         _img(_png(pr_figure(result)), "precision-recall curves"),

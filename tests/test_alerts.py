@@ -553,3 +553,22 @@ def test_an_alert_id_holding_the_reporters_own_number_is_keyed(ws: Workspace, tm
     assert ids[1].startswith("id_")
     assert "75123498" not in ids[1]
     assert ingest_alerts(ws, path).duplicates == 2  # the keyed id is as stable a key
+
+
+def test_api_submission_leaves_a_run_record_and_rejects_file_only_when_it_rejects(ws: Workspace) -> None:
+    runs_before = len(ws.runs())
+    files_before = set((ws.root / "rejects").glob("*")) if (ws.root / "rejects").exists() else set()
+    good = {"text": "Tension à Ndele", "received_at": "2022-05-01T08:00:00Z"}
+    for k in range(5):
+        (outcome,) = submit_alerts(ws, [{**good, "alert_id": f"ok-{k}"}])
+        assert outcome.status == "accepted"
+    assert len(ws.runs()) == runs_before  # nothing but the alerts
+    assert set((ws.root / "rejects").glob("*")) == files_before
+    stored = ws.alerts().set_index("alert_id")
+    assert stored.loc["ok-0", "run_id"] is None or pd.isna(stored.loc["ok-0", "run_id"])
+    outcomes = submit_alerts(ws, [{**good, "alert_id": "ok-9"}, {**good, "severity": 9}])
+    assert [o.status for o in outcomes] == ["accepted", "rejected"]
+    run = ws.runs().iloc[-1]
+    assert len(ws.runs()) == runs_before + 1
+    assert (run["rows_read"], run["accepted"], run["rejected"], run["status"]) == (2, 1, 1, "ok")
+    assert len(pd.read_csv(run["rejects_file"])) == 1

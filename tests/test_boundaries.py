@@ -229,6 +229,44 @@ def test_missing_id_column_names_the_file_and_columns(workspace, tmp_path):
         ingest_boundaries(workspace, path, "admin2")
 
 
+def test_projected_file_without_crs_is_refused_with_the_crs_option(workspace, sample_dir, tmp_path):
+    """A UTM shapefile without .prj read as degrees gave NaN areas counted as duplicates."""
+    utm = gpd.read_file(sample_dir / "boundaries" / "caf_adm2.gpkg").to_crs("EPSG:32634")
+    utm[["admin2Pcod", "admin2Name", "geometry"]].to_file(tmp_path / "utm.shp")
+    (tmp_path / "utm.prj").unlink()
+    with pytest.raises(IngestError, match=r"utm\.shp: file has no CRS .* pass --crs"):
+        ingest_boundaries(workspace, tmp_path / "utm.shp", "admin2")
+    assert len(workspace.localities()) == 0
+    report = ingest_boundaries(workspace, tmp_path / "utm.shp", "admin2", crs="EPSG:32634")
+    assert (report.read, report.accepted, report.rejected, report.duplicates) == (72, 72, 0, 0)
+    stored = workspace.localities("admin2")
+    assert stored["area_km2"].notna().all()
+    assert stored.total_bounds[0] > 14  # CAR in degrees
+    assert stored.total_bounds[2] < 28
+
+
+def test_out_of_range_and_non_finite_coordinates_are_rejected_with_a_reason(workspace, tmp_path):
+    features = [
+        ("X1", "[[200,95],[201,95],[201,96],[200,96],[200,95]]"),
+        ("X2", "[[20,5],[NaN,5],[21,6],[20,6],[20,5]]"),
+        ("X3", "[[20,5],[Infinity,5],[21,6],[20,6],[20,5]]"),
+        ("X4", "[[20,5],[21,5],[21,6],[20,6],[20,5]]"),
+    ]
+    body = ",".join(
+        f'{{"type":"Feature","properties":{{"ADM2_PCODE":"{pid}","ADM2_FR":"{pid}"}},'
+        f'"geometry":{{"type":"Polygon","coordinates":[{ring}]}}}}'
+        for pid, ring in features
+    )
+    path = tmp_path / "bad.geojson"
+    path.write_text(f'{{"type":"FeatureCollection","features":[{body}]}}')
+    report = ingest_boundaries(workspace, path, "admin2")
+    assert (report.read, report.accepted, report.rejected, report.duplicates) == (4, 1, 3, 0)
+    rejects = pd.read_csv(report.rejects_file)
+    assert list(rejects["row"]) == [1, 2, 3]
+    assert "outside longitude [-180, 180]" in rejects["reason"].iloc[0]
+    assert set(rejects["reason"].iloc[1:]) == {"coordinates are not finite numbers (NaN or Infinity)"}
+
+
 # --- schemas recognised without hints ------------------------------------------------------------
 
 SSD_STATES = 10

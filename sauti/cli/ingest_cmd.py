@@ -56,6 +56,11 @@ def boundaries(
         None, "--name-field", help="Column with the name (default: recognised from the file's schema)."
     ),
     layer: str = typer.Option(None, "--layer", help="Layer to read from a multi-layer file."),
+    crs: str = typer.Option(
+        None,
+        "--crs",
+        help="CRS of a file that does not declare one (a .shp without .prj), e.g. EPSG:32634.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON summary object."),
 ) -> None:
     """Store administrative boundaries as localities (parent levels derived by dissolve)."""
@@ -63,7 +68,7 @@ def boundaries(
     from sauti.ingest.boundaries import ingest_boundaries
 
     report = ingest_boundaries(
-        current_workspace(), path, level, id_field=id_field, name_field=name_field, layer=layer
+        current_workspace(), path, level, id_field=id_field, name_field=name_field, layer=layer, crs=crs
     )
     _emit(report, as_json)
 
