@@ -30,22 +30,14 @@
 
 # %%
 # %matplotlib inline
-import os
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from sauti.pipeline import SAMPLE, build_demo
-from sauti.store import Workspace
+from sauti.pipeline import SAMPLE, build_demo, notebook_setup
 
-# The workspace folder: $SAUTI_WORKSPACE (as for the CLI), else ./workspace next to the notebook.
-WORKSPACE = Path(os.environ.get("SAUTI_WORKSPACE", "workspace")).resolve()
-# SAUTI_NOTEBOOK_QUICK=1 (set by the CI test) shortens backtest windows; the data stay real.
-QUICK = os.environ.get("SAUTI_NOTEBOOK_QUICK") == "1"
-workspace = Workspace(WORKSPACE)
+setup = notebook_setup(build=False)  # $SAUTI_WORKSPACE or ./workspace; built below
+workspace = setup.workspace
 pd.set_option("display.width", 140)
-print(f"workspace: {WORKSPACE}  quick: {QUICK}")
 
 # %% [markdown]
 # ## Build the workspace
@@ -109,7 +101,7 @@ risk_map
 # %%
 from sauti.features import DEFAULT_SURFACE, read_surface
 
-surface = read_surface(WORKSPACE / DEFAULT_SURFACE)
+surface = read_surface(workspace.root / DEFAULT_SURFACE)
 crs = surface.attrs["crs"]
 admin1 = workspace.localities("admin1").to_crs(crs)
 risk = admin2.merge(scores[["locality_id", "probability"]], how="left").to_crs(crs)

@@ -30,35 +30,21 @@
 
 # %%
 # %matplotlib inline
-import os
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from sauti.pipeline import SAMPLE, build_demo
-from sauti.store import Workspace
+from sauti.pipeline import notebook_setup
 
-# The workspace folder: $SAUTI_WORKSPACE (as for the CLI), else ./workspace next to the notebook.
-WORKSPACE = Path(os.environ.get("SAUTI_WORKSPACE", "workspace")).resolve()
-# SAUTI_NOTEBOOK_QUICK=1 (set by the CI test) shortens backtest windows; the data stay real.
-QUICK = os.environ.get("SAUTI_NOTEBOOK_QUICK") == "1"
-workspace = Workspace(WORKSPACE)
+setup = notebook_setup()  # $SAUTI_WORKSPACE or ./workspace, built from data/sample if missing
+workspace = setup.workspace
 pd.set_option("display.width", 140)
-print(f"workspace: {WORKSPACE}  quick: {QUICK}")
-
-# %%
-# Build the sample workspace if it is not there yet (what `sauti demo --no-serve` does).
-if not workspace.exists:
-    build_demo(workspace, SAMPLE)
-workspace.status()["localities"]
 
 # %%
 from sauti.features import load_cube
 from sauti.models import BASELINES, backtest_cube
 
 cube = load_cube(workspace, freq="M", unit="admin2")
-START, END = ("2017-01", "2017-12") if QUICK else ("2017-01", "2022-11")
+START, END = setup.window
 print(f"origins {START} … {END}; baselines: {', '.join(BASELINES)}")
 
 # %% [markdown]

@@ -79,6 +79,28 @@ def test_ipynb_files_are_produced_without_outputs_and_never_committed(tmp_path) 
     assert ignored.stdout.split() == [f"notebooks/{n.replace('.py', '.ipynb')}" for n in NAMES]
 
 
+def test_notebook_setup_takes_the_workspace_and_the_quick_switch_from_the_environment(
+    tmp_path, monkeypatch
+) -> None:
+    import pandas as pd
+
+    from sauti.pipeline import notebook_setup
+
+    lines: list[str] = []
+    monkeypatch.setenv("SAUTI_WORKSPACE", str(tmp_path / "ws"))
+    monkeypatch.delenv("SAUTI_NOTEBOOK_QUICK", raising=False)
+    full = notebook_setup(build=False, echo=lines.append)
+    assert full.workspace.root == (tmp_path / "ws").resolve()
+    assert not full.quick
+    assert len(pd.period_range(*full.window, freq="M")) == 71  # every origin of the test period
+    monkeypatch.setenv("SAUTI_NOTEBOOK_QUICK", "1")
+    quick = notebook_setup(build=False, echo=lines.append)
+    assert quick.quick
+    assert quick.window == ("2017-01", "2017-12")
+    assert not (tmp_path / "ws").exists()  # build=False builds nothing
+    assert lines == [f"workspace: {(tmp_path / 'ws').resolve()}  quick: {flag}" for flag in (False, True)]
+
+
 PUBLIC_MODULES = {"sauti.store", "sauti.pipeline", "sauti.features", "sauti.models", "sauti.api.notebook"}
 
 
