@@ -113,17 +113,17 @@ class MapPeriod:
 
     def name(self, period: pd.Timestamp | None = None) -> str:
         period = self.period if period is None else period
-        return f"{period:%B %Y}" if self.freq == "M" else f"week of {period.day} {period:%B %Y}"
+        return f"{period:%B %Y}" if self.freq == "M" else f"the week of {period.day} {period:%B %Y}"
 
     def short(self, period: pd.Timestamp) -> str:
         return f"{period:%b %Y}" if self.freq == "M" else f"{period:%d %b %Y}"
 
     @property
-    def forecast(self) -> pd.Timestamp:
-        import pandas as pd
+    def forecast(self) -> str:
+        """The period(s) the scores forecast, in words: "January 2023", "January – March 2023"."""
+        from sauti.features.periods import forecast_window
 
-        step = pd.DateOffset(months=self.horizon) if self.freq == "M" else pd.DateOffset(weeks=self.horizon)
-        return self.period + step
+        return forecast_window(self.period, self.freq, self.horizon)["label"]
 
     @property
     def end(self) -> datetime:
@@ -366,9 +366,9 @@ def heatmap_legend(source: DataSource) -> dict[str, str] | None:
     stops = ", ".join(
         "rgba({}, {}, {}, {:.2f})".format(*ramp[i][:3], ramp[i][3] / 255) for i in (0, 64, 128, 192, 255)
     )
-    parts = [p for p in (description, f"values: {units}" if units else "") if p]
     return {
-        "description": "; ".join(parts) or "values as stored in the risk surface (no units tag)",
+        "units": units or "not stated in the file (no units tag)",
+        "description": description,
         "low": fmt(low),
         "high": f"{fmt(high)} or more",
         "stops": stops,

@@ -32,9 +32,18 @@ VENDOR = "/static/vendor/leaflet-1.9.4"
 LOCAL_JS = [("leaflet", f"{VENDOR}/leaflet.js"), ("sauti_map_js", "/static/sauti-map.js")]
 LOCAL_CSS = [("leaflet_css", f"{VENDOR}/leaflet.css"), ("sauti_map_css", "/static/sauti-map.css")]
 RECENT_INCIDENT_DAYS = 365
+#: above this many units popups carry no history chart (it would add ~1.5 kB per unit to the page)
+MAX_CHARTS = 1000
 #: room the title bar (top), layer list and legend (left) and side panel (right) take, in pixels
 PADDING_TOP_LEFT = (200, 90)
 PADDING_BOTTOM_RIGHT = (300, 10)
+
+
+def level_words(level: str) -> str:
+    """A unit level as people say it: ``admin2`` → "admin level 2", ``grid`` → "grid cells"."""
+    if level.startswith("admin") and level[5:].isdigit():
+        return f"admin level {level[5:]}"
+    return "grid cells" if level.startswith("grid") else level
 
 
 def _locality_layer_data(
@@ -47,9 +56,10 @@ def _locality_layer_data(
         shapely.simplify(units.geometry.values, 0.005, preserve_topology=True), 1e-5
     )
     context = _popup_context(views, shown)
+    charts = shown is not None and len(views) <= MAX_CHARTS
     features = []
     for view, geom in zip(views, geoms, strict=True):
-        chart = "" if shown is None else mapcontent.history_chart(view.history, shown)
+        chart = mapcontent.history_chart(view.history, shown) if charts else ""
         label = view.name + ("" if view.risk is None else f" – {mapcontent.percent(view.risk)}")
         props = {
             "colour": view.colour,
@@ -72,7 +82,7 @@ def _popup_context(views: list[mapcontent.LocalityView], shown: MapPeriod | None
     return {
         "n": len(risks),
         "base_rate": sum(risks) / len(risks) if risks else None,
-        "forecast": "the next period" if shown is None else shown.name(shown.forecast),
+        "forecast": "the next period" if shown is None else shown.forecast,
         "previous": None if shown is None or shown.previous is None else shown.name(shown.previous),
         "latest": shown is None or shown.latest,
         "until": "today" if shown is None else f"{shown.end:%d %b %Y}",
@@ -305,7 +315,7 @@ def _add_outline(fmap: folium.Map, source: DataSource, level: str) -> None:
         return
     folium.GeoJson(
         outline,
-        name=f"Boundaries ({level})",
+        name=f"Boundaries ({level_words(level)})",
         control=True,
         style_function=lambda f: {"color": "#555", "weight": 1.2, "fill": False},
         interactive=False,
@@ -325,7 +335,7 @@ def _add_localities(
 
     layer = folium.GeoJson(
         _locality_layer_data(units, views, shown),
-        name=f"Risk rank by locality ({level})",
+        name=f"Risk rank by locality ({level_words(level)})",
         style_function=lambda f: {
             "fillColor": f["properties"]["colour"],
             "color": "#555",
@@ -455,7 +465,7 @@ def _title(shown: MapPeriod | None, currency: dict) -> str:
         return "No forecast yet: run `sauti train` and `sauti score`"
     through = shown.end.date() if not shown.latest else currency["incidents"]
     through_text = "no incidents" if through is None else f"{through:%d %B %Y}".lstrip("0")
-    return f"Forecast for {shown.name(shown.forecast)} — data through {through_text}"
+    return f"Forecast for {shown.forecast} — data through {through_text}"
 
 
 def _warnings(currency: dict) -> list[str]:

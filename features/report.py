@@ -7,8 +7,6 @@ glance: counts over time, the latest decayed violence by locality, and the surfa
 
 from __future__ import annotations
 
-import base64
-import io
 import json
 from pathlib import Path
 
@@ -17,12 +15,7 @@ import numpy as np
 import xarray as xr
 
 from sauti.constants import INCIDENT_CATEGORIES, LOCALITY_DIM, LOCALITY_ID, PERIOD_DIM
-
-
-def _png(fig) -> str:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
+from sauti.figures import png_base64
 
 
 def _template(name: str):
@@ -66,11 +59,7 @@ def cube_figure(cube: xr.Dataset, localities: gpd.GeoDataFrame):
 
 def write_cube_report(cube: xr.Dataset, localities: gpd.GeoDataFrame, path: str | Path) -> Path:
     """A self-contained HTML page: the figure above plus the cube's provenance."""
-    import matplotlib.pyplot as plt
-
-    fig = cube_figure(cube, localities)
-    image = _png(fig)
-    plt.close(fig)
+    image = png_base64(cube_figure(cube, localities))
     provenance = json.loads(cube.attrs.get("provenance", "{}"))
     page = _template("cube_report.html").render(
         title=f"Sauti feature cube — {cube.attrs.get('unit')} × {cube.attrs.get('freq')}",

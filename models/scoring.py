@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 import xarray as xr
+from sauti.models.alert_use import decide_alert_use
 from sauti.models.backtest import load_or_build_cube
 from sauti.models.catalog import PRIMARY, resolve_model
 from sauti.models.estimators import single_thread
@@ -105,12 +106,15 @@ def train(
     use_alerts: bool = True,
     model: str = PRIMARY,
     trusted_types: tuple[str, ...] = (),
+    include_synthetic_alerts: bool = False,
 ) -> dict:
     """Fit ``model`` on every labelled (locality, period) of the cube and record it as current.
 
     ``model`` is ``"sauti"`` (default), a servable baseline name, or ``package.module:factory``
     (see :mod:`sauti.models.catalog`; ``trusted_types`` lists the extra types its artifact may
-    hold). Returns the model record: ``version``, ``created_at``, ``freq``, ``unit``, ``horizon``,
+    hold). Alerts from files marked synthetic are left out unless ``include_synthetic_alerts``
+    (:mod:`sauti.models.alert_use`; the decision is in ``training["alerts"]``).
+    Returns the model record: ``version``, ``created_at``, ``freq``, ``unit``, ``horizon``,
     ``estimator`` (the model name), ``artifact``, ``artifact_sha256``, ``data_snapshot``,
     ``params``, ``features``, ``training``, ``is_current``.
     """
@@ -118,7 +122,8 @@ def train(
     choice = resolve_model(model, horizon=horizon, random_state=random_state, trusted_types=trusted_types)
     cube = load_or_build_cube(workspace, freq=freq, unit=unit)
     advance(1)
-    features = model_features(cube, use_alerts=use_alerts)
+    alerts = decide_alert_use(workspace, use_alerts=use_alerts, include_synthetic=include_synthetic_alerts)
+    features = model_features(cube, use_alerts=alerts.use_alerts)
     labelled = _labelled_table(cube, features, horizon)
     X, y = labelled[features], labelled["_target"].to_numpy().astype(int)
     estimator = choice.estimator
@@ -127,7 +132,7 @@ def train(
         estimator.fit(X, y, **fit_params)
         fitted = np.asarray(estimator.predict_proba(X))[:, 1]
     advance(1)
-    training = _training_summary(estimator, labelled, y, fitted)
+    training = {**_training_summary(estimator, labelled, y, fitted), "alerts": alerts.as_dict()}
     params = estimator.get_params() if hasattr(estimator, "get_params") else {}
     record = save_model(
         workspace,
@@ -138,7 +143,7 @@ def train(
         estimator=choice.name,
         features=features,
         data_snapshot=data_snapshot(cube),
-        params={**params, "use_alerts": use_alerts, "trusted_types": choice.trusted_types},
+        params={**params, "use_alerts": alerts.use_alerts, "trusted_types": choice.trusted_types},
         training=training,
     )
     advance(1)

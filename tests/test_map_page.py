@@ -76,7 +76,8 @@ def test_history_chart_has_dated_and_valued_axes():
     assert "24 periods" in labels
     assert len(re.search(r'points="([^"]+)"', svg)[1].split()) == 24
     assert history_chart(history[:1], shown) == ""
-    assert shown.name(shown.forecast) == "January 2023"
+    assert shown.forecast == "January 2023"
+    assert MapPeriod(periods[-1], tuple(periods), "M", 3).forecast == "January – March 2023"
 
 
 # --- /map without a key, with a wrong one, with an expired session ------------------------------------

@@ -86,6 +86,15 @@ def test_overview_separates_localities_and_names_the_period(server, page, locali
     )
     best = sorted(localities.values(), key=lambda p: p["rank"])[:10]
     assert top == [p["name"] for p in best]
+    words = evaluate(page, "document.body.innerText")
+    popups = evaluate(
+        page,
+        "sautiMap.layer.getLayers().map(l => { const d = document.createElement('div');"
+        " d.innerHTML = l.feature.properties.popup; return d.innerText; })",
+    )
+    assert len(popups) == len(localities)
+    for text in [words, *popups]:  # no internal name (feature, column, category) reaches a person
+        assert not re.search(r"\w_\w", text), re.search(r".{40}\w_\w.{40}", text, re.S)
     screenshot(page, SHOTS / "map-overview.png")
 
 
@@ -144,7 +153,7 @@ def test_the_patrol_layer_is_drawn_and_listed(server, page):
     patrol = [name for name in overlays if name.lower().startswith("patrol")]
     assert patrol, overlays
     for name in overlays:  # only the patrol plan over the localities' colours
-        on = name in patrol or name.startswith("Risk rank") or name.startswith("Boundaries")
+        on = name in patrol or name.startswith(("Risk rank", "Boundaries"))
         evaluate(
             page,
             "(() => { for (const l of document.querySelectorAll('.leaflet-control-layers-overlays label')) {"
