@@ -187,12 +187,13 @@ def _alerts_data(source: DataSource, principal: Principal) -> tuple[dict, list[s
     return {"type": "FeatureCollection", "features": features}, shown
 
 
-def _patrol_data(source: DataSource) -> dict | None:
-    try:
-        from sauti.models.patrol import plan_from_workspace
+def _patrol_plan(source: DataSource):
+    """The plan from the workspace's stored bases and latest scores, or None when it cannot be made."""
+    from sauti.models.patrol import plan_from_workspace
 
-        return plan_from_workspace(source.workspace).to_geojson()
-    except (ImportError, SautiError, ValueError):
+    try:
+        return plan_from_workspace(source.workspace)
+    except (SautiError, ValueError):
         return None
 
 
@@ -406,27 +407,10 @@ def _add_alerts(fmap: folium.Map, source: DataSource, principal: Principal) -> l
 
 
 def _add_patrol_layer(fmap: folium.Map, source: DataSource) -> None:
-    """PATROL LAYER CALL SITE: the stored patrol plan on the map (to be drawn by the patrol package)."""
-    import folium
-    from folium.features import GeoJsonTooltip
+    """PATROL LAYER CALL SITE: the stored patrol plan on the map (drawn by :mod:`sauti.api.map_patrol`)."""
+    from sauti.api.map_patrol import add_patrol_layer
 
-    plan = _patrol_data(source)
-    if not plan or not plan.get("features"):
-        return
-    fields = [k for k in ("name", "base", "rank") if k in _keys(plan)]
-    folium.GeoJson(
-        plan,
-        name="Patrol plan",
-        marker=folium.CircleMarker(
-            radius=7, weight=2, color="#00441b", fill=True, fill_color="#41ab5d", fill_opacity=0.9
-        ),
-        style_function=lambda f: {
-            "color": "#00441b",
-            "weight": 2,
-            "dashArray": "6 4" if f["geometry"]["type"] != "Point" else None,
-        },
-        tooltip=GeoJsonTooltip(fields=fields) if fields else None,
-    ).add_to(fmap)
+    add_patrol_layer(fmap, _patrol_plan(source))
 
 
 def _panels_html(source: DataSource, shown: MapPeriod | None, views: list[mapcontent.LocalityView]) -> str:
@@ -478,13 +462,6 @@ def _warnings(currency: dict) -> list[str]:
         f"{currency['incident_age_days']:,} days ago (more than {currency['stale_after_days']}). "
         "The forecast cannot see anything since; import a newer incident log."
     ]
-
-
-def _keys(geojson: dict) -> set[str]:
-    keys: set[str] = set()
-    for feature in geojson.get("features", []):
-        keys &= set(feature.get("properties") or {}) if keys else set(feature.get("properties") or {})
-    return keys
 
 
 def map_ready(source: DataSource) -> None:

@@ -174,22 +174,7 @@ def test_backtest_modules_are_found() -> None:
     assert "backtest.py" in names
 
 
-# The backtest + patrol evaluation combination lives in sauti.pipeline (issue #14); list a module here
-# only while it still calls the evaluator (strict xfail, so the marker must go when it moves).
-_STILL_COMBINED: set[str] = set()
-
-
-def _backtest_params():
-    for path in _backtest_modules():
-        marks = (
-            [pytest.mark.xfail(strict=True, reason="backtest still calls the patrol evaluator (#14)")]
-            if path.name in _STILL_COMBINED
-            else []
-        )
-        yield pytest.param(path, marks=marks, id=path.relative_to(ROOT).as_posix())
-
-
-@pytest.mark.parametrize("path", list(_backtest_params()))
+@pytest.mark.parametrize("path", _backtest_modules(), ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_backtest_does_not_import_the_patrol_layer(path: Path) -> None:
     """The CLI or sauti.pipeline combines a backtest with a patrol evaluation; the backtest stays
     free of patrols (issue #14)."""
