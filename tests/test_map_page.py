@@ -139,3 +139,22 @@ def test_an_unknown_period_is_a_page_not_json(server):
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("text/html")
     assert "scored periods run" in response.text
+
+
+@pytest.mark.server
+@pytest.mark.slow
+@pytest.mark.parametrize("role", ["analyst", "planner"])
+def test_no_popup_names_an_internal_code(server, role):  # noqa: F811
+    """Every popup of every layer (localities, incidents, alerts) in words: no ``snake_case`` code."""
+    import html
+    import json
+
+    page = server.get("/map", role).text
+    popups = [json.loads(f'"{raw}"') for raw in re.findall(r'"popup": "((?:[^"\\]|\\.)*)"', page)]
+    assert len(popups) > 72  # the localities, and incidents and alerts
+    assert any("Alert" in p or "alert" in p for p in popups)
+    for popup in popups:
+        text = html.unescape(re.sub(r"<[^>]+>", " ", popup))
+        assert not re.search(r"[a-z]_[a-z]", text), text
+        for n, word in re.findall(r"\b(\d+) (deaths?|alerts?|false alarms?)\b", text):
+            assert (n == "1") == (not word.endswith("s")), text  # "1 alert", "2 alerts", "0 deaths"
