@@ -144,7 +144,7 @@ def test_an_unknown_period_is_a_page_not_json(server):
 @pytest.mark.server
 @pytest.mark.slow
 @pytest.mark.parametrize("role", ["analyst", "planner"])
-def test_no_popup_names_an_internal_code(server, role):  # noqa: F811
+def test_no_popup_names_an_internal_code(server, role):
     """Every popup of every layer (localities, incidents, alerts) in words: no ``snake_case`` code."""
     import html
     import json
