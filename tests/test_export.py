@@ -20,7 +20,6 @@ import pytest
 from sauti.api.services.redaction import generalised_points
 from sauti.ingest.alerts import submit_alerts
 from sauti.ingest.synthetic_alerts import reporter_pool
-from test_api_support import server  # noqa: F401 - fixture
 from test_privacy import find
 
 from sauti.cli import main
@@ -34,7 +33,7 @@ FORMULAS = ('=HYPERLINK("http://example.invalid","x")', "+SUM(1,2)", "-2+3", "@c
 
 
 @pytest.fixture(scope="module")
-def workspace(server, tmp_path_factory) -> Workspace:  # noqa: F811
+def workspace(server, tmp_path_factory) -> Workspace:
     """A copy of the demo workspace, with names and an alert a spreadsheet would run as formulas."""
     root = tmp_path_factory.mktemp("export") / "ws"
     shutil.copytree(server.workspace, root, ignore=shutil.ignore_patterns("sauti.sqlite*"))
