@@ -15,8 +15,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from live_server import sauti, start_server
 from sauti.ingest.boundaries import ingest_boundaries
-from test_api_support import _sauti, start_server
 
 from sauti.store import Workspace
 
@@ -29,7 +29,7 @@ def reporter_server(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path):
     """A server on a small workspace (CAR boundaries, no model) with one reporter key."""
     root = tmp_path_factory.mktemp("idem") / "ws"
     ingest_boundaries(Workspace(root), sample_dir / "boundaries" / "caf_adm2.gpkg", "admin2")
-    done = _sauti("users", "add", "gateway", "--role", "reporter", "--json", workspace=root)
+    done = sauti("users", "add", "gateway", "--role", "reporter", "--json", workspace=root)
     assert done.returncode == 0, done.stderr
     server = start_server(root, {"reporter": json.loads(done.stdout)["key"]})
     yield server
