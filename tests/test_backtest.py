@@ -282,6 +282,8 @@ def test_cli_backtest_on_the_sample(sample_dir, tmp_path):
     patrol = json.loads((out / "patrol.json").read_text())
     assert {"optimised", "closest_to_base", "last_incidents"} <= set(patrol)
     assert "Patrol plans in the backtest" in report
+    assert "<th>Closest to base</th>" in report  # plans by name, not by the result's keys
+    assert "closest_to_base" not in report
     assert not re.search(r"https?:", report)
     bad = subprocess.run(
         [*sauti, "backtest", "--start", "2030-01", "--end", "2030-02", "--out", str(out)],
