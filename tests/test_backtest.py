@@ -229,26 +229,9 @@ def test_bootstrap_is_seeded_and_keeps_origin_count():
 
 
 @pytest.mark.slow
-def test_cli_backtest_on_the_sample(sample_dir, tmp_path):
-    ws = tmp_path / "ws"
-    sauti = [sys.executable, "-m", "sauti.cli", "--workspace", str(ws)]
-    subprocess.run(
-        [
-            *sauti,
-            "ingest",
-            "boundaries",
-            str(sample_dir / "boundaries" / "caf_adm2.gpkg"),
-            "--level",
-            "admin2",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    subprocess.run(
-        [*sauti, "ingest", "incidents", str(sample_dir / "events" / "ucdp_ged_v23_1_CAF.geojson")],
-        check=True,
-        capture_output=True,
-    )
+def test_cli_backtest_on_the_sample(sample_workspace, tmp_path):
+    """``sauti backtest`` on a copy of the session's sample workspace (boundaries, GED incidents, cube)."""
+    sauti = [sys.executable, "-m", "sauti.cli", "--workspace", str(sample_workspace.root)]
     out = tmp_path / "bt"
     bases = tmp_path / "bases.geojson"
     bases.write_text(
