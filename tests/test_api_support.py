@@ -82,16 +82,23 @@ def _build_workspace() -> Path:
 
 
 def start_server(
-    workspace: Path, keys: dict[str, str], extra_env: dict[str, str] | None = None
+    workspace: Path, keys: dict[str, str], extra_env: dict[str, str] | None = None, via_cli: bool = False
 ) -> LiveServer:
-    """Start uvicorn on a free loopback port for ``workspace`` and wait for /api/v1/health."""
+    """Start uvicorn on a free loopback port for ``workspace`` and wait for /api/v1/health.
+
+    ``via_cli`` runs it as users do, ``sauti serve`` (with its connection timeouts and limits).
+    """
     port = free_port()
     log = workspace.parent / f"server-{port}.log"
     env = {**os.environ, "SAUTI_WORKSPACE": str(workspace), **(extra_env or {})}
     handle = open(log, "wb")  # noqa: SIM115 - closed with the process
+    command = (
+        ["-m", "sauti.cli", "serve"]
+        if via_cli
+        else ["-m", "uvicorn", "--factory", "sauti.api.app:create_app"]
+    )
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "sauti.api.app:create_app",
-         "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, *command, "--host", "127.0.0.1", "--port", str(port)],
         env=env, stdout=handle, stderr=subprocess.STDOUT, cwd=workspace.parent,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"

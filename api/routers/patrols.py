@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Body, Depends
 from sauti.api.deps import PatrolQuery, get_source, require
+from sauti.api.schemas import BODY_ERRORS
 from sauti.api.security import Principal
 from sauti.api.services import patrols
 from sauti.api.services.source import DataSource
@@ -23,7 +24,7 @@ def priorities(
     return patrols.plan(source, query)
 
 
-@router.post("/patrols/priorities", summary="Patrol plan for posted bases (GeoJSON)")
+@router.post("/patrols/priorities", summary="Patrol plan for posted bases (GeoJSON)", responses=BODY_ERRORS)
 def priorities_for_bases(
     bases: dict[str, Any] = Body(
         ..., description="FeatureCollection of Point bases: name, patrols, range_km."

@@ -109,7 +109,7 @@ def csv_records(data: bytes, filename: str = "upload.csv") -> list[dict]:
     from sauti.ingest.tabular import read_delimited
 
     if not data.strip():
-        raise InvalidInput(f"{filename} is empty", [{"field": "file", "reason": "empty"}])
+        raise InvalidInput("the uploaded file is empty", [{"field": "file", "reason": "empty"}])
     with tempfile.TemporaryDirectory(prefix="sauti-upload-") as folder:
         path = Path(folder) / "upload.csv"
         path.write_bytes(data)
@@ -117,7 +117,7 @@ def csv_records(data: bytes, filename: str = "upload.csv") -> list[dict]:
             frames = list(read_delimited(path))
         except SautiError as exc:
             raise InvalidInput(
-                f"{filename} is not a readable CSV: {str(exc).replace(str(path), filename)}",
+                f"the uploaded file is not a readable CSV: {getattr(exc, 'problem', exc)}",
                 [{"field": "file", "reason": "unreadable CSV"}],
             ) from None
     records = []

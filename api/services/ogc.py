@@ -191,7 +191,7 @@ def table_for(source: DataSource, collection: str, principal: Principal, interva
         if redaction.may_see_alert_details(principal):
             return alert_points_table(source)
         return alert_aggregate_table(source, interval)
-    raise NotFoundError(f"no collection {collection!r}: choose one of {', '.join(COLLECTIONS)}")
+    raise NotFoundError(f"no such collection: choose one of {', '.join(COLLECTIONS)}")
 
 
 def _select(table: FeatureTable, query: ItemsQuery, temporal: bool) -> np.ndarray:
@@ -243,7 +243,7 @@ def conformance() -> dict:
 
 def collection_meta(source: DataSource, base: str, name: str, principal: Principal) -> dict:
     if name not in COLLECTIONS:
-        raise NotFoundError(f"no collection {name!r}: choose one of {', '.join(COLLECTIONS)}")
+        raise NotFoundError(f"no such collection: choose one of {', '.join(COLLECTIONS)}")
     title, description = COLLECTIONS[name]
     table = table_for(source, name, principal)
     extent: dict[str, Any] = {"spatial": {"bbox": [table.extent or [-180, -90, 180, 90]], "crs": CRS84}}
@@ -344,7 +344,7 @@ def item(
     try:
         i = table.ids.index(feature_id)
     except ValueError:
-        raise NotFoundError(f"collection {name!r} has no feature {feature_id!r}") from None
+        raise NotFoundError(f"collection {name} has no feature with this id") from None
     feature = json.loads(table.texts[i])
     feature["links"] = [
         {"href": _url(base, f"/ogc/collections/{name}/items/{feature_id}"), "rel": "self", "type": GEOJSON},

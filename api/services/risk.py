@@ -65,9 +65,7 @@ def _served_level(source: DataSource, requested: str | None) -> str:
     levels = set(localities["level"])
     if requested:
         if requested not in levels:
-            raise NotFoundError(
-                f"level {requested!r} is not in the workspace: it has {', '.join(sorted(levels))}"
-            )
+            raise NotFoundError(f"no such level in the workspace: it has {', '.join(sorted(levels))}")
         return requested
     scores = source.scores()
     if scores is not None:
@@ -254,9 +252,7 @@ def _locality_row(source: DataSource, locality_id: str) -> dict:
     localities = source.localities()
     match = localities[localities["locality_id"] == locality_id]
     if match.empty:
-        raise NotFoundError(
-            f"no locality with id {locality_id!r} in the workspace (see GET /api/v1/localities)"
-        )
+        raise NotFoundError("no locality with this id in the workspace (see GET /api/v1/localities)")
     return match.iloc[0]
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sauti.errors import NotReadyError
+from sauti.errors import InvalidInputError, NotReadyError
 
 TILE_SIZE = 256
 TILE_CACHE = 4096
@@ -112,7 +112,9 @@ class HeatmapRenderer:
         from rio_tiler.errors import TileOutsideBounds
 
         if not (0 <= z <= MAX_ZOOM and 0 <= x < 2**z and 0 <= y < 2**z):
-            raise ValueError(f"tile {z}/{x}/{y} does not exist: need 0 ≤ z ≤ {MAX_ZOOM}, 0 ≤ x, y < 2^z")
+            raise InvalidInputError(
+                f"tile {z}/{x}/{y} does not exist: need 0 ≤ z ≤ {MAX_ZOOM}, 0 ≤ x, y < 2^z"
+            )
         key = (self.version(), z, x, y)
         with self._lock:
             hit = self._tiles.get(key)
@@ -141,7 +143,7 @@ class HeatmapRenderer:
         width = width or 1024
         height = max(16, int(round(width * (maxy - miny) / max(maxx - minx, 1e-9))))
         if width * height > MAX_PIXELS:
-            raise ValueError(
+            raise InvalidInputError(
                 f"heatmap.png of {width}×{height} pixels is too large: narrow bbox or lower width"
             )
         image = reader.part(bbox, dst_crs="EPSG:4326", bounds_crs="EPSG:4326", width=width, height=height)
@@ -161,7 +163,7 @@ class HeatmapRenderer:
         width = max(1, math.ceil((bounds[2] - bounds[0]) / res_m))
         height = max(1, math.ceil((bounds[3] - bounds[1]) / res_m))
         if width * height > MAX_PIXELS:
-            raise ValueError(
+            raise InvalidInputError(
                 f"heatmap.tif of {width}×{height} pixels is too large: narrow bbox or raise resolution_km"
             )
         # grow the box to whole pixels from its top-left corner so the pixel size is exactly res_m
