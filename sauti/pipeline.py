@@ -74,7 +74,7 @@ def build_demo(workspace, sample: Path, *, force: bool = False, echo=print) -> l
     bases = sample / "bases.geojson"
     if bases.exists():
         from sauti.models.patrol import plan_from_workspace
-        from sauti.models.patrol_bases import read_bases, save_bases
+        from sauti.models.patrol.bases import read_bases, save_bases
 
         save_bases(workspace, read_bases(bases), source=str(bases))
         summary = plan_from_workspace(workspace).summary()

@@ -524,3 +524,51 @@ def test_mission_time_zone_comes_from_settings(ws: Workspace, tmp_path: Path, mo
     finally:
         get_settings.cache_clear()
     assert ws.alerts()["received_at"].iloc[0] == pd.Timestamp("2021-03-04T08:22:00Z")
+
+
+NUMERIC_IDS = ("99120001", "99120002", "4471234567890123")
+
+
+def test_numeric_alert_ids_are_keys_not_phone_numbers(ws: Workspace, tmp_path: Path) -> None:
+    """An SMS gateway's or KoboToolbox's numeric id is kept as written: three distinct alerts."""
+    rows = [f"{i},2021-03-0{k + 1} 10:00,{PHONE},Tension à Bria" for k, i in enumerate(NUMERIC_IDS)]
+    path = _csv(tmp_path / "sms.csv", "sms_id,received_at,from,text", *rows)
+    first = ingest_alerts(ws, path)
+    assert first.summary() | {"rejects_file": None} == {
+        "read": 3, "accepted": 3, "rejected": 0, "duplicates": 0, "rejects_file": None,
+    }  # fmt: skip
+    assert sorted(ws.alerts()["alert_id"]) == sorted(NUMERIC_IDS)
+    second = ingest_alerts(ws, path)
+    assert (second.accepted, second.duplicates) == (0, 3)  # true key matches only
+    outcomes = submit_alerts(ws, [{"alert_id": "99120003", "text": "calme", "received_at": "2021-03-05"}])
+    assert (outcomes[0].status, outcomes[0].alert_id) == ("accepted", "99120003")
+
+
+def test_an_alert_id_holding_the_reporters_own_number_is_keyed(ws: Workspace, tmp_path: Path) -> None:
+    rows = ["75123498,2021-03-01 10:00,+236 75 12 34 98,calme", "75123499,2021-03-01 10:00,,calme"]
+    path = _csv(tmp_path / "own.csv", "id,received_at,telephone,text", *rows)
+    assert ingest_alerts(ws, path).accepted == 2
+    ids = sorted(ws.alerts()["alert_id"])
+    assert ids[0] == "75123499"
+    assert ids[1].startswith("id_")
+    assert "75123498" not in ids[1]
+    assert ingest_alerts(ws, path).duplicates == 2  # the keyed id is as stable a key
+
+
+def test_api_submission_leaves_a_run_record_and_rejects_file_only_when_it_rejects(ws: Workspace) -> None:
+    runs_before = len(ws.runs())
+    files_before = set((ws.root / "rejects").glob("*")) if (ws.root / "rejects").exists() else set()
+    good = {"text": "Tension à Ndele", "received_at": "2022-05-01T08:00:00Z"}
+    for k in range(5):
+        (outcome,) = submit_alerts(ws, [{**good, "alert_id": f"ok-{k}"}])
+        assert outcome.status == "accepted"
+    assert len(ws.runs()) == runs_before  # nothing but the alerts
+    assert set((ws.root / "rejects").glob("*")) == files_before
+    stored = ws.alerts().set_index("alert_id")
+    assert stored.loc["ok-0", "run_id"] is None or pd.isna(stored.loc["ok-0", "run_id"])
+    outcomes = submit_alerts(ws, [{**good, "alert_id": "ok-9"}, {**good, "severity": 9}])
+    assert [o.status for o in outcomes] == ["accepted", "rejected"]
+    run = ws.runs().iloc[-1]
+    assert len(ws.runs()) == runs_before + 1
+    assert (run["rows_read"], run["accepted"], run["rejected"], run["status"]) == (2, 1, 1, "ok")
+    assert len(pd.read_csv(run["rejects_file"])) == 1

@@ -254,8 +254,25 @@ def test_csv_and_records_round_trip(tmp_path) -> None:
     assert json.loads(json.dumps(records)) == records
 
 
+def test_csv_escapes_names_a_spreadsheet_would_run_as_formulas(tmp_path) -> None:
+    """Issue #12: base and locality names starting with = + - @ reach the CSV as text."""
+    import csv
+
+    localities, risk, bases = greedy_trap()
+    localities["name"] = ['=HYPERLINK("http://x.invalid")', "+1", "-1+2", "@SUM(A1)", "Ndélé"]
+    bases["name"] = ["=cmd|' /C calc'!A0", "@B"]
+    risk["drivers"] = [["-decay"]] * 5
+    plan = plan_patrols(localities, risk, bases)
+    with plan.to_csv(tmp_path / "plan.csv").open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {row["base"] for row in rows} == {"'=cmd|' /C calc'!A0", "'@B"}
+    assert {row["name"] for row in rows} == {"'+1", "'-1+2"}  # the optimum covers L1 and L2
+    assert {row["drivers"] for row in rows} == {"'-decay"}
+    assert float(rows[0]["risk"]) > 0  # numbers stay numbers
+
+
 def test_plan_map_draws_one_route_per_patrol_and_labels_each_base() -> None:
-    from sauti.models.patrol_plot import plan_figure
+    from sauti.models.patrol.plot import plan_figure
 
     plan = plan_patrols(*greedy_trap())
     ax = plan_figure(plan).axes[0]

@@ -127,11 +127,43 @@ def test_population_weight_and_png_map(
     assert png.stat().st_size > 20_000
 
 
+@pytest.mark.slow
+def test_patrol_csv_escapes_base_names_that_look_like_formulas(
+    scored_workspace: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``sauti patrol --csv`` never writes a cell a spreadsheet would run (issue #12)."""
+    import csv as csv_module
+
+    hostile = ['=HYPERLINK("http://x.invalid","go")', "+Bangui", "-Bimbo", "@Bossangoa"]
+    places = [(18.56, 4.36), (18.52, 4.33), (17.45, 6.49), (20.67, 5.76)]
+    bases = tmp_path / "bases.csv"
+    bases.write_text(
+        "name,longitude,latitude,patrols,range_km\n"
+        + "".join(
+            f'"{n.replace(chr(34), chr(34) * 2)}",{x},{y},2,150\n'
+            for n, (x, y) in zip(hostile, places, strict=True)
+        )
+    )
+    out = tmp_path / "plan.csv"
+    code = main(["-w", str(scored_workspace), "patrol", "--bases", str(bases), "--csv", str(out)])
+    capsys.readouterr()
+    assert code == 0
+    with out.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv_module.reader(handle))
+    assert len(rows) > 4
+    header, body = rows[0], rows[1:]
+    assert {row[header.index("base")] for row in body} == {"'" + n for n in hostile}
+    for row in body:
+        for column, cell in zip(header, row, strict=True):
+            if column not in ("risk", "weight", "value", "distance_km", "rank"):
+                assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), (column, cell)
+
+
 def test_patrol_eval_on_backtest_style_predictions(
     featured_workspace: Path, sample_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from sauti.features import load_cube
-    from sauti.models.patrol_eval import evaluate_patrol_plans, observed_counts
+    from sauti.models.patrol.evaluate import evaluate_patrol_plans, observed_counts
 
     workspace = Workspace(featured_workspace)
     cube = load_cube(workspace, freq="M", unit="admin2")

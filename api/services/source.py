@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sauti.cache import Memo
+from sauti.constants import DEFAULT_SURFACE
 from sauti.errors import NotFoundError, NotReadyError
 from sauti.settings import Settings
 from sauti.store import Workspace
@@ -39,7 +40,6 @@ STAMP_EVERY_S = 1.0
 AUTH_TTL_S = 60.0
 REVOCATION_EVERY_S = 1.0
 CACHE_ENTRIES = 512
-RISK_SURFACE = "rasters/risk_surface.tif"
 
 
 class _Throttled:
@@ -204,4 +204,4 @@ class DataSource:
 
     @property
     def risk_surface_path(self) -> Path:
-        return self.workspace.root / RISK_SURFACE
+        return self.workspace.root / DEFAULT_SURFACE

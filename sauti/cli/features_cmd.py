@@ -16,8 +16,8 @@ SAMPLE_POPULATION = (
 )
 
 
-def _default_population(population: Path | None) -> Path | None:
-    """The --population file, else the setting, else the sample raster when it is present."""
+def _default_population(workspace, population: Path | None) -> Path | None:
+    """The --population file, else the setting, else the sample raster where it covers the localities."""
     if population is not None:
         return population
     from sauti.settings import get_settings
@@ -25,7 +25,23 @@ def _default_population(population: Path | None) -> Path | None:
     configured = getattr(get_settings(), "population", None)
     if configured:
         return Path(configured)
-    return SAMPLE_POPULATION if SAMPLE_POPULATION.exists() else None
+    if SAMPLE_POPULATION.exists() and _covers(SAMPLE_POPULATION, workspace):
+        return SAMPLE_POPULATION
+    return None
+
+
+def _covers(raster: Path, workspace) -> bool:
+    """Whether ``raster`` covers every stored locality (the sample's CAR raster says 0 elsewhere)."""
+    import rasterio
+    from rasterio.warp import transform_bounds
+
+    localities = workspace.localities()
+    if localities.empty:
+        return False
+    minx, miny, maxx, maxy = localities.total_bounds
+    with rasterio.open(raster) as src:
+        left, bottom, right, top = transform_bounds(src.crs, "EPSG:4326", *src.bounds)
+    return left <= minx and bottom <= miny and right >= maxx and top >= maxy
 
 
 def features(
@@ -56,7 +72,7 @@ def features(
             unit=unit,
             until=until,
             params=params,
-            population=_default_population(population),
+            population=_default_population(workspace, population),
             progress=advance,
         )
     seconds = time.perf_counter() - started

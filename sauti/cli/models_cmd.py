@@ -158,7 +158,8 @@ def register(app: typer.Typer) -> None:
         from sauti.cli import current_workspace
         from sauti.models import score
 
-        frame = score(current_workspace(), freq=freq.upper() if freq else None, unit=unit)
+        workspace = current_workspace()
+        frame = score(workspace, freq=freq.upper() if freq else None, unit=unit)
         if as_json:
             out = frame.assign(period=frame["period"].dt.strftime("%Y-%m-%d"))
             typer.echo(out.to_json(orient="records"))
@@ -171,11 +172,14 @@ def register(app: typer.Typer) -> None:
             f"period {first['period']:%Y-%m-%d}, model {first['model_version']}, "
             f"data {first['data_snapshot']}"
         )
-        typer.echo(f"{'rank':>4}  {'locality':<12}{'prob':>8}{'change':>9}  top driver")
+        localities = workspace.localities()
+        names = dict(zip(localities["locality_id"], localities["name"], strict=True))
+        typer.echo(f"{'rank':>4}  {'locality':<24}{'prob':>8}{'change':>9}  top driver")
         for row in frame.head(top).itertuples():
             driver = row.drivers[0]["feature"] if row.drivers else "–"
             change = "–" if row.change is None or row.change != row.change else f"{row.change:+.3f}"
-            typer.echo(f"{row.rank:>4}  {row.locality_id:<12}{row.probability:>8.3f}{change:>9}  {driver}")
+            name = names.get(row.locality_id) or row.locality_id
+            typer.echo(f"{row.rank:>4}  {name:<24}{row.probability:>8.3f}{change:>9}  {driver}")
 
 
 def pd_months(start: str, end: str):
