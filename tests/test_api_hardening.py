@@ -11,29 +11,20 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
 
 import httpx
 import pytest
-from test_api_support import LiveServer, server, start_server  # noqa: F401 - fixture
+from test_api_support import LiveServer, copy_workspace, server, start_server  # noqa: F401 - fixture
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 PUBLIC_URL = "https://sauti.mission.example/early-warning"
 PHONE = "23677665544"
 BODY_LIMIT = 20_000
 TIMEOUT_S = 2
-
-
-def _copy_workspace(source, target) -> None:
-    """A consistent copy even while the shared server writes (SQLite's backup API for the store)."""
-    shutil.copytree(source, target, ignore=shutil.ignore_patterns("sauti.sqlite*"))
-    with sqlite3.connect(source / "sauti.sqlite") as src, sqlite3.connect(target / "sauti.sqlite") as dst:
-        src.backup(dst)
 
 
 def _sauti(live: LiveServer, *args: str) -> subprocess.CompletedProcess:
@@ -46,7 +37,7 @@ def _sauti(live: LiveServer, *args: str) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def own(server, tmp_path_factory):  # noqa: F811
     workspace = tmp_path_factory.mktemp("hardening") / "ws"
-    _copy_workspace(server.workspace, workspace)
+    copy_workspace(server.workspace, workspace)
     env = {
         "SAUTI_MAX_BODY_BYTES": str(BODY_LIMIT),
         "SAUTI_TIMEOUT_BODY_S": str(TIMEOUT_S),

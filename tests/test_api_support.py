@@ -62,6 +62,28 @@ def _sauti(*args: str, workspace: Path) -> subprocess.CompletedProcess:
 _STATE: dict[str, object] = {}
 
 
+def copy_workspace(source: Path, target: Path) -> Path:
+    """A consistent copy of a workspace even while a server writes to it (SQLite's backup API)."""
+    import sqlite3
+
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("sauti.sqlite*"))
+    with sqlite3.connect(source / "sauti.sqlite") as src, sqlite3.connect(target / "sauti.sqlite") as dst:
+        src.backup(dst)
+    return target
+
+
+def add_users(workspace: Path, prefix: str = "test") -> dict[str, str]:
+    """One user per role (``<prefix>-<role>``) created with the CLI; their keys by role."""
+    import json
+
+    keys = {}
+    for role in ROLES:
+        done = _sauti("users", "add", f"{prefix}-{role}", "--role", role, "--json", workspace=workspace)
+        assert done.returncode == 0, done.stderr
+        keys[role] = json.loads(done.stdout)["key"]
+    return keys
+
+
 def _build_workspace() -> Path:
     """``sauti demo --no-serve`` into a temporary folder.
 
@@ -133,14 +155,7 @@ def live_server() -> LiveServer:
     """The session's server (built on first use)."""
     if "server" not in _STATE:
         workspace = _build_workspace()
-        keys = {}
-        for role in ROLES:
-            done = _sauti("users", "add", f"test-{role}", "--role", role, "--json", workspace=workspace)
-            assert done.returncode == 0, done.stderr
-            import json
-
-            keys[role] = json.loads(done.stdout)["key"]
-        _STATE["server"] = start_server(workspace, keys)
+        _STATE["server"] = start_server(workspace, add_users(workspace))
     return _STATE["server"]  # type: ignore[return-value]
 
 

@@ -16,10 +16,11 @@ from urllib.parse import urlencode
 
 import numpy as np
 from sauti.api.services import redaction
-from sauti.api.services.risk import _feature_table, _num, _text, served_level
+from sauti.api.services.risk import _feature_table, served_level
 from sauti.api.services.source import DataSource
 
 from sauti.errors import NotFoundError
+from sauti.jsonable import json_number, json_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from sauti.api.deps import ItemsQuery
@@ -120,8 +121,8 @@ def incidents_table(source: DataSource) -> FeatureTable:
         texts = []
         cols = ["source", "category", "fatalities", "location_precision", "place_name", "admin1", "admin2"]
         for row in located[["event_id", "occurred_on", "longitude", "latitude", *cols]].to_dict("records"):
-            props = {"event_id": row["event_id"], "occurred_on": _text(row["occurred_on"])[:10]}
-            props.update({c: (_num(row[c]) if c == "fatalities" else _text(row[c])) for c in cols})
+            props = {"event_id": row["event_id"], "occurred_on": json_text(row["occurred_on"])[:10]}
+            props.update({c: (json_number(row[c]) if c == "fatalities" else json_text(row[c])) for c in cols})
             texts.append(_point_text(row["event_id"], row["longitude"], row["latitude"], props))
         xy = located[["longitude", "latitude"]].to_numpy(dtype=float)
         start = _times(located["occurred_on"])
