@@ -8,6 +8,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from sauti.constants import DEFAULT_TIMEZONE
+
 
 class Settings(BaseSettings):
     """Runtime settings. Every field can be set as ``SAUTI_<FIELD>`` in the environment."""
@@ -37,7 +39,7 @@ class Settings(BaseSettings):
         60.0, description="A request whose body has not fully arrived after this many seconds gets 408."
     )
     timezone: str = Field(
-        "Africa/Bangui", description="Mission's local time zone: naive alert times are read in it."
+        DEFAULT_TIMEZONE, description="Mission's local time zone: naive alert times are read in it."
     )
 
 

@@ -514,16 +514,21 @@ def test_bad_input_files(ws: Workspace, tmp_path: Path) -> None:
         ingest_alerts(ws, tmp_path / "empty.csv")
 
 
-def test_mission_time_zone_comes_from_settings(ws: Workspace, tmp_path: Path, monkeypatch) -> None:
+def test_mission_time_zone_comes_from_settings_at_the_cli(ws: Workspace, tmp_path: Path, monkeypatch) -> None:
+    """The library takes the time zone as a parameter; the CLI passes the setting (SAUTI_TIMEZONE)."""
     from sauti.settings import get_settings
 
+    juba = _csv(tmp_path / "juba.csv", "date;message", "04/03/2021 10:22;calme")
     monkeypatch.setenv("SAUTI_TIMEZONE", "Africa/Juba")  # UTC+2 (South Sudan mission)
     get_settings.cache_clear()
     try:
-        ingest_alerts(ws, _csv(tmp_path / "juba.csv", "date;message", "04/03/2021 10:22;calme"))
+        assert main(["--workspace", str(ws.root), "ingest", "alerts", str(juba), "--json"]) == 0
     finally:
         get_settings.cache_clear()
     assert ws.alerts()["received_at"].iloc[0] == pd.Timestamp("2021-03-04T08:22:00Z")
+    bangui = _csv(tmp_path / "bangui.csv", "date;message", "04/03/2021 10:22;toujours calme")
+    ingest_alerts(ws, bangui, timezone="Africa/Bangui")  # UTC+1
+    assert sorted(ws.alerts()["received_at"])[-1] == pd.Timestamp("2021-03-04T09:22:00Z")
 
 
 NUMERIC_IDS = ("99120001", "99120002", "4471234567890123")

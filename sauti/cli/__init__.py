@@ -57,9 +57,9 @@ def current_workspace():
 
 
 def _register() -> None:
-    from sauti.cli import features_cmd, ingest_cmd, models_cmd, patrol_cmd, serve_cmd
+    from sauti.cli import export_cmd, features_cmd, ingest_cmd, models_cmd, patrol_cmd, serve_cmd
 
-    for module in (ingest_cmd, features_cmd, models_cmd, patrol_cmd, serve_cmd):
+    for module in (ingest_cmd, features_cmd, models_cmd, patrol_cmd, serve_cmd, export_cmd):
         module.register(app)
 
 

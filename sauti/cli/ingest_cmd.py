@@ -108,9 +108,10 @@ def alerts(
     """Store community alerts: reporters pseudonymised, text scrubbed, places geocoded."""
     from sauti.cli import current_workspace
     from sauti.ingest.alerts import ingest_alerts
+    from sauti.settings import get_settings
 
     with progress_bar(f"ingest {path.name}", _line_count(path)) as advance:
-        report = ingest_alerts(current_workspace(), path, progress=advance)
+        report = ingest_alerts(current_workspace(), path, timezone=get_settings().timezone, progress=advance)
     _emit(report, as_json)
 
 
