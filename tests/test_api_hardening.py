@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import socket
-import subprocess
-import sys
 import time
 
 import httpx
 import pytest
-from test_api_support import LiveServer, copy_workspace, server, start_server  # noqa: F401 - fixture
+from live_server import LiveServer, copy_workspace, sauti, start_server
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 PUBLIC_URL = "https://sauti.mission.example/early-warning"
@@ -27,15 +24,8 @@ BODY_LIMIT = 20_000
 TIMEOUT_S = 2
 
 
-def _sauti(live: LiveServer, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "SAUTI_WORKSPACE": str(live.workspace)}
-    return subprocess.run(
-        [sys.executable, "-m", "sauti.cli", *args], env=env, capture_output=True, text=True, timeout=120
-    )
-
-
 @pytest.fixture(scope="module")
-def own(server, tmp_path_factory):  # noqa: F811
+def own(server, tmp_path_factory):
     workspace = tmp_path_factory.mktemp("hardening") / "ws"
     copy_workspace(server.workspace, workspace)
     env = {
@@ -50,7 +40,7 @@ def own(server, tmp_path_factory):  # noqa: F811
 
 
 def _new_user(live: LiveServer, name: str, role: str = "planner") -> str:
-    done = _sauti(live, "users", "add", name, "--role", role, "--json")
+    done = sauti("users", "add", name, "--role", role, "--json", workspace=live.workspace)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)["key"]
 
@@ -75,7 +65,7 @@ def test_revoking_with_the_cli_stops_key_and_cookie_within_seconds(own):
     cookie = opened.cookies["sauti_session"]
     assert _status(own, key=key) == 200  # both now sit in the service's look-up cache
     assert _status(own, cookie=cookie) == 200
-    done = _sauti(own, "users", "revoke", "field-planner")
+    done = sauti("users", "revoke", "field-planner", workspace=own.workspace)
     assert done.returncode == 0, done.stderr
     revoked_at = time.monotonic()
     while time.monotonic() - revoked_at < 15:
@@ -87,10 +77,10 @@ def test_revoking_with_the_cli_stops_key_and_cookie_within_seconds(own):
     assert time.monotonic() - revoked_at < 15
     (row,) = [r for r in _audit(own, "revoke_user") if r["detail"].get("user") == "field-planner"]
     assert row["detail"]["via"] == "cli"
-    listing = _sauti(own, "users", "list").stdout.splitlines()
+    listing = sauti("users", "list", workspace=own.workspace).stdout.splitlines()
     assert listing[0].split() == ["NAME", "ROLE", "KEY", "CREATED", "STATE"]
     assert any(line.startswith("field-planner") and "revoked" in line for line in listing)
-    again = _sauti(own, "users", "revoke", "field-planner")
+    again = sauti("users", "revoke", "field-planner", workspace=own.workspace)
     assert again.returncode == 2
     assert again.stderr.startswith("error: no active user")
 
@@ -244,7 +234,7 @@ def test_ogc_links_come_from_the_public_url_not_the_host_header(own):
     assert hrefs == [PUBLIC_URL + "/ogc/collections"]
 
 
-def test_without_a_public_url_links_use_the_servers_own_address(server):  # noqa: F811
+def test_without_a_public_url_links_use_the_servers_own_address(server):
     with server.client("planner") as client:
         body = client.get("/ogc", headers={"Host": "evil.example:666"}).json()
     assert all(link["href"].startswith(server.url + "/") for link in body["links"])
@@ -255,7 +245,7 @@ def test_without_a_public_url_links_use_the_servers_own_address(server):  # noqa
 @pytest.mark.parametrize(
     "value", ["5e-324", "0", "-1", "nan", "inf", "1e308", "abc"], ids=lambda v: f"resolution-{v}"
 )
-def test_absurd_heatmap_resolutions_are_422_naming_the_parameter(server, value):  # noqa: F811
+def test_absurd_heatmap_resolutions_are_422_naming_the_parameter(server, value):
     response = server.get("/heatmap.tif", "planner", params={"resolution_km": value})
     assert response.status_code == 422, response.text
     assert [e["field"] for e in response.json()["errors"]] == ["query.resolution_km"]

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_api_support import ROLES, add_users, copy_workspace, server, start_server  # noqa: F401 - fixture
+from live_server import ROLES, add_users, copy_workspace, start_server
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
@@ -24,7 +24,7 @@ SECONDS_PER_ROLE = 20
 
 
 @pytest.fixture(scope="module")
-def fuzzed(server, tmp_path_factory):  # noqa: F811
+def fuzzed(server, tmp_path_factory):
     workspace = copy_workspace(server.workspace, tmp_path_factory.mktemp("schema") / "ws")
     live = start_server(workspace, add_users(workspace, prefix="fuzz"), via_cli=True)
     yield live
