@@ -1,5 +1,5 @@
 """Pictures of the cube and of a risk surface (matplotlib, embedded in a self-contained HTML page
-rendered from the jinja2 template ``templates/cube_report.html``).
+rendered from the jinja2 template ``templates/cube_report.html.j2``).
 
 Nothing here is needed to build features; the CLI draws these so a person can check a run at a
 glance: counts over time, the latest decayed violence by locality, and the surface itself.
@@ -15,17 +15,7 @@ import numpy as np
 import xarray as xr
 
 from sauti.constants import INCIDENT_CATEGORIES, LOCALITY_DIM, LOCALITY_ID, PERIOD_DIM
-from sauti.figures import png_base64
-
-
-def _template(name: str):
-    """A page template shipped in ``sauti/features/templates`` (autoescaped HTML)."""
-    from jinja2 import Environment, PackageLoader, select_autoescape
-
-    environment = Environment(
-        loader=PackageLoader("sauti.features", "templates"), autoescape=select_autoescape()
-    )
-    return environment.get_template(name)
+from sauti.figures import page_template, png_base64
 
 
 def cube_figure(cube: xr.Dataset, localities: gpd.GeoDataFrame):
@@ -61,7 +51,7 @@ def write_cube_report(cube: xr.Dataset, localities: gpd.GeoDataFrame, path: str 
     """A self-contained HTML page: the figure above plus the cube's provenance."""
     image = png_base64(cube_figure(cube, localities))
     provenance = json.loads(cube.attrs.get("provenance", "{}"))
-    page = _template("cube_report.html").render(
+    page = page_template("sauti.features", "cube_report.html.j2").render(
         title=f"Sauti feature cube — {cube.attrs.get('unit')} × {cube.attrs.get('freq')}",
         n_localities=cube.sizes[LOCALITY_DIM],
         n_periods=cube.sizes[PERIOD_DIM],

@@ -28,7 +28,7 @@ def _cube(three_squares, three_points):
 
 
 def test_the_template_ships_with_the_package() -> None:
-    assert files("sauti.features").joinpath("templates", "cube_report.html").is_file()
+    assert files("sauti.features").joinpath("templates", "cube_report.html.j2").is_file()
 
 
 def test_cube_report_is_one_self_contained_escaped_page(three_squares, three_points, tmp_path) -> None:
