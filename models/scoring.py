@@ -298,9 +298,24 @@ def _store_scores(workspace: Workspace, rows: list[tuple], *, partial: bool) -> 
         f"INSERT OR {'IGNORE' if partial else 'REPLACE'} INTO risk_scores ({columns}) "
         "VALUES (?,?,?,?,?,?,?,?,?,?,?)"
     )
+    history = [row for row in rows if row[1] != latest]
     with workspace.session() as con, workspace.transaction(con):
         con.executemany(upsert, [(*row, row[7]) for row in rows if row[1] == latest])
-        con.executemany(history_sql, [row for row in rows if row[1] != latest])
+        if history and not _history_current(con, history):
+            con.executemany(history_sql, history)
+
+
+def _history_current(con, history: list[tuple]) -> bool:
+    """Whether every history row is already stored from the same model and the same data (then the
+    probabilities are the same and rewriting them would only cost time)."""
+    first = history[0]
+    periods = sorted({row[1] for row in history})
+    stored = con.execute(
+        "SELECT COUNT(*) FROM risk_scores WHERE freq = ? AND unit = ? AND period BETWEEN ? AND ? "
+        "AND model_version = ? AND data_snapshot = ?",
+        (first[2], first[3], periods[0], periods[-1], first[8], first[9]),
+    ).fetchone()[0]
+    return stored == len(history)
 
 
 def latest_scores(workspace: Workspace, *, freq: str | None = None, unit: str | None = None) -> pd.DataFrame:
