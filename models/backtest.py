@@ -464,12 +464,23 @@ def write_backtest(result: BacktestResult, out: str | Path) -> dict[str, Path]:
     return paths
 
 
-def load_or_build_cube(workspace: Workspace, *, freq: str, unit: str) -> xr.Dataset:
-    """The stored cube for ``freq``/``unit``, built from the store first if there is none."""
+def load_or_build_cube(
+    workspace: Workspace,
+    *,
+    freq: str,
+    unit: str,
+    variables: list[str] | None = None,
+    last_periods: int | None = None,
+) -> xr.Dataset:
+    """The stored cube for ``freq``/``unit``, built from the store first if there is none.
+
+    ``variables``/``last_periods`` keep only those variables and the latest periods (read from the
+    file without loading the rest).
+    """
     from sauti.features import compute_features, load_cube
 
     try:
-        return load_cube(workspace, freq=freq, unit=unit)
+        return load_cube(workspace, freq=freq, unit=unit, variables=variables, last_periods=last_periods)
     except (FileNotFoundError, OSError, KeyError, LookupError) as exc:
         log.info("no stored cube for %s/%s (%s): building it", freq, unit, exc)
     except Exception as exc:  # NotReadyError / NotFoundError from the features layer
@@ -478,7 +489,12 @@ def load_or_build_cube(workspace: Workspace, *, freq: str, unit: str) -> xr.Data
         if not isinstance(exc, SautiError):
             raise
         log.info("no stored cube for %s/%s (%s): building it", freq, unit, exc)
-    return compute_features(workspace, freq=freq, unit=unit)
+    cube = compute_features(workspace, freq=freq, unit=unit)
+    if variables is not None:
+        cube = cube[[v for v in variables if v in cube]]
+    if last_periods is not None:
+        cube = cube.isel({PERIOD_DIM: slice(-int(last_periods), None)})
+    return cube
 
 
 def run_backtest(

@@ -32,7 +32,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from sauti.constants import TARGET_CATEGORY
 
@@ -312,10 +312,23 @@ class SautiClassifier(_BinaryMixin, ClassifierMixin, BaseEstimator):
             | {"pool": logloss(oof @ weights) if labels.size else None},
         }
 
+    def predict_proba_columns(self, Xu) -> np.ndarray:
+        """Like :meth:`predict_proba`, from the columns the model reads only (``X[:, used_features_]``).
+
+        Scoring 10,000 localities with drivers builds and perturbs those few columns, not all of X.
+        """
+        check_is_fitted(self, "classes_")
+        Xu = np.asarray(Xu, dtype=np.float64)
+        if self.constant_ is not None:
+            return self._proba_matrix(np.full(Xu.shape[0], self.constant_))
+        return self._proba_matrix(self._pool(Xu))
+
     def _probability(self, X: np.ndarray) -> np.ndarray:
-        Xu = X[:, self.used_features_]
+        return self._pool(X[:, self.used_features_])
+
+    def _pool(self, Xu: np.ndarray) -> np.ndarray:
         with single_thread():
-            pool = np.zeros(X.shape[0])
+            pool = np.zeros(Xu.shape[0])
             for name, member in self.members_:
                 weight = self.weights_[name]
                 if weight > 0:
