@@ -129,9 +129,12 @@ def _incidents_data(source: DataSource, shown: MapPeriod | None) -> dict:
                     "coordinates": [round(row["longitude"], 4), round(row["latitude"], 4)],
                 },
                 "properties": {
-                    "date": row["occurred_on"].strftime("%Y-%m-%d"),
-                    "category": str(row["category"]),
-                    "fatalities": int(row["fatalities"] or 0),
+                    "popup": mapcontent.render(
+                        "incident_popup.html",
+                        category=str(row["category"]),
+                        date=f"{row['occurred_on']:%d %b %Y}",
+                        fatalities=int(row["fatalities"] or 0),
+                    )
                 },
             }
         )
@@ -151,18 +154,14 @@ def _alerts_data(source: DataSource, principal: Principal) -> tuple[dict, list[s
             if detail["locality_id"] not in points:
                 continue
             lon, lat = points[detail["locality_id"]]
-            text = html.escape(str(detail.get("text") or ""))[:300]
-            esc = html.escape
-            place = esc(str(names.get(detail["locality_id"])))
-            detail["popup"] = (
-                f"<b>{esc(str(detail['category']))}</b> ({esc(str(detail['verification']))})<br>"
-                f"{esc(str(detail['received_at']))[:16]} · {place}<br>{text}"
-            )
+            detail["text"] = str(detail.get("text") or "")[:300]
+            detail["received_at"] = str(detail["received_at"])
+            popup = mapcontent.render("alert_popup.html", a=detail, place=names.get(detail["locality_id"]))
             features.append(
                 {
                     "type": "Feature",
                     "geometry": {"type": "Point", "coordinates": [lon, lat]},
-                    "properties": {"popup": detail["popup"], "count": 1},
+                    "properties": {"popup": popup, "count": 1},
                 }
             )
             shown.append(detail["alert_id"])
@@ -173,9 +172,9 @@ def _alerts_data(source: DataSource, principal: Principal) -> tuple[dict, list[s
             counts = redaction.alert_counts(group)
             lon, lat = points[lid]
             popup = (
-                f"<b>{html.escape(str(names.get(lid)))}</b><br>{counts['count']} alerts "
+                f"<b>{html.escape(str(names.get(lid)))}</b><br>{mapcontent.plural(counts['count'], 'alert')} "
                 f"({counts['by_verification']['verified']} verified, "
-                f"{counts['by_verification']['false_alarm']} false alarms)"
+                f"{mapcontent.plural(counts['by_verification']['false_alarm'], 'false alarm')})"
             )
             features.append(
                 {
@@ -381,7 +380,7 @@ def _add_incidents(fmap: folium.Map, source: DataSource, shown: MapPeriod | None
         marker=folium.CircleMarker(
             radius=4, weight=1, color="#08306b", fill=True, fill_color="#4292c6", fill_opacity=0.8
         ),
-        popup=GeoJsonPopup(fields=["date", "category", "fatalities"]),
+        popup=GeoJsonPopup(fields=["popup"], labels=False, max_width=280),
     ).add_to(fmap)
 
 

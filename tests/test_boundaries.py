@@ -385,3 +385,40 @@ def test_admin3_follows_the_schema_of_its_file(workspace, shared_data):
     report = ingest_boundaries(workspace, shared_data / CAF.format(n=3), "admin3")
     assert report.schema["name"] == "ocha-cod-legacy"
     assert (report.schema["id_field"], report.schema["parent_id_field"]) == ("admin3Pcod", "admin2Pcod")
+
+
+def test_gadm_admin1_file_names_states_and_the_country(workspace, shared_data, tmp_path):
+    """GADM's level-1 file (GID_1, NAME_1 with GID_0 and 4.1's COUNTRY): same registry, another level."""
+    counties = boundary_fixtures.gadm_frame(shared_data / SSD, "ADM", "SSD", "South Sudan")
+    states = counties.dissolve(by="GID_1", as_index=False)[["GID_0", "NAME_0", "GID_1", "NAME_1", "geometry"]]
+    path = tmp_path / "gadm41_SSD_1.gpkg"
+    states.rename(columns={"NAME_0": "COUNTRY"}).to_file(path, layer="ADM_ADM_1")
+    report = ingest_boundaries(workspace, path, "admin1")
+    assert report.schema["name"] == "gadm"
+    assert (report.schema["id_field"], report.schema["parent_id_field"]) == ("GID_1", "GID_0")
+    stored = workspace.localities("admin1")
+    states_in_ocha = set(pyogrio.read_dataframe(shared_data / SSD, read_geometry=False)["ADM1_EN"])
+    assert sorted(stored["name"]) == sorted(states_in_ocha)
+    assert len(stored) == SSD_STATES
+    assert workspace.localities("admin0")["name"].tolist() == ["South Sudan"]
+
+
+def test_geoboundaries_levels_are_linked_by_location(workspace, shared_data, tmp_path):
+    """geoBoundaries ships one level per file with no parent codes: counties find their state by location."""
+    states = boundary_fixtures.geoboundaries_adm1_geojson(shared_data, tmp_path)
+    counties = boundary_fixtures.geoboundaries_geojson(shared_data, tmp_path)
+    alone = ingest_boundaries(Workspace(tmp_path / "alone"), counties, "admin2")
+    assert any("ingest that level first" in w for w in alone.warnings)
+
+    assert ingest_boundaries(workspace, states, "admin1").accepted == SSD_STATES
+    report = ingest_boundaries(workspace, counties, "admin2")
+    assert any(
+        "admin1 parents found by location among the 10 stored admin1 units" in w for w in report.warnings
+    )
+    stored = workspace.localities("admin2").set_index("name")
+    ocha = pyogrio.read_dataframe(shared_data / SSD, read_geometry=False).set_index("ADM2_EN")
+    # every county under the state OCHA puts it in (same geometry, so containment is exact)
+    assert (stored["admin1_name"] == ocha.loc[stored.index, "ADM1_EN"]).all()
+    assert set(stored["parent_id"]) == set(workspace.localities("admin1")["locality_id"])
+    assert (stored["admin0_id"] == "SSD").all()
+    assert workspace.levels() == {"admin0": 1, "admin1": SSD_STATES, "admin2": 79}

@@ -8,6 +8,7 @@ reporters' numbers and names are known), through the CLI, and reads the files ba
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 import sqlite3
 import struct
@@ -19,7 +20,6 @@ import pytest
 from sauti.api.services.redaction import generalised_points
 from sauti.ingest.alerts import submit_alerts
 from sauti.ingest.synthetic_alerts import reporter_pool
-from test_api_support import server  # noqa: F401 - fixture
 from test_privacy import find
 
 from sauti.cli import main
@@ -33,7 +33,7 @@ FORMULAS = ('=HYPERLINK("http://example.invalid","x")', "+SUM(1,2)", "-2+3", "@c
 
 
 @pytest.fixture(scope="module")
-def workspace(server, tmp_path_factory) -> Workspace:  # noqa: F811
+def workspace(server, tmp_path_factory) -> Workspace:
     """A copy of the demo workspace, with names and an alert a spreadsheet would run as formulas."""
     root = tmp_path_factory.mktemp("export") / "ws"
     shutil.copytree(server.workspace, root, ignore=shutil.ignore_patterns("sauti.sqlite*"))
@@ -161,10 +161,11 @@ def test_csv_cells_a_spreadsheet_would_run_are_escaped(exports):
     [
         (["export", "alerts", "--out", "x.gpkg", "--role", "reporter"], "may not read alerts"),
         (["export", "alerts", "--format", "kml", "--out", "x.kml"], "--format must be one of gpkg"),
+        (["export", "alerts", "--out", "x.kml"], "from its name: pass --format gpkg|geojson|csv"),
         (["export", "users", "--out", "x.gpkg"], "cannot export 'users'"),
         (["export", "alerts", "--out", "x.gpkg", "--role", "chief"], "--role must be one of"),
     ],
-    ids=["reporter-reads-nothing", "bad-format", "bad-collection", "bad-role"],
+    ids=["reporter-reads-nothing", "bad-format", "unknown-suffix", "bad-collection", "bad-role"],
 )
 def test_export_errors_are_one_line(workspace, tmp_path, capsys, args, message):
     args = [str(tmp_path / a) if a.startswith("x.") else a for a in args]
@@ -173,3 +174,11 @@ def test_export_errors_are_one_line(workspace, tmp_path, capsys, args, message):
     assert code == 2
     assert message in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_the_format_follows_the_file_name(workspace, tmp_path):
+    path = tmp_path / "incidents.geojson"
+    assert main(["-w", str(workspace.root), "export", "incidents", "--out", str(path)]) == 0
+    collection = json.loads(path.read_text(encoding="utf-8"))
+    assert collection["type"] == "FeatureCollection"
+    assert len(collection["features"]) == len(pyogrio.read_dataframe(path)) > 1000

@@ -11,7 +11,6 @@ import pytest
 from patrol_helpers import bases_at, line_localities, risk_of
 from sauti.api.map_patrol import add_patrol_layer, base_popup, percent, target_popup
 from sauti.models.patrol import plan_patrols
-from test_api_support import server  # noqa: F401 - fixture
 
 
 @pytest.fixture
@@ -115,7 +114,7 @@ def test_no_plan_draws_nothing() -> None:
 @pytest.mark.browser
 @pytest.mark.slow
 @pytest.mark.timeout(240)
-def test_live_map_draws_named_bases_with_popups_and_fetches_nothing_else(server) -> None:  # noqa: F811
+def test_live_map_draws_named_bases_with_popups_and_fetches_nothing_else(server) -> None:
     from browser import chromium, evaluate, load_page, wait_quiet
 
     stored = [

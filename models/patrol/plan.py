@@ -295,6 +295,17 @@ def _score_identity(risk: pd.DataFrame | None) -> tuple[str | None, str | None]:
     return period, version
 
 
+def _driver_text(item: dict) -> str:
+    """``label (+0.68 pp)`` for a driver with a plain-words label (its contribution in percentage
+    points, like the risk in %), else ``feature (+0.0068)``."""
+    contribution = item.get("contribution", item.get("value"))
+    number = isinstance(contribution, (int, float)) and not isinstance(contribution, bool)
+    if item.get("label"):
+        return f"{item['label']} ({contribution * 100:+.2f} pp)" if number else str(item["label"])
+    name = item.get("feature") or item.get("name") or item.get("driver") or "?"
+    return f"{name} ({contribution:+.3g})" if number else str(name)
+
+
 def _driver_names(value: Any, top: int = TOP_DRIVERS) -> list[str]:
     """Normalise a score's drivers (list of names/dicts, or JSON text) to up to ``top`` strings."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -314,12 +325,7 @@ def _driver_names(value: Any, top: int = TOP_DRIVERS) -> list[str]:
     out = []
     for item in list(value)[:top]:
         if isinstance(item, dict):
-            name = item.get("feature") or item.get("name") or item.get("driver") or "?"
-            contribution = item.get("contribution", item.get("value"))
-            if isinstance(contribution, (int, float)) and not isinstance(contribution, bool):
-                out.append(f"{name} ({contribution:+.3g})")
-            else:
-                out.append(str(name))
+            out.append(_driver_text(item))
         else:
             out.append(str(item))
     return out

@@ -14,7 +14,9 @@ FORMATS = ("gpkg", "geojson", "csv")
 
 def export(
     collection: str = typer.Argument(..., help="localities | incidents | alerts"),
-    fmt: str = typer.Option("gpkg", "--format", help="gpkg (GeoPackage) | geojson | csv"),
+    fmt: str = typer.Option(
+        None, "--format", help="gpkg (GeoPackage) | geojson | csv (default: --out's suffix)."
+    ),
     out: Path = typer.Option(..., "--out", help="File to write (replaced if it exists)."),
     role: str = typer.Option(
         "planner",
@@ -31,7 +33,7 @@ def export(
     from sauti.cli import current_workspace
     from sauti.settings import get_settings
 
-    fmt = fmt.lower()
+    fmt = (fmt or _format_of(out)).lower()
     if fmt not in FORMATS:
         raise SautiError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     if role not in ROLES:
@@ -57,6 +59,14 @@ def export(
         return
     article = "an" if role[0] in "aeiou" else "a"
     typer.echo(f"{len(frame)} {collection} as {article} {role} sees them → {written} ({fmt})")
+
+
+def _format_of(out: Path) -> str:
+    suffix = Path(out).suffix.lower().lstrip(".")
+    suffix = "geojson" if suffix == "json" else suffix
+    if suffix not in FORMATS:
+        raise SautiError(f"cannot tell the format of {out} from its name: pass --format {'|'.join(FORMATS)}")
+    return suffix
 
 
 def _write(frame, out: Path, fmt: str, layer: str) -> Path:
