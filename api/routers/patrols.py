@@ -20,7 +20,8 @@ def priorities(
     source: DataSource = Depends(get_source),
     _: Principal = Depends(require("patrols:read")),
 ) -> dict:
-    """Summary (covered risk, gap, status, explanation), ranked targets per base, GeoJSON."""
+    """Summary (forecast period, model version, expected localities with an incident covered, warnings,
+    status, gap, explanation), ranked targets per base, GeoJSON."""
     return patrols.plan(source, query)
 
 
