@@ -70,8 +70,12 @@ def train(
     random_state: int = 0,
     progress: Callable[[int], None] | None = None,
     use_alerts: bool = True,
+    cube: xr.Dataset | None = None,
 ) -> dict:
     """Fit the Sauti model on every labelled (locality, period) of the cube and record it.
+
+    ``cube`` is the cube to train on (default: the stored one of ``freq``/``unit``, built first
+    if there is none).
 
     Returns the model record: ``version``, ``created_at``, ``freq``, ``unit``, ``horizon``,
     ``estimator`` (the candidate chosen by nested temporal validation), ``artifact``,
@@ -80,7 +84,8 @@ def train(
     from sklearn.metrics import average_precision_score, brier_score_loss
 
     advance = progress or (lambda _n: None)
-    cube = load_or_build_cube(workspace, freq=freq, unit=unit)
+    if cube is None:
+        cube = load_or_build_cube(workspace, freq=freq, unit=unit)
     advance(1)
     features = model_features(cube, use_alerts=use_alerts)
     target = make_target(cube, horizon)
@@ -136,8 +141,12 @@ def score(
     freq: str | None = None,
     unit: str | None = None,
     localities: list[str] | None = None,
+    cube: xr.Dataset | None = None,
 ) -> pd.DataFrame:
     """Score the latest period of the current cube with the current model and store the result.
+
+    ``cube`` is the cube just built (:func:`sauti.models.refresh.refresh_risk` passes it along);
+    default the stored one, built first if there is none.
 
     Probabilities and ranks are recomputed for every locality (ranks depend on all of them);
     drivers are recomputed for ``localities`` (default: all) and for any locality without a
@@ -147,7 +156,8 @@ def score(
     record = current_model(workspace, freq, unit)
     if record is None:
         raise NotReadyError("no trained model for this workspace: run `sauti train` first")
-    cube = load_or_build_cube(workspace, freq=record["freq"], unit=record["unit"])
+    if cube is None:
+        cube = load_or_build_cube(workspace, freq=record["freq"], unit=record["unit"])
     features = record["features"]
     missing = [f for f in features if f not in cube]
     if missing:
@@ -306,8 +316,10 @@ def risk_history(workspace: Workspace, locality_id: str) -> pd.DataFrame:
             con,
             params=(locality_id, *key),
         )
-    try:
-        cube = load_or_build_cube(workspace, freq=record["freq"], unit=record["unit"])
+    from sauti.features import load_cube
+
+    try:  # a read never builds or writes a cube
+        cube = load_cube(workspace, freq=record["freq"], unit=record["unit"])
     except SautiError:
         cube = None
     known = cube is not None and locality_id in set(cube[LOCALITY_DIM].to_numpy().astype(str))

@@ -71,14 +71,31 @@ def incidents(
     rules: Path = typer.Option(
         None, "--rules", help="Category rules for UCDP GED (default: the packaged ones)."
     ),
+    complete_through: str = typer.Option(
+        None,
+        "--complete-through",
+        help="YYYY-MM-DD the log is complete through (default: its latest event); "
+        "declares a quiet log current.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON summary object."),
 ) -> None:
-    """Store an incident log; rejected rows go to a rejects file with the reason."""
+    """Store an incident log; rejected rows go to a rejects file with the reason.
+
+    The forecast period follows the date the incident logs are complete through.
+    """
     from sauti.cli import current_workspace
     from sauti.ingest.incidents import ingest_incidents
 
     with progress_bar(f"ingest {path.name}", _line_count(path)) as advance:
-        report = ingest_incidents(current_workspace(), path, fmt, mapping, rules=rules, progress=advance)
+        report = ingest_incidents(
+            current_workspace(),
+            path,
+            fmt,
+            mapping,
+            rules=rules,
+            progress=advance,
+            complete_through=complete_through,
+        )
     _emit(report, as_json)
 
 
