@@ -18,7 +18,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 from sauti.models.patrol import compute_reach, plan_patrols
-from sauti.models.patrol_solve import CoverProblem, solve, solve_exact
+from sauti.models.patrol.solve import CoverProblem, solve, solve_exact
 
 
 def synthetic_instance(n_localities: int, n_bases: int, seed: int = 0):

@@ -26,7 +26,7 @@ from sauti.features.cube import Progress, build_cube
 from sauti.features.exposure import find_capital
 from sauti.features.params import FeatureParams
 from sauti.features.periods import check_freq, period_end
-from sauti.features.units import parse_unit, unit_localities, unit_slug
+from sauti.features.units import country_outline, parse_unit, unit_localities, unit_slug
 from sauti.ingest.currency import data_through
 
 import sauti
@@ -184,12 +184,6 @@ def _capital(workspace, params: FeatureParams) -> tuple[float, float] | None:
     return None
 
 
-def _outline(workspace):
-    if "admin0" in workspace.levels():
-        return shapely.union_all(workspace.localities("admin0").geometry.to_numpy())
-    return None
-
-
 def _alerts_on_units(workspace, alerts: pd.DataFrame, units: gpd.GeoDataFrame) -> pd.DataFrame:
     """Alerts whose stored locality is of another level, placed on this unit set.
 
@@ -326,7 +320,7 @@ def compute_features(
         capital=_capital(workspace, params),
         end=end,
         progress=progress,
-        outline=_outline(workspace),
+        outline=country_outline(workspace)[0],
         unit=unit,
         timezone=timezone,
     )

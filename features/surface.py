@@ -23,9 +23,9 @@ import pandas as pd
 import shapely
 import xarray as xr
 
+from sauti.constants import DEFAULT_SURFACE
 from sauti.geo import local_crs
 
-DEFAULT_SURFACE = "rasters/risk_surface.tif"
 NODATA = -9999.0
 MAX_PIXELS = 60_000_000
 _LOCATED = ("point", "locality")

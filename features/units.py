@@ -111,23 +111,35 @@ def _polygonal(geoms: np.ndarray) -> np.ndarray:
     return out
 
 
-def _outline(workspace) -> tuple[object, pd.Series | None]:
+def country_outline(workspace) -> tuple[object | None, pd.Series | None]:
+    """The country outline (union of the stored admin0 localities) and the first admin0 row.
+
+    ``(None, None)`` when the workspace holds no admin0 level (callers choose their fallback).
+    """
+    if "admin0" not in workspace.levels():
+        return None, None
+    admin0 = workspace.localities("admin0")
+    return shapely.union_all(admin0.geometry.to_numpy()), admin0.iloc[0]
+
+
+def _grid_outline(workspace) -> tuple[object, pd.Series | None]:
+    """What a grid covers: the country outline, else the union of the finest admin level stored."""
     levels = workspace.levels()
     if not levels:
         raise NotReadyError(
             f"no boundaries in the workspace {workspace.root}; "
             "run `sauti ingest boundaries FILE --level admin2` first"
         )
-    if "admin0" in levels:
-        admin0 = workspace.localities("admin0")
-        return shapely.union_all(admin0.geometry.to_numpy()), admin0.iloc[0]
+    outline, admin0 = country_outline(workspace)
+    if outline is not None:
+        return outline, admin0
     finest = sorted(level for level in levels if level.startswith("admin"))[-1]
     return shapely.union_all(workspace.localities(finest).geometry.to_numpy()), None
 
 
 def grid_localities(workspace, cell_km: float) -> gpd.GeoDataFrame:
     """The ``grid:<cell_km>km`` unit set of a workspace, with admin1 parents from the store."""
-    outline, admin0 = _outline(workspace)
+    outline, admin0 = _grid_outline(workspace)
     grid = make_grid(outline, cell_km)
     out = gpd.GeoDataFrame(index=grid.index, geometry=grid.geometry, crs=STORAGE_CRS)
     for column in LOCALITY_COLUMNS:

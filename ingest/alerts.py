@@ -47,7 +47,7 @@ from sauti.constants import (
     ALERT_VERIFICATION,
 )
 from sauti.errors import NotFoundError
-from sauti.privacy import fold, reporter_ref, scrub_text
+from sauti.privacy import PHONE_MIN_DIGITS, fold, fold_word, may_hold_phone_number, reporter_ref, scrub_text
 from sauti.store import Workspace, utc_now
 
 log = logging.getLogger(__name__)
@@ -100,6 +100,9 @@ FIELD_ALIASES: dict[str, tuple[str, ...]] = {
     "severity": ("severity", "gravite", "severite", "niveau_de_gravite"),
 }
 IDENTIFIER_FIELDS = ("reporter_phone", "reporter_name")
+KEY_FIELDS = ("alert_id", "locality_id")
+"""Keys, never scrubbed: an SMS gateway's numeric id is not a phone number (scrubbing it made
+distinct alerts "duplicates" of each other)."""
 
 CATEGORY_SYNONYMS: dict[str, tuple[str, ...]] = {
     "intercommunal_tension": (
@@ -303,7 +306,6 @@ class _Context:
 _WORD_RE = re.compile(r"[^\W\d_]{3,}")
 _ANY_WORD_RE = re.compile(r"[^\W\d_]+")
 _DIGIT_RE = re.compile(r"\d")
-_fold_word = lru_cache(maxsize=200_000)(fold)
 
 
 def name_tokens(name: str) -> set[str]:
@@ -319,9 +321,19 @@ def token_ref(token: str, secret: bytes) -> str:
 
 def _may_hold(value: str, ident_words: set[str]) -> bool:
     """Cheap test: could :func:`scrub_text` change ``value`` (7+ digits, or a word of the reporter)?"""
-    if len(_DIGIT_RE.findall(value)) >= 7:
+    if may_hold_phone_number(value):
         return True
-    return bool(ident_words) and any(_fold_word(w) in ident_words for w in _ANY_WORD_RE.findall(value))
+    return bool(ident_words) and any(fold_word(w) in ident_words for w in _ANY_WORD_RE.findall(value))
+
+
+def _own_phone_as_id(alert_id: str, phone: str, secret: bytes) -> str:
+    """``alert_id`` as given, unless it holds the reporter's own phone number (last 7 digits):
+    then its keyed pseudonym, which is as stable a key and reveals nothing."""
+    digits = "".join(_DIGIT_RE.findall(phone))
+    held = "".join(_DIGIT_RE.findall(alert_id))
+    if len(digits) < PHONE_MIN_DIGITS or digits[-PHONE_MIN_DIGITS:] not in held:
+        return alert_id
+    return "id_" + hmac.new(secret, ("id:" + alert_id).encode("utf-8"), hashlib.sha256).hexdigest()[:24]
 
 
 def _known_names_in(value: str, ctx: _Context) -> list[str]:
@@ -333,7 +345,7 @@ def _known_names_in(value: str, ctx: _Context) -> list[str]:
         return []
     found = []
     for match in _WORD_RE.finditer(value):
-        word = _fold_word(match.group(0))
+        word = fold_word(match.group(0))
         if token_ref(word, ctx.secret) in ctx.known_tokens and not ctx.gazetteer.is_place_name(word):
             found.append(word)
     return found
@@ -457,11 +469,13 @@ def _prepare(frame: pd.DataFrame, source_name: str, ctx: _Context) -> _Prepared:
         refs.append(reporter_ref(phone or name or None, ctx.secret))
         phones_given.append(bool(phone))
         idents = [phone, name]
-        ident_words = {_fold_word(w) for w in _ANY_WORD_RE.findall(f"{phone} {name}")}
+        ident_words = {fold_word(w) for w in _ANY_WORD_RE.findall(f"{phone} {name}")}
         long_field = bad_field = None
         for col in columns:
             value = cells[col][pos]
-            if col in parsed_text:
+            if col in KEY_FIELDS:  # keys are never scrubbed (one holding the phone is keyed)
+                clean = _own_phone_as_id(value, phone, ctx.secret) if col == "alert_id" else value
+            elif col in parsed_text:
                 parsed = parsed_lists[col][pos]
                 clean = parsed if isinstance(parsed, str) and parsed else scrub_text(value, idents)
             elif value:

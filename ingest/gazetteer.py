@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sauti.constants import LEVELS
-from sauti.privacy import fold
+from sauti.privacy import fold, fold_word
 
 if TYPE_CHECKING:  # pragma: no cover
     import geopandas as gpd
@@ -127,9 +127,6 @@ def compact(name: str) -> str:
     """
     folded = fold(unicodedata.normalize("NFC", str(name)))
     return "".join(ch for ch in folded if ch.isalnum())
-
-
-_fold_word = lru_cache(maxsize=200_000)(fold)
 
 
 @dataclass(frozen=True)
@@ -340,8 +337,8 @@ class Gazetteer:
         windows: list[tuple[int, int, str, str]] = []
         for i in range(len(tokens)):
             for j in range(i + 1, min(i + MAX_WINDOW_TOKENS, len(tokens)) + 1):
-                first = _fold_word(tokens[i][0])
-                last = _fold_word(tokens[j - 1][0])
+                first = fold_word(tokens[i][0])
+                last = fold_word(tokens[j - 1][0])
                 if last in STOPWORDS or (first in STOPWORDS and j - i == 1):
                     continue
                 key = "".join(compact(t[0]) for t in tokens[i:j])

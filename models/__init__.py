@@ -17,6 +17,10 @@ _EXPORTS = {
     "score": "sauti.models.scoring",
     "latest_scores": "sauti.models.scoring",
     "risk_history": "sauti.models.scoring",
+    "period_scores": "sauti.models.scoring",
+    "scored_periods": "sauti.models.score_history",
+    "score_histories": "sauti.models.score_history",
+    "rising_localities": "sauti.models.score_history",
     "current_model": "sauti.models.registry_store",
     "run_backtest": "sauti.models.backtest",
     "backtest_cube": "sauti.models.backtest",
@@ -33,9 +37,9 @@ _EXPORTS = {
     "metrics_table_html": "sauti.models.report",
     # patrol priorities
     "plan_patrols": "sauti.models.patrol",
-    "read_bases": "sauti.models.patrol_bases",
-    "plan_figure": "sauti.models.patrol_plot",
-    "population_weight": "sauti.models.patrol_weights",
+    "read_bases": "sauti.models.patrol",
+    "plan_figure": "sauti.models.patrol",
+    "population_weight": "sauti.models.patrol",
 }
 
 __all__ = sorted(_EXPORTS)

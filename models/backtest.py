@@ -429,10 +429,10 @@ def _localities_for_map(workspace: Workspace, unit: str):
 def _evaluate_patrols(cube, result: BacktestResult, localities, bases, patrols, range_km):
     """Patrol hit rate of the plans (the patrol engineer's evaluator), or None when unavailable."""
     try:
-        from sauti.models.patrol_bases import read_bases
-        from sauti.models.patrol_eval import evaluate_patrol_plans
+        from sauti.models.patrol.bases import read_bases
+        from sauti.models.patrol.evaluate import evaluate_patrol_plans
     except ImportError:
-        log.warning("patrol evaluation is not available (sauti.models.patrol_eval missing): skipped")
+        log.warning("patrol evaluation is not available (sauti.models.patrol.evaluate missing): skipped")
         return None
     from sauti.errors import SautiError
 

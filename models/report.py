@@ -208,7 +208,7 @@ def metrics_table_html(result: BacktestResult) -> str:
 
 
 def _patrol_html(patrol: dict) -> str:
-    """Patrol hit rate of each plan (from ``sauti.models.patrol_eval``)."""
+    """Patrol hit rate of each plan (from ``sauti.models.patrol.evaluate``)."""
     rows = []
     for plan in ("optimised", "closest_to_base", "last_incidents", "oracle"):
         entry = patrol.get(plan)

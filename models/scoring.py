@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from sauti.store import Workspace
 
 #: periods of fitted scores stored before the latest one (risk history for the API)
-HISTORY_PERIODS = 12
+HISTORY_PERIODS = 23  # with the latest: 24 periods, as the map's chart shows
 #: drivers kept per locality
 TOP_DRIVERS = 5
 SCORE_COLUMNS = (
@@ -277,22 +277,41 @@ def latest_scores(workspace: Workspace, *, freq: str | None = None, unit: str | 
     ``drivers`` (list of ``{"feature","contribution","value"}``), ``model_version``,
     ``data_snapshot``, ``scored_at``.
     """
+    return period_scores(workspace, None, freq=freq, unit=unit)
+
+
+def period_scores(
+    workspace: Workspace,
+    period: pd.Timestamp | str | None,
+    *,
+    freq: str | None = None,
+    unit: str | None = None,
+) -> pd.DataFrame:
+    """Stored scores of one scored ``period`` (``None``: the latest), best rank first.
+
+    Columns as :func:`latest_scores`. Periods before the latest hold fitted values of the model
+    and no drivers (``[]``).
+    """
     record = current_model(workspace, freq, unit)
     if record is None:
         raise NotReadyError("no trained model for this workspace: run `sauti train` first")
     key = (record["freq"], record["unit"])
     with workspace.session() as con:
-        last = con.execute("SELECT MAX(period) FROM risk_scores WHERE freq = ? AND unit = ?", key).fetchone()[
-            0
-        ]
-        if last is None:
-            raise NotReadyError("no risk scores yet: run `sauti score` first")
+        if period is None:
+            period = con.execute(
+                "SELECT MAX(period) FROM risk_scores WHERE freq = ? AND unit = ?", key
+            ).fetchone()[0]
+            if period is None:
+                raise NotReadyError("no risk scores yet: run `sauti score` first")
+        wanted = f"{pd.Timestamp(period):%Y-%m-%d}"
         frame = pd.read_sql_query(
             f"SELECT {', '.join(SCORE_COLUMNS)} FROM risk_scores WHERE freq = ? AND unit = ? AND period = ? "
             "ORDER BY rank, locality_id",
             con,
-            params=(*key, last),
+            params=(*key, wanted),
         )
+    if frame.empty:
+        raise NotFoundError(f"no scores for period {wanted} (unit {record['unit']}, freq {record['freq']})")
     frame[PERIOD] = pd.to_datetime(frame[PERIOD])
     frame["drivers"] = frame["drivers"].map(json.loads)
     return frame

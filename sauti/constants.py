@@ -19,6 +19,9 @@ PERIOD_DIM = "period"
 # --- coordinate reference systems ------------------------------------------------------------
 STORAGE_CRS = "EPSG:4326"  # every geometry in the store and every API response
 
+# the risk surface a workspace serves (written by `sauti heatmap`, the demo and the nowcast)
+DEFAULT_SURFACE = "rasters/risk_surface.tif"
+
 # --- vocabularies ------------------------------------------------------------------------------
 INCIDENT_CATEGORIES = (
     "intercommunal",

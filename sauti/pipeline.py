@@ -82,7 +82,7 @@ def build_demo(
     bases = sample / "bases.geojson"
     if bases.exists():
         from sauti.models.patrol import plan_from_workspace
-        from sauti.models.patrol_bases import read_bases, save_bases
+        from sauti.models.patrol.bases import read_bases, save_bases
 
         save_bases(workspace, read_bases(bases), source=str(bases))
         summary = plan_from_workspace(workspace).summary()

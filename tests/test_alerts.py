@@ -524,3 +524,32 @@ def test_mission_time_zone_comes_from_settings(ws: Workspace, tmp_path: Path, mo
     finally:
         get_settings.cache_clear()
     assert ws.alerts()["received_at"].iloc[0] == pd.Timestamp("2021-03-04T08:22:00Z")
+
+
+NUMERIC_IDS = ("99120001", "99120002", "4471234567890123")
+
+
+def test_numeric_alert_ids_are_keys_not_phone_numbers(ws: Workspace, tmp_path: Path) -> None:
+    """An SMS gateway's or KoboToolbox's numeric id is kept as written: three distinct alerts."""
+    rows = [f"{i},2021-03-0{k + 1} 10:00,{PHONE},Tension à Bria" for k, i in enumerate(NUMERIC_IDS)]
+    path = _csv(tmp_path / "sms.csv", "sms_id,received_at,from,text", *rows)
+    first = ingest_alerts(ws, path)
+    assert first.summary() | {"rejects_file": None} == {
+        "read": 3, "accepted": 3, "rejected": 0, "duplicates": 0, "rejects_file": None,
+    }  # fmt: skip
+    assert sorted(ws.alerts()["alert_id"]) == sorted(NUMERIC_IDS)
+    second = ingest_alerts(ws, path)
+    assert (second.accepted, second.duplicates) == (0, 3)  # true key matches only
+    outcomes = submit_alerts(ws, [{"alert_id": "99120003", "text": "calme", "received_at": "2021-03-05"}])
+    assert (outcomes[0].status, outcomes[0].alert_id) == ("accepted", "99120003")
+
+
+def test_an_alert_id_holding_the_reporters_own_number_is_keyed(ws: Workspace, tmp_path: Path) -> None:
+    rows = ["75123498,2021-03-01 10:00,+236 75 12 34 98,calme", "75123499,2021-03-01 10:00,,calme"]
+    path = _csv(tmp_path / "own.csv", "id,received_at,telephone,text", *rows)
+    assert ingest_alerts(ws, path).accepted == 2
+    ids = sorted(ws.alerts()["alert_id"])
+    assert ids[0] == "75123499"
+    assert ids[1].startswith("id_")
+    assert "75123498" not in ids[1]
+    assert ingest_alerts(ws, path).duplicates == 2  # the keyed id is as stable a key

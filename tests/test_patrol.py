@@ -255,7 +255,7 @@ def test_csv_and_records_round_trip(tmp_path) -> None:
 
 
 def test_plan_map_draws_one_route_per_patrol_and_labels_each_base() -> None:
-    from sauti.models.patrol_plot import plan_figure
+    from sauti.models.patrol.plot import plan_figure
 
     plan = plan_patrols(*greedy_trap())
     ax = plan_figure(plan).axes[0]

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from geopandas.testing import assert_geodataframe_equal
 from sauti.models.patrol import read_bases, save_bases, workspace_bases
-from sauti.models.patrol_bases import BasesError
+from sauti.models.patrol.bases import BasesError
 from shapely.geometry import Point
 
 from sauti.errors import NotReadyError

@@ -131,7 +131,7 @@ def test_patrol_eval_on_backtest_style_predictions(
     featured_workspace: Path, sample_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from sauti.features import load_cube
-    from sauti.models.patrol_eval import evaluate_patrol_plans, observed_counts
+    from sauti.models.patrol.evaluate import evaluate_patrol_plans, observed_counts
 
     workspace = Workspace(featured_workspace)
     cube = load_cube(workspace, freq="M", unit="admin2")

@@ -6,7 +6,7 @@ import itertools
 
 import numpy as np
 import pytest
-from sauti.models.patrol_solve import CoverProblem, solve, solve_exact, solve_greedy, upper_bound
+from sauti.models.patrol.solve import CoverProblem, solve, solve_exact, solve_greedy, upper_bound
 
 
 def _trap() -> CoverProblem:
@@ -153,7 +153,7 @@ def test_exact_plan_is_the_shortest_of_the_best(seed: int) -> None:
 
 
 def test_auto_falls_back_to_greedy_above_the_size_limit(monkeypatch: pytest.MonkeyPatch) -> None:
-    import sauti.models.patrol_solve as solver
+    import sauti.models.patrol.solve as solver
 
     monkeypatch.setattr(solver, "EXACT_MAX_PAIRS", 3)
     solution = solver.solve(_trap(), "auto")

@@ -142,8 +142,8 @@ def test_risk_history_carries_observed_counts(trained):
     ws, cube, _record = trained
     score(ws)
     history = risk_history(ws, "L00003")
-    assert len(history) == 13  # the latest period and the twelve before it
-    observed = cube["count_intercommunal"].sel(locality="L00003").to_numpy()[-13:]
+    assert len(history) == 24  # the latest period and the 23 before it (the map's 24-period chart)
+    observed = cube["count_intercommunal"].sel(locality="L00003").to_numpy()[-24:]
     assert_allclose(history["count_intercommunal"].to_numpy(), observed)
     assert history["rank"].between(1, 20).all()
     with pytest.raises(NotFoundError):

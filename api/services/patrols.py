@@ -18,7 +18,7 @@ TIME_LIMIT_S = 10.0
 
 def read_posted_bases(body: dict) -> Any:
     """Bases posted as a GeoJSON FeatureCollection, read and checked by the planning layer's reader."""
-    from sauti.models.patrol_bases import read_bases
+    from sauti.models.patrol.bases import read_bases
 
     if not isinstance(body, dict) or body.get("type") != "FeatureCollection" or not body.get("features"):
         raise InvalidInput(

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sauti.constants import DEFAULT_SURFACE
 from sauti.errors import NotFoundError, NotReadyError
 from sauti.settings import Settings
 from sauti.store import Workspace
@@ -35,7 +36,6 @@ _FINGERPRINT_SQL = (
     "SELECT (SELECT COUNT(*) FROM localities), (SELECT COUNT(*) FROM incidents), "
     "(SELECT COUNT(*) FROM alerts), (SELECT MAX(updated_at) FROM alerts)"
 )
-RISK_SURFACE = "rasters/risk_surface.tif"
 
 
 class DataSource:
@@ -189,4 +189,4 @@ class DataSource:
 
     @property
     def risk_surface_path(self) -> Path:
-        return self.workspace.root / RISK_SURFACE
+        return self.workspace.root / DEFAULT_SURFACE

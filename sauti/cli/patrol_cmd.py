@@ -74,7 +74,7 @@ def patrol(
     if csv is not None:
         plan.to_csv(csv)
     if png is not None:
-        from sauti.models.patrol_plot import plan_figure
+        from sauti.models.patrol.plot import plan_figure
 
         plan_figure(plan).savefig(png)
     summary = plan.summary()
@@ -161,7 +161,7 @@ def patrol_eval(
     from sauti.cli import current_workspace
     from sauti.features import load_cube, unit_localities
     from sauti.models.patrol import read_bases
-    from sauti.models.patrol_eval import PLANS, evaluate_patrol_plans, hit_rate_figure, observed_counts
+    from sauti.models.patrol.evaluate import PLANS, evaluate_patrol_plans, hit_rate_figure, observed_counts
 
     if not predictions.exists():
         raise SautiError(f"{predictions}: predictions file not found (run `sauti backtest --out DIR` first)")

@@ -2,7 +2,7 @@
 
 At each backtest origin three plans with the same bases, capacity and range are drawn up:
 
-* ``optimised`` — :func:`~sauti.models.patrol_solve.solve` on the model's probabilities;
+* ``optimised`` — :func:`~sauti.models.patrol.solve.solve` on the model's probabilities;
 * ``closest_to_base`` — each base patrols its nearest localities (globally nearest pair first,
   no locality twice);
 * ``last_incidents`` — localities with intercommunal incidents in the last period known at the
@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from sauti.models.patrol import _resolve_bases, compute_reach
-from sauti.models.patrol_solve import CoverProblem, solve
+from sauti.models.patrol.plan import _resolve_bases, compute_reach
+from sauti.models.patrol.solve import CoverProblem, solve
 
 from sauti.constants import LOCALITY_ID, PERIOD, check_columns
 from sauti.progress import progress_bar

@@ -1,7 +1,7 @@
 """Patrol priorities: where a planner's limited patrols cover the most risk of intercommunal violence.
 
 :func:`plan_patrols` turns localities, their risk and the bases (capacity, range) into a maximal
-covering problem (see :mod:`sauti.models.patrol_solve`), solves it and returns a
+covering problem (see :mod:`sauti.models.patrol.solve`), solves it and returns a
 :class:`PatrolPlan`: a ranked list per base with the reasons (risk, distance, top drivers), the
 optimality gap, and a plain-words explanation when a base or the whole plan comes out empty.
 
@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from sauti.models.patrol_bases import check_bases, read_bases, save_bases, workspace_bases
-from sauti.models.patrol_solve import METHODS, CoverProblem, solve
+from sauti.models.patrol.bases import check_bases, read_bases, save_bases, workspace_bases
+from sauti.models.patrol.solve import METHODS, CoverProblem, solve
 
 from sauti.constants import LOCALITY_ID, PERIOD, STORAGE_CRS, check_columns
 from sauti.errors import NotReadyError
@@ -536,30 +536,15 @@ def plan_patrols(
     >>> plan.summary()["status"], plan.summary()["gap"]  # doctest: +SKIP
     ('optimal', 0.0)
     """
-    import geopandas as gpd
-
     start = time.perf_counter()
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
-    if not time_limit_s > 0:
-        raise ValueError(f"time_limit_s must be positive, not {time_limit_s!r}")
-    check_columns(localities.columns, (LOCALITY_ID,), "localities")
-    if localities.crs is None:
-        raise ValueError("localities have no CRS; set one (the store uses EPSG:4326)")
+    _check_plan_parameters(localities, method, time_limit_s)
     base_frame = _resolve_bases(bases, patrols, range_km)
-    if not len(base_frame):
-        return _empty_plan(
-            None, "infeasible", ["No bases: give at least one base (name, location, patrols, range)."]
-        )
-    if not len(localities):
-        return _empty_plan(base_frame, "infeasible", ["No localities: ingest boundaries first."])
-    if risk is None or not len(risk):
-        return _empty_plan(base_frame, "infeasible", ["No risk scores: run `sauti score` first."])
-
     localities = localities.reset_index(drop=True)
+    refusal = _cannot_plan(localities, risk, base_frame)
+    if refusal is not None:
+        return refusal
     scores = _risk_values(localities, risk)
-    probability = scores["probability"].to_numpy(dtype=float)
-    if np.isnan(probability).all():
+    if scores["probability"].isna().all():
         return _empty_plan(
             base_frame,
             "infeasible",
@@ -568,120 +553,197 @@ def plan_patrols(
                 f"{len(localities)} localities (scored at another unit?); run `sauti score` first."
             ],
         )
+    values = _locality_values(localities, scores, weight)
+    reach = compute_reach(localities, base_frame, no_go=no_go, avoid_crossing=avoid_crossing)
+    problem = _cover_problem(reach, values.value, base_frame)
+    solution = solve(problem, method=method, time_limit_s=time_limit_s)
+    assignments = _assignments(problem, solution.chosen, reach.names, localities, values)
+    base_out = _bases_with_use(base_frame, assignments, problem, reach.names)
+    status = solution.status if len(assignments) else "empty"
+    notes = _explain_plan(
+        base_frame, base_out, reach, values, patrols, status, solution, len(assignments), len(localities)
+    )
+    return PatrolPlan(
+        assignments=assignments,
+        bases=base_out,
+        status=status,
+        method=solution.method,
+        covered_risk=solution.objective,
+        total_risk=values.total,
+        reachable_risk=float(values.value[np.unique(problem.pair_locality)].sum()),
+        upper_bound=solution.upper_bound,
+        gap=solution.gap if status != "empty" else 0.0,
+        notes=notes,
+        seconds=time.perf_counter() - start,
+        target_geometry=_target_geometry(localities, reach, assignments),
+        localities=_considered_localities(localities, values, assignments),
+    )
+
+
+def _check_plan_parameters(localities: gpd.GeoDataFrame, method: str, time_limit_s: float) -> None:
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
+    if not time_limit_s > 0:
+        raise ValueError(f"time_limit_s must be positive, not {time_limit_s!r}")
+    check_columns(localities.columns, (LOCALITY_ID,), "localities")
+    if localities.crs is None:
+        raise ValueError("localities have no CRS; set one (the store uses EPSG:4326)")
+
+
+def _cannot_plan(
+    localities: gpd.GeoDataFrame, risk: pd.DataFrame | None, base_frame: gpd.GeoDataFrame
+) -> PatrolPlan | None:
+    """An ``infeasible`` plan saying why, when bases, localities or scores are missing; else None."""
+    if not len(base_frame):
+        return _empty_plan(
+            None, "infeasible", ["No bases: give at least one base (name, location, patrols, range)."]
+        )
+    if not len(localities):
+        return _empty_plan(base_frame, "infeasible", ["No localities: ingest boundaries first."])
+    if risk is None or not len(risk):
+        return _empty_plan(base_frame, "infeasible", ["No risk scores: run `sauti score` first."])
+    return None
+
+
+@dataclass(frozen=True)
+class _Values:
+    """Per locality (in locality order): identity, probability, weight and value = probability × weight."""
+
+    ids: np.ndarray
+    names: np.ndarray
+    probability: np.ndarray
+    weight: np.ndarray
+    value: np.ndarray
+    drivers: np.ndarray
+
+    @property
+    def total(self) -> float:
+        return float(self.value.sum())
+
+
+def _locality_values(localities: gpd.GeoDataFrame, scores: pd.DataFrame, weight: pd.Series | None) -> _Values:
+    """Values from :func:`_risk_values`' scores and the optional weight."""
+    probability = scores["probability"].to_numpy(dtype=float)
     w = _weights(localities[LOCALITY_ID], weight)
     value = probability * w
     value[~np.isfinite(value)] = 0.0
-    total_risk = float(value.sum())
-
-    reach = compute_reach(localities, base_frame, no_go=no_go, avoid_crossing=avoid_crossing)
-    names = reach.names
-    ranges = base_frame["range_km"].to_numpy(dtype=float)
-    capacity = base_frame["patrols"].to_numpy(dtype=np.int64)
-    pair_base, pair_loc, pair_dist = reach.pair_base, reach.pair_locality, reach.pair_distance
-    valued = reach.open_route & (value[pair_loc] > 0)
-
-    problem = CoverProblem(
-        value=value,
-        capacity=capacity,
-        pair_base=pair_base[valued],
-        pair_locality=pair_loc[valued],
-        pair_distance=pair_dist[valued],
-    )
-    reachable_locs = np.unique(problem.pair_locality)
-    reachable_risk = float(value[reachable_locs].sum())
-    solution = solve(problem, method=method, time_limit_s=time_limit_s)
-
-    chosen = solution.chosen
-    rows = []
     ids = localities[LOCALITY_ID].astype(str).to_numpy()
-    loc_names = localities["name"].astype(str).to_numpy() if "name" in localities.columns else ids
+    names = localities["name"].astype(str).to_numpy() if "name" in localities.columns else ids
+    return _Values(ids, names, probability, w, value, scores["drivers"].to_numpy(dtype=object))
+
+
+def _cover_problem(reach: Reach, value: np.ndarray, base_frame: gpd.GeoDataFrame) -> CoverProblem:
+    """The covering instance: pairs whose route is open and whose target has a positive value."""
+    valued = reach.open_route & (value[reach.pair_locality] > 0)
+    return CoverProblem(
+        value=value,
+        capacity=base_frame["patrols"].to_numpy(dtype=np.int64),
+        pair_base=reach.pair_base[valued],
+        pair_locality=reach.pair_locality[valued],
+        pair_distance=reach.pair_distance[valued],
+    )
+
+
+def _assignments(
+    problem: CoverProblem, chosen: np.ndarray, names: list[str], localities: gpd.GeoDataFrame, values: _Values
+) -> pd.DataFrame:
+    """One row per chosen pair, ranked within each base by value, then distance, then id."""
+    rows = []
     for k in chosen:
         i, b = int(problem.pair_locality[k]), int(problem.pair_base[k])
         rows.append(
             {
                 "base": names[b],
                 "rank": 0,
-                LOCALITY_ID: ids[i],
-                "name": loc_names[i],
-                "risk": probability[i],
-                "weight": w[i],
-                "value": value[i],
+                LOCALITY_ID: values.ids[i],
+                "name": values.names[i],
+                "risk": values.probability[i],
+                "weight": values.weight[i],
+                "value": values.value[i],
                 "distance_km": float(problem.pair_distance[k]),
-                "drivers": _driver_names(scores["drivers"].iloc[i]),
+                "drivers": _driver_names(values.drivers[i]),
             }
         )
     assignments = _assignment_frame(rows)
-    if len(assignments):
-        order = {n: j for j, n in enumerate(names)}
-        assignments["_b"] = assignments["base"].map(order)
-        assignments = assignments.sort_values(
-            ["_b", "value", "distance_km", LOCALITY_ID], ascending=[True, False, True, True]
-        ).drop(columns="_b")
-        assignments["rank"] = assignments.groupby("base").cumcount().astype("int64") + 1
-        assignments = assignments.reset_index(drop=True)
-
-    used = assignments["base"].value_counts().reindex(names, fill_value=0).to_numpy()
-    reachable = np.bincount(problem.pair_base, minlength=len(names))
-    base_out = base_frame.copy()
-    base_out["used"] = used.astype("int64")
-    base_out["reachable"] = reachable.astype("int64")
-
-    covered = solution.objective
-    status = solution.status
     if not len(assignments):
-        status = "empty"
-    notes = _explain(
-        names=names,
-        ranges=ranges,
-        capacity=capacity,
-        used=used,
-        in_range=np.bincount(pair_base, minlength=len(names)),
-        allowed=np.bincount(pair_base[reach.allowed], minlength=len(names)),
-        open_routes=np.bincount(pair_base[reach.open_route], minlength=len(names)),
-        reachable=reachable,
+        return assignments
+    order = {n: j for j, n in enumerate(names)}
+    assignments["_b"] = assignments["base"].map(order)
+    assignments = assignments.sort_values(
+        ["_b", "value", "distance_km", LOCALITY_ID], ascending=[True, False, True, True]
+    ).drop(columns="_b")
+    assignments["rank"] = assignments.groupby("base").cumcount().astype("int64") + 1
+    return assignments.reset_index(drop=True)
+
+
+def _bases_with_use(
+    base_frame: gpd.GeoDataFrame, assignments: pd.DataFrame, problem: CoverProblem, names: list[str]
+) -> gpd.GeoDataFrame:
+    """The bases with ``used`` (patrols placed) and ``reachable`` (valued localities in reach)."""
+    out = base_frame.copy()
+    out["used"] = assignments["base"].value_counts().reindex(names, fill_value=0).to_numpy().astype("int64")
+    out["reachable"] = np.bincount(problem.pair_base, minlength=len(names)).astype("int64")
+    return out
+
+
+def _explain_plan(
+    base_frame, base_out, reach: Reach, values: _Values, patrols_override, status, solution, n_covered, n
+) -> list[str]:
+    """:func:`_explain` fed from the plan's stages."""
+    pair_base, count = reach.pair_base, len(reach.names)
+    return _explain(
+        names=reach.names,
+        ranges=base_frame["range_km"].to_numpy(dtype=float),
+        capacity=base_frame["patrols"].to_numpy(dtype=np.int64),
+        used=base_out["used"].to_numpy(),
+        in_range=np.bincount(pair_base, minlength=count),
+        allowed=np.bincount(pair_base[reach.allowed], minlength=count),
+        open_routes=np.bincount(pair_base[reach.open_route], minlength=count),
+        reachable=base_out["reachable"].to_numpy(),
         nearest=reach.nearest_km,
         base_in_nogo=reach.base_in_no_go,
-        unscored=int(np.isnan(probability).sum()),
-        n_localities=len(localities),
-        patrols_override=patrols,
+        unscored=int(np.isnan(values.probability).sum()),
+        n_localities=n,
+        patrols_override=patrols_override,
         status=status,
         method=solution.method,
-        covered=covered,
-        total=total_risk,
+        covered=solution.objective,
+        total=values.total,
         gap=solution.gap,
-        n_covered=len(assignments),
+        n_covered=n_covered,
     )
+
+
+def _target_geometry(
+    localities: gpd.GeoDataFrame, reach: Reach, assignments: pd.DataFrame
+) -> gpd.GeoDataFrame:
+    """Target point and polygon (EPSG:4326) of each assigned locality, indexed by locality_id."""
+    import geopandas as gpd
+
     shapes = gpd.GeoDataFrame(
         {"point": reach.target_points.to_numpy()},
         geometry=localities.geometry.to_crs(STORAGE_CRS).to_numpy(),
-        index=pd.Index(ids, name=LOCALITY_ID),
+        index=pd.Index(localities[LOCALITY_ID].astype(str).to_numpy(), name=LOCALITY_ID),
         crs=STORAGE_CRS,
     )
-    shapes = shapes.loc[assignments[LOCALITY_ID].to_numpy()] if len(assignments) else shapes.iloc[:0]
-    return PatrolPlan(
-        assignments=assignments,
-        bases=base_out,
-        status=status,
-        method=solution.method,
-        covered_risk=covered,
-        total_risk=total_risk,
-        reachable_risk=reachable_risk,
-        upper_bound=solution.upper_bound,
-        gap=solution.gap if status != "empty" else 0.0,
-        notes=notes,
-        seconds=time.perf_counter() - start,
-        target_geometry=shapes,
-        localities=gpd.GeoDataFrame(
-            {
-                LOCALITY_ID: ids,
-                "name": loc_names,
-                "probability": probability,
-                "value": value,
-                "covered": np.isin(ids, assignments[LOCALITY_ID].to_numpy()),
-            },
-            geometry=localities.geometry.to_crs(STORAGE_CRS).to_numpy(),
-            crs=STORAGE_CRS,
-        ),
+    return shapes.loc[assignments[LOCALITY_ID].to_numpy()] if len(assignments) else shapes.iloc[:0]
+
+
+def _considered_localities(
+    localities: gpd.GeoDataFrame, values: _Values, assignments: pd.DataFrame
+) -> gpd.GeoDataFrame:
+    import geopandas as gpd
+
+    return gpd.GeoDataFrame(
+        {
+            LOCALITY_ID: values.ids,
+            "name": values.names,
+            "probability": values.probability,
+            "value": values.value,
+            "covered": np.isin(values.ids, assignments[LOCALITY_ID].to_numpy()),
+        },
+        geometry=localities.geometry.to_crs(STORAGE_CRS).to_numpy(),
+        crs=STORAGE_CRS,
     )
 
 
@@ -775,7 +837,7 @@ def plan_from_workspace(
         As in :func:`plan_patrols`.
     weight : Series or "population", optional
         As in :func:`plan_patrols`; ``"population"`` takes each locality's population from the
-        feature cube of the scored unit (:func:`sauti.models.patrol_weights.population_weight`).
+        feature cube of the scored unit (:func:`sauti.models.patrol.weights.population_weight`).
     bases : GeoDataFrame or path, optional
         The bases to use; default the workspace's ``patrol_bases`` table.
 
@@ -803,7 +865,7 @@ def plan_from_workspace(
     if isinstance(weight, str):
         if weight != "population":
             raise ValueError(f"weight must be a Series or 'population', not {weight!r}")
-        from sauti.models.patrol_weights import population_weight
+        from sauti.models.patrol.weights import population_weight
 
         weight = population_weight(workspace, localities)
     return plan_patrols(
@@ -821,23 +883,18 @@ def plan_from_workspace(
 
 def _scored_localities(workspace: Workspace) -> gpd.GeoDataFrame:
     """Localities of the unit the current model scores (a grid is rebuilt, it is not stored)."""
-    try:
-        from sauti.features import unit_localities
-        from sauti.models import current_model
+    from sauti.features import unit_localities
+    from sauti.models.registry_store import current_model
 
-        record = current_model(workspace)
-        if record is not None and record.get("unit"):
-            return unit_localities(workspace, record["unit"])
-    except (ImportError, AttributeError, KeyError, TypeError):
-        pass
+    record = current_model(workspace)
+    if record is not None and record.get("unit"):
+        return unit_localities(workspace, record["unit"])
     return workspace.localities()
 
 
 def _latest_scores(workspace: Workspace) -> pd.DataFrame:
-    try:
-        from sauti.models import latest_scores
-    except ImportError as exc:
-        raise NotReadyError("no risk scores: run `sauti score` first (scoring is not available)") from exc
+    from sauti.models.scoring import latest_scores
+
     scores = latest_scores(workspace)
     if scores is None or not len(scores):
         raise NotReadyError("no risk scores: run `sauti score` first")
