@@ -274,7 +274,8 @@ def latest_scores(workspace: Workspace, *, freq: str | None = None, unit: str | 
     """Stored scores of the latest scored period, best rank first.
 
     Columns: ``locality_id``, ``period`` (Timestamp), ``probability``, ``rank``, ``change``,
-    ``drivers`` (list of ``{"feature","contribution","value"}``), ``model_version``,
+    ``drivers`` (list of ``{"feature","label","contribution","value"}``: ``label`` in plain words from
+    :mod:`sauti.features.glossary`, ``contribution`` in probability like ``probability``), ``model_version``,
     ``data_snapshot``, ``scored_at``.
     """
     return period_scores(workspace, None, freq=freq, unit=unit)
@@ -313,7 +314,9 @@ def period_scores(
     if frame.empty:
         raise NotFoundError(f"no scores for period {wanted} (unit {record['unit']}, freq {record['freq']})")
     frame[PERIOD] = pd.to_datetime(frame[PERIOD])
-    frame["drivers"] = frame["drivers"].map(json.loads)
+    from sauti.features.glossary import label_drivers
+
+    frame["drivers"] = frame["drivers"].map(lambda text: label_drivers(json.loads(text), freq=key[0]))
     return frame
 
 

@@ -12,7 +12,6 @@ import pytest
 
 from sauti.store import Workspace, _migrations, insert_ignore
 
-
 # numbers assigned to migrations developed in parallel and not merged yet (each helper has its own);
 # drop a number from here once its file lands
 RESERVED_MIGRATIONS = {7, 8}

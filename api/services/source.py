@@ -34,7 +34,8 @@ STAMP_EVERY_S = 1.0
 AUTH_TTL_S = 10.0
 _FINGERPRINT_SQL = (
     "SELECT (SELECT COUNT(*) FROM localities), (SELECT COUNT(*) FROM incidents), "
-    "(SELECT COUNT(*) FROM alerts), (SELECT MAX(updated_at) FROM alerts)"
+    "(SELECT COUNT(*) FROM alerts), (SELECT MAX(updated_at) FROM alerts), "
+    "(SELECT MAX(run_id) FROM ingest_runs)"
 )
 
 
@@ -186,6 +187,18 @@ class DataSource:
         """Stored alerts with sensitive columns: only ever passed through ``services.redaction``."""
         self.require_store()
         return self.cached("alerts", self.workspace.alerts)
+
+    def data_through(self) -> dict[str, str | None]:
+        """``{"incidents": date, "alerts": date}`` each source covers (cached per data stamp)."""
+        from sauti.ingest.currency import data_through
+
+        return self.cached("data_through", lambda: data_through(self.workspace))
+
+    def currency_warning(self) -> str | None:
+        """The warning text when incident data is older than the ``stale_after_days`` setting."""
+        from sauti.ingest.currency import currency_warning
+
+        return currency_warning(self.data_through(), stale_after_days=self.settings.stale_after_days)
 
     @property
     def risk_surface_path(self) -> Path:

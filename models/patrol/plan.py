@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from sauti.features.glossary import feature_label, points
 from sauti.models.patrol.bases import check_bases, read_bases, save_bases, workspace_bases
 from sauti.models.patrol.solve import METHODS, CoverProblem, solve
 
@@ -228,18 +229,21 @@ def _driver_names(value: Any, top: int = TOP_DRIVERS) -> list[str]:
         try:
             value = json.loads(text)
         except json.JSONDecodeError:
-            return [s.strip() for s in text.replace(";", ",").split(",") if s.strip()][:top]
+            names = [s.strip() for s in text.replace(";", ",").split(",") if s.strip()][:top]
+            return [feature_label(n) for n in names]
     if isinstance(value, dict):
         value = [{"feature": k, "contribution": v} for k, v in value.items()]
     if not isinstance(value, (list, tuple, np.ndarray)):
-        return [str(value)]
+        return [feature_label(str(value))]
     out = []
     for item in list(value)[:top]:
         if isinstance(item, dict):
-            name = item.get("feature") or item.get("name") or item.get("driver") or "?"
-            contribution = item.get("contribution", item.get("value"))
+            name = item.get("label") or (
+                feature_label(str(item["feature"])) if item.get("feature") else item.get("name") or "?"
+            )
+            contribution = item.get("contribution")
             if isinstance(contribution, (int, float)) and not isinstance(contribution, bool):
-                out.append(f"{name} ({contribution:+.3g})")
+                out.append(f"{name} ({points(contribution)})")
             else:
                 out.append(str(name))
         else:
