@@ -131,6 +131,21 @@ def load_cube(workspace, *, freq: str = "M", unit: str = "admin2") -> xr.Dataset
     return read_cube(path)
 
 
+def stored_provenance(workspace, *, freq: str = "M", unit: str = "admin2") -> dict | None:
+    """The provenance of the stored cube of ``unit`` × ``freq`` without reading its arrays; None
+    when there is no cube."""
+    import h5py
+
+    path = cube_path(workspace, freq=freq, unit=unit)
+    if not path.exists():
+        return None
+    with h5py.File(path, "r") as stored:
+        text = stored.attrs.get("provenance")
+    if text is None:
+        return None
+    return json.loads(text.decode("utf-8") if isinstance(text, bytes) else str(text))
+
+
 def _population(population: str | Path | None) -> Path | None:
     """The raster as an absolute path (``None`` stays ``None``); a missing file is an error."""
     if population is None:
@@ -141,14 +156,15 @@ def _population(population: str | Path | None) -> Path | None:
     return path
 
 
-def cube_inputs(cube: xr.Dataset) -> dict:
+def cube_inputs(cube: xr.Dataset | dict) -> dict:
     """The inputs a cube was built with, to rebuild it the same way (a nowcast after new alerts).
 
     Returns ``{"params": FeatureParams, "population": Path | None, "timezone": str}`` read from the
-    cube's provenance; pass them to :func:`compute_features`. Nothing is remembered elsewhere: a
-    rebuild takes its inputs from the cube it replaces, or from the caller.
+    cube's provenance (a cube, or its provenance dict from :func:`stored_provenance`); pass them to
+    :func:`compute_features`. Nothing is remembered elsewhere: a rebuild takes its inputs from the
+    cube it replaces, or from the caller.
     """
-    info = provenance(cube)
+    info = cube if isinstance(cube, dict) else provenance(cube)
     raster = (info.get("population") or {}).get("path")
     return {
         "params": FeatureParams.from_dict(info["params"]) if info.get("params") else FeatureParams(),
@@ -360,7 +376,7 @@ def _stamp(cube: xr.Dataset, workspace, *, unit: str, until, end, raster: Path |
         {
             "workspace": str(workspace.root),
             "until": until,
-            "end": end,
+            "last_day": end,
             "population": {"path": str(raster), "sha256": sha256_file(raster)} if raster else None,
         }
     )
@@ -375,7 +391,7 @@ SNAPSHOT_KEYS = (
     "freq",
     "unit",
     "until",
-    "end",
+    "last_day",
     "timezone",
     "capital",
     "code_version",

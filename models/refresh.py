@@ -10,8 +10,6 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sauti.errors import SautiError
-
 if TYPE_CHECKING:  # pragma: no cover
     import xarray as xr
     from sauti.features import FeatureParams
@@ -33,13 +31,13 @@ def rebuild_inputs(
     A nowcast keeps the definition of the cube it replaces (parameters, raster, time zone as
     recorded in its provenance) unless the caller passes others.
     """
-    from sauti.features import load_cube
-    from sauti.features.storage import cube_inputs
+    from sauti.features.storage import cube_inputs, stored_provenance
 
     try:
-        stored = cube_inputs(load_cube(workspace, freq=freq, unit=unit))
-    except (SautiError, OSError):
-        stored = {"params": None, "population": None, "timezone": "UTC"}
+        recorded = stored_provenance(workspace, freq=freq, unit=unit)
+    except (OSError, ValueError):
+        recorded = None
+    stored = cube_inputs(recorded) if recorded else {"params": None, "population": None, "timezone": "UTC"}
     return {
         "params": params if params is not None else stored["params"],
         "population": population if population is not None else stored["population"],

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -59,6 +60,48 @@ def data_snapshot(cube: xr.Dataset) -> str:
 
 def _feature_matrix(cube: xr.Dataset, features: list[str], period_index: int) -> np.ndarray:
     return np.column_stack([variable_matrix(cube, name)[:, period_index] for name in features])
+
+
+def _probabilities(model, cube: xr.Dataset, features: list[str], first: int) -> dict[int, np.ndarray]:
+    """Probability per locality for every period from ``first`` to the latest (one read per variable)."""
+    n_per = cube.sizes[PERIOD_DIM]
+    stacked = np.stack([variable_matrix(cube, name)[:, first:] for name in features], axis=-1)
+    with single_thread():
+        return {t: model.predict_proba(stacked[:, t - first, :])[:, 1] for t in range(first, n_per)}
+
+
+def _history_start(workspace, record: dict, periods: pd.DatetimeIndex, n_ids: int, *, nowcast: bool) -> int:
+    """First period to predict: :data:`HISTORY_PERIODS` before the latest, or only the one before it
+    for a nowcast when this model's scores of that period are already stored for every locality
+    (new data in the latest period does not change earlier features: they are causal)."""
+    latest = len(periods) - 1
+    full = max(0, latest - HISTORY_PERIODS)
+    if not nowcast or latest < 1:
+        return full
+    with workspace.session() as con:
+        stored = con.execute(
+            "SELECT COUNT(*) FROM risk_scores "
+            "WHERE freq = ? AND unit = ? AND period = ? AND model_version = ?",
+            (record["freq"], record["unit"], f"{periods[latest - 1]:%Y-%m-%d}", record["version"]),
+        ).fetchone()[0]
+    return latest - 1 if stored == n_ids else full
+
+
+def _loaded_model(workspace, record: dict):
+    """The record's model, loaded once per artifact file (a nowcast reuses it)."""
+    path = workspace.root / record["artifact"]
+    try:
+        stamp = path.stat().st_mtime_ns
+    except FileNotFoundError:
+        return load_model(workspace, record)  # says what is missing
+    return _load_model_cached(str(workspace.root), json.dumps(record, sort_keys=True, default=str), stamp)
+
+
+@lru_cache(maxsize=2)
+def _load_model_cached(root: str, record_json: str, _stamp: int):
+    from sauti.store import Workspace
+
+    return load_model(Workspace(root), json.loads(record_json))
 
 
 def train(
@@ -165,7 +208,7 @@ def score(
             f"the feature cube lacks {len(missing)} feature(s) model {record['version']} was trained on "
             f"(e.g. {missing[0]}): run `sauti train` again"
         )
-    model = load_model(workspace, record)
+    model = _loaded_model(workspace, record)
     ids = cube[LOCALITY_DIM].to_numpy().astype(str)
     if localities is not None:
         unknown = sorted(set(localities) - set(ids))
@@ -173,11 +216,8 @@ def score(
             raise NotFoundError(f"unknown locality id(s) for unit {record['unit']}: {', '.join(unknown[:5])}")
     n_per = cube.sizes[PERIOD_DIM]
     periods = pd.DatetimeIndex(cube[PERIOD_DIM].to_numpy())
-    first = max(0, n_per - 1 - HISTORY_PERIODS)
-    probabilities = {}
-    with single_thread():
-        for t in range(first, n_per):
-            probabilities[t] = model.predict_proba(_feature_matrix(cube, features, t))[:, 1]
+    first = _history_start(workspace, record, periods, len(ids), nowcast=localities is not None)
+    probabilities = _probabilities(model, cube, features, first)
     latest = n_per - 1
     p_now = probabilities[latest]
     change = p_now - probabilities[latest - 1] if latest - 1 in probabilities else np.full(len(ids), np.nan)

@@ -88,7 +88,7 @@ def test_the_cube_follows_the_incident_log_not_a_newer_alert(logged, tmp_path):
     current = compute_features(logged)
     assert pd.Timestamp(current[PERIOD_DIM].to_numpy()[-1]) == pd.Timestamp("2026-11-01")
     assert int(current["alerts_total"].isel({PERIOD_DIM: -1}).sum()) == 1
-    assert json.loads(current.attrs["provenance"])["end"] == "2026-11-30"
+    assert json.loads(current.attrs["provenance"])["last_day"] == "2026-11-30"
 
 
 def test_the_warning_names_the_date_and_the_fix():
