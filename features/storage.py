@@ -31,7 +31,7 @@ from sauti.ingest.currency import data_through
 
 import sauti
 from sauti.checksum import sha256_file
-from sauti.constants import LOCALITY_ID
+from sauti.constants import LOCALITY_DIM, LOCALITY_ID, PERIOD_DIM
 from sauti.errors import NotReadyError
 
 log = logging.getLogger(__name__)
@@ -277,6 +277,7 @@ def compute_features(
     population: str | Path | None = None,
     timezone: str = "UTC",
     progress: Progress | None = None,
+    save: bool = True,
 ) -> xr.Dataset:
     """Build the cube from the workspace's store, save it in the workspace, return it.
 
@@ -302,6 +303,8 @@ def compute_features(
         The mission's time zone: the calendar dates of time-stamped alerts are read in it.
     progress : callable, optional
         ``advance(n)`` called after each of :data:`sauti.features.cube.BUILD_STEPS` steps.
+    save : bool
+        Save the cube (:func:`cube_path`); a nowcast saves it itself after scoring.
 
     Returns
     -------
@@ -342,9 +345,10 @@ def compute_features(
     )
     _stamp(cube, workspace, unit=unit, until=until, end=end, raster=raster)
     _stamp_runs(cube, workspace, incidents, alerts, decisions, unit)
-    save_cube(cube, cube_path(workspace, freq=freq, unit=unit))
+    if save:
+        save_cube(cube, cube_path(workspace, freq=freq, unit=unit))
     log.info(
-        "cube %s×%s saved (%d localities × %d periods)",
+        "cube %s×%s built (%d localities × %d periods)",
         unit,
         freq,
         cube.sizes["locality"],
@@ -419,6 +423,31 @@ def _stamp_runs(cube, workspace, incidents, alerts, decisions, unit: str) -> Non
     cube.attrs["provenance"] = json.dumps(info, sort_keys=True)
     cube.attrs["snapshot"] = snapshot
     cube.attrs["code_version"] = sauti.__version__
+
+
+def changed_localities(previous: xr.Dataset | None, cube: xr.Dataset) -> list[str] | None:
+    """Localities whose latest-period values differ between two cubes of the same shape.
+
+    ``None`` when they cannot be compared (no previous cube, other localities or periods): then
+    everything may have changed. A new alert changes its unit and, through the spatial lags, the
+    units around it; only those need new drivers.
+    """
+    same = (
+        previous is not None
+        and previous.sizes == cube.sizes
+        and np.array_equal(previous[LOCALITY_DIM].to_numpy(), cube[LOCALITY_DIM].to_numpy())
+        and np.array_equal(previous[PERIOD_DIM].to_numpy(), cube[PERIOD_DIM].to_numpy())
+        and list(previous.data_vars) == list(cube.data_vars)
+    )
+    if not same:
+        return None
+    differs = np.zeros(cube.sizes[LOCALITY_DIM], dtype=bool)
+    for name, var in cube.data_vars.items():
+        if var.dims != (LOCALITY_DIM, PERIOD_DIM):
+            continue
+        new, old = var.to_numpy()[:, -1], previous[name].to_numpy()[:, -1]
+        differs |= ~((new == old) | (np.isnan(new) & np.isnan(old)))
+    return cube[LOCALITY_DIM].to_numpy().astype(str)[differs].tolist()
 
 
 def provenance(cube: xr.Dataset) -> dict:

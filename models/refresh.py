@@ -7,8 +7,13 @@ stored heatmap is redrawn with the new scores. No retraining: this is the nowcas
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from sauti.constants import PERIOD_DIM
 
 if TYPE_CHECKING:  # pragma: no cover
     import xarray as xr
@@ -51,13 +56,21 @@ def refresh_risk(
     freq: str | None = None,
     unit: str | None = None,
     cube: xr.Dataset | None = None,
+    previous: xr.Dataset | None = None,
     localities: list[str] | None = None,
     params: FeatureParams | None = None,
     population: str | Path | None = None,
     timezone: str | None = None,
     surface_resolution_km: float | None = None,
+    on_scored: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
     """Rebuild the cube (unless ``cube`` is given), rescore with the current model, redraw the heatmap.
+
+    Only what new data can change is recomputed: when the rebuilt cube has the snapshot the served
+    scores were made from (an alert received after the incident logs' coverage is not in the cube),
+    nothing is rescored or rewritten; otherwise drivers are recomputed for the localities whose
+    latest-period features changed against ``previous`` (plus ``localities``), and the cube is
+    saved after the scores are stored.
 
     Parameters
     ----------
@@ -65,33 +78,46 @@ def refresh_risk(
     freq, unit : str, optional
         The model's (default: the current model's; ``M``/``admin2`` without a model).
     cube : xarray.Dataset, optional
-        A cube just built (the demo builds it before training): the features step is skipped.
+        A cube just built and saved (the demo builds it before training): the features step is skipped.
+    previous : xarray.Dataset, optional
+        The cube before the new data (the service keeps it in memory), to find what changed.
     localities : list of str, optional
-        Units whose drivers must be recomputed (new alerts there); default all.
+        Units whose drivers must be recomputed in any case.
     params, population, timezone : optional
         Cube inputs; default those of the stored cube (:func:`rebuild_inputs`).
     surface_resolution_km : float, optional
         Draw the heatmap at this resolution when the workspace has none yet; an existing one is
         always redrawn as it was made.
+    on_scored : callable, optional
+        Called once the new scores are stored (before the heatmap and the cube are written).
 
     Returns
     -------
     dict
-        ``seconds``, ``scored`` (rows), ``localities``, ``model`` (version or None), ``period``
-        (ISO date of the scored period or None), ``heatmap`` (path or None).
+        ``seconds``, ``changed`` (bool), ``scored`` (rows), ``localities`` (drivers recomputed;
+        ``None`` = all), ``model`` (version or None), ``period`` (ISO date or None), ``heatmap``
+        (path or None), ``cube`` (the cube now current).
     """
+    from sauti.features import cube_path, save_cube
     from sauti.models.registry_store import current_model
 
     started = time.perf_counter()
     model = current_model(workspace, freq, unit)
     freq = model["freq"] if model else (freq or "M")
     unit = model["unit"] if model else (unit or "admin2")
-    if cube is None:
+    built = cube is None
+    if built:
         cube = _rebuild(workspace, freq, unit, params=params, population=population, timezone=timezone)
-    done: dict[str, Any] = {"model": None, "scored": 0, "period": None, "heatmap": None}
-    if model is not None:
-        done.update(_score_and_draw(workspace, cube, model, localities, surface_resolution_km))
+    done: dict[str, Any] = {"changed": True, "model": None, "scored": 0, "period": None, "heatmap": None}
     done["localities"] = sorted(localities) if localities else []
+    if model is not None:
+        drawn = _score_and_draw(
+            workspace, cube, previous, model, localities, on_scored, surface_resolution_km
+        )
+        done.update(drawn)
+    if built and done["changed"]:
+        save_cube(cube, cube_path(workspace, freq=freq, unit=unit))
+    done["cube"] = cube
     done["seconds"] = round(time.perf_counter() - started, 3)
     return done
 
@@ -100,22 +126,33 @@ def _rebuild(workspace, freq: str, unit: str, **given) -> xr.Dataset:
     from sauti.features import compute_features
 
     inputs = rebuild_inputs(workspace, freq=freq, unit=unit, **given)
-    return compute_features(workspace, freq=freq, unit=unit, **inputs)
+    return compute_features(workspace, freq=freq, unit=unit, save=False, **inputs)
 
 
-def _score_and_draw(workspace, cube, model: dict, localities, resolution_km) -> dict[str, Any]:
+def _score_and_draw(
+    workspace, cube, previous, model: dict, localities, on_scored, resolution_km
+) -> dict[str, Any]:
     from sauti.features import DEFAULT_SURFACE, refresh_default_surface, write_default_surface
-    from sauti.models.scoring import latest_scores, score
+    from sauti.features.storage import changed_localities
+    from sauti.models.scoring import data_snapshot, latest_scores, score, served_stamp
 
-    frame = score(workspace, freq=model["freq"], unit=model["unit"], localities=localities, cube=cube)
+    period, snapshot, version = served_stamp(workspace, model)
+    last = str(pd.Timestamp(cube[PERIOD_DIM].to_numpy()[-1]).date())
+    if (period, snapshot, version) == (last, data_snapshot(cube), model["version"]):
+        return {"changed": False, "model": model["version"], "period": period, "localities": []}
+    changed = changed_localities(previous, cube) if period == last else None
+    explain = None if changed is None else sorted(set(changed) | set(localities or ()))
+    frame = score(workspace, freq=model["freq"], unit=model["unit"], localities=explain, cube=cube)
+    if on_scored is not None:
+        on_scored()
     scores = latest_scores(workspace, freq=model["freq"], unit=model["unit"])
     surface = refresh_default_surface(workspace, scores, unit=model["unit"])
     if surface is None and resolution_km is not None and not (workspace.root / DEFAULT_SURFACE).exists():
         surface = write_default_surface(workspace, scores, unit=model["unit"], resolution_km=resolution_km)
-    period = scores["period"].max() if len(scores) else None
     return {
         "model": model["version"],
         "scored": len(frame),
-        "period": None if period is None else f"{period:%Y-%m-%d}",
+        "localities": explain,
+        "period": last,
         "heatmap": None if surface is None else str(surface),
     }

@@ -310,6 +310,18 @@ def score(
     return result
 
 
+def served_stamp(workspace: Workspace, record: dict) -> tuple[str | None, str | None, str | None]:
+    """``(period, data_snapshot, model_version)`` of the latest stored scores of ``record``'s
+    frequency and unit (all ``None`` before the first scoring): what the served scores stand on."""
+    with workspace.session() as con:
+        row = con.execute(
+            "SELECT period, data_snapshot, model_version FROM risk_scores WHERE freq = ? AND unit = ? "
+            "ORDER BY period DESC, scored_at DESC LIMIT 1",
+            (record["freq"], record["unit"]),
+        ).fetchone()
+    return (None, None, None) if row is None else (str(row[0])[:10], row[1], row[2])
+
+
 def latest_scores(workspace: Workspace, *, freq: str | None = None, unit: str | None = None) -> pd.DataFrame:
     """Stored scores of the latest scored period, best rank first.
 

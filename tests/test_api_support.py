@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+SAMPLE_EVENTS = ROOT / "data" / "sample" / "events" / "ucdp_ged_v23_1_CAF.geojson"
 ROLES = ("reporter", "planner", "analyst", "admin")
 STARTUP_S = 60
 

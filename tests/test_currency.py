@@ -136,6 +136,7 @@ def test_a_live_alert_keeps_the_period_and_health_warns(server):  # noqa: F811
         time.sleep(0.3)
         health = server.get("/api/v1/health").json()
     assert health["nowcast"]["last_error"] is None, health
+    assert health["nowcast"]["last"]["changed"] is False, health  # nothing to rescore: not in the cube
     after = server.get("/api/v1/version", "reporter").json()
     assert after["period"] == before["period"] == "2022-12-01"
     assert after["data_through"]["incidents"].startswith("2022-12")

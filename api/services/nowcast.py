@@ -18,12 +18,14 @@ from sauti.api.services.source import DataSource
 log = logging.getLogger("sauti.api.nowcast")
 
 
-def refresh(source: DataSource, localities: set[str] | None = None) -> dict[str, Any]:
+def refresh(source: DataSource, localities: set[str] | None = None, previous=None) -> dict[str, Any]:
     """Rebuild the cube (same frequency and unit as the current model), rescore and redraw, synchronously.
 
     One call of :func:`sauti.models.refresh.refresh_risk` (the demo and the CLI call it too); the
-    raster and time zone come from the service's settings, the rest from the stored cube. Returns
-    what was done; a workspace without a trained model only gets its cube rebuilt.
+    raster and time zone come from the service's settings, the rest from the stored cube.
+    ``previous`` is the cube before the new alerts (kept by :class:`Nowcaster`): only the
+    localities whose features changed get new drivers. Returns what was done, with the new cube
+    under ``"cube"``; a workspace without a trained model only gets its cube rebuilt.
     """
     from sauti.api.services.risk import roll_up
     from sauti.models import current_model
@@ -36,12 +38,14 @@ def refresh(source: DataSource, localities: set[str] | None = None) -> dict[str,
         affected = sorted({u for u in roll_up(source, sorted(localities or ()), model["unit"]) if u})
     done = refresh_risk(
         workspace,
+        previous=previous,
         localities=affected or None,
         population=source.settings.population,
         timezone=source.settings.timezone,
+        on_scored=source.bump,  # the new scores are served from here on
     )
-    source.bump()  # the new scores and heatmap are served from here on
-    return {**done, "localities": affected or [], "heatmap": done["heatmap"] is not None}
+    source.bump()  # and the heatmap
+    return {**done, "heatmap": done["heatmap"] is not None}
 
 
 PRELOAD_MODULES = (
@@ -98,6 +102,7 @@ class Nowcaster:
         self._lock = threading.Lock()
         self.state: dict[str, Any] = {"runs": 0, "running": False, "last": None, "last_error": None}
         self._thread: threading.Thread | None = None
+        self._cube = None  # the cube of the last refresh (or warm-up)
 
     def start(self) -> None:
         """Start the worker; it first imports the feature and model code so the first refresh is fast."""
@@ -136,7 +141,8 @@ class Nowcaster:
                 inputs = rebuild_inputs(
                     self.source.workspace, **key, population=settings.population, timezone=settings.timezone
                 )
-                compute_features(self.source.workspace, **key, **inputs)
+                # kept in memory (not written): what the next refresh compares the new cube with
+                self._cube = compute_features(self.source.workspace, **key, **inputs, save=False)
         except Exception as exc:  # keep serving; the first refresh will say what is wrong
             log.warning("nowcast warm-up: %s", exc)
         self.state["warm_seconds"] = round(time.perf_counter() - started, 3)
@@ -155,7 +161,9 @@ class Nowcaster:
                 pending, self._pending = self._pending, set()
             self.state["running"] = True
             try:
-                self.state["last"] = refresh(self.source, pending)
+                done = refresh(self.source, pending, previous=self._cube)
+                self._cube = done.pop("cube", None)
+                self.state["last"] = done
                 self.state["last_error"] = None
             except Exception as exc:  # keep serving; report on /health
                 log.warning("nowcast refresh failed: %s", exc)
