@@ -4,8 +4,8 @@ folium points its default JavaScript and CSS at CDNs; :func:`build_map` replaces
 instance with the vendored Leaflet under ``/static/vendor`` and uses no plugin that pulls its own
 assets (no markers with icon fonts, no branca colormap, which loads d3 from a CDN). There is no
 basemap tile server: the boundaries are the basemap, with an optional local MBTiles/PMTiles file served at
-``/basemap/{z}/{x}/{y}.png``. Popups carry the top drivers and an inline SVG sparkline of the risk
-history (inline markup, not an image request).
+``/basemap/{z}/{x}/{y}.png``. What the page says (period, currency, classes, popups, panels, legends)
+comes from :mod:`sauti.api.mapcontent`; this module draws it.
 """
 
 from __future__ import annotations
@@ -15,137 +15,78 @@ import json
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from sauti.api import mapcontent
+from sauti.api.mapcontent import MapPeriod
 from sauti.api.services import redaction
-from sauti.api.services.risk import _drivers, _scores_by_id, alert_counts_by_locality, served_level
+from sauti.api.services.risk import served_level
 from sauti.api.services.source import DataSource
 
 from sauti.errors import NotReadyError, SautiError
 
 if TYPE_CHECKING:  # pragma: no cover
+    import folium
+    import geopandas as gpd
     from sauti.api.security import Principal
 
 VENDOR = "/static/vendor/leaflet-1.9.4"
-LOCAL_JS = [("leaflet", f"{VENDOR}/leaflet.js")]
+LOCAL_JS = [("leaflet", f"{VENDOR}/leaflet.js"), ("sauti_map_js", "/static/sauti-map.js")]
 LOCAL_CSS = [("leaflet_css", f"{VENDOR}/leaflet.css"), ("sauti_map_css", "/static/sauti-map.css")]
-RISK_BREAKS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.4)
-RISK_COLOURS = ("#ffffcc", "#fed976", "#feb24c", "#fd8d3c", "#e31a1c", "#800026")
-NO_SCORE_COLOUR = "#d9d9d9"
 RECENT_INCIDENT_DAYS = 365
-HISTORY_POINTS = 24
+#: above this many units popups carry no history chart (it would add ~1.5 kB per unit to the page)
+MAX_CHARTS = 1000
+#: room the title bar (top), layer list and legend (left) and side panel (right) take, in pixels
+PADDING_TOP_LEFT = (200, 90)
+PADDING_BOTTOM_RIGHT = (300, 10)
 
 
-def risk_colour(risk: float | None) -> str:
-    """The choropleth colour of a probability (class breaks :data:`RISK_BREAKS`)."""
-    if risk is None:
-        return NO_SCORE_COLOUR
-    colour = RISK_COLOURS[0]
-    for brk, col in zip(RISK_BREAKS, RISK_COLOURS, strict=True):
-        if risk >= brk:
-            colour = col
-    return colour
+def level_words(level: str) -> str:
+    """A unit level as people say it: ``admin2`` → "admin level 2", ``grid`` → "grid cells"."""
+    if level.startswith("admin") and level[5:].isdigit():
+        return f"admin level {level[5:]}"
+    return "grid cells" if level.startswith("grid") else level
 
 
-def sparkline(values: list[float], width: int = 160, height: int = 36) -> str:
-    """An inline SVG polyline of ``values`` (0..max), or an empty string."""
-    values = [v for v in values if v is not None]
-    if len(values) < 2:
-        return ""
-    top = max(max(values), 1e-9)
-    step = width / (len(values) - 1)
-    points = " ".join(
-        f"{i * step:.1f},{height - 2 - (v / top) * (height - 4):.1f}" for i, v in enumerate(values)
-    )
-    return (
-        f'<svg width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
-        f'aria-label="risk history"><polyline fill="none" stroke="#bd0026" stroke-width="1.5" '
-        f'points="{points}"/></svg>'
-    )
-
-
-def _histories(source: DataSource, ids: list[str]) -> dict[str, list[float]]:
-    """Recent probabilities per locality from the stored scores (one query for all)."""
-    import pandas as pd
-
-    try:
-        with source.workspace.session() as con:
-            frame = pd.read_sql_query(
-                "SELECT locality_id, period, probability FROM risk_scores ORDER BY period", con
-            )
-    except Exception:  # no risk_scores table (models layer absent)
-        return {}
-    frame = frame[frame["locality_id"].isin(ids)]
-    return {
-        str(lid): group["probability"].tail(HISTORY_POINTS).round(4).tolist()
-        for lid, group in frame.groupby("locality_id")
-    }
-
-
-def _popup_html(props: dict, history: list[float]) -> str:
-    esc = html.escape
-    risk = props.get("risk")
-    lines = [f"<b>{esc(str(props['name']))}</b> <small>{esc(props['locality_id'])}</small>"]
-    if risk is None:
-        lines.append("No risk score yet")
-    else:
-        change = props.get("change")
-        change_text = "" if change is None else f" ({change:+.1%} since last period)"
-        lines.append(f"Risk {risk:.1%}, rank {props.get('rank')}{esc(change_text)}")
-        lines.append(f"Period {esc(str(props.get('period') or ''))[:10]}")
-    drivers = props.get("drivers") or []
-    if drivers:
-        items = "".join(
-            f"<li>{esc(str(d.get('feature')))}: {d.get('contribution', 0):+.3f}</li>" for d in drivers
-        )
-        lines.append(f"Top drivers<ul style='margin:0;padding-left:1.2em'>{items}</ul>")
-    spark = sparkline(history)
-    if spark:
-        lines.append(f"Risk history (last {len(history)} periods)<br>{spark}")
-    lines.append(f"Alerts: {props.get('alerts_30d', 0)} in 30 days, {props.get('alerts_total', 0)} in all")
-    return "<br>".join(lines)
-
-
-def _locality_layer_data(source: DataSource, level: str) -> dict:
+def _locality_layer_data(
+    units: gpd.GeoDataFrame, views: list[mapcontent.LocalityView], shown: MapPeriod | None
+) -> dict:
+    """The localities as GeoJSON: colour, tooltip label and popup HTML per feature."""
     import shapely
 
-    localities = source.localities()
-    units = localities[localities["level"] == level]
-    scores = _scores_by_id(source)
-    counts = alert_counts_by_locality(source, level)
-    ids = units["locality_id"].astype(str).tolist()
-    histories = _histories(source, ids)
     geoms = shapely.set_precision(
         shapely.simplify(units.geometry.values, 0.005, preserve_topology=True), 1e-5
     )
+    context = _popup_context(views, shown)
+    charts = shown is not None and len(views) <= MAX_CHARTS
     features = []
-    for row, geom in zip(units.to_dict("records"), geoms, strict=True):
-        lid = str(row["locality_id"])
-        score = scores.get(lid, {})
-        recent, total = counts.get(lid, (0, 0))
+    for view, geom in zip(views, geoms, strict=True):
+        chart = mapcontent.history_chart(view.history, shown) if charts else ""
+        label = view.name + ("" if view.risk is None else f" – {mapcontent.percent(view.risk)}")
         props = {
-            "locality_id": lid,
-            "name": row["name"],
-            "risk": score.get("risk"),
-            "rank": score.get("rank"),
-            "change": score.get("change"),
-            "period": score.get("period"),
-            "drivers": _drivers(score.get("drivers"), n=3),
-            "alerts_30d": recent,
-            "alerts_total": total,
+            "colour": view.colour,
+            "label": html.escape(label),
+            "popup": mapcontent.render("locality_popup.html", v=view, chart=chart, **context),
         }
-        props["colour"] = risk_colour(props["risk"])
-        props["popup"] = _popup_html(props, histories.get(lid, []))
-        props["label"] = html.escape(str(row["name"])) + (
-            "" if props["risk"] is None else f" – {props['risk']:.1%}"
-        )
         features.append(
             {
                 "type": "Feature",
-                "id": lid,
+                "id": view.locality_id,
                 "geometry": json.loads(shapely.to_geojson(geom)),
                 "properties": props,
             }
         )
     return {"type": "FeatureCollection", "features": features}
+
+
+def _popup_context(views: list[mapcontent.LocalityView], shown: MapPeriod | None) -> dict:
+    risks = [v.risk for v in views if v.risk is not None]
+    return {
+        "n": len(risks),
+        "base_rate": sum(risks) / len(risks) if risks else None,
+        "forecast": "the next period" if shown is None else shown.forecast,
+        "previous": None if shown is None or shown.previous is None else shown.name(shown.previous),
+        "latest": shown is None or shown.latest,
+        "until": "today" if shown is None else f"{shown.end:%d %b %Y}",
+    }
 
 
 def _outline(source: DataSource, level: str) -> dict | None:
@@ -165,10 +106,13 @@ def _outline(source: DataSource, level: str) -> dict | None:
     }
 
 
-def _incidents_data(source: DataSource) -> dict:
+def _incidents_data(source: DataSource, shown: MapPeriod | None) -> dict:
+    """Located incidents of the last year of data up to the end of the period shown."""
     incidents = source.incidents()
     located = incidents.dropna(subset=["longitude", "latitude"])
     located = located[located["location_precision"].isin(["point", "locality"])]
+    if shown is not None:
+        located = located[located["occurred_on"] <= shown.end.replace(tzinfo=None)]
     if located.empty:
         return {"type": "FeatureCollection", "features": []}
     cutoff = located["occurred_on"].max() - timedelta(days=RECENT_INCIDENT_DAYS)
@@ -252,40 +196,38 @@ def _patrol_data(source: DataSource) -> dict | None:
         return None
 
 
-def _legend_html() -> str:
-    rows = []
-    bounds = [*RISK_BREAKS[1:], None]
-    for low, high, colour in zip(RISK_BREAKS, bounds, RISK_COLOURS, strict=True):
-        label = f"{low:.0%} – {high:.0%}" if high is not None else f"≥ {low:.0%}"
-        rows.append(f'<div><i style="background:{colour}"></i>{label}</div>')
-    rows.append(f'<div><i style="background:{NO_SCORE_COLOUR}"></i>not scored</div>')
-    return (
-        '<div class="sauti-legend"><b>Risk of intercommunal violence</b><br>'
-        "<small>next period, per locality</small>" + "".join(rows) + "</div>"
-    )
-
-
-def fit_bounds_now(bounds: list[list[float]]):
-    """``map.fitBounds(bounds, {animate: false})`` as a folium element.
-
-    folium's ``fit_bounds`` animates the zoom, and Leaflet cancels the tile requests it started
-    during the animation: the browser reports them as failed requests.
-    """
+def map_script(name: str, code: str):
+    """A folium element that runs ``code`` after the map and the layers added before it exist;
+    ``{map}`` in ``code`` stands for the map's JavaScript variable."""
     from branca.element import MacroElement
     from jinja2 import Template
 
     element = MacroElement()
-    element._name = "FitBoundsNow"
-    element._template = Template(
-        "{% macro script(this, kwargs) %}"
-        "{{ this._parent.get_name() }}.fitBounds(" + json.dumps(bounds) + ", {animate: false});"
-        "{% endmacro %}"
-    )
+    element._name = name
+    body = code.replace("{map}", "{{ this._parent.get_name() }}")
+    element._template = Template("{% macro script(this, kwargs) %}" + body + "{% endmacro %}")
     return element
 
 
+def fit_bounds_now(bounds: list[list[float]]):
+    """``map.fitBounds(bounds, {animate: false})`` as a folium element, leaving room for the panels.
+
+    folium's ``fit_bounds`` animates the zoom, and Leaflet cancels the tile requests it started
+    during the animation: the browser reports them as failed requests.
+    """
+    options = {
+        "animate": False,
+        "paddingTopLeft": list(PADDING_TOP_LEFT),
+        "paddingBottomRight": list(PADDING_BOTTOM_RIGHT),
+    }
+    return map_script("FitBoundsNow", f"{{map}}.fitBounds({json.dumps(bounds)}, {json.dumps(options)});")
+
+
 def build_map(
-    source: DataSource, principal: Principal, basemap: tuple[int, int] | None = None
+    source: DataSource,
+    principal: Principal,
+    basemap: tuple[int, int] | None = None,
+    period: str | None = None,
 ) -> tuple[str, list[str]]:
     """The map page (HTML) for ``principal`` and the ids of alerts it shows in detail.
 
@@ -297,14 +239,38 @@ def build_map(
     basemap : (min_zoom, max_zoom), optional
         Add the local MBTiles/PMTiles basemap layer served at ``/basemap/{z}/{x}/{y}.png`` (the
         file's zoom range).
+    period : str, optional
+        A scored period (``YYYY-MM-DD`` or ``YYYY-MM``) to show instead of the latest.
     """
     import folium
     from branca.element import Element
-    from folium.features import GeoJsonPopup, GeoJsonTooltip
 
     level = served_level(source)
     localities = source.localities()
     units = localities[localities["level"] == level]
+    shown = mapcontent.map_period(source, period)
+    fmap = _base_map(units)
+    if basemap:
+        _add_basemap(fmap, basemap)
+    _add_outline(fmap, source, "admin1" if "admin1" in set(localities["level"]) else level)
+    views = mapcontent.locality_views(source, units, shown, level)
+    layer = _add_localities(fmap, units, views, shown, level)
+    _add_heatmap(fmap, source)
+    _add_incidents(fmap, source, shown)
+    shown_alerts = _add_alerts(fmap, source, principal)
+    _add_patrol_layer(fmap, source)
+    folium.LayerControl(collapsed=False, position="topleft").add_to(fmap)
+    panels = _panels_html(source, shown, views)
+    fmap.get_root().html.add_child(Element(panels))
+    map_script("SautiPanels", f"sautiMap.init({{map}}, {layer.get_name()});").add_to(fmap)
+    return fmap.get_root().render(), shown_alerts
+
+
+def _base_map(units: gpd.GeoDataFrame) -> folium.Map:
+    """An empty map on the vendored Leaflet, fitted to ``units`` without animation."""
+    import folium
+    from branca.element import Element
+
     minx, miny, maxx, maxy = units.total_bounds
     fmap = folium.Map(
         zoom_snap=0.25,
@@ -312,7 +278,7 @@ def build_map(
         zoom_start=6,
         tiles=None,
         control_scale=True,
-        prefer_canvas=True,
+        prefer_canvas=False,  # SVG paths: the page (and its tests) can read each locality's colour
     )
     fmap.default_js = list(LOCAL_JS)
     fmap.default_css = list(LOCAL_CSS)
@@ -323,102 +289,195 @@ def build_map(
         name="title",
     )
     fit_bounds_now([[miny, minx], [maxy, maxx]]).add_to(fmap)
+    return fmap
 
-    if basemap:
-        low, high = basemap
-        folium.TileLayer(
-            tiles="/basemap/{z}/{x}/{y}.png",
-            attr="local basemap",
-            name="Basemap (local)",
-            overlay=False,
-            control=True,
-            min_native_zoom=low,
-            max_native_zoom=high,  # deeper zooms enlarge the finest tiles: no requests for missing ones
-        ).add_to(fmap)
 
-    outline_level = "admin1" if "admin1" in set(localities["level"]) else level
-    outline = _outline(source, outline_level)
-    if outline is not None:
-        folium.GeoJson(
-            outline,
-            name=f"Boundaries ({outline_level})",
-            control=True,
-            style_function=lambda f: {"color": "#555", "weight": 1.2, "fill": False},
-            interactive=False,
-        ).add_to(fmap)
+def _add_basemap(fmap: folium.Map, zooms: tuple[int, int]) -> None:
+    import folium
 
-    data = _locality_layer_data(source, level)
+    low, high = zooms
+    folium.TileLayer(
+        tiles="/basemap/{z}/{x}/{y}.png",
+        attr="local basemap",
+        name="Basemap (local)",
+        overlay=False,
+        control=True,
+        min_native_zoom=low,
+        max_native_zoom=high,  # deeper zooms enlarge the finest tiles: no requests for missing ones
+    ).add_to(fmap)
+
+
+def _add_outline(fmap: folium.Map, source: DataSource, level: str) -> None:
+    import folium
+
+    outline = _outline(source, level)
+    if outline is None:
+        return
     folium.GeoJson(
-        data,
-        name=f"Risk by locality ({level})",
+        outline,
+        name=f"Boundaries ({level_words(level)})",
+        control=True,
+        style_function=lambda f: {"color": "#555", "weight": 1.2, "fill": False},
+        interactive=False,
+    ).add_to(fmap)
+
+
+def _add_localities(
+    fmap: folium.Map,
+    units: gpd.GeoDataFrame,
+    views: list[mapcontent.LocalityView],
+    shown: MapPeriod | None,
+    level: str,
+) -> folium.GeoJson:
+    """The choropleth; popups are bound per feature by ``sauti-map.js`` (so lists can open them)."""
+    import folium
+    from folium.features import GeoJsonTooltip
+
+    layer = folium.GeoJson(
+        _locality_layer_data(units, views, shown),
+        name=f"Risk rank by locality ({level_words(level)})",
         style_function=lambda f: {
             "fillColor": f["properties"]["colour"],
-            "color": "#666",
-            "weight": 0.6,
-            "fillOpacity": 0.5,
+            "color": "#555",
+            "weight": 0.7,
+            "fillOpacity": 0.8,
         },
         highlight_function=lambda f: {"weight": 2.5, "color": "#222"},
         tooltip=GeoJsonTooltip(fields=["label"], labels=False),
-        popup=GeoJsonPopup(fields=["popup"], labels=False, max_width=320),
+    )
+    layer.add_to(fmap)
+    return layer
+
+
+def _add_heatmap(fmap: folium.Map, source: DataSource) -> None:
+    """The risk surface's tiles, off by default (it would hide the localities' colours)."""
+    import folium
+
+    if not source.risk_surface_path.exists():
+        return
+    folium.TileLayer(
+        tiles="/tiles/{z}/{x}/{y}.png",
+        attr="Sauti risk surface",
+        name="Risk heatmap",
+        overlay=True,
+        control=True,
+        opacity=0.75,
+        max_zoom=14,
+        show=False,
     ).add_to(fmap)
 
-    if source.risk_surface_path.exists():
-        folium.TileLayer(
-            tiles="/tiles/{z}/{x}/{y}.png",
-            attr="Sauti risk surface",
-            name="Risk heatmap",
-            overlay=True,
-            control=True,
-            opacity=0.75,
-            max_zoom=14,
-            show=True,
-        ).add_to(fmap)
 
-    incidents = _incidents_data(source)
-    if incidents["features"]:
-        folium.GeoJson(
-            incidents,
-            name=f"Incidents (last {RECENT_INCIDENT_DAYS} days of data)",
-            marker=folium.CircleMarker(
-                radius=4, weight=1, color="#08306b", fill=True, fill_color="#4292c6", fill_opacity=0.8
-            ),
-            popup=GeoJsonPopup(fields=["date", "category", "fatalities"]),
-        ).add_to(fmap)
+def _add_incidents(fmap: folium.Map, source: DataSource, shown: MapPeriod | None) -> None:
+    import folium
+    from folium.features import GeoJsonPopup
+
+    incidents = _incidents_data(source, shown)
+    if not incidents["features"]:
+        return
+    folium.GeoJson(
+        incidents,
+        name=f"Incidents (last {RECENT_INCIDENT_DAYS} days of data)",
+        marker=folium.CircleMarker(
+            radius=4, weight=1, color="#08306b", fill=True, fill_color="#4292c6", fill_opacity=0.8
+        ),
+        popup=GeoJsonPopup(fields=["date", "category", "fatalities"]),
+    ).add_to(fmap)
+
+
+def _add_alerts(fmap: folium.Map, source: DataSource, principal: Principal) -> list[str]:
+    """Alerts (details for analysts, counts for planners), off by default; the ids shown in detail."""
+    import folium
+    from folium.features import GeoJsonPopup
 
     alerts, shown = _alerts_data(source, principal)
-    if alerts["features"]:
-        detail = redaction.may_see_alert_details(principal)
-        folium.GeoJson(
-            alerts,
-            name="Alerts (at locality point)" if detail else "Alerts (counts per locality)",
-            show=False,
-            marker=folium.CircleMarker(
-                radius=6, weight=1, color="#54278f", fill=True, fill_color="#9e9ac8", fill_opacity=0.8
-            ),
-            popup=GeoJsonPopup(fields=["popup"], labels=False, max_width=320),
-        ).add_to(fmap)
+    if not alerts["features"]:
+        return shown
+    detail = redaction.may_see_alert_details(principal)
+    folium.GeoJson(
+        alerts,
+        name="Alerts (at locality point)" if detail else "Alerts (counts per locality)",
+        show=False,
+        marker=folium.CircleMarker(
+            radius=6, weight=1, color="#54278f", fill=True, fill_color="#9e9ac8", fill_opacity=0.8
+        ),
+        popup=GeoJsonPopup(fields=["popup"], labels=False, max_width=320),
+    ).add_to(fmap)
+    return shown
+
+
+def _add_patrol_layer(fmap: folium.Map, source: DataSource) -> None:
+    """PATROL LAYER CALL SITE: the stored patrol plan on the map (to be drawn by the patrol package)."""
+    import folium
+    from folium.features import GeoJsonTooltip
 
     plan = _patrol_data(source)
-    if plan and plan.get("features"):
-        folium.GeoJson(
-            plan,
-            name="Patrol plan",
-            marker=folium.CircleMarker(
-                radius=7, weight=2, color="#00441b", fill=True, fill_color="#41ab5d", fill_opacity=0.9
-            ),
-            style_function=lambda f: {
-                "color": "#00441b",
-                "weight": 2,
-                "dashArray": "6 4" if f["geometry"]["type"] != "Point" else None,
-            },
-            tooltip=GeoJsonTooltip(fields=[k for k in ("name", "base", "rank") if k in _keys(plan)])
-            if _keys(plan)
-            else None,
-        ).add_to(fmap)
+    if not plan or not plan.get("features"):
+        return
+    fields = [k for k in ("name", "base", "rank") if k in _keys(plan)]
+    folium.GeoJson(
+        plan,
+        name="Patrol plan",
+        marker=folium.CircleMarker(
+            radius=7, weight=2, color="#00441b", fill=True, fill_color="#41ab5d", fill_opacity=0.9
+        ),
+        style_function=lambda f: {
+            "color": "#00441b",
+            "weight": 2,
+            "dashArray": "6 4" if f["geometry"]["type"] != "Point" else None,
+        },
+        tooltip=GeoJsonTooltip(fields=fields) if fields else None,
+    ).add_to(fmap)
 
-    folium.LayerControl(collapsed=False).add_to(fmap)
-    fmap.get_root().html.add_child(Element(_legend_html()))
-    return fmap.get_root().render(), shown
+
+def _panels_html(source: DataSource, shown: MapPeriod | None, views: list[mapcontent.LocalityView]) -> str:
+    """Title, period control, warnings, priority list, rising panel and legends."""
+    currency = mapcontent.data_currency(source)
+    names = {v.locality_id: v.name for v in views}
+    context = _popup_context(views, shown)
+    return mapcontent.render(
+        "map_panels.html",
+        title=_title(shown, currency),
+        period_options=[]
+        if shown is None
+        else [(f"{p:%Y-%m-%d}", shown.name(p)) for p in reversed(shown.periods)],
+        period_value=None if shown is None else f"{shown.period:%Y-%m-%d}",
+        warnings=_warnings(currency),
+        note=None if shown is None or shown.latest else _PAST_NOTE,
+        priorities=mapcontent.priorities(views),
+        rising=mapcontent.rising(source, shown, names),
+        forecast=context["forecast"],
+        previous=context["previous"],
+        n=context["n"],
+        classes=[(label, colour) for _, label, colour in mapcontent.RANK_CLASSES],
+        no_score=mapcontent.NO_SCORE_COLOUR,
+        heatmap=mapcontent.heatmap_legend(source),
+    )
+
+
+_PAST_NOTE = (
+    "An earlier period: scores are the current model's fitted values (these months were in its "
+    "training data); pick the latest period for the forecast."
+)
+
+
+def _title(shown: MapPeriod | None, currency: dict) -> str:
+    if shown is None:
+        return "No forecast yet: run `sauti train` and `sauti score`"
+    through = shown.end.date() if not shown.latest else currency["incidents"]
+    through_text = "no incidents" if through is None else f"{through:%d %B %Y}".lstrip("0")
+    return f"Forecast for {shown.forecast} — data through {through_text}"
+
+
+def _warnings(currency: dict) -> list[str]:
+    if not currency["stale"]:
+        return []
+    if currency["incidents"] is None:
+        return ["No incidents in the store: the forecast rests on alerts alone."]
+    return [
+        f"Incident data are old: the log ends {currency['incidents']:%d %b %Y}, "
+        f"{currency['incident_age_days']:,} days ago (more than {currency['stale_after_days']}). "
+        "The forecast cannot see anything since; import a newer incident log."
+    ]
 
 
 def _keys(geojson: dict) -> set[str]:

@@ -25,6 +25,7 @@ from sauti.features.surface import (
     read_surface,
     refresh_default_surface,
     risk_surface,
+    workspace_surface,
     write_cog,
     write_default_surface,
 )
@@ -60,5 +61,6 @@ __all__ = [
     "trend",
     "unit_localities",
     "write_cog",
+    "workspace_surface",
     "write_default_surface",
 ]

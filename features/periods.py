@@ -86,3 +86,38 @@ def period_midpoint(periods: pd.DatetimeIndex, freq: str) -> pd.DatetimeIndex:
     """Middle of each period, used for the season features."""
     ends = period_end(periods, freq)
     return periods + (ends - periods + pd.Timedelta(days=1)) / 2
+
+
+def forecast_window(period, freq: str, horizon: int = 1) -> dict[str, str]:
+    """The periods a score made at ``period`` forecasts (``t+1 … t+horizon``), in words and dates.
+
+    Scores are stored under the last period of data they saw; planners need the period they are
+    about. Returns ``{"label", "start", "end"}`` with ISO dates (``end`` inclusive).
+
+    Examples
+    --------
+    >>> forecast_window("2022-12-01", "M")["label"]
+    'January 2023'
+    >>> forecast_window("2022-12-01", "M", 3)["label"]
+    'January – March 2023'
+    >>> forecast_window("2022-12-26", "W")["label"]
+    'the week of 2 January 2023'
+    """
+    freq = check_freq(freq)
+    horizon = max(int(horizon), 1)
+    origin = pd.Timestamp(period)
+    step = pd.DateOffset(months=1) if freq == "M" else pd.Timedelta(days=7)
+    first, last = origin + step, origin + step * horizon
+    end = period_end(pd.DatetimeIndex([last]), freq)[0]
+    if freq == "M":
+        same_year = first.year == last.year
+        label = (
+            f"{first:%B %Y}"
+            if horizon == 1
+            else f"{first:%B}{'' if same_year else f' {first.year}'} – {last:%B %Y}"
+        )
+    else:
+        label = f"the week of {first.day} {first:%B %Y}"
+        if horizon > 1:
+            label = f"the {horizon} weeks from {first.day} {first:%B %Y}"
+    return {"label": label, "start": str(first.date()), "end": str(end.date())}

@@ -6,9 +6,7 @@ glance: counts over time, the latest decayed violence by locality, and the surfa
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import json
 from pathlib import Path
 
@@ -17,12 +15,7 @@ import numpy as np
 import xarray as xr
 
 from sauti.constants import INCIDENT_CATEGORIES, LOCALITY_DIM, LOCALITY_ID, PERIOD_DIM
-
-
-def _png(fig) -> str:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
+from sauti.figures import png_base64
 
 
 def cube_figure(cube: xr.Dataset, localities: gpd.GeoDataFrame):
@@ -56,11 +49,7 @@ def cube_figure(cube: xr.Dataset, localities: gpd.GeoDataFrame):
 
 def write_cube_report(cube: xr.Dataset, localities: gpd.GeoDataFrame, path: str | Path) -> Path:
     """A self-contained HTML page: the figure above plus the cube's provenance."""
-    import matplotlib.pyplot as plt
-
-    fig = cube_figure(cube, localities)
-    image = _png(fig)
-    plt.close(fig)
+    image = png_base64(cube_figure(cube, localities))
     provenance = json.loads(cube.attrs.get("provenance", "{}"))
     title = f"Sauti feature cube — {cube.attrs.get('unit')} × {cube.attrs.get('freq')}"
     page = (
@@ -78,6 +67,12 @@ def write_cube_report(cube: xr.Dataset, localities: gpd.GeoDataFrame, path: str 
     return path
 
 
+def _crs_label(wkt: str | None) -> str:
+    from pyproj import CRS
+
+    return CRS.from_wkt(wkt).name if wkt else "projected"
+
+
 def write_surface_preview(surface: xr.DataArray, path: str | Path) -> Path:
     """A PNG of the surface (its own CRS, km axes)."""
     import matplotlib
@@ -93,15 +88,15 @@ def write_surface_preview(surface: xr.DataArray, path: str | Path) -> Path:
         extent=(x[0], x[-1], y[-1], y[0]),
         cmap="inferno",
         vmin=0,
-        vmax=1,
+        vmax=1 if surface.attrs.get("quantity") != "probability" else float(np.nanmax(surface)) or 1,
     )
-    fig.colorbar(image, ax=ax, label="risk index (0-1)")
+    fig.colorbar(image, ax=ax, label=str(surface.attrs.get("units", "relative index (0-1)")))
     a = surface.attrs
     ax.set_title(
         f"Risk surface until {a.get('until')} — {a.get('resolution_km'):g} km, "
         f"half-life {a.get('half_life_days'):g} d, bandwidth {a.get('bandwidth_km'):g} km"
     )
-    ax.set_xlabel("km (local equal-area)")
+    ax.set_xlabel(f"km ({_crs_label(surface.attrs.get('crs'))})")
     ax.set_ylabel("km")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,10 +1,12 @@
 """Gridded risk surfaces: recency-weighted kernel density of incidents blended with locality risk.
 
-The surface is an ``xarray.DataArray (y, x)`` on a regular grid in the unit set's local
-equal-area CRS (:func:`sauti.geo.local_crs`), NaN outside the localities, with ``attrs`` ``crs``
-(WKT), ``transform`` (the 6 affine coefficients a, b, c, d, e, f), ``nodata`` (the value the
-GeoTIFF uses), ``resolution_km`` and the parameters. It is written as a Cloud-Optimized GeoTIFF
-(tiled, deflate-compressed, with overviews) and read back with CRS, transform and nodata intact.
+The surface is an ``xarray.DataArray (y, x)`` on a regular grid in the UTM zone of the unit set's
+centre (:func:`sauti.geo.utm_crs`, an EPSG code GIS tools recognise), NaN outside the localities,
+with ``attrs`` ``crs`` (WKT), ``transform`` (the 6 affine coefficients a, b, c, d, e, f), ``nodata``
+(the value the GeoTIFF uses), ``resolution_km``, the parameters, and what the values are
+(``quantity``, ``units``, ``description``). It is written as a Cloud-Optimized GeoTIFF (tiled,
+deflate-compressed, with overviews, those words as tags and band description) and read back with
+CRS, transform and nodata intact.
 
 Only incidents enter the density; alerts reach the surface only through locality scores, so no
 alert position can be read off a map.
@@ -15,6 +17,7 @@ from __future__ import annotations
 import math
 import os
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
@@ -24,7 +27,7 @@ import shapely
 import xarray as xr
 
 from sauti.constants import DEFAULT_SURFACE
-from sauti.geo import local_crs
+from sauti.geo import utm_crs
 
 NODATA = -9999.0
 MAX_PIXELS = 60_000_000
@@ -78,7 +81,8 @@ def risk_surface(
     ``until``, each weighted by ``exp(−age · ln2 / half_life_days)``, scaled to [0, 1] by its
     maximum; and ``score`` is the locality's ``probability`` from ``scores`` rasterised (0 for
     localities without a score), divided by the highest probability when ``relative_scores``.
-    Without ``scores`` the surface is the scaled density alone.
+    Without ``scores`` the surface is the scaled density alone. What the values are is named in
+    ``attrs`` ``quantity``, ``units`` and ``description`` (see :func:`value_meaning`).
 
     Parameters
     ----------
@@ -86,7 +90,8 @@ def risk_surface(
         ``occurred_on``, ``longitude``, ``latitude`` and optionally ``location_precision``
         (region- and country-precise incidents are left out).
     localities : GeoDataFrame
-        Unit set; defines the extent, the CRS and the mask (NaN outside every locality).
+        Unit set; defines the extent, the CRS (the UTM zone of its centre) and the mask (NaN
+        outside every locality).
     scores : DataFrame, optional
         ``locality_id`` and ``probability`` in [0, 1].
     resolution_km : float
@@ -97,32 +102,93 @@ def risk_surface(
     relative_scores : bool
         Divide the scores by their maximum before blending, so both parts are relative risks in
         [0, 1] (probabilities of rare events are small: unscaled, they would vanish beside the
-        density). ``attrs["score_peak"]`` keeps the divisor.
+        density). ``attrs["score_peak"]`` keeps the divisor. With ``blend=0`` and
+        ``relative_scores=False`` the surface is the locality probability itself.
 
     Returns
     -------
     xarray.DataArray
         Dims ``(y, x)``, float32, values in [0, 1], NaN outside.
     """
-    from rasterio.features import rasterize
-    from scipy.ndimage import gaussian_filter
+    _check_parameters(localities, resolution_km, half_life_days, bandwidth_km, blend)
+    grid = _SurfaceGrid.over(localities, resolution_km)
+    density, reference = _incident_density(grid, incidents, until, half_life_days, bandwidth_km)
+    peak = float(density[grid.inside].max()) if grid.inside.any() else 0.0
+    value = density / peak if peak > 0 else density
+    score_peak = float("nan")
+    blended = scores is not None and len(scores) > 0
+    if blended:
+        risk, score_peak = _score_raster(grid, scores, relative_scores)
+        value = blend * value + (1 - blend) * risk
+    attrs = {
+        "crs": grid.crs.to_wkt(),
+        "transform": tuple(float(v) for v in tuple(grid.transform)[:6]),
+        "nodata": NODATA,
+        "resolution_km": float(resolution_km),
+        "until": str(reference.date()),
+        "half_life_days": float(half_life_days),
+        "bandwidth_km": float(bandwidth_km),
+        "blend": float(blend) if blended else 1.0,
+        "density_peak_per_km2": peak / (resolution_km**2),
+        "score_peak": score_peak,
+        "relative_scores": int(bool(relative_scores)),
+    }
+    attrs.update(value_meaning(attrs))
+    return grid.as_dataarray(np.where(grid.inside, value, np.nan).astype(np.float32), attrs)
 
+
+def _check_parameters(localities, resolution_km, half_life_days, bandwidth_km, blend) -> None:
     if resolution_km <= 0 or bandwidth_km <= 0 or half_life_days <= 0:
         raise ValueError("resolution_km, bandwidth_km and half_life_days must be positive")
     if not 0 <= blend <= 1:
         raise ValueError(f"blend must be within [0, 1], got {blend}")
     if localities.empty:
         raise ValueError("risk_surface needs at least one locality")
-    units = localities.to_crs("EPSG:4326")
-    crs = local_crs(tuple(units.total_bounds))
-    geoms = units.geometry.to_crs(crs)
-    resolution = resolution_km * 1000.0
-    transform, width, height = _grid(tuple(geoms.total_bounds), resolution)
-    shape = (height, width)
-    inside = rasterize(
-        ((g, 1) for g in geoms.to_numpy()), out_shape=shape, transform=transform, fill=0, dtype="uint8"
-    )
-    inside = inside.astype(bool)
+
+
+@dataclass(frozen=True)
+class _SurfaceGrid:
+    """The pixels of a surface: localities in the grid's CRS, affine transform, shape, inside mask."""
+
+    units: gpd.GeoDataFrame
+    geoms: np.ndarray
+    crs: object
+    transform: object
+    shape: tuple[int, int]
+    inside: np.ndarray
+    resolution_m: float
+
+    @classmethod
+    def over(cls, localities: gpd.GeoDataFrame, resolution_km: float) -> _SurfaceGrid:
+        from rasterio.features import rasterize
+
+        units = localities.to_crs("EPSG:4326")
+        crs = utm_crs(tuple(units.total_bounds))
+        geoms = units.geometry.to_crs(crs).to_numpy()
+        resolution = resolution_km * 1000.0
+        transform, width, height = _grid(tuple(shapely.total_bounds(geoms)), resolution)
+        inside = rasterize(
+            ((g, 1) for g in geoms), out_shape=(height, width), transform=transform, fill=0, dtype="uint8"
+        )
+        return cls(units, geoms, crs, transform, (height, width), inside.astype(bool), resolution)
+
+    def cell_of(self, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Row and column of each lon/lat point (may fall outside the grid)."""
+        pts = gpd.GeoSeries(shapely.points(lon, lat), crs="EPSG:4326").to_crs(self.crs)
+        col = np.floor((pts.x.to_numpy() - self.transform.c) / self.resolution_m).astype(np.int64)
+        row = np.floor((self.transform.f - pts.y.to_numpy()) / self.resolution_m).astype(np.int64)
+        return row, col
+
+    def as_dataarray(self, values: np.ndarray, attrs: dict) -> xr.DataArray:
+        height, width = self.shape
+        xs = self.transform.c + (np.arange(width) + 0.5) * self.resolution_m
+        ys = self.transform.f - (np.arange(height) + 0.5) * self.resolution_m
+        return xr.DataArray(values, dims=("y", "x"), coords={"y": ys, "x": xs}, name="risk", attrs=attrs)
+
+
+def _incident_density(grid: _SurfaceGrid, incidents, until, half_life_days, bandwidth_km):
+    """Recency-weighted Gaussian kernel density of located incidents, and the reference date."""
+    from scipy.ndimage import gaussian_filter
 
     events = incidents
     if "location_precision" in events:
@@ -134,64 +200,76 @@ def risk_surface(
     reference = (
         pd.Timestamp(until) if until is not None else (dates.max() if len(dates) else pd.Timestamp.now())
     )
-    density = np.zeros(shape, dtype=np.float64)
-    if len(events):
-        weights = recency_weights(dates, reference, half_life_days)
-        pts = gpd.GeoSeries(
-            shapely.points(events["longitude"].to_numpy(float), events["latitude"].to_numpy(float)),
-            crs="EPSG:4326",
-        ).to_crs(crs)
-        col = np.floor((pts.x.to_numpy() - transform.c) / resolution).astype(np.int64)
-        row = np.floor((transform.f - pts.y.to_numpy()) / resolution).astype(np.int64)
-        ok = (weights > 0) & (row >= 0) & (row < height) & (col >= 0) & (col < width)
-        binned = np.bincount(row[ok] * width + col[ok], weights=weights[ok], minlength=height * width)
-        density = gaussian_filter(binned.reshape(shape), sigma=bandwidth_km / resolution_km, mode="constant")
-    peak = float(density[inside].max()) if inside.any() else 0.0
-    score_peak = float("nan")
-    scaled = density / peak if peak > 0 else density
-    if scores is not None and len(scores):
-        probability = units[["locality_id"]].merge(
-            scores[["locality_id", "probability"]].drop_duplicates("locality_id"),
-            on="locality_id",
-            how="left",
-        )["probability"]
-        probability = probability.fillna(0.0).clip(0, 1).to_numpy(float)
-        score_peak = float(probability.max()) if len(probability) else 0.0
-        if relative_scores and score_peak > 0:
-            probability = probability / score_peak
-        risk = rasterize(
-            zip(geoms.to_numpy(), probability, strict=True),
-            out_shape=shape,
-            transform=transform,
-            fill=0.0,
-            dtype="float64",
-        )
-        value = blend * scaled + (1 - blend) * risk
-    else:
-        value = scaled
-    value = np.where(inside, value, np.nan).astype(np.float32)
-    xs = transform.c + (np.arange(width) + 0.5) * resolution
-    ys = transform.f - (np.arange(height) + 0.5) * resolution
-    return xr.DataArray(
-        value,
-        dims=("y", "x"),
-        coords={"y": ys, "x": xs},
-        name="risk",
-        attrs={
-            "crs": crs.to_wkt(),
-            "transform": tuple(float(v) for v in tuple(transform)[:6]),
-            "nodata": NODATA,
-            "resolution_km": float(resolution_km),
-            "until": str(reference.date()),
-            "half_life_days": float(half_life_days),
-            "bandwidth_km": float(bandwidth_km),
-            "blend": float(blend) if scores is not None and len(scores) else 1.0,
-            "density_peak_per_km2": peak / (resolution_km**2),
-            "score_peak": score_peak,
-            "relative_scores": int(bool(relative_scores)),
-            "units": "risk index 0-1",
-        },
+    height, width = grid.shape
+    if not len(events):
+        return np.zeros(grid.shape, dtype=np.float64), reference
+    weights = recency_weights(dates, reference, half_life_days)
+    row, col = grid.cell_of(events["longitude"].to_numpy(float), events["latitude"].to_numpy(float))
+    ok = (weights > 0) & (row >= 0) & (row < height) & (col >= 0) & (col < width)
+    binned = np.bincount(row[ok] * width + col[ok], weights=weights[ok], minlength=height * width)
+    sigma = bandwidth_km * 1000.0 / grid.resolution_m
+    return gaussian_filter(binned.reshape(grid.shape), sigma=sigma, mode="constant"), reference
+
+
+def _score_raster(grid: _SurfaceGrid, scores: pd.DataFrame, relative: bool) -> tuple[np.ndarray, float]:
+    """Each locality's probability burnt into its pixels (optionally relative to the highest)."""
+    from rasterio.features import rasterize
+
+    probability = grid.units[["locality_id"]].merge(
+        scores[["locality_id", "probability"]].drop_duplicates("locality_id"), on="locality_id", how="left"
+    )["probability"]
+    probability = probability.fillna(0.0).clip(0, 1).to_numpy(float)
+    score_peak = float(probability.max()) if len(probability) else 0.0
+    if relative and score_peak > 0:
+        probability = probability / score_peak
+    risk = rasterize(
+        zip(grid.geoms, probability, strict=True),
+        out_shape=grid.shape,
+        transform=grid.transform,
+        fill=0.0,
+        dtype="float64",
     )
+    return risk, score_peak
+
+
+def value_meaning(attrs: dict) -> dict[str, str]:
+    """What a surface's values are, from how it was made: ``quantity``, ``label``, ``units``, ``description``.
+
+    Written into the GeoTIFF as tags (and the band description), so a GIS user and the map legend
+    read the same words: a relative index is never mistaken for a probability.
+    """
+    blend = float(attrs.get("blend", 1.0))
+    relative = bool(int(attrs.get("relative_scores", 1)))
+    peak = attrs.get("score_peak")
+    known = isinstance(peak, float) and math.isfinite(peak)
+    peak_text = f" (highest locality probability {peak:.2%})" if known else ""
+    kernel = (
+        f"recent-incident density (Gaussian kernel {attrs.get('bandwidth_km', 0):g} km, "
+        f"half-life {attrs.get('half_life_days', 0):g} days, until {attrs.get('until')}) scaled to its peak"
+    )
+    if blend == 0 and not relative:
+        return {
+            "quantity": "probability",
+            "label": "probability of an intercommunal incident",
+            "units": "probability (0-1)",
+            "description": "Probability of at least one intercommunal incident in the locality next period"
+            + peak_text,
+        }
+    if blend == 1.0:
+        return {
+            "quantity": "relative_incident_density",
+            "label": "relative incident density (not a probability)",
+            "units": "relative index (0-1, 1 = highest in this surface; not a probability)",
+            "description": f"Relative incident density index: {kernel}. Not a probability.",
+        }
+    scores = "locality probability scaled to the highest" if relative else "locality probability"
+    return {
+        "quantity": "relative_risk_index",
+        "label": "relative risk index (not a probability)",
+        "units": "relative index (0-1, 1 = highest in this surface; not a probability)",
+        "description": f"Relative risk index: {blend:g} x {kernel} + {1 - blend:g} x {scores}{peak_text}. "
+        "Not a probability.",
+    }
 
 
 def _cog_driver_available() -> bool:
@@ -204,51 +282,15 @@ def _cog_driver_available() -> bool:
 def write_cog(surface: xr.DataArray, path) -> Path:
     """Write ``surface`` as a Cloud-Optimized GeoTIFF (tiled, deflate, overviews), atomically.
 
-    NaN pixels are written as ``surface.attrs["nodata"]`` (default -9999) and declared as nodata.
+    NaN pixels are written as ``surface.attrs["nodata"]`` (default -9999) and declared as nodata;
+    every attribute but ``crs`` and ``transform`` becomes a tag, and ``units``/``description`` also
+    the band's unit and description (what ``gdalinfo`` and QGIS show).
     """
-    import rasterio
-    import rasterio.shutil
-    from affine import Affine
-    from rasterio.io import MemoryFile
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    nodata = float(surface.attrs.get("nodata", NODATA))
-    data = np.asarray(surface.values, dtype=np.float32)
-    data = np.where(np.isnan(data), np.float32(nodata), data)
-    transform = Affine(*surface.attrs["transform"][:6])
-    profile = {
-        "driver": "GTiff",
-        "width": data.shape[1],
-        "height": data.shape[0],
-        "count": 1,
-        "dtype": "float32",
-        "crs": surface.attrs["crs"],
-        "transform": transform,
-        "nodata": nodata,
-    }
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
-        with MemoryFile() as memfile:
-            with memfile.open(**profile) as dst:
-                dst.write(data, 1)
-                dst.update_tags(
-                    **{k: str(v) for k, v in surface.attrs.items() if k not in ("crs", "transform")}
-                )
-            with memfile.open() as src:
-                if _cog_driver_available():
-                    rasterio.shutil.copy(
-                        src,
-                        tmp,
-                        driver="COG",
-                        COMPRESS="DEFLATE",
-                        PREDICTOR="YES",
-                        BLOCKSIZE=256,
-                        OVERVIEWS="AUTO",
-                        RESAMPLING="AVERAGE",
-                    )
-                else:  # pragma: no cover - GDAL < 3.1
-                    _write_tiled_with_overviews(src, tmp)
+        tmp.write_bytes(cog_bytes(surface))
         os.replace(tmp, path)
     finally:
         if tmp.exists():
@@ -256,7 +298,51 @@ def write_cog(surface: xr.DataArray, path) -> Path:
     return path
 
 
-def _write_tiled_with_overviews(src, path: Path) -> None:  # pragma: no cover - old GDAL only
+def cog_bytes(surface: xr.DataArray) -> bytes:
+    """``surface`` as the bytes of a Cloud-Optimized GeoTIFF (what :func:`write_cog` writes)."""
+    import rasterio
+    import rasterio.shutil
+    from affine import Affine
+    from rasterio.io import MemoryFile
+
+    nodata = float(surface.attrs.get("nodata", NODATA))
+    data = np.asarray(surface.values, dtype=np.float32)
+    data = np.where(np.isnan(data), np.float32(nodata), data)
+    profile = {
+        "driver": "GTiff",
+        "width": data.shape[1],
+        "height": data.shape[0],
+        "count": 1,
+        "dtype": "float32",
+        "crs": surface.attrs["crs"],
+        "transform": Affine(*surface.attrs["transform"][:6]),
+        "nodata": nodata,
+    }
+    with MemoryFile() as memfile, MemoryFile() as out:
+        with memfile.open(**profile) as dst:
+            dst.write(data, 1)
+            dst.update_tags(**{k: str(v) for k, v in surface.attrs.items() if k not in ("crs", "transform")})
+            dst.set_band_description(1, str(surface.attrs.get("label", surface.name or "risk")))
+            dst.set_band_unit(1, str(surface.attrs.get("units", "")))
+        with memfile.open() as src:
+            if _cog_driver_available():
+                rasterio.shutil.copy(
+                    src,
+                    out.name,
+                    driver="COG",
+                    COMPRESS="DEFLATE",
+                    PREDICTOR="YES",
+                    BLOCKSIZE=256,
+                    OVERVIEWS="AUTO",
+                    RESAMPLING="AVERAGE",
+                )
+            else:  # pragma: no cover - GDAL < 3.1
+                _write_tiled_with_overviews(src, out.name)
+        out.seek(0)
+        return out.read()
+
+
+def _write_tiled_with_overviews(src, path) -> None:  # pragma: no cover - old GDAL only
     import rasterio
     from rasterio.enums import Resampling
 
@@ -323,6 +409,30 @@ def refresh_default_surface(workspace, scores: pd.DataFrame | None, *, unit: str
     )
 
 
+def workspace_surface(
+    workspace, scores: pd.DataFrame | None = None, *, unit: str = "admin2", until=None, **kwargs
+) -> xr.DataArray:
+    """:func:`risk_surface` over a workspace's ``unit`` localities from its stored incidents.
+
+    ``attrs["unit"]`` records the unit set. Raises NotReadyError when the store has no incidents.
+    """
+    from sauti.features.units import unit_localities
+
+    from sauti.errors import NotReadyError
+
+    units = unit_localities(workspace, unit)
+    incidents = workspace.incidents(
+        until=f"{pd.Timestamp(until).date()}T23:59:59" if until is not None else None
+    )
+    if incidents.empty:
+        raise NotReadyError(
+            f"the workspace {workspace.root} has no incidents; run `sauti ingest incidents FILE` first"
+        )
+    surface = risk_surface(incidents, units, scores, until=until, **kwargs)
+    surface.attrs["unit"] = unit
+    return surface
+
+
 def write_default_surface(
     workspace,
     scores: pd.DataFrame | None = None,
@@ -337,13 +447,9 @@ def write_default_surface(
 
     ``out`` writes a copy elsewhere as well (returned instead of the default path).
     """
-    from sauti.features.units import unit_localities
-
-    units = unit_localities(workspace, unit)
-    incidents = workspace.incidents(
-        until=f"{pd.Timestamp(until).date()}T23:59:59" if until is not None else None
+    surface = workspace_surface(
+        workspace, scores, unit=unit, resolution_km=resolution_km, until=until, **kwargs
     )
-    surface = risk_surface(incidents, units, scores, resolution_km=resolution_km, until=until, **kwargs)
     default = write_cog(surface, workspace.root / DEFAULT_SURFACE)
     if out is not None:
         return write_cog(surface, out)

@@ -15,9 +15,16 @@ import warnings
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyogrio
 import shapely
+from sauti.ingest.boundary_schemas import (
+    SchemaChoice,
+    has_id_column,
+    recognise_schema,
+    schema_titles,
+)
 from sauti.ingest.errors import IngestError
 from sauti.ingest.report import IngestReport, raw_json
 from sauti.ingest.runs import ProgressCallback, ingest_run
@@ -29,19 +36,6 @@ from sauti.store import Workspace
 
 log = logging.getLogger(__name__)
 
-_ID_PATTERNS = ("admin{n}pcode", "admin{n}pcod", "adm{n}_pcode", "adm{n}pcode", "adm{n}_code", "adm{n}_id")
-_NAME_PATTERNS = (
-    "admin{n}name",
-    "admin{n}name_fr",
-    "admin{n}name_en",
-    "adm{n}_en",
-    "adm{n}_fr",
-    "adm{n}_name",
-    "adm{n}name",
-    "name_{n}",
-)
-_ALT_PATTERNS = (r"admin{n}name_\w+", r"admin{n}altname\w*", r"adm{n}_(en|fr|ref|alt\w*)", r"adm{n}alt\w*")
-
 
 def level_number(level: str) -> int:
     match = re.fullmatch(r"admin(\d)", level)
@@ -50,27 +44,47 @@ def level_number(level: str) -> int:
     return int(match.group(1))
 
 
-def _find(columns: list[str], patterns: tuple[str, ...], n: int) -> str | None:
-    lower = {c.lower(): c for c in columns}
-    for pattern in patterns:
-        name = pattern.format(n=n)
-        if name in lower:
-            return lower[name]
-    return None
+def choose_columns(
+    frame: pd.DataFrame, level: str, id_field: str | None = None, name_field: str | None = None, path=None
+) -> SchemaChoice:
+    """The schema of a boundary file and the columns to read at ``level`` (see boundary_schemas.yaml)."""
+    geometry = frame.geometry.name if isinstance(frame, gpd.GeoDataFrame) else None
+    columns = [c for c in frame.columns if c != geometry]
+    for given in (id_field, name_field):
+        if given is not None and given not in columns:
+            raise IngestError(path or "boundaries", f"has no column {given!r}; it has {', '.join(columns)}")
+    choice = recognise_schema(columns, level_number(level), id_field, name_field)
+    if choice is None:
+        missing = "name" if id_field or has_id_column(columns, level_number(level)) else "id"
+        raise IngestError(
+            path or "boundaries",
+            f"no {level} {missing} column found among {', '.join(columns)} "
+            f"(known schemas: {'; '.join(schema_titles())}); pass --id-field/--name-field",
+        )
+    return choice
 
 
-def _alt_fields(columns: list[str], n: int, main: str | None) -> list[str]:
-    found = []
-    for column in columns:
-        if column == main:
-            continue
-        if any(re.fullmatch(p.format(n=n), column.lower()) for p in _ALT_PATTERNS):
-            found.append(column)
-    return found
+def _alt_names(frame: pd.DataFrame, choice: SchemaChoice, names: pd.Series) -> list[str]:
+    """Each row's alternative names (JSON list), split on the schema's separator, without the name."""
+    cols = list(choice.alt_fields)
+    rows = frame[cols].itertuples(index=False, name=None) if cols else [()] * len(frame)
+    out = []
+    for row, name in zip(rows, names, strict=True):
+        values = {v for v in row if isinstance(v, str)}
+        if choice.alt_separator:
+            values = {part for v in values for part in v.split(choice.alt_separator)}
+        out.append(json.dumps(sorted({v.strip() for v in values if v.strip()} - {name}), ensure_ascii=False))
+    return out
 
 
-def read_boundary_file(path: Path, layer: str | None = None) -> tuple[gpd.GeoDataFrame, list[str]]:
-    """Read any vector file pyogrio can open, in EPSG:4326; return it and warnings."""
+def read_boundary_file(
+    path: Path, layer: str | None = None, crs: str | None = None
+) -> tuple[gpd.GeoDataFrame, list[str]]:
+    """Read any vector file pyogrio can open, in EPSG:4326; return it and warnings.
+
+    ``crs`` is the CRS of the coordinates when the file does not say (a shapefile without its
+    ``.prj``); a file without one whose coordinates cannot be degrees is refused.
+    """
     if not path.exists():
         raise IngestError(path, "file not found")
     notes: list[str] = []
@@ -82,7 +96,10 @@ def read_boundary_file(path: Path, layer: str | None = None) -> tuple[gpd.GeoDat
         raise IngestError(path, f"cannot read as a vector file ({exc})") from exc
     if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.name not in frame:
         raise IngestError(path, "has no geometry column")
+    if crs is not None:
+        frame = _declare_crs(frame, crs, path)
     if frame.crs is None:
+        _refuse_projected(frame, path)
         notes.append("file has no CRS; read as WGS84 (EPSG:4326)")
         log.warning("%s: file has no CRS; read as WGS84 (EPSG:4326)", path)
         frame = frame.set_crs(STORAGE_CRS)
@@ -91,12 +108,58 @@ def read_boundary_file(path: Path, layer: str | None = None) -> tuple[gpd.GeoDat
     return frame, notes
 
 
+def _declare_crs(frame: gpd.GeoDataFrame, crs: str, path: Path) -> gpd.GeoDataFrame:
+    try:
+        return frame.set_crs(crs, allow_override=True)
+    except Exception as exc:  # pyproj's CRSError and the like
+        raise IngestError(path, f"--crs {crs!r} is not a CRS pyproj knows ({exc})") from None
+
+
+def _refuse_projected(frame: gpd.GeoDataFrame, path: Path) -> None:
+    """A file without a CRS is read as degrees; refuse it when its coordinates cannot be degrees."""
+    bounds = shapely.bounds(frame.geometry.to_numpy())
+    bounds = bounds[np.isfinite(bounds).all(axis=1)]
+    if not len(bounds):
+        return
+    x = np.abs(bounds[:, [0, 2]]).max()
+    y = np.abs(bounds[:, [1, 3]]).max()
+    if x > 360 or y > 180:  # far outside any degree range: metres or feet of a projection
+        raise IngestError(
+            path,
+            f"file has no CRS and its coordinates (|x| up to {x:,.0f}, |y| up to {y:,.0f}) are not "
+            "longitude/latitude: pass --crs with the CRS they are in (e.g. --crs EPSG:32634 for UTM "
+            "zone 34N), or add the file's .prj",
+        )
+
+
+def _coordinate_problems(values: np.ndarray, missing: np.ndarray) -> pd.Series:
+    """Why a geometry's coordinates cannot be stored: not finite, or outside the degree ranges."""
+    reason = np.full(len(values), None, dtype=object)
+    present = ~missing
+    bounds = np.full((len(values), 4), np.nan)
+    bounds[present] = shapely.bounds(values[present])
+    coords, owner = shapely.get_coordinates(values[present], return_index=True)
+    not_finite = np.bincount(owner[~np.isfinite(coords).all(axis=1)], minlength=int(present.sum()))
+    coords_finite = np.ones(len(values), dtype=bool)
+    coords_finite[present] = not_finite == 0
+    reason[present & ~coords_finite] = "coordinates are not finite numbers (NaN or Infinity)"
+    outside = (np.abs(bounds[:, [0, 2]]) > 180).any(axis=1) | (np.abs(bounds[:, [1, 3]]) > 90).any(axis=1)
+    reason[present & coords_finite & outside] = (
+        "coordinates outside longitude [-180, 180] / latitude [-90, 90] (wrong CRS? see --crs)"
+    )
+    return reason
+
+
 def _repair(geoms: gpd.GeoSeries) -> tuple[gpd.GeoSeries, pd.Series]:
     """Make geometries valid and polygonal; return them and a reason where that was impossible."""
     reason = pd.Series(None, index=geoms.index, dtype="object")
     missing = geoms.isna() | geoms.is_empty
     reason[missing] = "empty geometry"
     values = geoms.to_numpy()
+    bad = _coordinate_problems(values, missing.to_numpy())
+    reason[bad != None] = bad[bad != None]  # noqa: E711 (element-wise)
+    missing = missing | reason.notna()
+    values = np.where(missing.to_numpy(), None, values)
     fixed = values.copy()
     invalid = ~missing.to_numpy() & ~shapely.is_valid(values)
     fixed[invalid] = shapely.make_valid(values[invalid])
@@ -115,48 +178,40 @@ def _repair(geoms: gpd.GeoSeries) -> tuple[gpd.GeoSeries, pd.Series]:
     return out, reason
 
 
-def localities_frame(
-    frame: gpd.GeoDataFrame,
-    level: str,
-    id_field: str | None = None,
-    name_field: str | None = None,
-    path: Path | None = None,
-) -> pd.DataFrame:
+def localities_frame(frame: gpd.GeoDataFrame, choice: SchemaChoice, level: str) -> pd.DataFrame:
     """Canonical locality columns from a boundary file's attributes (geometry untouched)."""
     n = level_number(level)
-    columns = [c for c in frame.columns if c != frame.geometry.name]
-    id_col = id_field or _find(columns, _ID_PATTERNS, n)
-    name_col = name_field or _find(columns, _NAME_PATTERNS, n)
-    for wanted, col in (("id", id_col), ("name", name_col)):
-        if col is None or col not in frame.columns:
-            raise IngestError(
-                path or "boundaries",
-                f"no {level} {wanted} column found among {', '.join(columns)}; pass --id-field/--name-field",
-            )
+
+    def column(name: str | None):
+        if name is None:
+            return None
+        return frame[name].astype("object").where(~blank(frame[name]), None)
+
     out = pd.DataFrame(index=frame.index)
-    out["locality_id"] = frame[id_col].astype("object").where(~blank(frame[id_col]), None)
-    out["name"] = frame[name_col].astype("object").where(~blank(frame[name_col]), None)
+    out["locality_id"] = column(choice.id_field)
+    out["name"] = column(choice.name_field)
     out["level"] = level
     for k in range(0, 4):
-        kid = id_col if k == n else _find(columns, _ID_PATTERNS, k)
-        kname = name_col if k == n else _find(columns, _NAME_PATTERNS, k)
-        out[f"admin{k}_id"] = frame[kid].astype("object") if kid and k <= n else None
-        out[f"admin{k}_name"] = frame[kname].astype("object") if kname and k <= n else None
+        kid, kname = (choice.id_field, choice.name_field) if k == n else choice.parents.get(k, (None, None))
+        out[f"admin{k}_id"] = column(kid) if k <= n else None
+        out[f"admin{k}_name"] = column(kname) if k <= n else None
     out["parent_id"] = out[f"admin{n - 1}_id"] if n > 0 else None
     out["parent_name"] = out[f"admin{n - 1}_name"] if n > 0 else None
-    alts = _alt_fields(columns, n, name_col)
-    out["alt_names"] = [
-        json.dumps(
-            sorted({str(v).strip() for v in row if isinstance(v, str) and v.strip()} - {name}),
-            ensure_ascii=False,
-        )
-        for row, name in zip(
-            frame[alts].itertuples(index=False, name=None) if alts else [()] * len(frame),
-            out["name"],
-            strict=True,
-        )
-    ]
+    out["alt_names"] = _alt_names(frame, choice, out["name"])
     return out
+
+
+def _level_note(frame: pd.DataFrame, choice: SchemaChoice, level: str) -> list[str]:
+    """A warning when the file says its features are of another level than the one asked for."""
+    if choice.level_column is None:
+        return []
+    said = {str(v).strip().upper() for v in frame[choice.level_column].dropna().unique()}
+    expected = f"ADM{choice.level}"
+    if said and said != {expected}:
+        return [
+            f"the file's {choice.level_column} says {', '.join(sorted(said))}; stored as {level} as asked"
+        ]
+    return []
 
 
 def _with_geometry(attrs: pd.DataFrame, geoms: gpd.GeoSeries) -> pd.DataFrame:
@@ -207,14 +262,20 @@ def ingest_boundaries(
     id_field: str | None = None,
     name_field: str | None = None,
     layer: str | None = None,
+    crs: str | None = None,
     progress: ProgressCallback | None = None,
 ) -> IngestReport:
-    """Store the localities of one boundary file (and the parent levels it implies)."""
+    """Store the localities of one boundary file (and the parent levels it implies).
+
+    ``crs`` names the CRS of a file that does not declare one (see :func:`read_boundary_file`).
+    """
     path = Path(path)
     if level not in LEVELS or level == "grid":
         raise IngestError(path, f"--level must be one of admin0…admin4, not {level!r}")
-    frame, notes = read_boundary_file(path, layer)
-    attrs = localities_frame(frame, level, id_field, name_field, path)
+    frame, notes = read_boundary_file(path, layer, crs)
+    choice = choose_columns(frame, level, id_field, name_field, path)
+    attrs = localities_frame(frame, choice, level)
+    notes.extend(_level_note(frame, choice, level))
     raw = frame.drop(columns=frame.geometry.name).astype("object")
     raw["geometry"] = frame.geometry.to_wkt().to_numpy()
     raw.index = pd.RangeIndex(1, len(raw) + 1)
@@ -226,7 +287,14 @@ def ingest_boundaries(
     checker.fail(attrs["name"].isna(), "name", "required value is missing")
     checker.fail(reasons.notna(), "geometry", reasons.fillna(""))
     good = checker.good
-    with ingest_run(workspace, "boundaries", path, fmt=level, params={"level": level}) as run:
+    params = {
+        "level": level,
+        "schema": choice.schema,
+        "id_field": choice.id_field,
+        "name_field": choice.name_field,
+    }
+    with ingest_run(workspace, "boundaries", path, fmt=level, params=params) as run:
+        run.report.schema = choice.summary()
         run.report.warnings.extend(notes)
         run.count_read(len(raw))
         run.reject(checker.rejects())

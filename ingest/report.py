@@ -31,16 +31,23 @@ class IngestReport:
     run_id: int | None = None
     format: str | None = None
     warnings: list[str] = field(default_factory=list)
+    schema: dict[str, Any] | None = None  # boundaries: the schema recognised and the columns read
 
     def summary(self) -> dict[str, Any]:
-        """The JSON object the CLI prints with ``--json`` (keys fixed by the CLI contract)."""
-        return {
+        """The JSON object the CLI prints with ``--json`` (keys fixed by the CLI contract).
+
+        Boundary ingests add ``schema`` (name, title, id/name/parent columns).
+        """
+        out: dict[str, Any] = {
             "read": self.read,
             "accepted": self.accepted,
             "rejected": self.rejected,
             "duplicates": self.duplicates,
             "rejects_file": self.rejects_file,
         }
+        if self.schema is not None:
+            out["schema"] = self.schema
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -99,8 +106,8 @@ def raw_json(records: pd.DataFrame) -> pd.Series:
 class RejectsWriter:
     """Streams reject records to ``<workspace>/rejects/<run>_<kind>_<stem>.csv``.
 
-    The file is written under a temporary name and moved into place by :meth:`close`, so a crashed
-    run leaves no half-written rejects file beside a rolled-back store.
+    The file is written under a temporary name and moved into place by :meth:`close` (flushed and
+    fsynced first), which :func:`~sauti.ingest.runs.ingest_run` calls before the run's COMMIT.
     """
 
     def __init__(self, folder: Path, run_label: str, source: Path) -> None:
@@ -110,6 +117,7 @@ class RejectsWriter:
         self._writer = csv.writer(self._fh)
         self._writer.writerow(REJECT_COLUMNS)
         self.count = 0
+        self._renamed = False
 
     def write(self, rejects: pd.DataFrame) -> None:
         if rejects.empty:
@@ -118,10 +126,30 @@ class RejectsWriter:
         self.count += len(rejects)
 
     def close(self) -> Path:
+        """Flush and fsync the file, move it into place and fsync the folder (durable rename)."""
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
         self._fh.close()
         os.replace(self._tmp, self.path)
+        self._renamed = True
+        _fsync_folder(self.path.parent)
         return self.path
 
     def abort(self) -> None:
-        self._fh.close()
+        """Remove the file: partial, or already in place for a run whose COMMIT failed."""
+        if not self._fh.closed:
+            self._fh.close()
         self._tmp.unlink(missing_ok=True)
+        if self._renamed:
+            self.path.unlink(missing_ok=True)
+
+
+def _fsync_folder(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # a platform without directory handles: the rename is as durable as it gets
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sauti.ingest.report import IngestReport, RejectsWriter
+from sauti.ingest.report import IngestReport, RejectsWriter, make_rejects, raw_json
 
 from sauti.checksum import sha256_file
-from sauti.store import Workspace, insert_ignore, utc_now
+from sauti.store import Workspace, insert_new, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -30,32 +30,96 @@ INGEST_CACHE_KIB = 256 * 1024  # SQLite page cache for an ingest connection
 BULK_INDEX_ROWS = 50_000  # a first batch this large into a smaller table defers its secondary indexes
 
 
+@dataclass(frozen=True)
+class RunRecord:
+    """What the ``ingest_runs`` row of a run says about its source (written when the run opens)."""
+
+    kind: str
+    label: str  # the file's absolute path, or ``api:<source>``
+    sha256: str
+    fmt: str | None
+    params: str  # JSON
+    started: str
+    rejects_folder: Path
+    rejects_source: Path  # names the rejects file
+
+
 @dataclass
 class RunContext:
-    """What a running ingest can use: the connection, its run id, and where to put rows."""
+    """What a running ingest can use: the connection, its run id, and where to put rows.
+
+    A run opened ``lazily`` writes no run record and no rejects file until its first rejected
+    row (API requests: thousands of small accepted submissions leave no trace but their rows).
+    """
 
     con: sqlite3.Connection
-    run_id: int
+    record: RunRecord
     report: IngestReport
-    rejects: RejectsWriter
+    source_name: str = ""  # the rejects file's ``source_file`` for rows the store refuses
+    run_id: int | None = None
+    rejects: RejectsWriter | None = None
     # secondary indexes dropped for a bulk insert, rebuilt by :meth:`rebuild_indexes` (name → SQL)
     deferred_indexes: dict[str, str] = field(default_factory=dict)
     _bulk_checked: set[str] = field(default_factory=set)
+    refused: list[Any] = field(default_factory=list)  # index labels of rows the store refused
+
+    def open(self) -> int:
+        """Insert the run record (status ``running``) and start its rejects file, once."""
+        if self.run_id is None:
+            r = self.record
+            self.run_id = self.con.execute(
+                "INSERT INTO ingest_runs (kind, path, sha256, format, params, started_at, status)"
+                " VALUES (?, ?, ?, ?, ?, ?, 'running')",
+                (r.kind, r.label, r.sha256, r.fmt, r.params, r.started),
+            ).lastrowid
+            self.report.run_id = self.run_id
+            self.rejects = RejectsWriter(r.rejects_folder, f"{self.run_id:05d}_{r.kind}", r.rejects_source)
+        return self.run_id
 
     def reject(self, rejects: pd.DataFrame) -> None:
+        if rejects.empty:
+            return
+        self.open()
         self.rejects.write(rejects)
         self.report.rejected += len(rejects)
 
     def store(self, table: str, rows: pd.DataFrame, read: int | None = None) -> int:
-        """Insert ``rows`` (new ones kept, known keys counted as duplicates)."""
+        """Insert ``rows``: new keys stored, known keys counted as duplicates, and a row the store
+        refuses (a NOT NULL or CHECK constraint) rejected with the column and SQLite's reason."""
         rows = rows.assign(run_id=self.run_id)
         if table not in self._bulk_checked:
             self._bulk_checked.add(table)
             self._defer_indexes(table, len(rows))
-        new = insert_ignore(self.con, table, rows)
+        new, failed = insert_new(self.con, table, rows)
+        if failed:
+            self.reject(_constraint_rejects(self.source_name, rows, failed))
+            self.refused.extend(label for label, _ in failed)
         self.report.accepted += new
-        self.report.duplicates += len(rows) - new
+        self.report.duplicates += len(rows) - new - len(failed)
         return new
+
+    def finish(self) -> None:
+        """Close the run inside its transaction: indexes rebuilt, counts checked and recorded, and
+        the rejects file flushed, fsynced and renamed into place — all BEFORE the COMMIT, so a run
+        recorded ``ok`` always has its rejects file (a crash before the COMMIT leaves at most a
+        rejects file of a run that never happened, replaced by the next run of that id)."""
+        self.rebuild_indexes()
+        self.report.check_invariant()
+        if self.run_id is None:
+            return
+        self.report.rejects_file = str(self.rejects.path)
+        r = self.report
+        self.con.execute(
+            "UPDATE ingest_runs SET finished_at=?, status='ok', rows_read=?, accepted=?,"
+            " rejected=?, duplicates=?, rejects_file=? WHERE run_id=?",
+            (utc_now(), r.read, r.accepted, r.rejected, r.duplicates, r.rejects_file, self.run_id),
+        )
+        self.rejects.close()
+
+    def discard(self) -> None:
+        """After a failure: no rejects file, partial or in place, for a run rolled back."""
+        if self.rejects is not None:
+            self.rejects.abort()
 
     def count_read(self, n: int) -> None:
         self.report.read += n
@@ -104,94 +168,102 @@ def ingest_run(
     fmt: str | None = None,
     params: dict[str, Any] | None = None,
     payload: bytes | None = None,
+    lazy: bool = False,
 ) -> Iterator[RunContext]:
     """Run one file's ingest inside a single transaction.
 
-    On success the run is recorded with its counts and the rejects file is moved into place; on
-    any exception nothing of the file is stored, a ``failed`` run is recorded with the message,
-    and the exception propagates.
+    On success the run is recorded with its counts and its rejects file is in place before the
+    COMMIT; on any exception nothing of the file is stored, no rejects file is left, a ``failed``
+    run is recorded with the message, and the exception propagates.
 
     For a source that is not a file (records posted to the API), pass ``payload``: its sha256 is
     recorded instead of the file's, and ``path`` is only a label (``api:<source>``) stored as is.
+    With ``lazy=True`` the run is recorded only if a row is rejected (:class:`RunContext`).
     """
-    if payload is not None:
-        sha = hashlib.sha256(payload).hexdigest()
-        label = str(path)
-        rejects_source = Path(re.sub(r"[^\w.-]+", "_", label))
-    else:
-        sha = sha256_file(path)
-        label = str(path.resolve())
-        rejects_source = path
+    record = _run_record(workspace, kind, path, fmt, params, payload)
     report = IngestReport(kind=kind, path=str(path), format=fmt)
-    started = utc_now()
     with workspace.session() as con:
         # A large page cache keeps the primary-key and date indexes in memory while a big file is
         # inserted (the default 2,000 pages make random-order inserts about twice as slow).
         con.execute(f"PRAGMA cache_size = -{INGEST_CACHE_KIB}")
-        writer: RejectsWriter | None = None
+        ctx = RunContext(con, record, report, source_name=path.name)
         try:
             with Workspace.transaction(con):
-                run_id = con.execute(
-                    "INSERT INTO ingest_runs (kind, path, sha256, format, params, started_at, status)"
-                    " VALUES (?, ?, ?, ?, ?, ?, 'running')",
-                    (kind, label, sha, fmt, json.dumps(params or {}, default=str), started),
-                ).lastrowid
-                report.run_id = run_id
-                writer = RejectsWriter(workspace.folder("rejects"), f"{run_id:05d}_{kind}", rejects_source)
-                ctx = RunContext(con, run_id, report, writer)
+                if not lazy:
+                    ctx.open()
                 yield ctx
-                ctx.rebuild_indexes()
-                report.check_invariant()
-                report.rejects_file = str(writer.path)
-                con.execute(
-                    "UPDATE ingest_runs SET finished_at=?, status='ok', rows_read=?, accepted=?,"
-                    " rejected=?, duplicates=?, rejects_file=? WHERE run_id=?",
-                    (
-                        utc_now(),
-                        report.read,
-                        report.accepted,
-                        report.rejected,
-                        report.duplicates,
-                        report.rejects_file,
-                        run_id,
-                    ),
-                )
-            writer.close()
+                ctx.finish()
         except BaseException as exc:
-            if writer is not None:
-                writer.abort()
-            _record_failure(con, kind, label, sha, fmt, started, exc)
+            ctx.discard()
+            _record_failure(con, record, exc)
             raise
-    log.info(
-        "ingested %s %s: read=%d accepted=%d rejected=%d duplicates=%d",
-        kind,
-        path.name,
-        report.read,
-        report.accepted,
-        report.rejected,
-        report.duplicates,
-    )
-    return
+    if ctx.run_id is not None:
+        log.info(
+            "ingested %s %s: read=%d accepted=%d rejected=%d duplicates=%d",
+            kind,
+            path.name,
+            report.read,
+            report.accepted,
+            report.rejected,
+            report.duplicates,
+        )
 
 
-def _record_failure(
-    con: sqlite3.Connection,
+def _run_record(
+    workspace: Workspace,
     kind: str,
-    label: str,
-    sha: str,
+    path: Path,
     fmt: str | None,
-    started: str,
-    exc: BaseException,
-) -> None:
+    params: dict[str, Any] | None,
+    payload: bytes | None,
+) -> RunRecord:
+    if payload is not None:
+        sha, label = hashlib.sha256(payload).hexdigest(), str(path)
+        rejects_source = Path(re.sub(r"[^\w.-]+", "_", label))
+    else:
+        sha, label, rejects_source = sha256_file(path), str(path.resolve()), path
+    return RunRecord(
+        kind=kind,
+        label=label,
+        sha256=sha,
+        fmt=fmt,
+        params=json.dumps(params or {}, default=str),
+        started=utc_now(),
+        rejects_folder=workspace.folder("rejects"),
+        rejects_source=rejects_source,
+    )
+
+
+def _record_failure(con: sqlite3.Connection, record: RunRecord, exc: BaseException) -> None:
+    message = str(exc)[:500]
     try:
         with Workspace.transaction(con):
             con.execute(
                 "INSERT INTO ingest_runs (kind, path, sha256, format, started_at, finished_at, status,"
                 " message) VALUES (?, ?, ?, ?, ?, ?, 'failed', ?)",
-                (kind, label, sha, fmt, started, utc_now(), str(exc)[:500]),
+                (record.kind, record.label, record.sha256, record.fmt, record.started, utc_now(), message),
             )
     except sqlite3.Error:  # the store itself is broken: the original error is the one to show
         log.exception("could not record the failed run")
+
+
+_CONSTRAINT_RE = re.compile(r"(NOT NULL|CHECK|FOREIGN KEY) constraint failed: (?:\w+\.)?(\w+)")
+
+
+def _constraint_rejects(source_name: str, rows: pd.DataFrame, failed: list[tuple[Any, str]]) -> pd.DataFrame:
+    """Reject records for rows the store refused: the column and a reason a person can act on."""
+    labels = [label for label, _ in failed]
+    fields, reasons = [], []
+    for _, message in failed:
+        match = _CONSTRAINT_RE.search(message)
+        kind, column = (match.group(1), match.group(2)) if match else ("", "(row)")
+        fields.append(column)
+        reasons.append("required value is missing or not a number" if kind == "NOT NULL" else message)
+    shown = rows.loc[labels].drop(columns=["run_id"])
+    shown = shown[[c for c in shown.columns if shown[c].map(lambda v: not isinstance(v, bytes)).all()]]
+    frame = make_rejects(source_name, labels, "", reasons, raw_json(shown).to_numpy())
+    frame["field"] = fields
+    return frame
 
 
 ProgressCallback = Callable[[int], None]

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import io
-import json
 import re
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
@@ -328,39 +326,54 @@ def _read_ragged(
         yield frame(rows, records, surplus)
 
 
+RECORD_PROBLEM = "_record_problem"
+"""Column of a record that could not be read (its reason); the row checks reject it."""
+
+
 def read_json_records(path: Path, list_keys: tuple[str, ...] = ("records", "alerts", "data")) -> pd.DataFrame:
     """Records from a JSON array, an object holding one (``{"alerts": [...]}``), a single object or
     JSON Lines, as an all-object frame with a ``_row`` column (1-based record number)."""
-    source = inspect_text(path)
-    text = path.read_bytes().decode(source.encoding, errors=source.errors)
-    try:
-        payload = json.loads(text)
-    except json.JSONDecodeError:
-        payload = []
-        for number, line in enumerate(io.StringIO(text), start=1):
-            if not line.strip():
-                continue
-            try:
-                payload.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise IngestError(path, f"line {number} is not valid JSON ({exc.msg})") from exc
-    if isinstance(payload, dict):
-        for key in list_keys:
-            if isinstance(payload.get(key), list):
-                payload = payload[key]
-                break
-        else:
-            payload = [payload]
-    if not isinstance(payload, list):
-        raise IngestError(path, "JSON must be an object, a list of objects or JSON Lines")
-    rows = []
-    for item in payload:
-        if not isinstance(item, dict):
-            item = {"_value": item}
-        rows.append({str(k).strip(): v for k, v in item.items()})
-    frame = pd.DataFrame.from_records(rows) if rows else pd.DataFrame()
+    frames = list(iter_json_records(path, list_keys))
+    if not frames:
+        return _json_frame([], 1)
+    return pd.concat(frames) if len(frames) > 1 else frames[0]
+
+
+def iter_json_records(
+    path: Path, list_keys: tuple[str, ...] = ("records", "alerts", "data"), chunksize: int = 50_000
+) -> Iterator[pd.DataFrame]:
+    """:func:`read_json_records` in chunks of ``chunksize`` records, read as a stream (bounded memory).
+
+    A record that cannot be read (too long, nested too deep, not valid JSON) is a row holding only
+    :data:`RECORD_PROBLEM`; a broken file structure raises :class:`IngestError` naming the line.
+    """
+    from sauti.ingest.json_stream import JsonSyntaxError, RecordProblem, iter_json_values
+
+    if not path.exists():
+        raise IngestError(path, "file not found")
+    records, first_row = [], 1
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
+        try:
+            for item in iter_json_values(fh, list_keys):
+                if isinstance(item, RecordProblem):
+                    item = {RECORD_PROBLEM: item.reason}
+                elif not isinstance(item, dict):
+                    item = {"_value": item}
+                records.append({str(k).strip(): v for k, v in item.items()})
+                if len(records) >= chunksize:
+                    yield _json_frame(records, first_row)
+                    first_row += len(records)
+                    records = []
+        except JsonSyntaxError as exc:
+            raise IngestError(path, str(exc)) from None
+    if records:
+        yield _json_frame(records, first_row)
+
+
+def _json_frame(records: list[dict], first_row: int) -> pd.DataFrame:
+    frame = pd.DataFrame.from_records(records) if records else pd.DataFrame()
     frame = frame.astype("object")
-    frame.index = pd.RangeIndex(1, len(frame) + 1)
+    frame.index = pd.RangeIndex(first_row, first_row + len(frame))
     frame.insert(0, "_row", frame.index.to_numpy())
     return frame
 

@@ -13,7 +13,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sauti.ingest.report import empty_rejects, raw_json
-from sauti.ingest.tabular import EXTRA_FIELDS, RAGGED_REASON, WHOLE_ROW, oversized_or_garbled, ragged_rows
+from sauti.ingest.tabular import (
+    EXTRA_FIELDS,
+    RAGGED_REASON,
+    RECORD_PROBLEM,
+    WHOLE_ROW,
+    oversized_or_garbled,
+    ragged_rows,
+)
 
 from sauti.constants import (
     DATE_PRECISIONS,
@@ -54,6 +61,9 @@ class RowChecker:
         self._failures: list[tuple[np.ndarray, str, Any]] = []
         # a row longer than the header first: its values may sit under the wrong columns
         self.fail(ragged_rows(raw), WHOLE_ROW, f"{RAGGED_REASON}; surplus values in {EXTRA_FIELDS}")
+        if RECORD_PROBLEM in raw.columns:  # a JSON record that could not be read
+            problems = raw[RECORD_PROBLEM]
+            self.fail(problems.notna().to_numpy(), WHOLE_ROW, problems.fillna(""))
 
     @property
     def bad(self) -> pd.Series:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,40 +20,33 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 from sauti.models.baselines import BASELINES, baseline_scores
-from sauti.models.estimators import PlattScoreClassifier, SautiClassifier, single_thread
+from sauti.models.catalog import PRIMARY, SAUTI_DESIGN
+from sauti.models.ensemble import SautiClassifier
+from sauti.models.estimators import PlattScoreClassifier, single_thread
 from sauti.models.metrics import (
     METRICS,
     Forecasts,
     block_bootstrap_weights,
     bootstrap_intervals,
+    bootstrap_values,
     compute_metrics,
+    percentile_interval,
     reliability_curve,
 )
 from sauti.models.panel import model_features, panel_frame, variable_matrix
+from sauti.models.result import CONTRACT_METRICS, REPORTED_METRICS, BacktestResult
 from sauti.models.target import lead_occurrence, make_target
 from sklearn.base import clone
 
-from sauti.constants import LOCALITY_DIM, LOCALITY_ID, PERIOD, PERIOD_DIM, TARGET_CATEGORY
+from sauti.constants import LOCALITY_DIM, LOCALITY_ID, PERIOD_DIM
 
 if TYPE_CHECKING:  # pragma: no cover
     from sauti.store import Workspace
 
 log = logging.getLogger(__name__)
 
-PRIMARY = "sauti"
 REFERENCE = "climatology"
-#: the exact keys of each model in metrics.json (the CLI contract)
-CONTRACT_METRICS = ("average_precision", "roc_auc", "brier", "brier_skill", "hit_rate_top10", "pai_top10")
-
-
-@dataclass
-class BacktestResult:
-    """What a backtest produced: the metrics.json dict, details, and every forecast."""
-
-    metrics: dict[str, Any]
-    detail: dict[str, Any]
-    predictions: pd.DataFrame
-    areas: pd.Series = field(repr=False)
+__all__ = ["CONTRACT_METRICS", "BacktestResult", "backtest_cube", "run_backtest", "write_backtest"]
 
 
 def _period_bound(value: str | pd.Timestamp, *, end: bool) -> pd.Timestamp:
@@ -103,6 +96,121 @@ def _resolve_models(models) -> dict[str, Any]:
     return names
 
 
+@dataclass
+class _Panel:
+    """What does not change between origins: the feature table, targets, rule scores, areas."""
+
+    table: pd.DataFrame
+    period_index: np.ndarray
+    y: np.ndarray
+    raw_rows: dict[str, np.ndarray]
+    periods: pd.DatetimeIndex
+    localities: np.ndarray
+    area: np.ndarray
+    n_loc: int
+    features: list[str]
+
+
+def _panel(cube: xr.Dataset, horizon: int, specs: dict, use_alerts: bool) -> _Panel:
+    features = model_features(cube, use_alerts=use_alerts)
+    baseline_names = sorted({s for s in specs.values() if isinstance(s, str) and s in BASELINES})
+    raw = baseline_scores(cube, baseline_names)
+    n_loc = cube.sizes[LOCALITY_DIM]
+    frame = panel_frame(cube, features)
+    return _Panel(
+        table=frame[features],
+        period_index=frame["period_index"].to_numpy(),
+        y=make_target(cube, horizon).to_numpy().T.ravel(),
+        raw_rows={name: values.T.ravel()[:, None] for name, values in raw.items()},
+        periods=pd.DatetimeIndex(cube[PERIOD_DIM].to_numpy()),
+        localities=cube[LOCALITY_DIM].to_numpy().astype(str),
+        area=variable_matrix(cube, "area_km2")[:, 0] if "area_km2" in cube else np.ones(n_loc),
+        n_loc=n_loc,
+        features=features,
+    )
+
+
+def window_positives(cube: xr.Dataset, start, end, horizon: int = 1) -> int:
+    """Observed positives over the backtest's forecasts (0: every metric will be undefined)."""
+    target = make_target(cube, horizon).to_numpy()
+    issues = origin_indices(cube, start, end) - 1
+    return int(np.nansum(target[:, issues]))
+
+
+class _Stacking:
+    """The Sauti ensemble's weights, learned every ``every`` origins inside that origin's window."""
+
+    def __init__(self, every: int, params: dict) -> None:
+        self.every, self.params = max(int(every), 1), params
+        self.weights: dict[str, float] | None = None
+        self.history: list[dict[str, Any]] = []
+
+    def fit(self, k: int, origin: pd.Timestamp, X, y, periods, *, horizon, random_state) -> SautiClassifier:
+        restack = self.weights is None or k % self.every == 0
+        model = SautiClassifier(
+            horizon=horizon,
+            random_state=random_state,
+            weights=None if restack else self.weights,
+            **self.params,
+        )
+        model.fit(X, y, periods=periods)
+        if restack:
+            self.weights = model.weights_
+            self.history.append(
+                {"origin": f"{origin:%Y-%m-%d}", "weights": model.weights_, "validation": model.validation_}
+            )
+        return model
+
+
+def _forecast_origin(k, origin, panel: _Panel, specs, stacking: _Stacking, horizon, random_state):
+    """Every model's probabilities for one origin (None when its target window is unobserved)."""
+    n_loc, y = panel.n_loc, panel.y
+    issue = origin - 1
+    train = np.arange(max((origin - horizon) * n_loc, 0))  # rows t <= origin - 1 - horizon
+    train = train[np.isfinite(y[train])]
+    test = np.arange(issue * n_loc, (issue + 1) * n_loc)
+    keep = np.isfinite(y[test])
+    if not keep.any():
+        return None
+    if train.size == 0 or np.unique(y[train]).size < 2:
+        raise ValueError(
+            f"origin {panel.periods[origin]:%Y-%m}: no training window with both outcomes before it; "
+            "start the backtest later or load more history"
+        )
+    test = test[keep]
+    out: dict[str, np.ndarray] = {}
+    with single_thread():
+        for name, spec in specs.items():
+            if spec == PRIMARY:
+                model = stacking.fit(
+                    k,
+                    panel.periods[origin],
+                    panel.table.iloc[train],
+                    y[train],
+                    panel.period_index[train],
+                    horizon=horizon,
+                    random_state=random_state,
+                )
+                out[name] = model.predict_proba(panel.table.iloc[test])[:, 1]
+            elif isinstance(spec, str):
+                model = PlattScoreClassifier().fit(panel.raw_rows[spec][train], y[train])
+                out[name] = model.predict_proba(panel.raw_rows[spec][test])[:, 1]
+            else:
+                model = clone(spec).fit(panel.table.iloc[train], y[train])
+                out[name] = np.asarray(model.predict_proba(panel.table.iloc[test]))[:, 1]
+    last = min(origin + horizon - 1, panel.periods.size - 1)
+    block = pd.DataFrame(
+        {
+            "origin": panel.periods[origin],
+            "period": panel.periods[last],
+            LOCALITY_ID: panel.localities[test - issue * n_loc],
+            "observed": y[test].astype(int),
+            "_row": test,
+        }
+    )
+    return [block.assign(model=name, probability=p) for name, p in out.items()]
+
+
 def backtest_cube(
     cube: xr.Dataset,
     *,
@@ -112,10 +220,11 @@ def backtest_cube(
     models=None,
     use_alerts: bool = True,
     random_state: int = 0,
-    retune_every: int = 12,
+    restack_every: int = 12,
     n_boot: int = 200,
     block_length: int = 6,
     progress: Callable[[int], None] | None = None,
+    sauti_params: dict | None = None,
 ) -> BacktestResult:
     """Run the rolling-origin backtest on a feature cube (the pure core of :func:`run_backtest`).
 
@@ -129,99 +238,42 @@ def backtest_cube(
         Target window length in periods.
     models : list of str or dict, optional
         Names (``"sauti"`` and baseline names) or ``{name: estimator}`` for a user model fitted on
-        the same features. Default: the Sauti model and every baseline.
+        the same features (a DataFrame). Default: the Sauti model and every baseline.
     use_alerts : bool
-        Give alert-derived features to the Sauti model (False: incident data only).
+        Give alert-derived features to the models (False: incident data only).
     random_state : int
         Seed for the model and the bootstrap.
-    retune_every : int
-        Re-run the nested model selection every this many origins (refit at every origin).
+    restack_every : int
+        Learn the Sauti ensemble's weights (inner temporal validation inside the training window)
+        every this many origins; in between its members are refitted with the last weights.
     n_boot, block_length : int
         Bootstrap replicates and block length (in origins) for confidence intervals.
     progress : callable, optional
         ``advance(n)`` called once per origin.
+    sauti_params : dict, optional
+        Parameters of :class:`~sauti.models.ensemble.SautiClassifier` overriding the design
+        (:data:`~sauti.models.catalog.SAUTI_DESIGN`), for design experiments on validation origins.
     """
-    target = make_target(cube, horizon)
     origins = origin_indices(cube, start, end)
     specs = _resolve_models(models)
-    features = model_features(cube, use_alerts=use_alerts)
-    baseline_names = [s for s in specs.values() if isinstance(s, str) and s in BASELINES]
-    raw = baseline_scores(cube, sorted(set(baseline_names)))
-    n_loc, n_per = cube.sizes[LOCALITY_DIM], cube.sizes[PERIOD_DIM]
-    frame = panel_frame(cube, features)
-    X = frame[features].to_numpy(dtype=float)
-    y = target.to_numpy().T.ravel()
-    raw_rows = {name: values.T.ravel()[:, None] for name, values in raw.items()}
-    periods = pd.DatetimeIndex(cube[PERIOD_DIM].to_numpy())
-    localities = cube[LOCALITY_DIM].to_numpy().astype(str)
-    area = variable_matrix(cube, "area_km2")[:, 0] if "area_km2" in cube else np.ones(n_loc)
-
-    records: list[pd.DataFrame] = []
-    choices: list[dict[str, Any]] = []
-    best: str | None = None
-    for k, origin in enumerate(origins):
-        issue = origin - 1
-        train_stop = (origin - horizon) * n_loc  # rows t <= origin - 1 - horizon
-        train = np.arange(max(train_stop, 0))
-        train = train[np.isfinite(y[train])]
-        test = np.arange(issue * n_loc, (issue + 1) * n_loc)
-        observed = y[test]
-        keep = np.isfinite(observed)
-        if not keep.any():
-            if progress:
-                progress(1)
-            continue
-        if train.size == 0 or np.unique(y[train]).size < 2:
-            raise ValueError(
-                f"origin {periods[origin]:%Y-%m}: no training window with both outcomes before it; "
-                "start the backtest later or load more history"
-            )
-        test = test[keep]
-        out: dict[str, np.ndarray] = {}
-        with single_thread():
-            for name, spec in specs.items():
-                if spec == PRIMARY:
-                    retune = best is None or k % max(retune_every, 1) == 0
-                    model = SautiClassifier(
-                        candidates=None if retune else (best,), horizon=horizon, random_state=random_state
-                    )
-                    model.fit(X[train], y[train], periods=frame["period_index"].to_numpy()[train])
-                    if retune:
-                        best = model.best_candidate_
-                        choices.append(
-                            {
-                                "origin": f"{periods[origin]:%Y-%m-%d}",
-                                "chosen": best,
-                                "cv_ap": model.cv_scores_,
-                            }
-                        )
-                    out[name] = model.predict_proba(X[test])[:, 1]
-                elif isinstance(spec, str):
-                    model = PlattScoreClassifier().fit(raw_rows[spec][train], y[train])
-                    out[name] = model.predict_proba(raw_rows[spec][test])[:, 1]
-                else:
-                    model = clone(spec)
-                    model.fit(frame.loc[train, features], y[train])
-                    out[name] = np.asarray(model.predict_proba(frame.loc[test, features]))[:, 1]
-        last = min(origin + horizon - 1, n_per - 1)
-        block = pd.DataFrame(
-            {
-                "origin": periods[origin],
-                "period": periods[last],
-                LOCALITY_ID: localities[test - issue * n_loc],
-                "observed": observed[keep].astype(int),
-                "_row": test,
-            }
+    panel = _panel(cube, horizon, specs, use_alerts)
+    positives = window_positives(cube, start, end, horizon)
+    if positives == 0:
+        log.warning(
+            "no forecast between %s and %s has an observed incident: metrics are undefined", start, end
         )
-        for name, p in out.items():
-            records.append(block.assign(model=name, probability=p))
+    stacking = _Stacking(restack_every, {**SAUTI_DESIGN, **(sauti_params or {})})
+    records: list[pd.DataFrame] = []
+    for k, origin in enumerate(origins):
+        blocks = _forecast_origin(k, origin, panel, specs, stacking, horizon, random_state)
+        records.extend(blocks or [])
         if progress:
             progress(1)
     if not records:
         raise ValueError(f"no origin between {start} and {end} has an observed target window (h={horizon})")
     predictions = pd.concat(records, ignore_index=True)
-    predictions["origin_index"] = predictions["origin"].map({p: i for i, p in enumerate(periods)})
-    area_by_loc = pd.Series(area, index=localities, name="area_km2")
+    predictions["origin_index"] = predictions["origin"].map({p: i for i, p in enumerate(panel.periods)})
+    area_by_loc = pd.Series(panel.area, index=panel.localities, name="area_km2")
     metrics, detail = _evaluate(
         predictions,
         cube,
@@ -231,11 +283,19 @@ def backtest_cube(
         n_boot=n_boot,
         block_length=block_length,
     )
-    detail["model_selection"] = choices
-    detail["features"] = features
-    detail["use_alerts"] = use_alerts
+    detail.update(
+        {
+            "ensemble": stacking.history,
+            "features": panel.features,
+            "use_alerts": use_alerts,
+            "empty_window": positives == 0,
+        }
+    )
     metrics.update({"start": f"{pd.Timestamp(start):%Y-%m}", "end": f"{pd.Timestamp(end):%Y-%m}"})
     metrics = _ordered(metrics, cube.attrs.get("freq", "M"), horizon, specs)
+    detail["versus_best_baseline"] = versus_best_baseline(
+        predictions, metrics, area_by_loc, detail["bootstrap"]
+    )
     columns = ["origin", "period", LOCALITY_ID, "model", "probability", "observed"]
     return BacktestResult(metrics, detail, predictions[columns + ["_row"]], area_by_loc)
 
@@ -250,32 +310,35 @@ def _forecasts(pred: pd.DataFrame, area: pd.Series, reference: np.ndarray | None
     )
 
 
+def _model_scores(pred, f: Forecasts, leads: dict, weights: np.ndarray) -> tuple[dict, dict, list, dict]:
+    """One model's metrics, bootstrap intervals, reliability curve and metrics by lead."""
+    names = list(REPORTED_METRICS)
+    values = {k: _clean(v) for k, v in compute_metrics(f, names).items()}
+    intervals = {
+        k: {kk: _clean(vv) for kk, vv in v.items()} for k, v in bootstrap_intervals(f, weights, names).items()
+    }
+    by_lead = {}
+    rows = pred["_row"].to_numpy()
+    for lead, occ in leads.items():
+        obs = occ.T.ravel()[rows]
+        ok = np.isfinite(obs)
+        reference = f.reference[ok] if f.reference is not None else None
+        lf = Forecasts(obs[ok], f.probability[ok], f.group[ok], f.area[ok], reference)
+        by_lead[str(lead)] = {k: _clean(v) for k, v in compute_metrics(lf, names).items()}
+    return values, intervals, reliability_curve(f.observed, f.probability), by_lead
+
+
 def _evaluate(predictions, cube, horizon, area, *, random_state, n_boot, block_length):
     by_model = {name: g.reset_index(drop=True) for name, g in predictions.groupby("model", sort=False)}
     reference = by_model[REFERENCE]["probability"].to_numpy(dtype=float)
     origins = np.unique(predictions["origin_index"].to_numpy())
     weights = block_bootstrap_weights(origins.size, n_boot, block_length, seed=random_state)
-    first = next(iter(by_model.values()))
-    metrics_models, intervals, reliability, by_lead = {}, {}, {}, {}
     leads = {k: lead_occurrence(cube, k) for k in range(1, horizon + 1)}
-    n_loc = cube.sizes[LOCALITY_DIM]
-    for name, pred in by_model.items():
-        f = _forecasts(pred, area, reference)
-        metrics_models[name] = {k: _clean(v) for k, v in compute_metrics(f, list(CONTRACT_METRICS)).items()}
-        intervals[name] = {
-            k: {kk: _clean(vv) for kk, vv in v.items()}
-            for k, v in bootstrap_intervals(f, weights, list(CONTRACT_METRICS)).items()
-        }
-        reliability[name] = reliability_curve(f.observed, f.probability)
-        by_lead[name] = {}
-        rows = pred["_row"].to_numpy()
-        for lead, occ in leads.items():
-            obs = occ.T.ravel()[rows]
-            ok = np.isfinite(obs)
-            lf = Forecasts(obs[ok], f.probability[ok], f.group[ok], f.area[ok], reference[ok])
-            by_lead[name][str(lead)] = {
-                k: _clean(v) for k, v in compute_metrics(lf, list(CONTRACT_METRICS)).items()
-            }
+    scored = {
+        name: _model_scores(pred, _forecasts(pred, area, reference), leads, weights)
+        for name, pred in by_model.items()
+    }
+    first = next(iter(by_model.values()))
     per_origin = (
         first.groupby("origin")["observed"]
         .agg(["sum", "size"])
@@ -284,11 +347,11 @@ def _evaluate(predictions, cube, horizon, area, *, random_state, n_boot, block_l
     metrics = {
         "n_forecasts": len(first),
         "positive_rate": _clean(float(first["observed"].mean())),
-        "models": metrics_models,
+        "models": {name: v[0] for name, v in scored.items()},
     }
     detail = {
         "horizon": horizon,
-        "n_localities": n_loc,
+        "n_localities": cube.sizes[LOCALITY_DIM],
         "n_origins": int(origins.size),
         "origins_with_positives": int((per_origin["positives"] > 0).sum()),
         "bootstrap": {
@@ -297,16 +360,65 @@ def _evaluate(predictions, cube, horizon, area, *, random_state, n_boot, block_l
             "level": 0.90,
             "seed": random_state,
         },
-        "intervals": intervals,
-        "reliability": reliability,
-        "by_lead": by_lead,
+        "intervals": {name: v[1] for name, v in scored.items()},
+        "reliability": {name: v[2] for name, v in scored.items()},
+        "by_lead": {name: v[3] for name, v in scored.items()},
         "per_origin": [
             {"origin": f"{o:%Y-%m-%d}", "positives": int(r.positives), "n": int(r.n)}
             for o, r in per_origin.iterrows()
         ],
-        "metric_descriptions": {k: METRICS[k].description for k in CONTRACT_METRICS},
+        "metric_descriptions": {k: METRICS[k].description for k in REPORTED_METRICS},
     }
     return metrics, detail
+
+
+def versus_best_baseline(predictions: pd.DataFrame, metrics: dict, area: pd.Series, bootstrap: dict) -> dict:
+    """For each metric, the primary model minus the best baseline, with a paired block-bootstrap interval.
+
+    The best baseline is the one with the best pooled value of that metric; both models are
+    resampled with the same origins in every replicate. ``better`` says whether the primary model's
+    value is the better one (higher, or lower for Brier and log loss).
+    """
+    primary = metrics["primary"]
+    baselines = [m for m in metrics["models"] if m in BASELINES and m != primary]
+    if primary in BASELINES or not baselines:
+        return {}
+    by_model = {name: g.reset_index(drop=True) for name, g in predictions.groupby("model", sort=False)}
+    reference = by_model[REFERENCE]["probability"].to_numpy(dtype=float)
+    origins = np.unique(predictions["origin_index"].to_numpy())
+    weights = block_bootstrap_weights(
+        origins.size, bootstrap["replicates"], bootstrap["block_length"], bootstrap["seed"]
+    )
+    forecasts = {name: _forecasts(by_model[name], area, reference) for name in [primary, *baselines]}
+    out = {}
+    for metric in REPORTED_METRICS:
+        values = {b: metrics["models"][b].get(metric) for b in baselines}
+        values = {
+            b: v
+            for b, v in values.items()
+            if v is not None and not (metric == "brier_skill" and b == REFERENCE)
+        }
+        mine = metrics["models"][primary].get(metric)
+        if not values or mine is None:
+            out[metric] = {"baseline": None, "difference": None, "low": None, "high": None, "better": None}
+            continue
+        higher = METRICS[metric].higher_is_better
+        best = (max if higher else min)(values, key=values.get)
+        paired = bootstrap_values(forecasts[primary], weights, metric) - bootstrap_values(
+            forecasts[best], weights, metric
+        )
+        interval = percentile_interval(paired, bootstrap.get("level", 0.90))
+        difference = mine - values[best]
+        out[metric] = {
+            "baseline": best,
+            "value": mine,
+            "baseline_value": values[best],
+            "difference": _clean(float(difference)),
+            "low": _clean(interval["low"]),
+            "high": _clean(interval["high"]),
+            "better": bool(difference > 0 if higher else difference < 0),
+        }
+    return out
 
 
 def _clean(value):
@@ -316,6 +428,7 @@ def _clean(value):
 
 
 def _ordered(metrics: dict, freq: str, horizon: int, specs: dict) -> dict:
+    """metrics.json in its contract order; each model's contract keys first, then the added ones."""
     primary = PRIMARY if PRIMARY in specs else next(iter(specs))
     models = metrics["models"]
     order = [primary] + [n for n in specs if n != primary]
@@ -327,7 +440,7 @@ def _ordered(metrics: dict, freq: str, horizon: int, specs: dict) -> dict:
         "n_forecasts": metrics["n_forecasts"],
         "positive_rate": metrics["positive_rate"],
         "primary": primary,
-        "models": {n: {k: models[n][k] for k in CONTRACT_METRICS} for n in order if n in models},
+        "models": {n: {k: models[n][k] for k in REPORTED_METRICS} for n in order if n in models},
     }
 
 
@@ -379,17 +492,51 @@ def run_backtest(
     random_state: int = 0,
     progress: Callable[[int], None] | None = None,
     use_alerts: bool = True,
-    bases: str | Path | None = None,
-    patrols: int | None = None,
-    range_km: float | None = None,
+    include_synthetic_alerts: bool = False,
 ) -> dict:
     """Backtest on the workspace's cube; write the results to ``out`` when given.
 
     Returns the ``metrics.json`` dict (see docs/models.md). With ``out``, also writes
-    ``metrics_detail.json``, ``predictions.csv``, ``report.html`` and, when ``bases`` is given and
-    the patrol evaluator exists, ``patrol.json`` (``patrols``/``range_km`` override the bases file's
-    own values; ``None`` keeps them).
+    ``metrics_detail.json``, ``predictions.csv`` and ``report.html``. Alerts from files marked
+    synthetic are left out unless ``include_synthetic_alerts`` (:mod:`sauti.models.alert_use`).
+    Patrol plans are evaluated on top by :func:`sauti.pipeline.backtest_with_patrols`.
     """
+    _cube, result = backtest_workspace(
+        workspace,
+        start=start,
+        end=end,
+        freq=freq,
+        horizon=horizon,
+        unit=unit,
+        models=models,
+        random_state=random_state,
+        progress=progress,
+        use_alerts=use_alerts,
+        include_synthetic_alerts=include_synthetic_alerts,
+    )
+    if out is not None:
+        write_outputs(result, out, localities=localities_for_map(workspace, unit))
+    return result.metrics
+
+
+def backtest_workspace(
+    workspace: Workspace,
+    *,
+    start,
+    end,
+    freq: str = "M",
+    horizon: int = 1,
+    unit: str = "admin2",
+    models=None,
+    random_state: int = 0,
+    progress: Callable[[int], None] | None = None,
+    use_alerts: bool = True,
+    include_synthetic_alerts: bool = False,
+) -> tuple[xr.Dataset, BacktestResult]:
+    """The workspace's cube and the backtest on it, with the alerts decision recorded in the detail."""
+    from sauti.models.alert_use import decide_alert_use
+
+    alerts = decide_alert_use(workspace, use_alerts=use_alerts, include_synthetic=include_synthetic_alerts)
     cube = load_or_build_cube(workspace, freq=freq, unit=unit)
     result = backtest_cube(
         cube,
@@ -397,67 +544,31 @@ def run_backtest(
         end=end,
         horizon=horizon,
         models=models,
-        use_alerts=use_alerts,
+        use_alerts=alerts.use_alerts,
         random_state=random_state,
         progress=progress,
     )
-    if out is not None:
-        write_backtest(result, out)
-        localities = _localities_for_map(workspace, unit)
-        patrol = None
-        if bases is not None:
-            patrol = _evaluate_patrols(cube, result, localities, bases, patrols, range_km)
-            if patrol is not None:
-                (Path(out) / "patrol.json").write_text(
-                    json.dumps(patrol, indent=2, default=str), encoding="utf-8"
-                )
-        from sauti.models.report import write_report
-
-        write_report(result, Path(out) / "report.html", localities=localities, patrol=patrol)
-    return result.metrics
+    result.detail["alerts"] = alerts.as_dict()
+    return cube, result
 
 
-def _localities_for_map(workspace: Workspace, unit: str):
+def write_outputs(
+    result: BacktestResult, out: str | Path, *, localities=None, patrol: dict | None = None
+) -> None:
+    """metrics.json, metrics_detail.json, predictions.csv, report.html (and patrol.json when given)."""
+    from sauti.models.report import write_report
+
+    write_backtest(result, out)
+    if patrol is not None:
+        (Path(out) / "patrol.json").write_text(json.dumps(patrol, indent=2, default=str), encoding="utf-8")
+    write_report(result, Path(out) / "report.html", localities=localities, patrol=patrol)
+
+
+def localities_for_map(workspace: Workspace, unit: str):
+    """Locality polygons for the report's map, or None (the map is optional; never fail on it)."""
     try:
         frame = workspace.localities(level=unit)
-    except Exception as exc:  # the map is optional; never fail a backtest on it
+    except Exception as exc:
         log.warning("no locality geometry for the report map: %s", exc)
         return None
     return frame if len(frame) else None
-
-
-def _evaluate_patrols(cube, result: BacktestResult, localities, bases, patrols, range_km):
-    """Patrol hit rate of the plans (the patrol engineer's evaluator), or None when unavailable."""
-    try:
-        from sauti.models.patrol.bases import read_bases
-        from sauti.models.patrol.evaluate import evaluate_patrol_plans
-    except ImportError:
-        log.warning("patrol evaluation is not available (sauti.models.patrol.evaluate missing): skipped")
-        return None
-    from sauti.errors import SautiError
-
-    if localities is None:
-        raise SautiError("--bases needs locality geometry for the backtest's unit set; none is stored")
-    path = Path(bases)
-    if not path.exists():
-        raise SautiError(f"--bases {path}: file not found")
-    counts = cube[f"count_{TARGET_CATEGORY}"].transpose(LOCALITY_DIM, PERIOD_DIM)
-    observed = pd.DataFrame(
-        {
-            PERIOD: np.tile(pd.DatetimeIndex(cube[PERIOD_DIM].to_numpy()), cube.sizes[LOCALITY_DIM]),
-            LOCALITY_ID: np.repeat(cube[LOCALITY_DIM].to_numpy().astype(str), cube.sizes[PERIOD_DIM]),
-            "count": counts.to_numpy().ravel(),
-        }
-    )
-    preds = result.predictions.drop(columns="_row")
-    return evaluate_patrol_plans(
-        preds,
-        localities,
-        read_bases(path),
-        patrols=patrols,
-        range_km=range_km,
-        incidents_observed=observed[observed["count"] > 0].reset_index(drop=True),
-        model=result.metrics["primary"],
-        freq=result.metrics["freq"],
-        random_state=result.detail["bootstrap"]["seed"],
-    )

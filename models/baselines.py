@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
+from sauti.features.temporal import rolling_sum
 
 from sauti.constants import LOCALITY_DIM, PERIOD_DIM, TARGET_CATEGORY
 
@@ -27,6 +28,9 @@ class BaselineSpec:
     name: str
     description: str
     raw_score: Callable[[xr.Dataset], np.ndarray]
+    #: cube variables whose sum at period t is the raw score (None: the rule needs earlier periods
+    #: too). A rule with columns can be served as a model and be a member of the Sauti ensemble.
+    columns: tuple[str, ...] | None = None
 
 
 def _var(cube: xr.Dataset, name: str) -> np.ndarray:
@@ -58,11 +62,8 @@ def historical_average(window: int) -> Callable[[xr.Dataset], np.ndarray]:
 
     def score(cube: xr.Dataset) -> np.ndarray:
         occurred = _occurred(cube)
-        csum = np.cumsum(occurred, axis=1)
-        total = csum.copy()
-        total[:, window:] = csum[:, window:] - csum[:, :-window]
         seen = np.minimum(np.arange(1, occurred.shape[1] + 1), window)
-        return total / seen[None, :]
+        return rolling_sum(occurred, window, np.float64) / seen[None, :]
 
     score.__doc__ = historical_average.__doc__.replace("``window``", str(window))
     return score
@@ -83,11 +84,19 @@ def neighbourhood(cube: xr.Dataset) -> np.ndarray:
     return _var(cube, name) + _var(cube, f"splag1_{name}")
 
 
+_DECAY_I = f"decay_count_{TARGET_CATEGORY}_hl{BASELINE_HALF_LIFE}"
+_DECAY_V = f"decay_count_violent_hl{BASELINE_HALF_LIFE}"
+
 BASELINES: dict[str, BaselineSpec] = {
     spec.name: spec
     for spec in (
-        BaselineSpec("climatology", "training-window positive rate, the same everywhere", climatology),
-        BaselineSpec("last_value", "intercommunal incidents in the locality last period", last_value),
+        BaselineSpec("climatology", "training-window positive rate, the same everywhere", climatology, ()),
+        BaselineSpec(
+            "last_value",
+            "intercommunal incidents in the locality last period",
+            last_value,
+            (f"count_{TARGET_CATEGORY}",),
+        ),
         BaselineSpec(
             "historical_average_12", "share of the last 12 periods with an incident", historical_average(12)
         ),
@@ -97,17 +106,20 @@ BASELINES: dict[str, BaselineSpec] = {
         BaselineSpec(
             "decayed_intercommunal",
             f"intercommunal count decayed with a {BASELINE_HALF_LIFE}-period half-life",
-            decayed("count_intercommunal"),
+            decayed(f"count_{TARGET_CATEGORY}"),
+            (_DECAY_I,),
         ),
         BaselineSpec(
             "decayed_violent",
             f"all violent incidents decayed with a {BASELINE_HALF_LIFE}-period half-life",
             decayed("count_violent"),
+            (_DECAY_V,),
         ),
         BaselineSpec(
             "neighbourhood",
             "own plus neighbours' mean decayed intercommunal count",
             neighbourhood,
+            (_DECAY_I, f"splag1_{_DECAY_I}"),
         ),
     )
 }

@@ -16,19 +16,16 @@ attributes end in ``_``, ``random_state`` goes through ``check_random_state``).
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, clone
-from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
 from sklearn.impute import SimpleImputer
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import average_precision_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
-from sklearn.utils import check_random_state, get_tags
+from sklearn.utils import get_tags
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -64,17 +61,60 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(z, -500, 500)))
 
 
-def _fit_platt(score: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Monotone (non-decreasing) logistic map ``p = sigmoid(a * score + b)`` with ``a >= 0``."""
+def _fit_platt(score: np.ndarray, y: np.ndarray, c: float = 1e4) -> tuple[float, float]:
+    """Monotone (non-decreasing) logistic map ``p = sigmoid(a * score + b)`` with ``a >= 0``.
+
+    The maximum-likelihood fit of scikit-learn's ``LogisticRegression(C=c)`` (L2 penalty
+    ``a**2 / (2c)`` on the slope only), solved by Newton's method on the distinct scores (a rule's
+    score has few distinct values, so this costs one sort instead of an iterative solver over
+    every row).
+    """
     prior = float(np.clip(np.mean(y), _EPS, 1 - _EPS))
     if np.unique(y).size < 2 or np.ptp(score) == 0:
         return 0.0, float(_logit(np.array(prior))[()])
-    lr = LogisticRegression(C=1e4, max_iter=1000)
-    lr.fit(score.reshape(-1, 1), y)
-    slope = float(lr.coef_[0, 0])
-    if slope <= 0:  # the score does not rise with risk: fall back to the prior, never invert a rule
+    y = np.asarray(y, dtype=float)
+    zero = score == 0  # most rows of a count rule are zero: group them without sorting
+    values, inverse = np.unique(score[~zero], return_inverse=True)
+    n = np.append(np.bincount(inverse, minlength=values.size).astype(float), zero.sum())
+    pos = np.append(np.bincount(inverse, weights=y[~zero], minlength=values.size), y[zero].sum())
+    values = np.append(values, 0.0)
+    slope, intercept = _newton_logistic(values, n, pos, 1.0 / c)
+    if not slope > 0:  # the score does not rise with risk: fall back to the prior, never invert a rule
         return 0.0, float(_logit(np.array(prior))[()])
-    return slope, float(lr.intercept_[0])
+    return slope, intercept
+
+
+def _newton_logistic(x: np.ndarray, n: np.ndarray, pos: np.ndarray, penalty: float) -> tuple[float, float]:
+    """Penalised logistic fit of grouped data (``n`` rows, ``pos`` positives at each ``x``)."""
+
+    def loss(a: float, b: float) -> float:
+        z = a * x + b
+        return float(np.sum(n * np.logaddexp(0.0, z) - pos * z) + 0.5 * penalty * a * a)
+
+    a, b = 0.0, float(_logit(np.array(pos.sum() / n.sum()))[()])
+    current = loss(a, b)
+    for _ in range(100):
+        p = _sigmoid(a * x + b)
+        r = n * p - pos
+        h = n * p * (1.0 - p)
+        grad = np.array([np.sum(r * x) + penalty * a, np.sum(r)])
+        hess = np.array([[np.sum(h * x * x) + penalty, np.sum(h * x)], [np.sum(h * x), np.sum(h) + 1e-12]])
+        try:
+            step = np.linalg.solve(hess, grad)
+        except np.linalg.LinAlgError:
+            break
+        t = 1.0
+        while t > 1e-8:
+            trial = loss(a - t * step[0], b - t * step[1])
+            if trial <= current:
+                break
+            t /= 2.0
+        a, b = a - t * step[0], b - t * step[1]
+        if current - trial < 1e-10 * max(1.0, abs(current)):
+            current = trial
+            break
+        current = trial
+    return float(a), float(b)
 
 
 def _binary_classes(estimator: BaseEstimator, y: np.ndarray) -> np.ndarray:
@@ -109,9 +149,17 @@ class _BinaryMixin:
         proba = self.predict_proba(X)
         return self.classes_[np.argmax(proba, axis=1)]
 
+    def predict_proba(self, X) -> np.ndarray:
+        """``(n, 2)`` probabilities of no incident / an incident (``(n, 1)`` if fitted on one class)."""
+        check_is_fitted(self, "classes_")
+        X = validate_data(self, X, reset=False, ensure_all_finite="allow-nan", dtype=np.float64)
+        if getattr(self, "constant_", None) is not None:
+            return self._proba_matrix(np.full(X.shape[0], self.constant_))
+        return self._proba_matrix(self._probability(X))
+
 
 class PlattScoreClassifier(_BinaryMixin, ClassifierMixin, BaseEstimator):
-    """Calibrate one raw score column into a probability (a baseline rule made comparable).
+    """Calibrate one raw score (a baseline's rule) into a probability.
 
     The raw score ``x`` (for instance last period's intercommunal count) is compressed with
     :func:`signed_log1p` and mapped by ``sigmoid(a * x + b)`` with ``a >= 0``, fitted on the
@@ -121,27 +169,62 @@ class PlattScoreClassifier(_BinaryMixin, ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    column : int
-        Index of the raw score column in ``X``.
+    column : int, str or tuple of them
+        The raw score column of ``X``, or several whose sum is the score (names need ``X`` as a
+        DataFrame; an empty tuple is a constant score: the training positive rate).
     """
 
-    def __init__(self, column: int = 0) -> None:
+    def __init__(self, column: int | str | tuple = 0) -> None:
         self.column = column
+
+    def _columns(self, n_features: int) -> list[int]:
+        wanted = self.column if isinstance(self.column, tuple | list) else (self.column,)
+        names = list(getattr(self, "feature_names_in_", []))
+        out = []
+        for c in wanted:
+            if isinstance(c, str):
+                if c not in names:
+                    raise ValueError(f"column {c!r} is not among X's columns (pass X as a DataFrame)")
+                out.append(names.index(c))
+            elif not 0 <= int(c) < n_features:
+                raise ValueError(f"column={c} is out of range for X with {n_features} column(s)")
+            else:
+                out.append(int(c))
+        return out
+
+    def _score(self, X: np.ndarray) -> np.ndarray:
+        columns = self._columns(X.shape[1])
+        return np.nan_to_num(signed_log1p(X[:, columns].sum(axis=1))) if columns else np.zeros(len(X))
 
     def fit(self, X, y):
         X, y = validate_data(self, X, y, ensure_all_finite="allow-nan")
         self.classes_ = _binary_classes(self, y)
-        if not 0 <= self.column < X.shape[1]:
-            raise ValueError(f"column={self.column} is out of range for X with {X.shape[1]} column(s)")
-        score = np.nan_to_num(signed_log1p(X[:, self.column]))
-        self.slope_, self.intercept_ = _fit_platt(score, self._positive(y))
+        self.slope_, self.intercept_ = _fit_platt(self._score(X), self._positive(y))
         return self
 
-    def predict_proba(self, X) -> np.ndarray:
-        check_is_fitted(self, "slope_")
+    def _probability(self, X: np.ndarray) -> np.ndarray:
+        return _sigmoid(self.slope_ * self._score(X) + self.intercept_)
+
+
+class ColumnSubset(TransformerMixin, BaseEstimator):
+    """Keep the given columns of ``X`` (positions), so a member model sees only its features."""
+
+    def __init__(self, columns: tuple[int, ...] = ()) -> None:
+        self.columns = columns
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
+
+    def fit(self, X, y=None):
+        X = validate_data(self, X, ensure_all_finite="allow-nan")
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self, "n_features_in_")
         X = validate_data(self, X, reset=False, ensure_all_finite="allow-nan")
-        score = np.nan_to_num(signed_log1p(X[:, self.column]))
-        return self._proba_matrix(_sigmoid(self.slope_ * score + self.intercept_))
+        return X[:, list(self.columns)] if self.columns else X
 
 
 class PeriodSplit:
@@ -198,46 +281,12 @@ class PeriodSplit:
 def _pipeline(classifier: BaseEstimator) -> Pipeline:
     return Pipeline(
         [
-            ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
+            ("impute", SimpleImputer(strategy="constant", fill_value=0.0, keep_empty_features=True)),
             ("compress", FunctionTransformer(signed_log1p, feature_names_out="one-to-one")),
             ("scale", StandardScaler()),
             ("model", classifier),
         ]
     )
-
-
-def _logistic(c: float) -> Callable[[int], Pipeline]:
-    def build(seed: int) -> Pipeline:
-        return _pipeline(LogisticRegression(C=c, class_weight="balanced", max_iter=3000, random_state=seed))
-
-    return build
-
-
-def _boosting(depth: int) -> Callable[[int], Pipeline]:
-    def build(seed: int) -> Pipeline:
-        return _pipeline(
-            HistGradientBoostingClassifier(
-                max_depth=depth,
-                learning_rate=0.05,
-                max_iter=150,
-                min_samples_leaf=40,
-                l2_regularization=1.0,
-                early_stopping=False,
-                random_state=seed,
-            )
-        )
-
-    return build
-
-
-#: The model families the nested validation chooses among (name → builder taking a seed).
-CANDIDATES: dict[str, Callable[[int], Pipeline]] = {
-    "logistic_C0.01": _logistic(0.01),
-    "logistic_C0.1": _logistic(0.1),
-    "logistic_C1": _logistic(1.0),
-    "boosting_depth2": _boosting(2),
-    "boosting_depth3": _boosting(3),
-}
 
 
 def _time_folds(
@@ -355,6 +404,7 @@ class TemporalCalibratedClassifier(_BinaryMixin, ClassifierMixin, BaseEstimator)
         periods = np.arange(len(y)) if periods is None else np.asarray(periods)
         folds = _time_folds(X, target, periods, self.n_splits, self.horizon - 1, self.validation_periods)
         scores, labels = _out_of_fold(lambda: clone(base), X, target, folds)
+        self.constant_ = None
         if np.unique(target).size == 2:
             self.estimator_ = clone(base).fit(X, target)
             fitted = _logit(self.estimator_.predict_proba(X)[:, 1])
@@ -365,121 +415,5 @@ class TemporalCalibratedClassifier(_BinaryMixin, ClassifierMixin, BaseEstimator)
         _Calibration.fit(self, self.method, scores, labels, fitted, target if fitted.size else np.array([]))
         return self
 
-    def predict_proba(self, X) -> np.ndarray:
-        check_is_fitted(self, "classes_")
-        X = validate_data(self, X, reset=False, ensure_all_finite="allow-nan")
-        if self.estimator_ is None:
-            return self._proba_matrix(np.full(X.shape[0], self.constant_))
-        return self._proba_matrix(_Calibration.apply(self, self.estimator_.predict_proba(X)[:, 1]))
-
-
-class SautiClassifier(_BinaryMixin, ClassifierMixin, BaseEstimator):
-    """The Sauti risk model: nested temporal model selection, then temporal calibration.
-
-    ``fit`` runs every candidate in ``candidates`` over the same :class:`PeriodSplit` folds of its
-    own training window (rows' periods given by ``periods``; the folds validate on the latest
-    ``n_splits * validation_periods`` periods), keeps the one with the best mean average precision,
-    calibrates it on its own out-of-fold scores (Platt on the logit, or isotonic) and refits it on
-    the whole window. Nothing outside the rows passed to ``fit`` is ever seen, so inside a backtest
-    the test period is never used for tuning or calibration.
-
-    Parameters
-    ----------
-    candidates : tuple of str, optional
-        Names from :data:`CANDIDATES` (default: all). With one name no choice is made, but its
-        folds still calibrate it.
-    n_splits : int
-        Inner validation folds.
-    validation_periods : int or None
-        Periods per inner validation block (default 12: the last three years of a monthly window
-        validate). ``None`` cuts the window into equal blocks.
-    horizon : int
-        Target window; the inner folds keep a ``horizon - 1`` gap.
-    calibration : {"sigmoid", "isotonic"}
-        Calibration map (sigmoid keeps the ranking).
-    random_state : int, RandomState or None
-        Seed for the tree models.
-
-    Attributes
-    ----------
-    best_candidate_ : str
-    cv_scores_ : dict
-        Mean inner-validation average precision per candidate (NaN without a usable fold).
-    estimator_ : Pipeline
-        The chosen candidate refitted on the whole window.
-    calibration_ : str
-        ``"out-of-fold"``, ``"in-sample"`` (no usable fold) or ``"none"``.
-    feature_medians_ : ndarray
-        Training medians, the reference for per-prediction contributions.
-    """
-
-    def __init__(
-        self,
-        candidates: tuple[str, ...] | None = None,
-        n_splits: int = 3,
-        validation_periods: int | None = 12,
-        horizon: int = 1,
-        calibration: str = "sigmoid",
-        random_state=None,
-    ) -> None:
-        self.candidates = candidates
-        self.n_splits = n_splits
-        self.validation_periods = validation_periods
-        self.horizon = horizon
-        self.calibration = calibration
-        self.random_state = random_state
-
-    def fit(self, X, y, periods=None):
-        with single_thread():
-            return self._fit(X, y, periods)
-
-    def _fit(self, X, y, periods):
-        X, y = validate_data(self, X, y, ensure_all_finite="allow-nan")
-        self.classes_ = _binary_classes(self, y)
-        names = tuple(self.candidates) if self.candidates else tuple(CANDIDATES)
-        unknown = [n for n in names if n not in CANDIDATES]
-        if unknown:
-            raise ValueError(f"unknown candidate(s) {unknown}; known: {', '.join(CANDIDATES)}")
-        if self.calibration not in ("sigmoid", "isotonic"):
-            raise ValueError(f"calibration must be 'sigmoid' or 'isotonic', got {self.calibration!r}")
-        rng = check_random_state(self.random_state)
-        seed = int(rng.randint(np.iinfo(np.int32).max))
-        target = self._positive(y)
-        periods = np.arange(len(y)) if periods is None else np.asarray(periods)
-        folds = _time_folds(X, target, periods, self.n_splits, self.horizon - 1, self.validation_periods)
-        self.cv_scores_ = {}
-        out_of_fold = {}
-        for name in names:
-            scores, labels = _out_of_fold(lambda name=name: CANDIDATES[name](seed), X, target, folds)
-            out_of_fold[name] = (scores, labels)
-            per_fold, start = [], 0
-            for _, va in folds:
-                stop = start + va.size
-                per_fold.append(average_precision_score(labels[start:stop], scores[start:stop]))
-                start = stop
-            self.cv_scores_[name] = float(np.mean(per_fold)) if per_fold else float("nan")
-        valid = {k: v for k, v in self.cv_scores_.items() if np.isfinite(v)}
-        self.best_candidate_ = max(valid, key=valid.get) if valid else names[0]
-        if np.unique(target).size == 2:
-            self.estimator_ = CANDIDATES[self.best_candidate_](seed).fit(X, target)
-            fitted = _logit(self.estimator_.predict_proba(X)[:, 1])
-            fitted_labels = target
-        else:
-            self.estimator_ = None
-            self.constant_ = float(target.mean()) if target.size else 0.0
-            fitted, fitted_labels = np.array([]), np.array([])
-        _Calibration.fit(self, self.calibration, *out_of_fold[self.best_candidate_], fitted, fitted_labels)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing column has no median
-            medians = np.nanmedian(np.where(np.isfinite(X), X, np.nan), axis=0)
-        self.feature_medians_ = np.nan_to_num(medians)
-        return self
-
-    def predict_proba(self, X) -> np.ndarray:
-        check_is_fitted(self, "classes_")
-        X = validate_data(self, X, reset=False, ensure_all_finite="allow-nan")
-        if self.estimator_ is None:
-            return self._proba_matrix(np.full(X.shape[0], self.constant_))
-        with single_thread():
-            raw = self.estimator_.predict_proba(X)[:, 1]
-        return self._proba_matrix(_Calibration.apply(self, raw))
+    def _probability(self, X: np.ndarray) -> np.ndarray:
+        return _Calibration.apply(self, self.estimator_.predict_proba(X)[:, 1])

@@ -13,9 +13,18 @@ import numpy as np
 
 
 def median_contributions(
-    model, X: np.ndarray, reference: np.ndarray, *, batch_rows: int = 100_000
+    model,
+    X: np.ndarray,
+    reference: np.ndarray,
+    *,
+    columns: np.ndarray | None = None,
+    feature_names: list[str] | None = None,
+    batch_rows: int = 50_000,
 ) -> np.ndarray:
     """``(n, p)`` contributions: probability minus the probability with one feature at ``reference``.
+
+    For a pool of members (the Sauti ensemble, ``p = sum_k w_k p_k``) this is exactly the weighted
+    sum of the members' own contributions.
 
     Parameters
     ----------
@@ -25,15 +34,27 @@ def median_contributions(
         Rows to explain.
     reference : ndarray of shape (p,)
         Reference value per feature (the training medians).
+    columns : array of int, optional
+        The only columns the model reads (others contribute exactly zero); default: all.
+    feature_names : list of str, optional
+        Column names, when the model was fitted on a DataFrame.
     batch_rows : int
         Changed rows predicted per call (bounds memory: ``batch_rows * p`` floats).
     """
     X = np.asarray(X, dtype=float)
-    base = model.predict_proba(X)[:, 1]
+
+    def predict(rows: np.ndarray) -> np.ndarray:
+        if feature_names is not None:
+            import pandas as pd
+
+            rows = pd.DataFrame(rows, columns=feature_names, copy=False)
+        return model.predict_proba(rows)[:, 1]
+
+    base = predict(X)
     contributions = np.zeros_like(X)
     # every (row, feature) pair whose value differs from the reference, predicted in large batches
     pairs = []
-    for j in range(X.shape[1]):
+    for j in range(X.shape[1]) if columns is None else np.asarray(columns, dtype=int):
         differs = ~((X[:, j] == reference[j]) | (np.isnan(X[:, j]) & np.isnan(reference[j])))
         rows = np.flatnonzero(differs)
         if rows.size:
@@ -46,7 +67,7 @@ def median_contributions(
         f, r = features[lo : lo + batch_rows], rows[lo : lo + batch_rows]
         changed = X[r].copy()
         changed[np.arange(r.size), f] = reference[f]
-        contributions[r, f] = base[r] - model.predict_proba(changed)[:, 1]
+        contributions[r, f] = base[r] - predict(changed)
     return contributions
 
 

@@ -94,6 +94,15 @@ def brier_skill(f: Forecasts, w: np.ndarray | None = None) -> float:
     return 1.0 - brier(f, w) / ref
 
 
+def log_loss(f: Forecasts, w: np.ndarray | None = None) -> float:
+    """Mean negative log-likelihood of the outcomes (ignorance score, nats); lower is better."""
+    if len(f.observed) == 0:
+        return float("nan")
+    p = np.clip(f.probability, 1e-15, 1 - 1e-15)
+    loss = -(f.observed * np.log(p) + (1 - f.observed) * np.log1p(-p))
+    return float(np.average(loss, weights=w))
+
+
 def captured_share(score: np.ndarray, positives: np.ndarray, weight: np.ndarray, share: float) -> float:
     """Positives captured by the highest-scored units whose weight adds up to ``share`` of the total.
 
@@ -157,6 +166,7 @@ METRICS: dict[str, MetricSpec] = {
         ),
         MetricSpec("roc_auc", "area under the ROC curve (pooled)", True, roc_auc),
         MetricSpec("brier", "mean squared error of the probability", False, brier),
+        MetricSpec("log_loss", "mean negative log-likelihood (ignorance score, nats)", False, log_loss),
         MetricSpec("brier_skill", "1 - Brier / Brier of climatology", True, brier_skill),
         MetricSpec(
             "hit_rate_top10",
@@ -225,6 +235,35 @@ def block_bootstrap_weights(n_groups: int, n_boot: int, block_length: int, seed:
     return weights
 
 
+def bootstrap_values(forecasts: Forecasts, group_weights: np.ndarray, name: str) -> np.ndarray:
+    """One value of metric ``name`` per bootstrap replicate (NaN where undefined).
+
+    ``group_weights`` come from :func:`block_bootstrap_weights` over the sorted unique groups; two
+    models' values for the same weights are paired (same resampled origins).
+    """
+    spec = METRICS[name]
+    _, row_group = np.unique(forecasts.group, return_inverse=True)
+    if spec.per_group is not None:
+        _, num, den = spec.per_group(forecasts)
+        totals = group_weights @ den
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(totals > 0, spec.scale * (group_weights @ num) / totals, np.nan)
+    return np.array(
+        [spec.func(forecasts, group_weights[b][row_group]) for b in range(group_weights.shape[0])]
+    )
+
+
+def percentile_interval(values: np.ndarray, level: float = 0.90) -> dict[str, float]:
+    """``{"low", "high", "n"}``: the central ``level`` interval of the finite values."""
+    alpha = (1.0 - level) / 2.0
+    finite = values[np.isfinite(values)]
+    return {
+        "low": float(np.quantile(finite, alpha)) if finite.size else float("nan"),
+        "high": float(np.quantile(finite, 1 - alpha)) if finite.size else float("nan"),
+        "n": int(finite.size),
+    }
+
+
 def bootstrap_intervals(
     forecasts: Forecasts,
     group_weights: np.ndarray,
@@ -233,28 +272,9 @@ def bootstrap_intervals(
 ) -> dict[str, dict[str, float]]:
     """Percentile confidence intervals of each metric over bootstrap replicates of origins.
 
-    ``group_weights`` come from :func:`block_bootstrap_weights` over the sorted unique groups.
     Returns ``{metric: {"low": .., "high": .., "n": replicates with a value}}``.
     """
     names = list(METRICS) if names is None else names
-    groups, row_group = np.unique(forecasts.group, return_inverse=True)
-    out: dict[str, dict[str, float]] = {}
-    alpha = (1.0 - level) / 2.0
-    for name in names:
-        spec = METRICS[name]
-        values = np.full(group_weights.shape[0], np.nan)
-        if spec.per_group is not None:
-            _, num, den = spec.per_group(forecasts)
-            totals = group_weights @ den
-            with np.errstate(invalid="ignore", divide="ignore"):
-                values = np.where(totals > 0, spec.scale * (group_weights @ num) / totals, np.nan)
-        else:
-            for b in range(group_weights.shape[0]):
-                values[b] = spec.func(forecasts, group_weights[b][row_group])
-        finite = values[np.isfinite(values)]
-        out[name] = {
-            "low": float(np.quantile(finite, alpha)) if finite.size else float("nan"),
-            "high": float(np.quantile(finite, 1 - alpha)) if finite.size else float("nan"),
-            "n": int(finite.size),
-        }
-    return out
+    return {
+        name: percentile_interval(bootstrap_values(forecasts, group_weights, name), level) for name in names
+    }

@@ -20,8 +20,9 @@ if TYPE_CHECKING:  # pragma: no cover
 #: Types (beyond skops' defaults) an artifact may contain. Nothing else is ever loaded.
 TRUSTED_TYPES = (
     "numpy.dtype",
+    "sauti.models.ensemble.SautiClassifier",
+    "sauti.models.estimators.ColumnSubset",
     "sauti.models.estimators.PlattScoreClassifier",
-    "sauti.models.estimators.SautiClassifier",
     "sauti.models.estimators.TemporalCalibratedClassifier",
     "sauti.models.estimators.signed_log1p",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
@@ -29,7 +30,7 @@ TRUSTED_TYPES = (
 _JSON_FIELDS = ("params", "features", "training")
 #: Bump when a Sauti estimator's learned attributes change: artifacts of another format are refused
 #: with a "retrain" message instead of failing somewhere inside ``predict_proba``.
-ARTIFACT_FORMAT = 2
+ARTIFACT_FORMAT = 3
 
 
 def runtime() -> dict[str, Any]:
@@ -111,6 +112,15 @@ def current_model(workspace: Workspace, freq: str | None = None, unit: str | Non
     return _record(row) if row is not None else None
 
 
+def model_name(workspace: Workspace, version: str | None) -> str | None:
+    """The model name (``sauti``, a baseline or ``module:factory``) of a recorded version."""
+    if version is None:
+        return None
+    with workspace.session() as con:
+        row = con.execute("SELECT estimator FROM models WHERE version = ?", (version,)).fetchone()
+    return None if row is None else str(row[0])
+
+
 def list_models(workspace: Workspace) -> list[dict[str, Any]]:
     """Every model record, newest first."""
     with workspace.session() as con:
@@ -137,7 +147,9 @@ def load_model(workspace: Workspace, record: dict[str, Any]):
             f"{current}: run `sauti train` again"
         )
     untrusted = set(sio.get_untrusted_types(file=path))
-    unknown = sorted(untrusted - set(TRUSTED_TYPES))
+    # a researcher's model (--model module:factory) may hold the types its trainer trusted explicitly
+    trusted = set(TRUSTED_TYPES) | set(record.get("params", {}).get("trusted_types") or [])
+    unknown = sorted(untrusted - trusted)
     if unknown:
         raise SautiError(f"model artifact {path} holds types Sauti does not trust: {', '.join(unknown)}")
     return sio.load(path, trusted=sorted(untrusted))

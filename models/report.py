@@ -7,21 +7,18 @@ alarms of the primary model at the top-10% threshold.
 
 from __future__ import annotations
 
-import base64
 import html
-import io
-import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+from sauti.models.result import REPORTED_METRICS, BacktestResult, format_value
 
 from sauti.constants import LOCALITY_ID
 
 if TYPE_CHECKING:  # pragma: no cover
     import geopandas as gpd
-    from sauti.models.backtest import BacktestResult
 
 MAP_CLASSES = {
     "hits only": "#1a9850",
@@ -30,19 +27,6 @@ MAP_CLASSES = {
     "false alarms only": "#74add1",
     "quiet": "#f0f0f0",
 }
-
-
-def _png(fig) -> str:
-    import matplotlib.pyplot as plt
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def _img(data: str, alt: str) -> str:
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
 
 
 def _models(result: BacktestResult) -> list[str]:
@@ -177,38 +161,38 @@ def map_figure(result: BacktestResult, localities: gpd.GeoDataFrame):
     return fig
 
 
-def _fmt(value: Any, digits: int = 3) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "–"
-    return f"{value:.{digits}f}"
+def _value_and_interval(values: dict, detail: dict, name: str, metric: str) -> tuple[str, str]:
+    ci = detail["intervals"].get(name, {}).get(metric, {})
+    return format_value(
+        values.get(metric)
+    ), f"[{format_value(ci.get('low'))}, {format_value(ci.get('high'))}]"
 
 
 def metrics_table_html(result: BacktestResult) -> str:
     """The metrics table with 90% block-bootstrap intervals; the best value per column in bold."""
-    from sauti.models.backtest import CONTRACT_METRICS
     from sauti.models.metrics import METRICS
 
     models = result.metrics["models"]
     best = {}
-    for metric in CONTRACT_METRICS:
-        values = {m: v[metric] for m, v in models.items() if v[metric] is not None}
+    for metric in REPORTED_METRICS:
+        values = {m: v.get(metric) for m, v in models.items() if v.get(metric) is not None}
         if values:
             pick = max if METRICS[metric].higher_is_better else min
             best[metric] = pick(values, key=values.get)
-    head = "".join(f"<th>{html.escape(m)}</th>" for m in CONTRACT_METRICS)
+    head = "".join(f"<th>{html.escape(m)}</th>" for m in REPORTED_METRICS)
     rows = []
     for name, values in models.items():
         cells = []
-        for metric in CONTRACT_METRICS:
-            ci = result.detail["intervals"].get(name, {}).get(metric, {})
-            text = f"{_fmt(values[metric])}<br><small>[{_fmt(ci.get('low'))}, {_fmt(ci.get('high'))}]</small>"
+        for metric in REPORTED_METRICS:
+            value, interval = _value_and_interval(values, result.detail, name, metric)
+            text = f"{value}<br><small>{interval}</small>"
             cells.append(f"<td>{'<b>' + text + '</b>' if best.get(metric) == name else text}</td>")
         rows.append(f"<tr><th>{html.escape(name)}</th>{''.join(cells)}</tr>")
     return f"<table><tr><th>model</th>{head}</tr>{''.join(rows)}</table>"
 
 
-def _patrol_html(patrol: dict) -> str:
-    """Patrol hit rate of each plan (from ``sauti.models.patrol.evaluate``)."""
+def _patrol_rows(patrol: dict) -> dict:
+    """Patrol hit rate of each plan (from the patrol evaluator) as template rows."""
     rows = []
     for plan in ("optimised", "closest_to_base", "last_incidents", "oracle"):
         entry = patrol.get(plan)
@@ -217,19 +201,77 @@ def _patrol_html(patrol: dict) -> str:
         ci = entry.get("ci") or [None, None]
         low, high = (ci.get("low"), ci.get("high")) if isinstance(ci, dict) else (ci[0], ci[-1])
         rows.append(
-            f"<tr><th>{html.escape(plan)}</th><td>{_fmt(entry.get('patrol_hit_rate'))}</td>"
-            f"<td>[{_fmt(low)}, {_fmt(high)}]</td>"
-            f"<td>{html.escape(str(entry.get('incidents_covered', '')))}</td></tr>"
+            {
+                "plan": plan,
+                "rate": format_value(entry.get("patrol_hit_rate")),
+                "low": format_value(low),
+                "high": format_value(high),
+                "covered": entry.get("incidents_covered", ""),
+            }
         )
-    return (
-        "<h2>Patrol plans in the backtest</h2>"
-        f"<p>Share of next-period intercommunal incidents in localities each plan covers "
-        f"({html.escape(str(patrol.get('n_incidents', '?')))} incidents, "
-        f"{html.escape(str(patrol.get('n_origins', '?')))} origins; details in patrol.json).</p>"
-        "<table><tr><th>plan</th><th>patrol hit rate</th><th>interval</th><th>incidents covered</th></tr>"
-        + "".join(rows)
-        + "</table>"
-    )
+    return {
+        "rows": rows,
+        "n_incidents": patrol.get("n_incidents", "?"),
+        "n_origins": patrol.get("n_origins", "?"),
+    }
+
+
+def verdict_line(result: BacktestResult) -> str:
+    """One sentence: how the primary model compares with the best baseline of each headline metric."""
+    versus = result.detail.get("versus_best_baseline") or {}
+    primary = result.metrics["primary"]
+    parts, wins, total = [], 0, 0
+    for metric, label in (
+        ("average_precision", "average precision"),
+        ("hit_rate_top10", "top-10% hit rate"),
+        ("brier_skill", "Brier skill"),
+        ("log_loss", "log loss"),
+    ):
+        v = versus.get(metric) or {}
+        if v.get("difference") is None:
+            continue
+        total += 1
+        wins += bool(v["better"])
+        parts.append(
+            f"{label} {format_value(v['value'])} vs {format_value(v['baseline_value'])} ({v['baseline']}), "
+            f"difference {v['difference']:+.3g} [{format_value(v['low'])}, {format_value(v['high'])}]"
+        )
+    if not parts:
+        return f"{primary}: no comparison with the baselines (undefined metrics or no baseline run)."
+    head = "at or above" if wins == total else f"better on {wins} of {total} headline metrics than"
+    return f"Verdict: {primary} is {head} the best baseline of each — " + "; ".join(parts) + "."
+
+
+def _figures(result: BacktestResult, localities) -> list[dict]:
+    from sauti.figures import png_base64
+
+    figures = [
+        {
+            "title": "Precision-recall",
+            "alt": "precision-recall curves",
+            "data": png_base64(pr_figure(result)),
+        },
+        {
+            "title": "Reliability",
+            "alt": "reliability diagram",
+            "data": png_base64(reliability_figure(result)),
+        },
+        {"title": "Skill by lead time", "alt": "skill by lead", "data": png_base64(lead_figure(result))},
+        {"title": "", "alt": "positives per origin", "data": png_base64(origins_figure(result))},
+    ]
+    if localities is not None:
+        figures.append(
+            {
+                "title": "Hits and misses",
+                "alt": "map of hits and misses",
+                "data": png_base64(map_figure(result, localities)),
+            }
+        )
+    return figures
+
+
+def _second(item: tuple[str, float]) -> float:
+    return -item[1]
 
 
 def write_report(
@@ -239,62 +281,48 @@ def write_report(
     localities: gpd.GeoDataFrame | None = None,
     patrol: dict | None = None,
 ) -> Path:
-    """Write the self-contained HTML report of a backtest to ``path``."""
+    """Write the self-contained HTML report of a backtest to ``path`` (template shipped with the package)."""
+    import jinja2
     import matplotlib
+    from markupsafe import Markup
 
     matplotlib.use("Agg")
-    m, d = result.metrics, result.detail
-    selection = d.get("model_selection", [])
-    chosen = ", ".join(f"{c['origin'][:7]}: {html.escape(c['chosen'])}" for c in selection) or "–"
-    parts = [
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>Sauti backtest h={m['horizon']}</title><style>",
-        "body{font-family:sans-serif;max-width:1100px;margin:1em auto;color:#222}"
-        "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px;"
-        "text-align:right}th{background:#f5f5f5}img{max-width:100%}small{color:#666}",
-        "</style></head><body>",
-        f"<h1>Rolling-origin backtest: freq {html.escape(str(m['freq']))}, horizon {m['horizon']}</h1>",
-        f"<p>Origins {m['start']} to {m['end']} ({d['n_origins']} origins, "
-        f"{d['origins_with_positives']} with at least one positive), {d['n_localities']} localities, "
-        f"{m['n_forecasts']} forecasts, positive rate {_fmt(m['positive_rate'], 4)}. "
-        "Metrics pool all forecasts; brackets are 90% moving-block bootstrap "
-        f"intervals over origins ({d['bootstrap']['replicates']} replicates, blocks of "
-        f"{d['bootstrap']['block_length']} origins). Alert features used: {d.get('use_alerts')}.</p>",
-        "<h2>Metrics</h2>",
-        metrics_table_html(result),
-        "<p><small>Model chosen by nested temporal validation at each re-tuning origin: "
-        f"{chosen}</small></p>",
-        "<h2>Precision-recall</h2>",
-        _img(_png(pr_figure(result)), "precision-recall curves"),
-        "<h2>Reliability</h2>",
-        _img(_png(reliability_figure(result)), "reliability diagram"),
-        "<h2>Skill by lead time</h2>",
-        _img(_png(lead_figure(result)), "skill by lead"),
-        _img(_png(origins_figure(result)), "positives per origin"),
-    ]
-    if localities is not None:
-        parts += [
-            "<h2>Hits and misses</h2>",
-            _img(_png(map_figure(result, localities)), "map of hits and misses"),
-        ]
-    if patrol is not None:
-        parts.append(_patrol_html(patrol))
-    parts.append("</body></html>")
+    d = result.detail
+    weights = "; ".join(
+        f"{c['origin'][:7]}: "
+        + ", ".join(f"{n} {w:.2f}" for n, w in sorted(c["weights"].items(), key=lambda kv: -kv[1]))
+        for c in d.get("ensemble", [])
+    )
+    alerts = d.get("alerts") or {
+        "reason": "alert features used" if d.get("use_alerts") else "no alert features used"
+    }
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("sauti.models", "templates"), autoescape=True, keep_trailing_newline=True
+    )
+    page = environment.get_template("backtest_report.html.j2").render(
+        m=result.metrics,
+        d=d,
+        empty=bool(d.get("empty_window")),
+        verdict=verdict_line(result),
+        positive_rate=format_value(result.metrics["positive_rate"], 4),
+        alerts=alerts.get("reason", ""),
+        table=Markup(metrics_table_html(result)),
+        weights=weights or "–",
+        figures=_figures(result, localities),
+        patrol=_patrol_rows(patrol) if patrol is not None else None,
+    )
     path = Path(path)
-    path.write_text("\n".join(parts), encoding="utf-8")
+    path.write_text(page, encoding="utf-8")
     return path
 
 
 def metrics_markdown(metrics: dict, detail: dict) -> str:
     """The metrics table with 90% bootstrap intervals as Markdown (for docs and the README)."""
-    from sauti.models.backtest import CONTRACT_METRICS
-
-    head = "| model | " + " | ".join(CONTRACT_METRICS) + " |"
-    lines = [head, "|---" * (len(CONTRACT_METRICS) + 1) + "|"]
+    head = "| model | " + " | ".join(REPORTED_METRICS) + " |"
+    lines = [head, "|---" * (len(REPORTED_METRICS) + 1) + "|"]
     for name, values in metrics["models"].items():
         cells = []
-        for metric in CONTRACT_METRICS:
-            ci = detail["intervals"].get(name, {}).get(metric, {})
-            cells.append(f"{_fmt(values[metric])} [{_fmt(ci.get('low'))}, {_fmt(ci.get('high'))}]")
+        for metric in REPORTED_METRICS:
+            cells.append(" ".join(_value_and_interval(values, detail, name, metric)))
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

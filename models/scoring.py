@@ -16,8 +16,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 import xarray as xr
+from sauti.models.alert_use import decide_alert_use
 from sauti.models.backtest import load_or_build_cube
-from sauti.models.estimators import SautiClassifier, single_thread
+from sauti.models.catalog import PRIMARY, resolve_model
+from sauti.models.estimators import single_thread
 from sauti.models.explain import median_contributions, top_drivers
 from sauti.models.panel import model_features, panel_frame, variable_matrix
 from sauti.models.registry_store import current_model, load_model, save_model
@@ -58,33 +60,120 @@ def data_snapshot(cube: xr.Dataset) -> str:
     return hashlib.sha256(provenance.encode("utf-8")).hexdigest()[:16]
 
 
-def _feature_matrix(cube: xr.Dataset, features: list[str], period_index: int) -> np.ndarray:
-    return np.column_stack([variable_matrix(cube, name)[:, period_index] for name in features])
+def _feature_table(cube: xr.Dataset, features: list[str], first: int) -> np.ndarray:
+    """``(periods, localities, features)`` values of periods ``first …`` (each variable read once)."""
+    return np.stack([variable_matrix(cube, name)[:, first:].T for name in features], axis=2)
 
 
-def _probabilities(model, cube: xr.Dataset, features: list[str], first: int) -> dict[int, np.ndarray]:
-    """Probability per locality for every period from ``first`` to the latest (one read per variable)."""
-    n_per = cube.sizes[PERIOD_DIM]
-    stacked = np.stack([variable_matrix(cube, name)[:, first:] for name in features], axis=-1)
+def _labelled_table(cube: xr.Dataset, features: list[str], horizon: int) -> pd.DataFrame:
+    target = make_target(cube, horizon)
+    frame = panel_frame(cube, features, extra={"_target": target.to_numpy()})
+    labelled = frame[np.isfinite(frame["_target"].to_numpy())].reset_index(drop=True)
+    y = labelled["_target"].to_numpy()
+    if np.unique(y).size < 2:
+        raise NotReadyError(
+            "cannot train: the labelled periods of the cube have "
+            + ("no intercommunal incident" if y.sum() == 0 else "only positive outcomes")
+            + "; ingest more incident history first"
+        )
+    return labelled
+
+
+def _training_summary(model, labelled: pd.DataFrame, y: np.ndarray, fitted: np.ndarray) -> dict:
+    from sklearn.metrics import average_precision_score, brier_score_loss
+
+    periods = pd.DatetimeIndex(labelled[PERIOD])
+    summary = {
+        "rows": len(y),
+        "positives": int(y.sum()),
+        "first_period": f"{periods.min():%Y-%m-%d}",
+        "last_period": f"{periods.max():%Y-%m-%d}",
+        "in_sample_average_precision": float(average_precision_score(y, fitted)),
+        "in_sample_brier": float(brier_score_loss(y, fitted)),
+    }
+    if hasattr(model, "weights_"):  # the Sauti ensemble: its members' weights and inner validation
+        summary.update({"weights": model.weights_, "inner_validation": model.validation_})
+    return summary
+
+
+def train(
+    workspace: Workspace,
+    *,
+    freq: str = "M",
+    unit: str = "admin2",
+    horizon: int = 1,
+    random_state: int = 0,
+    progress: Callable[[int], None] | None = None,
+    use_alerts: bool = True,
+    model: str = PRIMARY,
+    trusted_types: tuple[str, ...] = (),
+    include_synthetic_alerts: bool = False,
+    cube: xr.Dataset | None = None,
+) -> dict:
+    """Fit ``model`` on every labelled (locality, period) of the cube and record it as current.
+
+    ``cube`` is the cube to train on (default: the stored one of ``freq``/``unit``, built first if
+    there is none).
+
+    ``model`` is ``"sauti"`` (default), a servable baseline name, or ``package.module:factory``
+    (see :mod:`sauti.models.catalog`; ``trusted_types`` lists the extra types its artifact may
+    hold). Alerts from files marked synthetic are left out unless ``include_synthetic_alerts``
+    (:mod:`sauti.models.alert_use`; the decision is in ``training["alerts"]``).
+    Returns the model record: ``version``, ``created_at``, ``freq``, ``unit``, ``horizon``,
+    ``estimator`` (the model name), ``artifact``, ``artifact_sha256``, ``data_snapshot``,
+    ``params``, ``features``, ``training``, ``is_current``.
+    """
+    advance = progress or (lambda _n: None)
+    choice = resolve_model(model, horizon=horizon, random_state=random_state, trusted_types=trusted_types)
+    if cube is None:
+        cube = load_or_build_cube(workspace, freq=freq, unit=unit)
+    advance(1)
+    alerts = decide_alert_use(workspace, use_alerts=use_alerts, include_synthetic=include_synthetic_alerts)
+    features = model_features(cube, use_alerts=alerts.use_alerts)
+    labelled = _labelled_table(cube, features, horizon)
+    X, y = labelled[features], labelled["_target"].to_numpy().astype(int)
+    estimator = choice.estimator
+    fit_params = {"periods": labelled["period_index"].to_numpy()} if choice.takes_periods else {}
     with single_thread():
-        return {t: model.predict_proba(stacked[:, t - first, :])[:, 1] for t in range(first, n_per)}
+        estimator.fit(X, y, **fit_params)
+        fitted = np.asarray(estimator.predict_proba(X))[:, 1]
+    advance(1)
+    training = {**_training_summary(estimator, labelled, y, fitted), "alerts": alerts.as_dict()}
+    params = estimator.get_params() if hasattr(estimator, "get_params") else {}
+    record = save_model(
+        workspace,
+        estimator,
+        freq=cube.attrs.get("freq", freq),
+        unit=unit,
+        horizon=horizon,
+        estimator=choice.name,
+        features=features,
+        data_snapshot=data_snapshot(cube),
+        params={**params, "use_alerts": alerts.use_alerts, "trusted_types": choice.trusted_types},
+        training=training,
+    )
+    advance(1)
+    return record
 
 
-def _history_start(workspace, record: dict, periods: pd.DatetimeIndex, n_ids: int, *, nowcast: bool) -> int:
-    """First period to predict: :data:`HISTORY_PERIODS` before the latest, or only the one before it
-    for a nowcast when this model's scores of that period are already stored for every locality
-    (new data in the latest period does not change earlier features: they are causal)."""
-    latest = len(periods) - 1
-    full = max(0, latest - HISTORY_PERIODS)
-    if not nowcast or latest < 1:
-        return full
-    with workspace.session() as con:
-        stored = con.execute(
-            "SELECT COUNT(*) FROM risk_scores "
-            "WHERE freq = ? AND unit = ? AND period = ? AND model_version = ?",
-            (record["freq"], record["unit"], f"{periods[latest - 1]:%Y-%m-%d}", record["version"]),
-        ).fetchone()[0]
-    return latest - 1 if stored == n_ids else full
+def _ranks(probability: np.ndarray) -> np.ndarray:
+    return pd.Series(probability).rank(ascending=False, method="min").to_numpy(dtype=int)
+
+
+def _load_current(workspace: Workspace, freq: str | None, unit: str | None, cube: xr.Dataset | None = None):
+    """The current model's record, the cube it scores (``cube``, else the stored one) and the model."""
+    record = current_model(workspace, freq, unit)
+    if record is None:
+        raise NotReadyError("no trained model for this workspace: run `sauti train` first")
+    if cube is None:
+        cube = load_or_build_cube(workspace, freq=record["freq"], unit=record["unit"])
+    missing = [f for f in record["features"] if f not in cube]
+    if missing:
+        raise SautiError(
+            f"the feature cube lacks {len(missing)} feature(s) model {record['version']} was trained on "
+            f"(e.g. {missing[0]}): run `sauti train` again"
+        )
+    return record, cube, _loaded_model(workspace, record)
 
 
 def _loaded_model(workspace, record: dict):
@@ -104,78 +193,47 @@ def _load_model_cached(root: str, record_json: str, _stamp: int):
     return load_model(Workspace(root), json.loads(record_json))
 
 
-def train(
-    workspace: Workspace,
-    *,
-    freq: str = "M",
-    unit: str = "admin2",
-    horizon: int = 1,
-    random_state: int = 0,
-    progress: Callable[[int], None] | None = None,
-    use_alerts: bool = True,
-    cube: xr.Dataset | None = None,
-) -> dict:
-    """Fit the Sauti model on every labelled (locality, period) of the cube and record it.
+def _history_start(workspace, record: dict, periods: pd.DatetimeIndex, n_ids: int, *, nowcast: bool) -> int:
+    """First period to predict: :data:`HISTORY_PERIODS` before the latest, or only the one before it
+    for a nowcast when this model's scores of that period are already stored for every locality
+    (new data in the latest period does not change earlier features: they are causal)."""
+    latest = len(periods) - 1
+    full = max(0, latest - HISTORY_PERIODS)
+    if not nowcast or latest < 1:
+        return full
+    stored = _stored_localities(workspace, record, f"{periods[latest - 1]:%Y-%m-%d}")
+    return latest - 1 if len(stored) == n_ids else full
 
-    ``cube`` is the cube to train on (default: the stored one of ``freq``/``unit``, built first
-    if there is none).
 
-    Returns the model record: ``version``, ``created_at``, ``freq``, ``unit``, ``horizon``,
-    ``estimator`` (the candidate chosen by nested temporal validation), ``artifact``,
-    ``artifact_sha256``, ``data_snapshot``, ``params``, ``features``, ``training``, ``is_current``.
-    """
-    from sklearn.metrics import average_precision_score, brier_score_loss
-
-    advance = progress or (lambda _n: None)
-    if cube is None:
-        cube = load_or_build_cube(workspace, freq=freq, unit=unit)
-    advance(1)
-    features = model_features(cube, use_alerts=use_alerts)
-    target = make_target(cube, horizon)
-    frame = panel_frame(cube, features, extra={"_target": target.to_numpy()})
-    labelled = frame[np.isfinite(frame["_target"].to_numpy())]
-    y = labelled["_target"].to_numpy().astype(int)
-    if np.unique(y).size < 2:
-        raise NotReadyError(
-            "cannot train: the labelled periods of the cube have "
-            + ("no intercommunal incident" if y.sum() == 0 else "only positive outcomes")
-            + "; ingest more incident history first"
-        )
-    X = labelled[features].to_numpy(dtype=float)
-    model = SautiClassifier(horizon=horizon, random_state=random_state)
-    model.fit(X, y, periods=labelled["period_index"].to_numpy())
-    advance(1)
+def _probabilities(model, table: np.ndarray, features: list[str]) -> np.ndarray:
+    """``(periods, localities)`` probabilities of a ``(periods, localities, features)`` table."""
+    names = features if hasattr(model, "feature_names_in_") else None
+    n_per, n_loc, n_feat = table.shape
+    flat = table.reshape(n_per * n_loc, n_feat)
     with single_thread():
-        fitted = model.predict_proba(X)[:, 1]
-    periods = pd.DatetimeIndex(labelled[PERIOD])
-    training = {
-        "rows": len(y),
-        "positives": int(y.sum()),
-        "first_period": f"{periods.min():%Y-%m-%d}",
-        "last_period": f"{periods.max():%Y-%m-%d}",
-        "inner_validation_average_precision": model.cv_scores_,
-        "in_sample_average_precision": float(average_precision_score(y, fitted)),
-        "in_sample_brier": float(brier_score_loss(y, fitted)),
-        "calibration": model.calibration_,
+        rows = pd.DataFrame(flat, columns=names, copy=False) if names is not None else flat
+        return np.asarray(model.predict_proba(rows))[:, 1].reshape(n_per, n_loc)
+
+
+def _drivers(model, X_now: np.ndarray, rows: np.ndarray, features: list[str]) -> dict[int, str]:
+    """Top drivers (JSON) of the given rows: the features each model member moves most."""
+    if rows.size == 0:
+        return {}
+    reference = getattr(model, "feature_medians_", None)
+    if reference is None:
+        reference = np.nan_to_num(np.nanmedian(X_now, axis=0))
+    with single_thread():
+        contrib = median_contributions(
+            model,
+            X_now[rows],
+            reference,
+            columns=getattr(model, "used_features_", None),
+            feature_names=features if hasattr(model, "feature_names_in_") else None,
+        )
+    return {
+        int(i): json.dumps(d)
+        for i, d in zip(rows, top_drivers(contrib, X_now[rows], features, TOP_DRIVERS), strict=True)
     }
-    record = save_model(
-        workspace,
-        model,
-        freq=cube.attrs.get("freq", freq),
-        unit=unit,
-        horizon=horizon,
-        estimator=model.best_candidate_,
-        features=features,
-        data_snapshot=data_snapshot(cube),
-        params={**model.get_params(), "use_alerts": use_alerts},
-        training=training,
-    )
-    advance(1)
-    return record
-
-
-def _ranks(probability: np.ndarray) -> np.ndarray:
-    return pd.Series(probability).rank(ascending=False, method="min").to_numpy(dtype=int)
 
 
 def score(
@@ -189,103 +247,81 @@ def score(
     """Score the latest period of the current cube with the current model and store the result.
 
     ``cube`` is the cube just built (:func:`sauti.models.refresh.refresh_risk` passes it along);
-    default the stored one, built first if there is none.
+    default the stored one, built first if there is none. With ``localities`` (a nowcast) only the
+    latest two periods are predicted when this model's earlier scores are stored.
 
     Probabilities and ranks are recomputed for every locality (ranks depend on all of them);
     drivers are recomputed for ``localities`` (default: all) and for any locality without a
     stored score. Returns the stored rows of the latest period for ``localities`` (default: all),
     with the columns of :func:`latest_scores`.
     """
-    record = current_model(workspace, freq, unit)
-    if record is None:
-        raise NotReadyError("no trained model for this workspace: run `sauti train` first")
-    if cube is None:
-        cube = load_or_build_cube(workspace, freq=record["freq"], unit=record["unit"])
+    record, cube, model = _load_current(workspace, freq, unit, cube)
     features = record["features"]
-    missing = [f for f in features if f not in cube]
-    if missing:
-        raise SautiError(
-            f"the feature cube lacks {len(missing)} feature(s) model {record['version']} was trained on "
-            f"(e.g. {missing[0]}): run `sauti train` again"
-        )
-    model = _loaded_model(workspace, record)
     ids = cube[LOCALITY_DIM].to_numpy().astype(str)
     if localities is not None:
         unknown = sorted(set(localities) - set(ids))
         if unknown:
             raise NotFoundError(f"unknown locality id(s) for unit {record['unit']}: {', '.join(unknown[:5])}")
-    n_per = cube.sizes[PERIOD_DIM]
-    periods = pd.DatetimeIndex(cube[PERIOD_DIM].to_numpy())
-    first = _history_start(workspace, record, periods, len(ids), nowcast=localities is not None)
-    probabilities = _probabilities(model, cube, features, first)
-    latest = n_per - 1
-    p_now = probabilities[latest]
-    change = p_now - probabilities[latest - 1] if latest - 1 in probabilities else np.full(len(ids), np.nan)
-    snapshot = data_snapshot(cube)
-    scored_at = utc_now("milliseconds")  # two refreshes within a second still differ
-    version = record["version"]
-    key = (record["freq"], record["unit"])
-    latest_iso = f"{periods[latest]:%Y-%m-%d}"
+    all_periods = pd.DatetimeIndex(cube[PERIOD_DIM].to_numpy())
+    first = _history_start(workspace, record, all_periods, len(ids), nowcast=localities is not None)
+    table = _feature_table(cube, features, first)
+    probabilities = _probabilities(model, table, features)
+    periods = all_periods[first:]
+    stored = _stored_localities(workspace, record, f"{periods[-1]:%Y-%m-%d}")
+    wanted = set(ids) if localities is None else set(localities) | (set(ids) - stored)
+    drivers = _drivers(model, table[-1], np.flatnonzero(np.isin(ids, sorted(wanted))), features)
+    rows = _score_rows(ids, periods, probabilities, drivers, record, data_snapshot(cube))
+    _store_scores(workspace, rows, partial=localities is not None)
+    result = latest_scores(workspace, freq=record["freq"], unit=record["unit"])
+    if localities is not None:
+        result = result[result[LOCALITY_ID].isin(localities)].reset_index(drop=True)
+    return result
 
+
+def _stored_localities(workspace: Workspace, record: dict, period: str) -> set[str]:
     with workspace.session() as con:
-        stored = {
+        return {
             r[0]
             for r in con.execute(
                 "SELECT locality_id FROM risk_scores "
                 "WHERE freq = ? AND unit = ? AND period = ? AND model_version = ?",
-                (*key, latest_iso, version),
+                (record["freq"], record["unit"], period, record["version"]),
             )
         }
-    wanted = set(ids) if localities is None else set(localities) | (set(ids) - stored)
-    explain = np.flatnonzero(np.isin(ids, sorted(wanted)))
-    X_now = _feature_matrix(cube, features, latest)
-    drivers_json: dict[int, str] = {}
-    if explain.size:
-        with single_thread():
-            contrib = median_contributions(model, X_now[explain], model.feature_medians_)
-        for i, drivers in zip(
-            explain, top_drivers(contrib, X_now[explain], features, TOP_DRIVERS), strict=True
-        ):
-            drivers_json[int(i)] = json.dumps(drivers)
 
-    rows_latest = []
-    ranks = _ranks(p_now)
-    for i, loc in enumerate(ids):
-        rows_latest.append(
-            (
-                loc,
-                latest_iso,
-                *key,
-                float(p_now[i]),
-                int(ranks[i]),
-                None if np.isnan(change[i]) else float(change[i]),
-                drivers_json.get(i),
-                version,
-                snapshot,
-                scored_at,
-            )
-        )
-    history = []
-    for t, p in probabilities.items():
-        if t == latest:
-            continue
-        prev = probabilities.get(t - 1)
-        r = _ranks(p)
+
+def _score_rows(ids, periods, probabilities, drivers, record, snapshot) -> list[tuple]:
+    """One row per (locality, period): the latest period with drivers (None keeps the stored ones)."""
+    scored_at = utc_now("milliseconds")  # two refreshes within a second still differ
+    key = (record["freq"], record["unit"])
+    latest = len(periods) - 1
+    rows = []
+    for t in range(len(periods)):
+        p = probabilities[t]
+        change = p - probabilities[t - 1] if t > 0 else np.full(len(ids), np.nan)
+        ranks = _ranks(p)
+        day = f"{periods[t]:%Y-%m-%d}"
         for i, loc in enumerate(ids):
-            history.append(
+            rows.append(
                 (
                     loc,
-                    f"{periods[t]:%Y-%m-%d}",
+                    day,
                     *key,
                     float(p[i]),
-                    int(r[i]),
-                    None if prev is None else float(p[i] - prev[i]),
-                    "[]",
-                    version,
+                    int(ranks[i]),
+                    None if np.isnan(change[i]) else float(change[i]),
+                    drivers.get(i) if t == latest else "[]",
+                    record["version"],
                     snapshot,
                     scored_at,
                 )
             )
+    return rows
+
+
+def _store_scores(workspace: Workspace, rows: list[tuple], *, partial: bool) -> None:
+    """Upsert the latest period (keeping stored drivers where none were recomputed) and the history."""
+    latest = max(r[1] for r in rows)
     columns = (
         "locality_id, period, freq, unit, probability, rank, change, drivers, "
         "model_version, data_snapshot, scored_at"
@@ -298,16 +334,12 @@ def score(
         "drivers = CASE WHEN ? IS NULL THEN risk_scores.drivers ELSE excluded.drivers END"
     )
     history_sql = (
-        f"INSERT OR {'REPLACE' if localities is None else 'IGNORE'} INTO risk_scores ({columns}) "
+        f"INSERT OR {'IGNORE' if partial else 'REPLACE'} INTO risk_scores ({columns}) "
         "VALUES (?,?,?,?,?,?,?,?,?,?,?)"
     )
     with workspace.session() as con, workspace.transaction(con):
-        con.executemany(upsert, [(*row, row[7]) for row in rows_latest])
-        con.executemany(history_sql, history)
-    result = latest_scores(workspace, freq=record["freq"], unit=record["unit"])
-    if localities is not None:
-        result = result[result[LOCALITY_ID].isin(localities)].reset_index(drop=True)
-    return result
+        con.executemany(upsert, [(*row, row[7]) for row in rows if row[1] == latest])
+        con.executemany(history_sql, [row for row in rows if row[1] != latest])
 
 
 def served_stamp(workspace: Workspace, record: dict) -> tuple[str | None, str | None, str | None]:

@@ -17,12 +17,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from sauti.store import Workspace
 
 
-def model_name(record: dict[str, Any]) -> str:
-    """A person-facing name of a model record (its recorded name, else the chosen estimator)."""
-    name = record.get("model_name") or record.get("name") or record.get("estimator") or "Sauti model"
-    return str(name).replace("_", " ")
-
-
 def risk_status(
     workspace: Workspace, *, stale_after_days: int = STALE_AFTER_DAYS, today: date | None = None
 ) -> dict[str, Any]:
@@ -48,7 +42,7 @@ def risk_status(
     record = current_model(workspace)
     if record is not None:
         out["model"] = {
-            "name": model_name(record),
+            "name": str(record.get("estimator") or "sauti"),
             "version": record["version"],
             "freq": record["freq"],
             "unit": record["unit"],

@@ -130,3 +130,7 @@ def check_columns(frame_columns: Iterable[str], required: Iterable[str], what: s
 def check_panel(frame_columns: Iterable[str], what: str) -> None:
     """Check that a frame crossing a layer boundary carries the panel key."""
     check_columns(frame_columns, PANEL_KEY, what)
+
+
+DEFAULT_TIMEZONE = "Africa/Bangui"
+"""The mission's local time zone when none is set (``SAUTI_TIMEZONE``): naive alert times are read in it."""

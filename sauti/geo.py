@@ -17,3 +17,15 @@ def local_crs(bounds: tuple[float, float, float, float]) -> CRS:
     minx, miny, maxx, maxy = bounds
     lon0, lat0 = (minx + maxx) / 2, (miny + maxy) / 2
     return CRS.from_proj4(f"+proj=laea +lat_0={lat0:.4f} +lon_0={lon0:.4f} +datum=WGS84 +units=m +no_defs")
+
+
+def utm_crs(bounds: tuple[float, float, float, float]) -> CRS:
+    """The WGS 84 / UTM zone of the centre of ``bounds`` (lon/lat): EPSG:326zz north, 327zz south.
+
+    An EPSG-identified metric CRS for files people open in GIS tools (QGIS shows the code, not
+    "unknown"). Across a mission area up to ~20° of longitude wide the scale error stays under 2%.
+    """
+    minx, miny, maxx, maxy = bounds
+    lon0, lat0 = (minx + maxx) / 2, (miny + maxy) / 2
+    zone = int((lon0 + 180) // 6) % 60 + 1
+    return CRS.from_epsg((32600 if lat0 >= 0 else 32700) + zone)

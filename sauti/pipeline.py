@@ -43,8 +43,9 @@ def build_demo(
     alerts_csv = sample / "alerts" / "synthetic_alerts.csv"
     if alerts_csv.exists():
         from sauti.ingest.alerts import ingest_alerts
+        from sauti.settings import get_settings
 
-        report = ingest_alerts(workspace, alerts_csv)
+        report = ingest_alerts(workspace, alerts_csv, timezone=get_settings().timezone)
         note(f"alerts: {report.accepted} new, {report.duplicates} already stored, {report.rejected} rejected")
 
     from sauti.features import DEFAULT_SURFACE, compute_features
@@ -81,15 +82,11 @@ def build_demo(
 
     bases = sample / "bases.geojson"
     if bases.exists():
-        from sauti.models.patrol import plan_from_workspace
-        from sauti.models.patrol.bases import read_bases, save_bases
+        from sauti.models.patrol import plan_from_workspace, read_bases, save_bases
 
         save_bases(workspace, read_bases(bases), source=str(bases))
         summary = plan_from_workspace(workspace).summary()
-        note(
-            f"patrols: {summary.get('status')} plan covers {summary.get('covered_risk', 0):.2f} of "
-            f"{summary.get('total_risk', 0):.2f} expected risk (sum of probabilities)"
-        )
+        note(f"patrols ({summary['status']} plan): {summary['headline'][0].lower()}{summary['headline'][1:]}")
     return done
 
 
@@ -99,3 +96,63 @@ def _has_scores(workspace, latest_scores) -> bool:
     except SautiError:
         return False
     return frame is not None and len(frame) > 0
+
+
+def backtest_with_patrols(
+    workspace,
+    *,
+    out: Path,
+    bases: Path,
+    patrols: int | None = None,
+    range_km: float | None = None,
+    **backtest,
+) -> dict:
+    """A backtest (``sauti.models.backtest``) plus the patrol evaluation of its primary model's forecasts.
+
+    Writes the backtest's outputs and ``patrol.json`` into ``out``, with a patrol section in the
+    report; ``patrols``/``range_km`` override the bases file's values. Returns the metrics.json dict.
+    The backtest itself never imports the patrol layer: they meet here, above both.
+    """
+    from sauti.models.backtest import backtest_workspace, localities_for_map, write_outputs
+
+    path = Path(bases)
+    if not path.exists():
+        raise SautiError(f"--bases {path}: file not found")
+    unit = backtest.get("unit", "admin2")
+    localities = localities_for_map(workspace, unit)
+    if localities is None:
+        raise SautiError("--bases needs locality geometry for the backtest's unit set; none is stored")
+    cube, result = backtest_workspace(workspace, **backtest)
+    patrol = _evaluate_patrols(cube, result, localities, path, patrols, range_km)
+    write_outputs(result, out, localities=localities, patrol=patrol)
+    return result.metrics
+
+
+def _evaluate_patrols(cube, result, localities, bases: Path, patrols, range_km) -> dict:
+    """Patrol hit rate of the optimised plans against the simple ones, on the backtest's forecasts."""
+    import numpy as np
+    import pandas as pd
+
+    from sauti.constants import LOCALITY_DIM, LOCALITY_ID, PERIOD, PERIOD_DIM, TARGET_CATEGORY
+    from sauti.models.patrol.bases import read_bases
+    from sauti.models.patrol.evaluate import evaluate_patrol_plans
+
+    counts = cube[f"count_{TARGET_CATEGORY}"].transpose(LOCALITY_DIM, PERIOD_DIM)
+    observed = pd.DataFrame(
+        {
+            PERIOD: np.tile(pd.DatetimeIndex(cube[PERIOD_DIM].to_numpy()), cube.sizes[LOCALITY_DIM]),
+            LOCALITY_ID: np.repeat(cube[LOCALITY_DIM].to_numpy().astype(str), cube.sizes[PERIOD_DIM]),
+            "count": counts.to_numpy().ravel(),
+        }
+    )
+    return evaluate_patrol_plans(
+        result.predictions.drop(columns="_row"),
+        localities,
+        read_bases(bases),
+        patrols=patrols,
+        range_km=range_km,
+        incidents_observed=observed[observed["count"] > 0].reset_index(drop=True),
+        model=result.metrics["primary"],
+        freq=result.metrics["freq"],
+        random_state=result.detail["bootstrap"]["seed"],
+    )

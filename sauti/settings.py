@@ -8,6 +8,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from sauti.constants import DEFAULT_TIMEZONE
+
 
 class Settings(BaseSettings):
     """Runtime settings. Every field can be set as ``SAUTI_<FIELD>`` in the environment."""
@@ -25,7 +27,7 @@ class Settings(BaseSettings):
         None, description="Population density raster (persons/km²) for exposure covariates."
     )
     timezone: str = Field(
-        "Africa/Bangui", description="Mission's local time zone: naive alert times are read in it."
+        DEFAULT_TIMEZONE, description="Mission's local time zone: naive alert times are read in it."
     )
     stale_after_days: int = Field(
         45, ge=0, description="Warn when the incident data is older than this many days."

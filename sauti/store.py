@@ -305,18 +305,35 @@ def _split_sql(sql: str) -> list[str]:
 
 
 def insert_ignore(con: sqlite3.Connection, table: str, frame: pd.DataFrame) -> int:
-    """``INSERT OR IGNORE`` the rows of ``frame``; return how many were new.
+    """Insert the rows of ``frame`` whose key is new; return how many were new.
 
-    Rows whose primary key is already stored (or repeated earlier in ``frame``) are ignored, which
-    is what makes ingest idempotent. Missing values (``None``, ``NaN``, ``NaT``, ``pd.NA``) are
-    stored as NULL. Rows are bound column-wise (one ``tolist`` per column, no per-row pandas
-    work): this is the hot loop of a million-row ingest. Text columns are first bound as they
-    are (``None`` and float ``NaN`` both bind as NULL); only if one holds a value SQLite cannot
-    bind (``pd.NA``, ``NaT``) is the batch rolled back to a savepoint and bound again with every
-    missing value turned into ``None`` — which spares a scan for missing values per column.
+    Like :func:`insert_new`, for rows that were checked already (derived localities, place
+    names): a row that breaks a NOT NULL or CHECK constraint raises :class:`sqlite3.IntegrityError`
+    instead of being skipped as if it were a duplicate.
+    """
+    new, failed = insert_new(con, table, frame)
+    if failed:
+        raise sqlite3.IntegrityError(f"{table}: {failed[0][1]} (and {len(failed) - 1} more rows)")
+    return new
+
+
+def insert_new(con: sqlite3.Connection, table: str, frame: pd.DataFrame) -> tuple[int, list[tuple[Any, str]]]:
+    """Insert the rows of ``frame`` whose key is new; return ``(new, failed)``.
+
+    Rows whose primary key is already stored (or repeated earlier in ``frame``) are skipped
+    (``ON CONFLICT DO NOTHING``: a duplicate is only a key match), which is what makes ingest
+    idempotent. A row that breaks any other constraint (NOT NULL, CHECK) is not stored and comes
+    back in ``failed`` as ``(index label, SQLite's message)``: the batch is inserted again in
+    halves until each failing row is found, so one bad row costs a few extra batches, not a row
+    at a time. Missing values (``None``, ``NaN``, ``NaT``, ``pd.NA``) are stored as NULL. Rows
+    are bound column-wise (one ``tolist`` per column, no per-row pandas work): this is the hot
+    loop of a million-row ingest. Text columns are first bound as they are (``None`` and float
+    ``NaN`` both bind as NULL); only if one holds a value SQLite cannot bind (``pd.NA``, ``NaT``)
+    is the batch rolled back and bound again with every missing value turned into ``None``,
+    which spares a scan for missing values per column.
     """
     if frame.empty:
-        return 0
+        return 0, []
     columns = list(frame.columns)
     # a column holding one value in every row (the run id, the source) is written into the
     # statement as a literal rather than bound a million times
@@ -324,24 +341,57 @@ def insert_ignore(con: sqlite3.Connection, table: str, frame: pd.DataFrame) -> i
     bound = [c for c in columns if c not in constants]
     names = ", ".join([*bound, *constants])
     slots = ", ".join(["?"] * len(bound) + list(constants.values()))
-    sql = f"INSERT OR IGNORE INTO {table} ({names}) VALUES ({slots})"
-    rows = [()] * len(frame) if not bound else None  # every column constant: one empty tuple per row
-    con.execute("SAVEPOINT insert_ignore")
+    sql = f"INSERT INTO {table} ({names}) VALUES ({slots}) ON CONFLICT DO NOTHING"
+    failed: list[tuple[int, str]] = []
+    con.execute("SAVEPOINT insert_batch")
     try:
-        before = con.total_changes
-        try:
-            values = rows or zip(*[_bindable(frame[c], scan_text=False) for c in bound], strict=True)
-            con.executemany(sql, values)
+        try:  # text columns bound as they are first (see _bindable); NA values refused: again
+            new = _insert_bisecting(con, sql, _rows(frame, bound, scan_text=False), 0, failed)
         except sqlite3.ProgrammingError:  # e.g. "type 'NAType' is not supported"
-            con.execute("ROLLBACK TO insert_ignore")
-            before = con.total_changes
-            con.executemany(sql, rows or zip(*[_bindable(frame[c]) for c in bound], strict=True))
-        new = con.total_changes - before
+            con.execute("ROLLBACK TO insert_batch")
+            failed.clear()
+            new = _insert_bisecting(con, sql, _rows(frame, bound, scan_text=True), 0, failed)
     except BaseException:
-        con.execute("ROLLBACK TO insert_ignore")
-        con.execute("RELEASE insert_ignore")
+        con.execute("ROLLBACK TO insert_batch")
+        con.execute("RELEASE insert_batch")
         raise
-    con.execute("RELEASE insert_ignore")
+    con.execute("RELEASE insert_batch")
+    labels = frame.index
+    return new, [(labels[pos], message) for pos, message in failed]
+
+
+def _rows(frame: pd.DataFrame, bound: list[str], scan_text: bool) -> list[tuple]:
+    if not bound:  # every column constant: one empty tuple per row
+        return [()] * len(frame)
+    return list(zip(*[_bindable(frame[c], scan_text=scan_text) for c in bound], strict=True))
+
+
+def _insert_bisecting(
+    con: sqlite3.Connection, sql: str, rows: list[tuple], offset: int, failed: list[tuple[int, str]]
+) -> int:
+    """``executemany`` under a savepoint; on a constraint failure, the two halves on their own.
+
+    Returns how many rows were inserted (``total_changes`` also counts rows rolled back).
+    """
+    con.execute("SAVEPOINT insert_part")
+    before = con.total_changes
+    try:
+        con.executemany(sql, rows)
+    except sqlite3.IntegrityError as exc:
+        con.execute("ROLLBACK TO insert_part")
+        con.execute("RELEASE insert_part")
+        if len(rows) == 1:
+            failed.append((offset, str(exc)))
+            return 0
+        half = len(rows) // 2
+        first = _insert_bisecting(con, sql, rows[:half], offset, failed)
+        return first + _insert_bisecting(con, sql, rows[half:], offset + half, failed)
+    except BaseException:
+        con.execute("ROLLBACK TO insert_part")
+        con.execute("RELEASE insert_part")
+        raise
+    new = con.total_changes - before
+    con.execute("RELEASE insert_part")
     return new
 
 

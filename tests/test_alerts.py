@@ -514,16 +514,21 @@ def test_bad_input_files(ws: Workspace, tmp_path: Path) -> None:
         ingest_alerts(ws, tmp_path / "empty.csv")
 
 
-def test_mission_time_zone_comes_from_settings(ws: Workspace, tmp_path: Path, monkeypatch) -> None:
+def test_mission_time_zone_comes_from_settings_at_the_cli(ws: Workspace, tmp_path: Path, monkeypatch) -> None:
+    """The library takes the time zone as a parameter; the CLI passes the setting (SAUTI_TIMEZONE)."""
     from sauti.settings import get_settings
 
+    juba = _csv(tmp_path / "juba.csv", "date;message", "04/03/2021 10:22;calme")
     monkeypatch.setenv("SAUTI_TIMEZONE", "Africa/Juba")  # UTC+2 (South Sudan mission)
     get_settings.cache_clear()
     try:
-        ingest_alerts(ws, _csv(tmp_path / "juba.csv", "date;message", "04/03/2021 10:22;calme"))
+        assert main(["--workspace", str(ws.root), "ingest", "alerts", str(juba), "--json"]) == 0
     finally:
         get_settings.cache_clear()
     assert ws.alerts()["received_at"].iloc[0] == pd.Timestamp("2021-03-04T08:22:00Z")
+    bangui = _csv(tmp_path / "bangui.csv", "date;message", "04/03/2021 10:22;toujours calme")
+    ingest_alerts(ws, bangui, timezone="Africa/Bangui")  # UTC+1
+    assert sorted(ws.alerts()["received_at"])[-1] == pd.Timestamp("2021-03-04T09:22:00Z")
 
 
 NUMERIC_IDS = ("99120001", "99120002", "4471234567890123")
@@ -553,3 +558,22 @@ def test_an_alert_id_holding_the_reporters_own_number_is_keyed(ws: Workspace, tm
     assert ids[1].startswith("id_")
     assert "75123498" not in ids[1]
     assert ingest_alerts(ws, path).duplicates == 2  # the keyed id is as stable a key
+
+
+def test_api_submission_leaves_a_run_record_and_rejects_file_only_when_it_rejects(ws: Workspace) -> None:
+    runs_before = len(ws.runs())
+    files_before = set((ws.root / "rejects").glob("*")) if (ws.root / "rejects").exists() else set()
+    good = {"text": "Tension à Ndele", "received_at": "2022-05-01T08:00:00Z"}
+    for k in range(5):
+        (outcome,) = submit_alerts(ws, [{**good, "alert_id": f"ok-{k}"}])
+        assert outcome.status == "accepted"
+    assert len(ws.runs()) == runs_before  # nothing but the alerts
+    assert set((ws.root / "rejects").glob("*")) == files_before
+    stored = ws.alerts().set_index("alert_id")
+    assert stored.loc["ok-0", "run_id"] is None or pd.isna(stored.loc["ok-0", "run_id"])
+    outcomes = submit_alerts(ws, [{**good, "alert_id": "ok-9"}, {**good, "severity": 9}])
+    assert [o.status for o in outcomes] == ["accepted", "rejected"]
+    run = ws.runs().iloc[-1]
+    assert len(ws.runs()) == runs_before + 1
+    assert (run["rows_read"], run["accepted"], run["rejected"], run["status"]) == (2, 1, 1, "ok")
+    assert len(pd.read_csv(run["rejects_file"])) == 1

@@ -425,6 +425,7 @@ def test_version_names_the_current_model_and_snapshot(server):  # noqa: F811
             "SELECT version, data_snapshot FROM models WHERE is_current = 1 ORDER BY created_at DESC LIMIT 1"
         ).fetchone()
     assert body["model_version"] == model["version"]
+    assert body["model_name"] == "sauti"  # the demo serves the Sauti model
     assert body["code_version"]
     assert body["data_snapshot"]
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import json
+import os
+import subprocess
 
 import morecantile
 import numpy as np
@@ -79,3 +82,73 @@ def test_oversized_geotiff_is_refused(server):  # noqa: F811
     response = server.get("/heatmap.tif", "planner", params={"resolution_km": 0.01})
     assert response.status_code == 422
     assert "too large" in response.json()["detail"]
+
+
+# --- the GeoTIFF by URL: HEAD, byte ranges, GDAL's /vsicurl/ ---------------------------------------
+
+
+def test_head_gives_size_and_ranges_without_a_body(server):  # noqa: F811
+    stored = (server.workspace / "rasters" / "risk_surface.tif").read_bytes()
+    with server.client("planner") as client:
+        response = client.head("/heatmap.tif")
+    assert response.status_code == 200
+    assert response.headers["accept-ranges"] == "bytes"
+    assert int(response.headers["content-length"]) == len(stored)
+    assert response.content == b""
+    assert server.get("/heatmap.tif").status_code == 401  # no key, no file
+
+
+@pytest.mark.parametrize("params", [{}, {"bbox": "19,5,22,7", "resolution_km": 10}], ids=["stored", "part"])
+def test_byte_ranges_are_206_pieces_of_the_same_file(server, params):  # noqa: F811
+    whole = server.get("/heatmap.tif", "planner", params=params)
+    assert whole.status_code == 200
+    size = len(whole.content)
+    assert int(whole.headers["content-length"]) == size
+    with server.client("planner") as client:
+        head = client.get("/heatmap.tif", params=params, headers={"Range": "bytes=0-99"})
+        middle = client.get("/heatmap.tif", params=params, headers={"Range": f"bytes=100-{size // 2}"})
+        tail = client.get("/heatmap.tif", params=params, headers={"Range": "bytes=-50"})
+        beyond = client.get("/heatmap.tif", params=params, headers={"Range": f"bytes={size + 10}-"})
+    assert (head.status_code, middle.status_code, tail.status_code) == (206, 206, 206)
+    assert head.headers["content-range"] == f"bytes 0-99/{size}"
+    assert head.content + middle.content == whole.content[: size // 2 + 1]
+    assert tail.content == whole.content[-50:]
+    assert tail.headers["content-range"] == f"bytes {size - 50}-{size - 1}/{size}"
+    assert beyond.status_code == 416
+    assert beyond.headers["content-range"] == f"bytes */{size}"
+
+
+@pytest.mark.parametrize("query", ["", "?bbox=19,5,22,7&resolution_km=10"], ids=["stored", "part"])
+def test_gdal_opens_the_heatmap_lazily_by_url(server, query):  # noqa: F811
+    """What QGIS does: GDAL reads the header and tiles by byte ranges, the key in a header."""
+    env = {
+        **os.environ,
+        "GDAL_HTTP_HEADERS": f"Authorization: Bearer {server.keys['planner']}",
+        "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
+        "CPL_VSIL_CURL_USE_HEAD": "YES",
+    }
+    logged = len(server.log.read_bytes())
+    done = subprocess.run(
+        ["gdalinfo", "-json", "-stats", f"/vsicurl/{server.url}/heatmap.tif{query}"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    info = json.loads(done.stdout)
+    assert 'ID["EPSG",326' in info["coordinateSystem"]["wkt"]  # a WGS 84 / UTM zone, by its EPSG code
+    tags = info["metadata"][""]
+    assert tags["quantity"] == "relative_risk_index"
+    assert "not a probability" in tags["units"]
+    assert info["metadata"]["IMAGE_STRUCTURE"]["COMPRESSION"] == "DEFLATE"
+    assert info["metadata"]["IMAGE_STRUCTURE"]["LAYOUT"] == "COG"
+    band = info["bands"][0]
+    assert band["description"] == "relative risk index (not a probability)"
+    assert 0 <= band["minimum"] < band["maximum"] <= 1
+    # GDAL asked for the size, then read pieces: HEAD and 206 answers in the server's access log
+    requests = server.log.read_bytes()[logged:].decode().splitlines()
+    requests = [line for line in requests if "/heatmap.tif" in line]
+    assert any('"HEAD /heatmap.tif' in line and " 200" in line for line in requests), requests
+    assert any('"GET /heatmap.tif' in line and " 206" in line for line in requests), requests

@@ -24,6 +24,8 @@ ENDPOINTS = [
     ("ogc-alerts", "GET", "/ogc/collections/alerts/items?limit=5", READERS),
     ("tile", "GET", "/tiles/6/34/31.png", READERS),
     ("heatmap-png", "GET", "/heatmap.png?width=256", READERS),
+    ("heatmap-tif", "GET", "/heatmap.tif", READERS),
+    ("heatmap-tif-head", "HEAD", "/heatmap.tif", READERS),
     ("map", "GET", "/map", READERS),
     ("patrols", "GET", "/api/v1/patrols/priorities", READERS),
     ("post-alert", "POST", "/api/v1/alerts", {"reporter", "analyst", "admin"}),

@@ -129,7 +129,8 @@ def test_metrics_json_keeps_the_contract(small_backtest, tmp_path):
     assert metrics["primary"] == "sauti"
     assert set(metrics["models"]) == {"sauti", *BASELINES}
     for values in metrics["models"].values():
-        assert list(values) == list(CONTRACT_METRICS)
+        # every contract key, in order; log_loss is added after them
+        assert list(values) == [*CONTRACT_METRICS, "log_loss"]
     # the last origin (2018-12) needs 2019-01, past the cube: not observed, left out
     assert metrics["n_forecasts"] == 11 * 25
     pred = pd.read_csv(paths["predictions"])
@@ -144,6 +145,20 @@ def test_metrics_json_keeps_the_contract(small_backtest, tmp_path):
     assert ci["low"] <= metrics["models"]["sauti"]["average_precision"] <= ci["high"]
     assert set(detail["by_lead"]["sauti"]) == {"1", "2"}
     assert metrics["models"]["climatology"]["brier_skill"] == 0.0
+    # the primary model against the best baseline of each metric, paired over the same origins
+    versus = detail["versus_best_baseline"]
+    ap = versus["average_precision"]
+    best = max((m for m in BASELINES), key=lambda m: metrics["models"][m]["average_precision"] or -1.0)
+    assert ap["baseline"] == best
+    assert_allclose(
+        ap["difference"],
+        metrics["models"]["sauti"]["average_precision"] - metrics["models"][best]["average_precision"],
+    )
+    assert ap["low"] <= ap["difference"] <= ap["high"]
+    assert versus["brier"]["better"] == (
+        metrics["models"]["sauti"]["brier"] < versus["brier"]["baseline_value"]
+    )
+    assert detail["empty_window"] is False
 
 
 def test_sauti_beats_climatology_on_a_process_with_memory(small_backtest):
@@ -295,3 +310,45 @@ def test_fast_ap_and_auc_match_scikit_learn(ties):
             average_precision_score(y, p, sample_weight=weights),
         )
         assert_allclose(METRICS["roc_auc"].func(f, weights), roc_auc_score(y, p, sample_weight=weights))
+
+
+def test_the_ensemble_never_sees_its_test_period_and_learns_weights_inside_its_window(monkeypatch):
+    import sauti.models.backtest as backtest_module
+    import sauti.models.ensemble as ensemble_module
+    from sauti.models.ensemble import SautiClassifier
+
+    seen: list[dict] = []
+    real_folds = ensemble_module._time_folds
+
+    def spy_folds(X, target, periods, *args):
+        folds = real_folds(X, target, periods, *args)
+        seen[-1]["validation_max"] = max((int(periods[va].max()) for _, va in folds), default=-1)
+        return folds
+
+    class Spy(SautiClassifier):
+        def fit(self, X, y, periods=None):
+            seen.append({"fit_max": int(X["key_period"].max()), "periods_max": int(np.max(periods))})
+            return super().fit(X, y, periods=periods)
+
+        def predict_proba(self, X):
+            seen[-1]["test_period"] = int(X["key_period"].min())
+            return super().predict_proba(X)
+
+    monkeypatch.setattr(ensemble_module, "_time_folds", spy_folds)
+    monkeypatch.setattr(backtest_module, "SautiClassifier", Spy)
+    horizon = 2
+    backtest_cube(
+        _keyed_cube(),
+        start="2017-01",
+        end="2017-12",
+        horizon=horizon,
+        models=["sauti"],
+        n_boot=5,
+        restack_every=1,
+    )
+    assert len(seen) == 12  # one fit per origin (restack_every=1: weights learned at each)
+    for entry in seen:
+        assert entry["fit_max"] == entry["periods_max"]
+        assert entry["fit_max"] + horizon <= entry["test_period"]
+        # the weights' validation blocks lie inside the rows given to fit
+        assert entry["validation_max"] <= entry["fit_max"]

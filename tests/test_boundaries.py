@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import boundary_fixtures
 import geopandas as gpd
 import pandas as pd
 import pyogrio
@@ -13,6 +14,8 @@ import shapely
 from sauti.ingest.boundaries import ingest_boundaries
 from sauti.ingest.errors import IngestError
 from shapely.geometry import Polygon, box
+
+from sauti.store import Workspace
 
 CAF = "boundaries/CAF/caf_admbnda_adm{n}_200k_sigcaf_reach_itos_v2.shp"
 SSD = "boundaries/SSD/ocha_codab_ssd_adm2.shp"
@@ -224,3 +227,161 @@ def test_missing_id_column_names_the_file_and_columns(workspace, tmp_path):
     frame.to_file(path)
     with pytest.raises(IngestError, match=r"unlabelled\.gpkg: no admin2 id column found among label"):
         ingest_boundaries(workspace, path, "admin2")
+
+
+def test_projected_file_without_crs_is_refused_with_the_crs_option(workspace, sample_dir, tmp_path):
+    """A UTM shapefile without .prj read as degrees gave NaN areas counted as duplicates."""
+    utm = gpd.read_file(sample_dir / "boundaries" / "caf_adm2.gpkg").to_crs("EPSG:32634")
+    utm[["admin2Pcod", "admin2Name", "geometry"]].to_file(tmp_path / "utm.shp")
+    (tmp_path / "utm.prj").unlink()
+    with pytest.raises(IngestError, match=r"utm\.shp: file has no CRS .* pass --crs"):
+        ingest_boundaries(workspace, tmp_path / "utm.shp", "admin2")
+    assert len(workspace.localities()) == 0
+    report = ingest_boundaries(workspace, tmp_path / "utm.shp", "admin2", crs="EPSG:32634")
+    assert (report.read, report.accepted, report.rejected, report.duplicates) == (72, 72, 0, 0)
+    stored = workspace.localities("admin2")
+    assert stored["area_km2"].notna().all()
+    assert stored.total_bounds[0] > 14  # CAR in degrees
+    assert stored.total_bounds[2] < 28
+
+
+def test_out_of_range_and_non_finite_coordinates_are_rejected_with_a_reason(workspace, tmp_path):
+    features = [
+        ("X1", "[[200,95],[201,95],[201,96],[200,96],[200,95]]"),
+        ("X2", "[[20,5],[NaN,5],[21,6],[20,6],[20,5]]"),
+        ("X3", "[[20,5],[Infinity,5],[21,6],[20,6],[20,5]]"),
+        ("X4", "[[20,5],[21,5],[21,6],[20,6],[20,5]]"),
+    ]
+    body = ",".join(
+        f'{{"type":"Feature","properties":{{"ADM2_PCODE":"{pid}","ADM2_FR":"{pid}"}},'
+        f'"geometry":{{"type":"Polygon","coordinates":[{ring}]}}}}'
+        for pid, ring in features
+    )
+    path = tmp_path / "bad.geojson"
+    path.write_text(f'{{"type":"FeatureCollection","features":[{body}]}}')
+    report = ingest_boundaries(workspace, path, "admin2")
+    assert (report.read, report.accepted, report.rejected, report.duplicates) == (4, 1, 3, 0)
+    rejects = pd.read_csv(report.rejects_file)
+    assert list(rejects["row"]) == [1, 2, 3]
+    assert "outside longitude [-180, 180]" in rejects["reason"].iloc[0]
+    assert set(rejects["reason"].iloc[1:]) == {"coordinates are not finite numbers (NaN or Infinity)"}
+
+
+# --- schemas recognised without hints ------------------------------------------------------------
+
+SSD_STATES = 10
+CAF_PREFECTURES = 17
+
+
+def _ocha_names(shared_data: Path, relative: str, column: str) -> list[str]:
+    return sorted(pyogrio.read_dataframe(shared_data / relative, read_geometry=False)[column])
+
+
+@pytest.mark.parametrize(
+    ("build", "schema", "source", "name_column", "admin1", "country"),
+    [
+        (lambda shared, tmp: shared / SSD, "ocha-cod", SSD, "ADM2_EN", SSD_STATES, "South Sudan"),
+        (
+            lambda shared, tmp: shared / CAF.format(n=2),
+            "ocha-cod-legacy",
+            CAF.format(n=2),
+            "admin2Name",
+            CAF_PREFECTURES,
+            "Central African Republic",
+        ),
+        (boundary_fixtures.gadm36_topojson, "gadm", SSD, "ADM2_EN", SSD_STATES, "South Sudan"),
+        (
+            boundary_fixtures.gadm41_gpkg,
+            "gadm",
+            CAF.format(n=2),
+            "admin2Name",
+            CAF_PREFECTURES,
+            "Central African Republic",
+        ),
+        (boundary_fixtures.geoboundaries_geojson, "geoboundaries", SSD, "ADM2_EN", 0, "SSD"),
+    ],
+    ids=["ocha-ssd", "ocha-caf-legacy", "gadm36-topojson-no-crs", "gadm41-gpkg", "geoboundaries"],
+)
+def test_known_schemas_ingest_at_admin2_with_names_and_no_hints(
+    workspace, shared_data, tmp_path, build, schema, source, name_column, admin1, country
+):
+    path = build(shared_data, tmp_path)
+    report = ingest_boundaries(workspace, path, "admin2")
+    expected_names = _ocha_names(shared_data, source, name_column)
+    assert (report.read, report.accepted, report.rejected) == (len(expected_names),) * 2 + (0,)
+    _invariant(report)
+    assert report.schema["name"] == schema
+    assert report.summary()["schema"] == report.schema
+    stored = workspace.localities("admin2")
+    assert sorted(stored["name"]) == expected_names
+    # the same geometry as the OCHA file it was built from: areas add up to the same country
+    ocha_area = ingest_boundaries(Workspace(tmp_path / "ocha"), shared_data / source, "admin2")
+    assert ocha_area.accepted == len(expected_names)
+    reference = Workspace(tmp_path / "ocha").localities("admin2")["area_km2"].sum()
+    assert stored["area_km2"].sum() == pytest.approx(reference, rel=1e-4)
+    levels = workspace.levels()
+    assert levels.get("admin1", 0) == admin1
+    assert workspace.localities("admin0")["name"].tolist() == [country]
+    if admin1:
+        parents = workspace.localities("admin1").set_index("locality_id")
+        assert set(stored["parent_id"]) == set(parents.index)
+        assert stored["parent_name"].notna().all()
+
+
+def test_gadm_topojson_without_crs_warns_and_keeps_variant_names(workspace, shared_data, tmp_path):
+    path = boundary_fixtures.gadm36_topojson(shared_data, tmp_path)
+    report = ingest_boundaries(workspace, path, "admin2")
+    assert any("no CRS" in w for w in report.warnings)
+    assert report.schema == {
+        "name": "gadm",
+        "title": "GADM 3.6 / 4.1 (GID_2, NAME_2)",
+        "id_field": "GID_2",
+        "name_field": "NAME_2",
+        "parent_id_field": "GID_1",
+        "parent_name_field": "NAME_1",
+    }
+    juba = workspace.localities("admin2").set_index("name").loc["Juba"]
+    assert juba["locality_id"].startswith("SSD.")
+    assert juba["admin1_name"] == "Central Equatoria"
+    # VARNAME_2 holds several names separated by "|": each is a name the gazetteer knows
+    assert set(juba["alt_names"]) == {"Juba County", "JUBA"}
+
+
+def test_explicit_fields_override_the_schema_but_keep_its_parents(workspace, shared_data, tmp_path):
+    path = boundary_fixtures.gadm36_topojson(shared_data, tmp_path)
+    report = ingest_boundaries(workspace, path, "admin2", id_field="HASC_2", name_field="NAME_2")
+    assert report.schema["name"] == "gadm"
+    assert report.schema["id_field"] == "HASC_2"
+    stored = workspace.localities("admin2")
+    assert stored["locality_id"].str.fullmatch(r"SS\.\d\d\.\d\d").all()
+    assert stored["parent_id"].str.fullmatch(r"SSD\.\d+_1").all()
+
+
+def test_columns_nobody_knows_are_named_custom(workspace, tmp_path):
+    frame = gpd.GeoDataFrame(
+        {"code": ["X1"], "label": ["Xanadu"]}, geometry=[box(20, 5, 21, 6)], crs="EPSG:4326"
+    )
+    frame.to_file(tmp_path / "custom.gpkg")
+    report = ingest_boundaries(
+        workspace, tmp_path / "custom.gpkg", "admin2", id_field="code", name_field="label"
+    )
+    assert report.schema["name"] == "custom"
+    assert workspace.localities("admin2")["name"].tolist() == ["Xanadu"]
+
+
+def test_an_override_naming_a_missing_column_is_one_clear_error(workspace, shared_data):
+    with pytest.raises(IngestError, match=r"has no column 'GID_2'; it has .*ADM2_PCODE"):
+        ingest_boundaries(workspace, shared_data / SSD, "admin2", id_field="GID_2")
+
+
+def test_geoboundaries_file_of_another_level_says_so(workspace, shared_data, tmp_path):
+    path = boundary_fixtures.geoboundaries_geojson(shared_data, tmp_path)
+    report = ingest_boundaries(workspace, path, "admin1")
+    assert report.accepted == 79
+    assert any("shapeType says ADM2; stored as admin1" in w for w in report.warnings)
+
+
+def test_admin3_follows_the_schema_of_its_file(workspace, shared_data):
+    report = ingest_boundaries(workspace, shared_data / CAF.format(n=3), "admin3")
+    assert report.schema["name"] == "ocha-cod-legacy"
+    assert (report.schema["id_field"], report.schema["parent_id_field"]) == ("admin3Pcod", "admin2Pcod")

@@ -53,10 +53,29 @@ def test_boundaries_json_and_status(tmp_path, sample_dir, capsys):
     gpkg = str(sample_dir / "boundaries" / "caf_adm2.gpkg")
     assert main(["--workspace", ws, "ingest", "boundaries", gpkg, "--level", "admin2", "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
-    assert list(summary) == SUMMARY_KEYS
+    # boundaries add the schema recognised to the contract keys
+    assert list(summary) == [*SUMMARY_KEYS, "schema"]
     assert summary["accepted"] == 72
+    assert summary["schema"]["name"] == "ocha-cod-legacy"
+    assert (summary["schema"]["id_field"], summary["schema"]["name_field"]) == ("admin2Pcod", "admin2Name")
     assert main(["--workspace", ws, "status", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["localities"] == {"admin0": 1, "admin1": 17, "admin2": 72}
+
+
+def test_boundaries_summary_line_names_the_schema(tmp_path, shared_data, capsys):
+    import boundary_fixtures
+
+    path = boundary_fixtures.gadm36_topojson(shared_data, tmp_path)
+    assert (
+        main(["--workspace", str(tmp_path / "ws"), "ingest", "boundaries", str(path), "--level", "admin2"])
+        == 0
+    )
+    captured = capsys.readouterr()
+    assert "read 79, accepted 79, rejected 0, duplicates 0" in captured.out
+    assert (
+        "schema: GADM 3.6 / 4.1 (GID_2, NAME_2): id GID_2, name NAME_2, parent GID_1 (NAME_1)" in captured.out
+    )
+    assert "no CRS" in captured.err
 
 
 def test_partial_rejects_exit_zero_with_the_summary(tmp_path, capsys):

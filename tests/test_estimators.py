@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
+from sauti.models.ensemble import LEARNED_FEATURES, SautiClassifier, stack_weights
 from sauti.models.estimators import (
-    CANDIDATES,
+    ColumnSubset,
     PeriodSplit,
     PlattScoreClassifier,
-    SautiClassifier,
     TemporalCalibratedClassifier,
+    _fit_platt,
     signed_log1p,
 )
 from sklearn.linear_model import LogisticRegression
@@ -21,7 +23,9 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
     [
         PlattScoreClassifier(),
         TemporalCalibratedClassifier(LogisticRegression()),
-        SautiClassifier(candidates=("logistic_C1", "boosting_depth2"), n_splits=2, random_state=0),
+        SautiClassifier(n_splits=2, random_state=0),
+        SautiClassifier(learners=("logistic", "boosting"), n_splits=2, random_state=0),
+        ColumnSubset(),
     ],
     expected_failed_checks=lambda est: (
         {
@@ -69,22 +73,84 @@ def test_period_split_keeps_gap(gap, expected_last_train):
         assert periods[train].max() < periods[valid].min() - gap
 
 
-def test_sauti_classifier_is_seeded_and_reproducible():
-    rng = np.random.default_rng(3)
-    X = rng.normal(size=(600, 5))
-    y = (X[:, 0] + rng.normal(size=600) > 1.5).astype(int)
-    periods = np.repeat(np.arange(60), 10)
-    names = ("logistic_C0.1", "boosting_depth2")
-    a = SautiClassifier(candidates=names, random_state=7).fit(X, y, periods=periods)
-    b = SautiClassifier(candidates=names, random_state=7).fit(X, y, periods=periods)
-    assert a.best_candidate_ == b.best_candidate_
-    assert set(a.cv_scores_) == set(names)
-    assert a.best_candidate_ in CANDIDATES
+def _panel(seed=3, n_periods=60, n_loc=30, late_only=False):
+    """A (period, locality) panel with the cube's column names: risk follows a decayed count."""
+    rng = np.random.default_rng(seed)
+    n = n_periods * n_loc
+    periods = np.repeat(np.arange(n_periods), n_loc)
+    decay = rng.gamma(0.4, 1.0, n)
+    frame = pd.DataFrame({name: rng.gamma(0.3, 1.0, n) for name in LEARNED_FEATURES})
+    frame["decay_count_violent_hl6"] = decay
+    frame["decay_count_intercommunal_hl6"] = rng.gamma(0.3, 1.0, n)
+    frame["splag1_decay_count_intercommunal_hl6"] = rng.gamma(0.3, 1.0, n)
+    frame["count_intercommunal"] = rng.poisson(0.1, n)
+    frame["area_km2"] = rng.uniform(100, 900, n)
+    y = (rng.random(n) < 0.02 + 0.2 * np.tanh(decay)).astype(int)
+    if late_only:
+        y[periods < n_periods * 2 // 3] = 0
+    return frame, y, periods
+
+
+def test_sauti_ensemble_is_seeded_reproducible_and_weights_its_members():
+    X, y, periods = _panel()
+    a = SautiClassifier(learners=("logistic", "boosting"), random_state=7).fit(X, y, periods=periods)
+    b = SautiClassifier(learners=("logistic", "boosting"), random_state=7).fit(X, y, periods=periods)
     assert_allclose(a.predict_proba(X), b.predict_proba(X))
-    # a real signal: the chosen model ranks far better than chance on its own training data
+    names = {"climatology", "last_value", "decayed_intercommunal", "decayed_violent", "neighbourhood"}
+    assert set(a.weights_) == names | {"logistic", "boosting"}
+    assert_allclose(sum(a.weights_.values()), 1.0)
+    assert min(a.weights_.values()) >= 0
+    # the rule carrying the signal earns more weight than the rule without it
+    assert a.weights_["decayed_violent"] > a.weights_["decayed_intercommunal"]
+    # the pool is exactly the weighted mean of its members
+    used = X.to_numpy()[:, a.used_features_]
+    pooled = sum(a.weights_[n] * m.predict_proba(used)[:, 1] for n, m in a.members_)
+    assert_allclose(a.predict_proba(X)[:, 1], pooled)
+    # only the rules' columns and the learned features are read; area is not
+    assert "area_km2" not in {X.columns[j] for j in a.used_features_}
     from sklearn.metrics import roc_auc_score
 
-    assert roc_auc_score(y, a.predict_proba(X)[:, 1]) > 0.8
+    assert roc_auc_score(y, a.predict_proba(X)[:, 1]) > 0.7
+
+
+def test_stacking_prefers_the_better_member_and_shrinks_to_equal_weights():
+    rng = np.random.default_rng(0)
+    y = (rng.random(4000) < 0.05).astype(float)
+    good = np.where(y == 1, 0.3, 0.03)
+    bad = np.full(4000, 0.05)
+    P = np.column_stack([good, bad])
+    free = stack_weights(P, y, shrinkage=0.0)
+    assert free[0] > 0.95
+    held = stack_weights(P, y, shrinkage=1e6)
+    assert_allclose(held, [0.5, 0.5], atol=1e-3)
+    assert_allclose(stack_weights(P, np.zeros(4000), 0.0), [0.5, 0.5])  # no positive: equal weights
+
+
+def test_ensemble_weights_are_learned_inside_the_training_window_only():
+    X, y, periods = _panel(seed=5)
+    model = SautiClassifier(random_state=0).fit(X, y, periods=periods)
+    assert model.validation_["folds"] == 3
+    # the validation blocks are the latest 36 periods of the window the model was given
+    n_val = (periods >= periods.max() - 35).sum()
+    assert model.validation_["rows"] == n_val
+    # a window cap drops the early periods: fitting on the whole panel equals fitting on its tail
+    capped = SautiClassifier(window=24, random_state=0).fit(X, y, periods=periods)
+    tail = periods > periods.max() - 24
+    same = SautiClassifier(window=24, random_state=0).fit(X[tail], y[tail], periods=periods[tail])
+    assert_allclose(capped.predict_proba(X), same.predict_proba(X))
+    # fixed weights skip the inner validation and are kept as given
+    fixed = SautiClassifier(weights={"neighbourhood": 1.0}, random_state=0).fit(X, y, periods=periods)
+    assert fixed.weights_["neighbourhood"] == 1.0
+    assert fixed.validation_["folds"] == 0
+
+
+def test_platt_fit_matches_scikit_learn():
+    rng = np.random.default_rng(1)
+    score = signed_log1p(rng.poisson(0.4, 5000) * rng.random(5000) * 3)
+    y = (rng.random(5000) < 0.01 + 0.1 * score).astype(int)
+    reference = LogisticRegression(C=1e4, max_iter=5000, tol=1e-10).fit(score[:, None], y)
+    slope, intercept = _fit_platt(score, y)
+    assert_allclose([slope, intercept], [reference.coef_[0, 0], reference.intercept_[0]], rtol=1e-3)
 
 
 def test_temporal_calibration_is_fitted_out_of_fold():
@@ -107,17 +173,13 @@ def test_temporal_calibration_is_fitted_out_of_fold():
     assert np.all(np.diff(model.predict_proba(X)[order, 1]) >= 0)
 
 
-def test_calibration_survives_a_window_whose_early_part_has_no_positive():
-    # positives only in the last third of the window (as in CAR before 2013): a head/tail split
-    # would train on no positive; the out-of-fold blocks sit in the latest periods instead
-    rng = np.random.default_rng(2)
-    periods = np.repeat(np.arange(120), 30)
-    X = rng.normal(size=(periods.size, 3))
+def test_ensemble_survives_a_window_whose_early_part_has_no_positive():
+    # positives only in the last third of the window (as in CAR before 2013): the inner blocks sit in
+    # the latest periods, so the weights are learned where the positives are
+    X, y, periods = _panel(seed=2, n_periods=120, late_only=True)
+    model = SautiClassifier(random_state=0).fit(X, y, periods=periods)
+    assert model.validation_["positives"] > 0
     late = periods >= 80
-    y = (late & (X[:, 0] + rng.normal(size=periods.size) > 1.5)).astype(int)
-    model = SautiClassifier(candidates=("logistic_C0.1",), random_state=0).fit(X, y, periods=periods)
-    assert model.calibration_ == "out-of-fold"
-    assert model.slope_ > 0
     p = model.predict_proba(X[late])[:, 1]
     assert np.unique(p).size > 100  # a ranking, not one constant
 

@@ -258,6 +258,8 @@ def test_cli_features_and_heatmap(ged_workspace, population, tmp_path, capsys):
     assert target.exists()
     assert Path(out["preview"]).exists()
     assert Path(out["served"]) == ged_workspace.root / "rasters" / "risk_surface.tif"
+    assert out["crs"].startswith("EPSG:32634")  # CAR's centre is in UTM zone 34 N
+    assert "not a probability" in out["units"]
 
 
 @pytest.mark.parametrize(

@@ -91,7 +91,10 @@ def test_resolution_sets_the_pixel_size(three_squares):
     fine = risk_surface(events, three_squares, resolution_km=2)
     assert coarse.attrs["transform"][0] == 10_000
     assert fine.attrs["transform"][0] == 2_000
-    assert fine.sizes["x"] == pytest.approx(coarse.sizes["x"] * 5, abs=5)
+    # each grid covers the squares' extent, snapped outwards to whole pixels (at most one more per side)
+    width_m = np.ptp(three_squares.to_crs(CRS.from_wkt(fine.attrs["crs"])).total_bounds[[0, 2]])
+    for surface, pixel_m in ((coarse, 10_000), (fine, 2_000)):
+        assert width_m <= surface.sizes["x"] * pixel_m < width_m + 2 * pixel_m
 
 
 @pytest.mark.parametrize(
@@ -126,6 +129,40 @@ def test_cog_layout(three_squares, tmp_path):
         assert src.compression.value.upper() == "DEFLATE"
         assert src.overviews(1)  # at least one overview level
         assert src.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG"
+
+
+def test_cog_names_an_epsg_crs_and_what_its_values_are(three_squares, tmp_path):
+    events = _incidents([("2020-06-01", 20.5, 5.5)])
+    scores = pd.DataFrame({"locality_id": ["A", "B", "C"], "probability": [0.0, 0.002, 0.011]})
+    path = write_cog(risk_surface(events, three_squares, scores, resolution_km=5), tmp_path / "risk.tif")
+    with rasterio.open(path) as src:
+        assert src.crs.to_epsg() == 32634  # WGS 84 / UTM 34N: the zone of 21.5° E
+        tags = src.tags()
+        assert tags["quantity"] == "relative_risk_index"
+        assert "not a probability" in tags["units"]
+        assert "highest locality probability 1.10%" in tags["description"]
+        assert src.descriptions == ("relative risk index (not a probability)",)
+        assert "not a probability" in src.units[0]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "quantity", "units"),
+    [
+        ({"blend": 0.0, "relative_scores": False}, "probability", "probability (0-1)"),
+        ({"blend": 0.5}, "relative_risk_index", "relative index"),
+        ({"scores": None}, "relative_incident_density", "relative index"),
+    ],
+    ids=["probability", "blended-index", "density-only"],
+)
+def test_the_values_are_named_for_how_the_surface_was_made(three_squares, kwargs, quantity, units):
+    events = _incidents([("2020-06-01", 20.5, 5.5)])
+    scores = pd.DataFrame({"locality_id": ["A", "B", "C"], "probability": [0.0, 0.002, 0.011]})
+    kwargs = {"scores": scores, **kwargs}
+    s = risk_surface(events, three_squares, kwargs.pop("scores"), resolution_km=5, **kwargs)
+    assert s.attrs["quantity"] == quantity
+    assert s.attrs["units"].startswith(units)
+    if quantity == "probability":  # then the values are the probabilities themselves
+        assert_allclose(np.nanmax(s), 0.011, atol=1e-6)
 
 
 def test_read_missing_surface_says_what_to_do(tmp_path):

@@ -10,126 +10,36 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 import shutil
-import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-from browser import CHROMIUM, OFFLINE_FLAGS
+from browser import chromium, evaluate, load_page, wait_quiet
 from PIL import Image
 from test_api_support import server  # noqa: F401 - fixture
 
 pytestmark = [pytest.mark.server, pytest.mark.browser, pytest.mark.slow]
 
-FLAGS = [*OFFLINE_FLAGS, "--window-size=1200,800", "--remote-debugging-port=0"]
-
-
-class DevTools:
-    """Just enough of the Chrome DevTools protocol: commands on one page session, events recorded."""
-
-    def __init__(self, ws) -> None:
-        self.ws = ws
-        self.next_id = 0
-        self.events: list[dict] = []
-        self.session: str | None = None
-
-    def call(
-        self, method: str, params: dict | None = None, session: bool = True, timeout: float = 30
-    ) -> dict:
-        self.next_id += 1
-        message = {"id": self.next_id, "method": method, "params": params or {}}
-        if session and self.session:
-            message["sessionId"] = self.session
-        self.ws.send(json.dumps(message))
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            reply = json.loads(self.ws.recv(timeout=max(deadline - time.monotonic(), 0.1)))
-            if reply.get("id") == self.next_id:
-                if "error" in reply:
-                    raise RuntimeError(f"{method}: {reply['error']}")
-                return reply.get("result", {})
-            self.events.append(reply)
-        raise TimeoutError(method)
-
-    def pump(self, seconds: float) -> None:
-        """Record events for ``seconds``."""
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            try:
-                self.events.append(json.loads(self.ws.recv(timeout=max(deadline - time.monotonic(), 0.05))))
-            except TimeoutError:
-                return
-
-    def of(self, method: str) -> list[dict]:
-        return [e["params"] for e in self.events if e.get("method") == method]
-
 
 @pytest.fixture(scope="module")
 def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail("chromium not found: install Debian chromium (scripts/system-deps.sh)")
-    profile = Path(tempfile.mkdtemp(prefix="sauti-chromium-"))
-    process = subprocess.Popen(
-        [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    port_file = profile / "DevToolsActivePort"
-    deadline = time.monotonic() + 30
-    while not port_file.exists() or len(port_file.read_text().splitlines()) < 2:
-        if time.monotonic() > deadline or process.poll() is not None:
-            process.kill()
-            pytest.fail("chromium did not open its DevTools port")
-        time.sleep(0.1)
-    port, path = port_file.read_text().splitlines()[:2]
-    from websockets.sync.client import connect
-
-    with connect(f"ws://127.0.0.1:{port}{path}", max_size=64 * 1024 * 1024, open_timeout=20) as ws:
-        yield DevTools(ws)
-    process.terminate()
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    shutil.rmtree(profile, ignore_errors=True)
-
-
-def _load(devtools: DevTools, url: str, settle: float = 2.0, limit: float = 45.0) -> None:
-    target = devtools.call("Target.createTarget", {"url": "about:blank"}, session=False)["targetId"]
-    devtools.session = devtools.call(
-        "Target.attachToTarget", {"targetId": target, "flatten": True}, session=False
-    )["sessionId"]
-    devtools.call("Network.enable")
-    devtools.call("Page.enable")
-    devtools.call(
-        "Emulation.setDeviceMetricsOverride",
-        {"width": 1200, "height": 800, "deviceScaleFactor": 1, "mobile": False},
-    )
-    devtools.events.clear()
-    devtools.call("Page.navigate", {"url": url})
-    start = time.monotonic()
-    while time.monotonic() - start < limit:  # wait for load, then for the network to go quiet
-        devtools.pump(0.5)
-        if not devtools.of("Page.loadEventFired"):
-            continue
-        started = {e["requestId"] for e in devtools.of("Network.requestWillBeSent")}
-        ended = {e["requestId"] for e in devtools.of("Network.loadingFinished")}
-        ended |= {e["requestId"] for e in devtools.of("Network.loadingFailed")}
-        if started <= ended:
-            before = len(devtools.events)
-            devtools.pump(settle)
-            if len(devtools.events) == before:
-                return
-    raise AssertionError("the map page did not finish loading")
+    with chromium() as devtools:
+        yield devtools
 
 
 @pytest.mark.timeout(180)
 def test_map_loads_everything_from_sauti_with_the_network_cut(server, browser, tmp_path):  # noqa: F811
-    _load(browser, f"{server.url}/map?key={server.keys['planner']}")
+    load_page(browser, f"{server.url}/map?key={server.keys['planner']}")
+    assert not [e for e in browser.of("Network.requestWillBeSent") if "/tiles/" in e["request"]["url"]]
+    # the heatmap is off at first (it would hide the localities' colours): switch it on
+    evaluate(
+        browser,
+        "Array.from(document.querySelectorAll('.leaflet-control-layers-overlays label'))"
+        ".find(l => l.innerText.trim() === 'Risk heatmap').querySelector('input').click()",
+    )
+    wait_quiet(browser, 2.0)
     requests = [e["request"]["url"] for e in browser.of("Network.requestWillBeSent")]
     failed = browser.of("Network.loadingFailed")
     statuses = {e["response"]["url"]: e["response"]["status"] for e in browser.of("Network.responseReceived")}
@@ -176,7 +86,7 @@ def test_a_local_pmtiles_basemap_loads_with_the_network_cut(server, browser, tmp
     path = write_pmtiles(tmp_path / "car.pmtiles", pyramid(), TileType.PNG)
     live = start_server(server.workspace, server.keys, {"SAUTI_BASEMAP": str(path)})
     try:
-        _load(browser, f"{live.url}/map?key={live.keys['planner']}")
+        load_page(browser, f"{live.url}/map?key={live.keys['planner']}")
     finally:
         live.stop()
     requests = [e["request"]["url"] for e in browser.of("Network.requestWillBeSent")]

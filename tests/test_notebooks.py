@@ -300,5 +300,6 @@ def test_offline_map_draws_in_a_browser_with_the_network_cut(boundaries_only, tm
     ]
     dom = subprocess.run(command, capture_output=True, text=True, timeout=120, check=True).stdout
     assert 'class="leaflet-container' in dom or "leaflet-container " in dom
-    assert re.search(r"<canvas[^>]*leaflet-zoom-animated", dom)  # polygons drawn (canvas renderer)
+    assert re.search(r"<svg[^>]*leaflet-zoom-animated", dom)  # polygons drawn (SVG renderer)
+    assert len(re.findall(r"<path[^>]*leaflet-interactive", dom)) >= 72  # every admin2 locality
     assert "leaflet-control-layers-expanded" in dom

@@ -260,6 +260,23 @@ def test_csv_and_records_round_trip(tmp_path) -> None:
     assert json.loads(json.dumps(records)) == records
 
 
+def test_csv_escapes_names_a_spreadsheet_would_run_as_formulas(tmp_path) -> None:
+    """Issue #12: base and locality names starting with = + - @ reach the CSV as text."""
+    import csv
+
+    localities, risk, bases = greedy_trap()
+    localities["name"] = ['=HYPERLINK("http://x.invalid")', "+1", "-1+2", "@SUM(A1)", "Ndélé"]
+    bases["name"] = ["=cmd|' /C calc'!A0", "@B"]
+    risk["drivers"] = [["-decay"]] * 5
+    plan = plan_patrols(localities, risk, bases)
+    with plan.to_csv(tmp_path / "plan.csv").open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {row["base"] for row in rows} == {"'=cmd|' /C calc'!A0", "'@B"}
+    assert {row["name"] for row in rows} == {"'+1", "'-1+2"}  # the optimum covers L1 and L2
+    assert {row["drivers"] for row in rows} == {"'-decay"}
+    assert float(rows[0]["risk"]) > 0  # numbers stay numbers
+
+
 def test_plan_map_draws_one_route_per_patrol_and_labels_each_base() -> None:
     from sauti.models.patrol.plot import plan_figure
 
@@ -294,3 +311,76 @@ def test_distances_on_real_communes_match_geodesics(shared_data, sample_dir) -> 
         assert row.distance_km == pytest.approx(metres / 1000, rel=0.005, abs=0.05)
         # the target point lies inside its commune
         assert communes.set_index("locality_id").geometry[row.locality_id].contains(end)
+
+
+# --- the plan in a planner's terms: expected localities, period, model, borders (#11) -------------
+def test_summary_states_expected_localities_with_an_incident_covered() -> None:
+    localities, risk, bases = greedy_trap()  # optimum covers L1 (0.8) and L2 (0.9) of 2.3 in all
+    risk["period"] = pd.Timestamp("2022-12-01")
+    risk["model_version"] = "m-test-1"
+    summary = plan_patrols(localities, risk, bases).summary()
+    assert summary["headline"] == "Expected localities with an incident covered: 1.7 of 2.3 (74%)"
+    np.testing.assert_allclose(summary["expected_localities_covered"], 1.7)
+    np.testing.assert_allclose(summary["expected_localities_total"], 2.3)
+    assert summary["period"] == "2022-12-01"
+    assert summary["model_version"] == "m-test-1"
+    assert summary["warnings"] == []
+    assert "Expected localities with an incident covered: 1.7 of 2.3 (74%)" in summary["explanation"]
+    assert "total risk" not in summary["explanation"]
+
+
+def test_expected_localities_ignore_the_weight_and_small_numbers_keep_their_digits() -> None:
+    localities, risk, bases = greedy_trap()
+    risk["probability"] = risk["probability"] / 100  # 0.001 … 0.009, as on the CAR sample
+    weight = pd.Series([1000.0, 10.0, 10.0, 5000.0, 1.0], index=localities["locality_id"])
+    summary = plan_patrols(localities, risk, bases, weight=weight).summary()
+    covered = localities.set_index("locality_id").loc[
+        [r["locality_id"] for r in plan_patrols(localities, risk, bases, weight=weight).to_records()]
+    ]
+    expected = risk.set_index("locality_id").loc[covered.index, "probability"].sum()
+    np.testing.assert_allclose(summary["expected_localities_covered"], expected)
+    assert summary["weighted"] is True
+    assert summary["headline"].endswith(f"{expected:.3f} of 0.023 ({expected / 0.023:.0%})")
+    assert "Weighted risk covered:" in summary["explanation"]
+
+
+def _two_countries() -> gpd.GeoDataFrame:
+    """Five 2 km squares on the equator: L0–L2 in Alpha, L3–L4 in Beta."""
+    localities = line_localities([0, 10, 20, 30, 40], squares=True)
+    localities["admin0_name"] = ["Alpha", "Alpha", "Alpha", "Beta", "Beta"]
+    return localities
+
+
+def test_a_base_outside_the_boundaries_is_named_with_its_distance_and_targets() -> None:
+    localities = _two_countries()
+    risk = risk_of(localities, [0.1, 0.8, 0.9, 0.3, 0.2])
+    # 'Far' sits 6 km beyond L4 (the square's edge is 1 km from its centre): 5 km outside
+    bases = bases_at([("Far", 46, 1, 12), ("Home", 20, 1, 5)])
+    plan = plan_patrols(localities, risk, bases)
+    warnings = plan.summary()["warnings"]
+    assert len(warnings) == 1
+    assert warnings[0].startswith("Base Far lies outside the workspace's boundaries (5 km from the nearest")
+    assert "its 1 patrol would cross the border into Beta to reach Place 4." in warnings[0]
+    by_name = {b["name"]: b for b in plan.summary()["bases"]}
+    assert by_name["Far"]["outside_boundaries"] is True
+    assert by_name["Home"]["outside_boundaries"] is False
+    base_features = [f for f in plan.to_geojson()["features"] if f["properties"]["kind"] == "base"]
+    assert {f["properties"]["name"]: f["properties"]["outside_boundaries"] for f in base_features} == {
+        "Far": True,
+        "Home": False,
+    }
+
+
+def test_a_patrol_into_another_country_is_named() -> None:
+    localities = _two_countries()
+    risk = risk_of(localities, [0.1, 0.1, 0.1, 0.9, 0.1])
+    plan = plan_patrols(localities, risk, bases_at([("Border post", 20, 2, 15)]))  # in Alpha's L2
+    assert set(plan.assignments["locality_id"]) == {"L3", "L2"}
+    assert plan.summary()["warnings"] == [
+        "Base Border post (Alpha) sends 1 patrol across the border into Beta: Place 3."
+    ]
+
+
+def test_point_localities_never_raise_border_warnings() -> None:
+    localities, risk, bases = greedy_trap()  # points: no boundary to be outside of
+    assert plan_patrols(localities, risk, bases).summary()["warnings"] == []

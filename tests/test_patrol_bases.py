@@ -48,6 +48,44 @@ def test_csv_with_aliases_reads_like_geojson(tmp_path: Path) -> None:
     assert_geodataframe_equal(bases, expected)
 
 
+CSV_TEXT = "name,longitude,latitude,patrols,range_km\nAlpha,18.5,4.5,3,50\nBeta,20.0,5.0,1,80\n"
+
+
+@pytest.mark.parametrize(
+    "kind", ["path", "csv-bytes", "geojson-bytes", "mapping", "frame", "geoframe"], ids=lambda k: k
+)
+def test_bases_read_the_same_from_paths_bytes_mappings_and_frames(tmp_path: Path, kind: str) -> None:
+    """Posted bases and uploads need no temporary file (issue #14): every source gives one frame."""
+    path = tmp_path / "bases.csv"
+    path.write_text(CSV_TEXT, encoding="utf-8")
+    expected = read_bases(path)
+    collection = json.loads(expected.to_json())
+    sources = {
+        "path": lambda: path,
+        "csv-bytes": lambda: CSV_TEXT.encode("utf-8"),
+        "geojson-bytes": lambda: json.dumps(collection).encode("utf-8"),
+        "mapping": lambda: collection,
+        "frame": lambda: pd.read_csv(path),
+        "geoframe": lambda: expected.to_crs(32634),
+    }
+    bases = read_bases(sources[kind]())
+    assert_geodataframe_equal(bases, expected, check_less_precise=True)
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        (b"name,longitude,latitude\nA,18,north\n", "posted bases: row 1: field 'latitude' is not a number"),
+        (b"{not json", "posted bases: cannot read as a vector file"),
+        (b"\xff\xfe\x00bad", "posted bases: not UTF-8 text"),
+    ],
+    ids=["bad-number", "bad-json", "not-utf8"],
+)
+def test_bad_bytes_name_the_source_row_and_field(source: bytes, message: str) -> None:
+    with pytest.raises(BasesError, match=message):
+        read_bases(source)
+
+
 def _geojson(tmp_path: Path, features: list[dict]) -> Path:
     path = tmp_path / "bases.geojson"
     path.write_text(json.dumps({"type": "FeatureCollection", "features": features}), encoding="utf-8")

@@ -93,9 +93,21 @@ def test_plan_on_the_scored_sample_writes_geojson_csv_and_a_table(
     assert code == 0
     assert "Patrol priorities" in printed
     assert "gap" in printed
+    # planner terms: the forecast period (the month after the last data), the model, the headline
+    assert "Forecast for January 2023 (2023-01-01 to 2023-01-31; model m" in printed
+    assert "Expected localities with an incident covered: " in printed
+    assert "covered risk" not in printed
     collection = json.loads(out.read_text(encoding="utf-8"))
     summary = collection["summary"]
     assert summary["status"] == "optimal"
+    assert summary["period"] == "2022-12-01"
+    assert summary["forecast_period"] == {"label": "January 2023", "start": "2023-01-01", "end": "2023-01-31"}
+    assert summary["model_version"].startswith("m")
+    np.testing.assert_allclose(
+        summary["expected_localities_covered"],
+        sum(f["properties"]["risk"] for f in collection["features"] if f["properties"]["kind"] == "target"),
+    )
+    assert summary["warnings"] == []  # the sample's bases all lie inside CAR
     assert summary["patrols_available"] == 20
     targets = [f for f in collection["features"] if f["properties"]["kind"] == "target"]
     assert len(targets) == summary["patrols_used"] <= 20
@@ -121,10 +133,67 @@ def test_population_weight_and_png_map(
     plain = json.loads(capsys.readouterr().out)
     assert main([*args, "--patrols", "1", "--range-km", "300", "--population-weight", "--png", str(png)]) == 0
     weighted = json.loads(capsys.readouterr().out)
+    # the coarse raster is said, with the figure a planner would otherwise take at face value
+    assert any(
+        "1 of 72 localities is smaller than one cell (smallest: Bangui, 66 km², 72,533 people)" in w
+        for w in weighted["warnings"]
+    ), weighted["warnings"]
     # weights are persons (tens of thousands per sous-préfecture): covered "risk" becomes expected persons
     assert weighted["covered_risk"] > 100 * plain["covered_risk"]
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert png.stat().st_size > 20_000
+
+
+@pytest.mark.slow
+def test_patrol_csv_escapes_base_names_that_look_like_formulas(
+    scored_workspace: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``sauti patrol --csv`` never writes a cell a spreadsheet would run (issue #12)."""
+    import csv as csv_module
+
+    hostile = ['=HYPERLINK("http://x.invalid","go")', "+Bangui", "-Bimbo", "@Bossangoa"]
+    places = [(18.56, 4.36), (18.52, 4.33), (17.45, 6.49), (20.67, 5.76)]
+    bases = tmp_path / "bases.csv"
+    bases.write_text(
+        "name,longitude,latitude,patrols,range_km\n"
+        + "".join(
+            f'"{n.replace(chr(34), chr(34) * 2)}",{x},{y},2,150\n'
+            for n, (x, y) in zip(hostile, places, strict=True)
+        )
+    )
+    out = tmp_path / "plan.csv"
+    code = main(["-w", str(scored_workspace), "patrol", "--bases", str(bases), "--csv", str(out)])
+    capsys.readouterr()
+    assert code == 0
+    with out.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv_module.reader(handle))
+    assert len(rows) > 4
+    header, body = rows[0], rows[1:]
+    assert {row[header.index("base")] for row in body} == {"'" + n for n in hostile}
+    for row in body:
+        for column, cell in zip(header, row, strict=True):
+            if column not in ("risk", "weight", "value", "distance_km", "rank"):
+                assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), (column, cell)
+
+
+@pytest.mark.slow
+def test_a_base_in_cameroon_is_reported_not_planned_silently(
+    scored_workspace: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bases = tmp_path / "bases.csv"
+    # Garoua-Boulaï (Cameroon), a few km west of the border, and Bouar inside CAR
+    bases.write_text(
+        "name,longitude,latitude,patrols,range_km\nGaroua-Boulaï,14.40,5.88,3,150\nBouar,15.60,5.93,2,100\n"
+    )
+    code = main(["-w", str(scored_workspace), "patrol", "--bases", str(bases)])
+    printed = capsys.readouterr().out
+    assert code == 0
+    flat = " ".join(printed.split())
+    assert (
+        "Warning: Base Garoua-Boulaï lies outside the workspace's boundaries (11 km from the nearest" in flat
+    )
+    assert "its 3 patrols would cross the border into Central African Republic to reach" in flat
+    assert "Warning: Base Bouar" not in flat
 
 
 def test_patrol_eval_on_backtest_style_predictions(

@@ -12,7 +12,14 @@ from numpy.testing import assert_allclose
 from sauti.features import cube_path, load_cube, save_cube
 from sauti.models import latest_scores, risk_history, score, train
 from sauti.models.explain import median_contributions, top_drivers
-from sauti.models.registry_store import TRUSTED_TYPES, current_model, list_models, load_model, runtime
+from sauti.models.registry_store import (
+    TRUSTED_TYPES,
+    current_model,
+    list_models,
+    load_model,
+    model_name,
+    runtime,
+)
 from sauti.models.synthetic import synthetic_cube
 
 from sauti.errors import NotFoundError, NotReadyError, SautiError
@@ -44,11 +51,13 @@ def test_train_records_a_loadable_model(trained):
     assert record["horizon"] == 1
     assert record["training"]["rows"] == 20 * 47  # the last period has no observed next period
     assert record["training"]["positives"] > 0
-    assert record["estimator"] in record["training"]["inner_validation_average_precision"]
+    assert record["estimator"] == "sauti"
+    assert set(record["training"]["weights"]) >= {"neighbourhood", "logistic"}
     assert (ws.root / record["artifact"]).read_bytes()[:2] == b"PK"  # a skops zip, not a pickle
     assert current_model(ws)["version"] == record["version"]
     model = load_model(ws, record)
-    assert model.best_candidate_ == record["estimator"]
+    assert model.weights_ == record["training"]["weights"]
+    assert model_name(ws, record["version"]) == "sauti"
 
 
 def test_training_is_reproducible(trained):
@@ -56,6 +65,7 @@ def test_training_is_reproducible(trained):
     second = train(ws, freq="M", unit="admin2", horizon=1, random_state=0)
     a, b = load_model(ws, first), load_model(ws, second)
     X = np.random.default_rng(0).poisson(1.0, size=(30, len(first["features"]))).astype(float)
+    X = pd.DataFrame(X, columns=first["features"])
     assert_allclose(a.predict_proba(X), b.predict_proba(X))
     assert [m["version"] for m in list_models(ws)] == [second["version"], first["version"]]
     assert current_model(ws)["version"] == second["version"]
@@ -209,3 +219,51 @@ def test_median_contributions_by_hand():
         [{"feature": "alerts", "contribution": 0.1, "value": 5.0}],
     ]
     json.dumps(drivers)  # plain JSON for the API
+
+
+def test_a_baseline_trains_and_serves_by_name(trained):
+    ws, cube, _record = trained
+    record = train(ws, freq="M", unit="admin2", model="neighbourhood")
+    assert record["estimator"] == "neighbourhood"
+    assert model_name(ws, record["version"]) == "neighbourhood"
+    frame = score(ws).set_index("locality_id")
+    assert (frame["model_version"] == record["version"]).all()
+    # the served ranking is the rule's: own plus neighbours' decayed intercommunal count
+    last = cube.isel(period=-1)
+    rule = (last["decay_count_intercommunal_hl6"] + last["splag1_decay_count_intercommunal_hl6"]).to_series()
+    top = rule.sort_values(ascending=False).index[0]
+    assert frame.loc[top, "rank"] == 1
+    drivers = {d["feature"] for row in frame["drivers"] for d in row}
+    assert drivers <= {"decay_count_intercommunal_hl6", "splag1_decay_count_intercommunal_hl6"}
+    with pytest.raises(SautiError, match="cannot be served"):
+        train(ws, model="historical_average_12")
+    with pytest.raises(SautiError, match="unknown model"):
+        train(ws, model="no_such_rule")
+
+
+def research_model():
+    """A researcher's factory (``--model tests.test_scoring:research_model``)."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    return RandomForestClassifier(n_estimators=5, max_depth=3, random_state=0)
+
+
+def test_a_user_model_round_trips_through_skops_only_when_its_types_are_trusted(trained):
+    ws, _cube, _record = trained
+    spec = f"{__name__}:research_model"
+    record = train(ws, model=spec)  # nothing trusted beyond Sauti's own types
+    with pytest.raises(SautiError, match="does not trust"):
+        score(ws)
+    trusted = (
+        "sklearn.ensemble._forest.RandomForestClassifier",
+        "sklearn.tree._classes.DecisionTreeClassifier",
+        "sklearn.tree._tree.Tree",
+    )
+    record = train(ws, model=spec, trusted_types=trusted)
+    assert record["estimator"] == spec
+    assert record["params"]["trusted_types"] == sorted(trusted)
+    model = load_model(ws, record)
+    assert type(model).__name__ == "RandomForestClassifier"
+    frame = score(ws)
+    assert (frame["model_version"] == record["version"]).all()
+    assert frame["probability"].between(0, 1).all()

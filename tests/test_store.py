@@ -269,3 +269,21 @@ def test_a_store_from_before_migration_tracking_is_adopted(workspace: Workspace)
     assert {applied[n] for n in range(1, number)} == {"before-tracking"}
     assert applied[number] != "before-tracking"
     assert "alert_verifications" in tables
+
+
+def test_a_row_breaking_a_constraint_is_refused_not_a_duplicate(workspace: Workspace) -> None:
+    """``ON CONFLICT DO NOTHING`` skips key matches only: a NOT NULL failure comes back with its row."""
+    from sauti.store import insert_new
+
+    rows = pd.DataFrame(
+        {"name": ["Bria", None, "Ndele", "Bria", None], "locality_id": ["CF52", "CF99", "CF51", "CF52", "x"]},
+        index=[10, 11, 12, 13, 14],
+    ).assign(kind="admin")
+    with workspace.session() as con:
+        new, failed = insert_new(con, "place_names", rows)
+        assert new == 2
+        assert [label for label, _ in failed] == [11, 14]
+        assert all("NOT NULL constraint failed: place_names.name" in message for _, message in failed)
+        assert con.execute("SELECT COUNT(*) FROM place_names").fetchone()[0] == 2
+        with pytest.raises(sqlite3.IntegrityError, match="NOT NULL"):
+            insert_ignore(con, "place_names", rows)

@@ -54,7 +54,7 @@ async def post_alert(
         principal,
         idempotency_key,
         await request.body(),
-        lambda: alerts.submit_one(source, principal, record),
+        lambda claim: alerts.submit_one(source, principal, record, claim),
     )
 
 
@@ -74,7 +74,7 @@ async def post_batch(
         principal,
         idempotency_key,
         await request.body(),
-        lambda: alerts.submit_many(source, principal, records),
+        lambda claim: alerts.submit_many(source, principal, records, claim=claim),
     )
 
 
@@ -90,8 +90,9 @@ async def post_csv(
     data = await file.read()
     name = file.filename or "upload.csv"
 
-    def run():
-        return alerts.submit_many(source, principal, alerts.csv_records(data, name), channel_source="api-csv")
+    def run(claim):
+        records = alerts.csv_records(data, name)
+        return alerts.submit_many(source, principal, records, channel_source="api-csv", claim=claim)
 
     return await _submit_once(request, source, principal, idempotency_key, data, run)
 

@@ -9,7 +9,6 @@ another body (409), and asks the nowcaster to refresh risk after anything was ac
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +17,6 @@ from sauti.api.services import redaction
 from sauti.api.services.source import DataSource
 
 from sauti.errors import SautiError
-from sauti.store import utc_now
 
 if TYPE_CHECKING:  # pragma: no cover
     from sauti.api.security import Principal
@@ -48,25 +46,53 @@ def outcome_dict(outcome: Any) -> dict:
     }
 
 
-def _submit(source: DataSource, principal: Principal, records: list[dict], channel_source: str) -> list[dict]:
-    from sauti.ingest.alerts import submit_alerts
+Reply = tuple[int, dict]
+
+
+def _submit(
+    source: DataSource,
+    principal: Principal,
+    records: list[dict],
+    channel_source: str,
+    reply: Callable[[list[dict]], Reply],
+    claim: Any = None,
+) -> tuple[int, dict, bool]:
+    """Store ``records`` and answer with ``reply(outcomes)``; with an idempotency ``claim`` the key
+    is reserved in the same transaction (a retry waits for the first request and replays it)."""
+    from sauti.ingest.alert_store import IdempotencyConflict
+    from sauti.ingest.alerts import submit_alerts, submit_alerts_once
 
     source.require_store()
     # only those who may verify (analysts, admins) may send an alert already verified
-    may_verify = principal.can("alerts:verify")
-    submitted = submit_alerts(source.workspace, records, source=channel_source, may_verify=may_verify)
-    outcomes = [outcome_dict(o) for o in submitted]
+    options = {
+        "source": channel_source,
+        "may_verify": principal.can("alerts:verify"),
+        "timezone": source.settings.timezone,
+    }
+    outcomes: list[dict] = []
+
+    def answer(submitted: list) -> Reply:
+        outcomes.extend(outcome_dict(o) for o in submitted)
+        return reply(outcomes)
+
+    if claim is None:
+        status, body = answer(submit_alerts(source.workspace, records, **options))
+        replayed = False
+    else:
+        try:
+            status, body, replayed = submit_alerts_once(source.workspace, records, claim, answer, **options)
+        except IdempotencyConflict as exc:
+            raise Conflict(str(exc)) from None
     accepted = {o["locality_id"] for o in outcomes if o["status"] == "accepted"}
     if any(o["status"] == "accepted" for o in outcomes):
         source.bump()
         if source.nowcast is not None:
             source.nowcast.request({lid for lid in accepted if lid})
-    return outcomes
+    return status, body, replayed
 
 
-def submit_one(source: DataSource, principal: Principal, record: dict) -> tuple[int, dict]:
-    """One alert: 201 accepted, 200 duplicate, 422 rejected with field-level errors."""
-    (outcome,) = _submit(source, principal, [record], "api")
+def _one_reply(outcomes: list[dict]) -> Reply:
+    (outcome,) = outcomes
     status = STATUS_CODE.get(outcome["status"], 422)
     if outcome["status"] == "rejected":
         return status, {
@@ -78,9 +104,31 @@ def submit_one(source: DataSource, principal: Principal, record: dict) -> tuple[
     return status, outcome
 
 
+def _batch_reply(outcomes: list[dict]) -> Reply:
+    counts = {s: sum(o["status"] == s for o in outcomes) for s in ("accepted", "duplicate", "rejected")}
+    return 200, {
+        "read": len(outcomes),
+        "accepted": counts["accepted"],
+        "duplicates": counts["duplicate"],
+        "rejected": counts["rejected"],
+        "results": outcomes,
+    }
+
+
+def submit_one(
+    source: DataSource, principal: Principal, record: dict, claim: Any = None
+) -> tuple[int, dict, bool]:
+    """One alert: 201 accepted, 200 duplicate, 422 rejected with field-level errors."""
+    return _submit(source, principal, [record], "api", _one_reply, claim)
+
+
 def submit_many(
-    source: DataSource, principal: Principal, records: list[dict], channel_source: str = "api-batch"
-) -> tuple[int, dict]:
+    source: DataSource,
+    principal: Principal,
+    records: list[dict],
+    channel_source: str = "api-batch",
+    claim: Any = None,
+) -> tuple[int, dict, bool]:
     """A batch: 200 with one outcome per record and the counts (read = accepted + rejected + duplicates)."""
     if not records:
         raise InvalidInput("the batch holds no alerts", [{"field": "alerts", "reason": "empty"}])
@@ -89,16 +137,7 @@ def submit_many(
             f"a batch holds at most {MAX_BATCH} alerts, got {len(records)}: split it",
             [{"field": "alerts", "reason": f"more than {MAX_BATCH}"}],
         )
-    outcomes = _submit(source, principal, records, channel_source)
-    counts = {s: sum(o["status"] == s for o in outcomes) for s in ("accepted", "duplicate", "rejected")}
-    body = {
-        "read": len(outcomes),
-        "accepted": counts["accepted"],
-        "duplicates": counts["duplicate"],
-        "rejected": counts["rejected"],
-        "results": outcomes,
-    }
-    return 200, body
+    return _submit(source, principal, records, channel_source, _batch_reply, claim)
 
 
 def csv_records(data: bytes, filename: str = "upload.csv") -> list[dict]:
@@ -153,40 +192,22 @@ def with_idempotency(
     method: str,
     path: str,
     body: bytes,
-    run: Callable[[], tuple[int, dict]],
+    run: Callable[[Any], tuple[int, dict, bool]],
 ) -> tuple[int, dict, bool]:
-    """Run ``run`` once per (user, key): replay the first response for the same body, 409 otherwise.
+    """Run ``run(claim)`` once per (user, key): replay the first response for the same body, 409
+    for another. The claim is reserved by the ingest layer in the transaction that stores the
+    alerts, so overlapping retries are answered with the first reply and stored once.
 
     Returns ``(status, body, replayed)``.
     """
+    from sauti.ingest.alert_store import IdempotencyKey
+
     if not key:
-        status, payload = run()
-        return status, payload, False
+        return run(None)
     if len(key) > MAX_IDEMPOTENCY_KEY:
         raise InvalidInput(
             f"Idempotency-Key is longer than {MAX_IDEMPOTENCY_KEY} characters",
             [{"field": "Idempotency-Key", "reason": "too long"}],
         )
     digest = hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + body).hexdigest()
-    with source.workspace.session() as con:
-        row = con.execute(
-            "SELECT body_sha256, status_code, response_body FROM idempotency_keys "
-            "WHERE user_name = ? AND key = ?",
-            (principal.name, key),
-        ).fetchone()
-    if row is not None:
-        if row["body_sha256"] != digest:
-            raise Conflict(
-                "this Idempotency-Key was already used with a different request: "
-                "use a new key for a new request"
-            )
-        return int(row["status_code"]), json.loads(row["response_body"]), True
-    status, payload = run()
-    with source.workspace.session() as con:
-        con.execute(
-            "INSERT OR IGNORE INTO idempotency_keys "
-            "(user_name, key, method, path, body_sha256, status_code, response_body, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (principal.name, key, method, path, digest, status, json.dumps(payload), utc_now()),
-        )
-    return status, payload, False
+    return run(IdempotencyKey(principal.name, key, method, path, digest))

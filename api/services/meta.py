@@ -49,8 +49,11 @@ def version(source: DataSource) -> dict[str, Any]:
         data_snapshot = str(latest["data_snapshot"])
         scored_at = str(latest["scored_at"])
         period = f"{latest['period']:%Y-%m-%d}"
+    from sauti.models import model_name
+
     return {
         "code_version": code_version(),
+        "model_name": model_name(source.workspace, model_version) if model_version else None,
         "model_version": model_version,
         "data_snapshot": data_snapshot,
         "scored_at": scored_at,

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import tempfile
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sauti.api.errors import InvalidInput
@@ -18,17 +15,14 @@ TIME_LIMIT_S = 10.0
 
 def read_posted_bases(body: dict) -> Any:
     """Bases posted as a GeoJSON FeatureCollection, read and checked by the planning layer's reader."""
-    from sauti.models.patrol.bases import read_bases
+    from sauti.models.patrol import read_bases
 
     if not isinstance(body, dict) or body.get("type") != "FeatureCollection" or not body.get("features"):
         raise InvalidInput(
             "post the bases as a GeoJSON FeatureCollection of Points with name, patrols, range_km",
             [{"field": "body", "reason": "not a FeatureCollection with features"}],
         )
-    with tempfile.TemporaryDirectory(prefix="sauti-bases-") as folder:
-        path = Path(folder) / "posted_bases.geojson"
-        path.write_text(json.dumps(body), encoding="utf-8")
-        return read_bases(path)
+    return read_bases(body, label="posted bases")
 
 
 def plan(source: DataSource, query: PatrolQuery, bases_body: dict | None = None) -> dict:

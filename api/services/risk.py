@@ -102,22 +102,32 @@ def roll_up(source: DataSource, locality_ids, level: str) -> list[str | None]:
     return [table.get(str(lid), {}).get(level) if lid is not None else None for lid in locality_ids]
 
 
-def alert_counts_by_locality(source: DataSource, level: str) -> dict[str, tuple[int, int]]:
-    """``unit id -> (alerts in the last 30 days, alerts in all)`` at ``level``: counts only."""
+def alert_counts_by_locality(
+    source: DataSource, level: str, until: datetime | None = None
+) -> dict[str, tuple[int, int]]:
+    """``unit id -> (alerts in the 30 days to until, alerts in all to until)`` at ``level``: counts only.
+
+    ``until`` defaults to now; the map passes the end of the period it shows, so "in 30 days" counts
+    back from the data's date, not from the wall clock.
+    """
 
     def build():
         alerts = source.alerts()
         if alerts.empty:
             return {}
-        cutoff = datetime.now(UTC) - timedelta(days=RECENT_ALERT_DAYS)
-        located = alerts.dropna(subset=["locality_id"]).copy()
+        end = datetime.now(UTC) if until is None else until
+        located = alerts.dropna(subset=["locality_id"])
+        if until is not None:
+            located = located[located["received_at"] <= until]
+        located = located.copy()
         located["unit"] = roll_up(source, located["locality_id"], level)
         located = located.dropna(subset=["unit"])
         total = located.groupby("unit").size()
-        recent = located[located["received_at"] >= cutoff].groupby("unit").size()
+        recent = located[located["received_at"] > end - timedelta(days=RECENT_ALERT_DAYS)]
+        recent = recent.groupby("unit").size()
         return {str(k): (int(recent.get(k, 0)), int(v)) for k, v in total.items()}
 
-    return source.cached(("alert_counts", level), build)
+    return source.cached(("alert_counts", level, until), build)
 
 
 def _scores_by_id(source: DataSource) -> dict[str, dict]:

@@ -19,6 +19,7 @@ from sauti.errors import NotReadyError
 
 TILE_SIZE = 256
 TILE_CACHE = 4096
+PART_CACHE = 8  # GeoTIFF parts (bbox × resolution) kept for range requests
 MAX_PIXELS = 4096 * 4096
 MAX_ZOOM = 16
 
@@ -60,6 +61,7 @@ class HeatmapRenderer:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._tiles: OrderedDict[tuple, bytes] = OrderedDict()
+        self._parts: OrderedDict[tuple, bytes] = OrderedDict()
         self._stretch: dict[int, tuple[float, float]] = {}
         self.colormap = risk_colormap()
         self.empty_tile = _empty_png()
@@ -148,11 +150,31 @@ class HeatmapRenderer:
         return self._render(image)
 
     def geotiff(self, bbox: tuple[float, float, float, float] | None, resolution_km: float | None) -> bytes:
-        """Float32 GeoTIFF of the risk values for ``bbox`` (lon/lat) at ``resolution_km``, native CRS."""
-        from rasterio.warp import transform_bounds
+        """A Cloud-Optimized GeoTIFF of the risk values for ``bbox`` (lon/lat) at ``resolution_km``.
 
-        reader = self.reader()
-        dataset = reader.dataset
+        Native CRS (an EPSG code), deflate-compressed, with the surface's tags (``quantity``,
+        ``units``, ``description``, …); the last few parts are kept so the byte-range requests of
+        one client (GDAL's ``/vsicurl/``) do not render it again.
+        """
+        key = (self.version(), bbox, resolution_km)
+        with self._lock:
+            hit = self._parts.get(key)
+            if hit is not None:
+                self._parts.move_to_end(key)
+                return hit
+        content = self._render_part(bbox, resolution_km)
+        with self._lock:
+            self._parts[key] = content
+            while len(self._parts) > PART_CACHE:
+                self._parts.popitem(last=False)
+        return content
+
+    def _render_part(self, bbox, resolution_km) -> bytes:
+        import xarray as xr
+        from rasterio.warp import transform_bounds
+        from sauti.features.surface import cog_bytes
+
+        dataset = self.reader().dataset
         if bbox is None:
             bounds = tuple(dataset.bounds)
         else:
@@ -166,6 +188,16 @@ class HeatmapRenderer:
             )
         # grow the box to whole pixels from its top-left corner so the pixel size is exactly res_m
         bounds = (bounds[0], bounds[3] - height * res_m, bounds[0] + width * res_m, bounds[3])
-        image = reader.part(bounds, dst_crs=dataset.crs, bounds_crs=dataset.crs, width=width, height=height)
-        image.array = np.ma.masked_invalid(image.array.astype("float32"))
-        return image.render(img_format="GTiff", add_mask=False, nodata=-9999.0)
+        image = self.reader().part(
+            bounds, dst_crs=dataset.crs, bounds_crs=dataset.crs, width=width, height=height
+        )
+        values = np.ma.masked_invalid(image.array[0].astype("float32")).filled(np.nan)
+        tags = {k: v for k, v in dataset.tags().items() if k != "AREA_OR_POINT"}
+        attrs = {
+            **tags,
+            "crs": dataset.crs.to_wkt(),
+            "transform": tuple(image.transform)[:6],
+            "nodata": -9999.0,
+            "resolution_km": res_m / 1000,
+        }
+        return cog_bytes(xr.DataArray(values, dims=("y", "x"), attrs=attrs))

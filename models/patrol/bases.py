@@ -1,11 +1,14 @@
-"""Patrol bases: read them from GeoJSON/CSV (name, location, patrols per period, range in km) and
-keep them in the workspace table ``patrol_bases`` so the API and the CLI plan from the same set.
+"""Patrol bases: read them from GeoJSON/CSV files, bytes, mappings or frames (name, location, patrols
+per period, range in km) and keep them in the workspace table ``patrol_bases`` so the API and the
+CLI plan from the same set.
 
-Every problem is reported with the file, the row (1-based data row) and the field.
+Every problem is reported with the source, the row (1-based data row) and the field.
 """
 
 from __future__ import annotations
 
+import io
+import json
 import math
 from os import PathLike
 from pathlib import Path
@@ -30,10 +33,13 @@ _VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".fgb", ".kml", ".gml"
 
 
 class BasesError(SautiError):
-    """A bases file that cannot be used as it is."""
+    """Bases that cannot be used as they are (the message names the source, row and field)."""
 
     def __init__(self, path: str | PathLike[str], message: str) -> None:
         super().__init__(f"{path}: {message}")
+
+
+BasesSource = str | PathLike[str] | bytes | pd.DataFrame | dict
 
 
 def _pick(columns: list[str], field: str) -> str | None:
@@ -44,138 +50,180 @@ def _pick(columns: list[str], field: str) -> str | None:
     return None
 
 
-def _read_table(path: Path) -> gpd.GeoDataFrame:
+def _read_source(source: BasesSource, label: str | None) -> tuple[str, gpd.GeoDataFrame]:
+    """What to call the source in messages, and its rows as a GeoDataFrame in EPSG:4326."""
+    if isinstance(source, gpd.GeoDataFrame):
+        return label or "bases", _to_storage_crs(source.copy())
+    if isinstance(source, pd.DataFrame):
+        where = label or "bases"
+        return where, _points_from_columns(where, source.astype(object))
+    if isinstance(source, dict):
+        source = json.dumps(source).encode("utf-8")
+    if isinstance(source, (bytes, bytearray)):
+        return label or "posted bases", _read_bytes(label or "posted bases", bytes(source))
+    path = Path(source)
+    if not path.exists():
+        raise BasesError(path, "file not found")
     if path.suffix.lower() in (".csv", ".txt"):
-        try:
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise BasesError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
-        except pd.errors.EmptyDataError as exc:
-            raise BasesError(path, "the file is empty") from exc
-        columns = list(frame.columns)
-        lon, lat = _pick(columns, "longitude"), _pick(columns, "latitude")
-        if lon is None or lat is None:
-            raise BasesError(
-                path, f"a CSV of bases needs longitude and latitude columns; found {', '.join(columns)}"
-            )
-        xs = [_number(path, row, lon, v) for row, v in enumerate(frame[lon], start=1)]
-        ys = [_number(path, row, lat, v) for row, v in enumerate(frame[lat], start=1)]
-        frame = frame.drop(columns=[lon, lat])
-        return gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(xs, ys), crs=STORAGE_CRS)
+        return str(path), _read_csv(path, path)
+    if path.suffix.lower() not in _VECTOR_SUFFIXES:
+        raise BasesError(path, "unsupported bases file: use GeoJSON (.geojson) or CSV (.csv)")
+    return str(path), _read_vector(path, path)
+
+
+def _read_bytes(where: str, data: bytes) -> gpd.GeoDataFrame:
+    """GeoJSON or GeoPackage bytes through GDAL; anything else is read as CSV text."""
+    head = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:16]
+    if head.startswith((b"{", b"SQLite format 3")):
+        return _read_vector(where, io.BytesIO(data))
+    return _read_csv(where, io.BytesIO(data))
+
+
+def _read_csv(where: str | Path, handle: Path | io.BytesIO) -> gpd.GeoDataFrame:
+    try:
+        frame = pd.read_csv(handle, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise BasesError(where, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    except pd.errors.EmptyDataError as exc:
+        raise BasesError(where, "the file is empty") from exc
+    except pd.errors.ParserError as exc:
+        raise BasesError(where, f"not a CSV table ({exc})") from exc
+    return _points_from_columns(where, frame)
+
+
+def _points_from_columns(where: str | Path, frame: pd.DataFrame) -> gpd.GeoDataFrame:
+    columns = [str(c) for c in frame.columns]
+    lon, lat = _pick(columns, "longitude"), _pick(columns, "latitude")
+    if lon is None or lat is None:
+        raise BasesError(
+            where, f"a CSV of bases needs longitude and latitude columns; found {', '.join(columns)}"
+        )
+    xs = [_number(where, row, lon, v) for row, v in enumerate(frame[lon], start=1)]
+    ys = [_number(where, row, lat, v) for row, v in enumerate(frame[lat], start=1)]
+    frame = frame.drop(columns=[lon, lat])
+    return gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(xs, ys), crs=STORAGE_CRS)
+
+
+def _read_vector(where: str | Path, source: Path | io.BytesIO) -> gpd.GeoDataFrame:
     import pyogrio
 
     try:
-        frame = pyogrio.read_dataframe(path)
+        frame = pyogrio.read_dataframe(source)
     except Exception as exc:  # pyogrio raises several types for unreadable files
-        raise BasesError(path, f"cannot read as a vector file ({exc})") from exc
+        raise BasesError(where, f"cannot read as a vector file ({exc})") from exc
     if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry is None:
-        raise BasesError(path, "no geometry: give Point features or a CSV with longitude/latitude")
+        raise BasesError(where, "no geometry: give Point features or a CSV with longitude/latitude")
+    return _to_storage_crs(frame)
+
+
+def _to_storage_crs(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     if frame.crs is None:
         frame = frame.set_crs(STORAGE_CRS)
     return frame.to_crs(STORAGE_CRS)
 
 
-def _number(path: Path, row: int, field: str, value: object) -> float:
+def _number(where: str | Path, row: int, field: str, value: object) -> float:
     text = "" if value is None else str(value).strip()
-    if text == "" or text.lower() == "nan":
-        raise BasesError(path, f"row {row}: field {field!r} is empty")
+    if text == "" or text.lower() in ("nan", "<na>", "none"):
+        raise BasesError(where, f"row {row}: field {field!r} is empty")
     try:
         number = float(text.replace(",", ".")) if text.count(",") == 1 and "." not in text else float(text)
     except ValueError as exc:
-        raise BasesError(path, f"row {row}: field {field!r} is not a number ({text!r})") from exc
+        raise BasesError(where, f"row {row}: field {field!r} is not a number ({text!r})") from exc
     if not math.isfinite(number):
-        raise BasesError(path, f"row {row}: field {field!r} is not a finite number ({text!r})")
+        raise BasesError(where, f"row {row}: field {field!r} is not a finite number ({text!r})")
     return number
 
 
-def _optional_number(path: Path, row: int, field: str, value: object) -> float | None:
-    if value is None or (isinstance(value, float) and math.isnan(value)) or str(value).strip() == "":
+def _optional_number(where: str | Path, row: int, field: str, value: object) -> float | None:
+    if value is None or pd.isna(value) or str(value).strip() == "":
         return None
-    return _number(path, row, field, value)
+    return _number(where, row, field, value)
 
 
-def read_bases(path: str | PathLike[str]) -> gpd.GeoDataFrame:
-    """Read patrol bases from a GeoJSON (or any vector file) or a CSV.
+def read_bases(source: BasesSource, *, label: str | None = None) -> gpd.GeoDataFrame:
+    """Read patrol bases from a file, its bytes, a GeoJSON mapping or a (Geo)DataFrame.
 
     Parameters
     ----------
-    path : path
-        GeoJSON/GeoPackage with Point features, or CSV with ``longitude``/``latitude`` columns.
-        Fields: ``name`` (unique), ``patrols`` (patrols per period, integer ≥ 0) and ``range_km``
-        (> 0). ``patrols`` and ``range_km`` may be left out when the caller gives them for every
-        base (``plan_patrols(..., patrols=, range_km=)``); they are then missing (``<NA>``/NaN).
+    source : path, bytes, dict or DataFrame
+        A GeoJSON/GeoPackage with Point features or a CSV with ``longitude``/``latitude`` columns
+        (as a path or as the file's bytes, e.g. an upload); a GeoJSON FeatureCollection as a
+        mapping (a posted body); or a GeoDataFrame of points / a DataFrame with longitude and
+        latitude. Fields: ``name`` (unique), ``patrols`` (patrols per period, integer ≥ 0) and
+        ``range_km`` (> 0). ``patrols`` and ``range_km`` may be left out when the caller gives them
+        for every base (``plan_patrols(..., patrols=, range_km=)``); they are then missing.
+    label : str, optional
+        What to call a source without a path in messages (default "posted bases" / "bases").
 
     Returns
     -------
     GeoDataFrame
         Columns ``name``, ``patrols`` (Int64), ``range_km`` (float), ``geometry`` (Point, EPSG:4326),
-        in file order.
+        in source order.
 
     Raises
     ------
     BasesError
-        Naming the file, the row and the field: missing file, no rows, no name column, a duplicate
+        Naming the source, the row and the field: missing file, no rows, no name column, a duplicate
         or empty name, a non-point geometry, coordinates out of range, a negative or fractional
         patrol count, a non-positive range.
 
     Examples
     --------
     >>> bases = read_bases("data/sample/bases.geojson")  # doctest: +SKIP
-    >>> bases[["name", "patrols", "range_km"]].head(2)  # doctest: +SKIP
+    >>> bases = read_bases(b"name,lon,lat,patrols,range_km\\nAlpha,18.5,4.4,2,80\\n")  # doctest: +SKIP
     """
-    path = Path(path)
-    if not path.exists():
-        raise BasesError(path, "file not found")
-    if path.suffix.lower() not in (".csv", ".txt", *_VECTOR_SUFFIXES):
-        raise BasesError(path, "unsupported bases file: use GeoJSON (.geojson) or CSV (.csv)")
-    frame = _read_table(path)
+    where, frame = _read_source(source, label)
     if frame.empty:
-        raise BasesError(path, "no bases in the file")
+        raise BasesError(where, "no bases in the file")
     columns = [c for c in frame.columns if c != frame.geometry.name]
-    name_col = _pick(columns, "name")
+    name_col = _pick([str(c) for c in columns], "name")
     if name_col is None:
-        raise BasesError(path, f"no 'name' column; found {', '.join(columns) or 'none'}")
-    patrols_col, range_col = _pick(columns, "patrols"), _pick(columns, "range_km")
-
-    names: list[str] = []
-    patrols: list[int | None] = []
-    ranges: list[float | None] = []
+        raise BasesError(where, f"no 'name' column; found {', '.join(map(str, columns)) or 'none'}")
+    fields = (name_col, _pick(columns, "patrols"), _pick(columns, "range_km"))
+    rows: list[tuple[str, int | None, float | None]] = []
     for row, (idx, record) in enumerate(frame.iterrows(), start=1):
-        raw_name = record[name_col]
-        name = "" if raw_name is None or pd.isna(raw_name) else str(raw_name).strip()
-        if not name:
-            raise BasesError(path, f"row {row}: field {name_col!r} is empty")
-        if name in names:
-            raise BasesError(path, f"row {row}: base name {name!r} appears twice; names must be unique")
-        geom = frame.geometry.loc[idx]
-        if geom is None or geom.is_empty:
-            raise BasesError(path, f"row {row} ({name}): no location")
-        if geom.geom_type != "Point":
-            raise BasesError(path, f"row {row} ({name}): geometry is a {geom.geom_type}; a base is a Point")
-        if not (-180 <= geom.x <= 180 and -90 <= geom.y <= 90):
-            raise BasesError(
-                path, f"row {row} ({name}): longitude/latitude ({geom.x:g}, {geom.y:g}) out of range"
-            )
-        count = _optional_number(path, row, patrols_col, record[patrols_col]) if patrols_col else None
-        if count is not None and (count < 0 or count != int(count)):
-            raise BasesError(
-                path, f"row {row} ({name}): field {patrols_col!r} must be a whole number ≥ 0, not {count:g}"
-            )
-        reach = _optional_number(path, row, range_col, record[range_col]) if range_col else None
-        if reach is not None and reach <= 0:
-            raise BasesError(path, f"row {row} ({name}): field {range_col!r} must be > 0 km, not {reach:g}")
-        names.append(name)
-        patrols.append(None if count is None else int(count))
-        ranges.append(reach)
+        rows.append(_base_row(where, row, record, frame.geometry.loc[idx], fields, {r[0] for r in rows}))
     return gpd.GeoDataFrame(
         {
-            "name": pd.Series(names, dtype="str"),
-            "patrols": pd.array(patrols, dtype="Int64"),
-            "range_km": pd.array(ranges, dtype="Float64").astype("float64"),
+            "name": pd.Series([r[0] for r in rows], dtype="str"),
+            "patrols": pd.array([r[1] for r in rows], dtype="Int64"),
+            "range_km": pd.array([r[2] for r in rows], dtype="Float64").astype("float64"),
         },
         geometry=list(frame.geometry),
         crs=STORAGE_CRS,
     )
+
+
+def _base_row(
+    where: str, row: int, record: pd.Series, geom, fields: tuple, seen: set[str]
+) -> tuple[str, int | None, float | None]:
+    """One base checked: (name, patrols or None, range_km or None); raises naming row and field."""
+    name_col, patrols_col, range_col = fields
+    raw_name = record[name_col]
+    name = "" if raw_name is None or pd.isna(raw_name) else str(raw_name).strip()
+    if not name:
+        raise BasesError(where, f"row {row}: field {name_col!r} is empty")
+    if name in seen:
+        raise BasesError(where, f"row {row}: base name {name!r} appears twice; names must be unique")
+    if geom is None or geom.is_empty:
+        raise BasesError(where, f"row {row} ({name}): no location")
+    if geom.geom_type != "Point":
+        raise BasesError(where, f"row {row} ({name}): geometry is a {geom.geom_type}; a base is a Point")
+    if not (-180 <= geom.x <= 180 and -90 <= geom.y <= 90):
+        raise BasesError(
+            where, f"row {row} ({name}): longitude/latitude ({geom.x:g}, {geom.y:g}) out of range"
+        )
+    count = _optional_number(where, row, patrols_col, record[patrols_col]) if patrols_col else None
+    if count is not None and (count < 0 or count != int(count)):
+        raise BasesError(
+            where, f"row {row} ({name}): field {patrols_col!r} must be a whole number ≥ 0, not {count:g}"
+        )
+    reach = _optional_number(where, row, range_col, record[range_col]) if range_col else None
+    if reach is not None and reach <= 0:
+        raise BasesError(where, f"row {row} ({name}): field {range_col!r} must be > 0 km, not {reach:g}")
+    return name, None if count is None else int(count), reach
 
 
 def save_bases(workspace: Workspace, bases: gpd.GeoDataFrame, source: str | None = None) -> int:

@@ -16,6 +16,7 @@ over origins; confidence intervals come from a bootstrap over origins.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -156,6 +157,48 @@ def evaluate_patrol_plans(
         "n_incidents", "n_origins", "n_plans", "reachable_share", "patrols", "range_km",
         "model", "ci_level", "per_origin": [...]}``. Hit rates are ``None`` when there is no incident.
     """
+    predictions = _model_predictions(predictions, incidents_observed, localities, model, ci_level)
+    base_frame = _resolve_bases(bases, patrols, range_km)
+    network = _open_pairs(localities, base_frame)
+    preds = predictions[["origin", PERIOD, LOCALITY_ID, "probability"]].copy()
+    preds[PERIOD] = _as_timestamps(preds[PERIOD], "predictions")
+    preds[LOCALITY_ID] = preds[LOCALITY_ID].astype(str)
+    counts, observed_periods = _observed_vectors(incidents_observed, network.position)
+    step = _step(np.concatenate([preds[PERIOD].to_numpy(), observed_periods]), freq)
+    tally = _plan_every_origin(preds, counts, network, step, method, time_limit_s)
+    result = _hit_rates(tally, n_boot, ci_level, random_state)
+    result.update(_setting(tally, counts, preds, network, base_frame, patrols, range_km))
+    result.update(
+        {"model": model, "ci_level": ci_level, "n_boot": int(n_boot), "per_origin": tally.per_origin}
+    )
+    return result
+
+
+def _setting(tally, counts, preds, network, base_frame, patrols, range_km) -> dict[str, Any]:
+    """How many incidents, origins and plans; how many incidents any base could reach; the bases."""
+    zeros = np.zeros(network.n)
+    all_counts = sum((counts.get(pd.Timestamp(p), zeros) for p in preds[PERIOD].unique()), zeros)
+    return {
+        "n_incidents": float(np.sum(tally.totals)),
+        "n_origins": len(tally.totals),
+        "n_plans": len(tally.sizes["optimised"]),
+        "reachable_share": float(all_counts[network.reachable].sum() / all_counts.sum())
+        if all_counts.sum()
+        else None,
+        "patrols": int(patrols) if patrols is not None else base_frame["patrols"].tolist(),
+        "range_km": float(range_km) if range_km is not None else base_frame["range_km"].tolist(),
+        "bases": len(base_frame),
+    }
+
+
+def _model_predictions(
+    predictions: pd.DataFrame,
+    incidents_observed: pd.DataFrame,
+    localities: gpd.GeoDataFrame,
+    model: str,
+    ci_level: float,
+) -> pd.DataFrame:
+    """The rows of ``model`` after checking every input's columns and the interval level."""
     check_columns(predictions.columns, ("origin", PERIOD, LOCALITY_ID, "probability"), "predictions")
     check_columns(incidents_observed.columns, (PERIOD, LOCALITY_ID), "incidents_observed")
     check_columns(localities.columns, (LOCALITY_ID,), "localities")
@@ -166,26 +209,47 @@ def evaluate_patrol_plans(
         predictions = predictions[predictions["model"].astype(str) == model]
     if not 0 < ci_level < 1:
         raise ValueError(f"ci_level must be between 0 and 1, not {ci_level!r}")
+    return predictions
 
-    base_frame = _resolve_bases(bases, patrols, range_km)
+
+@dataclass(frozen=True)
+class _Network:
+    """The (base, locality) pairs open to every plan, and each locality's position."""
+
+    position: pd.Series  # locality_id → row
+    pair_base: np.ndarray
+    pair_locality: np.ndarray
+    pair_distance: np.ndarray
+    capacity: np.ndarray
+    reachable: np.ndarray  # per locality: some base can reach it
+
+    @property
+    def n(self) -> int:
+        return len(self.position)
+
+
+def _open_pairs(localities: gpd.GeoDataFrame, base_frame: gpd.GeoDataFrame) -> _Network:
     localities = localities.reset_index(drop=True)
     ids = localities[LOCALITY_ID].astype(str)
-    position = pd.Series(np.arange(len(ids)), index=ids.to_numpy())
     reach = compute_reach(localities, base_frame)
     open_route = reach.open_route
-    pb, pl, pdist = (
-        reach.pair_base[open_route],
-        reach.pair_locality[open_route],
-        reach.pair_distance[open_route],
+    pair_locality = reach.pair_locality[open_route]
+    reachable = np.zeros(len(ids), dtype=bool)
+    reachable[pair_locality] = True
+    return _Network(
+        position=pd.Series(np.arange(len(ids)), index=ids.to_numpy()),
+        pair_base=reach.pair_base[open_route],
+        pair_locality=pair_locality,
+        pair_distance=reach.pair_distance[open_route],
+        capacity=base_frame["patrols"].to_numpy(dtype=np.int64),
+        reachable=reachable,
     )
-    capacity = base_frame["patrols"].to_numpy(dtype=np.int64)
-    n_loc = len(ids)
-    reachable = np.zeros(n_loc, dtype=bool)
-    reachable[pl] = True
 
-    preds = predictions[["origin", PERIOD, LOCALITY_ID, "probability"]].copy()
-    preds[PERIOD] = _as_timestamps(preds[PERIOD], "predictions")
-    preds[LOCALITY_ID] = preds[LOCALITY_ID].astype(str)
+
+def _observed_vectors(
+    incidents_observed: pd.DataFrame, position: pd.Series
+) -> tuple[dict[pd.Timestamp, np.ndarray], np.ndarray]:
+    """Incident counts per period as vectors in locality order, and the periods seen."""
     count_col = _count_column(incidents_observed)
     observed = incidents_observed[[PERIOD, LOCALITY_ID, count_col]].copy()
     observed[PERIOD] = _as_timestamps(observed[PERIOD], "incidents_observed")
@@ -193,18 +257,30 @@ def evaluate_patrol_plans(
     observed = observed[observed[LOCALITY_ID].isin(position.index)]
     # backtest output repeats a (period, locality) once per origin that forecast it: count it once
     observed = observed.drop_duplicates([PERIOD, LOCALITY_ID], keep="first")
-    step = _step(np.concatenate([preds[PERIOD].to_numpy(), observed[PERIOD].to_numpy()]), freq)
     counts: dict[pd.Timestamp, np.ndarray] = {}
     for period, group in observed.groupby(PERIOD):
-        vector = np.zeros(n_loc)
+        vector = np.zeros(len(position))
         np.add.at(vector, position[group[LOCALITY_ID]].to_numpy(), group[count_col].to_numpy(dtype=float))
         counts[pd.Timestamp(period)] = vector
-    zeros = np.zeros(n_loc)
+    return counts, observed[PERIOD].to_numpy()
 
-    hits = {plan: [] for plan in PLANS}
-    sizes = {plan: [] for plan in PLANS}
-    totals: list[float] = []
-    per_origin: list[dict[str, Any]] = []
+
+@dataclass
+class _Tally:
+    """Incidents covered per origin and plan, plan sizes, incidents per origin."""
+
+    hits: dict[str, list[float]]
+    sizes: dict[str, list[int]]
+    totals: list[float]
+    per_origin: list[dict[str, Any]]
+
+
+def _plan_every_origin(
+    preds: pd.DataFrame, counts: dict, network: _Network, step, method: str, time_limit_s: float
+) -> _Tally:
+    """Draw the four plans for every period of every origin and count the incidents they cover."""
+    tally = _Tally({p: [] for p in PLANS}, {p: [] for p in PLANS}, [], [])
+    zeros = np.zeros(network.n)
     groups = list(preds.groupby("origin", sort=True))
     with progress_bar("patrol plans per origin", total=len(groups)) as advance:
         for origin, group in groups:
@@ -214,31 +290,52 @@ def evaluate_patrol_plans(
             origin_total = 0.0
             for period, rows in group.groupby(PERIOD, sort=True):
                 obs = counts.get(pd.Timestamp(period), zeros)
-                probability = np.zeros(n_loc)
-                known = rows[LOCALITY_ID].isin(position.index).to_numpy()
-                probability[position[rows.loc[known, LOCALITY_ID]].to_numpy()] = np.nan_to_num(
-                    rows.loc[known, "probability"].to_numpy(dtype=float)
-                )
-                covered = {
-                    "optimised": _solved(probability, capacity, pb, pl, pdist, n_loc, method, time_limit_s),
-                    "closest_to_base": _pad(_nearest_first(pb, pl, pdist, capacity), n_loc),
-                    "last_incidents": _pad(_nearest_first(pb, pl, pdist, capacity, first=first), n_loc),
-                    "oracle": _solved(obs, capacity, pb, pl, pdist, n_loc, "auto", time_limit_s),
-                }
+                covered = _plans_for_period(rows, obs, first, network, method, time_limit_s)
                 for plan, mask in covered.items():
                     origin_hits[plan] += float(obs[mask].sum())
-                    sizes[plan].append(int(mask.sum()))
+                    tally.sizes[plan].append(int(mask.sum()))
                 origin_total += float(obs.sum())
             for plan in PLANS:
-                hits[plan].append(origin_hits[plan])
-            totals.append(origin_total)
-            per_origin.append(
-                {"origin": str(origin), "incidents": origin_total, **{p: origin_hits[p] for p in PLANS}}
-            )
+                tally.hits[plan].append(origin_hits[plan])
+            tally.totals.append(origin_total)
+            tally.per_origin.append({"origin": str(origin), "incidents": origin_total, **origin_hits})
             advance(1)
+    return tally
 
-    total = np.asarray(totals)
-    hit_arrays = {plan: np.asarray(values) for plan, values in hits.items()}
+
+def _plans_for_period(
+    rows: pd.DataFrame,
+    obs: np.ndarray,
+    first: np.ndarray,
+    network: _Network,
+    method: str,
+    time_limit_s: float,
+) -> dict[str, np.ndarray]:
+    """Covered-locality mask of each plan for one forecast period."""
+    n, position = network.n, network.position
+    pb, pl, pdist, capacity = (
+        network.pair_base,
+        network.pair_locality,
+        network.pair_distance,
+        network.capacity,
+    )
+    probability = np.zeros(n)
+    known = rows[LOCALITY_ID].isin(position.index).to_numpy()
+    probability[position[rows.loc[known, LOCALITY_ID]].to_numpy()] = np.nan_to_num(
+        rows.loc[known, "probability"].to_numpy(dtype=float)
+    )
+    return {
+        "optimised": _solved(probability, capacity, pb, pl, pdist, n, method, time_limit_s),
+        "closest_to_base": _pad(_nearest_first(pb, pl, pdist, capacity), n),
+        "last_incidents": _pad(_nearest_first(pb, pl, pdist, capacity, first=first), n),
+        "oracle": _solved(obs, capacity, pb, pl, pdist, n, "auto", time_limit_s),
+    }
+
+
+def _hit_rates(tally: _Tally, n_boot: int, ci_level: float, random_state: int) -> dict[str, Any]:
+    """Pooled hit rate per plan with bootstrap intervals over origins, and the paired differences."""
+    total = np.asarray(tally.totals)
+    hit_arrays = {plan: np.asarray(values) for plan, values in tally.hits.items()}
     rng = np.random.default_rng(random_state)
     draws = rng.integers(0, total.size, size=(n_boot, total.size)) if total.size else np.zeros((0, 0), int)
     alpha = (1 - ci_level) / 2
@@ -263,34 +360,15 @@ def evaluate_patrol_plans(
             "patrol_hit_rate": rate(hit_arrays[plan]),
             "ci": interval(boot_rates[plan]),
             "incidents_covered": float(hit_arrays[plan].sum()),
-            "localities_per_plan": float(np.mean(sizes[plan])) if sizes[plan] else 0.0,
+            "localities_per_plan": float(np.mean(tally.sizes[plan])) if tally.sizes[plan] else 0.0,
         }
-    differences = {}
-    for other in ("closest_to_base", "last_incidents"):
-        estimate = rate(hit_arrays["optimised"] - hit_arrays[other])
-        differences[f"optimised_minus_{other}"] = {
-            "estimate": estimate,
+    result["differences"] = {
+        f"optimised_minus_{other}": {
+            "estimate": rate(hit_arrays["optimised"] - hit_arrays[other]),
             "ci": interval(boot_rates["optimised"] - boot_rates[other]),
         }
-    all_counts = sum((counts.get(pd.Timestamp(p), zeros) for p in preds[PERIOD].unique()), zeros)
-    result.update(
-        {
-            "differences": differences,
-            "n_incidents": float(total.sum()),
-            "n_origins": int(total.size),
-            "n_plans": len(sizes["optimised"]),
-            "reachable_share": float(all_counts[reachable].sum() / all_counts.sum())
-            if all_counts.sum()
-            else None,
-            "patrols": int(patrols) if patrols is not None else base_frame["patrols"].tolist(),
-            "range_km": float(range_km) if range_km is not None else base_frame["range_km"].tolist(),
-            "bases": len(base_frame),
-            "model": model,
-            "ci_level": ci_level,
-            "n_boot": int(n_boot),
-            "per_origin": per_origin,
-        }
-    )
+        for other in ("closest_to_base", "last_incidents")
+    }
     return result
 
 

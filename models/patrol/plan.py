@@ -26,7 +26,9 @@ import numpy as np
 import pandas as pd
 from sauti.features.glossary import feature_label, points
 from sauti.models.patrol.bases import check_bases, read_bases, save_bases, workspace_bases
+from sauti.models.patrol.borders import border_warnings, locate_bases
 from sauti.models.patrol.solve import METHODS, CoverProblem, solve
+from sauti.models.registry_store import current_model
 
 from sauti.constants import LOCALITY_ID, PERIOD, STORAGE_CRS, check_columns
 from sauti.errors import NotReadyError
@@ -80,6 +82,17 @@ class PatrolPlan:
     localities : GeoDataFrame
         Every locality considered: ``locality_id``, ``name``, ``probability``, ``value``,
         ``covered`` and its geometry (EPSG:4326), for maps.
+    period, model_version : str or None
+        The scored period (``YYYY-MM-DD``, the first day of the last period of data the scores
+        saw) and the model version, when the risk frame carries them.
+    forecast_period : dict or None
+        The period(s) the scores forecast, ``{"label": "January 2023", "start", "end"}``; known
+        when the plan comes from a workspace (which knows the period length and horizon).
+    weighted : bool
+        Whether values are probability × a weight (e.g. population) rather than probability.
+    warnings : list of str
+        Things a planner must check: a base outside the workspace's boundaries, a patrol that
+        crosses into another country, a population weight coarser than the localities.
     """
 
     assignments: pd.DataFrame
@@ -95,15 +108,46 @@ class PatrolPlan:
     seconds: float = 0.0
     target_geometry: gpd.GeoDataFrame | None = field(default=None, repr=False)
     localities: gpd.GeoDataFrame | None = field(default=None, repr=False)
+    period: str | None = None
+    model_version: str | None = None
+    forecast_period: dict[str, str] | None = None
+    weighted: bool = False
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def explanation(self) -> str:
         return " ".join(self.notes)
 
+    @property
+    def expected_localities(self) -> tuple[float, float]:
+        """(covered, total): expected number of localities with an incident among those patrolled,
+        and among all scored localities (sums of probabilities; a probability is that of at least
+        one incident in the period)."""
+        if self.localities is None or not len(self.localities):
+            return 0.0, 0.0
+        probability = np.nan_to_num(self.localities["probability"].to_numpy(dtype=float))
+        covered = self.localities["covered"].to_numpy(dtype=bool)
+        return float(probability[covered].sum()), float(probability.sum())
+
+    @property
+    def headline(self) -> str:
+        """The plan in a planner's terms: "Expected localities with an incident covered: 1.4 of 2.6 (55%)"."""
+        return expected_localities_text(*self.expected_localities)
+
     def summary(self) -> dict[str, Any]:
         """The plan in figures and words (JSON-serialisable)."""
         share = self.covered_risk / self.total_risk if self.total_risk > 0 else 0.0
+        expected_covered, expected_total = self.expected_localities
         return {
+            "period": self.period,
+            "forecast_period": self.forecast_period,
+            "model_version": self.model_version,
+            "headline": self.headline,
+            "expected_localities_covered": _num(expected_covered),
+            "expected_localities_total": _num(expected_total),
+            "expected_share": _num(expected_covered / expected_total) if expected_total > 0 else None,
+            "weighted": self.weighted,
+            "warnings": list(self.warnings),
             "status": self.status,
             "method": self.method,
             "objective": _num(self.covered_risk),
@@ -125,6 +169,7 @@ class PatrolPlan:
                     "range_km": _num(row.range_km),
                     "used": int(row.used),
                     "reachable": int(row.reachable),
+                    "outside_boundaries": not bool(getattr(row, "inside", True)),
                 }
                 for row in self.bases.itertuples(index=False)
             ],
@@ -142,12 +187,13 @@ class PatrolPlan:
         return records
 
     def to_csv(self, path: str | PathLike[str]) -> Path:
-        """Write the assignments as CSV (drivers joined by ``; ``); return the path."""
-        path = Path(path)
+        """Write the assignments as CSV (drivers joined by ``; ``; text that a spreadsheet would run
+        as a formula is escaped, see :mod:`sauti.csv_safe`); return the path."""
+        from sauti.csv_safe import write_csv
+
         frame = self.assignments.copy()
         frame["drivers"] = frame["drivers"].map(lambda d: "; ".join(d))
-        frame.to_csv(path, index=False, float_format="%.6g")
-        return path
+        return write_csv(frame, path, float_format="%.6g")
 
     def to_geojson(self, geometry: str = "point") -> dict[str, Any]:
         """A GeoJSON FeatureCollection (EPSG:4326) of bases, targets and base→target routes.
@@ -178,6 +224,7 @@ class PatrolPlan:
                         "patrols": int(row.patrols),
                         "range_km": _num(row.range_km),
                         "used": int(row.used),
+                        "outside_boundaries": not bool(getattr(row, "inside", True)),
                     },
                 }
             )
@@ -216,6 +263,37 @@ def _num(value: Any) -> float | None:
         return None
     value = float(value)
     return None if math.isnan(value) or math.isinf(value) else value
+
+
+def _amount(value: float) -> str:
+    """An expected count with two significant digits and no exponent: 12, 2.6, 0.41, 0.012."""
+    if value >= 10:
+        return f"{value:,.0f}"
+    if value >= 1:
+        return f"{value:.1f}"
+    if value <= 0:
+        return "0"
+    return f"{value:.{max(2, 1 - math.floor(math.log10(value)))}f}"
+
+
+def expected_localities_text(covered: float, total: float) -> str:
+    """``Expected localities with an incident covered: 1.4 of 2.6 (55%)``."""
+    share = f" ({covered / total:.0%})" if total > 0 else ""
+    return f"Expected localities with an incident covered: {_amount(covered)} of {_amount(total)}{share}"
+
+
+def _score_identity(risk: pd.DataFrame | None) -> tuple[str | None, str | None]:
+    """The forecast period (latest, ``YYYY-MM-DD``) and model version(s) a risk frame carries."""
+    if risk is None or not len(risk):
+        return None, None
+    period = None
+    if PERIOD in risk.columns:
+        periods = pd.to_datetime(risk[PERIOD], errors="coerce").dropna()
+        period = str(periods.max().date()) if len(periods) else None
+    version = None
+    if "model_version" in risk.columns:
+        version = ", ".join(sorted(set(risk["model_version"].dropna().astype(str)))) or None
+    return period, version
 
 
 def _driver_names(value: Any, top: int = TOP_DRIVERS) -> list[str]:
@@ -540,6 +618,18 @@ def plan_patrols(
     >>> plan.summary()["status"], plan.summary()["gap"]  # doctest: +SKIP
     ('optimal', 0.0)
     """
+    plan = _plan_patrols(
+        localities, risk, bases, patrols, range_km, weight, no_go, method, time_limit_s, avoid_crossing
+    )
+    plan.period, plan.model_version = _score_identity(risk)
+    plan.weighted = weight is not None
+    return plan
+
+
+def _plan_patrols(
+    localities, risk, bases, patrols, range_km, weight, no_go, method, time_limit_s, avoid_crossing
+) -> PatrolPlan:
+    """:func:`plan_patrols`' stages: check, value, reach, solve, rank and explain."""
     start = time.perf_counter()
     _check_plan_parameters(localities, method, time_limit_s)
     base_frame = _resolve_bases(bases, patrols, range_km)
@@ -561,12 +651,21 @@ def plan_patrols(
     reach = compute_reach(localities, base_frame, no_go=no_go, avoid_crossing=avoid_crossing)
     problem = _cover_problem(reach, values.value, base_frame)
     solution = solve(problem, method=method, time_limit_s=time_limit_s)
+    return _plan_from_solution(localities, base_frame, values, reach, problem, solution, patrols, start)
+
+
+def _plan_from_solution(
+    localities, base_frame, values: _Values, reach: Reach, problem: CoverProblem, solution, patrols, start
+) -> PatrolPlan:
+    """The solver's chosen pairs as a ranked, explained :class:`PatrolPlan`."""
     assignments = _assignments(problem, solution.chosen, reach.names, localities, values)
     base_out = _bases_with_use(base_frame, assignments, problem, reach.names)
     status = solution.status if len(assignments) else "empty"
     notes = _explain_plan(
-        base_frame, base_out, reach, values, patrols, status, solution, len(assignments), len(localities)
+        base_frame, base_out, reach, values, patrols, status, solution, assignments, len(localities)
     )
+    where = locate_bases(localities, base_frame)
+    base_out["inside"] = where["inside"].to_numpy()
     return PatrolPlan(
         assignments=assignments,
         bases=base_out,
@@ -581,6 +680,7 @@ def plan_patrols(
         seconds=time.perf_counter() - start,
         target_geometry=_target_geometry(localities, reach, assignments),
         localities=_considered_localities(localities, values, assignments),
+        warnings=border_warnings(localities, base_frame, assignments, where),
     )
 
 
@@ -691,10 +791,11 @@ def _bases_with_use(
 
 
 def _explain_plan(
-    base_frame, base_out, reach: Reach, values: _Values, patrols_override, status, solution, n_covered, n
+    base_frame, base_out, reach: Reach, values: _Values, patrols_override, status, solution, assignments, n
 ) -> list[str]:
     """:func:`_explain` fed from the plan's stages."""
     pair_base, count = reach.pair_base, len(reach.names)
+    covered_risk = assignments.drop_duplicates(LOCALITY_ID)["risk"]
     return _explain(
         names=reach.names,
         ranges=base_frame["range_km"].to_numpy(dtype=float),
@@ -711,10 +812,11 @@ def _explain_plan(
         patrols_override=patrols_override,
         status=status,
         method=solution.method,
-        covered=solution.objective,
-        total=values.total,
+        expected=(float(covered_risk.sum()), float(np.nansum(values.probability))),
+        weighted=bool(np.any(values.weight != 1)),
+        covered_value=(solution.objective, values.total),
         gap=solution.gap,
-        n_covered=n_covered,
+        n_covered=len(assignments),
     )
 
 
@@ -768,8 +870,9 @@ def _explain(
     patrols_override,
     status,
     method,
-    covered,
-    total,
+    expected,
+    weighted,
+    covered_value,
     gap,
     n_covered,
 ) -> list[str]:
@@ -782,12 +885,17 @@ def _explain(
             else "Every base has 0 patrols per period: there are no patrols to place."
         )
     elif n_covered:
-        share = covered / total if total > 0 else 0.0
+        covered, total = covered_value
+        value = (
+            f" Weighted risk covered: {_amount(covered)} of {_amount(total)} ({covered / total:.0%})."
+            if weighted and total > 0
+            else ""
+        )
         notes.append(
             f"{n_covered} patrol{'s' if n_covered != 1 else ''} from {int((used > 0).sum())} "
             f"base{'s' if (used > 0).sum() != 1 else ''} cover {n_covered} localit"
-            f"{'ies' if n_covered != 1 else 'y'} holding {covered:.3g} of {total:.3g} total risk "
-            f"({share:.0%}); {status} ({method}), gap {gap:.2%}."
+            f"{'ies' if n_covered != 1 else 'y'}. {expected_localities_text(*expected)}.{value} "
+            f"Plan {status} ({method}), gap {gap:.2%}."
         )
     else:
         notes.append("No patrol can be placed.")
@@ -851,28 +959,17 @@ def plan_from_workspace(
         No scores (``sauti score`` has not run), scored localities missing from the store, or no
         bases given and none stored.
     """
-    if bases is None:
-        base_frame = workspace_bases(workspace)
-    elif isinstance(bases, (str, PathLike)):
-        base_frame = read_bases(bases)
-    else:
-        base_frame = bases
+    record = current_model(workspace)
+    base_frame = _workspace_bases(workspace, bases)
     scores = _latest_scores(workspace)
-    ids = set(scores[LOCALITY_ID].astype(str))
-    localities = _scored_localities(workspace)
-    localities = localities[localities[LOCALITY_ID].astype(str).isin(ids)].reset_index(drop=True)
-    if not len(localities):
-        raise NotReadyError(
-            f"the {len(ids)} scored localities are not in the workspace's localities; "
-            "ingest the boundaries they were scored on"
-        )
+    localities = _scored_localities(workspace, record, scores)
     if isinstance(weight, str):
         if weight != "population":
             raise ValueError(f"weight must be a Series or 'population', not {weight!r}")
         from sauti.models.patrol.weights import population_weight
 
         weight = population_weight(workspace, localities)
-    return plan_patrols(
+    plan = plan_patrols(
         localities,
         scores,
         base_frame,
@@ -883,17 +980,40 @@ def plan_from_workspace(
         method=method,
         time_limit_s=time_limit_s,
     )
+    if plan.period is not None and record is not None and record.get("freq"):
+        from sauti.features.periods import forecast_window
+
+        plan.forecast_period = forecast_window(plan.period, record["freq"], record.get("horizon") or 1)
+    caveat = weight.attrs.get("caveat") if isinstance(weight, pd.Series) else None
+    if caveat:
+        plan.warnings.append(caveat)
+    return plan
 
 
-def _scored_localities(workspace: Workspace) -> gpd.GeoDataFrame:
-    """Localities of the unit the current model scores (a grid is rebuilt, it is not stored)."""
+def _workspace_bases(workspace: Workspace, bases) -> gpd.GeoDataFrame:
+    if bases is None:
+        return workspace_bases(workspace)
+    if isinstance(bases, (str, PathLike, bytes, dict)):
+        return read_bases(bases)
+    return bases
+
+
+def _scored_localities(workspace: Workspace, record: dict | None, scores: pd.DataFrame) -> gpd.GeoDataFrame:
+    """The scored localities of the unit the current model scores (a grid is rebuilt, not stored)."""
     from sauti.features import unit_localities
-    from sauti.models.registry_store import current_model
 
-    record = current_model(workspace)
     if record is not None and record.get("unit"):
-        return unit_localities(workspace, record["unit"])
-    return workspace.localities()
+        localities = unit_localities(workspace, record["unit"])
+    else:
+        localities = workspace.localities()
+    ids = set(scores[LOCALITY_ID].astype(str))
+    localities = localities[localities[LOCALITY_ID].astype(str).isin(ids)].reset_index(drop=True)
+    if not len(localities):
+        raise NotReadyError(
+            f"the {len(ids)} scored localities are not in the workspace's localities; "
+            "ingest the boundaries they were scored on"
+        )
+    return localities
 
 
 def _latest_scores(workspace: Workspace) -> pd.DataFrame:

@@ -31,60 +31,88 @@ def plan_figure(
     Range circles are drawn in the same local equal-area CRS the distances were measured in, so a
     target drawn inside a circle is within range.
     """
-    import geopandas as gpd
     from matplotlib.figure import Figure
-
-    from sauti.geo import local_crs
 
     if localities is None and plan.localities is not None:
         localities = plan.localities
         if risk is None:
             risk = plan.localities[[LOCALITY_ID, "probability"]]
+    crs = _drawing_crs(plan, localities)
+    figure = Figure(figsize=(8.0, 6.4), dpi=110)
+    ax = figure.subplots()
+    if localities is not None and len(localities):
+        _draw_localities(ax, localities.to_crs(crs), risk)
+    bases = plan.bases.to_crs(crs)
+    _draw_ranges(ax, bases)
+    if len(plan.assignments):
+        _draw_routes_and_targets(ax, plan, bases)
+    _draw_bases(ax, bases)
+    ax.set_title(title or _default_title(plan.summary()), fontsize=9)
+    ax.legend(loc="lower left", fontsize=7)
+    ax.set_axis_off()
+    ax.set_aspect("equal")
+    figure.tight_layout()
+    return figure
+
+
+def _drawing_crs(plan: PatrolPlan, localities: gpd.GeoDataFrame | None):
+    """The local equal-area CRS around the bases and localities (as distances were measured)."""
+    from sauti.geo import local_crs
+
     frames = [plan.bases.to_crs(STORAGE_CRS)]
     if localities is not None and len(localities):
         frames.append(localities.to_crs(STORAGE_CRS))
     bounds = np.vstack([f.total_bounds for f in frames])
-    crs = local_crs((bounds[:, 0].min(), bounds[:, 1].min(), bounds[:, 2].max(), bounds[:, 3].max()))
+    return local_crs((bounds[:, 0].min(), bounds[:, 1].min(), bounds[:, 2].max(), bounds[:, 3].max()))
 
-    figure = Figure(figsize=(8.0, 6.4), dpi=110)
-    ax = figure.subplots()
-    if localities is not None and len(localities):
-        shown = localities.to_crs(crs)
-        if risk is not None and len(risk):
-            values = risk.set_index(risk[LOCALITY_ID].astype(str))["probability"]
-            shown = shown.assign(_risk=shown[LOCALITY_ID].astype(str).map(values).astype(float))
-            shown.plot(
-                ax=ax,
-                column="_risk",
-                cmap="OrRd",
-                edgecolor="#777777",
-                linewidth=0.4,
-                legend=True,
-                legend_kwds={"label": "probability of intercommunal violence", "shrink": 0.6},
-                missing_kwds={"color": "#eeeeee"},
-            )
-        else:
-            shown.plot(ax=ax, color="#f4f4f4", edgecolor="#777777", linewidth=0.4)
-    bases = plan.bases.to_crs(crs)
-    rings = gpd.GeoSeries(bases.geometry.buffer(bases["range_km"].to_numpy() * 1000.0), crs=crs)
+
+def _draw_localities(ax, shown: gpd.GeoDataFrame, risk: pd.DataFrame | None) -> None:
+    if risk is None or not len(risk):
+        shown.plot(ax=ax, color="#f4f4f4", edgecolor="#777777", linewidth=0.4)
+        return
+    values = risk.set_index(risk[LOCALITY_ID].astype(str))["probability"]
+    shown = shown.assign(_risk=shown[LOCALITY_ID].astype(str).map(values).astype(float))
+    shown.plot(
+        ax=ax,
+        column="_risk",
+        cmap="OrRd",
+        edgecolor="#777777",
+        linewidth=0.4,
+        legend=True,
+        legend_kwds={"label": "probability of intercommunal violence", "shrink": 0.6},
+        missing_kwds={"color": "#eeeeee"},
+    )
+
+
+def _draw_ranges(ax, bases: gpd.GeoDataFrame) -> None:
+    import geopandas as gpd
+
+    rings = gpd.GeoSeries(bases.geometry.buffer(bases["range_km"].to_numpy() * 1000.0), crs=bases.crs)
     rings.boundary.plot(ax=ax, color="#1f4e79", linewidth=0.8, linestyle="--")
-    if len(plan.assignments):
-        targets = gpd.GeoSeries(plan.target_geometry["point"], crs=STORAGE_CRS).to_crs(crs)
-        points = targets.loc[plan.assignments[LOCALITY_ID].to_numpy()].to_numpy()
-        starts = dict(zip(bases["name"], bases.geometry, strict=True))
-        for base, point in zip(plan.assignments["base"], points, strict=True):
-            start = starts[base]
-            ax.plot([start.x, point.x], [start.y, point.y], color="#1f4e79", linewidth=0.9, alpha=0.8)
-        ax.scatter(
-            [p.x for p in points],
-            [p.y for p in points],
-            s=28,
-            facecolor="white",
-            edgecolor="#c0392b",
-            linewidth=1.4,
-            zorder=4,
-            label="patrol target",
-        )
+
+
+def _draw_routes_and_targets(ax, plan: PatrolPlan, bases: gpd.GeoDataFrame) -> None:
+    import geopandas as gpd
+
+    targets = gpd.GeoSeries(plan.target_geometry["point"], crs=STORAGE_CRS).to_crs(bases.crs)
+    points = targets.loc[plan.assignments[LOCALITY_ID].to_numpy()].to_numpy()
+    starts = dict(zip(bases["name"], bases.geometry, strict=True))
+    for base, point in zip(plan.assignments["base"], points, strict=True):
+        start = starts[base]
+        ax.plot([start.x, point.x], [start.y, point.y], color="#1f4e79", linewidth=0.9, alpha=0.8)
+    ax.scatter(
+        [p.x for p in points],
+        [p.y for p in points],
+        s=28,
+        facecolor="white",
+        edgecolor="#c0392b",
+        linewidth=1.4,
+        zorder=4,
+        label="patrol target",
+    )
+
+
+def _draw_bases(ax, bases: gpd.GeoDataFrame) -> None:
     ax.scatter(
         bases.geometry.x,
         bases.geometry.y,
@@ -102,16 +130,11 @@ def plan_figure(
             textcoords="offset points",
             fontsize=7,
         )
-    summary = plan.summary()
+
+
+def _default_title(summary: dict) -> str:
     gap = "n/a" if summary["gap"] is None else f"{summary['gap']:.1%}"
-    ax.set_title(
-        title
-        or f"Patrol plan: {summary['patrols_used']}/{summary['patrols_available']} patrols, "
-        f"{summary['covered_share']:.0%} of risk covered ({summary['status']}, gap {gap})",
-        fontsize=9,
+    return (
+        f"Patrol plan: {summary['patrols_used']}/{summary['patrols_available']} patrols, "
+        f"{summary['covered_share']:.0%} of risk covered ({summary['status']}, gap {gap})"
     )
-    ax.legend(loc="lower left", fontsize=7)
-    ax.set_axis_off()
-    ax.set_aspect("equal")
-    figure.tight_layout()
-    return figure

@@ -16,8 +16,8 @@ SAMPLE_POPULATION = (
 )
 
 
-def _default_population(population: Path | None) -> Path | None:
-    """The --population file, else the setting, else the sample raster when it is present."""
+def _default_population(workspace, population: Path | None) -> Path | None:
+    """The --population file, else the setting, else the sample raster where it covers the localities."""
     if population is not None:
         return population
     from sauti.settings import get_settings
@@ -25,7 +25,23 @@ def _default_population(population: Path | None) -> Path | None:
     configured = getattr(get_settings(), "population", None)
     if configured:
         return Path(configured)
-    return SAMPLE_POPULATION if SAMPLE_POPULATION.exists() else None
+    if SAMPLE_POPULATION.exists() and _covers(SAMPLE_POPULATION, workspace):
+        return SAMPLE_POPULATION
+    return None
+
+
+def _covers(raster: Path, workspace) -> bool:
+    """Whether ``raster`` covers every stored locality (the sample's CAR raster says 0 elsewhere)."""
+    import rasterio
+    from rasterio.warp import transform_bounds
+
+    localities = workspace.localities()
+    if localities.empty:
+        return False
+    minx, miny, maxx, maxy = localities.total_bounds
+    with rasterio.open(raster) as src:
+        left, bottom, right, top = transform_bounds(src.crs, "EPSG:4326", *src.bounds)
+    return left <= minx and bottom <= miny and right >= maxx and top >= maxy
 
 
 def features(
@@ -56,7 +72,7 @@ def features(
             unit=unit,
             until=until,
             params=params,
-            population=_default_population(population),
+            population=_default_population(workspace, population),
             progress=advance,
         )
     seconds = time.perf_counter() - started
@@ -117,51 +133,29 @@ def heatmap(
     """Write the risk surface (recent-incident density blended with locality scores) as a COG.
 
     Also writes the surface the service serves (<workspace>/rasters/risk_surface.tif) and a PNG
-    preview beside --out.
+    preview beside --out. Its tags say what the values are (a relative index, not a probability,
+    unless --blend 0).
     """
     from sauti.cli import current_workspace
-    from sauti.errors import SautiError
-    from sauti.features import DEFAULT_SURFACE, risk_surface, unit_localities, write_cog
+    from sauti.features import DEFAULT_SURFACE, workspace_surface, write_cog
     from sauti.features.periods import check_freq
     from sauti.features.report import write_surface_preview
 
     workspace = current_workspace()
     freq = check_freq(freq)
-    scores = None
-    note = "no model scores yet: incident density only"
-    try:
-        from sauti.models import latest_scores
-
-        scores = latest_scores(workspace, freq=freq, unit=unit)
-        if scores is not None and len(scores):
-            note = f"blended with {len(scores)} locality scores"
-        else:
-            scores = None
-    except (ImportError, SautiError, sqlite3.Error):
-        scores = None
-    units = unit_localities(workspace, unit)
-    if scores is not None and not scores["locality_id"].isin(set(units["locality_id"])).any():
-        note = f"the latest scores are not for --unit {unit}: incident density only"
-        scores = None
-    incidents = workspace.incidents(until=f"{until}T23:59:59" if until else None)
-    if incidents.empty:
-        from sauti.errors import NotReadyError
-
-        raise NotReadyError(
-            f"the workspace {workspace.root} has no incidents; run `sauti ingest incidents FILE` first"
-        )
+    scores, note = _heatmap_scores(workspace, freq, unit)
     with progress_bar("heatmap", 3) as advance:
-        surface = risk_surface(
-            incidents,
-            units,
+        surface = workspace_surface(
+            workspace,
             scores,
+            unit=unit,
             resolution_km=resolution_km,
             until=until,
             half_life_days=half_life_days,
             bandwidth_km=bandwidth_km,
             blend=blend,
         )
-        surface.attrs.update({"unit": unit, "freq": freq})
+        surface.attrs["freq"] = freq
         advance(1)
         written = write_cog(surface, out)
         served = write_cog(surface, workspace.root / DEFAULT_SURFACE)
@@ -177,15 +171,48 @@ def heatmap(
         "resolution_km": resolution_km,
         "until": surface.attrs["until"],
         "scores": note,
+        "crs": _crs_name(surface.attrs["crs"]),
+        "units": surface.attrs["units"],
     }
+    _print_heatmap(summary, as_json)
+
+
+def _heatmap_scores(workspace, freq: str, unit: str):
+    """The latest locality scores to blend in (None when there are none for ``unit``) and a note."""
+    from sauti.errors import SautiError
+    from sauti.features import unit_localities
+
+    try:
+        from sauti.models import latest_scores
+
+        scores = latest_scores(workspace, freq=freq, unit=unit)
+    except (ImportError, SautiError, sqlite3.Error):
+        scores = None
+    if scores is None or not len(scores):
+        return None, "no model scores yet: incident density only"
+    if not scores["locality_id"].isin(set(unit_localities(workspace, unit)["locality_id"])).any():
+        return None, f"the latest scores are not for --unit {unit}: incident density only"
+    return scores, f"blended with {len(scores)} locality scores"
+
+
+def _crs_name(wkt: str) -> str:
+    from pyproj import CRS
+
+    crs = CRS.from_wkt(wkt)
+    code = crs.to_epsg()
+    return f"EPSG:{code} ({crs.name})" if code else crs.name
+
+
+def _print_heatmap(summary: dict, as_json: bool) -> None:
     if as_json:
         typer.echo(json.dumps(summary))
         return
     typer.echo(
-        f"risk surface {summary['width']}×{summary['height']} px at {resolution_km:g} km "
-        f"until {summary['until']} ({note}) → {written}"
+        f"risk surface {summary['width']}×{summary['height']} px at {summary['resolution_km']:g} km "
+        f"until {summary['until']} ({summary['scores']}) → {summary['out']}"
     )
-    typer.echo(f"  served copy: {served}\n  preview: {preview}")
+    typer.echo(f"  values: {summary['units']}; CRS {summary['crs']}")
+    typer.echo(f"  served copy: {summary['served']}\n  preview: {summary['preview']}")
 
 
 def register(app: typer.Typer) -> None:

@@ -22,6 +22,10 @@ def _emit(report, as_json: bool) -> None:
         f"{report.path}: read {report.read}, accepted {report.accepted}, "
         f"rejected {report.rejected}, duplicates {report.duplicates}"
     )
+    if report.schema:
+        from sauti.ingest.boundary_schemas import describe_schema
+
+        typer.echo(f"  schema: {describe_schema(report.schema)}")
     for note in report.warnings:
         typer.echo(f"  note: {note}", err=True)
     if report.rejected:
@@ -43,10 +47,20 @@ def boundaries(
     ),
     level: str = typer.Option(..., "--level", help="admin0|admin1|admin2|admin3|admin4"),
     id_field: str = typer.Option(
-        None, "--id-field", help="Column with the locality code (default: detected P-code)."
+        None,
+        "--id-field",
+        help="Column with the locality code (default: recognised from the file's schema: "
+        "OCHA COD-AB, GADM, geoBoundaries, …).",
     ),
-    name_field: str = typer.Option(None, "--name-field", help="Column with the name (default: detected)."),
+    name_field: str = typer.Option(
+        None, "--name-field", help="Column with the name (default: recognised from the file's schema)."
+    ),
     layer: str = typer.Option(None, "--layer", help="Layer to read from a multi-layer file."),
+    crs: str = typer.Option(
+        None,
+        "--crs",
+        help="CRS of a file that does not declare one (a .shp without .prj), e.g. EPSG:32634.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON summary object."),
 ) -> None:
     """Store administrative boundaries as localities (parent levels derived by dissolve)."""
@@ -54,7 +68,7 @@ def boundaries(
     from sauti.ingest.boundaries import ingest_boundaries
 
     report = ingest_boundaries(
-        current_workspace(), path, level, id_field=id_field, name_field=name_field, layer=layer
+        current_workspace(), path, level, id_field=id_field, name_field=name_field, layer=layer, crs=crs
     )
     _emit(report, as_json)
 
@@ -112,9 +126,10 @@ def alerts(
     """Store community alerts: reporters pseudonymised, text scrubbed, places geocoded."""
     from sauti.cli import current_workspace
     from sauti.ingest.alerts import ingest_alerts
+    from sauti.settings import get_settings
 
     with progress_bar(f"ingest {path.name}", _line_count(path)) as advance:
-        report = ingest_alerts(current_workspace(), path, progress=advance)
+        report = ingest_alerts(current_workspace(), path, timezone=get_settings().timezone, progress=advance)
     _emit(report, as_json)
 
 

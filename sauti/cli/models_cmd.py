@@ -8,6 +8,20 @@ from pathlib import Path
 import typer
 
 
+def register(app: typer.Typer) -> None:
+    """Add this area's commands to the root app."""
+    app.command(
+        "backtest",
+        help=(
+            "Rolling-origin backtest of the Sauti model against the baselines; writes DIR/metrics.json, "
+            "metrics_detail.json, predictions.csv and report.html.\n\n"
+            f"Baselines — {_baseline_help()}.\n\nMetrics — {_metric_help()}."
+        ),
+    )(backtest)
+    app.command("train")(train_cmd)
+    app.command("score")(score_cmd)
+
+
 def _baseline_help() -> str:
     from sauti.models.baselines import BASELINES
 
@@ -28,124 +42,167 @@ def _month(value: str, option: str) -> str:
     return value
 
 
-def register(app: typer.Typer) -> None:
-    """Add this area's commands to the root app."""
+def pd_months(start: str, end: str):
+    """The months from ``start`` to ``end`` (for the progress bar's total)."""
+    import pandas as pd
 
-    @app.command(
-        "backtest",
-        help=(
-            "Rolling-origin backtest of the Sauti model against the baselines; writes DIR/metrics.json, "
-            "metrics_detail.json, predictions.csv and report.html.\n\n"
-            f"Baselines — {_baseline_help()}.\n\nMetrics — {_metric_help()}."
-        ),
-    )
-    def backtest(
-        start: str = typer.Option(..., "--start", help="First origin, YYYY-MM."),
-        end: str = typer.Option(..., "--end", help="Last origin, YYYY-MM."),
-        freq: str = typer.Option("M", "--freq", help="Period: M (month) or W (week)."),
-        horizon: int = typer.Option(
-            1, "--horizon", min=1, help="Target window: incident within the next N periods."
-        ),
-        out: Path = typer.Option(..., "--out", help="Output folder."),
-        unit: str = typer.Option("admin2", "--unit", help="Unit set of the cube: admin2, admin3, grid:10km…"),
-        models: str = typer.Option(
-            None, "--models", help="Comma-separated subset: sauti and baseline names (default: all)."
-        ),
-        no_alerts: bool = typer.Option(
-            False, "--no-alerts", help="Leave alert-derived features out (incident data only)."
-        ),
-        bases: Path = typer.Option(
-            None, "--bases", help="Bases file (GeoJSON/CSV) to evaluate patrol plans."
-        ),
-        patrols: int = typer.Option(
-            None, "--patrols", min=0, help="Patrols per base per period (default: the bases file's)."
-        ),
-        range_km: float = typer.Option(
-            None, "--range-km", min=0.0, help="Patrol range in km (default: the bases file's)."
-        ),
-        seed: int = typer.Option(0, "--seed", help="Random seed (model and bootstrap)."),
-        as_json: bool = typer.Option(False, "--json", help="Print metrics.json on stdout."),
-    ) -> None:
-        from sauti.cli import current_workspace
-        from sauti.models.backtest import run_backtest
-        from sauti.progress import progress_bar
+    return pd.period_range(start, end, freq="M")
 
-        start_m, end_m = _month(start, "--start"), _month(end, "--end")
-        n = len(pd_months(start_m, end_m)) if freq.upper() == "M" else None
-        chosen = [m.strip() for m in models.split(",") if m.strip()] if models else None
-        with progress_bar(f"backtest h={horizon}", n) as advance:
-            metrics = run_backtest(
-                current_workspace(),
-                start=start_m,
-                end=end_m,
-                freq=freq.upper(),
-                horizon=horizon,
-                unit=unit,
+
+def backtest(
+    start: str = typer.Option(..., "--start", help="First origin, YYYY-MM."),
+    end: str = typer.Option(..., "--end", help="Last origin, YYYY-MM."),
+    freq: str = typer.Option("M", "--freq", help="Period: M (month) or W (week)."),
+    horizon: int = typer.Option(
+        1, "--horizon", min=1, help="Target window: incident within the next N periods."
+    ),
+    out: Path = typer.Option(..., "--out", help="Output folder."),
+    unit: str = typer.Option("admin2", "--unit", help="Unit set of the cube: admin2, admin3, grid:10km…"),
+    models: str = typer.Option(
+        None, "--models", help="Comma-separated subset: sauti and baseline names (default: all)."
+    ),
+    no_alerts: bool = typer.Option(False, "--no-alerts", help="Leave alert-derived features out."),
+    include_synthetic_alerts: bool = typer.Option(
+        False,
+        "--include-synthetic-alerts",
+        help="Also learn from alerts of files marked synthetic (left out by default: they inflate skill).",
+    ),
+    bases: Path = typer.Option(None, "--bases", help="Bases file (GeoJSON/CSV) to evaluate patrol plans."),
+    patrols: int = typer.Option(
+        None, "--patrols", min=0, help="Patrols per base per period (default: the bases file's)."
+    ),
+    range_km: float = typer.Option(
+        None, "--range-km", min=0.0, help="Patrol range in km (default: the bases file's)."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Random seed (model and bootstrap)."),
+    as_json: bool = typer.Option(False, "--json", help="Print metrics.json on stdout."),
+) -> None:
+    from sauti.cli import current_workspace
+    from sauti.progress import progress_bar
+
+    start_m, end_m = _month(start, "--start"), _month(end, "--end")
+    n = len(pd_months(start_m, end_m)) if freq.upper() == "M" else None
+    options = {
+        "start": start_m,
+        "end": end_m,
+        "freq": freq.upper(),
+        "horizon": horizon,
+        "unit": unit,
+        "models": [m.strip() for m in models.split(",") if m.strip()] if models else None,
+        "random_state": seed,
+        "use_alerts": not no_alerts,
+        "include_synthetic_alerts": include_synthetic_alerts,
+    }
+    workspace = current_workspace()
+    _warn_if_empty(workspace, options)
+    with progress_bar(f"backtest h={horizon}", n) as advance:
+        if bases is not None:
+            from sauti.pipeline import backtest_with_patrols
+
+            metrics = backtest_with_patrols(
+                workspace,
                 out=out,
-                models=chosen,
-                random_state=seed,
-                progress=advance,
-                use_alerts=not no_alerts,
                 bases=bases,
                 patrols=patrols,
                 range_km=range_km,
-            )
-        if as_json:
-            typer.echo(json.dumps(metrics))
-            return
-        typer.echo(
-            f"{metrics['n_forecasts']} forecasts, positive rate {metrics['positive_rate']:.4f}; "
-            f"results in {out}/metrics.json and {out}/report.html"
-        )
-        typer.echo(f"{'model':<24}{'AP':>8}{'AUC':>8}{'Brier':>9}{'BSS':>8}{'hit10':>8}{'PAI10':>8}")
-        for name, v in metrics["models"].items():
-            cells = [
-                v["average_precision"],
-                v["roc_auc"],
-                v["brier"],
-                v["brier_skill"],
-                v["hit_rate_top10"],
-                v["pai_top10"],
-            ]
-            text = "".join(f"{'–' if c is None else format(c, '.3f'):>8}" for c in cells)
-            typer.echo(f"{name:<24}{text}")
-
-    @app.command("train")
-    def train_cmd(
-        freq: str = typer.Option("M", "--freq", help="Period: M or W."),
-        unit: str = typer.Option("admin2", "--unit", help="Unit set of the cube."),
-        horizon: int = typer.Option(1, "--horizon", min=1, help="Target window in periods."),
-        seed: int = typer.Option(0, "--seed", help="Random seed."),
-        no_alerts: bool = typer.Option(False, "--no-alerts", help="Leave alert-derived features out."),
-        as_json: bool = typer.Option(False, "--json", help="Print the model record as JSON."),
-    ) -> None:
-        """Fit the Sauti model on all labelled data and save it (skops) as the current model."""
-        from sauti.cli import current_workspace
-        from sauti.models import train
-        from sauti.models.scoring import model_summary
-        from sauti.progress import progress_bar
-
-        with progress_bar("train", 3) as advance:
-            record = train(
-                current_workspace(),
-                freq=freq.upper(),
-                unit=unit,
-                horizon=horizon,
-                random_state=seed,
                 progress=advance,
-                use_alerts=not no_alerts,
+                **options,
             )
-        summary = model_summary(record)
-        if as_json:
-            typer.echo(json.dumps(summary, default=str))
-            return
-        t = summary["training"]
+        else:
+            from sauti.models.backtest import run_backtest
+
+            metrics = run_backtest(workspace, out=out, progress=advance, **options)
+    if as_json:
+        typer.echo(json.dumps(metrics))
+        return
+    _print_metrics(metrics, out)
+
+
+def _warn_if_empty(workspace, options: dict) -> None:
+    """Say at the start when the backtest's window holds no observed incident (metrics undefined)."""
+    from sauti.models.backtest import load_or_build_cube, window_positives
+
+    cube = load_or_build_cube(workspace, freq=options["freq"], unit=options["unit"])
+    try:
+        positives = window_positives(cube, options["start"], options["end"], options["horizon"])
+    except ValueError:
+        return  # the backtest itself names the problem
+    if positives == 0:
         typer.echo(
-            f"model {summary['version']} ({summary['estimator']}), data {summary['data_snapshot']}: "
-            f"{t['rows']} rows, {t['positives']} positives, {t['first_period']} to {t['last_period']}"
+            f"note: no locality has an intercommunal incident in any target window from {options['start']} "
+            f"to {options['end']}; every ranking and skill metric will be undefined",
+            err=True,
         )
 
-    app.command("score")(score_cmd)
+
+def _print_metrics(metrics: dict, out: Path) -> None:
+    from sauti.models.result import format_value
+
+    typer.echo(
+        f"{metrics['n_forecasts']} forecasts, positive rate {format_value(metrics['positive_rate'], 4)}; "
+        f"results in {out}/metrics.json and {out}/report.html"
+    )
+    keys = ("average_precision", "roc_auc", "brier", "brier_skill", "hit_rate_top10", "pai_top10", "log_loss")
+    typer.echo(
+        f"{'model':<24}"
+        + "".join(f"{h:>10}" for h in ("AP", "AUC", "Brier", "BSS", "hit10", "PAI10", "logloss"))
+    )
+    for name, v in metrics["models"].items():
+        typer.echo(f"{name:<24}" + "".join(f"{format_value(v.get(k)):>10}" for k in keys))
+
+
+def train_cmd(
+    model: str = typer.Option(
+        "sauti",
+        "--model",
+        help="sauti (default), a baseline rule by name (e.g. neighbourhood), or package.module:factory "
+        "returning a scikit-learn classifier.",
+    ),
+    trust: list[str] = typer.Option(
+        None,
+        "--trust",
+        help="A type the artifact of a module:factory model may hold (repeatable), e.g. "
+        "sklearn.ensemble._forest.RandomForestClassifier. Nothing else is ever loaded.",
+    ),
+    freq: str = typer.Option("M", "--freq", help="Period: M or W."),
+    unit: str = typer.Option("admin2", "--unit", help="Unit set of the cube."),
+    horizon: int = typer.Option(1, "--horizon", min=1, help="Target window in periods."),
+    seed: int = typer.Option(0, "--seed", help="Random seed."),
+    no_alerts: bool = typer.Option(False, "--no-alerts", help="Leave alert-derived features out."),
+    include_synthetic_alerts: bool = typer.Option(
+        False, "--include-synthetic-alerts", help="Also learn from alerts of files marked synthetic."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the model record as JSON."),
+) -> None:
+    """Fit a model on all labelled data and save it (skops) as the current model."""
+    from sauti.cli import current_workspace
+    from sauti.models import train
+    from sauti.models.scoring import model_summary
+    from sauti.progress import progress_bar
+
+    with progress_bar("train", 3) as advance:
+        record = train(
+            current_workspace(),
+            freq=freq.upper(),
+            unit=unit,
+            horizon=horizon,
+            random_state=seed,
+            progress=advance,
+            use_alerts=not no_alerts,
+            include_synthetic_alerts=include_synthetic_alerts,
+            model=model,
+            trusted_types=tuple(trust or ()),
+        )
+    summary = model_summary(record)
+    if as_json:
+        typer.echo(json.dumps(summary, default=str))
+        return
+    t = summary["training"]
+    typer.echo(
+        f"model {summary['version']} ({summary['estimator']}), data {summary['data_snapshot']}: "
+        f"{t['rows']} rows, {t['positives']} positives, {t['first_period']} to {t['last_period']}; "
+        f"alerts: {t.get('alerts', {}).get('reason', 'n/a')}"
+    )
 
 
 def score_cmd(
@@ -187,7 +244,6 @@ def score_cmd(
 def _echo_scores(ws, frame, record: dict, top: int) -> None:
     """The scores for a person: names, risk in %, change in percentage points, drivers in words."""
     from sauti.features.glossary import percent, points
-    from sauti.models.status import model_name
 
     if frame.empty:
         typer.echo("no localities scored")
@@ -196,7 +252,7 @@ def _echo_scores(ws, frame, record: dict, top: int) -> None:
     first = frame.iloc[0]
     typer.echo(
         f"risk of at least one intercommunal incident in the period after {first['period']:%B %Y}; "
-        f"model {model_name(record)}, version {first['model_version']}"
+        f"model {record['estimator']}, version {first['model_version']}"
     )
     typer.echo(f"{'rank':>4}  {'locality':<24}{'risk':>7}{'change':>11}  main driver")
     for row in frame.head(top).itertuples():
@@ -212,10 +268,3 @@ def locality_names(ws, unit: str) -> dict[str, str]:
 
     units = unit_localities(ws, unit)
     return dict(zip(units["locality_id"].astype(str), units["name"].astype(str), strict=True))
-
-
-def pd_months(start: str, end: str):
-    """The months from ``start`` to ``end`` (for the progress bar's total)."""
-    import pandas as pd
-
-    return pd.period_range(start, end, freq="M")

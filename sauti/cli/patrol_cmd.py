@@ -105,43 +105,50 @@ def _read_no_go(path: Path):
 
 def _print(plan, summary: dict) -> None:
     from rich.console import Console
-    from rich.table import Table
 
     console = Console()
     console = Console(width=max(console.width, 150))
     if len(plan.assignments):
-        table = Table(title="Patrol priorities", show_lines=False)
-        for column, justify in (
-            ("Base", "left"),
-            ("#", "right"),
-            ("Locality", "left"),
-            ("Name", "left"),
-            ("Risk", "right"),
-            ("Weight", "right"),
-            ("km", "right"),
-            ("Top drivers (see --csv for contributions)", "left"),
-        ):
-            table.add_column(column, justify=justify)
-        for row in plan.assignments.itertuples(index=False):
-            table.add_row(
-                row.base,
-                str(row.rank),
-                row.locality_id,
-                row.name,
-                f"{row.risk:.3f}",
-                f"{row.weight:.3g}",
-                f"{row.distance_km:.0f}",
-                ", ".join(d.split(" (")[0] for d in row.drivers),
-            )
-        console.print(table)
+        console.print(_priority_table(plan, summary))
+    console.print(_forecast_line(summary))
     gap = "n/a" if summary["gap"] is None else f"{summary['gap']:.2%}"
     console.print(
-        f"status {summary['status']} ({summary['method']}), covered risk {summary['covered_risk']:.4g} "
-        f"of {summary['total_risk']:.4g} ({summary['covered_share']:.0%}), upper bound "
-        f"{(summary['upper_bound'] or 0):.4g}, gap {gap}, patrols {summary['patrols_used']}/"
-        f"{summary['patrols_available']}"
+        f"{summary['headline']}; {summary['patrols_used']} of {summary['patrols_available']} patrols placed; "
+        f"plan {summary['status']} ({summary['method']}), gap {gap}"
     )
-    console.print(summary["explanation"], soft_wrap=True)
+    for warning in summary["warnings"]:
+        console.print(f"[bold yellow]Warning:[/] {warning}", soft_wrap=True, highlight=False)
+    console.print(summary["explanation"], soft_wrap=True, highlight=False)
+
+
+def _forecast_line(summary: dict) -> str:
+    """``Forecast for January 2023 (data through December 2022 period; model m2026…)``."""
+    window = summary.get("forecast_period")
+    version = summary.get("model_version")
+    model = f"model {version}" if version else "model unknown"
+    if window:
+        return f"Forecast for {window['label']} ({window['start']} to {window['end']}; {model})"
+    scored = summary.get("period")
+    return f"Forecast made from the period starting {scored} ({model})" if scored else f"Forecast ({model})"
+
+
+def _priority_table(plan, summary: dict):
+    from rich.table import Table
+
+    table = Table(title="Patrol priorities", show_lines=False)
+    columns = [("Base", "left"), ("#", "right"), ("Locality", "left"), ("Risk", "right")]
+    if summary["weighted"]:
+        columns.append(("Weight", "right"))
+    columns += [("km", "right"), ("Top drivers (see --csv for contributions)", "left")]
+    for column, justify in columns:
+        table.add_column(column, justify=justify)
+    for row in plan.assignments.itertuples(index=False):
+        cells = [row.base, str(row.rank), row.name, f"{row.risk:.1%}"]
+        if summary["weighted"]:
+            cells.append(f"{row.weight:,.0f}")
+        cells += [f"{row.distance_km:.0f}", ", ".join(d.split(" (")[0] for d in row.drivers)]
+        table.add_row(*cells)
+    return table
 
 
 def patrol_eval(

@@ -1,0 +1,200 @@
+"""Alerts in the store: the context a run reads, storing prepared chunks, verification decisions and
+idempotency keys. The SQL of alert intake lives here."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+from sauti.ingest.alert_fields import normalize_verification
+from sauti.ingest.alert_prepare import AlertContext, PreparedAlerts
+from sauti.ingest.gazetteer import Gazetteer
+from sauti.ingest.runs import RunContext
+
+from sauti.constants import ALERT_COLUMNS, ALERT_SENSITIVE_COLUMNS, ALERT_VERIFICATION
+from sauti.errors import NotFoundError, SautiError
+from sauti.store import Workspace, utc_now
+
+log = logging.getLogger(__name__)
+
+_INSERT_DECISION = (
+    "INSERT INTO alert_verifications (alert_id, verification, decided_at, decided_by, source) "
+    "VALUES (?, ?, ?, ?, ?)"
+)
+_PUBLIC_ALERT_COLUMNS = [c for c in ALERT_COLUMNS if c not in ALERT_SENSITIVE_COLUMNS] + ["updated_at"]
+_GAZETTEER_CACHE: dict[tuple[str, int, int], Gazetteer] = {}
+
+
+def workspace_gazetteer(workspace: Workspace) -> Gazetteer:
+    """The workspace's gazetteer, rebuilt only when boundaries or settlements were ingested."""
+    with workspace.session() as con:
+        stamp = con.execute(
+            "SELECT COALESCE(MAX(run_id), 0), COUNT(*) FROM ingest_runs"
+            " WHERE kind IN ('boundaries', 'settlements') AND status = 'ok'"
+        ).fetchone()
+    key = (str(workspace.root), int(stamp[0]), int(stamp[1]))
+    if key not in _GAZETTEER_CACHE:
+        _GAZETTEER_CACHE.clear()
+        _GAZETTEER_CACHE[key] = Gazetteer.from_workspace(workspace)
+    return _GAZETTEER_CACHE[key]
+
+
+def alert_context(workspace: Workspace, *, timezone: str, **kwargs: Any) -> AlertContext:
+    """What preparing alerts for ``workspace`` needs (``kwargs``: the :class:`AlertContext` defaults)."""
+    from sauti.ingest.incidents import workspace_extent
+
+    with workspace.session() as con:
+        known = {r[0] for r in con.execute("SELECT token_ref FROM reporter_name_tokens")}
+    return AlertContext(
+        known_tokens=known,
+        secret=workspace.secret(),
+        gazetteer=workspace_gazetteer(workspace),
+        timezone=timezone,
+        now=pd.Timestamp(datetime.now(UTC)),
+        extent=workspace_extent(workspace),
+        **kwargs,
+    )
+
+
+def store_alerts(run: RunContext, prepared: PreparedAlerts, source: str = "file") -> dict[Any, str]:
+    """Reject and store one prepared chunk; return the status of every row.
+
+    ``source`` (``file`` or ``api``) is recorded with the verification states the rows came with.
+    """
+    run.reject(prepared.checker.rejects())
+    if prepared.new_tokens:
+        run.con.executemany(
+            "INSERT INTO reporter_name_tokens (token_ref, run_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            [(ref, run.run_id) for ref in sorted(prepared.new_tokens)],
+        )
+    rows = prepared.rows
+    status = {idx: "rejected" for idx in prepared.checker.raw.index[prepared.checker.bad.to_numpy()]}
+    if rows.empty:
+        return status
+    known = _stored_ids(run.con, rows["alert_id"].tolist())
+    repeated = rows["alert_id"].duplicated().to_numpy()
+    for pos, (idx, alert_id) in enumerate(zip(rows.index, rows["alert_id"], strict=True)):
+        status[idx] = "duplicate" if repeated[pos] or alert_id in known else "accepted"
+    refused_before = len(run.refused)
+    run.store("alerts", rows)
+    status.update(dict.fromkeys(run.refused[refused_before:], "rejected"))
+    decisions = prepared.decisions
+    if decisions is not None and not decisions.empty:  # the states of the alerts stored just now
+        new = decisions[[status.get(idx) == "accepted" for idx in decisions.index]]
+        made = new[["alert_id", "verification", "decided_at"]].to_numpy()
+        run.con.executemany(_INSERT_DECISION, [(a, v, d, None, source) for a, v, d in made])
+    return status
+
+
+def mark_run_synthetic(run: RunContext) -> None:
+    """Record that the run's file marks its alerts as synthetic (``params.synthetic``)."""
+    run.con.execute(
+        "UPDATE ingest_runs SET params = json_set(params, '$.synthetic', json('true')) WHERE run_id = ?",
+        (run.open(),),
+    )
+
+
+def _stored_ids(con: sqlite3.Connection, ids: list[str]) -> set[str]:
+    known: set[str] = set()
+    for start in range(0, len(ids), 500):
+        part = ids[start : start + 500]
+        sql = f"SELECT alert_id FROM alerts WHERE alert_id IN ({', '.join('?' for _ in part)})"
+        known.update(r[0] for r in con.execute(sql, part))
+    return known
+
+
+def set_verification(
+    workspace: Workspace,
+    alert_id: str,
+    verification: str,
+    *,
+    decided_by: str | None = None,
+    source: str = "library",
+) -> dict:
+    """Set an alert's verification state (``verified``, ``false_alarm``, ``unverified``).
+
+    The decision is kept with its time and author in ``alert_verifications``: features use the
+    state known at the end of each period, never a later one. Returns the alert without its
+    sensitive columns (no reporter pseudonym, no exact point). Raises
+    :class:`~sauti.errors.NotFoundError` for an unknown id and ``ValueError`` for an unknown state.
+    """
+    state = normalize_verification(verification)
+    if not str(verification or "").strip():
+        raise ValueError(f"verification must be one of {', '.join(ALERT_VERIFICATION)}")
+    now = utc_now()
+    with workspace.session() as con:
+        with Workspace.transaction(con):
+            updated = con.execute(
+                "UPDATE alerts SET verification = ?, updated_at = ? WHERE alert_id = ?",
+                (state, now, alert_id),
+            ).rowcount
+            if updated:
+                con.execute(_INSERT_DECISION, (alert_id, state, now, decided_by, source))
+        if not updated:
+            raise NotFoundError(f"alert {alert_id!r} not found")
+        row = con.execute(
+            f"SELECT {', '.join(_PUBLIC_ALERT_COLUMNS)} FROM alerts WHERE alert_id = ?", (alert_id,)
+        ).fetchone()
+    log.info("alert %s set to %s", alert_id, state)
+    return dict(row)
+
+
+# --- idempotency keys -------------------------------------------------------------------------------
+class IdempotencyConflict(SautiError):
+    """An ``Idempotency-Key`` already used with another request."""
+
+
+@dataclass(frozen=True)
+class IdempotencyKey:
+    """A client's retry key for one request: who, which key, and what the request was."""
+
+    user: str
+    key: str
+    method: str
+    path: str
+    body_sha256: str
+
+
+def stored_reply(con: sqlite3.Connection, claim: IdempotencyKey) -> tuple[int, dict] | None:
+    """The reply first given under this key, or ``None`` for a new key.
+
+    Read inside the transaction that stores the request (the write lock is held), so a second
+    request with the same key waits for the first to commit and then replays its reply.
+    Raises :class:`IdempotencyConflict` when the key came with another request.
+    """
+    row = con.execute(
+        "SELECT body_sha256, status_code, response_body FROM idempotency_keys"
+        " WHERE user_name = ? AND key = ?",
+        (claim.user, claim.key),
+    ).fetchone()
+    if row is None:
+        return None
+    if row[0] != claim.body_sha256:
+        raise IdempotencyConflict(
+            "this Idempotency-Key was already used with a different request: use a new key for a new request"
+        )
+    return int(row[1]), json.loads(row[2])
+
+
+def save_reply(con: sqlite3.Connection, claim: IdempotencyKey, status: int, body: dict) -> None:
+    """Keep the reply under its key, in the same transaction as what the request stored."""
+    con.execute(
+        "INSERT INTO idempotency_keys "
+        "(user_name, key, method, path, body_sha256, status_code, response_body, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            claim.user,
+            claim.key,
+            claim.method,
+            claim.path,
+            claim.body_sha256,
+            status,
+            json.dumps(body),
+            utc_now(),
+        ),
+    )

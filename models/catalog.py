@@ -1,0 +1,87 @@
+"""Which estimator a model name stands for: the Sauti ensemble, a baseline rule, or a researcher's factory.
+
+``sauti train --model NAME`` and :func:`sauti.models.scoring.train` resolve names here:
+
+* ``"sauti"`` — :class:`~sauti.models.ensemble.SautiClassifier` with the design of :data:`SAUTI_DESIGN`;
+* a baseline name whose rule reads one period's features (``columns`` in the registry) — that rule
+  calibrated by :class:`~sauti.models.estimators.PlattScoreClassifier`;
+* ``"package.module:callable"`` — a factory returning an unfitted scikit-learn classifier, fitted on
+  the cube's feature table (a DataFrame). Its artifact loads only if every type skops finds in it is
+  trusted: Sauti's own, or listed explicitly by the caller (``--trust``), recorded with the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import import_module
+from typing import Any
+
+from sauti.errors import SautiError
+
+PRIMARY = "sauti"
+#: The Sauti model's design, fixed on the validation origins (docs/models.md, "Development protocol").
+SAUTI_DESIGN: dict[str, Any] = {}
+
+
+class UnknownModelError(SautiError):
+    """A model name that is neither the Sauti model, a servable baseline nor a usable factory."""
+
+
+@dataclass
+class ModelChoice:
+    """A resolved model name: the unfitted estimator and what its artifact may contain."""
+
+    name: str
+    estimator: Any
+    trusted_types: list[str] = field(default_factory=list)
+    takes_periods: bool = False
+
+
+def servable_baselines() -> list[str]:
+    """Baselines that can be trained and served as a model (their rule reads one period's features)."""
+    from sauti.models.baselines import BASELINES
+
+    return [n for n, spec in BASELINES.items() if spec.columns is not None]
+
+
+def resolve_model(
+    name: str, *, horizon: int = 1, random_state: int = 0, trusted_types: tuple[str, ...] = ()
+) -> ModelChoice:
+    """The estimator behind ``name`` (see the module docstring)."""
+    from sauti.models.baselines import BASELINES
+    from sauti.models.ensemble import SautiClassifier
+    from sauti.models.estimators import PlattScoreClassifier
+
+    if name == PRIMARY:
+        model = SautiClassifier(horizon=horizon, random_state=random_state, **SAUTI_DESIGN)
+        return ModelChoice(name, model, takes_periods=True)
+    if name in BASELINES:
+        columns = BASELINES[name].columns
+        if columns is None:
+            raise UnknownModelError(
+                f"baseline {name!r} needs earlier periods than the feature table holds and cannot be "
+                f"served; servable: {', '.join(servable_baselines())}"
+            )
+        return ModelChoice(name, PlattScoreClassifier(column=tuple(columns)))
+    if ":" in name:
+        return ModelChoice(name, _from_factory(name), trusted_types=sorted(trusted_types))
+    raise UnknownModelError(
+        f"unknown model {name!r}: use {PRIMARY}, a baseline ({', '.join(servable_baselines())}) "
+        "or package.module:factory"
+    )
+
+
+def _from_factory(spec: str):
+    module_name, _, attribute = spec.partition(":")
+    try:
+        factory = getattr(import_module(module_name), attribute)
+    except (ImportError, AttributeError) as exc:
+        raise UnknownModelError(
+            f"--model {spec}: cannot import {attribute!r} from {module_name!r} ({exc})"
+        ) from exc
+    estimator = factory() if callable(factory) else None
+    if not (hasattr(estimator, "fit") and hasattr(estimator, "predict_proba")):
+        raise UnknownModelError(
+            f"--model {spec}: the factory must return a scikit-learn classifier (with fit and predict_proba)"
+        )
+    return estimator

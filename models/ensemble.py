@@ -1,0 +1,315 @@
+"""The Sauti model: an ensemble of the calibrated baseline rules and compact learned models.
+
+Members are the baseline rules that read one period's features (:data:`sauti.models.baselines.BASELINES`
+entries with ``columns``), each calibrated by :class:`PlattScoreClassifier`, and small learned
+models on a handful of features (:data:`LEARNED_FEATURES`). Their probabilities are pooled with
+non-negative weights summing to one, learned by minimising the log loss of the pool on
+**out-of-time** predictions inside the training window (rolling inner folds over its latest periods,
+a ``horizon - 1`` gap before each block), shrunk towards equal weights when the folds hold few
+positives. Because every single member is a corner of the weight simplex, the inner validation can
+only prefer the pool when it forecast better out of time than its best member did.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+from sauti.models.estimators import (
+    _EPS,
+    ColumnSubset,
+    PlattScoreClassifier,
+    _binary_classes,
+    _BinaryMixin,
+    _pipeline,
+    _time_folds,
+    single_thread,
+)
+from scipy.optimize import minimize
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import validate_data
+
+from sauti.constants import TARGET_CATEGORY
+
+_T = TARGET_CATEGORY
+#: Features of the learned members (cube variable names; those a cube lacks are skipped):
+#: decayed intercommunal and violent counts at two half-lives, their first-order spatial lags,
+#: periods since the last intercommunal incident, and recent (decayed) fatalities.
+LEARNED_FEATURES: tuple[str, ...] = (
+    f"decay_count_{_T}_hl3",
+    f"decay_count_{_T}_hl12",
+    "decay_count_violent_hl3",
+    "decay_count_violent_hl12",
+    f"splag1_decay_count_{_T}_hl3",
+    f"splag1_decay_count_{_T}_hl12",
+    "splag1_decay_count_violent_hl3",
+    "splag1_decay_count_violent_hl12",
+    f"since_{_T}",
+    "decay_fatalities_hl3",
+)
+#: Baseline rules pooled by default (names in the baseline registry).
+DEFAULT_RULES: tuple[str, ...] = (
+    "climatology",
+    "last_value",
+    "decayed_intercommunal",
+    "decayed_violent",
+    "neighbourhood",
+)
+#: Learned member kinds.
+LEARNERS = ("logistic", "boosting")
+
+
+def _rule_columns(names: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    from sauti.models.baselines import BASELINES
+
+    unknown = [n for n in names if n not in BASELINES or BASELINES[n].columns is None]
+    if unknown:
+        usable = [n for n, spec in BASELINES.items() if spec.columns is not None]
+        raise ValueError(f"rule(s) {unknown} cannot be ensemble members; usable: {', '.join(usable)}")
+    return {n: tuple(BASELINES[n].columns) for n in names}
+
+
+def _direction(name: str) -> int:
+    """Monotone constraint of a feature: risk rises with recent counts, falls with time since."""
+    if name.startswith("since_"):
+        return -1
+    return 1 if any(part in name for part in ("count_", "fatalities")) else 0
+
+
+def _learner(kind: str, columns: list[int], names: list[str], c: float, seed: int) -> Pipeline:
+    subset = ColumnSubset(tuple(columns))
+    if kind == "logistic":
+        return Pipeline([("columns", subset), ("model", _pipeline(LogisticRegression(C=c, max_iter=2000)))])
+    if kind == "boosting":  # risk never falls as recent counts rise, nor rises with time since the last
+        monotone = [_direction(name) for name in names]
+        model = HistGradientBoostingClassifier(
+            max_depth=3,
+            learning_rate=0.05,
+            max_iter=80,
+            min_samples_leaf=40,
+            l2_regularization=1.0,
+            monotonic_cst=monotone,
+            early_stopping=False,
+            random_state=seed,
+        )
+        return Pipeline([("columns", subset), ("model", model)])
+    raise ValueError(f"unknown learner {kind!r}; known: {', '.join(LEARNERS)}")
+
+
+def stack_weights(probabilities: np.ndarray, labels: np.ndarray, shrinkage: float) -> np.ndarray:
+    """Non-negative weights summing to one that minimise the pool's log loss, shrunk to equal weights.
+
+    Minimises ``sum_i logloss(y_i, P_i . w) + shrinkage * ||w - 1/K||^2`` (``shrinkage`` in nats of
+    total log loss): with few positives in the validation folds the weights stay near equal, with
+    many the data decide.
+    """
+    n, k = probabilities.shape
+    uniform = np.full(k, 1.0 / k)
+    if k == 1 or n == 0 or np.unique(labels).size < 2:
+        return uniform
+    P = np.clip(probabilities, _EPS, 1 - _EPS)
+    y = labels.astype(float)
+
+    def objective(w: np.ndarray) -> tuple[float, np.ndarray]:
+        p = np.clip(P @ w, _EPS, 1 - _EPS)
+        loss = -np.sum(y * np.log(p) + (1 - y) * np.log1p(-p))
+        grad = -P.T @ (y / p - (1 - y) / (1 - p))
+        diff = w - uniform
+        return loss + shrinkage * float(diff @ diff), grad + 2 * shrinkage * diff
+
+    result = minimize(
+        objective,
+        uniform,
+        jac=True,
+        method="SLSQP",
+        bounds=[(0.0, 1.0)] * k,
+        constraints=({"type": "eq", "fun": lambda w: w.sum() - 1.0, "jac": lambda w: np.ones_like(w)},),
+    )
+    w = np.clip(result.x if result.success else uniform, 0.0, None)
+    return w / w.sum()
+
+
+class SautiClassifier(_BinaryMixin, ClassifierMixin, BaseEstimator):
+    """The Sauti risk model: a stacked pool of calibrated rules and compact learned models.
+
+    ``fit`` builds the members (the ``rules`` whose columns ``X`` holds, and one ``learners`` model
+    of each kind on the :data:`LEARNED_FEATURES` it holds; without column names, one learned model
+    on every column), keeps the latest ``window`` periods of the training rows, predicts each inner
+    validation block with members fitted on the periods before it (a ``horizon - 1`` gap), learns
+    the pool's weights on those out-of-time predictions (:func:`stack_weights`) and refits every
+    member on the whole window. Nothing outside the rows passed to ``fit`` is ever seen.
+
+    Parameters
+    ----------
+    rules : tuple of str, optional
+        Baseline names (default :data:`DEFAULT_RULES`); those whose columns ``X`` lacks are skipped.
+    learners : tuple of str
+        Learned member kinds: ``"logistic"`` (L2, on signed-log, standardised features) and/or
+        ``"boosting"`` (monotone-constrained gradient-boosted trees).
+    features : tuple of str, optional
+        Features of the learned members (default :data:`LEARNED_FEATURES`).
+    window : int, optional
+        Train on the latest ``window`` periods only (``None``: every period given).
+    n_splits, validation_periods : int
+        Inner validation blocks and their length in periods (the latest ``n_splits *
+        validation_periods`` periods of the window validate).
+    horizon : int
+        Target window; the inner folds keep a ``horizon - 1`` gap.
+    C : float
+        Inverse L2 strength of the logistic member.
+    shrinkage : float
+        Pull of the weights towards equal weights (nats of total validation log loss).
+    weights : dict, optional
+        Fixed member weights (name → weight): no inner validation, members are only refitted.
+        The backtest passes the weights learned at an earlier origin (inside that origin's window).
+    random_state : int, RandomState or None
+        Seed for the tree member.
+
+    Attributes
+    ----------
+    members_ : list of (str, estimator)
+        Fitted members in pool order; each reads ``X[:, used_features_]``.
+    weights_ : dict
+        Member name → weight.
+    used_features_ : ndarray of int
+        Columns of ``X`` any member reads (the others never change a forecast).
+    feature_medians_ : ndarray
+        Training medians of every column (reference for per-prediction contributions).
+    validation_ : dict
+        Inner validation: folds, rows, positives and each member's and the pool's log loss.
+    """
+
+    def __init__(
+        self,
+        rules: tuple[str, ...] | None = None,
+        learners: tuple[str, ...] = ("logistic",),
+        features: tuple[str, ...] | None = None,
+        window: int | None = None,
+        n_splits: int = 3,
+        validation_periods: int | None = 12,
+        horizon: int = 1,
+        C: float = 0.1,
+        shrinkage: float = 3.0,
+        weights: dict[str, float] | None = None,
+        random_state=None,
+    ) -> None:
+        self.rules = rules
+        self.learners = learners
+        self.features = features
+        self.window = window
+        self.n_splits = n_splits
+        self.validation_periods = validation_periods
+        self.horizon = horizon
+        self.C = C
+        self.shrinkage = shrinkage
+        self.weights = weights
+        self.random_state = random_state
+
+    def fit(self, X, y, periods=None):
+        with single_thread():
+            return self._fit(X, y, periods)
+
+    def _fit(self, X, y, periods):
+        X, y = validate_data(self, X, y, ensure_all_finite="allow-nan", dtype=np.float64)
+        self.classes_ = _binary_classes(self, y)
+        names = [str(n) for n in getattr(self, "feature_names_in_", [f"x{j}" for j in range(X.shape[1])])]
+        builders = self._members(names)
+        target = self._positive(y)
+        periods = np.arange(len(y)) if periods is None else np.asarray(periods)
+        rows = self._window_rows(periods)
+        Xu, target, periods = X[rows][:, self.used_features_], target[rows], periods[rows]
+        both = np.unique(target).size == 2
+        self.constant_ = None if both else (float(target.mean()) if target.size else 0.0)
+        if self.weights is not None:
+            folds, oof, labels = [], np.zeros((0, len(builders))), np.zeros(0)
+            weights = np.array([float(self.weights.get(name, 0.0)) for name, _ in builders])
+            weights = (
+                weights / weights.sum() if weights.sum() > 0 else np.full(weights.size, 1 / weights.size)
+            )
+        else:
+            folds = _time_folds(Xu, target, periods, self.n_splits, self.horizon - 1, self.validation_periods)
+            oof, labels = self._out_of_time(builders, Xu, target, folds)
+            weights = stack_weights(oof, labels, self.shrinkage)
+        self.weights_ = {name: float(w) for (name, _), w in zip(builders, weights, strict=True)}
+        self.members_ = [(name, build().fit(Xu, target)) for name, build in builders] if both else []
+        self.validation_ = self._validation_summary(oof, labels, weights, folds, builders)
+        medians = np.zeros(X.shape[1])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing column has no median
+            medians[self.used_features_] = np.nan_to_num(np.nanmedian(Xu, axis=0))
+        self.feature_medians_ = medians
+        return self
+
+    def _members(self, names: list[str]) -> list[tuple[str, Callable[[], BaseEstimator]]]:
+        """Member builders; sets ``used_features_`` (the columns any member reads)."""
+        rules = _rule_columns(tuple(self.rules) if self.rules is not None else DEFAULT_RULES)
+        unknown = [k for k in self.learners if k not in LEARNERS]
+        if unknown:
+            raise ValueError(f"unknown learner(s) {unknown}; known: {', '.join(LEARNERS)}")
+        present = {n: j for j, n in enumerate(names)}
+        usable_rules = {r: cols for r, cols in rules.items() if all(c in present for c in cols)}
+        wanted = self.features if self.features is not None else LEARNED_FEATURES
+        learned = [present[f] for f in wanted if f in present] or list(range(len(names)))
+        used = sorted({present[c] for cols in usable_rules.values() for c in cols} | set(learned))
+        self.used_features_ = np.asarray(used, dtype=int)
+        position = {j: i for i, j in enumerate(used)}
+        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        builders: list[tuple[str, Callable[[], BaseEstimator]]] = []
+        for rule, cols in usable_rules.items():
+            column = tuple(position[present[c]] for c in cols)
+            builders.append((rule, lambda column=column: PlattScoreClassifier(column=column)))
+        columns = [position[j] for j in learned]
+        learned_names = [names[j] for j in learned]
+        for kind in self.learners:
+            builders.append((kind, lambda kind=kind: _learner(kind, columns, learned_names, self.C, seed)))
+        return builders
+
+    def _window_rows(self, periods: np.ndarray) -> np.ndarray:
+        if self.window is None or periods.size == 0:
+            return np.arange(periods.size)
+        return np.flatnonzero(periods > periods.max() - int(self.window))
+
+    @staticmethod
+    def _out_of_time(builders, X, target, folds) -> tuple[np.ndarray, np.ndarray]:
+        """Each member's probabilities on every inner validation block, fitted on the periods before it."""
+        if not folds:
+            return np.zeros((0, len(builders))), np.zeros(0)
+        blocks = []
+        for tr, va in folds:
+            fitted = [build().fit(X[tr], target[tr]) for _, build in builders]
+            blocks.append(np.column_stack([m.predict_proba(X[va])[:, 1] for m in fitted]))
+        return np.vstack(blocks), np.concatenate([target[va] for _, va in folds])
+
+    @staticmethod
+    def _validation_summary(oof, labels, weights, folds, builders) -> dict:
+        def logloss(p):
+            p = np.clip(p, _EPS, 1 - _EPS)
+            return float(-np.mean(labels * np.log(p) + (1 - labels) * np.log1p(-p))) if labels.size else None
+
+        return {
+            "folds": len(folds),
+            "rows": int(labels.size),
+            "positives": int(labels.sum()),
+            "log_loss": {name: logloss(oof[:, k]) for k, (name, _) in enumerate(builders)}
+            | {"pool": logloss(oof @ weights) if labels.size else None},
+        }
+
+    def _probability(self, X: np.ndarray) -> np.ndarray:
+        Xu = X[:, self.used_features_]
+        with single_thread():
+            pool = np.zeros(X.shape[0])
+            for name, member in self.members_:
+                weight = self.weights_[name]
+                if weight > 0:
+                    pool += weight * member.predict_proba(Xu)[:, 1]
+        return pool
+
+    def describe(self) -> str:
+        """One line naming the members and their weights, heaviest first."""
+        ranked = sorted(self.weights_.items(), key=lambda kv: -kv[1])
+        return "ensemble(" + ", ".join(f"{n} {w:.2f}" for n, w in ranked) + ")"

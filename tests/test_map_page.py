@@ -1,0 +1,142 @@
+"""``/map`` for a person with a browser: a page asking for the key (never raw JSON), the key form,
+expired sessions, other periods; and the words and numbers the page is made of."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+from sauti.api.mapcontent import (
+    RANK_CLASSES,
+    MapPeriod,
+    history_chart,
+    nice_ceiling,
+    percent,
+    plural,
+    points,
+    rank_class,
+)
+from test_api_support import server  # noqa: F401 - fixture
+
+
+# --- the page's words and numbers --------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("p", "text"),
+    [
+        (0.0107, "1.1%"),
+        (0.0196, "2.0%"),
+        (0.00035, "0.035%"),
+        (0.25, "25%"),
+        (0.0, "0%"),
+        (0.999, "100%"),
+        (None, "–"),
+    ],
+    ids=["one-percent", "trailing-zero", "tiny", "quarter", "zero", "near-certain", "missing"],
+)
+def test_percent_keeps_two_significant_digits(p, text):
+    assert percent(p) == text
+
+
+def test_points_are_signed_percentage_points():
+    assert points(0.0061) == "+0.61 pp"
+    assert points(-0.00018) == "−0.018 pp"
+
+
+@pytest.mark.parametrize(("n", "text"), [(0, "0 alerts"), (1, "1 alert"), (2, "2 alerts")])
+def test_plural(n, text):
+    assert plural(n, "alert") == text
+
+
+def test_rank_classes_split_72_localities_into_six_classes():
+    classes = [rank_class(r, 72) for r in range(1, 73)]
+    assert classes[:4] == [0] * 4  # ranks 1-4 are the top 5% (3.6 of 72)
+    assert classes[4:8] == [1] * 4
+    assert sorted(set(classes)) == list(range(len(RANK_CLASSES)))
+    assert classes == sorted(classes)
+    assert rank_class(None, 72) is None
+
+
+@pytest.mark.parametrize(("value", "top"), [(0.0107, 0.02), (0.02, 0.02), (0.0031, 0.005), (0.21, 0.25)])
+def test_axis_tops_are_round(value, top):
+    assert nice_ceiling(value) == pytest.approx(top)
+
+
+def test_history_chart_has_dated_and_valued_axes():
+    periods = pd.date_range("2021-01-01", periods=24, freq="MS")
+    history = [(p, 0.001 * (i % 5)) for i, p in enumerate(periods)]
+    shown = MapPeriod(periods[-1], tuple(periods), "M", 1)
+    svg = history_chart(history, shown)
+    labels = re.findall(r"<text[^>]*>([^<]+)</text>", svg)
+    assert labels[:3] == ["0%", "0.25%", "0.5%"]  # axis top: 0.4% rounded up to 0.5%
+    assert [t for t in labels if re.fullmatch(r"[A-Z][a-z]{2} \d{4}", t)] == [
+        "Jan 2021",
+        "Dec 2021",
+        "Dec 2022",
+    ]
+    assert "24 periods" in labels
+    assert len(re.search(r'points="([^"]+)"', svg)[1].split()) == 24
+    assert history_chart(history[:1], shown) == ""
+    assert shown.forecast == "January 2023"
+    assert MapPeriod(periods[-1], tuple(periods), "M", 3).forecast == "January – March 2023"
+
+
+# --- /map without a key, with a wrong one, with an expired session ------------------------------------
+
+
+@pytest.mark.server
+@pytest.mark.slow
+def test_map_without_a_key_asks_for_it_in_a_page(server):  # noqa: F811
+    response = server.get("/map")
+    assert response.status_code == 401
+    assert response.headers["content-type"].startswith("text/html")
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert re.search(r'<form method="post" action="/map">', response.text)
+    assert 'name="key"' in response.text
+    assert '"detail"' not in response.text
+
+
+@pytest.mark.server
+@pytest.mark.slow
+def test_the_key_form_signs_in_or_says_why_not(server):  # noqa: F811
+    with server.client(None, follow_redirects=False) as client:
+        wrong = client.post("/map", data={"key": "sk_not_a_key"})
+        assert wrong.status_code == 401
+        assert "not recognised" in wrong.text
+        assert "set-cookie" not in wrong.headers
+        reporter = client.post("/map", data={"key": server.keys["reporter"]})
+        assert reporter.status_code == 403
+        assert "may not open the map" in reporter.text
+        signed = client.post("/map", data={"key": server.keys["planner"]})
+        assert signed.status_code == 303
+        assert signed.headers["location"] == "/map"
+        page = client.get("/map")
+        assert page.status_code == 200
+        assert "Forecast for" in page.text
+
+
+@pytest.mark.server
+@pytest.mark.slow
+def test_an_expired_session_gets_the_form_again(server):  # noqa: F811
+    from sauti.api.security import SESSION_COOKIE, authenticate_key, issue_session_token
+
+    from sauti.store import Workspace
+
+    workspace = Workspace(server.workspace)
+    principal = authenticate_key(workspace, server.keys["analyst"])
+    expired = issue_session_token(workspace, principal, ttl_s=-1)
+    with server.client(None, follow_redirects=False) as client:
+        client.cookies.set(SESSION_COOKIE, expired)
+        response = client.get("/map")
+    assert response.status_code == 401
+    assert "session has expired" in response.text
+    assert 'name="key"' in response.text
+
+
+@pytest.mark.server
+@pytest.mark.slow
+def test_an_unknown_period_is_a_page_not_json(server):  # noqa: F811
+    response = server.get("/map?period=1990-01-01", "analyst")
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("text/html")
+    assert "scored periods run" in response.text
