@@ -425,6 +425,87 @@ def _stamp_runs(cube, workspace, incidents, alerts, decisions, unit: str) -> Non
     cube.attrs["code_version"] = sauti.__version__
 
 
+def update_features(
+    workspace,
+    previous: xr.Dataset,
+    *,
+    freq: str,
+    unit: str,
+    params: FeatureParams | None = None,
+    timezone: str = "UTC",
+) -> tuple[xr.Dataset, list[str]] | None:
+    """``previous`` with the alerts received since it was built added, without rebuilding the cube.
+
+    Every alert-derived variable is linear in the alert counts and causal, so alerts that fall in
+    the cube's last period change only that period's column, by what a one-period cube built from
+    those alerts alone holds. Returns ``(cube, changed locality ids)``: ``previous`` updated in
+    place (values, provenance and snapshot as a full build gives them; tested equal to
+    :func:`compute_features`), and the units whose values moved (the alerts' units and, through
+    the spatial lags, those around them); or ``None`` when this shortcut does not
+    apply (incidents, boundaries or inputs changed, an alert was edited or falls in an earlier
+    period, nothing new): then build the cube in full.
+    """
+    freq = check_freq(freq)
+    params = params or FeatureParams()
+    info = provenance(previous)
+    end = cube_end(workspace, freq)
+    if info.get("until") is not None or info.get("last_day") != end or info.get("timezone") != timezone:
+        return None
+    if info.get("params") != params.to_dict():
+        return None
+    incidents, alerts, decisions = _events(workspace, end, freq, timezone)
+    new = _new_alerts(info, incidents, alerts, decisions)
+    if new is None or new.empty:
+        return None
+    last = pd.Timestamp(previous[PERIOD_DIM].to_numpy()[-1])
+    days = pd.DatetimeIndex(new["received_at"].dt.tz_convert(timezone).dt.tz_localize(None).dt.normalize())
+    if (days < last).any():
+        return None
+    units = unit_localities(workspace, unit)
+    placed = _alerts_on_units(workspace, new, units)
+    delta = build_cube(
+        incidents.iloc[:0],
+        placed,
+        units,
+        freq=freq,
+        params=params,
+        start=last,
+        end=end,
+        unit=unit,
+        timezone=timezone,
+    )
+    cube = previous  # updated in place: copying a country-wide grid cube would cost more than the update
+    changed = np.zeros(cube.sizes[LOCALITY_DIM], dtype=bool)
+    for name, var in delta.data_vars.items():
+        if "alerts_" in str(name) and var.dims == (LOCALITY_DIM, PERIOD_DIM):
+            step = var.to_numpy()[:, 0]
+            column = cube[name].to_numpy()
+            column[:, -1] = column[:, -1] + step.astype(column.dtype)
+            changed |= step != 0
+    _stamp_runs(cube, workspace, incidents, alerts, decisions, unit)
+    return cube, cube[LOCALITY_DIM].to_numpy().astype(str)[changed].tolist()
+
+
+def _new_alerts(info: dict, incidents, alerts, decisions) -> pd.DataFrame | None:
+    """Alerts added since the cube ``info`` describes; ``None`` when anything else changed."""
+    known = info.get("alerts") or {}
+    if int(len(incidents)) != info.get("incidents"):
+        return None
+    if known.get("last_updated"):
+        since = pd.Timestamp(known["last_updated"])
+        changed = alerts[pd.to_datetime(alerts["updated_at"], utc=True) > since]
+        created = pd.to_datetime(changed["created_at"], utc=True) > since
+    else:  # the cube had no alerts: every alert is new
+        changed, created = alerts, pd.Series(True, index=alerts.index)
+    if not created.all() or len(alerts) - len(changed) != known.get("count"):
+        return None  # an earlier alert was edited (verified, relocated) or removed
+    if len(decisions) != known.get("verification_decisions", 0) + int(
+        (changed["verification"] != "unverified").sum()
+    ):
+        return None
+    return changed
+
+
 def changed_localities(previous: xr.Dataset | None, cube: xr.Dataset) -> list[str] | None:
     """Localities whose latest-period values differ between two cubes of the same shape.
 

@@ -106,14 +106,14 @@ def refresh_risk(
     freq = model["freq"] if model else (freq or "M")
     unit = model["unit"] if model else (unit or "admin2")
     built = cube is None
+    changed = None
     if built:
-        cube = _rebuild(workspace, freq, unit, params=params, population=population, timezone=timezone)
+        given = {"params": params, "population": population, "timezone": timezone}
+        cube, changed = _rebuild(workspace, freq, unit, previous, **given)
     done: dict[str, Any] = {"changed": True, "model": None, "scored": 0, "period": None, "heatmap": None}
     done["localities"] = sorted(localities) if localities else []
     if model is not None:
-        drawn = _score_and_draw(
-            workspace, cube, previous, model, localities, on_scored, surface_resolution_km
-        )
+        drawn = _score_and_draw(workspace, cube, changed, model, localities, on_scored, surface_resolution_km)
         done.update(drawn)
     if built and done["changed"]:
         save_cube(cube, cube_path(workspace, freq=freq, unit=unit))
@@ -122,25 +122,37 @@ def refresh_risk(
     return done
 
 
-def _rebuild(workspace, freq: str, unit: str, **given) -> xr.Dataset:
+def _rebuild(workspace, freq: str, unit: str, previous, **given) -> tuple[xr.Dataset, list[str] | None]:
+    """The cube with the new data and the localities whose latest values changed (``None``: unknown).
+
+    New alerts in the last period update ``previous`` in place (:func:`update_features`);
+    anything else rebuilds the cube from the store (not saved yet).
+    """
     from sauti.features import compute_features
+    from sauti.features.storage import changed_localities, update_features
 
     inputs = rebuild_inputs(workspace, freq=freq, unit=unit, **given)
-    return compute_features(workspace, freq=freq, unit=unit, save=False, **inputs)
+    if previous is not None:
+        updated = update_features(
+            workspace, previous, freq=freq, unit=unit, params=inputs["params"], timezone=inputs["timezone"]
+        )
+        if updated is not None:
+            return updated
+    cube = compute_features(workspace, freq=freq, unit=unit, save=False, **inputs)
+    return cube, changed_localities(previous, cube)
 
 
 def _score_and_draw(
-    workspace, cube, previous, model: dict, localities, on_scored, resolution_km
+    workspace, cube, changed: list[str] | None, model: dict, localities, on_scored, resolution_km
 ) -> dict[str, Any]:
     from sauti.features import DEFAULT_SURFACE, refresh_default_surface, write_default_surface
-    from sauti.features.storage import changed_localities
     from sauti.models.scoring import data_snapshot, latest_scores, score, served_stamp
 
     period, snapshot, version = served_stamp(workspace, model)
     last = str(pd.Timestamp(cube[PERIOD_DIM].to_numpy()[-1]).date())
     if (period, snapshot, version) == (last, data_snapshot(cube), model["version"]):
         return {"changed": False, "model": model["version"], "period": period, "localities": []}
-    changed = changed_localities(previous, cube) if period == last else None
+    changed = changed if period == last else None
     explain = None if changed is None else sorted(set(changed) | set(localities or ()))
     frame = score(workspace, freq=model["freq"], unit=model["unit"], localities=explain, cube=cube)
     if on_scored is not None:

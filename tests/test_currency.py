@@ -144,3 +144,40 @@ def test_a_live_alert_keeps_the_period_and_health_warns(server):  # noqa: F811
     assert set(after["data_through"]) == {"incidents", "alerts"}
     assert any("Incident data is old" in w for w in health["warnings"]), health
     assert health["data_through"] == after["data_through"]
+
+
+def _alert_file(tmp_path: Path, when: str, name: str) -> Path:
+    path = tmp_path / name
+    path.write_text(
+        "date_reception,message,categorie,latitude,longitude\n"
+        f"{when},Tension entre éleveurs et agriculteurs,tension intercommunautaire,5.7630,20.6700\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_new_alerts_update_the_last_period_exactly_as_a_full_build(logged, tmp_path):
+    import numpy as np
+    from sauti.features.storage import update_features
+
+    previous = compute_features(logged, timezone="Africa/Bangui")
+    assert update_features(logged, previous.copy(deep=True), freq="M", unit="admin2") is None  # other zone
+    ingest_alerts(logged, _alert_file(tmp_path, "20/12/2022 10:00", "a.csv"))
+    updated = update_features(
+        logged, previous.copy(deep=True), freq="M", unit="admin2", timezone="Africa/Bangui"
+    )
+    full = compute_features(logged, timezone="Africa/Bangui")
+    cube, changed = updated
+    assert cube.attrs["snapshot"] == full.attrs["snapshot"] != previous.attrs["snapshot"]
+    for name in full.data_vars:
+        np.testing.assert_allclose(cube[name].to_numpy(), full[name].to_numpy(), rtol=1e-5, atol=1e-6)
+    moved = [n for n in full.data_vars if not full[n].equals(previous[n])]
+    assert moved
+    assert all("alerts_" in n for n in moved), [n for n in moved if "alerts_" not in n]
+    # the alert's unit and the units around it (spatial lags), not the whole country
+    bambari = str(full["name"].to_series().loc[lambda s: s == "Bambari"].index[0])
+    assert bambari in changed
+    assert 1 < len(changed) < full.sizes["locality"]
+    # an alert dated in an earlier period changes earlier columns: the cube is built in full
+    ingest_alerts(logged, _alert_file(tmp_path, "10/11/2022 10:00", "b.csv"))
+    assert update_features(logged, full, freq="M", unit="admin2", timezone="Africa/Bangui") is None
