@@ -51,6 +51,7 @@ def templates():
     env.filters["pct"] = percent
     env.filters["pp"] = points
     env.filters["plural"] = plural
+    env.filters["words"] = words
     return env
 
 
@@ -77,6 +78,11 @@ def points(delta: float | None) -> str:
         return "–"
     text = percent(abs(delta))[:-1]
     return f"{'+' if delta >= 0 else '−'}{text} pp"
+
+
+def words(code: object) -> str:
+    """A stored category or state in words: ``false_alarm`` → "false alarm"."""
+    return str(code).replace("_", " ")
 
 
 def plural(n: int, one: str, many: str | None = None) -> str:

@@ -129,9 +129,12 @@ def _incidents_data(source: DataSource, shown: MapPeriod | None) -> dict:
                     "coordinates": [round(row["longitude"], 4), round(row["latitude"], 4)],
                 },
                 "properties": {
-                    "date": row["occurred_on"].strftime("%Y-%m-%d"),
-                    "category": str(row["category"]),
-                    "fatalities": int(row["fatalities"] or 0),
+                    "popup": mapcontent.render(
+                        "incident_popup.html",
+                        category=str(row["category"]),
+                        date=f"{row['occurred_on']:%d %b %Y}",
+                        fatalities=int(row["fatalities"] or 0),
+                    )
                 },
             }
         )
@@ -151,18 +154,14 @@ def _alerts_data(source: DataSource, principal: Principal) -> tuple[dict, list[s
             if detail["locality_id"] not in points:
                 continue
             lon, lat = points[detail["locality_id"]]
-            text = html.escape(str(detail.get("text") or ""))[:300]
-            esc = html.escape
-            place = esc(str(names.get(detail["locality_id"])))
-            detail["popup"] = (
-                f"<b>{esc(str(detail['category']))}</b> ({esc(str(detail['verification']))})<br>"
-                f"{esc(str(detail['received_at']))[:16]} · {place}<br>{text}"
-            )
+            detail["text"] = str(detail.get("text") or "")[:300]
+            detail["received_at"] = str(detail["received_at"])
+            popup = mapcontent.render("alert_popup.html", a=detail, place=names.get(detail["locality_id"]))
             features.append(
                 {
                     "type": "Feature",
                     "geometry": {"type": "Point", "coordinates": [lon, lat]},
-                    "properties": {"popup": detail["popup"], "count": 1},
+                    "properties": {"popup": popup, "count": 1},
                 }
             )
             shown.append(detail["alert_id"])
@@ -173,9 +172,9 @@ def _alerts_data(source: DataSource, principal: Principal) -> tuple[dict, list[s
             counts = redaction.alert_counts(group)
             lon, lat = points[lid]
             popup = (
-                f"<b>{html.escape(str(names.get(lid)))}</b><br>{counts['count']} alerts "
+                f"<b>{html.escape(str(names.get(lid)))}</b><br>{mapcontent.plural(counts['count'], 'alert')} "
                 f"({counts['by_verification']['verified']} verified, "
-                f"{counts['by_verification']['false_alarm']} false alarms)"
+                f"{mapcontent.plural(counts['by_verification']['false_alarm'], 'false alarm')})"
             )
             features.append(
                 {
@@ -187,12 +186,13 @@ def _alerts_data(source: DataSource, principal: Principal) -> tuple[dict, list[s
     return {"type": "FeatureCollection", "features": features}, shown
 
 
-def _patrol_data(source: DataSource) -> dict | None:
-    try:
-        from sauti.models.patrol import plan_from_workspace
+def _patrol_plan(source: DataSource):
+    """The plan from the workspace's stored bases and latest scores, or None when it cannot be made."""
+    from sauti.models.patrol import plan_from_workspace
 
-        return plan_from_workspace(source.workspace).to_geojson()
-    except (ImportError, SautiError, ValueError):
+    try:
+        return plan_from_workspace(source.workspace)
+    except (SautiError, ValueError):
         return None
 
 
@@ -380,7 +380,7 @@ def _add_incidents(fmap: folium.Map, source: DataSource, shown: MapPeriod | None
         marker=folium.CircleMarker(
             radius=4, weight=1, color="#08306b", fill=True, fill_color="#4292c6", fill_opacity=0.8
         ),
-        popup=GeoJsonPopup(fields=["date", "category", "fatalities"]),
+        popup=GeoJsonPopup(fields=["popup"], labels=False, max_width=280),
     ).add_to(fmap)
 
 
@@ -406,27 +406,10 @@ def _add_alerts(fmap: folium.Map, source: DataSource, principal: Principal) -> l
 
 
 def _add_patrol_layer(fmap: folium.Map, source: DataSource) -> None:
-    """PATROL LAYER CALL SITE: the stored patrol plan on the map (to be drawn by the patrol package)."""
-    import folium
-    from folium.features import GeoJsonTooltip
+    """PATROL LAYER CALL SITE: the stored patrol plan on the map (drawn by :mod:`sauti.api.map_patrol`)."""
+    from sauti.api.map_patrol import add_patrol_layer
 
-    plan = _patrol_data(source)
-    if not plan or not plan.get("features"):
-        return
-    fields = [k for k in ("name", "base", "rank") if k in _keys(plan)]
-    folium.GeoJson(
-        plan,
-        name="Patrol plan",
-        marker=folium.CircleMarker(
-            radius=7, weight=2, color="#00441b", fill=True, fill_color="#41ab5d", fill_opacity=0.9
-        ),
-        style_function=lambda f: {
-            "color": "#00441b",
-            "weight": 2,
-            "dashArray": "6 4" if f["geometry"]["type"] != "Point" else None,
-        },
-        tooltip=GeoJsonTooltip(fields=fields) if fields else None,
-    ).add_to(fmap)
+    add_patrol_layer(fmap, _patrol_plan(source))
 
 
 def _panels_html(source: DataSource, shown: MapPeriod | None, views: list[mapcontent.LocalityView]) -> str:
@@ -478,13 +461,6 @@ def _warnings(currency: dict) -> list[str]:
         f"{currency['incident_age_days']:,} days ago (more than {currency['stale_after_days']}). "
         "The forecast cannot see anything since; import a newer incident log."
     ]
-
-
-def _keys(geojson: dict) -> set[str]:
-    keys: set[str] = set()
-    for feature in geojson.get("features", []):
-        keys &= set(feature.get("properties") or {}) if keys else set(feature.get("properties") or {})
-    return keys
 
 
 def map_ready(source: DataSource) -> None:

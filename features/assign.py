@@ -175,79 +175,106 @@ def assign_to_localities(
     >>> out = assign_to_localities(incidents, units, tolerance_km=5)  # doctest: +SKIP
     >>> out["assignment"].value_counts()  # doctest: +SKIP
     """
-    if LOCALITY_ID not in localities:
-        raise ValueError("localities need a locality_id column")
-    if tolerance_km < 0:
-        raise ValueError(f"tolerance_km must be >= 0, got {tolerance_km}")
-    if localities.crs is not None and not localities.crs.equals("EPSG:4326"):
-        localities = localities.to_crs("EPSG:4326")
+    localities = _check_localities(localities, tolerance_km)
     out = events.copy()
-    n = len(out)
+    precision = _precision(out)
+    lon, lat = _coordinates(out)
+    position, snapped = _locate(lon, lat, precision, localities, tolerance_km)
+    assignment, final = _locality_assignment(out, precision, position, snapped, lon, localities, name_score)
     ids = localities[LOCALITY_ID].astype("object").to_numpy()
     regions = (
         localities["admin1_id"].astype("object").to_numpy()
         if "admin1_id" in localities
         else np.full(len(ids), None)
     )
+    locality = np.full(len(out), None, dtype=object)
+    locality[final >= 0] = ids[final[final >= 0]]
+    region = np.full(len(out), None, dtype=object)
+    region[final >= 0] = regions[final[final >= 0]]
+    is_region = precision == "region"
+    assignment[is_region] = "region"
+    assignment[precision == "country"] = "country"
+    region_pos = is_region & (position >= 0)
+    region[region_pos] = regions[position[region_pos]]
+    need_region_name = is_region & (position < 0)
+    if need_region_name.any() and "admin1" in out and "admin1_name" in localities:
+        region[need_region_name] = _named_regions(out.loc[need_region_name, "admin1"], localities, name_score)
+    out[LOCALITY_ID] = pd.Series(locality, index=out.index, dtype="object")
+    out["assignment"] = pd.Series(assignment, index=out.index, dtype="object")
+    out["region_id"] = pd.Series(region, index=out.index, dtype="object")
+    return out
+
+
+def _check_localities(localities: gpd.GeoDataFrame, tolerance_km: float) -> gpd.GeoDataFrame:
+    """The localities in lon/lat, after checking they have ids and the tolerance is not negative."""
+    if LOCALITY_ID not in localities:
+        raise ValueError("localities need a locality_id column")
+    if tolerance_km < 0:
+        raise ValueError(f"tolerance_km must be >= 0, got {tolerance_km}")
+    if localities.crs is not None and not localities.crs.equals("EPSG:4326"):
+        localities = localities.to_crs("EPSG:4326")
+    return localities
+
+
+def _precision(events: pd.DataFrame) -> np.ndarray:
+    """Each event's location precision (missing means ``point``), checked against the known values."""
     precision = (
-        out["location_precision"].astype("object").fillna("point").to_numpy()
-        if "location_precision" in out
-        else np.full(n, "point", dtype=object)
+        events["location_precision"].astype("object").fillna("point").to_numpy()
+        if "location_precision" in events
+        else np.full(len(events), "point", dtype=object)
     )
     unknown = sorted(set(precision) - {"point", "locality", "region", "country"})
     if unknown:
         raise ValueError(
             f"location_precision has unknown value(s) {unknown}; expected point/locality/region/country"
         )
-    lon, lat = _coordinates(out)
-    is_region = precision == "region"
-    is_country = precision == "country"
-    local = ~(is_region | is_country)
-    position = np.full(n, -1, dtype=np.int64)
-    snapped = np.zeros(n, dtype=bool)
-    todo = np.flatnonzero(~is_country)
+    return precision
+
+
+def _locate(
+    lon, lat, precision: np.ndarray, localities, tolerance_km: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Containing (or snapped) locality position of every event that is not country-wide.
+
+    Region events only look for the containing polygon (their point is the region's centroid).
+    """
+    position = np.full(len(precision), -1, dtype=np.int64)
+    snapped = np.zeros(len(precision), dtype=bool)
+    todo = np.flatnonzero(precision != "country")
     if len(todo):
-        # region events only look for the containing polygon (their point is the region's centroid)
-        tol = np.where(is_region[todo], 0.0, tolerance_km)
+        tol = np.where(precision[todo] == "region", 0.0, tolerance_km)
         for tol_value in np.unique(tol):
             sel = todo[tol == tol_value]
             pos, snap = locate_points(lon[sel], lat[sel], localities, tolerance_km=float(tol_value))
             position[sel], snapped[sel] = pos, snap
+    return position, snapped
 
-    assignment = np.full(n, "outside", dtype=object)
-    locality = np.full(n, None, dtype=object)
+
+def _locality_assignment(events, precision, position, snapped, lon, localities, name_score: float):
+    """``contains``/``snapped``/``named``/``outside`` per event and the chosen locality position (-1).
+
+    Locality-precise events outside every polygon (or without a point): the named locality beats
+    a snap.
+    """
+    n = len(precision)
+    local = ~np.isin(precision, ["region", "country"])
     found = local & (position >= 0)
-    # locality-precise events outside every polygon: the named locality beats a snap
     by_name = local & (precision == "locality") & ((position < 0) | snapped) | (local & ~np.isfinite(lon))
     named = np.full(n, -1, dtype=np.int64)
     if by_name.any():
-        named[by_name] = _named_positions(out.loc[by_name], localities, name_score)
+        named[by_name] = _named_positions(events.loc[by_name], localities, name_score)
     use_name = by_name & (named >= 0)
+    assignment = np.full(n, "outside", dtype=object)
     assignment[found & ~snapped] = "contains"
     assignment[found & snapped] = "snapped"
     assignment[use_name] = "named"
-    final = np.where(use_name, named, np.where(found, position, -1))
-    locality[final >= 0] = ids[final[final >= 0]]
-    region = np.full(n, None, dtype=object)
-    region[final >= 0] = regions[final[final >= 0]]
+    return assignment, np.where(use_name, named, np.where(found, position, -1))
 
-    assignment[is_region] = "region"
-    assignment[is_country] = "country"
-    region_pos = is_region & (position >= 0)
-    region[region_pos] = regions[position[region_pos]]
-    need_region_name = is_region & (position < 0)
-    if need_region_name.any() and "admin1" in out and "admin1_name" in localities:
-        names = localities[["admin1_id", "admin1_name"]].dropna().drop_duplicates("admin1_id")
-        matched = match_names(
-            out.loc[need_region_name, "admin1"],
-            names.set_index("admin1_id")["admin1_name"],
-            score=name_score,
-        )
-        region[need_region_name] = matched.to_numpy()
-    out[LOCALITY_ID] = pd.Series(locality, index=out.index, dtype="object")
-    out["assignment"] = pd.Series(assignment, index=out.index, dtype="object")
-    out["region_id"] = pd.Series(region, index=out.index, dtype="object")
-    return out
+
+def _named_regions(admin1: pd.Series, localities: gpd.GeoDataFrame, score: float) -> np.ndarray:
+    """The admin1 id matching each ``admin1`` name (or None)."""
+    names = localities[["admin1_id", "admin1_name"]].dropna().drop_duplicates("admin1_id")
+    return match_names(admin1, names.set_index("admin1_id")["admin1_name"], score=score).to_numpy()
 
 
 def _named_positions(events: pd.DataFrame, localities: gpd.GeoDataFrame, score: float) -> np.ndarray:

@@ -14,6 +14,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -133,8 +134,8 @@ def build_cube(
     Parameters
     ----------
     incidents : DataFrame
-        Canonical incidents (``occurred_on``, ``category``, ``location_precision``,
-        ``longitude``, ``latitude``, ``fatalities``, ``admin1``, ``admin2``).
+        Canonical incidents (``occurred_on``, ``category``, ``location_precision``, ``longitude``,
+        ``latitude``, ``fatalities``, ``admin1``, ``admin2``).
     alerts : DataFrame or None
         Alerts with ``received_at``, ``category``, ``verification`` and ``locality_id`` and/or a
         point; None or empty gives all-zero alert variables.
@@ -149,18 +150,16 @@ def build_cube(
     capital : (lon, lat), optional
         Default ``params.capital``, else the locality named ``params.capital_name``.
     start, end : date-like, optional
-        First and last period (default: the first and last event or alert). Events outside are
-        ignored.
+        First and last period (default: the first and last event or alert); events outside are ignored.
     graph : libpysal.graph.Graph, optional
         First-order graph with the localities' ids in order (default :func:`build_graph`).
     progress : callable, optional
         Called with ``1`` after each of :data:`BUILD_STEPS` steps.
     outline : shapely geometry, optional
         Country outline (lon/lat) for ``dist_border_km``; default the union of the localities.
-    unit : str, optional
-        Label stored in ``attrs["unit"]`` (default the localities' level).
-    timezone : str, optional
-        Zone whose calendar dates place time-stamped alerts in periods (default UTC).
+    unit, timezone : str, optional
+        Label stored in ``attrs["unit"]`` (default the localities' level); zone whose calendar
+        dates place time-stamped alerts in periods (default UTC).
 
     Returns
     -------
@@ -171,18 +170,97 @@ def build_cube(
     advance = progress or _noop
     params = params or FeatureParams()
     freq = check_freq(freq)
-    dtype = np.dtype(params.dtype)
-    units = _localities(localities)
-    ids = units[LOCALITY_ID].to_numpy(dtype=object)
-    events = _slim_incidents(incidents)
-    has_alerts = alerts is not None and len(alerts) > 0
-    if has_alerts:
-        check_columns(alerts.columns, _ALERT_NEEDS, "alerts")
+    units, events = _localities(localities), _slim_incidents(incidents)
+    alerts = _checked_alerts(alerts)
+    timeline = _timeline(events, alerts, freq=freq, start=start, end=end, timezone=timezone)
+    advance(1)
+    dynamic, assignments, graph = _dynamic_variables(events, alerts, units, timeline, params, graph, advance)
+    capital = capital or params.capital or find_capital(units, params.capital_name)
+    static = _static(units, params, population=population, capital=capital, outline=outline)
+    seasonal = season(timeline.periods, freq, params.rainy_months)
+    advance(1)
+    level = unit or _level(units)
+    cube = _assemble(units, timeline.periods, level, dynamic, static, seasonal)
+    inputs = {
+        "population": str(population) if population is not None else None,
+        "capital": list(capital) if capital is not None else None,
+        "timezone": timezone or "UTC",
+        **assignments,
+        "graph": {"kind": params.graph, "edges": int(graph.n_edges)},
+    }
+    cube.attrs = _attrs(params, level, timeline, inputs, started)
+    advance(1)
+    return cube
 
-    # --- periods ------------------------------------------------------------------------------
+
+def _dynamic_variables(events, alerts, units, timeline, params: FeatureParams, graph, advance: Progress):
+    """Every ``(locality, period)`` variable group, how events were placed, and the graph used."""
+    placed = _place_incidents(events, units, timeline.event_period, params)
+    advance(1)
+    counts, alert_assignment = _count_events(events, alerts, units, placed, timeline, params)
+    advance(1)
+    history, since, trends = _temporal_summaries(counts, params)
+    advance(1)
+    lags, graph = _spatial_lags(units, history, params, graph)
+    advance(1)
+    assignments = {"incident_assignment": placed.assignment_counts, "alert_assignment": alert_assignment}
+    return [counts, history, since, trends, lags], assignments, graph
+
+
+def _level(units: gpd.GeoDataFrame) -> str:
+    """The localities' level when they share one, else ``custom``."""
+    if "level" in units and units["level"].nunique() == 1:
+        return str(units["level"].iloc[0])
+    return "custom"
+
+
+def _attrs(params: FeatureParams, level: str, timeline, inputs: dict, started: float) -> dict:
+    """The cube's attributes: frequency, unit, creation time and the provenance as JSON."""
+    created_at = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    provenance = {
+        "params": params.to_dict(),
+        "code_version": sauti.__version__,
+        "created_at": created_at,
+        "freq": timeline.freq,
+        "unit": level,
+        "start": str(timeline.periods[0].date()),
+        "end": str(timeline.periods[-1].date()),
+        **inputs,
+    }
+    return {
+        "freq": timeline.freq,
+        "unit": level,
+        "created_at": created_at,
+        "provenance": json.dumps(provenance, sort_keys=True),
+        "build_seconds": round(time.perf_counter() - started, 3),
+    }
+
+
+def _checked_alerts(alerts: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The alerts, or None when there are none (all-zero alert variables)."""
+    if alerts is None or len(alerts) == 0:
+        return None
+    check_columns(alerts.columns, _ALERT_NEEDS, "alerts")
+    return alerts
+
+
+@dataclass(frozen=True)
+class _Timeline:
+    """The cube's periods and the day and period position of every incident and alert."""
+
+    freq: str
+    periods: pd.DatetimeIndex
+    event_period: np.ndarray
+    alert_days: np.ndarray
+
+
+def _timeline(events, alerts, *, freq: str, start, end, timezone: str | None) -> _Timeline:
+    """Periods from ``start``/``end`` (default the first and last event or alert), events placed in them."""
     event_days = to_days(events["occurred_on"])
     alert_days = (
-        to_days(alerts["received_at"], timezone) if has_alerts else np.array([], dtype="datetime64[D]")
+        to_days(alerts["received_at"], timezone)
+        if alerts is not None
+        else np.array([], dtype="datetime64[D]")
     )
     all_days = np.concatenate([event_days, alert_days])
     if start is None and not len(all_days):
@@ -192,43 +270,61 @@ def build_cube(
     first = pd.Timestamp(start) if start is not None else pd.Timestamp(all_days.min())
     last = pd.Timestamp(end) if end is not None else pd.Timestamp(all_days.max() if len(all_days) else first)
     periods = period_range(first, last, freq)
-    n_loc, n_per = len(ids), len(periods)
-    shape = (n_loc, n_per)
-    event_period = period_index(event_days, periods, freq)
-    advance(1)
+    return _Timeline(freq, periods, period_index(event_days, periods, freq), alert_days)
 
-    # --- assignment -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Placed:
+    """Where each incident counts: locality position, region position, and the regions."""
+
+    position: np.ndarray
+    region_position: np.ndarray
+    locality_region: np.ndarray
+    n_regions: int
+    assignment_counts: dict[str, int]
+
+
+def _place_incidents(events, units, event_period: np.ndarray, params: FeatureParams) -> _Placed:
+    """Assign incidents to localities (and regions) by location precision."""
     assigned = assign_to_localities(
         events, units, tolerance_km=params.snap_tolerance_km, name_score=params.name_score
     )
-    position = pd.Index(ids).get_indexer(assigned[LOCALITY_ID].astype("object"))
+    ids = pd.Index(units[LOCALITY_ID].to_numpy(dtype=object))
     regions = pd.Index(pd.unique(_strings(units, "admin1_id", "")))
     regions = regions[regions != ""]
-    locality_region = regions.get_indexer(_strings(units, "admin1_id", ""))
-    region_position = regions.get_indexer(assigned["region_id"].astype("object").fillna(""))
-    in_range = event_period >= 0
-    assignment_counts = assigned.loc[in_range, "assignment"].value_counts().to_dict()
-    advance(1)
+    counts = assigned.loc[event_period >= 0, "assignment"].value_counts().to_dict()
+    return _Placed(
+        position=ids.get_indexer(assigned[LOCALITY_ID].astype("object")),
+        region_position=regions.get_indexer(assigned["region_id"].astype("object").fillna("")),
+        locality_region=regions.get_indexer(_strings(units, "admin1_id", "")),
+        n_regions=len(regions),
+        assignment_counts={k: int(v) for k, v in counts.items()},
+    )
 
-    # --- counts ---------------------------------------------------------------------------------
+
+def _count_events(events, alerts, units, placed: _Placed, timeline: _Timeline, params: FeatureParams):
+    """Incident, alert and region counts per locality and period; and how the alerts were placed."""
+    periods = timeline.periods
+    shape = (len(units), len(periods))
     categories = events["category"].astype("object").to_numpy()
     deaths = events["fatalities"].to_numpy() if "fatalities" in events else np.zeros(len(events))
-    data: dict[str, tuple] = {}
-    counts = incident_counts(categories, deaths, position, event_period, shape)
-    if has_alerts:
-        placed = assign_alerts(alerts, units, tolerance_km=params.snap_tolerance_km)
-        alert_pos = pd.Index(ids).get_indexer(placed[LOCALITY_ID].astype("object"))
-        alert_period = period_index(alert_days, periods, freq)
+    counts = incident_counts(categories, deaths, placed.position, timeline.event_period, shape)
+    if alerts is not None:
+        located = assign_alerts(alerts, units, tolerance_km=params.snap_tolerance_km)
+        alert_pos = pd.Index(units[LOCALITY_ID].to_numpy(dtype=object)).get_indexer(
+            located[LOCALITY_ID].astype("object")
+        )
+        alert_period = period_index(timeline.alert_days, periods, timeline.freq)
         counts.update(
             alert_counts(
-                placed["category"].astype("object").to_numpy(),
-                placed["verification"].astype("object").to_numpy(),
+                located["category"].astype("object").to_numpy(),
+                located["verification"].astype("object").to_numpy(),
                 alert_pos,
                 alert_period,
                 shape,
             )
         )
-        alert_assignment = placed.loc[alert_period >= 0, "assignment"].value_counts().to_dict()
+        alert_assignment = located.loc[alert_period >= 0, "assignment"].value_counts().to_dict()
     else:
         empty = np.array([], dtype=np.int64)
         counts.update(
@@ -236,11 +332,21 @@ def build_cube(
         )
         alert_assignment = {}
     counts.update(
-        region_counts(categories, region_position, event_period, locality_region, len(regions), n_per)
+        region_counts(
+            categories,
+            placed.region_position,
+            timeline.event_period,
+            placed.locality_region,
+            placed.n_regions,
+            len(periods),
+        )
     )
-    advance(1)
+    return counts, {k: int(v) for k, v in alert_assignment.items()}
 
-    # --- temporal summaries -------------------------------------------------------------------
+
+def _temporal_summaries(counts: dict[str, np.ndarray], params: FeatureParams):
+    """Decayed sums, trailing windows, periods since the last incident and trends of the counts."""
+    dtype = np.dtype(params.dtype)
     history: dict[str, np.ndarray] = {}
     for var in params.history_variables:
         for h in params.half_lives:
@@ -254,29 +360,32 @@ def build_cube(
     trends = {
         f"trend_{var}": trend(counts[var], *params.trend, dtype=dtype) for var in params.history_variables
     }
-    advance(1)
+    return history, since, trends
 
-    # --- spatial lags ---------------------------------------------------------------------------
+
+def _spatial_lags(units, history: dict[str, np.ndarray], params: FeatureParams, graph):
+    """First- and second-order spatial lags of the temporal summaries (graph built once and cached)."""
     if graph is None:
         key = ("graph", _geometry_key(units), params.graph, params.knn_k, params.distance_km)
         graph = _cached(key, build_graph, units, params)
-    check_graph_order(graph, ids)
+    check_graph_order(graph, units[LOCALITY_ID].to_numpy(dtype=object))
     first_order, second_order = lag_matrices(graph)
-    lags = spatial_lags(first_order, second_order, history, dtype)
-    advance(1)
+    return spatial_lags(first_order, second_order, history, np.dtype(params.dtype)), graph
 
-    # --- static covariates and season -----------------------------------------------------------
-    capital = capital or params.capital or find_capital(units, params.capital_name)
+
+def _static(units, params: FeatureParams, *, population, capital, outline) -> dict[str, np.ndarray]:
+    """Area, population, density, distances and centroids (cached: they do not depend on events)."""
     outline_key = None if outline is None else hashlib.sha1(shapely.to_wkb(outline)).hexdigest()
+    key = (
+        "static",
+        _geometry_key(units),
+        _file_key(population),
+        capital,
+        outline_key,
+        params.population_is_density,
+    )
     static = _cached(
-        (
-            "static",
-            _geometry_key(units),
-            _file_key(population),
-            capital,
-            outline_key,
-            params.population_is_density,
-        ),
+        key,
         lambda: static_covariates(
             units,
             population=population,
@@ -285,22 +394,21 @@ def build_cube(
             is_density=params.population_is_density,
         ),
     )
-    static = {k: np.array(v, copy=True) for k, v in static.items()}
-    seasonal = season(periods, freq, params.rainy_months)
-    advance(1)
+    return {k: np.array(v, copy=True) for k, v in static.items()}
 
-    # --- assemble -------------------------------------------------------------------------------
+
+def _assemble(units, periods, level: str, groups, static, seasonal) -> xr.Dataset:
+    """The dataset: dynamic groups on ``(locality, period)``, static on locality, season on period."""
+    ids = units[LOCALITY_ID].to_numpy(dtype=object)
     dims = (LOCALITY_DIM, PERIOD_DIM)
-    for group in (counts, history, since, trends, lags):
+    data: dict[str, tuple] = {}
+    for group in groups:
         for name, values in group.items():
             data[name] = (dims, values)
     for name in STATIC_VARIABLES:
         data[name] = ((LOCALITY_DIM,), np.asarray(static[name], dtype=np.float64))
     for name in SEASON_VARIABLES:
         data[name] = ((PERIOD_DIM,), seasonal[name])
-    level = unit or (
-        str(units["level"].iloc[0]) if "level" in units and units["level"].nunique() == 1 else "custom"
-    )
     coords = {
         LOCALITY_DIM: ids.astype(str),
         PERIOD_DIM: periods.to_numpy().astype("datetime64[ns]"),
@@ -308,32 +416,7 @@ def build_cube(
         "admin1_id": ((LOCALITY_DIM,), _strings(units, "admin1_id", "").astype(str)),
         "level": ((LOCALITY_DIM,), _strings(units, "level", level).astype(str)),
     }
-    created_at = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-    provenance = {
-        "params": params.to_dict(),
-        "code_version": sauti.__version__,
-        "created_at": created_at,
-        "freq": freq,
-        "unit": level,
-        "start": str(periods[0].date()),
-        "end": str(periods[-1].date()),
-        "population": str(population) if population is not None else None,
-        "capital": list(capital) if capital is not None else None,
-        "timezone": timezone or "UTC",
-        "incident_assignment": {k: int(v) for k, v in assignment_counts.items()},
-        "alert_assignment": {k: int(v) for k, v in alert_assignment.items()},
-        "graph": {"kind": params.graph, "edges": int(graph.n_edges)},
-    }
-    cube = xr.Dataset(data_vars=data, coords=coords)
-    cube.attrs = {
-        "freq": freq,
-        "unit": level,
-        "created_at": created_at,
-        "provenance": json.dumps(provenance, sort_keys=True),
-        "build_seconds": round(time.perf_counter() - started, 3),
-    }
-    advance(1)
-    return cube
+    return xr.Dataset(data_vars=data, coords=coords)
 
 
 _CACHE: OrderedDict = OrderedDict()

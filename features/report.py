@@ -1,4 +1,5 @@
-"""Pictures of the cube and of a risk surface (matplotlib, embedded in a self-contained HTML page).
+"""Pictures of the cube and of a risk surface (matplotlib, embedded in a self-contained HTML page
+rendered from the jinja2 template ``templates/cube_report.html.j2``).
 
 Nothing here is needed to build features; the CLI draws these so a person can check a run at a
 glance: counts over time, the latest decayed violence by locality, and the surface itself.
@@ -6,7 +7,6 @@ glance: counts over time, the latest decayed violence by locality, and the surfa
 
 from __future__ import annotations
 
-import html
 import json
 from pathlib import Path
 
@@ -15,7 +15,7 @@ import numpy as np
 import xarray as xr
 
 from sauti.constants import INCIDENT_CATEGORIES, LOCALITY_DIM, LOCALITY_ID, PERIOD_DIM
-from sauti.figures import png_base64
+from sauti.figures import page_template, png_base64
 
 
 def cube_figure(cube: xr.Dataset, localities: gpd.GeoDataFrame):
@@ -51,15 +51,14 @@ def write_cube_report(cube: xr.Dataset, localities: gpd.GeoDataFrame, path: str 
     """A self-contained HTML page: the figure above plus the cube's provenance."""
     image = png_base64(cube_figure(cube, localities))
     provenance = json.loads(cube.attrs.get("provenance", "{}"))
-    title = f"Sauti feature cube — {cube.attrs.get('unit')} × {cube.attrs.get('freq')}"
-    page = (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title></head>"
-        f"<body style='font-family:sans-serif;max-width:1200px;margin:auto'><h1>{html.escape(title)}</h1>"
-        f"<p>{cube.sizes[LOCALITY_DIM]} localities × {cube.sizes[PERIOD_DIM]} periods, "
-        f"{len(cube.data_vars)} variables, snapshot {html.escape(str(cube.attrs.get('snapshot', '')))}.</p>"
-        f"<img alt='cube summary' style='max-width:100%' src='data:image/png;base64,{image}'>"
-        f"<h2>Provenance</h2><pre>{html.escape(json.dumps(provenance, indent=2, sort_keys=True))}</pre>"
-        "</body></html>"
+    page = page_template("sauti.features", "cube_report.html.j2").render(
+        title=f"Sauti feature cube — {cube.attrs.get('unit')} × {cube.attrs.get('freq')}",
+        n_localities=cube.sizes[LOCALITY_DIM],
+        n_periods=cube.sizes[PERIOD_DIM],
+        n_variables=len(cube.data_vars),
+        snapshot=str(cube.attrs.get("snapshot", "")),
+        image=image,
+        provenance=json.dumps(provenance, indent=2, sort_keys=True),
     )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

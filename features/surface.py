@@ -255,20 +255,15 @@ def value_meaning(attrs: dict) -> dict[str, str]:
             "description": "Probability of at least one intercommunal incident in the locality next period"
             + peak_text,
         }
-    if blend == 1.0:
-        return {
-            "quantity": "relative_incident_density",
-            "label": "relative incident density (not a probability)",
-            "units": "relative index (0-1, 1 = highest in this surface; not a probability)",
-            "description": f"Relative incident density index: {kernel}. Not a probability.",
-        }
-    scores = "locality probability scaled to the highest" if relative else "locality probability"
+    scores = "locality probability" + (" scaled to the highest" if relative else "") + peak_text
+    parts = [(w, text) for w, text in ((blend, kernel), (1 - blend, scores)) if w > 0]
+    made = " + ".join(f"{w:g} x {text}" for w, text in parts) if len(parts) > 1 else parts[0][1]
+    name = "relative incident density" if blend == 1 else "relative risk index"
     return {
-        "quantity": "relative_risk_index",
-        "label": "relative risk index (not a probability)",
+        "quantity": name.replace(" ", "_"),
+        "label": f"{name} (not a probability)",
         "units": "relative index (0-1, 1 = highest in this surface; not a probability)",
-        "description": f"Relative risk index: {blend:g} x {kernel} + {1 - blend:g} x {scores}{peak_text}. "
-        "Not a probability.",
+        "description": f"{name.capitalize()}: {made}. Not a probability.",
     }
 
 

@@ -15,6 +15,7 @@ posted to the service; :mod:`~sauti.ingest.alert_store` holds the SQL.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,8 @@ def feature_point(geometry: Any) -> tuple[float | None, float | None, str | None
         return None, None, f"{geometry['type']} geometry has malformed coordinates"
     if point is None or point.is_empty:
         return None, None, f"{geometry['type']} geometry is empty"
+    if not (math.isfinite(point.x) and math.isfinite(point.y)):
+        return None, None, f"{geometry['type']} geometry has coordinates that are not finite numbers"
     return point.x, point.y, None
 
 

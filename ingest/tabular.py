@@ -19,6 +19,8 @@ import pandas as pd
 from sauti.ingest.errors import IngestError
 
 MAX_FIELD_CHARS = 100_000
+MAX_COLUMNS = 10_000
+"""Most columns a delimited file or a JSON record may have."""
 DELIMITERS = ",;\t|"
 REPLACEMENT_CHAR = "\ufffd"
 # surplus values of a row with more fields than the header (see :func:`read_delimited`)
@@ -187,6 +189,25 @@ def _head_records(path: Path, source: TextSource) -> tuple[list[str], int]:
     return [c.strip() for c in header], len(first)
 
 
+def check_header(path: Path, header: list[str]) -> None:
+    """Refuse a header with more than :data:`MAX_COLUMNS` columns or a name given twice.
+
+    A repeated name would leave which column holds the value to chance (pandas renames the second
+    ``a.1``, and readers take the first): the file must say which one it means.
+    """
+    if len(header) > MAX_COLUMNS:
+        raise IngestError(path, f"has {len(header):,} columns; at most {MAX_COLUMNS:,} are read")
+    seen: dict[str, int] = {}
+    for name in header:
+        if name:
+            key = name.strip().lower()
+            seen[key] = seen.get(key, 0) + 1
+    repeated = [name for name, count in seen.items() if count > 1]
+    if repeated:
+        shown = ", ".join(repr(n) for n in repeated[:10])
+        raise IngestError(path, f"column names given more than once: {shown} (rename or remove the copies)")
+
+
 def _column_names(header: list[str]) -> list[str]:
     """Names as pandas makes them: a blank is ``Unnamed: i``, repeats are ``a.1``, ``a.2``…"""
     seen: dict[str, int] = {}
@@ -223,6 +244,7 @@ def read_delimited(
     header, first_width = _head_records(path, source)
     if not any(header):
         raise IngestError(path, "file has no header row")
+    check_header(path, header)
     names = _column_names(header)
     keep = [n for n in names if wanted is None or n.lower() in wanted]
     slots = [f"{EXTRA_FIELDS}{i}" for i in range(SURPLUS_SLOTS)]
@@ -359,6 +381,8 @@ def iter_json_records(
                     item = {RECORD_PROBLEM: item.reason}
                 elif not isinstance(item, dict):
                     item = {"_value": item}
+                elif len(item) > MAX_COLUMNS:
+                    item = {RECORD_PROBLEM: f"has {len(item):,} fields; at most {MAX_COLUMNS:,} are read"}
                 records.append({str(k).strip(): v for k, v in item.items()})
                 if len(records) >= chunksize:
                     yield _json_frame(records, first_row)

@@ -34,6 +34,7 @@ from sauti.models.metrics import (
     reliability_curve,
 )
 from sauti.models.panel import model_features, panel_frame, variable_matrix
+from sauti.models.report import write_report
 from sauti.models.result import CONTRACT_METRICS, REPORTED_METRICS, BacktestResult
 from sauti.models.target import lead_occurrence, make_target
 from sklearn.base import clone
@@ -109,6 +110,7 @@ class _Panel:
     area: np.ndarray
     n_loc: int
     features: list[str]
+    use_alerts: bool
 
 
 def _panel(cube: xr.Dataset, horizon: int, specs: dict, use_alerts: bool) -> _Panel:
@@ -127,6 +129,7 @@ def _panel(cube: xr.Dataset, horizon: int, specs: dict, use_alerts: bool) -> _Pa
         area=variable_matrix(cube, "area_km2")[:, 0] if "area_km2" in cube else np.ones(n_loc),
         n_loc=n_loc,
         features=features,
+        use_alerts=use_alerts,
     )
 
 
@@ -220,7 +223,7 @@ def backtest_cube(
     models=None,
     use_alerts: bool = True,
     random_state: int = 0,
-    restack_every: int = 12,
+    restack_every: int = 1,
     n_boot: int = 200,
     block_length: int = 6,
     progress: Callable[[int], None] | None = None,
@@ -269,9 +272,25 @@ def backtest_cube(
         records.extend(blocks or [])
         if progress:
             progress(1)
+    boot = (n_boot, block_length)
     if not records:
         raise ValueError(f"no origin between {start} and {end} has an observed target window (h={horizon})")
-    predictions = pd.concat(records, ignore_index=True)
+    result = _result(pd.concat(records, ignore_index=True), cube, panel, specs, horizon, random_state, boot)
+    result.detail.update({"ensemble": stacking.history, "empty_window": positives == 0})
+    result.metrics.update({"start": f"{pd.Timestamp(start):%Y-%m}", "end": f"{pd.Timestamp(end):%Y-%m}"})
+    result.metrics = _ordered(result.metrics, cube.attrs.get("freq", "M"), horizon, specs)
+    result.detail["versus_best_baseline"] = versus_best_baseline(
+        result.predictions, result.metrics, result.areas, result.detail["bootstrap"]
+    )
+    result.predictions = result.predictions[PREDICTION_COLUMNS + ["_row"]]
+    return result
+
+
+PREDICTION_COLUMNS = ["origin", "period", LOCALITY_ID, "model", "probability", "observed"]
+
+
+def _result(predictions, cube, panel: _Panel, specs, horizon, random_state, boot) -> BacktestResult:
+    """Metrics and details of the pooled forecasts (origins indexed for the bootstrap)."""
     predictions["origin_index"] = predictions["origin"].map({p: i for i, p in enumerate(panel.periods)})
     area_by_loc = pd.Series(panel.area, index=panel.localities, name="area_km2")
     metrics, detail = _evaluate(
@@ -280,24 +299,11 @@ def backtest_cube(
         horizon,
         area_by_loc,
         random_state=random_state,
-        n_boot=n_boot,
-        block_length=block_length,
+        n_boot=boot[0],
+        block_length=boot[1],
     )
-    detail.update(
-        {
-            "ensemble": stacking.history,
-            "features": panel.features,
-            "use_alerts": use_alerts,
-            "empty_window": positives == 0,
-        }
-    )
-    metrics.update({"start": f"{pd.Timestamp(start):%Y-%m}", "end": f"{pd.Timestamp(end):%Y-%m}"})
-    metrics = _ordered(metrics, cube.attrs.get("freq", "M"), horizon, specs)
-    detail["versus_best_baseline"] = versus_best_baseline(
-        predictions, metrics, area_by_loc, detail["bootstrap"]
-    )
-    columns = ["origin", "period", LOCALITY_ID, "model", "probability", "observed"]
-    return BacktestResult(metrics, detail, predictions[columns + ["_row"]], area_by_loc)
+    detail.update({"features": panel.features, "use_alerts": bool(panel.use_alerts)})
+    return BacktestResult(metrics, detail, predictions, area_by_loc)
 
 
 def _forecasts(pred: pd.DataFrame, area: pd.Series, reference: np.ndarray | None) -> Forecasts:
@@ -556,8 +562,6 @@ def write_outputs(
     result: BacktestResult, out: str | Path, *, localities=None, patrol: dict | None = None
 ) -> None:
     """metrics.json, metrics_detail.json, predictions.csv, report.html (and patrol.json when given)."""
-    from sauti.models.report import write_report
-
     write_backtest(result, out)
     if patrol is not None:
         (Path(out) / "patrol.json").write_text(json.dumps(patrol, indent=2, default=str), encoding="utf-8")

@@ -19,8 +19,10 @@ from typing import Any
 from sauti.errors import SautiError
 
 PRIMARY = "sauti"
-#: The Sauti model's design, fixed on the validation origins (docs/models.md, "Development protocol").
-SAUTI_DESIGN: dict[str, Any] = {}
+#: The Sauti model's design, fixed on the sample's validation origins 2013-07 … 2016-12 only
+#: (docs/models.md, "Development protocol"): train on the latest 180 periods, pull the stacking
+#: weights towards equal weights with 30 nats; members and learned features are the defaults.
+SAUTI_DESIGN: dict[str, Any] = {"window": 180, "shrinkage": 30.0}
 
 
 class UnknownModelError(SautiError):

@@ -78,21 +78,18 @@ def top_drivers(
 
     Features with a zero contribution are never listed.
     """
-    out = []
     order = np.argsort(-np.abs(contributions), axis=1, kind="stable")[:, :top]
-    for i in range(contributions.shape[0]):
-        row = []
-        for j in order[i]:
-            c = float(contributions[i, j])
-            if c == 0.0:
-                continue
-            value = float(X[i, j])
-            row.append(
-                {
-                    "feature": feature_names[j],
-                    "contribution": round(c, 6),
-                    "value": None if np.isnan(value) else round(value, 6),
-                }
-            )
-        out.append(row)
+    rows = np.arange(contributions.shape[0])[:, None]
+    picked = np.round(contributions[rows, order], 6).tolist()  # rounded once, as arrays
+    values = np.round(np.asarray(X, dtype=float)[rows, order], 6)
+    shown = np.where(np.isnan(values), None, values).tolist()
+    out = []
+    for i, columns in enumerate(order.tolist()):
+        out.append(
+            [
+                {"feature": feature_names[j], "contribution": c, "value": v}
+                for j, c, v in zip(columns, picked[i], shown[i], strict=True)
+                if c != 0.0
+            ]
+        )
     return out

@@ -282,9 +282,10 @@ def write_report(
     patrol: dict | None = None,
 ) -> Path:
     """Write the self-contained HTML report of a backtest to ``path`` (template shipped with the package)."""
-    import jinja2
     import matplotlib
     from markupsafe import Markup
+
+    from sauti.figures import page_template
 
     matplotlib.use("Agg")
     d = result.detail
@@ -296,10 +297,7 @@ def write_report(
     alerts = d.get("alerts") or {
         "reason": "alert features used" if d.get("use_alerts") else "no alert features used"
     }
-    environment = jinja2.Environment(
-        loader=jinja2.PackageLoader("sauti.models", "templates"), autoescape=True, keep_trailing_newline=True
-    )
-    page = environment.get_template("backtest_report.html.j2").render(
+    page = page_template("sauti.models", "backtest_report.html.j2").render(
         m=result.metrics,
         d=d,
         empty=bool(d.get("empty_window")),

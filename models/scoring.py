@@ -62,7 +62,11 @@ def data_snapshot(cube: xr.Dataset) -> str:
 
 def _feature_table(cube: xr.Dataset, features: list[str], first: int) -> np.ndarray:
     """``(periods, localities, features)`` values of periods ``first …`` (each variable read once)."""
-    return np.stack([variable_matrix(cube, name)[:, first:].T for name in features], axis=2)
+    recent = cube.isel({PERIOD_DIM: slice(first, None)})
+    table = np.empty((recent.sizes[PERIOD_DIM], recent.sizes[LOCALITY_DIM], len(features)))
+    for k, name in enumerate(features):
+        table[:, :, k] = variable_matrix(recent, name).T
+    return table
 
 
 def _labelled_table(cube: xr.Dataset, features: list[str], horizon: int) -> pd.DataFrame:
@@ -293,29 +297,27 @@ def _stored_localities(workspace: Workspace, record: dict, period: str) -> set[s
 def _score_rows(ids, periods, probabilities, drivers, record, snapshot) -> list[tuple]:
     """One row per (locality, period): the latest period with drivers (None keeps the stored ones)."""
     scored_at = utc_now("milliseconds")  # two refreshes within a second still differ
-    key = (record["freq"], record["unit"])
     latest = len(periods) - 1
+    change = np.vstack([np.full((1, len(ids)), np.nan), np.diff(probabilities, axis=0)])
     rows = []
     for t in range(len(periods)):
-        p = probabilities[t]
-        change = p - probabilities[t - 1] if t > 0 else np.full(len(ids), np.nan)
-        ranks = _ranks(p)
-        day = f"{periods[t]:%Y-%m-%d}"
-        for i, loc in enumerate(ids):
-            rows.append(
-                (
-                    loc,
-                    day,
-                    *key,
-                    float(p[i]),
-                    int(ranks[i]),
-                    None if np.isnan(change[i]) else float(change[i]),
-                    drivers.get(i) if t == latest else "[]",
-                    record["version"],
-                    snapshot,
-                    scored_at,
-                )
+        explained = [drivers.get(i) for i in range(len(ids))] if t == latest else ["[]"] * len(ids)
+        rows.extend(
+            zip(
+                ids.tolist(),
+                [f"{periods[t]:%Y-%m-%d}"] * len(ids),
+                [record["freq"]] * len(ids),
+                [record["unit"]] * len(ids),
+                probabilities[t].tolist(),
+                _ranks(probabilities[t]).tolist(),
+                np.where(np.isnan(change[t]), None, change[t]).tolist(),
+                explained,
+                [record["version"]] * len(ids),
+                [snapshot] * len(ids),
+                [scored_at] * len(ids),
+                strict=True,
             )
+        )
     return rows
 
 

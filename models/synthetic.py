@@ -99,7 +99,27 @@ def synthetic_cube(
     pandas_freq = "MS" if freq == "M" else "W-MON"
     periods = pd.date_range(start, periods=n_periods, freq=pandas_freq)
     ids = [f"L{i:05d}" for i in range(n_localities)]
+    # the draws happen in this order (counts, fatalities, alerts, statics): the seed fixes the cube
+    counts = _simulate_counts(rng, n_localities, n_periods, side)
+    data = _event_variables(rng, counts, alerts)
+    data.update(_history_variables(data, counts, side))
+    data.update(_static_variables(rng, n_localities, side))
+    data.update(_season_variables(periods))
+    provenance = {"generator": "sauti.models.synthetic.synthetic_cube", "seed": seed, "alerts": alerts}
+    return xr.Dataset(
+        {name: (dims, np.asarray(values, dtype=float)) for name, (dims, values) in data.items()},
+        coords={LOCALITY_DIM: ids, PERIOD_DIM: periods.to_numpy()},
+        attrs={
+            "freq": freq,
+            "unit": "synthetic",
+            "provenance": json.dumps(provenance, sort_keys=True),
+            "created_at": "1970-01-01T00:00:00Z",
+        },
+    )
 
+
+def _simulate_counts(rng, n_localities: int, n_periods: int, side: int) -> dict[str, np.ndarray]:
+    """Incident counts per category: intercommunal events excite themselves and their neighbours."""
     base = rng.gamma(0.6, 0.02, size=n_localities)
     hot = rng.random(n_localities) < 0.15
     base[hot] *= 6
@@ -112,73 +132,78 @@ def synthetic_cube(
         excite = 0.5 * excite + inter[:, t]
         for k, cat in enumerate(other_cats):
             other_cats[cat][:, t] = rng.poisson(base * (1.0 + 0.5 * k) + 0.2 * inter[:, t])
+    return {"intercommunal": inter, **other_cats}
 
-    data: dict[str, tuple] = {}
-    counts = {"intercommunal": inter, **other_cats}
-    for cat in INCIDENT_CATEGORIES:
-        data[f"count_{cat}"] = ((LOCALITY_DIM, PERIOD_DIM), counts[cat])
+
+def _event_variables(rng, counts: dict[str, np.ndarray], alerts: bool) -> dict[str, tuple]:
+    """Counts, violent total, fatalities and alerts (preceding intercommunal events when asked)."""
+    dims = (LOCALITY_DIM, PERIOD_DIM)
+    data: dict[str, tuple] = {f"count_{cat}": (dims, counts[cat]) for cat in INCIDENT_CATEGORIES}
     violent = sum(counts[c] for c in VIOLENT_CATEGORIES)
-    data["count_violent"] = ((LOCALITY_DIM, PERIOD_DIM), violent)
-    data["fatalities"] = ((LOCALITY_DIM, PERIOD_DIM), rng.poisson(2.0 * violent).astype(float))
+    data["count_violent"] = (dims, violent)
+    data["fatalities"] = (dims, rng.poisson(2.0 * violent).astype(float))
+    inter = counts["intercommunal"]
     if alerts:
         future = np.zeros_like(inter)
         future[:, :-1] = inter[:, 1:]
         alert_total = rng.poisson(0.05 + 0.8 * future)
     else:
         alert_total = np.zeros_like(inter)
-    data["alerts_total"] = ((LOCALITY_DIM, PERIOD_DIM), alert_total.astype(float))
-    data["alerts_verified"] = ((LOCALITY_DIM, PERIOD_DIM), np.floor(alert_total / 2.0))
-    data["alerts_intercommunal_tension"] = ((LOCALITY_DIM, PERIOD_DIM), alert_total.astype(float))
+    data["alerts_total"] = (dims, alert_total.astype(float))
+    data["alerts_verified"] = (dims, np.floor(alert_total / 2.0))
+    data["alerts_intercommunal_tension"] = (dims, alert_total.astype(float))
+    return data
 
+
+def _history_variables(data: dict[str, tuple], counts: dict[str, np.ndarray], side: int) -> dict[str, tuple]:
+    """Decays, windows, trends, periods since, lattice spatial lags and region counts."""
+    dims = (LOCALITY_DIM, PERIOD_DIM)
+    out: dict[str, tuple] = {}
     lagged: list[str] = []
     for var in DECAY_SOURCES:
         values = np.asarray(data[var][1], dtype=float)
         for h in HALF_LIVES:
-            name = f"decay_{var}_hl{h}"
-            data[name] = ((LOCALITY_DIM, PERIOD_DIM), decay(values, h))
-            lagged.append(name)
+            out[f"decay_{var}_hl{h}"] = (dims, decay(values, h))
+            lagged.append(f"decay_{var}_hl{h}")
         for w in WINDOWS:
-            name = f"roll{w}_{var}"
-            data[name] = ((LOCALITY_DIM, PERIOD_DIM), rolling_sum(values, w))
-            lagged.append(name)
+            out[f"roll{w}_{var}"] = (dims, rolling_sum(values, w))
+            lagged.append(f"roll{w}_{var}")
         r3, r12 = rolling_sum(values, 3), rolling_sum(values, 12)
-        data[f"trend_{var}"] = ((LOCALITY_DIM, PERIOD_DIM), r3 / 3.0 - r12 / 12.0)
+        out[f"trend_{var}"] = (dims, r3 / 3.0 - r12 / 12.0)
     for cat in INCIDENT_CATEGORIES:
-        data[f"since_{cat}"] = ((LOCALITY_DIM, PERIOD_DIM), periods_since(counts[cat]))
+        out[f"since_{cat}"] = (dims, periods_since(counts[cat]))
     for name in lagged:
-        values = data[name][1]
-        lag1 = _lattice_lag(values, side)
-        data[f"splag1_{name}"] = ((LOCALITY_DIM, PERIOD_DIM), lag1)
-        data[f"splag2_{name}"] = ((LOCALITY_DIM, PERIOD_DIM), _lattice_lag(lag1, side))
-    data["region_count_violent"] = ((PERIOD_DIM,), violent.sum(axis=0) * 0.05)
-    data["region_count_intercommunal"] = ((PERIOD_DIM,), inter.sum(axis=0) * 0.05)
+        lag1 = _lattice_lag(out[name][1], side)
+        out[f"splag1_{name}"] = (dims, lag1)
+        out[f"splag2_{name}"] = (dims, _lattice_lag(lag1, side))
+    out["region_count_violent"] = ((PERIOD_DIM,), data["count_violent"][1].sum(axis=0) * 0.05)
+    out["region_count_intercommunal"] = ((PERIOD_DIM,), counts["intercommunal"].sum(axis=0) * 0.05)
+    return out
 
+
+def _static_variables(rng, n_localities: int, side: int) -> dict[str, tuple]:
+    """Area, population and density drawn at random; centroids and distances on the lattice."""
     idx = np.arange(n_localities)
     area = rng.uniform(500.0, 5000.0, n_localities)
     population = rng.lognormal(10.0, 1.0, n_localities)
-    data["area_km2"] = ((LOCALITY_DIM,), area)
-    data["population"] = ((LOCALITY_DIM,), population)
-    data["pop_density"] = ((LOCALITY_DIM,), population / area)
-    data["centroid_lon"] = ((LOCALITY_DIM,), 15.0 + 0.5 * (idx % side))
-    data["centroid_lat"] = ((LOCALITY_DIM,), 3.0 + 0.5 * (idx // side))
-    data["dist_capital_km"] = ((LOCALITY_DIM,), 55.0 * np.hypot(idx % side, idx // side))
-    data["dist_border_km"] = ((LOCALITY_DIM,), 55.0 * np.minimum(idx % side, side - 1 - idx % side))
-    month = periods.month.to_numpy()
-    data["season_sin"] = ((PERIOD_DIM,), np.sin(2 * np.pi * (month - 1) / 12))
-    data["season_cos"] = ((PERIOD_DIM,), np.cos(2 * np.pi * (month - 1) / 12))
-    data["rainy_season"] = ((PERIOD_DIM,), ((month >= 5) & (month <= 10)).astype(float))
+    return {
+        "area_km2": ((LOCALITY_DIM,), area),
+        "population": ((LOCALITY_DIM,), population),
+        "pop_density": ((LOCALITY_DIM,), population / area),
+        "centroid_lon": ((LOCALITY_DIM,), 15.0 + 0.5 * (idx % side)),
+        "centroid_lat": ((LOCALITY_DIM,), 3.0 + 0.5 * (idx // side)),
+        "dist_capital_km": ((LOCALITY_DIM,), 55.0 * np.hypot(idx % side, idx // side)),
+        "dist_border_km": ((LOCALITY_DIM,), 55.0 * np.minimum(idx % side, side - 1 - idx % side)),
+    }
 
-    provenance = {"generator": "sauti.models.synthetic.synthetic_cube", "seed": seed, "alerts": alerts}
-    return xr.Dataset(
-        {name: (dims, np.asarray(values, dtype=float)) for name, (dims, values) in data.items()},
-        coords={LOCALITY_DIM: ids, PERIOD_DIM: periods.to_numpy()},
-        attrs={
-            "freq": freq,
-            "unit": "synthetic",
-            "provenance": json.dumps(provenance, sort_keys=True),
-            "created_at": "1970-01-01T00:00:00Z",
-        },
-    )
+
+def _season_variables(periods: pd.DatetimeIndex) -> dict[str, tuple]:
+    month = periods.month.to_numpy()
+    return {
+        "season_sin": ((PERIOD_DIM,), np.sin(2 * np.pi * (month - 1) / 12)),
+        "season_cos": ((PERIOD_DIM,), np.cos(2 * np.pi * (month - 1) / 12)),
+        "rainy_season": ((PERIOD_DIM,), ((month >= 5) & (month <= 10)).astype(float)),
+    }
 
 
 def panel_cube(

@@ -1,9 +1,11 @@
-"""Matplotlib figures as base64 PNG for self-contained HTML pages (the cube and backtest reports)."""
+"""Self-contained HTML report pages (the cube and backtest reports): matplotlib figures as base64 PNG
+and the jinja2 templates the pages are rendered from."""
 
 from __future__ import annotations
 
 import base64
 import io
+from functools import cache
 
 
 def png_base64(fig, *, dpi: int = 110) -> str:
@@ -14,3 +16,20 @@ def png_base64(fig, *, dpi: int = 110) -> str:
     fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
     plt.close(fig)
     return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def page_template(package: str, name: str):
+    """The jinja2 template ``name`` shipped in ``<package>/templates`` (package data), autoescaped.
+
+    >>> page_template("sauti.features", "cube_report.html.j2").render(...)  # doctest: +SKIP
+    """
+    return _environment(package).get_template(name)
+
+
+@cache
+def _environment(package: str):
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader(package, "templates"), autoescape=True, keep_trailing_newline=True
+    )

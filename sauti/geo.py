@@ -12,7 +12,8 @@ def local_crs(bounds: tuple[float, float, float, float]) -> CRS:
     """A Lambert azimuthal equal-area CRS centred on ``bounds`` (lon/lat).
 
     Areas are exact and distances are good to well under 1% within ~1,000 km of the centre, which
-    covers any one mission area; used for grids, buffers, distances and kernel densities.
+    covers any one mission area; used for grids, buffers and distances (risk surfaces use
+    :func:`utm_crs`, an EPSG code GIS tools name).
     """
     minx, miny, maxx, maxy = bounds
     lon0, lat0 = (minx + maxx) / 2, (miny + maxy) / 2

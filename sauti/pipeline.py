@@ -6,6 +6,7 @@ This sits on top of every layer, like the CLI: ``sauti demo`` and the notebooks 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from sauti.errors import SautiError
@@ -156,3 +157,38 @@ def _evaluate_patrols(cube, result, localities, bases: Path, patrols, range_km) 
         freq=result.metrics["freq"],
         random_state=result.detail["bootstrap"]["seed"],
     )
+
+
+# The notebooks' backtest windows (origins): the sample's whole test period, or — quick, for CI —
+# the twelve origins of 2017, its busiest year (same data and code, fewer origins).
+NOTEBOOK_WINDOWS = {"full": ("2017-01", "2022-11"), "quick": ("2017-01", "2017-12")}
+
+
+@dataclass(frozen=True)
+class NotebookSetup:
+    """What every notebook starts from: its workspace, whether it runs quick, its backtest window."""
+
+    workspace: object
+    quick: bool
+    window: tuple[str, str]
+
+
+def notebook_setup(*, build: bool = True, echo=print) -> NotebookSetup:
+    """The notebooks' first cell, written once.
+
+    The workspace is ``$SAUTI_WORKSPACE`` (as for the CLI), else ``./workspace`` beside the
+    notebook; with ``build`` it is built from the sample when it does not exist yet (what
+    ``sauti demo --no-serve`` does). ``SAUTI_NOTEBOOK_QUICK=1`` (set by the CI test) picks the
+    short backtest window of :data:`NOTEBOOK_WINDOWS`; without it the notebooks run every origin.
+    """
+    import os
+
+    from sauti.settings import Settings
+    from sauti.store import Workspace
+
+    workspace = Workspace(Path(Settings().workspace).resolve())
+    quick = os.environ.get("SAUTI_NOTEBOOK_QUICK") == "1"
+    if build and not workspace.exists:
+        build_demo(workspace, SAMPLE, echo=echo)
+    echo(f"workspace: {workspace.root}  quick: {quick}")
+    return NotebookSetup(workspace, quick, NOTEBOOK_WINDOWS["quick" if quick else "full"])

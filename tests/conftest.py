@@ -1,11 +1,15 @@
-"""Shared fixtures: the real data, the sample, small hand-built geometries, fresh workspaces."""
+"""Shared fixtures: the real data, the sample, the sample workspace built once per session, the live
+server, small hand-built geometries and fresh workspaces."""
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import geopandas as gpd
 import pytest
+from live_server import LiveServer, add_users, copy_workspace, sauti, start_server
 from shapely.geometry import Point, box
 
 from sauti.store import Workspace
@@ -26,6 +30,40 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def sample_dir() -> Path:
     return SAMPLE
+
+
+@pytest.fixture(scope="session")
+def sample_workspace_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample workspace (``sauti demo --no-serve``: boundaries, incidents, alerts, monthly admin2
+    cube, model, scores, heatmap, bases), built once per session. Never change it: take a copy
+    (:func:`sample_workspace`, or :func:`live_server.copy_workspace`).
+
+    ``SAUTI_TEST_SAMPLE_WORKSPACE=/path/to/ws`` uses an already built one instead (quick local runs).
+    """
+    prebuilt = os.environ.get("SAUTI_TEST_SAMPLE_WORKSPACE")
+    workspace = tmp_path_factory.mktemp("sample-template") / "ws"
+    if prebuilt:
+        shutil.copytree(prebuilt, workspace)
+        return workspace
+    done = sauti("demo", "--no-serve", workspace=workspace)
+    if done.returncode != 0:
+        pytest.fail(f"`sauti demo --no-serve` failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    return workspace
+
+
+@pytest.fixture(scope="module")
+def sample_workspace(sample_workspace_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    """A private copy of the sample workspace for one test module."""
+    return Workspace(copy_workspace(sample_workspace_template, tmp_path_factory.mktemp("sample") / "ws"))
+
+
+@pytest.fixture(scope="session")
+def server(sample_workspace_template: Path, tmp_path_factory: pytest.TempPathFactory) -> LiveServer:
+    """A real uvicorn process on 127.0.0.1 serving a copy of the sample workspace, one user per role."""
+    workspace = copy_workspace(sample_workspace_template, tmp_path_factory.mktemp("served") / "ws")
+    live = start_server(workspace, add_users(workspace))
+    yield live
+    live.stop()
 
 
 @pytest.fixture

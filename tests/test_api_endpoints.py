@@ -13,21 +13,20 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from test_api_support import server  # noqa: F401 - fixture
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
 SAMPLE_ALERTS = "data/sample/alerts/synthetic_alerts.csv"
 
 
-def _db(server):  # noqa: F811
+def _db(server):
     con = sqlite3.connect(server.workspace / "sauti.sqlite")
     con.row_factory = sqlite3.Row
     return con
 
 
 # --- localities -------------------------------------------------------------------------------------
-def test_localities_is_a_feature_collection_with_latest_risk(server):  # noqa: F811
+def test_localities_is_a_feature_collection_with_latest_risk(server):
     body = server.get("/api/v1/localities", "planner").json()
     assert body["type"] == "FeatureCollection"
     with _db(server) as con:
@@ -57,7 +56,7 @@ def test_localities_is_a_feature_collection_with_latest_risk(server):  # noqa: F
     ],
     ids=["min-risk", "admin1-by-name", "admin1-by-pcode"],
 )
-def test_localities_filters(server, params, check):  # noqa: F811
+def test_localities_filters(server, params, check):
     everything = server.get("/api/v1/localities", "planner").json()["features"]
     body = server.get("/api/v1/localities", "planner", params=params).json()
     expected = [f["id"] for f in everything if check(f["properties"])]
@@ -65,7 +64,7 @@ def test_localities_filters(server, params, check):  # noqa: F811
     assert 0 < len(expected) < len(everything) or params.get("min_risk")
 
 
-def test_localities_bbox_and_tolerance(server):  # noqa: F811
+def test_localities_bbox_and_tolerance(server):
     bbox = (20.0, 5.0, 21.5, 6.5)
     body = server.get("/api/v1/localities", "planner", params={"bbox": ",".join(map(str, bbox))}).json()
     box = shapely.box(*bbox)
@@ -90,19 +89,19 @@ def test_localities_bbox_and_tolerance(server):  # noqa: F811
     [({"bbox": "1,2,3"}, "bbox"), ({"bbox": "10,5,2,1"}, "bbox"), ({"min_risk": 2}, "min_risk")],
     ids=["bbox-three-numbers", "bbox-min-above-max", "min-risk-above-one"],
 )
-def test_localities_bad_parameters_are_422_naming_the_field(server, params, field):  # noqa: F811
+def test_localities_bad_parameters_are_422_naming_the_field(server, params, field):
     response = server.get("/api/v1/localities", "planner", params=params)
     assert response.status_code == 422
     assert field in json.dumps(response.json()["errors"])
 
 
 # --- detail and redaction --------------------------------------------------------------------------
-def _busiest_locality(server):  # noqa: F811
+def _busiest_locality(server):
     features = server.get("/api/v1/localities", "analyst").json()["features"]
     return max(features, key=lambda f: f["properties"]["alerts_total"])["id"]
 
 
-def test_detail_for_analyst_has_alerts_without_pseudonyms_or_points_and_is_audited(server):  # noqa: F811
+def test_detail_for_analyst_has_alerts_without_pseudonyms_or_points_and_is_audited(server):
     lid = _busiest_locality(server)
     with _db(server) as con:
         before = con.execute("SELECT COUNT(*) FROM audit_log WHERE action = 'read_alert_details'").fetchone()[
@@ -129,7 +128,7 @@ def test_detail_for_analyst_has_alerts_without_pseudonyms_or_points_and_is_audit
     assert set(json.loads(rows[0]["detail"])["alert_ids"]) == {a["alert_id"] for a in body["alerts"]}
 
 
-def test_detail_for_planner_has_counts_only(server):  # noqa: F811
+def test_detail_for_planner_has_counts_only(server):
     lid = _busiest_locality(server)
     body = server.get(f"/api/v1/localities/{lid}", "planner").json()
     assert "alerts" not in body
@@ -137,13 +136,13 @@ def test_detail_for_planner_has_counts_only(server):  # noqa: F811
     assert sum(body["alerts_summary"]["by_category"].values()) == body["alerts_summary"]["count"]
 
 
-def test_unknown_locality_is_404(server):  # noqa: F811
+def test_unknown_locality_is_404(server):
     response = server.get("/api/v1/localities/NOPE", "planner")
     assert response.status_code == 404
     assert "NOPE" in response.json()["detail"]
 
 
-def test_no_response_carries_stored_alert_coordinates_or_pseudonyms(server):  # noqa: F811
+def test_no_response_carries_stored_alert_coordinates_or_pseudonyms(server):
     with _db(server) as con:
         rows = con.execute("SELECT reporter_ref, longitude, latitude FROM alerts").fetchall()
     refs = {r["reporter_ref"] for r in rows if r["reporter_ref"]}
@@ -161,7 +160,7 @@ def test_no_response_carries_stored_alert_coordinates_or_pseudonyms(server):  # 
 
 
 # --- alerts intake ---------------------------------------------------------------------------------
-def test_post_alert_resolves_place_and_replies_with_id(server):  # noqa: F811
+def test_post_alert_resolves_place_and_replies_with_id(server):
     text = f"Tension entre éleveurs et agriculteurs à Kaga-Bandoro ({uuid.uuid4().hex[:6]})"
     response = server.client("reporter").post(
         "/api/v1/alerts", json={"text": text, "category": "intercommunal"}
@@ -179,7 +178,7 @@ def test_post_alert_resolves_place_and_replies_with_id(server):  # noqa: F811
     assert stored["locality_id"] == body["locality_id"]
 
 
-def test_sms_gateway_shape_is_pseudonymised(server):  # noqa: F811
+def test_sms_gateway_shape_is_pseudonymised(server):
     phone = "+236 72 55 01 99"
     record = {
         "from": phone,
@@ -209,7 +208,7 @@ def test_sms_gateway_shape_is_pseudonymised(server):  # noqa: F811
     ],
     ids=["latitude-out-of-range", "severity-out-of-range", "unparseable-date", "sms-without-text"],
 )
-def test_invalid_alert_is_422_with_field_details(server, record, field):  # noqa: F811
+def test_invalid_alert_is_422_with_field_details(server, record, field):
     response = server.client("reporter").post("/api/v1/alerts", json=record)
     assert response.status_code == 422, response.text
     errors = response.json()["errors"]
@@ -217,7 +216,7 @@ def test_invalid_alert_is_422_with_field_details(server, record, field):  # noqa
     assert "23672000000" not in response.text
 
 
-def test_only_analysts_may_post_an_alert_already_verified(server):  # noqa: F811
+def test_only_analysts_may_post_an_alert_already_verified(server):
     """A reporter's key cannot inject a "verified" alert; an analyst's (a CLA spreadsheet) can."""
     text = f"Affrontements signalés à Bria {uuid.uuid4().hex[:6]}"
     for record in ({"text": text, "verification": "verified"}, {"text": text, "verified_at": "2022-12-01"}):
@@ -243,7 +242,7 @@ def test_only_analysts_may_post_an_alert_already_verified(server):  # noqa: F811
     assert plain.status_code == 201, plain.text
 
 
-def test_idempotency_key_replays_and_refuses_another_body(server):  # noqa: F811
+def test_idempotency_key_replays_and_refuses_another_body(server):
     key = uuid.uuid4().hex
     body = {"text": f"Attaque signalée à Ndélé {key[:6]}", "category": "attack"}
     with server.client("reporter") as client:
@@ -262,7 +261,7 @@ def test_idempotency_key_replays_and_refuses_another_body(server):  # noqa: F811
     assert n == 1
 
 
-def test_batch_and_csv_upload_account_for_every_row(server, sample_dir):  # noqa: F811
+def test_batch_and_csv_upload_account_for_every_row(server, sample_dir):
     tag = uuid.uuid4().hex[:6]
     batch = {
         "alerts": [
@@ -285,13 +284,13 @@ def test_batch_and_csv_upload_account_for_every_row(server, sample_dir):  # noqa
     assert upload["duplicates"] >= 15  # the demo ingested the same rows already
 
 
-def test_body_size_limit_is_413(server):  # noqa: F811
+def test_body_size_limit_is_413(server):
     big = {"alerts": [{"text": "x" * 4000, "place_name": "Bria"}] * 2000}  # ~8 MB > 5 MB default
     response = server.client("analyst").post("/api/v1/alerts/batch", json=big)
     assert response.status_code == 413
 
 
-def test_patch_verification_is_audited_and_visible(server):  # noqa: F811
+def test_patch_verification_is_audited_and_visible(server):
     alert = server.get("/ogc/collections/alerts/items?limit=1", "analyst").json()["features"][0]
     aid = alert["id"]
     response = server.client("analyst").patch(f"/api/v1/alerts/{aid}", json={"verification": "false_alarm"})
@@ -315,12 +314,12 @@ def test_patch_verification_is_audited_and_visible(server):  # noqa: F811
     assert tuple(made) == ("false_alarm", "test-analyst", "api")  # the decision, dated, for the features
 
 
-def test_cors_is_closed_by_default(server):  # noqa: F811
+def test_cors_is_closed_by_default(server):
     response = server.get("/api/v1/health", headers={"Origin": "https://evil.example"})
     assert "access-control-allow-origin" not in response.headers
 
 
-def test_access_log_never_holds_a_key(server):  # noqa: F811
+def test_access_log_never_holds_a_key(server):
     key = server.keys["analyst"]
     server.get(f"/map?key={key}", follow_redirects=False)
     server.get(f"/api/v1/health?key={key}")
@@ -332,29 +331,30 @@ def test_access_log_never_holds_a_key(server):  # noqa: F811
 
 
 # --- freshness -------------------------------------------------------------------------------------
-def _state(server):  # noqa: F811
+def _state(server):
     features = server.get("/api/v1/localities", "analyst").json()["features"]
     return {f["id"]: f["properties"] for f in features}
 
 
 @pytest.fixture(scope="module")
-def current_server(server):  # noqa: F811
+def current_server(server, sample_dir, tmp_path_factory):
     """A second server on a copy of the demo workspace whose incident log is declared current through
     today (the forecast period is this month), so a live alert lands in the cube and changes risk."""
     import shutil
     from datetime import UTC, datetime
 
+    from live_server import start_server
     from sauti.ingest.incidents import ingest_incidents
     from sauti.models.refresh import refresh_risk
-    from test_api_support import SAMPLE_EVENTS, start_server
 
     from sauti.store import Workspace
 
-    root = server.workspace.parent / "current" / "ws"
+    root = tmp_path_factory.mktemp("current") / "ws"
     shutil.copytree(server.workspace, root)
     ws = Workspace(root)
     today = datetime.now(UTC).date()
-    ingest_incidents(ws, SAMPLE_EVENTS, complete_through=today.isoformat())
+    events = sample_dir / "events" / "ucdp_ged_v23_1_CAF.geojson"
+    ingest_incidents(ws, events, complete_through=today.isoformat())
     refresh_risk(ws, timezone="Africa/Bangui")
     current = start_server(root, server.keys)
     yield current
@@ -418,7 +418,7 @@ def test_accepted_alert_reflected_within_five_seconds(current_server):
 
 
 # --- version, patrols, demo ------------------------------------------------------------------------
-def test_version_names_the_current_model_and_snapshot(server):  # noqa: F811
+def test_version_names_the_current_model_and_snapshot(server):
     body = server.get("/api/v1/version", "reporter").json()
     with _db(server) as con:
         model = con.execute(
@@ -430,7 +430,7 @@ def test_version_names_the_current_model_and_snapshot(server):  # noqa: F811
     assert body["data_snapshot"]
 
 
-def test_history_and_detail_of_a_finer_locality(server):  # noqa: F811
+def test_history_and_detail_of_a_finer_locality(server):
     admin2 = server.get("/api/v1/localities", "planner").json()["features"][0]["id"]
     detail = server.get(f"/api/v1/localities/{admin2}", "planner").json()
     periods = [h["period"] for h in detail["history"]]
@@ -445,7 +445,7 @@ def test_history_and_detail_of_a_finer_locality(server):  # noqa: F811
     assert finer.json()["history"] == []
 
 
-def test_patrol_priorities_for_posted_bases_respect_range(server, sample_dir):  # noqa: F811
+def test_patrol_priorities_for_posted_bases_respect_range(server, sample_dir):
     bases = json.loads((sample_dir / "bases.geojson").read_text())
     names = {f["properties"]["name"] for f in bases["features"]}
     response = server.client("planner").post(
@@ -463,19 +463,14 @@ def test_patrol_priorities_for_posted_bases_respect_range(server, sample_dir):  
     assert bad.status_code == 422
 
 
-def test_demo_rerun_adds_nothing(server, tmp_path):  # noqa: F811
-    import shutil
+def test_demo_rerun_adds_nothing(server, tmp_path):
     import subprocess
     import sys
 
-    workspace = tmp_path / "ws"
-    # the server is live: copy the store with SQLite's backup API, the rest as files
-    shutil.copytree(server.workspace, workspace, ignore=shutil.ignore_patterns("sauti.sqlite*"))
-    with (
-        sqlite3.connect(server.workspace / "sauti.sqlite") as live,
-        sqlite3.connect(workspace / "sauti.sqlite") as copy,
-    ):
-        live.backup(copy)
+    from live_server import copy_workspace
+
+    # the server is live: the store is copied with SQLite's backup API
+    workspace = copy_workspace(server.workspace, tmp_path / "ws")
     count = (
         "SELECT (SELECT COUNT(*) FROM incidents), (SELECT COUNT(*) FROM alerts), "
         "(SELECT COUNT(*) FROM models)"
@@ -492,12 +487,12 @@ def test_demo_rerun_adds_nothing(server, tmp_path):  # noqa: F811
         assert con.execute(count).fetchone() == before
 
 
-def test_sauti_serve_starts_the_service_and_refuses_an_empty_workspace(server, tmp_path):  # noqa: F811
+def test_sauti_serve_starts_the_service_and_refuses_an_empty_workspace(server, tmp_path):
     import os
     import subprocess
     import sys
 
-    from test_api_support import free_port
+    from live_server import free_port
 
     empty = subprocess.run(
         [sys.executable, "-m", "sauti.cli", "--workspace", str(tmp_path / "none"), "serve"],

@@ -6,7 +6,6 @@ import sqlite3
 
 import pandas as pd
 import pytest
-from test_api_support import server  # noqa: F401 - fixture
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
@@ -15,7 +14,7 @@ def _links(body: dict) -> dict[str, dict]:
     return {link["rel"]: link for link in body["links"]}
 
 
-def test_landing_and_conformance(server):  # noqa: F811
+def test_landing_and_conformance(server):
     landing = server.get("/ogc", "planner").json()
     rels = _links(landing)
     assert {"self", "conformance", "data", "service-desc"} <= set(rels)
@@ -24,7 +23,7 @@ def test_landing_and_conformance(server):  # noqa: F811
     assert "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson" in conf
 
 
-def test_collections_list_the_three_layers_with_items_links(server):  # noqa: F811
+def test_collections_list_the_three_layers_with_items_links(server):
     body = server.get("/ogc/collections", "planner").json()
     assert [c["id"] for c in body["collections"]] == ["localities", "incidents", "alerts"]
     for collection in body["collections"]:
@@ -34,7 +33,7 @@ def test_collections_list_the_three_layers_with_items_links(server):  # noqa: F8
         assert len(collection["extent"]["spatial"]["bbox"][0]) == 4
 
 
-def test_paging_walks_every_incident_once(server):  # noqa: F811
+def test_paging_walks_every_incident_once(server):
     first = server.get("/ogc/collections/incidents/items", "planner", params={"limit": 500}).json()
     total = first["numberMatched"]
     seen, page, pages = [], first, 0
@@ -58,7 +57,7 @@ def test_paging_walks_every_incident_once(server):  # noqa: F811
     assert total == located
 
 
-def test_bbox_and_datetime_filters_match_the_store(server):  # noqa: F811
+def test_bbox_and_datetime_filters_match_the_store(server):
     params = {"bbox": "20,5,23,8", "datetime": "2017-01-01T00:00:00Z/2018-12-31T23:59:59Z", "limit": 10000}
     body = server.get("/ogc/collections/incidents/items", "planner", params=params).json()
     with sqlite3.connect(server.workspace / "sauti.sqlite") as con:
@@ -76,7 +75,7 @@ def test_bbox_and_datetime_filters_match_the_store(server):  # noqa: F811
     assert all(f["properties"]["occurred_on"] >= "2022-06-01" for f in open_end["features"])
 
 
-def test_item_by_id_and_missing_item(server):  # noqa: F811
+def test_item_by_id_and_missing_item(server):
     page = server.get("/ogc/collections/incidents/items", "planner", params={"limit": 1}).json()
     fid = page["features"][0]["id"]
     item = server.get(f"/ogc/collections/incidents/items/{fid}", "planner")
@@ -87,7 +86,7 @@ def test_item_by_id_and_missing_item(server):  # noqa: F811
     assert server.get("/ogc/collections/nope/items", "planner").status_code == 404
 
 
-def test_alerts_are_counts_for_planners_and_generalised_points_for_analysts(server):  # noqa: F811
+def test_alerts_are_counts_for_planners_and_generalised_points_for_analysts(server):
     planner = server.get("/ogc/collections/alerts/items", "planner", params={"limit": 10000}).json()
     analyst = server.get("/ogc/collections/alerts/items", "analyst", params={"limit": 10000}).json()
     assert planner["features"]
@@ -105,7 +104,7 @@ def test_alerts_are_counts_for_planners_and_generalised_points_for_analysts(serv
     assert all("reporter_ref" not in f["properties"] for f in analyst["features"])
 
 
-def test_alert_datetime_filter_for_both_views(server):  # noqa: F811
+def test_alert_datetime_filter_for_both_views(server):
     window = {"datetime": "2018-01-01T00:00:00Z/2018-12-31T23:59:59Z", "limit": 10000}
     analyst = server.get("/ogc/collections/alerts/items", "analyst", params=window).json()
     planner = server.get("/ogc/collections/alerts/items", "planner", params=window).json()

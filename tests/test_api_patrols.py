@@ -8,14 +8,13 @@ import re
 
 import numpy as np
 import pytest
-from test_api_support import server  # noqa: F401 - fixture
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
 HEADLINE = re.compile(r"^Expected localities with an incident covered: [0-9.,]+ of [0-9.,]+ \(\d+%\)$")
 
 
-def test_stored_plan_names_its_forecast_period_model_and_expected_localities(server):  # noqa: F811
+def test_stored_plan_names_its_forecast_period_model_and_expected_localities(server):
     version = server.get("/api/v1/version", "planner").json()
     response = server.get("/api/v1/patrols/priorities", "planner")
     assert response.status_code == 200, response.text
@@ -32,7 +31,7 @@ def test_stored_plan_names_its_forecast_period_model_and_expected_localities(ser
     assert summary["warnings"] == []
 
 
-def test_a_posted_base_across_the_border_is_warned_about(server):  # noqa: F811
+def test_a_posted_base_across_the_border_is_warned_about(server):
     bases = {
         "type": "FeatureCollection",
         "features": [

@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from test_api_support import server  # noqa: F401 - fixture
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
@@ -36,7 +35,7 @@ ENDPOINTS = [
 
 
 @pytest.fixture(scope="module")
-def ids(server):  # noqa: F811
+def ids(server):
     localities = server.get("/api/v1/localities", "analyst").json()
     alerts = server.get("/ogc/collections/alerts/items?limit=1", "analyst").json()
     return {"locality": localities["features"][0]["id"], "alert": alerts["features"][0]["id"]}
@@ -55,7 +54,7 @@ def _body(method: str, role: str | None):
     list(itertools.product(ENDPOINTS, ROLES)),
     ids=[f"{e[0]}-{r or 'anonymous'}" for e, r in itertools.product(ENDPOINTS, ROLES)],
 )
-def test_role_matrix(server, ids, endpoint, role):  # noqa: F811
+def test_role_matrix(server, ids, endpoint, role):
     _, method, path, allowed = endpoint
     path = path.format(**ids)
     with server.client(role) as client:
@@ -69,7 +68,7 @@ def test_role_matrix(server, ids, endpoint, role):  # noqa: F811
         assert response.status_code == 403, f"{role} {method} {path}: {response.text[:300]}"
 
 
-def test_health_needs_no_key(server):  # noqa: F811
+def test_health_needs_no_key(server):
     body = server.get("/api/v1/health").json()
     assert body["status"] == "ok"
     assert body["store"]
@@ -77,13 +76,13 @@ def test_health_needs_no_key(server):  # noqa: F811
     assert body["risk_surface"]
 
 
-def test_wrong_key_is_401_and_unlisted_scheme_is_401(server):  # noqa: F811
+def test_wrong_key_is_401_and_unlisted_scheme_is_401(server):
     r1 = server.get("/api/v1/localities", headers={"Authorization": "Bearer sk_not_a_key"})
     r2 = server.get("/api/v1/localities", headers={"Authorization": f"Basic {server.keys['admin']}"})
     assert (r1.status_code, r2.status_code) == (401, 401)
 
 
-def test_key_in_query_only_opens_the_map(server):  # noqa: F811
+def test_key_in_query_only_opens_the_map(server):
     key = server.keys["planner"]
     assert server.get(f"/api/v1/localities?key={key}").status_code == 401
     assert server.get(f"/tiles/6/34/31.png?key={key}").status_code == 401
@@ -102,5 +101,5 @@ def test_key_in_query_only_opens_the_map(server):  # noqa: F811
         assert client.post("/api/v1/alerts", json={"text": "x", "place_name": "Bria"}).status_code == 401
 
 
-def test_reporter_cannot_open_the_map_with_key(server):  # noqa: F811
+def test_reporter_cannot_open_the_map_with_key(server):
     assert server.get(f"/map?key={server.keys['reporter']}", follow_redirects=False).status_code == 403

@@ -8,8 +8,8 @@ import sqlite3
 
 import httpx
 import pytest
+from live_server import start_server
 from PIL import Image
-from test_api_support import server, start_server  # noqa: F401 - fixture
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 ORIGIN = "http://joc.intranet.example"
@@ -28,7 +28,7 @@ def _mbtiles(path) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def tuned(server, tmp_path_factory):  # noqa: F811
+def tuned(server, tmp_path_factory):
     basemap = tmp_path_factory.mktemp("basemap") / "car.mbtiles"
     png = _mbtiles(basemap)
     env = {
@@ -52,7 +52,7 @@ def test_local_mbtiles_basemap_is_served_and_on_the_map(tuned):
     assert '"/basemap/{z}/{x}/{y}.png"' in page
 
 
-def test_local_pmtiles_basemap_is_served_and_on_the_map(server, tmp_path_factory):  # noqa: F811
+def test_local_pmtiles_basemap_is_served_and_on_the_map(server, tmp_path_factory):
     from test_basemap import pyramid, write_pmtiles
 
     tiles = pyramid("WEBP")
@@ -75,7 +75,7 @@ def test_local_pmtiles_basemap_is_served_and_on_the_map(server, tmp_path_factory
         live.stop()
 
 
-def test_an_unusable_basemap_leaves_the_map_working(server, tmp_path):  # noqa: F811
+def test_an_unusable_basemap_leaves_the_map_working(server, tmp_path):
     path = tmp_path / "vector.pmtiles"
     from pmtiles.tile import TileType
     from test_basemap import write_pmtiles
@@ -94,7 +94,7 @@ def test_an_unusable_basemap_leaves_the_map_working(server, tmp_path):  # noqa: 
         live.stop()
 
 
-def test_no_basemap_configured_is_404_and_absent_from_the_map(server):  # noqa: F811
+def test_no_basemap_configured_is_404_and_absent_from_the_map(server):
     assert server.get("/basemap/6/35/30.png", "planner").status_code == 404
     assert "/basemap/" not in server.get("/map", "planner").text
 

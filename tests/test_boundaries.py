@@ -385,3 +385,19 @@ def test_admin3_follows_the_schema_of_its_file(workspace, shared_data):
     report = ingest_boundaries(workspace, shared_data / CAF.format(n=3), "admin3")
     assert report.schema["name"] == "ocha-cod-legacy"
     assert (report.schema["id_field"], report.schema["parent_id_field"]) == ("admin3Pcod", "admin2Pcod")
+
+
+def test_gadm_admin1_file_names_states_and_the_country(workspace, shared_data, tmp_path):
+    """GADM's level-1 file (GID_1, NAME_1 with GID_0 and 4.1's COUNTRY): same registry, another level."""
+    counties = boundary_fixtures.gadm_frame(shared_data / SSD, "ADM", "SSD", "South Sudan")
+    states = counties.dissolve(by="GID_1", as_index=False)[["GID_0", "NAME_0", "GID_1", "NAME_1", "geometry"]]
+    path = tmp_path / "gadm41_SSD_1.gpkg"
+    states.rename(columns={"NAME_0": "COUNTRY"}).to_file(path, layer="ADM_ADM_1")
+    report = ingest_boundaries(workspace, path, "admin1")
+    assert report.schema["name"] == "gadm"
+    assert (report.schema["id_field"], report.schema["parent_id_field"]) == ("GID_1", "GID_0")
+    stored = workspace.localities("admin1")
+    states_in_ocha = set(pyogrio.read_dataframe(shared_data / SSD, read_geometry=False)["ADM1_EN"])
+    assert sorted(stored["name"]) == sorted(states_in_ocha)
+    assert len(stored) == SSD_STATES
+    assert workspace.localities("admin0")["name"].tolist() == ["South Sudan"]

@@ -16,7 +16,6 @@ from sauti.ingest.alerts import ingest_alerts
 from sauti.ingest.boundaries import ingest_boundaries
 from sauti.ingest.currency import currency_warning, data_through
 from sauti.ingest.incidents import ingest_incidents
-from test_api_support import server  # noqa: F401 - fixture
 from test_ingest_incidents import BASE, write_acled
 
 from sauti.constants import PERIOD_DIM
@@ -120,7 +119,7 @@ def test_cli_declares_a_quiet_log_current(logged, tmp_path):
 
 
 @pytest.mark.timeout(180)
-def test_a_live_alert_keeps_the_period_and_health_warns(server):  # noqa: F811
+def test_a_live_alert_keeps_the_period_and_health_warns(server):
     """Done-when of #11: a live alert dated today, incident log ending 2022-12 (real uvicorn)."""
     before = server.get("/api/v1/version", "reporter").json()
     runs = server.get("/api/v1/health").json()["nowcast"]["runs"]

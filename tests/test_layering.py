@@ -1,7 +1,8 @@
 """Data flows one way: ingest → features → models → api; cli sits on top of everything.
 
-Parses every module's imports with ``ast`` (as VIEWS' views-pipeline-core does) and fails when a
-lower layer imports a higher one.
+Parses every module's imports with ``ast`` (as VIEWS' views-pipeline-core does) — absolute and
+relative ``import``/``from … import`` and ``importlib.import_module("…")`` with a literal name — and
+fails when a lower layer imports a higher one.
 """
 
 from __future__ import annotations
@@ -40,32 +41,87 @@ def _layer(module: str) -> str:
 
 
 def _modules():
+    """``(layer, dotted module name, path)`` of every module of the package."""
     for package, folder in FOLDERS.items():
         for path in (ROOT / folder).rglob("*.py"):
-            yield package, path
+            yield package, _dotted(package, path.relative_to(ROOT / folder)), path
     for path in (ROOT / CORE_FOLDER).rglob("*.py"):
         rel = path.relative_to(ROOT / CORE_FOLDER)
         top = {"cli": "sauti.cli", "pipeline.py": "sauti.pipeline"}
-        yield top.get(rel.parts[0], "sauti"), path
+        yield top.get(rel.parts[0], "sauti"), _dotted("sauti", rel), path
 
 
-def _imports(path: Path):
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    for node in ast.walk(tree):
+def _dotted(package: str, rel: Path) -> str:
+    parts = [*rel.parent.parts, rel.stem] if rel.stem != "__init__" else list(rel.parent.parts)
+    return ".".join([package, *parts])
+
+
+def _resolve(module: str | None, level: int, importer: str, is_package: bool) -> str:
+    """The absolute name of ``from <level dots><module> import …`` written in ``importer``."""
+    base = importer.split(".")
+    base = base if is_package else base[:-1]
+    if level > 1:
+        base = base[: len(base) - (level - 1)]
+    return ".".join([*base, *([module] if module else [])])
+
+
+def _imports(source: str, importer: str = "sauti", is_package: bool = False):
+    """Every module ``source`` imports: ``import``, ``from x import y`` as ``x`` and ``x.y`` (relative
+    ones resolved against ``importer``), and ``importlib.import_module("…")`` / ``__import__("…")``
+    with a literal name."""
+    for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
             yield from (alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            yield node.module
+        elif isinstance(node, ast.ImportFrom):
+            module = (
+                node.module if node.level == 0 else _resolve(node.module, node.level, importer, is_package)
+            )
+            yield module
+            yield from (f"{module}.{alias.name}" for alias in node.names)  # the names may be modules
+        elif isinstance(node, ast.Call) and _is_dynamic_import(node.func) and node.args:
+            first = node.args[0]
+            if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                yield first.value
 
 
-@pytest.mark.parametrize(("package", "path"), list(_modules()), ids=lambda v: str(v).split("/work/main/")[-1])
-def test_no_upward_imports(package: str, path: Path) -> None:
+def _is_dynamic_import(func: ast.expr) -> bool:
+    if isinstance(func, ast.Attribute):
+        return func.attr == "import_module"
+    return isinstance(func, ast.Name) and func.id in ("import_module", "__import__")
+
+
+MODULES = list(_modules())
+
+
+@pytest.mark.parametrize(
+    ("package", "module", "path"), MODULES, ids=[str(path.relative_to(ROOT)) for _, _, path in MODULES]
+)
+def test_no_upward_imports(package: str, module: str, path: Path) -> None:
     own = RANKS[package]
-    for module in _imports(path):
-        layer = _layer(module)
+    source = path.read_text(encoding="utf-8")
+    for imported in _imports(source, module, path.name == "__init__.py"):
+        layer = _layer(imported)
         if layer == "external":
             continue
-        assert RANKS[layer] <= own, f"{path.relative_to(ROOT)} ({package}) imports {module} ({layer})"
+        assert RANKS[layer] <= own, f"{path.relative_to(ROOT)} ({package}) imports {imported} ({layer})"
+
+
+@pytest.mark.parametrize(
+    ("source", "importer", "is_package", "expected"),
+    [
+        ("from ..models import backtest", "sauti.features.cube", False, "sauti.models"),
+        ("from ..api.app import create_app", "sauti.models.report", False, "sauti.api.app"),
+        ("from . import report", "sauti.features", True, "sauti.features.report"),
+        ("from .counts import incident_counts", "sauti.features.cube", False, "sauti.features.counts"),
+        ("import importlib\nimportlib.import_module('sauti.api')", "sauti.ingest.x", False, "sauti.api"),
+        ("from importlib import import_module\nimport_module('sauti.cli')", "sauti.x", False, "sauti.cli"),
+        ("__import__('sauti.models')", "sauti.features.x", False, "sauti.models"),
+    ],
+    ids=["relative-parent", "relative-parent-module", "from-dot-import", "relative-sibling", "import-module",
+         "bare-import-module", "dunder-import"],
+)  # fmt: skip
+def test_the_checker_sees_relative_and_dynamic_imports(source, importer, is_package, expected) -> None:
+    assert expected in set(_imports(source, importer, is_package))
 
 
 def test_every_package_folder_is_listed_in_pyproject() -> None:
@@ -108,30 +164,9 @@ def _backtest_modules() -> list[Path]:
     return found
 
 
-def _imported_modules(path: Path, package: str):
-    """Every module ``path`` imports: absolute, relative (resolved against ``package``), the names
-    of ``from x import y`` as ``x.y``, and ``import_module("...")`` calls with a literal name."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            yield from (alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            parts = package.split(".")
-            base = ".".join(parts[: len(parts) - node.level + 1]) if node.level else ""
-            module = ".".join(p for p in (base, node.module or "") if p)
-            yield module
-            yield from (f"{module}.{alias.name}" for alias in node.names)
-        elif isinstance(node, ast.Call) and _literal_import(node) is not None:
-            yield _literal_import(node)
-
-
-def _literal_import(node: ast.Call) -> str | None:
-    """The module named by ``import_module("x")`` / ``__import__("x")``, else None."""
-    name = getattr(node.func, "attr", getattr(node.func, "id", ""))
-    first = node.args[0] if node.args else None
-    if name in ("import_module", "__import__") and isinstance(first, ast.Constant):
-        return first.value if isinstance(first.value, str) else None
-    return None
+def _imported_modules(path: Path) -> set[str]:
+    """Every module a ``models/`` file imports (:func:`_imports`)."""
+    return set(_imports(path.read_text(encoding="utf-8"), f"sauti.models.{path.stem}"))
 
 
 def test_backtest_modules_are_found() -> None:
@@ -139,28 +174,13 @@ def test_backtest_modules_are_found() -> None:
     assert "backtest.py" in names
 
 
-# The backtest + patrol evaluation combination lives in sauti.pipeline (issue #14); list a module here
-# only while it still calls the evaluator (strict xfail, so the marker must go when it moves).
-_STILL_COMBINED: set[str] = set()
-
-
-def _backtest_params():
-    for path in _backtest_modules():
-        marks = (
-            [pytest.mark.xfail(strict=True, reason="backtest still calls the patrol evaluator (#14)")]
-            if path.name in _STILL_COMBINED
-            else []
-        )
-        yield pytest.param(path, marks=marks, id=path.relative_to(ROOT).as_posix())
-
-
-@pytest.mark.parametrize("path", list(_backtest_params()))
+@pytest.mark.parametrize("path", _backtest_modules(), ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_backtest_does_not_import_the_patrol_layer(path: Path) -> None:
     """The CLI or sauti.pipeline combines a backtest with a patrol evaluation; the backtest stays
     free of patrols (issue #14)."""
     patrol = [
         module
-        for module in _imported_modules(path, "sauti.models")
+        for module in _imported_modules(path)
         if module == PATROL_PACKAGE or module.startswith(PATROL_PACKAGE + ".")
     ]
     assert not patrol, f"{path.relative_to(ROOT)} imports the patrol layer: {sorted(set(patrol))}"
@@ -183,5 +203,5 @@ def test_patrol_import_detection(tmp_path: Path, source: str, expected: bool) ->
     """The check above sees every form of import (it would miss nothing a refactor might write)."""
     path = tmp_path / "backtest.py"
     path.write_text(source + "\n", encoding="utf-8")
-    modules = set(_imported_modules(path, "sauti.models"))
+    modules = _imported_modules(path)
     assert any(m == PATROL_PACKAGE or m.startswith(PATROL_PACKAGE + ".") for m in modules) is expected

@@ -18,7 +18,6 @@ import numpy as np
 import pytest
 from browser import chromium, evaluate, load_page, wait_quiet
 from PIL import Image
-from test_api_support import server  # noqa: F401 - fixture
 
 pytestmark = [pytest.mark.server, pytest.mark.browser, pytest.mark.slow]
 
@@ -30,7 +29,7 @@ def browser():
 
 
 @pytest.mark.timeout(180)
-def test_map_loads_everything_from_sauti_with_the_network_cut(server, browser, tmp_path):  # noqa: F811
+def test_map_loads_everything_from_sauti_with_the_network_cut(server, browser, tmp_path):
     load_page(browser, f"{server.url}/map?key={server.keys['planner']}")
     assert not [e for e in browser.of("Network.requestWillBeSent") if "/tiles/" in e["request"]["url"]]
     # the heatmap is off at first (it would hide the localities' colours): switch it on
@@ -77,10 +76,10 @@ def test_map_loads_everything_from_sauti_with_the_network_cut(server, browser, t
 
 
 @pytest.mark.timeout(180)
-def test_a_local_pmtiles_basemap_loads_with_the_network_cut(server, browser, tmp_path):  # noqa: F811
+def test_a_local_pmtiles_basemap_loads_with_the_network_cut(server, browser, tmp_path):
     """The basemap comes from a file on the server: its tiles load, nothing else is asked for."""
+    from live_server import start_server
     from pmtiles.tile import TileType
-    from test_api_support import start_server
     from test_basemap import pyramid, write_pmtiles
 
     path = write_pmtiles(tmp_path / "car.pmtiles", pyramid(), TileType.PNG)

@@ -17,7 +17,6 @@ from sauti.api.mapcontent import (
     points,
     rank_class,
 )
-from test_api_support import server  # noqa: F401 - fixture
 
 
 # --- the page's words and numbers --------------------------------------------------------------------
@@ -86,7 +85,7 @@ def test_history_chart_has_dated_and_valued_axes():
 
 @pytest.mark.server
 @pytest.mark.slow
-def test_map_without_a_key_asks_for_it_in_a_page(server):  # noqa: F811
+def test_map_without_a_key_asks_for_it_in_a_page(server):
     response = server.get("/map")
     assert response.status_code == 401
     assert response.headers["content-type"].startswith("text/html")
@@ -98,7 +97,7 @@ def test_map_without_a_key_asks_for_it_in_a_page(server):  # noqa: F811
 
 @pytest.mark.server
 @pytest.mark.slow
-def test_the_key_form_signs_in_or_says_why_not(server):  # noqa: F811
+def test_the_key_form_signs_in_or_says_why_not(server):
     with server.client(None, follow_redirects=False) as client:
         wrong = client.post("/map", data={"key": "sk_not_a_key"})
         assert wrong.status_code == 401
@@ -117,7 +116,7 @@ def test_the_key_form_signs_in_or_says_why_not(server):  # noqa: F811
 
 @pytest.mark.server
 @pytest.mark.slow
-def test_an_expired_session_gets_the_form_again(server):  # noqa: F811
+def test_an_expired_session_gets_the_form_again(server):
     from sauti.api.security import SESSION_COOKIE, authenticate_key, issue_session_token
 
     from sauti.store import Workspace
@@ -135,8 +134,27 @@ def test_an_expired_session_gets_the_form_again(server):  # noqa: F811
 
 @pytest.mark.server
 @pytest.mark.slow
-def test_an_unknown_period_is_a_page_not_json(server):  # noqa: F811
+def test_an_unknown_period_is_a_page_not_json(server):
     response = server.get("/map?period=1990-01-01", "analyst")
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("text/html")
     assert "scored periods run" in response.text
+
+
+@pytest.mark.server
+@pytest.mark.slow
+@pytest.mark.parametrize("role", ["analyst", "planner"])
+def test_no_popup_names_an_internal_code(server, role):
+    """Every popup of every layer (localities, incidents, alerts) in words: no ``snake_case`` code."""
+    import html
+    import json
+
+    page = server.get("/map", role).text
+    popups = [json.loads(f'"{raw}"') for raw in re.findall(r'"popup": "((?:[^"\\]|\\.)*)"', page)]
+    assert len(popups) > 72  # the localities, and incidents and alerts
+    assert any("Alert" in p or "alert" in p for p in popups)
+    for popup in popups:
+        text = html.unescape(re.sub(r"<[^>]+>", " ", popup))
+        assert not re.search(r"[a-z]_[a-z]", text), text
+        for n, word in re.findall(r"\b(\d+) (deaths?|alerts?|false alarms?)\b", text):
+            assert (n == "1") == (not word.endswith("s")), text  # "1 alert", "2 alerts", "0 deaths"

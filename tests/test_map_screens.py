@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 from browser import chromium, evaluate, load_page, screenshot, wait_quiet
-from test_api_support import server  # noqa: F401 - fixture
 
 pytestmark = [pytest.mark.server, pytest.mark.browser, pytest.mark.slow]
 
@@ -26,7 +25,7 @@ TITLE = re.compile(r"^Forecast for [A-Z][a-z]+ \d{4} — data through \d{1,2} [A
 
 
 @pytest.fixture(scope="module")
-def page(server):  # noqa: F811
+def page(server):
     """The analyst's map, loaded once; each test leaves the page as it found it."""
     with chromium() as devtools:
         load_page(devtools, f"{server.url}/map?key={server.keys['analyst']}")
@@ -34,7 +33,7 @@ def page(server):  # noqa: F811
 
 
 @pytest.fixture(scope="module")
-def localities(server):  # noqa: F811
+def localities(server):
     body = server.get("/api/v1/localities", "analyst").json()
     return {f["id"]: f["properties"] for f in body["features"]}
 
@@ -55,7 +54,7 @@ def _close_popup(devtools) -> None:
 
 
 @pytest.mark.timeout(240)
-def test_overview_separates_localities_and_names_the_period(server, page, localities):  # noqa: F811
+def test_overview_separates_localities_and_names_the_period(server, page, localities):
     _no_failures(page, server.url)
     fills = evaluate(
         page,
@@ -100,7 +99,7 @@ def test_overview_separates_localities_and_names_the_period(server, page, locali
 
 
 @pytest.mark.timeout(120)
-def test_a_popup_gives_risk_rank_chart_and_alerts_in_words(server, page, localities):  # noqa: F811
+def test_a_popup_gives_risk_rank_chart_and_alerts_in_words(server, page, localities):
     first = sorted(localities.values(), key=lambda p: p["rank"])[0]
     _click(page, ".sauti-priorities li a")
     text = evaluate(page, "document.querySelector('.leaflet-popup-content').innerText")
@@ -125,7 +124,7 @@ def test_a_popup_gives_risk_rank_chart_and_alerts_in_words(server, page, localit
 
 
 @pytest.mark.timeout(120)
-def test_the_rising_panel_lists_the_largest_increases(server, page, localities):  # noqa: F811
+def test_the_rising_panel_lists_the_largest_increases(server, page, localities):
     names = evaluate(
         page, "Array.from(document.querySelectorAll('.sauti-rising ol li a')).map(a => a.textContent)"
     )
@@ -145,7 +144,7 @@ def test_the_rising_panel_lists_the_largest_increases(server, page, localities):
 
 
 @pytest.mark.timeout(120)
-def test_the_patrol_layer_is_drawn_and_listed(server, page):  # noqa: F811
+def test_the_patrol_layer_is_drawn_and_listed(server, page):
     overlays = evaluate(
         page,
         "Array.from(document.querySelectorAll('.leaflet-control-layers-overlays label'))"
@@ -178,7 +177,7 @@ def test_the_patrol_layer_is_drawn_and_listed(server, page):  # noqa: F811
 
 
 @pytest.mark.timeout(120)
-def test_an_earlier_period_is_shown_on_request(server, page):  # noqa: F811
+def test_an_earlier_period_is_shown_on_request(server, page):
     options = evaluate(
         page, "Array.from(document.querySelectorAll('#sauti-period option')).map(o => o.value)"
     )

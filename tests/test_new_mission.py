@@ -12,8 +12,11 @@ from pathlib import Path
 
 import boundary_fixtures
 import pytest
+import rasterio
+from sauti.models import latest_scores
 
 from sauti.cli import main
+from sauti.store import Workspace
 
 POPULATION = "population/afripop2020_worldpop_20km_africa.tif"
 BASES = {
@@ -62,6 +65,18 @@ def test_south_sudan_from_gadm_and_acled_to_a_patrol_plan(tmp_path: Path, shared
     printed = [line[6:30].strip() for line in rows]
     assert set(printed) <= names
     assert len(set(printed)) == 10
+
+    # the heatmap as probabilities: its tags say so and its top value is the top locality's risk
+    heat = json.loads(
+        _run(capsys, *ws, "heatmap", "--out", str(tmp_path / "p.tif"), "--values", "probability", "--json")
+    )
+    assert heat["units"] == "probability (0-1)"
+    assert heat["crs"].startswith("EPSG:32636")  # South Sudan spans 24-36° E: its centre is in UTM zone 36 N
+    with rasterio.open(tmp_path / "p.tif") as src:
+        assert src.tags()["quantity"] == "probability"
+        top = float(src.read(1, masked=True).max())
+    highest = latest_scores(Workspace(tmp_path / "ws"))["probability"].max()
+    assert top == pytest.approx(highest, rel=1e-6)  # float32 in the file
 
     bases = tmp_path / "bases.geojson"
     bases.write_text(json.dumps(BASES))

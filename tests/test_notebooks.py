@@ -1,74 +1,110 @@
-"""The researcher notebooks: committed clean, generated from scripts/build_notebooks.py, and run
-top to bottom (offline, with this venv's Python) on the sample workspace.
+"""The researcher notebooks: jupytext percent files (``notebooks/*.py``, the source of truth, linted
+by ruff) whose ``.ipynb`` pair is produced for users and never committed, run top to bottom
+(offline, with this venv's Python) on a copy of the session's sample workspace.
 
-The run tests share one workspace, built by the first notebook, in a temporary folder; they set
-``SAUTI_NOTEBOOK_QUICK=1`` so the real-data backtests use a shorter window of origins.
+The run tests set ``SAUTI_NOTEBOOK_QUICK=1`` so the real-data backtests use a shorter window of origins.
 """
 
 from __future__ import annotations
 
 import html
-import importlib.util
 import re
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import jupytext
 import nbformat
 import pytest
 from browser import CHROMIUM, OFFLINE_FLAGS
 
 ROOT = Path(__file__).resolve().parents[1]
 FOLDER = ROOT / "notebooks"
-NAMES = ["01_quickstart.ipynb", "02_backtest.ipynb", "03_new_feature.ipynb", "04_patrol_what_if.ipynb"]
+NAMES = ["01_quickstart.py", "02_backtest.py", "03_new_feature.py", "04_patrol_what_if.py"]
+IDS = [n.removesuffix(".py") for n in NAMES]
 RUN_TIMEOUT_S = 600  # per cell
 
 
-def _generator():
-    spec = importlib.util.spec_from_file_location("build_notebooks", ROOT / "scripts" / "build_notebooks.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _read(name: str) -> nbformat.NotebookNode:
-    return nbformat.read(FOLDER / name, as_version=4)
+    return jupytext.read(FOLDER / name)
 
 
-@pytest.mark.parametrize("name", NAMES, ids=[n.removesuffix(".ipynb") for n in NAMES])
-def test_notebook_is_committed_without_outputs(name: str) -> None:
-    nb = _read(name)
+def test_the_notebooks_are_the_percent_files() -> None:
+    assert sorted(p.name for p in FOLDER.glob("*.py")) == NAMES
+
+
+@pytest.mark.parametrize("name", NAMES, ids=IDS)
+def test_notebook_is_a_clean_percent_file_paired_with_ipynb(name: str) -> None:
+    """The file is a valid notebook with no outputs, in jupytext's own percent form (so saving from
+    Jupyter rewrites nothing), paired with an ``.ipynb`` for users."""
+    text = (FOLDER / name).read_text(encoding="utf-8")
+    nb = jupytext.reads(text, fmt="py:percent")
     nbformat.validate(nb)
     code = [cell for cell in nb.cells if cell.cell_type == "code"]
     assert code, f"{name} has no code cell"
-    for cell in code:
-        assert cell.outputs == [], f"{name} cell {cell.id} has outputs"
-        assert cell.execution_count is None, f"{name} cell {cell.id} has an execution count"
+    assert all(cell.outputs == [] for cell in code)
+    assert [cell.cell_type for cell in nb.cells].count("markdown") >= 2
     assert nb.metadata["kernelspec"]["name"] == "python3"
+    assert nb.metadata["jupytext"]["formats"] == "ipynb,py:percent"
+    assert jupytext.writes(nb, fmt="py:percent") == text  # the canonical form: a round trip changes nothing
 
 
-@pytest.mark.parametrize("name", NAMES, ids=[n.removesuffix(".ipynb") for n in NAMES])
-def test_notebook_matches_its_generator(name: str) -> None:
-    """Edits go into scripts/build_notebooks.py; the committed file is exactly its output."""
-    assert (FOLDER / name).read_text(encoding="utf-8") == _generator().render(name)
+def test_ipynb_files_are_produced_without_outputs_and_never_committed(tmp_path) -> None:
+    """``jupytext --sync notebooks/*.py`` writes the paired notebooks users open; git ignores them."""
+    for name in NAMES:
+        (tmp_path / name).write_bytes((FOLDER / name).read_bytes())
+    done = subprocess.run(
+        [sys.executable, "-m", "jupytext", "--sync", *sorted(str(p) for p in tmp_path.glob("*.py"))],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    for name in NAMES:
+        paired = nbformat.read(tmp_path / name.replace(".py", ".ipynb"), as_version=4)
+        nbformat.validate(paired)
+        source = _read(name)
+        assert [c.source for c in paired.cells] == [c.source for c in source.cells]
+        code = [c for c in paired.cells if c.cell_type == "code"]
+        assert all(c.outputs == [] and c.execution_count is None for c in code)
+        assert (tmp_path / name).read_bytes() == (FOLDER / name).read_bytes()  # the .py was left as it is
+    tracked = subprocess.run(
+        ["git", "ls-files", "notebooks"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert tracked, "notebooks/ is not tracked by git"
+    assert not [path for path in tracked if path.endswith(".ipynb")]
+    ignored = subprocess.run(
+        ["git", "check-ignore", "--no-index", *(f"notebooks/{n.replace('.py', '.ipynb')}" for n in NAMES)],
+        cwd=ROOT, capture_output=True, text=True,
+    )  # fmt: skip
+    assert ignored.stdout.split() == [f"notebooks/{n.replace('.py', '.ipynb')}" for n in NAMES]
 
 
-def test_generator_check_mode_spots_a_stale_notebook(tmp_path, monkeypatch) -> None:
-    module = _generator()
-    monkeypatch.setattr(module, "FOLDER", tmp_path)
-    monkeypatch.setattr(module, "ROOT", tmp_path)
-    assert module.main(["--check"]) == 1  # nothing written yet
-    assert module.main([]) == 0
-    assert module.main(["--check"]) == 0
-    (tmp_path / NAMES[0]).write_text("{}", encoding="utf-8")
-    assert module.main(["--check"]) == 1
+def test_notebook_setup_takes_the_workspace_and_the_quick_switch_from_the_environment(
+    tmp_path, monkeypatch
+) -> None:
+    import pandas as pd
+
+    from sauti.pipeline import notebook_setup
+
+    lines: list[str] = []
+    monkeypatch.setenv("SAUTI_WORKSPACE", str(tmp_path / "ws"))
+    monkeypatch.delenv("SAUTI_NOTEBOOK_QUICK", raising=False)
+    full = notebook_setup(build=False, echo=lines.append)
+    assert full.workspace.root == (tmp_path / "ws").resolve()
+    assert not full.quick
+    assert len(pd.period_range(*full.window, freq="M")) == 71  # every origin of the test period
+    monkeypatch.setenv("SAUTI_NOTEBOOK_QUICK", "1")
+    quick = notebook_setup(build=False, echo=lines.append)
+    assert quick.quick
+    assert quick.window == ("2017-01", "2017-12")
+    assert not (tmp_path / "ws").exists()  # build=False builds nothing
+    assert lines == [f"workspace: {(tmp_path / 'ws').resolve()}  quick: {flag}" for flag in (False, True)]
 
 
 PUBLIC_MODULES = {"sauti.store", "sauti.pipeline", "sauti.features", "sauti.models", "sauti.api.notebook"}
 
 
-@pytest.mark.parametrize("name", NAMES, ids=[n.removesuffix(".ipynb") for n in NAMES])
+@pytest.mark.parametrize("name", NAMES, ids=IDS)
 def test_notebook_uses_only_the_package_api(name: str) -> None:
     """Imports come from the package's public modules only (no submodule such as
     ``sauti.models.report``, no private ``_name``), and nothing is fetched from a URL."""
@@ -104,13 +140,13 @@ def _venv_kernel_manager():
 def _execute(nb: nbformat.NotebookNode, cwd: Path) -> nbformat.NotebookNode:
     from nbclient import NotebookClient
 
-    client = NotebookClient(
-        nb,
-        km=_venv_kernel_manager(),
-        timeout=RUN_TIMEOUT_S,
-        resources={"metadata": {"path": str(cwd)}},
-    )
-    client.execute()
+    km = _venv_kernel_manager()
+    client = NotebookClient(nb, km=km, timeout=RUN_TIMEOUT_S, resources={"metadata": {"path": str(cwd)}})
+    try:
+        client.execute()
+    finally:  # a kernel manager passed in is not shut down by nbclient: stop the kernel here
+        if km.has_kernel:
+            km.shutdown_kernel(now=True)
     return nb
 
 
@@ -134,11 +170,12 @@ def _pngs(nb) -> int:
 
 
 @pytest.fixture(scope="module")
-def notebook_env(tmp_path_factory):
-    """One working folder and workspace for the four notebooks, quick mode on, timings recorded."""
+def notebook_env(sample_workspace, tmp_path_factory):
+    """One working folder for the four notebooks, on a copy of the sample workspace (built once per
+    session, so the quickstart's ``build_demo`` is a re-run); quick mode on, timings recorded."""
     folder = tmp_path_factory.mktemp("notebooks")
     patch = pytest.MonkeyPatch()
-    patch.setenv("SAUTI_WORKSPACE", str(folder / "workspace"))
+    patch.setenv("SAUTI_WORKSPACE", str(sample_workspace.root))
     patch.setenv("SAUTI_NOTEBOOK_QUICK", "1")
     patch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     patch.delenv("SAUTI_POPULATION", raising=False)
@@ -152,14 +189,12 @@ def notebook_env(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def executed(notebook_env):
-    """Run each notebook once, in order (01 builds the workspace the others reuse)."""
+    """Run a notebook once (from its percent file) and keep the executed copy."""
     folder, timings = notebook_env
     done: dict[str, nbformat.NotebookNode] = {}
 
     def run(name: str) -> nbformat.NotebookNode:
         if name not in done:
-            for earlier in NAMES[: NAMES.index(name)]:
-                run(earlier)
             start = time.perf_counter()
             done[name] = _execute(_read(name), folder)
             timings[name] = time.perf_counter() - start
@@ -179,12 +214,9 @@ def test_kernel_is_the_project_venv(notebook_env) -> None:
 
 
 @pytest.mark.slow
-def test_quickstart_builds_the_workspace_and_draws_offline_maps(executed, notebook_env) -> None:
-    nb = executed("01_quickstart.ipynb")
-    folder, _ = notebook_env
-    from sauti.store import Workspace
-
-    status = Workspace(folder / "workspace").status()
+def test_quickstart_builds_the_workspace_and_draws_offline_maps(executed, sample_workspace) -> None:
+    nb = executed("01_quickstart.py")
+    status = sample_workspace.status()
     assert status["incidents"] == 1848
     assert status["localities"]["admin2"] == 72
     html_maps = [o.data["text/html"] for o in _outputs(nb) if "text/html" in o.get("data", {})]
@@ -205,7 +237,7 @@ def test_quickstart_builds_the_workspace_and_draws_offline_maps(executed, notebo
 
 @pytest.mark.slow
 def test_backtest_notebook_draws_curves_and_states_a_verdict(executed) -> None:
-    nb = executed("02_backtest.ipynb")
+    nb = executed("02_backtest.py")
     text = "\n".join(_text(c) for c in nb.cells if c.cell_type == "code")
     assert re.search(r"864 forecasts over 12 origins", text)  # quick: 72 localities × 2017, real data
     assert "average_precision: Sauti" in text
@@ -218,7 +250,7 @@ def test_backtest_notebook_draws_curves_and_states_a_verdict(executed) -> None:
 
 @pytest.mark.slow
 def test_new_feature_notebook_compares_on_the_same_harness(executed) -> None:
-    nb = executed("03_new_feature.ipynb")
+    nb = executed("03_new_feature.py")
     text = "\n".join(_text(c) for c in nb.cells if c.cell_type == "code")
     added = re.search(r"(\d+) → (\d+) variables", text)
     assert int(added.group(2)) == int(added.group(1)) + 2
@@ -231,7 +263,7 @@ def test_new_feature_notebook_compares_on_the_same_harness(executed) -> None:
 
 @pytest.mark.slow
 def test_patrol_notebook_shows_covered_risk_growing(executed) -> None:
-    nb = executed("04_patrol_what_if.ipynb")
+    nb = executed("04_patrol_what_if.py")
     text = "\n".join(_text(c) for c in nb.cells if c.cell_type == "code")
     assert "covered risk never falls with more patrols or more range" in text
     assert re.search(r"optimal \(exact, gap", text)

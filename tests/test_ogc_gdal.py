@@ -8,12 +8,11 @@ import shutil
 import subprocess
 
 import pytest
-from test_api_support import server  # noqa: F401 - fixture
 
 pytestmark = [pytest.mark.server, pytest.mark.gdal, pytest.mark.slow]
 
 
-def _ogrinfo(server, *options: str, layer: str | None = None, key: str | None) -> subprocess.CompletedProcess:  # noqa: F811
+def _ogrinfo(server, *options: str, layer: str | None = None, key: str | None) -> subprocess.CompletedProcess:
     if shutil.which("ogrinfo") is None:
         pytest.fail("ogrinfo not found: install Debian gdal-bin (scripts/system-deps.sh)")
     env = {**os.environ, "GDAL_HTTP_TIMEOUT": "60"}
@@ -24,7 +23,7 @@ def _ogrinfo(server, *options: str, layer: str | None = None, key: str | None) -
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
 
 
-def test_ogrinfo_lists_the_collections(server):  # noqa: F811
+def test_ogrinfo_lists_the_collections(server):
     done = _ogrinfo(server, "-q", key=server.keys["planner"])
     assert done.returncode == 0, done.stderr
     for layer in ("localities", "incidents", "alerts"):
@@ -32,7 +31,7 @@ def test_ogrinfo_lists_the_collections(server):  # noqa: F811
 
 
 @pytest.mark.parametrize("layer", ["localities", "incidents", "alerts"])
-def test_ogrinfo_reads_every_feature(server, layer):  # noqa: F811
+def test_ogrinfo_reads_every_feature(server, layer):
     expected = server.get(f"/ogc/collections/{layer}/items", "analyst", params={"limit": 1}).json()[
         "numberMatched"
     ]
@@ -41,7 +40,7 @@ def test_ogrinfo_reads_every_feature(server, layer):  # noqa: F811
     assert len(re.findall(r"^OGRFeature\(", done.stdout, re.M)) == expected > 0
 
 
-def test_ogrinfo_without_the_key_is_refused(server):  # noqa: F811
+def test_ogrinfo_without_the_key_is_refused(server):
     done = _ogrinfo(server, "-q", key=None)
     assert done.returncode != 0
     assert "401" in done.stderr or "HTTP" in done.stderr, done.stderr

@@ -246,6 +246,15 @@ def test_geojson_holds_bases_targets_and_routes_from_base_to_target() -> None:
     assert {f["geometry"]["type"] for f in _features(square_plan, "target")} == {"Polygon"}
 
 
+def test_drivers_with_plain_words_labels_are_shown_by_label_in_percentage_points() -> None:
+    localities, risk, bases = greedy_trap()
+    label = "intercommunal incidents in neighbouring localities, last 6 months (weighted)"
+    risk["drivers"] = [[{"feature": "splag1_decay_ic_hl6", "label": label, "contribution": 0.0068}]] * 5
+    records = plan_patrols(localities, risk, bases).to_records()
+    assert records[0]["drivers"] == [f"{label} (+0.68 pp)"]
+    assert all("_" not in d for r in records for d in r["drivers"])
+
+
 def test_csv_and_records_round_trip(tmp_path) -> None:
     localities, risk, bases = greedy_trap()
     risk["drivers"] = [["a", "b", "c", "d"]] * 5

@@ -14,16 +14,6 @@ from sauti.cli import main
 from sauti.store import Workspace
 
 
-def _ingest_sample(root: Path, sample_dir: Path) -> None:
-    for path, level in (("caf_adm0.gpkg", "admin0"), ("caf_adm2.gpkg", "admin2")):
-        code = main(
-            ["-w", str(root), "ingest", "boundaries", str(sample_dir / "boundaries" / path), "--level", level]
-        )
-        assert code == 0
-    events = sample_dir / "events" / "ucdp_ged_v23_1_CAF.geojson"
-    assert main(["-w", str(root), "ingest", "incidents", str(events)]) == 0
-
-
 def test_without_scores_the_command_says_to_score_first(
     tmp_path: Path, sample_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -59,27 +49,9 @@ def test_input_errors_exit_2_with_one_line(
 
 
 @pytest.fixture(scope="module")
-def featured_workspace(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path) -> Path:
-    """The sample ingested with its monthly admin2 feature cube (with population)."""
-    root = tmp_path_factory.mktemp("featured") / "ws"
-    _ingest_sample(root, sample_dir)
-    from sauti.features import compute_features
-
-    raster = sample_dir / "population" / "worldpop2020_density_caf.tif"
-    compute_features(Workspace(root), freq="M", unit="admin2", population=raster)
-    return root
-
-
-@pytest.fixture(scope="module")
-def scored_workspace(featured_workspace: Path) -> Path:
-    """The featured sample, trained and scored."""
-    from sauti.models import score, train
-
-    root = featured_workspace
-    workspace = Workspace(root)
-    train(workspace, freq="M", unit="admin2")
-    score(workspace)
-    return root
+def scored_workspace(sample_workspace: Workspace) -> Path:
+    """A copy of the sample workspace: monthly admin2 cube with population, trained and scored."""
+    return sample_workspace.root
 
 
 @pytest.mark.slow
@@ -197,12 +169,12 @@ def test_a_base_in_cameroon_is_reported_not_planned_silently(
 
 
 def test_patrol_eval_on_backtest_style_predictions(
-    featured_workspace: Path, sample_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    scored_workspace: Path, sample_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from sauti.features import load_cube
     from sauti.models.patrol.evaluate import evaluate_patrol_plans, observed_counts
 
-    workspace = Workspace(featured_workspace)
+    workspace = Workspace(scored_workspace)
     cube = load_cube(workspace, freq="M", unit="admin2")
     counts = observed_counts(cube)
     # conservation: the non-zero rows hold every intercommunal incident the cube counted
@@ -227,7 +199,7 @@ def test_patrol_eval_on_backtest_style_predictions(
     predictions = tmp_path / "predictions.csv"
     pd.DataFrame(rows).assign(observed=0).to_csv(predictions, index=False)
     out, png = tmp_path / "patrol.json", tmp_path / "patrol.png"
-    args = ["-w", str(featured_workspace), "patrol-eval", "--predictions", str(predictions)]
+    args = ["-w", str(scored_workspace), "patrol-eval", "--predictions", str(predictions)]
     args += ["--bases", str(sample_dir / "bases.geojson"), "--out", str(out), "--png", str(png)]
     assert main(args) == 0
     printed = capsys.readouterr().out

@@ -136,3 +136,67 @@ def test_no_reporter_identifier_anywhere_in_the_workspace_or_the_logs(
     assert "ingested alerts" in caplog.text
     for name, text in (("log", caplog.text), ("stdout", captured.out), ("stderr", captured.err)):
         assert find(text.encode("utf-8"), pool) == [], f"reporter identifier found in {name}"
+
+
+# the unusual forms the hostile run found reaching analysts, and the issue's own example
+PHONE_FORMS = (
+    "tel23677665544",
+    "72/11/44/55",
+    "+236 - 71 - 62 - 53 - 48",
+    "23673665541abc",
+    "_23674665542",
+    "78.66.55.43",
+    "75 12 34 98",
+)
+
+
+def _digit_needles(form: str) -> set[bytes]:
+    """The number's digits as they could be written back: joined, and in pairs or fours with any separator."""
+    digits = "".join(ch for ch in form if ch.isdigit())
+    local = digits[-8:]
+    pairs = [local[i : i + 2] for i in range(0, 8, 2)]
+    out = {digits, local, f"{local[:4]} {local[4:]}"}
+    out |= {sep.join(pairs) for sep in (" ", "-", ".", "/", " - ")}
+    return {n.encode() for n in out}
+
+
+def test_no_digit_of_an_unusual_phone_form_anywhere_in_the_workspace(
+    tmp_path: Path, sample_dir: Path, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture
+) -> None:
+    needles = set().union(*(_digit_needles(f) for f in PHONE_FORMS))
+    text = "Appelez " + ", ".join(PHONE_FORMS) + " — réunion le 15/01/2022, environ 1 500 déplacés"
+    ws = Workspace(tmp_path / "ws")
+    ingest_boundaries(ws, sample_dir / "boundaries" / "caf_adm2.gpkg", "admin2")
+    keeper = ws.connect()
+    keeper.execute("SELECT COUNT(*) FROM localities").fetchone()
+    caplog.set_level(logging.DEBUG)
+    try:
+        source = tmp_path / "forms.csv"
+        source.write_text(
+            "id,received_at,text,place,gravite\n"
+            f'99120001,2021-03-04 10:00,"{text}","près de {PHONE_FORMS[1]}",3\n'
+            f'99120002,2021-03-04 11:00,"{text}",Bria,9\n',  # rejected (severity): in the rejects file
+            encoding="utf-8",
+        )
+        assert (
+            main(["--workspace", str(ws.root), "--verbose", "ingest", "alerts", str(source), "--json"]) == 0
+        )
+        outcomes = submit_alerts(ws, [{"text": text, "place": PHONE_FORMS[2]}, {"text": text, "severity": 0}])
+        assert [o.status for o in outcomes] == ["accepted", "rejected"]
+        stored = ws.alerts()
+        assert set(stored["alert_id"]) >= {"99120001"}  # the id is a key, never scrubbed
+        assert stored["text"].str.contains("15/01/2022", regex=False).all()  # dates survive
+        assert stored["text"].str.contains("1 500", regex=False).all()  # counts of people survive
+        files = [p for p in ws.root.rglob("*") if p.is_file()]
+        assert any(p.name.endswith(".rejects.csv") for p in files)
+        for path in files:
+            data = path.read_bytes()
+            assert [n for n in needles if n in data] == [], f"phone digits found in {path.name}"
+    finally:
+        keeper.close()
+    for path in [p for p in ws.root.rglob("*") if p.is_file()]:
+        data = path.read_bytes()
+        assert [n for n in needles if n in data] == [], f"phone digits found in {path.name}"
+    captured = capsys.readouterr()
+    for name, logged in (("log", caplog.text), ("stdout", captured.out), ("stderr", captured.err)):
+        assert [n for n in needles if n in logged.encode()] == [], f"phone digits found in {name}"

@@ -267,3 +267,24 @@ def test_a_user_model_round_trips_through_skops_only_when_its_types_are_trusted(
     frame = score(ws)
     assert (frame["model_version"] == record["version"]).all()
     assert frame["probability"].between(0, 1).all()
+
+
+def test_cli_train_a_baseline_then_score_serves_it_and_version_names_it(trained, capsys):
+    from sauti.api.services.meta import version
+    from sauti.api.services.source import DataSource
+
+    from sauti.cli import main
+    from sauti.settings import Settings
+
+    ws, _cube, _record = trained
+    assert main(["-w", str(ws.root), "train", "--model", "neighbourhood", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["estimator"] == "neighbourhood"
+    assert main(["-w", str(ws.root), "score", "--json"]) == 0
+    scored = json.loads(capsys.readouterr().out)
+    assert {row["model_version"] for row in scored} == {summary["version"]}
+    served = version(DataSource(Workspace(ws.root), Settings(workspace=ws.root)))
+    assert served["model_name"] == "neighbourhood"
+    assert served["model_version"] == summary["version"]
+    assert main(["-w", str(ws.root), "train", "--model", "historical_average_12"]) == 2
+    assert "cannot be served" in capsys.readouterr().err

@@ -53,7 +53,7 @@ class HeatmapRenderer:
     Parameters
     ----------
     path : Path
-        The risk surface GeoTIFF (a COG in an equal-area CRS, written by ``features.write_cog``).
+        The risk surface GeoTIFF (a COG in a UTM CRS, written by ``features.write_cog``).
     """
 
     def __init__(self, path: Path) -> None:

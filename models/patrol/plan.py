@@ -296,6 +296,18 @@ def _score_identity(risk: pd.DataFrame | None) -> tuple[str | None, str | None]:
     return period, version
 
 
+def _driver_text(item: dict) -> str:
+    """``label (+0.68 pp)``: the driver in plain words (:mod:`sauti.features.glossary`, so no internal
+    name reaches a person) and its contribution in percentage points, like the risk in %."""
+    name = item.get("label") or (
+        feature_label(str(item["feature"])) if item.get("feature") else str(item.get("name") or "?")
+    )
+    contribution = item.get("contribution")
+    if isinstance(contribution, (int, float)) and not isinstance(contribution, bool):
+        return f"{name} ({points(contribution)})"
+    return str(name)
+
+
 def _driver_names(value: Any, top: int = TOP_DRIVERS) -> list[str]:
     """Normalise a score's drivers (list of names/dicts, or JSON text) to up to ``top`` strings."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -316,14 +328,7 @@ def _driver_names(value: Any, top: int = TOP_DRIVERS) -> list[str]:
     out = []
     for item in list(value)[:top]:
         if isinstance(item, dict):
-            name = item.get("label") or (
-                feature_label(str(item["feature"])) if item.get("feature") else item.get("name") or "?"
-            )
-            contribution = item.get("contribution")
-            if isinstance(contribution, (int, float)) and not isinstance(contribution, bool):
-                out.append(f"{name} ({points(contribution)})")
-            else:
-                out.append(str(name))
+            out.append(_driver_text(item))
         else:
             out.append(str(item))
     return out

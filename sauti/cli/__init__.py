@@ -59,9 +59,9 @@ def current_workspace():
 
 
 def _register() -> None:
-    from sauti.cli import features_cmd, ingest_cmd, models_cmd, patrol_cmd, serve_cmd, status_cmd
+    from sauti.cli import export_cmd, features_cmd, ingest_cmd, models_cmd, patrol_cmd, serve_cmd, status_cmd
 
-    for module in (ingest_cmd, status_cmd, features_cmd, models_cmd, patrol_cmd, serve_cmd):
+    for module in (ingest_cmd, status_cmd, features_cmd, models_cmd, patrol_cmd, serve_cmd, export_cmd):
         module.register(app)
 
 

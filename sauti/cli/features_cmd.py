@@ -128,6 +128,12 @@ def heatmap(
     blend: float = typer.Option(
         0.5, "--blend", help="Weight of the incident density against locality scores."
     ),
+    values: str = typer.Option(
+        "index",
+        "--values",
+        help="index: a relative risk index (incident density blended with scores, 1 = highest); "
+        "probability: the locality probabilities themselves (needs scores; no density).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON summary object."),
 ) -> None:
     """Write the risk surface (recent-incident density blended with locality scores) as a COG.
@@ -144,6 +150,7 @@ def heatmap(
     workspace = current_workspace()
     freq = check_freq(freq)
     scores, note = _heatmap_scores(workspace, freq, unit)
+    blend, relative = _values_mode(values, scores, blend, note)
     with progress_bar("heatmap", 3) as advance:
         surface = workspace_surface(
             workspace,
@@ -154,6 +161,7 @@ def heatmap(
             half_life_days=half_life_days,
             bandwidth_km=bandwidth_km,
             blend=blend,
+            relative_scores=relative,
         )
         surface.attrs["freq"] = freq
         advance(1)
@@ -175,6 +183,19 @@ def heatmap(
         "units": surface.attrs["units"],
     }
     _print_heatmap(summary, as_json)
+
+
+def _values_mode(values: str, scores, blend: float, note: str) -> tuple[float, bool]:
+    """``(blend, relative_scores)`` for ``--values``: the index as asked, or the probabilities alone."""
+    from sauti.errors import NotReadyError, SautiError
+
+    if values == "index":
+        return blend, True
+    if values != "probability":
+        raise SautiError(f"--values must be index or probability, not {values!r}")
+    if scores is None:
+        raise NotReadyError(f"--values probability needs locality scores ({note}); run `sauti score` first")
+    return 0.0, False
 
 
 def _heatmap_scores(workspace, freq: str, unit: str):

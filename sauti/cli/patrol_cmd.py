@@ -146,7 +146,7 @@ def _priority_table(plan, summary: dict):
         cells = [row.base, str(row.rank), row.name, f"{row.risk:.1%}"]
         if summary["weighted"]:
             cells.append(f"{row.weight:,.0f}")
-        cells += [f"{row.distance_km:.0f}", ", ".join(d.split(" (")[0] for d in row.drivers)]
+        cells += [f"{row.distance_km:.0f}", ", ".join(d.rsplit(" (", 1)[0] for d in row.drivers)]
         table.add_row(*cells)
     return table
 

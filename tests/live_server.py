@@ -1,0 +1,122 @@
+"""A live Sauti server for the API tests (real uvicorn on 127.0.0.1) and the copy of a workspace.
+
+``tests/conftest.py`` builds the sample workspace once per session and starts one server on a copy
+of it (fixture ``server``); modules that need another server (other settings) call
+:func:`start_server` on the same workspace. A server's access log is kept beside its workspace so
+tests can check what it writes.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROLES = ("reporter", "planner", "analyst", "admin")
+STARTUP_S = 60
+STORE = "sauti.sqlite"
+
+
+@dataclass
+class LiveServer:
+    """A running ``uvicorn`` process serving a workspace."""
+
+    url: str
+    workspace: Path
+    keys: dict[str, str]
+    log: Path
+    process: subprocess.Popen = field(repr=False)
+
+    def client(self, role: str | None = None, **kwargs) -> httpx.Client:
+        """An HTTP client, with the bearer key of ``role`` when given."""
+        headers = {"Authorization": f"Bearer {self.keys[role]}"} if role else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=60, **kwargs)
+
+    def get(self, path: str, role: str | None = None, **kwargs) -> httpx.Response:
+        with self.client(role) as client:
+            return client.get(path, **kwargs)
+
+    def stop(self) -> None:
+        """Terminate the process (idempotent)."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def sauti(*args: str, workspace: Path) -> subprocess.CompletedProcess:
+    """Run the ``sauti`` CLI of this interpreter on ``workspace``."""
+    env = {**os.environ, "SAUTI_WORKSPACE": str(workspace)}
+    return subprocess.run(
+        [sys.executable, "-m", "sauti.cli", *args], env=env, capture_output=True, text=True, timeout=600
+    )
+
+
+def copy_workspace(source: Path, destination: Path) -> Path:
+    """Copy a workspace folder; the store goes through SQLite's backup API (safe while it is served)."""
+    shutil.copytree(source, destination, ignore=shutil.ignore_patterns(f"{STORE}*"))
+    if (source / STORE).exists():
+        with sqlite3.connect(source / STORE) as live, sqlite3.connect(destination / STORE) as copy:
+            live.backup(copy)
+        live.close()
+        copy.close()
+    return destination
+
+
+def add_users(workspace: Path) -> dict[str, str]:
+    """One user per role (``test-<role>``); returns the bearer key of each role."""
+    import json
+
+    keys = {}
+    for role in ROLES:
+        done = sauti("users", "add", f"test-{role}", "--role", role, "--json", workspace=workspace)
+        assert done.returncode == 0, done.stderr
+        keys[role] = json.loads(done.stdout)["key"]
+    return keys
+
+
+def start_server(
+    workspace: Path, keys: dict[str, str], extra_env: dict[str, str] | None = None
+) -> LiveServer:
+    """Start uvicorn on a free loopback port for ``workspace`` and wait for /api/v1/health."""
+    port = free_port()
+    log = workspace.parent / f"server-{port}.log"
+    env = {**os.environ, "SAUTI_WORKSPACE": str(workspace), **(extra_env or {})}
+    with open(log, "wb") as handle:  # the child keeps its own descriptor
+        process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--factory", "sauti.api.app:create_app",
+             "--host", "127.0.0.1", "--port", str(port)],
+            env=env, stdout=handle, stderr=subprocess.STDOUT, cwd=workspace.parent,
+        )  # fmt: skip
+    server = LiveServer(f"http://127.0.0.1:{port}", workspace, keys, log, process)
+    atexit.register(server.stop)
+    deadline = time.monotonic() + STARTUP_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"uvicorn exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(server.url + "/api/v1/health", timeout=2).status_code == 200:
+                return server
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    server.stop()
+    pytest.fail(f"uvicorn did not answer /api/v1/health within {STARTUP_S} s")

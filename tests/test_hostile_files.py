@@ -1,0 +1,178 @@
+"""Hostile input files, generated here: each gets exit 2 with ONE line naming the file and the
+problem, or every row accounted for (read = accepted + rejected + duplicates, each rejected row
+with a field and a reason): never a traceback, never a silent drop.
+
+The big members of the corpus (a 52 MB alert, 10⁶ columns, 200,000 alerts) are timed and
+measured by ``bench/bench_hostile.py`` (time and peak memory), not here.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sauti.ingest.boundaries import ingest_boundaries
+
+from sauti.cli import main
+from sauti.store import Workspace
+
+OK = "2021-03-04T10:00:00Z"
+
+
+def _deep(n: int) -> str:
+    return "[" * n + "]" * n
+
+
+ALERT_FILES: dict[str, tuple[str, str | bytes]] = {
+    # name: (file name, content)
+    "deep-json-array-item": ("deep.json", f'[{{"received_at": "{OK}", "text": "calme"}}, {_deep(100_000)}]'),
+    "deep-json-object": ("deepobj.json", '{"a":' * 50_000 + "1" + "}" * 50_000),
+    "deep-jsonl-line": ("deep.jsonl", f'{{"received_at": "{OK}", "text": "a"}}\n{_deep(20_000)}\n'),
+    "nan-inf-coordinates": (
+        "nan.json",
+        f'[{{"received_at": "{OK}", "text": "a", "latitude": NaN, "longitude": NaN}},'
+        f' {{"received_at": "{OK}", "text": "b", "latitude": Infinity, "longitude": 20}}]',
+    ),
+    "geojson-nan-polygon": (
+        "poly.geojson",
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "properties": {"received_at": OK, "text": "zone"},
+                        "geometry": {
+                            "type": "Polygon",
+                            "coordinates": [[[20.6, 5.7], [20.7, 5.7], [20.7, 5.8], [20.6, 5.7]]],
+                        },
+                    },
+                    {
+                        "type": "Feature",
+                        "properties": {"received_at": OK, "text": "nan"},
+                        "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]},
+                    },
+                    {
+                        "type": "Feature",
+                        "properties": {"received_at": OK, "text": "broken"},
+                        "geometry": {"type": "Polygon", "coordinates": [[1, 2]]},
+                    },
+                ],
+            }
+        ).replace("[[0, 0], [1, 0]", "[[NaN, 0], [1, 0]"),
+    ),
+    "nul-byte-csv": ("nul.csv", b"received_at,text\n2021-03-04 10:00,avant\x00apres la pluie\n"),
+    "huge-field": ("huge.csv", f"received_at,text\n2021-03-04 10:00,{'x' * 300_000}\n2021-03-04 11:00,ok\n"),
+    "numeric-ids": (
+        "ids.csv",
+        "sms_id,received_at,text\n99120001,2021-03-04,a\n4471234567890123,2021-03-04,b\n",
+    ),
+    "json-bad-record": ("bad.jsonl", f'{{"received_at": "{OK}", "text": "a"}}\n{{oops}}\n'),
+}
+# expected (read, accepted, rejected) and the reasons of the rejected rows
+EXPECTED = {
+    "deep-json-array-item": (2, 1, 1, {"nested deeper than 64 levels"}),
+    "deep-json-object": (1, 0, 1, {"nested deeper than 64 levels"}),
+    "deep-jsonl-line": (2, 1, 1, {"nested deeper than 64 levels"}),
+    "nan-inf-coordinates": (2, 1, 1, {"not a finite number"}),
+    "geojson-nan-polygon": (
+        3,
+        1,
+        2,
+        {
+            "Polygon geometry has malformed coordinates",
+        },
+    ),
+    "nul-byte-csv": (1, 1, 0, set()),
+    "huge-field": (2, 1, 1, {"longer than 100000 characters"}),
+    "numeric-ids": (2, 2, 0, set()),
+    "json-bad-record": (2, 1, 1, {"not valid JSON (Expecting property name enclosed in double quotes)"}),
+}
+FATAL_FILES: dict[str, tuple[str, str | bytes, str]] = {
+    # name: (file name, content, what the one line must say)
+    "empty": ("empty.csv", "", "file is empty"),
+    "duplicate-headers": (
+        "dup.csv",
+        "received_at,text,Text\n2021-03-04,a,b\n",
+        "given more than once: 'text'",
+    ),
+    "many-columns": (
+        "wide.csv",
+        ",".join(f"c{i}" for i in range(20_000)) + "\n" + "1," * 19_999 + "1\n",
+        "20,000 columns",
+    ),
+    "truncated-json": ("cut.json", '[{"received_at": "2021-03-04", "text": "abc', "ends inside a string"),
+    "json-missing-comma": ("comma.json", '[{"text": "a"} {"text": "b"}]', "expected ',' or ']'"),
+    "unclosed-quote": ("quote.csv", 'received_at,text\n2021-03-04,"never closed\n', "quote.csv"),
+    "binary": ("noise.csv", bytes(range(256)) * 40, "noise.csv"),
+    "json-scalars": ("scalars.json", '[1, "x", null]', "no received_at column"),
+    "utf16": ("utf16.csv", "received_at,text\n2021-03-04,a\n".encode("utf-16"), "utf16.csv"),
+}
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path) -> Path:
+    ws = Workspace(tmp_path_factory.mktemp("hostile") / "ws")
+    ingest_boundaries(ws, sample_dir / "boundaries" / "caf_adm2.gpkg", "admin2")
+    return ws.root
+
+
+@pytest.fixture
+def ws(template: Path, tmp_path: Path) -> Workspace:
+    shutil.copytree(template, tmp_path / "ws")
+    return Workspace(tmp_path / "ws")
+
+
+def _write(folder: Path, name: str, content: str | bytes) -> Path:
+    path = folder / name
+    path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+    return path
+
+
+@pytest.mark.parametrize("case", list(ALERT_FILES), ids=list(ALERT_FILES))
+def test_hostile_alert_file_rows_are_accounted_for(ws: Workspace, tmp_path: Path, capsys, case: str) -> None:
+    path = _write(tmp_path, *ALERT_FILES[case])
+    code = main(["--workspace", str(ws.root), "ingest", "alerts", str(path), "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    summary = json.loads(out)
+    read, accepted, rejected, reasons = EXPECTED[case]
+    assert (summary["read"], summary["accepted"], summary["rejected"]) == (read, accepted, rejected)
+    assert summary["read"] == summary["accepted"] + summary["rejected"] + summary["duplicates"]
+    rejects = pd.read_csv(summary["rejects_file"])
+    assert len(rejects) == rejected
+    assert rejects["field"].notna().all()
+    assert set(rejects["reason"]) == reasons
+
+
+def test_nul_byte_does_not_cut_the_text_and_a_polygon_alert_is_located(ws: Workspace, tmp_path: Path) -> None:
+    for case in ("nul-byte-csv", "geojson-nan-polygon"):
+        assert (
+            main(["--workspace", str(ws.root), "ingest", "alerts", str(_write(tmp_path, *ALERT_FILES[case]))])
+            == 0
+        )
+    stored = ws.alerts().set_index("text")
+    assert "avantapres la pluie" in stored.index
+    zone = stored.loc["zone"]
+    assert zone["location_source"] == "point"
+    assert 20.6 <= zone["longitude"] <= 20.7
+    assert zone["locality_id"] is not None
+
+
+@pytest.mark.parametrize("case", list(FATAL_FILES), ids=list(FATAL_FILES))
+def test_hostile_file_is_refused_in_one_line_naming_it(
+    ws: Workspace, tmp_path: Path, capsys, case: str
+) -> None:
+    name, content, expected = FATAL_FILES[case]
+    path = _write(tmp_path, name, content)
+    code = main(["--workspace", str(ws.root), "ingest", "alerts", str(path), "--json"])
+    out, err = capsys.readouterr()
+    assert code == 2, out
+    assert err.count("\n") == 1, err
+    assert name in err
+    assert expected in err
+    assert "Traceback" not in err
+    assert len(ws.alerts()) == 0
