@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from sauti.api.services.source import DataSource
@@ -37,26 +36,12 @@ PRIORITY_LENGTH = 10
 RISING_LENGTH = 5
 
 
-@cache
-def templates():
-    """The jinja2 environment over ``api/templates`` (autoescaped)."""
-    from jinja2 import Environment, PackageLoader, select_autoescape
-
-    env = Environment(
-        loader=PackageLoader("sauti.api", "templates"),
-        autoescape=select_autoescape(["html", "svg"]),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["pct"] = percent
-    env.filters["pp"] = points
-    env.filters["plural"] = plural
-    env.filters["words"] = words
-    return env
-
-
 def render(name: str, **context: Any) -> str:
-    return templates().get_template(name).render(**context)
+    """Render the template ``api/templates/<name>`` with the map's number and word helpers."""
+    from sauti.figures import page_template
+
+    helpers = {"pct": percent, "pp": points, "plural": plural, "words": words}
+    return page_template("sauti.api", name).render(**helpers, **context)
 
 
 # --- words and numbers -----------------------------------------------------------------------------

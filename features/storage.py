@@ -81,7 +81,7 @@ def unpack(stored: xr.Dataset) -> xr.Dataset:
         for j, label in enumerate(stored[f"{name}_variable"].to_numpy().astype(str)):
             pieces[label] = (inner, values[j])
     coords = {k: v for k, v in stored.coords.items() if not str(k).endswith("_variable")}
-    return xr.Dataset({n: pieces[n] for n in order}, coords=coords, attrs=attrs)
+    return xr.Dataset({n: pieces[n] for n in order if n in pieces}, coords=coords, attrs=attrs)
 
 
 def save_cube(cube: xr.Dataset, path: str | Path) -> Path:
@@ -104,9 +104,19 @@ def save_cube(cube: xr.Dataset, path: str | Path) -> Path:
     return path
 
 
-def read_cube(path: str | Path) -> xr.Dataset:
-    """Load a saved cube fully into memory (the file is closed afterwards)."""
+def read_cube(
+    path: str | Path, *, variables: list[str] | None = None, last_periods: int | None = None
+) -> xr.Dataset:
+    """Load a saved cube into memory (the file is closed afterwards).
+
+    ``variables`` and ``last_periods`` read only those variables and the latest periods (the file is
+    chunked, so scoring 10,000 localities reads a fraction of it); default: everything.
+    """
     with xr.open_dataset(path, engine="h5netcdf") as opened:
+        if last_periods is not None and PERIOD_DIM in opened.dims:
+            opened = opened.isel({PERIOD_DIM: slice(-int(last_periods), None)})
+        if variables is not None:
+            opened = _only_variables(opened, set(variables))
         cube = unpack(opened.load())
     for name in ("name", "admin1_id", "level", "locality"):
         if name in cube.coords:
@@ -114,8 +124,24 @@ def read_cube(path: str | Path) -> xr.Dataset:
     return cube
 
 
-def load_cube(workspace, *, freq: str = "M", unit: str = "admin2") -> xr.Dataset:
-    """The saved cube of ``unit`` × ``freq``.
+def _only_variables(stored: xr.Dataset, wanted: set[str]) -> xr.Dataset:
+    """The packed file's variables restricted to ``wanted`` (labels along each pack's variable axis)."""
+    for name in [str(n) for n in stored.data_vars if str(n).startswith("pack")]:
+        labels = stored[f"{name}_variable"].to_numpy().astype(str)
+        keep = np.flatnonzero(np.isin(labels, sorted(wanted)))
+        stored = stored.isel({f"{name}_variable": keep})
+    return stored
+
+
+def load_cube(
+    workspace,
+    *,
+    freq: str = "M",
+    unit: str = "admin2",
+    variables: list[str] | None = None,
+    last_periods: int | None = None,
+) -> xr.Dataset:
+    """The saved cube of ``unit`` × ``freq`` (optionally only some variables and the latest periods).
 
     Raises
     ------
@@ -128,7 +154,7 @@ def load_cube(workspace, *, freq: str = "M", unit: str = "admin2") -> xr.Dataset
             f"no feature cube for unit={unit} freq={check_freq(freq)} in {workspace.root}; "
             f"run `sauti features --unit {unit} --freq {check_freq(freq)}` first"
         )
-    return read_cube(path)
+    return read_cube(path, variables=variables, last_periods=last_periods)
 
 
 def stored_provenance(workspace, *, freq: str = "M", unit: str = "admin2") -> dict | None:

@@ -16,7 +16,7 @@ import shapely
 
 from sauti.constants import LOCALITY_COLUMNS, LOCALITY_ID, STORAGE_CRS
 from sauti.errors import NotReadyError
-from sauti.geo import local_crs
+from sauti.geo import local_crs, parent_positions
 
 _GRID = re.compile(r"grid:(\d+(?:\.\d+)?)\s*km")
 
@@ -111,18 +111,33 @@ def _polygonal(geoms: np.ndarray) -> np.ndarray:
     return out
 
 
-def country_outline(workspace) -> tuple[object | None, pd.Series | None]:
+def stored_level(workspace, level: str, stored: gpd.GeoDataFrame | None = None) -> gpd.GeoDataFrame:
+    """The stored localities of one level: from ``stored`` (every level, already read from the
+    store) when given, else read from the workspace. Same rows, order and columns either way."""
+    if stored is None:
+        return workspace.localities(level)
+    frame = stored[stored["level"] == level].reset_index(drop=True)
+    for column in frame.columns:  # a column NULL on every row of the level reads as None, as from SQL
+        if column != frame.geometry.name and frame[column].dtype != object and frame[column].isna().all():
+            frame[column] = pd.Series([None] * len(frame), dtype=object)
+    return frame
+
+
+def country_outline(
+    workspace, stored: gpd.GeoDataFrame | None = None
+) -> tuple[object | None, pd.Series | None]:
     """The country outline (union of the stored admin0 localities) and the first admin0 row.
 
     ``(None, None)`` when the workspace holds no admin0 level (callers choose their fallback).
+    ``stored``: every stored locality, when the caller has read them already.
     """
     if "admin0" not in workspace.levels():
         return None, None
-    admin0 = workspace.localities("admin0")
+    admin0 = stored_level(workspace, "admin0", stored)
     return shapely.union_all(admin0.geometry.to_numpy()), admin0.iloc[0]
 
 
-def _grid_outline(workspace) -> tuple[object, pd.Series | None]:
+def _grid_outline(workspace, stored: gpd.GeoDataFrame | None) -> tuple[object, pd.Series | None]:
     """What a grid covers: the country outline, else the union of the finest admin level stored."""
     levels = workspace.levels()
     if not levels:
@@ -130,16 +145,17 @@ def _grid_outline(workspace) -> tuple[object, pd.Series | None]:
             f"no boundaries in the workspace {workspace.root}; "
             "run `sauti ingest boundaries FILE --level admin2` first"
         )
-    outline, admin0 = country_outline(workspace)
+    outline, admin0 = country_outline(workspace, stored)
     if outline is not None:
         return outline, admin0
     finest = sorted(level for level in levels if level.startswith("admin"))[-1]
-    return shapely.union_all(workspace.localities(finest).geometry.to_numpy()), None
+    return shapely.union_all(stored_level(workspace, finest, stored).geometry.to_numpy()), None
 
 
-def grid_localities(workspace, cell_km: float) -> gpd.GeoDataFrame:
-    """The ``grid:<cell_km>km`` unit set of a workspace, with admin1 parents from the store."""
-    outline, admin0 = _grid_outline(workspace)
+def grid_localities(workspace, cell_km: float, *, stored: gpd.GeoDataFrame | None = None) -> gpd.GeoDataFrame:
+    """The ``grid:<cell_km>km`` unit set of a workspace, with admin1 parents from the store
+    (``stored``: every stored locality, when the caller has read them already)."""
+    outline, admin0 = _grid_outline(workspace, stored)
     grid = make_grid(outline, cell_km)
     out = gpd.GeoDataFrame(index=grid.index, geometry=grid.geometry, crs=STORAGE_CRS)
     for column in LOCALITY_COLUMNS:
@@ -154,8 +170,8 @@ def grid_localities(workspace, cell_km: float) -> gpd.GeoDataFrame:
         out["admin0_id"], out["admin0_name"] = admin0["locality_id"], admin0["name"]
     levels = workspace.levels()
     if "admin1" in levels:
-        admin1 = workspace.localities("admin1")
-        where = _parent_position(grid, admin1)
+        admin1 = stored_level(workspace, "admin1", stored)
+        where = parent_positions(grid.geometry.to_numpy(), admin1.geometry.to_numpy())
         ok = where >= 0
         out.loc[ok, "admin1_id"] = admin1[LOCALITY_ID].to_numpy()[where[ok]]
         out.loc[ok, "admin1_name"] = admin1["name"].to_numpy()[where[ok]]
@@ -164,25 +180,9 @@ def grid_localities(workspace, cell_km: float) -> gpd.GeoDataFrame:
     return out.reset_index(drop=True)
 
 
-def _parent_position(cells: gpd.GeoDataFrame, parents: gpd.GeoDataFrame) -> np.ndarray:
-    """Parent containing each cell's representative point, else the nearest parent."""
-    points = shapely.point_on_surface(cells.geometry.to_numpy())
-    tree = shapely.STRtree(parents.geometry.to_numpy())
-    where = np.full(len(points), -1, dtype=np.int64)
-    hits = tree.query(points, predicate="intersects")
-    if hits.shape[1]:
-        order = np.lexsort((hits[1], hits[0]))
-        pi, qi = hits[0][order], hits[1][order]
-        first = np.r_[True, pi[1:] != pi[:-1]]
-        where[pi[first]] = qi[first]
-    missing = np.flatnonzero(where < 0)
-    if len(missing):
-        nearest = tree.query_nearest(points[missing], all_matches=False)
-        where[missing[nearest[0]]] = nearest[1]
-    return where
-
-
-def unit_localities(workspace, unit: str = "admin2") -> gpd.GeoDataFrame:
+def unit_localities(
+    workspace, unit: str = "admin2", *, stored: gpd.GeoDataFrame | None = None
+) -> gpd.GeoDataFrame:
     """The localities of a unit set: a stored admin level, or ``grid:<N>km`` cells.
 
     Parameters
@@ -190,6 +190,9 @@ def unit_localities(workspace, unit: str = "admin2") -> gpd.GeoDataFrame:
     workspace : sauti.store.Workspace
     unit : str
         ``admin1``, ``admin2``, ``admin3`` … (as stored) or ``grid:<N>km``.
+    stored : GeoDataFrame, optional
+        Every stored locality (``workspace.localities()``), when the caller has read them
+        already: the store is then not read again.
 
     Returns
     -------
@@ -204,8 +207,8 @@ def unit_localities(workspace, unit: str = "admin2") -> gpd.GeoDataFrame:
     """
     kind, size = parse_unit(unit)
     if kind == "grid":
-        return grid_localities(workspace, size)
-    localities = workspace.localities(kind)
+        return grid_localities(workspace, size, stored=stored)
+    localities = stored_level(workspace, kind, stored)
     if localities.empty:
         have = ", ".join(workspace.levels()) or "none"
         raise NotReadyError(

@@ -143,11 +143,14 @@ def parse_received_at(values: pd.Series, timezone: str) -> pd.Series:
     if epoch.any():
         out[epoch] = pd.to_datetime(text[epoch].astype(float), unit="s", utc=True)
     aware = text.str.contains(_AWARE_RE, regex=True) & ~epoch
-    for idx in text.index[aware]:
-        try:
-            out[idx] = pd.Timestamp(text[idx].replace(" ", "T", 1)).tz_convert("UTC")
-        except (ValueError, TypeError, OverflowError):
-            continue
+    if aware.any():
+        written = text[aware].str.replace(" ", "T", n=1, regex=False)
+        out[aware] = pd.to_datetime(written, format="ISO8601", utc=True, errors="coerce")
+        for idx in written.index[out[aware].isna().to_numpy()]:  # other layouts, one by one
+            try:
+                out[idx] = pd.Timestamp(written[idx]).tz_convert("UTC")
+            except (ValueError, TypeError, OverflowError):
+                continue
     naive = ~aware & ~epoch & (text != "")
     if naive.any():
         sub = text[naive]

@@ -262,9 +262,11 @@ def _pseudonymise(canon: pd.DataFrame, parsed: _Parsed, ragged: np.ndarray, ctx:
         ident_words = {fold_word(w) for w in _ANY_WORD_RE.findall(f"{phone} {name}")}
         long_field = bad_field = None
         for col in columns:
-            clean = _clean(col, cells[col][pos], parsed.text, pos, phone, idents, ident_words, ctx)
-            if long_field is None and len(clean) > MAX_FIELD_CHARS:
-                long_field = col
+            value = cells[col][pos]
+            if len(value) > MAX_FIELD_CHARS:  # rejected: only its (scrubbed) start is ever shown
+                long_field = long_field or col
+                value = value[:REJECT_FIELD_CHARS]
+            clean = _clean(col, value, parsed.text, pos, phone, idents, ident_words, ctx)
             if bad_field is None and REPLACEMENT_CHAR in clean:
                 bad_field = col
             out[col].append(clean)
@@ -288,11 +290,11 @@ def _clean(
     """One field of one row as it may be kept: keys as written, parsed values, scrubbed text."""
     if col in KEY_FIELDS:  # keys are never scrubbed (one holding the reporter's number is keyed)
         return _own_phone_as_id(value, phone, ctx.secret) if col == "alert_id" else value
+    if not value:
+        return value
     if col in parsed:
         done = parsed[col][pos]
         return done if isinstance(done, str) and done else scrub_text(value, idents)
-    if not value:
-        return value
     extra = _known_names_in(value, ctx)
     return scrub_text(value, idents + extra) if extra or _may_hold(value, ident_words) else value
 
@@ -441,22 +443,23 @@ def _locate(
     safe: pd.DataFrame, lon: pd.Series, lat: pd.Series, text: pd.Series, gazetteer: Gazetteer
 ) -> dict[Any, tuple[PlaceMatch | None, str]]:
     """Where each alert is: P-code > point > place column > free text (or ``unresolved``)."""
-    places = safe["place"].where(~blank(safe["place"]), None)
-    loc_ids = safe["locality_id"].astype(str).str.strip()
+    places = safe["place"].where(~blank(safe["place"]), None).tolist()
+    loc_ids = safe["locality_id"].astype(str).str.strip().tolist()
+    texts = text.tolist()
     point_matches = gazetteer.locate_points(lon.to_numpy(dtype=float), lat.to_numpy(dtype=float))
     located: dict[Any, tuple[PlaceMatch | None, str]] = {}
     for pos, idx in enumerate(safe.index):
         match, how = None, "unresolved"
-        if loc_ids.iat[pos]:
-            match = gazetteer.by_id(loc_ids.iat[pos])
+        if loc_ids[pos]:
+            match = gazetteer.by_id(loc_ids[pos])
             how = "locality_id" if match else how
         if match is None and point_matches[pos] is not None:
             match, how = point_matches[pos], "point"
-        if match is None and places.iat[pos]:
-            match = gazetteer.match_name(places.iat[pos])
+        if match is None and places[pos]:
+            match = gazetteer.match_name(places[pos])
             how = "gazetteer" if match else how
-        if match is None and text.iat[pos]:
-            match = gazetteer.resolve(text.iat[pos])
+        if match is None and texts[pos]:
+            match = gazetteer.resolve(texts[pos])
             how = "gazetteer" if match else how
         located[idx] = (match, how)
     return located

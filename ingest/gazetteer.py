@@ -202,6 +202,9 @@ class Gazetteer:
                 self._by_key.setdefault(entry.key, []).append(entry)
         self._keys = sorted(self._by_key)
         self._max_len = max((len(k) for k in self._keys), default=0)
+        # best fuzzy key (index into _keys, score 0-100; 0: none) of each text window seen so far:
+        # alert texts repeat their words, so most windows are scored once per process
+        self._fuzzy: dict[str, tuple[int, int]] = {}
         self._tree = None
         self._finest_first: list[str] = sorted(
             {lvl for lvl in self.localities["level"]}, key=lambda lv: -_LEVEL_RANK.get(lv, 0)
@@ -334,25 +337,9 @@ class Gazetteer:
         return found[0], found[1] / 100.0
 
     def _candidates(self, text: str, tokens: list[tuple[str, int, int]]) -> list[_Candidate]:
-        windows: list[tuple[int, int, str, str]] = []
-        for i in range(len(tokens)):
-            for j in range(i + 1, min(i + MAX_WINDOW_TOKENS, len(tokens)) + 1):
-                first = fold_word(tokens[i][0])
-                last = fold_word(tokens[j - 1][0])
-                if last in STOPWORDS or (first in STOPWORDS and j - i == 1):
-                    continue
-                key = "".join(compact(t[0]) for t in tokens[i:j])
-                if first in STOPWORDS and key not in self._by_key:
-                    continue  # "La Mbi" is a name; "la Mbii" is not tried fuzzily
-                if not key or len(key) > self._max_len + 3 or key.isdigit():
-                    continue
-                matched = text[tokens[i][1] : tokens[j - 1][2]]
-                windows.append((i, j, matched, key))
-        if not windows:
-            return []
         out: list[_Candidate] = []
         fuzzy_rows = []
-        for i, j, matched, key in windows:
+        for i, j, matched, key in self._windows(text, tokens):
             if key in self._by_key:
                 if len(key) <= MIN_BARE_CHARS and not matched[:1].isupper():
                     continue
@@ -360,22 +347,47 @@ class Gazetteer:
             elif len(key) >= MIN_FUZZY_CHARS:
                 fuzzy_rows.append((i, j, matched, key))
         if fuzzy_rows and self._keys:
-            from rapidfuzz import fuzz, process
-
-            scores = process.cdist(
-                [r[3] for r in fuzzy_rows],
-                self._keys,
-                scorer=fuzz.ratio,
-                score_cutoff=FUZZY_THRESHOLD * 100,
-                dtype=np.uint8,
-            )
-            for row, (i, j, matched, _key) in enumerate(fuzzy_rows):
-                col = int(np.argmax(scores[row]))
-                score = scores[row, col]
+            best = self._best_fuzzy([r[3] for r in fuzzy_rows])
+            for (i, j, matched, _key), (col, score) in zip(fuzzy_rows, best, strict=True):
                 if score == 0 or len(self._keys[col]) < MIN_FUZZY_CHARS:
                     continue
                 out.append(_Candidate(i, j, matched, self._keys[col], score / 100.0))
         return out
+
+    def _windows(self, text: str, tokens: list[tuple[str, int, int]]) -> list[tuple[int, int, str, str]]:
+        """Runs of 1…MAX_WINDOW_TOKENS tokens that could be a place name: (i, j, as written, key)."""
+        folded = [fold_word(t[0]) for t in tokens]
+        compacted = [compact(t[0]) for t in tokens]
+        windows = []
+        for i in range(len(tokens)):
+            first = folded[i]
+            for j in range(i + 1, min(i + MAX_WINDOW_TOKENS, len(tokens)) + 1):
+                last = folded[j - 1]
+                if last in STOPWORDS or (first in STOPWORDS and j - i == 1):
+                    continue
+                key = "".join(compacted[i:j])
+                if first in STOPWORDS and key not in self._by_key:
+                    continue  # "La Mbi" is a name; "la Mbii" is not tried fuzzily
+                if not key or len(key) > self._max_len + 3 or key.isdigit():
+                    continue
+                windows.append((i, j, text[tokens[i][1] : tokens[j - 1][2]], key))
+        return windows
+
+    def _best_fuzzy(self, keys: list[str]) -> list[tuple[int, int]]:
+        """Best gazetteer key (index, score 0-100) of each window key, from the cache or scored now."""
+        todo = sorted({k for k in keys if k not in self._fuzzy})
+        if todo:
+            from rapidfuzz import fuzz, process
+
+            scores = process.cdist(
+                todo, self._keys, scorer=fuzz.ratio, score_cutoff=FUZZY_THRESHOLD * 100, dtype=np.uint8
+            )
+            cols = scores.argmax(axis=1)
+            if len(self._fuzzy) > 500_000:
+                self._fuzzy.clear()
+            for key, col, score in zip(todo, cols, scores[np.arange(len(todo)), cols], strict=True):
+                self._fuzzy[key] = (int(col), int(score))
+        return [self._fuzzy[k] for k in keys]
 
     def _pick(self, key: str, matched: str, similarity: float) -> PlaceMatch | None:
         """The locality a gazetteer key stands for: finest level, ambiguity resolved or penalised."""

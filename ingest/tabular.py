@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
 import re
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -45,8 +47,14 @@ class TextSource:
     longest_line: int | None = None
 
 
-def inspect_text(path: Path, sample_bytes: int = 1 << 16) -> TextSource:
-    """Choose encoding and delimiter for ``path`` (cached while the file is unchanged)."""
+def inspect_text(path: Path | bytes, sample_bytes: int = 1 << 16, name: str = "upload") -> TextSource:
+    """Choose encoding and delimiter for a file (cached while it is unchanged) or for ``bytes``
+    (an upload, named ``name`` in messages)."""
+    if isinstance(path, bytes):
+        try:
+            return _inspect_data(path, len(path), None, sample_bytes)
+        except IngestError as exc:
+            raise IngestError(name, exc.problem) from None
     if not path.exists():
         raise IngestError(path, "file not found")
     if path.is_dir():
@@ -68,8 +76,13 @@ def _inspect_text(path: Path, size: int, mtime_ns: int, sample_bytes: int) -> Te
     bytes are rejected.
     """
     data = path.read_bytes() if size < (64 << 20) else _head(path, 64 << 20)
+    return _inspect_data(data, size, path, sample_bytes)
+
+
+def _inspect_data(data: bytes, size: int, path: Path | None, sample_bytes: int) -> TextSource:
+    """:func:`_inspect_text` of the first bytes of a file (all of them when ``path`` is None)."""
     if not data.strip():
-        raise IngestError(path, "file is empty")
+        raise IngestError(path or "upload", "file is empty")
     encoding, errors, warning = "utf-8-sig", "strict", None
     lines = _LineBound(MAX_FIELD_CHARS)
     valid = _valid_utf8(path, data, size, lines=lines)
@@ -121,7 +134,7 @@ class _LineBound:
 
 
 def _valid_utf8(
-    path: Path, head: bytes, size: int, block: int = 16 << 20, lines: _LineBound | None = None
+    path: Path | None, head: bytes, size: int, block: int = 16 << 20, lines: _LineBound | None = None
 ) -> bool:
     """Whether the whole file decodes as UTF-8 (streamed: files larger than memory are fine).
 
@@ -172,14 +185,21 @@ def _sniff_delimiter(sample: str) -> str:
         return best if counts[best] else ","
 
 
+def open_text(path: Path | bytes, encoding: str, errors: str = "strict") -> io.TextIOBase:
+    """A text stream over a file or over ``bytes`` (newlines kept as written, for ``csv``)."""
+    if isinstance(path, bytes):
+        return io.TextIOWrapper(io.BytesIO(path), encoding=encoding, errors=errors, newline="")
+    return open(path, encoding=encoding, errors=errors, newline="")
+
+
 def read_header(path: Path, source: TextSource | None = None) -> list[str]:
     """Column names of a delimited file (stripped)."""
     return _head_records(path, source or inspect_text(path))[0]
 
 
-def _head_records(path: Path, source: TextSource) -> tuple[list[str], int]:
+def _head_records(path: Path | bytes, source: TextSource) -> tuple[list[str], int]:
     """The header (stripped) and how many fields the first record has (0 without one)."""
-    with open(path, encoding=source.encoding, errors="replace", newline="") as fh:
+    with open_text(path, source.encoding, errors="replace") as fh:
         reader = csv.reader(fh, delimiter=source.delimiter)
         try:
             header = next(reader, [])
@@ -189,7 +209,7 @@ def _head_records(path: Path, source: TextSource) -> tuple[list[str], int]:
     return [c.strip() for c in header], len(first)
 
 
-def check_header(path: Path, header: list[str]) -> None:
+def check_header(path: object, header: list[str]) -> None:
     """Refuse a header with more than :data:`MAX_COLUMNS` columns or a name given twice.
 
     A repeated name would leave which column holds the value to chance (pandas renames the second
@@ -221,12 +241,16 @@ def _column_names(header: list[str]) -> list[str]:
 
 
 def read_delimited(
-    path: Path,
+    path: Path | bytes | BinaryIO,
     chunksize: int = 200_000,
     source: TextSource | None = None,
     columns: Collection[str] | None = None,
+    name: str | None = None,
 ) -> Iterator[pd.DataFrame]:
     """Yield chunks of a delimited file as all-string frames with a ``_row`` column.
+
+    ``path`` may also be the file's ``bytes`` or a binary file object (an upload: no temporary
+    file), named ``name`` in messages.
 
     Every value is kept as written (no NA guessing); empty cells are ``""``. ``columns`` (compared
     stripped and case-insensitively) limits the frames to the columns a reader uses: the others are
@@ -240,11 +264,14 @@ def read_delimited(
     first row with more, the file is read by the standard library's (slower) ``csv`` reader.
     """
     wanted = {c.strip().lower() for c in columns} if columns is not None else None
-    source = source or inspect_text(path)
+    if hasattr(path, "read"):
+        path = path.read()
+    label = name or ("upload" if isinstance(path, bytes) else path)
+    source = source or inspect_text(path, name=str(label))
     header, first_width = _head_records(path, source)
     if not any(header):
-        raise IngestError(path, "file has no header row")
-    check_header(path, header)
+        raise IngestError(label, "file has no header row")
+    check_header(label, header)
     names = _column_names(header)
     keep = [n for n in names if wanted is None or n.lower() in wanted]
     slots = [f"{EXTRA_FIELDS}{i}" for i in range(SURPLUS_SLOTS)]
@@ -256,7 +283,7 @@ def read_delimited(
     if not ragged:
         try:
             reader = pd.read_csv(
-                path,
+                io.BytesIO(path) if isinstance(path, bytes) else path,
                 sep=source.delimiter,
                 header=None,
                 skiprows=1,
@@ -283,15 +310,15 @@ def read_delimited(
                 offset += len(chunk)
                 yield chunk
         except pd.errors.EmptyDataError as exc:
-            raise IngestError(path, "file has no header row") from exc
+            raise IngestError(label, "file has no header row") from exc
         except pd.errors.ParserError as exc:
             if not _TOO_MANY_FIELDS.search(str(exc)):
-                raise IngestError(path, f"cannot parse as delimited text ({exc})") from exc
+                raise IngestError(label, f"cannot parse as delimited text ({exc})") from exc
             ragged = True  # the C parser stopped at a row with more surplus fields than slots
         except UnicodeDecodeError as exc:
-            raise IngestError(path, f"cannot decode text at byte {exc.start} ({exc.reason})") from exc
+            raise IngestError(label, f"cannot decode text at byte {exc.start} ({exc.reason})") from exc
     if ragged:
-        yield from _read_ragged(path, source, names, keep, chunksize, first_row=offset)
+        yield from _read_ragged(path, source, names, keep, chunksize, first_row=offset, label=label)
 
 
 def _surplus(extra: pd.DataFrame, delimiter: str) -> pd.Series | None:
@@ -309,7 +336,13 @@ _TOO_MANY_FIELDS = re.compile(r"Expected \d+ fields in line \d+, saw \d+")
 
 
 def _read_ragged(
-    path: Path, source: TextSource, names: list[str], keep: list[str], chunksize: int, first_row: int
+    path: Path | bytes,
+    source: TextSource,
+    names: list[str],
+    keep: list[str],
+    chunksize: int,
+    first_row: int,
+    label: object = None,
 ) -> Iterator[pd.DataFrame]:
     """Spreadsheet rows ``first_row``… of a file with rows longer than its header (see above)."""
     delimiter, width = source.delimiter, len(names)
@@ -323,7 +356,7 @@ def _read_ragged(
         chunk.attrs["longest_field_bound"] = source.longest_line
         return chunk
 
-    with open(path, encoding=source.encoding, errors=source.errors, newline="") as fh:
+    with open_text(path, source.encoding, source.errors) as fh:
         reader = csv.reader(fh, delimiter=delimiter, strict=True)
         row, rows, records, surplus = 1, [], [], []
         try:
@@ -343,7 +376,8 @@ def _read_ragged(
                     yield frame(rows, records, surplus)
                     rows, records, surplus = [], [], []
         except csv.Error as exc:
-            raise IngestError(path, f"cannot parse line {reader.line_num} as delimited text ({exc})") from exc
+            problem = f"cannot parse line {reader.line_num} as delimited text ({exc})"
+            raise IngestError(label or path, problem) from exc
     if records:
         yield frame(rows, records, surplus)
 

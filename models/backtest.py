@@ -27,7 +27,6 @@ from sauti.models.metrics import (
     METRICS,
     Forecasts,
     block_bootstrap_weights,
-    bootstrap_intervals,
     bootstrap_values,
     compute_metrics,
     percentile_interval,
@@ -196,8 +195,8 @@ def _forecast_origin(k, origin, panel: _Panel, specs, stacking: _Stacking, horiz
                 )
                 out[name] = model.predict_proba(panel.table.iloc[test])[:, 1]
             elif isinstance(spec, str):
-                model = PlattScoreClassifier().fit(panel.raw_rows[spec][train], y[train])
-                out[name] = model.predict_proba(panel.raw_rows[spec][test])[:, 1]
+                rule = PlattScoreClassifier()._fit_validated(panel.raw_rows[spec][train], y[train])
+                out[name] = rule._probability(panel.raw_rows[spec][test])
             else:
                 model = clone(spec).fit(panel.table.iloc[train], y[train])
                 out[name] = np.asarray(model.predict_proba(panel.table.iloc[test]))[:, 1]
@@ -279,9 +278,8 @@ def backtest_cube(
     result.detail.update({"ensemble": stacking.history, "empty_window": positives == 0})
     result.metrics.update({"start": f"{pd.Timestamp(start):%Y-%m}", "end": f"{pd.Timestamp(end):%Y-%m}"})
     result.metrics = _ordered(result.metrics, cube.attrs.get("freq", "M"), horizon, specs)
-    result.detail["versus_best_baseline"] = versus_best_baseline(
-        result.predictions, result.metrics, result.areas, result.detail["bootstrap"]
-    )
+    replicates = result.detail.pop("_replicates")
+    result.detail["versus_best_baseline"] = versus_best_baseline(result.metrics, replicates)
     result.predictions = result.predictions[PREDICTION_COLUMNS + ["_row"]]
     return result
 
@@ -316,22 +314,26 @@ def _forecasts(pred: pd.DataFrame, area: pd.Series, reference: np.ndarray | None
     )
 
 
-def _model_scores(pred, f: Forecasts, leads: dict, weights: np.ndarray) -> tuple[dict, dict, list, dict]:
-    """One model's metrics, bootstrap intervals, reliability curve and metrics by lead."""
+def _model_scores(
+    pred, f: Forecasts, leads: dict, weights: np.ndarray
+) -> tuple[dict, dict, list, dict, dict]:
+    """One model's metrics, bootstrap intervals, reliability curve, metrics by lead, replicate values."""
     names = list(REPORTED_METRICS)
     values = {k: _clean(v) for k, v in compute_metrics(f, names).items()}
-    intervals = {
-        k: {kk: _clean(vv) for kk, vv in v.items()} for k, v in bootstrap_intervals(f, weights, names).items()
-    }
+    replicates = {k: bootstrap_values(f, weights, k) for k in names}
+    intervals = {k: {kk: _clean(vv) for kk, vv in percentile_interval(replicates[k]).items()} for k in names}
     by_lead = {}
     rows = pred["_row"].to_numpy()
     for lead, occ in leads.items():
+        if len(leads) == 1:  # h = 1: the only lead is the target itself
+            by_lead[str(lead)] = dict(values)
+            continue
         obs = occ.T.ravel()[rows]
         ok = np.isfinite(obs)
         reference = f.reference[ok] if f.reference is not None else None
         lf = Forecasts(obs[ok], f.probability[ok], f.group[ok], f.area[ok], reference)
         by_lead[str(lead)] = {k: _clean(v) for k, v in compute_metrics(lf, names).items()}
-    return values, intervals, reliability_curve(f.observed, f.probability), by_lead
+    return values, intervals, reliability_curve(f.observed, f.probability), by_lead, replicates
 
 
 def _evaluate(predictions, cube, horizon, area, *, random_state, n_boot, block_length):
@@ -356,6 +358,7 @@ def _evaluate(predictions, cube, horizon, area, *, random_state, n_boot, block_l
         "models": {name: v[0] for name, v in scored.items()},
     }
     detail = {
+        "_replicates": {name: v[4] for name, v in scored.items()},  # for the paired comparison; not written
         "horizon": horizon,
         "n_localities": cube.sizes[LOCALITY_DIM],
         "n_origins": int(origins.size),
@@ -378,24 +381,20 @@ def _evaluate(predictions, cube, horizon, area, *, random_state, n_boot, block_l
     return metrics, detail
 
 
-def versus_best_baseline(predictions: pd.DataFrame, metrics: dict, area: pd.Series, bootstrap: dict) -> dict:
+def versus_best_baseline(
+    metrics: dict, replicates: dict[str, dict[str, np.ndarray]], level: float = 0.90
+) -> dict:
     """For each metric, the primary model minus the best baseline, with a paired block-bootstrap interval.
 
-    The best baseline is the one with the best pooled value of that metric; both models are
-    resampled with the same origins in every replicate. ``better`` says whether the primary model's
-    value is the better one (higher, or lower for Brier and log loss).
+    The best baseline is the one with the best pooled value of that metric (climatology is left out
+    of Brier skill, 0 by definition); ``replicates`` are each model's metric values over the same
+    bootstrap replicates of origins, so the difference is paired. ``better`` says whether the
+    primary model's value is the better one (higher, or lower for Brier and log loss).
     """
     primary = metrics["primary"]
     baselines = [m for m in metrics["models"] if m in BASELINES and m != primary]
     if primary in BASELINES or not baselines:
         return {}
-    by_model = {name: g.reset_index(drop=True) for name, g in predictions.groupby("model", sort=False)}
-    reference = by_model[REFERENCE]["probability"].to_numpy(dtype=float)
-    origins = np.unique(predictions["origin_index"].to_numpy())
-    weights = block_bootstrap_weights(
-        origins.size, bootstrap["replicates"], bootstrap["block_length"], bootstrap["seed"]
-    )
-    forecasts = {name: _forecasts(by_model[name], area, reference) for name in [primary, *baselines]}
     out = {}
     for metric in REPORTED_METRICS:
         values = {b: metrics["models"][b].get(metric) for b in baselines}
@@ -410,10 +409,7 @@ def versus_best_baseline(predictions: pd.DataFrame, metrics: dict, area: pd.Seri
             continue
         higher = METRICS[metric].higher_is_better
         best = (max if higher else min)(values, key=values.get)
-        paired = bootstrap_values(forecasts[primary], weights, metric) - bootstrap_values(
-            forecasts[best], weights, metric
-        )
-        interval = percentile_interval(paired, bootstrap.get("level", 0.90))
+        interval = percentile_interval(replicates[primary][metric] - replicates[best][metric], level)
         difference = mine - values[best]
         out[metric] = {
             "baseline": best,
@@ -468,12 +464,23 @@ def write_backtest(result: BacktestResult, out: str | Path) -> dict[str, Path]:
     return paths
 
 
-def load_or_build_cube(workspace: Workspace, *, freq: str, unit: str) -> xr.Dataset:
-    """The stored cube for ``freq``/``unit``, built from the store first if there is none."""
+def load_or_build_cube(
+    workspace: Workspace,
+    *,
+    freq: str,
+    unit: str,
+    variables: list[str] | None = None,
+    last_periods: int | None = None,
+) -> xr.Dataset:
+    """The stored cube for ``freq``/``unit``, built from the store first if there is none.
+
+    ``variables``/``last_periods`` keep only those variables and the latest periods (read from the
+    file without loading the rest).
+    """
     from sauti.features import compute_features, load_cube
 
     try:
-        return load_cube(workspace, freq=freq, unit=unit)
+        return load_cube(workspace, freq=freq, unit=unit, variables=variables, last_periods=last_periods)
     except (FileNotFoundError, OSError, KeyError, LookupError) as exc:
         log.info("no stored cube for %s/%s (%s): building it", freq, unit, exc)
     except Exception as exc:  # NotReadyError / NotFoundError from the features layer
@@ -482,7 +489,12 @@ def load_or_build_cube(workspace: Workspace, *, freq: str, unit: str) -> xr.Data
         if not isinstance(exc, SautiError):
             raise
         log.info("no stored cube for %s/%s (%s): building it", freq, unit, exc)
-    return compute_features(workspace, freq=freq, unit=unit)
+    cube = compute_features(workspace, freq=freq, unit=unit)
+    if variables is not None:
+        cube = cube[[v for v in variables if v in cube]]
+    if last_periods is not None:
+        cube = cube.isel({PERIOD_DIM: slice(-int(last_periods), None)})
+    return cube
 
 
 def run_backtest(

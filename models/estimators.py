@@ -202,6 +202,17 @@ class PlattScoreClassifier(_BinaryMixin, ClassifierMixin, BaseEstimator):
         self.slope_, self.intercept_ = _fit_platt(self._score(X), self._positive(y))
         return self
 
+    def _fit_validated(self, X: np.ndarray, target: np.ndarray) -> PlattScoreClassifier:
+        """Fit on an already validated float matrix and a 0/1 target holding both classes.
+
+        The Sauti ensemble fits its rule members hundreds of times per backtest on data it has
+        validated once; this skips scikit-learn's per-call checks (same result as :meth:`fit`).
+        """
+        self.n_features_in_ = X.shape[1]
+        self.classes_ = np.array([0.0, 1.0])
+        self.slope_, self.intercept_ = _fit_platt(self._score(X), target)
+        return self
+
     def _probability(self, X: np.ndarray) -> np.ndarray:
         return _sigmoid(self.slope_ * self._score(X) + self.intercept_)
 

@@ -202,7 +202,7 @@ def _patrol_rows(patrol: dict) -> dict:
         low, high = (ci.get("low"), ci.get("high")) if isinstance(ci, dict) else (ci[0], ci[-1])
         rows.append(
             {
-                "plan": plan,
+                "plan": (patrol.get("labels") or {}).get(plan, plan),
                 "rate": format_value(entry.get("patrol_hit_rate")),
                 "low": format_value(low),
                 "high": format_value(high),

@@ -63,9 +63,9 @@ def data_snapshot(cube: xr.Dataset) -> str:
 def _feature_table(cube: xr.Dataset, features: list[str], first: int) -> np.ndarray:
     """``(periods, localities, features)`` values of periods ``first …`` (each variable read once)."""
     recent = cube.isel({PERIOD_DIM: slice(first, None)})
-    table = np.empty((recent.sizes[PERIOD_DIM], recent.sizes[LOCALITY_DIM], len(features)))
-    for k, name in enumerate(features):
-        table[:, :, k] = variable_matrix(recent, name).T
+    table = np.zeros((recent.sizes[PERIOD_DIM], recent.sizes[LOCALITY_DIM], len(features)))
+    for k, name in enumerate(features):  # a variable the model does not read stays 0
+        table[:, :, k] = variable_matrix(recent, name).T if name in recent else 0.0
     return table
 
 
@@ -165,19 +165,53 @@ def _ranks(probability: np.ndarray) -> np.ndarray:
 
 
 def _load_current(workspace: Workspace, freq: str | None, unit: str | None, cube: xr.Dataset | None = None):
-    """The current model's record, the cube it scores (``cube``, else the stored one) and the model."""
+    """The current model's record, the loaded model and the recent cube it scores (``cube`` when given).
+
+    Only the variables the model reads and the periods scored are read from the cube file.
+    """
     record = current_model(workspace, freq, unit)
     if record is None:
         raise NotReadyError("no trained model for this workspace: run `sauti train` first")
+    model = _loaded_model(workspace, record)
+    features = record["features"]
+    used = getattr(model, "used_features_", None)
+    if used is None and hasattr(model, "_columns") and hasattr(model, "n_features_in_"):
+        used = model._columns(model.n_features_in_)  # a calibrated rule reads its own columns
+    variables = [features[j] for j in used] if used is not None else features
     if cube is None:
-        cube = load_or_build_cube(workspace, freq=record["freq"], unit=record["unit"])
-    missing = [f for f in record["features"] if f not in cube]
+        cube = load_or_build_cube(
+            workspace,
+            freq=record["freq"],
+            unit=record["unit"],
+            variables=variables,
+            last_periods=HISTORY_PERIODS + 1,
+        )
+    missing = [f for f in variables if f not in cube]
     if missing:
         raise SautiError(
             f"the feature cube lacks {len(missing)} feature(s) model {record['version']} was trained on "
             f"(e.g. {missing[0]}): run `sauti train` again"
         )
-    return record, cube, _loaded_model(workspace, record)
+    return record, cube, model
+
+
+class _OwnColumns:
+    """A model that reads only some columns, seen as a classifier of exactly those columns."""
+
+    def __init__(self, model) -> None:
+        self.model = model
+
+    def predict_proba(self, X) -> np.ndarray:
+        return self.model.predict_proba_columns(X)
+
+
+def _model_view(model, features: list[str]):
+    """``(predictor, names, reference)``: the Sauti ensemble is scored and explained on the few
+    columns it reads; any other model on every feature."""
+    used = getattr(model, "used_features_", None)
+    if used is not None and hasattr(model, "predict_proba_columns"):
+        return _OwnColumns(model), [features[j] for j in used], model.feature_medians_[used]
+    return model, features, getattr(model, "feature_medians_", None)
 
 
 def _loaded_model(workspace, record: dict):
@@ -219,11 +253,10 @@ def _probabilities(model, table: np.ndarray, features: list[str]) -> np.ndarray:
         return np.asarray(model.predict_proba(rows))[:, 1].reshape(n_per, n_loc)
 
 
-def _drivers(model, X_now: np.ndarray, rows: np.ndarray, features: list[str]) -> dict[int, str]:
+def _drivers(model, X_now: np.ndarray, rows: np.ndarray, features: list[str], reference) -> dict[int, str]:
     """Top drivers (JSON) of the given rows: the features each model member moves most."""
     if rows.size == 0:
         return {}
-    reference = getattr(model, "feature_medians_", None)
     if reference is None:
         reference = np.nan_to_num(np.nanmedian(X_now, axis=0))
     with single_thread():
@@ -231,7 +264,6 @@ def _drivers(model, X_now: np.ndarray, rows: np.ndarray, features: list[str]) ->
             model,
             X_now[rows],
             reference,
-            columns=getattr(model, "used_features_", None),
             feature_names=features if hasattr(model, "feature_names_in_") else None,
         )
     return {
@@ -260,7 +292,7 @@ def score(
     with the columns of :func:`latest_scores`.
     """
     record, cube, model = _load_current(workspace, freq, unit, cube)
-    features = record["features"]
+    features = record["features"]  # the model's columns, in order
     ids = cube[LOCALITY_DIM].to_numpy().astype(str)
     if localities is not None:
         unknown = sorted(set(localities) - set(ids))
@@ -268,12 +300,13 @@ def score(
             raise NotFoundError(f"unknown locality id(s) for unit {record['unit']}: {', '.join(unknown[:5])}")
     all_periods = pd.DatetimeIndex(cube[PERIOD_DIM].to_numpy())
     first = _history_start(workspace, record, all_periods, len(ids), nowcast=localities is not None)
-    table = _feature_table(cube, features, first)
-    probabilities = _probabilities(model, table, features)
+    predictor, names, reference = _model_view(model, features)
+    table = _feature_table(cube, names, first)
+    probabilities = _probabilities(predictor, table, names)
     periods = all_periods[first:]
     stored = _stored_localities(workspace, record, f"{periods[-1]:%Y-%m-%d}")
     wanted = set(ids) if localities is None else set(localities) | (set(ids) - stored)
-    drivers = _drivers(model, table[-1], np.flatnonzero(np.isin(ids, sorted(wanted))), features)
+    drivers = _drivers(predictor, table[-1], np.flatnonzero(np.isin(ids, sorted(wanted))), names, reference)
     rows = _score_rows(ids, periods, probabilities, drivers, record, data_snapshot(cube))
     _store_scores(workspace, rows, partial=localities is not None)
     result = latest_scores(workspace, freq=record["freq"], unit=record["unit"])
@@ -339,9 +372,24 @@ def _store_scores(workspace: Workspace, rows: list[tuple], *, partial: bool) -> 
         f"INSERT OR {'IGNORE' if partial else 'REPLACE'} INTO risk_scores ({columns}) "
         "VALUES (?,?,?,?,?,?,?,?,?,?,?)"
     )
+    history = [row for row in rows if row[1] != latest]
     with workspace.session() as con, workspace.transaction(con):
         con.executemany(upsert, [(*row, row[7]) for row in rows if row[1] == latest])
-        con.executemany(history_sql, [row for row in rows if row[1] != latest])
+        if history and not _history_current(con, history):
+            con.executemany(history_sql, history)
+
+
+def _history_current(con, history: list[tuple]) -> bool:
+    """Whether every history row is already stored from the same model and the same data (then the
+    probabilities are the same and rewriting them would only cost time)."""
+    first = history[0]
+    periods = sorted({row[1] for row in history})
+    stored = con.execute(
+        "SELECT COUNT(*) FROM risk_scores WHERE freq = ? AND unit = ? AND period BETWEEN ? AND ? "
+        "AND model_version = ? AND data_snapshot = ?",
+        (first[2], first[3], periods[0], periods[-1], first[8], first[9]),
+    ).fetchone()[0]
+    return stored == len(history)
 
 
 def served_stamp(workspace: Workspace, record: dict) -> tuple[str | None, str | None, str | None]:

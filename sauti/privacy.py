@@ -21,11 +21,19 @@ REDACTED_NAME = "[name]"
 
 def fold(text: str) -> str:
     """Case- and accent-insensitive form of ``text`` with the same length (one char per char)."""
-    out = []
-    for ch in unicodedata.normalize("NFC", text):
-        base = unicodedata.normalize("NFKD", ch)[:1] or ch
-        out.append(base.casefold()[:1] or base)
-    return "".join(out)
+    text = unicodedata.normalize("NFC", text)
+    if text.isascii():
+        return text.lower()
+    return "".join(_FOLDED.get(ch) or _fold_char(ch) for ch in text)
+
+
+_FOLDED: dict[str, str] = {}
+
+
+def _fold_char(ch: str) -> str:
+    base = unicodedata.normalize("NFKD", ch)[:1] or ch
+    _FOLDED[ch] = out = base.casefold()[:1] or base
+    return out
 
 
 fold_word = lru_cache(maxsize=200_000)(fold)

@@ -229,26 +229,9 @@ def test_bootstrap_is_seeded_and_keeps_origin_count():
 
 
 @pytest.mark.slow
-def test_cli_backtest_on_the_sample(sample_dir, tmp_path):
-    ws = tmp_path / "ws"
-    sauti = [sys.executable, "-m", "sauti.cli", "--workspace", str(ws)]
-    subprocess.run(
-        [
-            *sauti,
-            "ingest",
-            "boundaries",
-            str(sample_dir / "boundaries" / "caf_adm2.gpkg"),
-            "--level",
-            "admin2",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    subprocess.run(
-        [*sauti, "ingest", "incidents", str(sample_dir / "events" / "ucdp_ged_v23_1_CAF.geojson")],
-        check=True,
-        capture_output=True,
-    )
+def test_cli_backtest_on_the_sample(sample_workspace, tmp_path):
+    """``sauti backtest`` on a copy of the session's sample workspace (boundaries, GED incidents, cube)."""
+    sauti = [sys.executable, "-m", "sauti.cli", "--workspace", str(sample_workspace.root)]
     out = tmp_path / "bt"
     bases = tmp_path / "bases.geojson"
     bases.write_text(
@@ -282,6 +265,8 @@ def test_cli_backtest_on_the_sample(sample_dir, tmp_path):
     patrol = json.loads((out / "patrol.json").read_text())
     assert {"optimised", "closest_to_base", "last_incidents"} <= set(patrol)
     assert "Patrol plans in the backtest" in report
+    assert "<th>Closest to base</th>" in report  # plans by name, not by the result's keys
+    assert "closest_to_base" not in report
     assert not re.search(r"https?:", report)
     bad = subprocess.run(
         [*sauti, "backtest", "--start", "2030-01", "--end", "2030-02", "--out", str(out)],

@@ -219,4 +219,13 @@ def test_patrol_eval_on_backtest_style_predictions(
         result[p]["patrol_hit_rate"] for p in ("optimised", "closest_to_base", "last_incidents")
     )
     assert f"{in_2017:.0f} incidents over 12 origins" in printed
+    # plans by their names in words, never the result's keys
+    for label in (
+        "Optimised (Sauti risk)",
+        "Closest to base",
+        "Last period's incidents",
+        "Hindsight (ceiling)",
+    ):
+        assert label in printed
+    assert "_" not in printed
     assert png.read_bytes()[:4] == b"\x89PNG"

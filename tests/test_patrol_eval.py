@@ -60,6 +60,8 @@ def test_hit_rates_of_the_three_plans_on_a_known_instance(as_strings: bool) -> N
     np.testing.assert_allclose(result["closest_to_base"]["patrol_hit_rate"], 1 / 4)
     np.testing.assert_allclose(result["last_incidents"]["patrol_hit_rate"], 0.0)
     np.testing.assert_allclose(result["oracle"]["patrol_hit_rate"], 1.0)
+    assert result["labels"]["closest_to_base"] == "Closest to base"
+    assert all("_" not in label for label in result["labels"].values())
     np.testing.assert_allclose(result["differences"]["optimised_minus_closest_to_base"]["estimate"], 0.5)
     for plan in ("optimised", "closest_to_base", "last_incidents", "oracle"):
         lo, hi = result[plan]["ci"]

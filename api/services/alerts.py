@@ -141,24 +141,19 @@ def submit_many(
 
 
 def csv_records(data: bytes, filename: str = "upload.csv") -> list[dict]:
-    """Rows of an uploaded alerts CSV as records (blank cells dropped), read by the ingest reader."""
-    import tempfile
-    from pathlib import Path
-
+    """Rows of an uploaded alerts CSV as records (blank cells dropped), read by the ingest reader
+    straight from the bytes (no temporary file)."""
     from sauti.ingest.tabular import read_delimited
 
     if not data.strip():
         raise InvalidInput(f"{filename} is empty", [{"field": "file", "reason": "empty"}])
-    with tempfile.TemporaryDirectory(prefix="sauti-upload-") as folder:
-        path = Path(folder) / "upload.csv"
-        path.write_bytes(data)
-        try:
-            frames = list(read_delimited(path))
-        except SautiError as exc:
-            raise InvalidInput(
-                f"{filename} is not a readable CSV: {str(exc).replace(str(path), filename)}",
-                [{"field": "file", "reason": "unreadable CSV"}],
-            ) from None
+    try:
+        frames = list(read_delimited(data, name=filename))
+    except SautiError as exc:
+        raise InvalidInput(
+            f"{filename} is not a readable CSV: {getattr(exc, 'problem', exc)}",
+            [{"field": "file", "reason": "unreadable CSV"}],
+        ) from None
     records = []
     for frame in frames:
         for row in frame.drop(columns="_row").to_dict("records"):

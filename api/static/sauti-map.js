@@ -1,4 +1,7 @@
 /* Sauti map: popups bound per locality, and the side panel's names open them. */
+/* the map's clear area: right of the layer list, below the title, left of the side panel (pixels) */
+var CLEAR_TOP_LEFT = [370, 100];
+var CLEAR_BOTTOM_RIGHT = [300, 10];
 window.sautiMap = {
   init: function (map, layer) {
     var byId = {};
@@ -7,7 +10,7 @@ window.sautiMap = {
     layer.eachLayer(function (item) {
       byId[item.feature.id] = item;
       item.bindPopup(item.feature.properties.popup, {
-        maxWidth: 320, autoPanPaddingTopLeft: [10, 100], autoPanPaddingBottomRight: [300, 10]
+        maxWidth: 320, autoPanPaddingTopLeft: CLEAR_TOP_LEFT, autoPanPaddingBottomRight: CLEAR_BOTTOM_RIGHT
       });
     });
     document.querySelectorAll("[data-locality]").forEach(function (link) {
@@ -15,7 +18,9 @@ window.sautiMap = {
         event.preventDefault();
         var item = byId[link.getAttribute("data-locality")];
         if (!item) { return; }
-        map.fitBounds(item.getBounds(), { maxZoom: 8, animate: false, paddingBottomRight: [300, 0] });
+        map.fitBounds(item.getBounds(), {
+          maxZoom: 8, animate: false, paddingTopLeft: CLEAR_TOP_LEFT, paddingBottomRight: CLEAR_BOTTOM_RIGHT
+        });
         item.openPopup();
       });
     });

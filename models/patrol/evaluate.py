@@ -32,6 +32,19 @@ if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
 PLANS = ("optimised", "closest_to_base", "last_incidents", "oracle")
+
+
+def plan_labels(model: str = "sauti") -> dict[str, str]:
+    """What each plan is called where a person reads it (tables, charts, reports)."""
+    risk = "Sauti risk" if model == "sauti" else f"{model} risk"
+    return {
+        "optimised": f"Optimised ({risk})",
+        "closest_to_base": "Closest to base",
+        "last_incidents": "Last period's incidents",
+        "oracle": "Hindsight (ceiling)",
+    }
+
+
 _COUNT_COLUMNS = ("count", "incidents", "n_incidents", "intercommunal", "n", "observed")
 
 
@@ -155,7 +168,8 @@ def evaluate_patrol_plans(
         "closest_to_base": {...}, "last_incidents": {...}, "oracle": {...},
         "differences": {"optimised_minus_closest_to_base": {"estimate", "ci"}, ...},
         "n_incidents", "n_origins", "n_plans", "reachable_share", "patrols", "range_km",
-        "model", "ci_level", "per_origin": [...]}``. Hit rates are ``None`` when there is no incident.
+        "model", "labels" (each plan's name in words), "ci_level", "per_origin": [...]}``.
+        Hit rates are ``None`` when there is no incident.
     """
     predictions = _model_predictions(predictions, incidents_observed, localities, model, ci_level)
     base_frame = _resolve_bases(bases, patrols, range_km)
@@ -169,7 +183,13 @@ def evaluate_patrol_plans(
     result = _hit_rates(tally, n_boot, ci_level, random_state)
     result.update(_setting(tally, counts, preds, network, base_frame, patrols, range_km))
     result.update(
-        {"model": model, "ci_level": ci_level, "n_boot": int(n_boot), "per_origin": tally.per_origin}
+        {
+            "model": model,
+            "labels": plan_labels(model),
+            "ci_level": ci_level,
+            "n_boot": int(n_boot),
+            "per_origin": tally.per_origin,
+        }
     )
     return result
 
@@ -389,14 +409,12 @@ def _solved(value, capacity, pb, pl, pdist, n, method, time_limit_s) -> np.ndarr
 
 def hit_rate_figure(result: dict[str, Any], title: str | None = None) -> Figure:
     """Bar chart of the patrol hit rate per plan with its confidence interval."""
+    import textwrap
+
     from matplotlib.figure import Figure
 
-    labels = {
-        "optimised": "Optimised\n(Sauti risk)",
-        "closest_to_base": "Closest\nto base",
-        "last_incidents": "Last period's\nincidents",
-        "oracle": "Hindsight\n(ceiling)",
-    }
+    names = result.get("labels") or plan_labels(result.get("model", "sauti"))
+    labels = {plan: textwrap.fill(names[plan], 14) for plan in PLANS}
     figure = Figure(figsize=(6.4, 3.6), dpi=110)
     ax = figure.subplots()
     for x, plan in enumerate(PLANS):

@@ -193,5 +193,6 @@ def patrol_eval(
         rate, ci = entry["patrol_hit_rate"], entry["ci"]
         shown = "n/a" if rate is None else f"{rate:.1%}"
         interval = "" if not ci else f"  [{ci[0]:.1%}, {ci[1]:.1%}]"
-        typer.echo(f"{plan:16s} {shown:>7s}{interval}  ({entry['incidents_covered']:.0f} incidents covered)")
+        label = result["labels"][plan]
+        typer.echo(f"{label:26s} {shown:>7s}{interval}  ({entry['incidents_covered']:.0f} incidents covered)")
     typer.echo(f"{result['n_incidents']:.0f} incidents over {result['n_origins']} origins")
