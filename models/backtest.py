@@ -497,43 +497,20 @@ def load_or_build_cube(
     return cube
 
 
-def run_backtest(
-    workspace: Workspace,
-    *,
-    start,
-    end,
-    freq: str = "M",
-    horizon: int = 1,
-    unit: str = "admin2",
-    out: str | Path | None = None,
-    models=None,
-    random_state: int = 0,
-    progress: Callable[[int], None] | None = None,
-    use_alerts: bool = True,
-    include_synthetic_alerts: bool = False,
-) -> dict:
+def run_backtest(workspace: Workspace, *, out: str | Path | None = None, **options) -> dict:
     """Backtest on the workspace's cube; write the results to ``out`` when given.
 
-    Returns the ``metrics.json`` dict (see docs/models.md). With ``out``, also writes
-    ``metrics_detail.json``, ``predictions.csv`` and ``report.html``. Alerts from files marked
-    synthetic are left out unless ``include_synthetic_alerts`` (:mod:`sauti.models.alert_use`).
-    Patrol plans are evaluated on top by :func:`sauti.pipeline.backtest_with_patrols`.
+    ``options`` are those of :func:`backtest_workspace` (``start``, ``end``, ``freq``, ``horizon``,
+    ``unit``, ``models``, ``random_state``, ``progress``, ``use_alerts``,
+    ``include_synthetic_alerts``). Returns the ``metrics.json`` dict (see docs/models.md). With
+    ``out``, also writes ``metrics_detail.json``, ``predictions.csv`` and ``report.html``. Alerts
+    from files marked synthetic are left out unless ``include_synthetic_alerts``
+    (:mod:`sauti.models.alert_use`). Patrol plans are evaluated on top by
+    :func:`sauti.pipeline.backtest_with_patrols`.
     """
-    _cube, result = backtest_workspace(
-        workspace,
-        start=start,
-        end=end,
-        freq=freq,
-        horizon=horizon,
-        unit=unit,
-        models=models,
-        random_state=random_state,
-        progress=progress,
-        use_alerts=use_alerts,
-        include_synthetic_alerts=include_synthetic_alerts,
-    )
+    _cube, result = backtest_workspace(workspace, **options)
     if out is not None:
-        write_outputs(result, out, localities=localities_for_map(workspace, unit))
+        write_outputs(result, out, localities=localities_for_map(workspace, options.get("unit", "admin2")))
     return result.metrics
 
 

@@ -1,15 +1,14 @@
-"""The Sauti risk model and the small scikit-learn estimators the backtest is built from.
+"""The small scikit-learn estimators the backtest and the Sauti ensemble are built from.
 
-* :class:`PlattScoreClassifier` — turns one raw score column (a baseline's rule) into a calibrated
-  probability with a monotone logistic map fitted on the training window only.
+* :class:`PlattScoreClassifier` — turns a raw score (a baseline's rule, one column or the sum of
+  several) into a calibrated probability with a monotone logistic map fitted on the training window.
+* :class:`ColumnSubset` — keeps some columns, so a learned member sees only its features.
 * :class:`PeriodSplit` — a cross-validation splitter over whole periods that keeps a gap of
   ``horizon - 1`` periods, so no validation label is known to the training fold.
-* :class:`TemporalCalibratedClassifier` — fits a classifier on the head of the training window,
-  calibrates it (Platt or isotonic) on the held-out tail, then refits on the whole window.
-* :class:`SautiClassifier` — chooses among :data:`CANDIDATES` (regularised logistic regressions
-  and gradient-boosted trees) by nested temporal validation inside its training window, then
-  calibrates the winner with :class:`TemporalCalibratedClassifier`.
+* :class:`TemporalCalibratedClassifier` — calibrates any classifier on out-of-fold scores of the
+  latest periods of its own window, then refits it on the whole window.
 
+The Sauti model itself (:class:`sauti.models.ensemble.SautiClassifier`) pools these.
 All follow the scikit-learn API (``__init__`` only stores, ``fit`` returns ``self``, learned
 attributes end in ``_``, ``random_state`` goes through ``check_random_state``).
 """

@@ -474,9 +474,9 @@ def risk_history(workspace: Workspace, locality_id: str) -> pd.DataFrame:
         )
     from sauti.features import load_cube
 
-    try:  # a read never builds or writes a cube
+    try:  # a read: the stored cube or none, never one built (and written) here
         cube = load_cube(workspace, freq=record["freq"], unit=record["unit"])
-    except SautiError:
+    except NotReadyError:
         cube = None
     known = cube is not None and locality_id in set(cube[LOCALITY_DIM].to_numpy().astype(str))
     if frame.empty and not known:

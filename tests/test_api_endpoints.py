@@ -139,7 +139,8 @@ def test_detail_for_planner_has_counts_only(server):
 def test_unknown_locality_is_404(server):
     response = server.get("/api/v1/localities/NOPE", "planner")
     assert response.status_code == 404
-    assert "NOPE" in response.json()["detail"]
+    assert "no locality" in response.json()["detail"]
+    assert "NOPE" not in response.text  # error replies never repeat the caller's input
 
 
 def test_no_response_carries_stored_alert_coordinates_or_pseudonyms(server):
