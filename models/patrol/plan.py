@@ -33,6 +33,7 @@ from sauti.models.registry_store import current_model
 
 from sauti.constants import LOCALITY_ID, PERIOD, STORAGE_CRS, check_columns
 from sauti.errors import NotReadyError
+from sauti.jsonable import plain
 
 if TYPE_CHECKING:  # pragma: no cover
     import geopandas as gpd
@@ -259,11 +260,9 @@ class PatrolPlan:
 
 
 def _num(value: Any) -> float | None:
-    """A JSON-safe float (None for missing/NaN)."""
-    if value is None:
-        return None
-    value = float(value)
-    return None if math.isnan(value) or math.isinf(value) else value
+    """A JSON-safe float (None for missing/NaN/±inf: :func:`sauti.jsonable.plain`)."""
+    value = plain(value)
+    return None if value is None else float(value)
 
 
 def _amount(value: float) -> str:
