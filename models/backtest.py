@@ -39,6 +39,7 @@ from sauti.models.target import lead_occurrence, make_target
 from sklearn.base import clone
 
 from sauti.constants import LOCALITY_DIM, LOCALITY_ID, PERIOD_DIM
+from sauti.jsonable import plain
 
 if TYPE_CHECKING:  # pragma: no cover
     from sauti.store import Workspace
@@ -319,9 +320,9 @@ def _model_scores(
 ) -> tuple[dict, dict, list, dict, dict]:
     """One model's metrics, bootstrap intervals, reliability curve, metrics by lead, replicate values."""
     names = list(REPORTED_METRICS)
-    values = {k: _clean(v) for k, v in compute_metrics(f, names).items()}
+    values = {k: plain(v) for k, v in compute_metrics(f, names).items()}
     replicates = {k: bootstrap_values(f, weights, k) for k in names}
-    intervals = {k: {kk: _clean(vv) for kk, vv in percentile_interval(replicates[k]).items()} for k in names}
+    intervals = {k: {kk: plain(vv) for kk, vv in percentile_interval(replicates[k]).items()} for k in names}
     by_lead = {}
     rows = pred["_row"].to_numpy()
     for lead, occ in leads.items():
@@ -332,7 +333,7 @@ def _model_scores(
         ok = np.isfinite(obs)
         reference = f.reference[ok] if f.reference is not None else None
         lf = Forecasts(obs[ok], f.probability[ok], f.group[ok], f.area[ok], reference)
-        by_lead[str(lead)] = {k: _clean(v) for k, v in compute_metrics(lf, names).items()}
+        by_lead[str(lead)] = {k: plain(v) for k, v in compute_metrics(lf, names).items()}
     return values, intervals, reliability_curve(f.observed, f.probability), by_lead, replicates
 
 
@@ -354,7 +355,7 @@ def _evaluate(predictions, cube, horizon, area, *, random_state, n_boot, block_l
     )
     metrics = {
         "n_forecasts": len(first),
-        "positive_rate": _clean(float(first["observed"].mean())),
+        "positive_rate": plain(float(first["observed"].mean())),
         "models": {name: v[0] for name, v in scored.items()},
     }
     detail = {
@@ -415,18 +416,12 @@ def versus_best_baseline(
             "baseline": best,
             "value": mine,
             "baseline_value": values[best],
-            "difference": _clean(float(difference)),
-            "low": _clean(interval["low"]),
-            "high": _clean(interval["high"]),
+            "difference": plain(float(difference)),
+            "low": plain(interval["low"]),
+            "high": plain(interval["high"]),
             "better": bool(difference > 0 if higher else difference < 0),
         }
     return out
-
-
-def _clean(value):
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value
 
 
 def _ordered(metrics: dict, freq: str, horizon: int, specs: dict) -> dict:

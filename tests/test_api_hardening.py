@@ -249,3 +249,19 @@ def test_absurd_heatmap_resolutions_are_422_naming_the_parameter(server, value):
     response = server.get("/heatmap.tif", "planner", params={"resolution_km": value})
     assert response.status_code == 422, response.text
     assert [e["field"] for e in response.json()["errors"]] == ["query.resolution_km"]
+
+
+def test_posted_bases_missing_a_field_are_the_callers_error_not_a_500(own):
+    bases = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [18.56, 4.36]},
+                "properties": {"name": "Bangui"},
+            }
+        ],
+    }
+    response = own.client("planner").post("/api/v1/patrols/priorities", json=bases)
+    assert response.status_code == 422, response.text
+    assert "patrols" in response.json()["detail"]

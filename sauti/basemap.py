@@ -20,7 +20,7 @@ from typing import Any
 from sauti.cache import Memo
 from sauti.errors import SautiError
 
-log = logging.getLogger("sauti.api.basemap")
+log = logging.getLogger("sauti.basemap")
 
 MEDIA_TYPES = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "webp": "image/webp"}
 KINDS = (".mbtiles", ".pmtiles")
