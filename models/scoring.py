@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -111,8 +112,12 @@ def train(
     model: str = PRIMARY,
     trusted_types: tuple[str, ...] = (),
     include_synthetic_alerts: bool = False,
+    cube: xr.Dataset | None = None,
 ) -> dict:
     """Fit ``model`` on every labelled (locality, period) of the cube and record it as current.
+
+    ``cube`` is the cube to train on (default: the stored one of ``freq``/``unit``, built first if
+    there is none).
 
     ``model`` is ``"sauti"`` (default), a servable baseline name, or ``package.module:factory``
     (see :mod:`sauti.models.catalog`; ``trusted_types`` lists the extra types its artifact may
@@ -124,7 +129,8 @@ def train(
     """
     advance = progress or (lambda _n: None)
     choice = resolve_model(model, horizon=horizon, random_state=random_state, trusted_types=trusted_types)
-    cube = load_or_build_cube(workspace, freq=freq, unit=unit)
+    if cube is None:
+        cube = load_or_build_cube(workspace, freq=freq, unit=unit)
     advance(1)
     alerts = decide_alert_use(workspace, use_alerts=use_alerts, include_synthetic=include_synthetic_alerts)
     features = model_features(cube, use_alerts=alerts.use_alerts)
@@ -158,27 +164,28 @@ def _ranks(probability: np.ndarray) -> np.ndarray:
     return pd.Series(probability).rank(ascending=False, method="min").to_numpy(dtype=int)
 
 
-def _load_current(workspace: Workspace, freq: str | None, unit: str | None):
-    """The current model's record, the loaded model and the recent cube it scores.
+def _load_current(workspace: Workspace, freq: str | None, unit: str | None, cube: xr.Dataset | None = None):
+    """The current model's record, the loaded model and the recent cube it scores (``cube`` when given).
 
     Only the variables the model reads and the periods scored are read from the cube file.
     """
     record = current_model(workspace, freq, unit)
     if record is None:
         raise NotReadyError("no trained model for this workspace: run `sauti train` first")
-    model = load_model(workspace, record)
+    model = _loaded_model(workspace, record)
     features = record["features"]
     used = getattr(model, "used_features_", None)
     if used is None and hasattr(model, "_columns") and hasattr(model, "n_features_in_"):
         used = model._columns(model.n_features_in_)  # a calibrated rule reads its own columns
     variables = [features[j] for j in used] if used is not None else features
-    cube = load_or_build_cube(
-        workspace,
-        freq=record["freq"],
-        unit=record["unit"],
-        variables=variables,
-        last_periods=HISTORY_PERIODS + 1,
-    )
+    if cube is None:
+        cube = load_or_build_cube(
+            workspace,
+            freq=record["freq"],
+            unit=record["unit"],
+            variables=variables,
+            last_periods=HISTORY_PERIODS + 1,
+        )
     missing = [f for f in variables if f not in cube]
     if missing:
         raise SautiError(
@@ -205,6 +212,35 @@ def _model_view(model, features: list[str]):
     if used is not None and hasattr(model, "predict_proba_columns"):
         return _OwnColumns(model), [features[j] for j in used], model.feature_medians_[used]
     return model, features, getattr(model, "feature_medians_", None)
+
+
+def _loaded_model(workspace, record: dict):
+    """The record's model, loaded once per artifact file (a nowcast reuses it)."""
+    path = workspace.root / record["artifact"]
+    try:
+        stamp = path.stat().st_mtime_ns
+    except FileNotFoundError:
+        return load_model(workspace, record)  # says what is missing
+    return _load_model_cached(str(workspace.root), json.dumps(record, sort_keys=True, default=str), stamp)
+
+
+@lru_cache(maxsize=2)
+def _load_model_cached(root: str, record_json: str, _stamp: int):
+    from sauti.store import Workspace
+
+    return load_model(Workspace(root), json.loads(record_json))
+
+
+def _history_start(workspace, record: dict, periods: pd.DatetimeIndex, n_ids: int, *, nowcast: bool) -> int:
+    """First period to predict: :data:`HISTORY_PERIODS` before the latest, or only the one before it
+    for a nowcast when this model's scores of that period are already stored for every locality
+    (new data in the latest period does not change earlier features: they are causal)."""
+    latest = len(periods) - 1
+    full = max(0, latest - HISTORY_PERIODS)
+    if not nowcast or latest < 1:
+        return full
+    stored = _stored_localities(workspace, record, f"{periods[latest - 1]:%Y-%m-%d}")
+    return latest - 1 if len(stored) == n_ids else full
 
 
 def _probabilities(model, table: np.ndarray, features: list[str]) -> np.ndarray:
@@ -242,27 +278,32 @@ def score(
     freq: str | None = None,
     unit: str | None = None,
     localities: list[str] | None = None,
+    cube: xr.Dataset | None = None,
 ) -> pd.DataFrame:
     """Score the latest period of the current cube with the current model and store the result.
+
+    ``cube`` is the cube just built (:func:`sauti.models.refresh.refresh_risk` passes it along);
+    default the stored one, built first if there is none. With ``localities`` (a nowcast) only the
+    latest two periods are predicted when this model's earlier scores are stored.
 
     Probabilities and ranks are recomputed for every locality (ranks depend on all of them);
     drivers are recomputed for ``localities`` (default: all) and for any locality without a
     stored score. Returns the stored rows of the latest period for ``localities`` (default: all),
     with the columns of :func:`latest_scores`.
     """
-    record, cube, model = _load_current(workspace, freq, unit)
+    record, cube, model = _load_current(workspace, freq, unit, cube)
     features = record["features"]  # the model's columns, in order
     ids = cube[LOCALITY_DIM].to_numpy().astype(str)
     if localities is not None:
         unknown = sorted(set(localities) - set(ids))
         if unknown:
             raise NotFoundError(f"unknown locality id(s) for unit {record['unit']}: {', '.join(unknown[:5])}")
-    n_per = cube.sizes[PERIOD_DIM]
-    first = max(0, n_per - 1 - HISTORY_PERIODS)
+    all_periods = pd.DatetimeIndex(cube[PERIOD_DIM].to_numpy())
+    first = _history_start(workspace, record, all_periods, len(ids), nowcast=localities is not None)
     predictor, names, reference = _model_view(model, features)
     table = _feature_table(cube, names, first)
     probabilities = _probabilities(predictor, table, names)
-    periods = pd.DatetimeIndex(cube[PERIOD_DIM].to_numpy())[first:]
+    periods = all_periods[first:]
     stored = _stored_localities(workspace, record, f"{periods[-1]:%Y-%m-%d}")
     wanted = set(ids) if localities is None else set(localities) | (set(ids) - stored)
     drivers = _drivers(predictor, table[-1], np.flatnonzero(np.isin(ids, sorted(wanted))), names, reference)
@@ -351,11 +392,24 @@ def _history_current(con, history: list[tuple]) -> bool:
     return stored == len(history)
 
 
+def served_stamp(workspace: Workspace, record: dict) -> tuple[str | None, str | None, str | None]:
+    """``(period, data_snapshot, model_version)`` of the latest stored scores of ``record``'s
+    frequency and unit (all ``None`` before the first scoring): what the served scores stand on."""
+    with workspace.session() as con:
+        row = con.execute(
+            "SELECT period, data_snapshot, model_version FROM risk_scores WHERE freq = ? AND unit = ? "
+            "ORDER BY period DESC, scored_at DESC LIMIT 1",
+            (record["freq"], record["unit"]),
+        ).fetchone()
+    return (None, None, None) if row is None else (str(row[0])[:10], row[1], row[2])
+
+
 def latest_scores(workspace: Workspace, *, freq: str | None = None, unit: str | None = None) -> pd.DataFrame:
     """Stored scores of the latest scored period, best rank first.
 
     Columns: ``locality_id``, ``period`` (Timestamp), ``probability``, ``rank``, ``change``,
-    ``drivers`` (list of ``{"feature","contribution","value"}``), ``model_version``,
+    ``drivers`` (list of ``{"feature","label","contribution","value"}``: ``label`` in plain words from
+    :mod:`sauti.features.glossary`, ``contribution`` in probability like ``probability``), ``model_version``,
     ``data_snapshot``, ``scored_at``.
     """
     return period_scores(workspace, None, freq=freq, unit=unit)
@@ -394,7 +448,9 @@ def period_scores(
     if frame.empty:
         raise NotFoundError(f"no scores for period {wanted} (unit {record['unit']}, freq {record['freq']})")
     frame[PERIOD] = pd.to_datetime(frame[PERIOD])
-    frame["drivers"] = frame["drivers"].map(json.loads)
+    from sauti.features.glossary import label_drivers
+
+    frame["drivers"] = frame["drivers"].map(lambda text: label_drivers(json.loads(text), freq=key[0]))
     return frame
 
 

@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     timezone: str = Field(
         DEFAULT_TIMEZONE, description="Mission's local time zone: naive alert times are read in it."
     )
+    stale_after_days: int = Field(
+        45, ge=0, description="Warn when the incident data is older than this many days."
+    )
 
 
 @lru_cache(maxsize=1)

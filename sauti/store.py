@@ -93,7 +93,8 @@ def _migrations() -> tuple[tuple[int, str, str], ...]:
 _FINGERPRINT_SQL = (
     "SELECT (SELECT COUNT(*) FROM localities), (SELECT COUNT(*) FROM incidents), "
     "(SELECT COUNT(*) FROM alerts), (SELECT MAX(updated_at) FROM alerts), "
-    "(SELECT COUNT(*) FROM risk_scores), (SELECT MAX(scored_at) FROM risk_scores)"
+    "(SELECT COUNT(*) FROM risk_scores), (SELECT MAX(scored_at) FROM risk_scores), "
+    "(SELECT MAX(run_id) FROM ingest_runs)"  # a declared --complete-through adds only a run
 )
 
 

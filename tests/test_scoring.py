@@ -143,8 +143,10 @@ def test_score_ranks_explains_and_stores(trained):
     assert_allclose(frame["change"].iloc[0], frame["probability"].iloc[0] - prev)
     drivers = frame["drivers"].iloc[0]
     assert 0 < len(drivers) <= 5
-    assert set(drivers[0]) == {"feature", "contribution", "value"}
+    assert set(drivers[0]) == {"feature", "label", "contribution", "value"}
     assert drivers[0]["feature"] in record["features"]
+    assert "_" not in drivers[0]["label"]
+    assert len(drivers[0]["label"].split()) >= 3
     pd.testing.assert_frame_equal(latest_scores(ws), frame)
 
 

@@ -202,6 +202,18 @@ class DataSource:
         self.require_store()
         return self.cached("alerts", self.workspace.alerts)
 
+    def data_through(self) -> dict[str, str | None]:
+        """``{"incidents": date, "alerts": date}`` each source covers (cached per data stamp)."""
+        from sauti.ingest.currency import data_through
+
+        return self.cached("data_through", lambda: data_through(self.workspace))
+
+    def currency_warning(self) -> str | None:
+        """The warning text when incident data is older than the ``stale_after_days`` setting."""
+        from sauti.ingest.currency import currency_warning
+
+        return currency_warning(self.data_through(), stale_after_days=self.settings.stale_after_days)
+
     @property
     def risk_surface_path(self) -> Path:
         return self.workspace.root / DEFAULT_SURFACE

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from sauti.features.glossary import feature_label, points
 from sauti.models.patrol.bases import read_bases, resolve_bases, save_bases, workspace_bases
 from sauti.models.patrol.borders import border_warnings, locate_bases
 from sauti.models.patrol.reach import Reach, compute_reach
@@ -296,14 +297,15 @@ def _score_identity(risk: pd.DataFrame | None) -> tuple[str | None, str | None]:
 
 
 def _driver_text(item: dict) -> str:
-    """``label (+0.68 pp)`` for a driver with a plain-words label (its contribution in percentage
-    points, like the risk in %), else ``feature (+0.0068)``."""
-    contribution = item.get("contribution", item.get("value"))
-    number = isinstance(contribution, (int, float)) and not isinstance(contribution, bool)
-    if item.get("label"):
-        return f"{item['label']} ({contribution * 100:+.2f} pp)" if number else str(item["label"])
-    name = item.get("feature") or item.get("name") or item.get("driver") or "?"
-    return f"{name} ({contribution:+.3g})" if number else str(name)
+    """``label (+0.68 pp)``: the driver in plain words (:mod:`sauti.features.glossary`, so no internal
+    name reaches a person) and its contribution in percentage points, like the risk in %."""
+    name = item.get("label") or (
+        feature_label(str(item["feature"])) if item.get("feature") else str(item.get("name") or "?")
+    )
+    contribution = item.get("contribution")
+    if isinstance(contribution, (int, float)) and not isinstance(contribution, bool):
+        return f"{name} ({points(contribution)})"
+    return str(name)
 
 
 def _driver_names(value: Any, top: int = TOP_DRIVERS) -> list[str]:
@@ -317,11 +319,12 @@ def _driver_names(value: Any, top: int = TOP_DRIVERS) -> list[str]:
         try:
             value = json.loads(text)
         except json.JSONDecodeError:
-            return [s.strip() for s in text.replace(";", ",").split(",") if s.strip()][:top]
+            names = [s.strip() for s in text.replace(";", ",").split(",") if s.strip()][:top]
+            return [feature_label(n) for n in names]
     if isinstance(value, dict):
         value = [{"feature": k, "contribution": v} for k, v in value.items()]
     if not isinstance(value, (list, tuple, np.ndarray)):
-        return [str(value)]
+        return [feature_label(str(value))]
     out = []
     for item in list(value)[:top]:
         if isinstance(item, dict):

@@ -136,16 +136,15 @@ def demo(
 
 def _print_top_localities(workspace, n: int = 5) -> None:
     """The few localities an analyst would look at first, and where to go next."""
+    from sauti.features.glossary import percent
     from sauti.models import latest_scores
 
     scores = latest_scores(workspace).nsmallest(n, "rank")
     names = workspace.localities().set_index("locality_id")["name"]
-    period = str(scores["period"].iloc[0])[:7] if len(scores) else "-"
+    period = f"{scores['period'].iloc[0]:%B %Y}" if len(scores) else "-"
     typer.echo(f"highest risk of intercommunal violence in the period after {period}:")
     for row in scores.itertuples():
-        drivers = ", ".join(d["feature"] for d in (row.drivers or [])[:2])
-        typer.echo(
-            f"  {row.rank:>2}. {names.get(row.locality_id, row.locality_id):<24} {row.probability:6.1%}"
-            f"  (drivers: {drivers})"
-        )
+        drivers = "; ".join(d["label"] for d in (row.drivers or [])[:2])
+        name = names.get(row.locality_id, row.locality_id)
+        typer.echo(f"  {row.rank:>2}. {name:<24} {percent(row.probability):>6}  (main drivers: {drivers})")
     typer.echo(f"workspace: {workspace.root}  — next: sauti users add me --role analyst; sauti serve")
