@@ -16,7 +16,7 @@ import shapely
 
 from sauti.constants import LOCALITY_COLUMNS, LOCALITY_ID, STORAGE_CRS
 from sauti.errors import NotReadyError
-from sauti.geo import local_crs
+from sauti.geo import local_crs, parent_positions
 
 _GRID = re.compile(r"grid:(\d+(?:\.\d+)?)\s*km")
 
@@ -171,31 +171,13 @@ def grid_localities(workspace, cell_km: float, *, stored: gpd.GeoDataFrame | Non
     levels = workspace.levels()
     if "admin1" in levels:
         admin1 = stored_level(workspace, "admin1", stored)
-        where = _parent_position(grid, admin1)
+        where = parent_positions(grid.geometry.to_numpy(), admin1.geometry.to_numpy())
         ok = where >= 0
         out.loc[ok, "admin1_id"] = admin1[LOCALITY_ID].to_numpy()[where[ok]]
         out.loc[ok, "admin1_name"] = admin1["name"].to_numpy()[where[ok]]
         out["parent_id"], out["parent_name"] = out["admin1_id"], out["admin1_name"]
     out = out[list(LOCALITY_COLUMNS)]
     return out.reset_index(drop=True)
-
-
-def _parent_position(cells: gpd.GeoDataFrame, parents: gpd.GeoDataFrame) -> np.ndarray:
-    """Parent containing each cell's representative point, else the nearest parent."""
-    points = shapely.point_on_surface(cells.geometry.to_numpy())
-    tree = shapely.STRtree(parents.geometry.to_numpy())
-    where = np.full(len(points), -1, dtype=np.int64)
-    hits = tree.query(points, predicate="intersects")
-    if hits.shape[1]:
-        order = np.lexsort((hits[1], hits[0]))
-        pi, qi = hits[0][order], hits[1][order]
-        first = np.r_[True, pi[1:] != pi[:-1]]
-        where[pi[first]] = qi[first]
-    missing = np.flatnonzero(where < 0)
-    if len(missing):
-        nearest = tree.query_nearest(points[missing], all_matches=False)
-        where[missing[nearest[0]]] = nearest[1]
-    return where
 
 
 def unit_localities(

@@ -31,7 +31,7 @@ from sauti.ingest.runs import ProgressCallback, ingest_run
 from sauti.ingest.validate import RowChecker, blank
 
 from sauti.constants import LEVELS, LOCALITY_COLUMNS, STORAGE_CRS
-from sauti.geo import EQUAL_AREA_CRS
+from sauti.geo import EQUAL_AREA_CRS, parent_positions
 from sauti.store import Workspace
 
 log = logging.getLogger(__name__)
@@ -287,6 +287,8 @@ def ingest_boundaries(
     checker.fail(attrs["name"].isna(), "name", "required value is missing")
     checker.fail(reasons.notna(), "geometry", reasons.fillna(""))
     good = checker.good
+    kept, located = _parents_by_location(workspace, attrs[good], geoms[good], level)
+    notes.extend(located)
     params = {
         "level": level,
         "schema": choice.schema,
@@ -298,15 +300,41 @@ def ingest_boundaries(
         run.report.warnings.extend(notes)
         run.count_read(len(raw))
         run.reject(checker.rejects())
-        rows = _with_geometry(attrs[good], geoms[good])
+        rows = _with_geometry(kept, geoms[good])
         run.store("localities", rows)
-        for parent in derive_parent_levels(attrs[good], geoms[good], level):
+        for parent in derive_parent_levels(kept, geoms[good], level):
             new = _store_derived(run, parent)
             run.report.warnings.append(f"derived {new} new {parent['level'].iloc[0]} localities by dissolve")
         _store_place_names(run, rows)
         if progress:
             progress(len(raw))
     return run.report
+
+
+def _parents_by_location(
+    workspace: Workspace, attrs: pd.DataFrame, geoms: gpd.GeoSeries, level: str
+) -> tuple[pd.DataFrame, list[str]]:
+    """Parents for a file that names none (geoBoundaries): the stored coarser level, by location.
+
+    Each unit goes to the stored parent holding its representative point (else the nearest), and
+    inherits that parent's own ancestors. Files that carry parent codes are left as they are.
+    """
+    n = level_number(level)
+    parent_level = f"admin{n - 1}"
+    if n == 0 or attrs.empty or attrs[f"{parent_level}_id"].notna().any():
+        return attrs, []
+    if parent_level not in workspace.levels():
+        return attrs, [f"the file names no {parent_level}: ingest that level first to link each unit to it"]
+    parents = workspace.localities(parent_level)
+    picked = parents.iloc[parent_positions(geoms.to_numpy(), parents.geometry.to_numpy())]
+    out = attrs.copy()
+    for k in range(n):
+        own = k == n - 1
+        out[f"admin{k}_id"] = picked["locality_id" if own else f"admin{k}_id"].to_numpy()
+        out[f"admin{k}_name"] = picked["name" if own else f"admin{k}_name"].to_numpy()
+    out["parent_id"], out["parent_name"] = out[f"{parent_level}_id"], out[f"{parent_level}_name"]
+    note = f"{parent_level} parents found by location among the {len(parents)} stored {parent_level} units"
+    return out, [note]
 
 
 def _store_derived(run, parent: pd.DataFrame) -> int:

@@ -30,3 +30,29 @@ def utm_crs(bounds: tuple[float, float, float, float]) -> CRS:
     lon0, lat0 = (minx + maxx) / 2, (miny + maxy) / 2
     zone = int((lon0 + 180) // 6) % 60 + 1
     return CRS.from_epsg((32600 if lat0 >= 0 else 32700) + zone)
+
+
+def parent_positions(children, parents):
+    """Index of the parent polygon holding each child's representative point, else of the nearest.
+
+    ``children`` and ``parents`` are arrays of shapely geometries in one CRS; returns an int array
+    (one position in ``parents`` per child). Used where a unit's parent is known only by location
+    (grid cells, boundary files without parent codes).
+    """
+    import numpy as np
+    import shapely
+
+    points = shapely.point_on_surface(np.asarray(children))
+    tree = shapely.STRtree(np.asarray(parents))
+    where = np.full(len(points), -1, dtype=np.int64)
+    hits = tree.query(points, predicate="intersects")
+    if hits.shape[1]:
+        order = np.lexsort((hits[1], hits[0]))
+        pi, qi = hits[0][order], hits[1][order]
+        first = np.r_[True, pi[1:] != pi[:-1]]
+        where[pi[first]] = qi[first]
+    missing = np.flatnonzero(where < 0)
+    if len(missing):
+        nearest = tree.query_nearest(points[missing], all_matches=False)
+        where[missing[nearest[0]]] = nearest[1]
+    return where

@@ -221,3 +221,22 @@ def acled_export(boundaries: gpd.GeoDataFrame, path: Path, *, start="2019-01-01"
 def ssd_ocha(shared: Path) -> gpd.GeoDataFrame:
     """South Sudan's OCHA counties with uniform columns (code0..2, name0..2)."""
     return _ocha(shared / SSD, "ADM")
+
+
+def geoboundaries_adm1_geojson(shared: Path, folder: Path) -> Path:
+    """South Sudan's states as geoBoundaries ships ADM1: its own file, no codes of the counties."""
+    src = _ocha(shared / SSD, "ADM").dissolve(by="code1", as_index=False)
+    frame = gpd.GeoDataFrame(
+        {
+            "shapeName": src["name1"],
+            "shapeISO": src["code1"],
+            "shapeID": [f"7{i:07d}B1" for i in range(len(src))],
+            "shapeGroup": "SSD",
+            "shapeType": "ADM1",
+        },
+        geometry=src.geometry.to_numpy(),
+        crs="EPSG:4326",
+    )
+    path = folder / "geoBoundaries-SSD-ADM1.geojson"
+    frame.to_file(path, driver="GeoJSON")
+    return path

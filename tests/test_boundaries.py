@@ -401,3 +401,24 @@ def test_gadm_admin1_file_names_states_and_the_country(workspace, shared_data, t
     assert sorted(stored["name"]) == sorted(states_in_ocha)
     assert len(stored) == SSD_STATES
     assert workspace.localities("admin0")["name"].tolist() == ["South Sudan"]
+
+
+def test_geoboundaries_levels_are_linked_by_location(workspace, shared_data, tmp_path):
+    """geoBoundaries ships one level per file with no parent codes: counties find their state by location."""
+    states = boundary_fixtures.geoboundaries_adm1_geojson(shared_data, tmp_path)
+    counties = boundary_fixtures.geoboundaries_geojson(shared_data, tmp_path)
+    alone = ingest_boundaries(Workspace(tmp_path / "alone"), counties, "admin2")
+    assert any("ingest that level first" in w for w in alone.warnings)
+
+    assert ingest_boundaries(workspace, states, "admin1").accepted == SSD_STATES
+    report = ingest_boundaries(workspace, counties, "admin2")
+    assert any(
+        "admin1 parents found by location among the 10 stored admin1 units" in w for w in report.warnings
+    )
+    stored = workspace.localities("admin2").set_index("name")
+    ocha = pyogrio.read_dataframe(shared_data / SSD, read_geometry=False).set_index("ADM2_EN")
+    # every county under the state OCHA puts it in (same geometry, so containment is exact)
+    assert (stored["admin1_name"] == ocha.loc[stored.index, "ADM1_EN"]).all()
+    assert set(stored["parent_id"]) == set(workspace.localities("admin1")["locality_id"])
+    assert (stored["admin0_id"] == "SSD").all()
+    assert workspace.levels() == {"admin0": 1, "admin1": SSD_STATES, "admin2": 79}
