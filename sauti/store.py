@@ -90,6 +90,14 @@ def _migrations() -> tuple[tuple[int, str, str], ...]:
     return tuple(sorted(found))
 
 
+_FINGERPRINT_SQL = (
+    "SELECT (SELECT COUNT(*) FROM localities), (SELECT COUNT(*) FROM incidents), "
+    "(SELECT COUNT(*) FROM alerts), (SELECT MAX(updated_at) FROM alerts), "
+    "(SELECT COUNT(*) FROM risk_scores), (SELECT MAX(scored_at) FROM risk_scores), "
+    "(SELECT MAX(run_id) FROM ingest_runs)"  # a declared --complete-through adds only a run
+)
+
+
 class Workspace:
     """A workspace folder holding the store and everything derived from it.
 
@@ -268,6 +276,12 @@ class Workspace:
             frame = pd.read_sql_query(query, con)
         frame["decided_at"] = pd.to_datetime(frame["decided_at"], utc=True)
         return frame
+
+    def fingerprint(self) -> tuple:
+        """A cheap stamp of the stored data: row counts and latest write times of localities,
+        incidents, alerts (incl. verifications) and risk scores. It changes whenever any of them does."""
+        with self.session() as con:
+            return tuple(con.execute(_FINGERPRINT_SQL).fetchone())
 
     def status(self) -> dict[str, Any]:
         """What the workspace holds, as plain data."""
