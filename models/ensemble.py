@@ -22,8 +22,10 @@ from sauti.models.estimators import (
     PlattScoreClassifier,
     _binary_classes,
     _BinaryMixin,
+    _fit_platt,
     _logit,
     _pipeline,
+    _sigmoid,
     _time_folds,
     single_thread,
 )
@@ -185,29 +187,13 @@ def _logit_objective(L, y, uniform, shrinkage):
         pooled = L @ w
         z = a + s * pooled
         loss = float(np.sum(np.logaddexp(0.0, z) - y * z))
-        r = 1.0 / (1.0 + np.exp(-z)) - y
+        r = _sigmoid(z) - y
         diff = w - uniform
         grad = np.r_[s * (L.T @ r) + 2 * shrinkage * diff, r.sum(), r @ pooled]
         return loss + shrinkage * float(diff @ diff), grad
 
     start = np.r_[uniform, 0.0, 1.0]
     return objective, start, [(0.0, 1.0)] * k + [(None, None), (1e-3, None)]
-
-
-def platt_map(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
-    """Intercept and slope of the logistic map from log-odds ``scores`` to probabilities (max likelihood)."""
-    y = labels.astype(float)
-    if scores.size == 0 or np.unique(y).size < 2:
-        rate = float(np.clip(y.mean() if y.size else 0.5, _EPS, 1 - _EPS))
-        return float(np.log(rate / (1 - rate))), 0.0
-
-    def objective(v: np.ndarray) -> tuple[float, np.ndarray]:
-        z = v[0] + v[1] * scores
-        r = 1.0 / (1.0 + np.exp(-z)) - y
-        return float(np.sum(np.logaddexp(0.0, z) - y * z)), np.array([r.sum(), r @ scores])
-
-    result = minimize(objective, np.array([0.0, 1.0]), jac=True, method="L-BFGS-B")
-    return float(result.x[0]), float(result.x[1])
 
 
 def top_members(probabilities: np.ndarray, labels: np.ndarray, k: int | None) -> np.ndarray:
@@ -341,7 +327,8 @@ class SautiClassifier(_BinaryMixin, ClassifierMixin, BaseEstimator):
         self.members_ = [(name, _fit_member(build(), Xu, target)) for name, build in builders] if both else []
         self.calibration_ = None
         if self.combiner == "logit" and both:  # one Platt map of the pooled log-odds, on the window
-            self.calibration_ = platt_map(self._pooled_logit(Xu), target)
+            slope, intercept = _fit_platt(self._pooled_logit(Xu), target)
+            self.calibration_ = (intercept, slope)
         self.validation_ = self._validation_summary(oof, labels, weights, folds, builders)
         medians = np.zeros(X.shape[1])
         with warnings.catch_warnings():
@@ -410,8 +397,8 @@ class SautiClassifier(_BinaryMixin, ClassifierMixin, BaseEstimator):
             pool = oof @ weights
             if self.combiner == "logit":
                 z = _logit(np.clip(oof, _EPS, 1 - _EPS)) @ weights
-                a, s = platt_map(z, labels)
-                pool = 1.0 / (1.0 + np.exp(-(a + s * z)))
+                slope, intercept = _fit_platt(z, labels)
+                pool = _sigmoid(intercept + slope * z)
         return {
             "folds": len(folds),
             "rows": int(labels.size),
@@ -440,8 +427,8 @@ class SautiClassifier(_BinaryMixin, ClassifierMixin, BaseEstimator):
 
     def _pool(self, Xu: np.ndarray) -> np.ndarray:
         if self.combiner == "logit":
-            a, s = self.calibration_
-            return 1.0 / (1.0 + np.exp(-(a + s * self._pooled_logit(Xu))))
+            intercept, slope = self.calibration_
+            return _sigmoid(intercept + slope * self._pooled_logit(Xu))
         with single_thread():
             pool = np.zeros(Xu.shape[0])
             for name, member in self.members_:
