@@ -376,7 +376,7 @@ def scored_periods(source: DataSource) -> dict:
         return {"periods": periods, "latest": periods[-1] if periods else None}
 
     source.require_store()
-    return source.cached("scored_periods", build)
+    return source.cached("api_scored_periods", build)
 
 
 def rising(source: DataSource, n: int = 5, period: str | None = None) -> dict:
@@ -397,4 +397,4 @@ def rising(source: DataSource, n: int = 5, period: str | None = None) -> dict:
         return {"period": latest, **found}
 
     source.require_store()
-    return source.cached(("rising", n, period), build)
+    return source.cached(("api_rising", n, period), build)

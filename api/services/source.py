@@ -185,7 +185,7 @@ class DataSource:
         from sauti.models.scoring import period_scores
 
         self.require_store()
-        return self.cached(("period_scores", period), lambda: period_scores(self.workspace, period))
+        return self.cached(("period_scores_iso", period), lambda: period_scores(self.workspace, period))
 
     def risk_history(self, locality_id: str) -> pd.DataFrame | None:
         """Scores and observed counts of one locality over time; ``None`` when it was not scored."""
