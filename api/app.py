@@ -1,4 +1,4 @@
-"""The FastAPI application: routers, error mapping, body-size limit, CORS, static files, log filter.
+"""The FastAPI application: routers, error mapping, request limits, CORS, static files, log filter.
 
 ``uvicorn --factory sauti.api.app:create_app`` (what ``sauti serve`` runs) builds it from
 ``SAUTI_*`` settings; tests call :func:`create_app` with their own settings and workspace.
@@ -11,11 +11,12 @@ import re
 from contextlib import asynccontextmanager
 from importlib import resources
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sauti.api import errors
+from sauti.api.limits import RequestLimits
+from sauti.api.schemas import COMMON_ERRORS
 from sauti.api.services.nowcast import Nowcaster, preload
 from sauti.api.services.source import DataSource
 
@@ -47,76 +48,6 @@ def install_log_filter() -> None:
         logger = logging.getLogger(name)
         if not any(isinstance(f, RedactKeysFilter) for f in logger.filters):
             logger.addFilter(RedactKeysFilter())
-
-
-class BodySizeLimit:
-    """ASGI middleware: 413 when the declared or streamed body exceeds ``max_bytes``."""
-
-    def __init__(self, app, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        for name, value in scope.get("headers", []):
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                return await self._too_large(send)
-        seen = 0
-        started = False
-
-        async def limited_receive():
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise _TooLarge
-            return message
-
-        async def tracking_send(message):
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
-            if not started:
-                await self._too_large(send)
-
-    async def _too_large(self, send):
-        response = JSONResponse(
-            {
-                "detail": f"request body larger than {self.max_bytes} bytes (settings.max_body_bytes)",
-                "type": "PayloadTooLarge",
-            },
-            status_code=413,
-        )
-        await send({"type": "http.response.start", "status": 413, "headers": response.raw_headers})
-        await send({"type": "http.response.body", "body": response.body})
-
-
-class _TooLarge(Exception):
-    pass
-
-
-async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-    """422 with field-level details, never echoing the submitted values (they may hold a phone number)."""
-    details = [
-        {
-            "field": ".".join(str(p) for p in e.get("loc", ()) if p not in ("body",)) or "body",
-            "loc": list(e.get("loc", ())),
-            "reason": e.get("msg"),
-            "type": e.get("type"),
-        }
-        for e in exc.errors()
-    ]
-    return JSONResponse(
-        {"detail": "request validation failed", "type": "RequestValidationError", "errors": details},
-        status_code=422,
-    )
 
 
 def create_app(settings: Settings | None = None, workspace: Workspace | None = None) -> FastAPI:
@@ -155,7 +86,6 @@ def create_app(settings: Settings | None = None, workspace: Workspace | None = N
     app.state.source = source
     app.state.settings = settings
     errors.install(app)
-    app.add_exception_handler(RequestValidationError, _validation_error)
     if settings.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
 
@@ -165,10 +95,13 @@ def create_app(settings: Settings | None = None, workspace: Workspace | None = N
             allow_methods=["GET", "POST", "PATCH"],
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
         )
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestLimits, max_bytes=settings.max_body_bytes, body_timeout_s=settings.timeout_body_s
+    )
+    app.add_middleware(errors.ServerErrors)  # outermost: whatever escapes becomes a 500 with an id
 
     for module in (meta, localities, alerts, patrols, ogc, tiles, map):
-        app.include_router(module.router)
+        app.include_router(module.router, responses=COMMON_ERRORS)
     static = resources.files("sauti.api").joinpath("static")
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
 

@@ -89,3 +89,69 @@ class VerificationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     verification: Literal[ALERT_VERIFICATION]  # type: ignore[valid-type]
+
+
+# --- replies -------------------------------------------------------------------------------------
+class ErrorItem(BaseModel):
+    """What is wrong with one field (the field is named, its value never repeated)."""
+
+    field: str | None = Field(
+        None, description="The parameter or body field, e.g. 'bbox', 'alerts.3.severity'."
+    )
+    reason: str | None = Field(None, description="Why it was refused.")
+
+
+class ErrorBody(BaseModel):
+    """Every error reply (4xx and 5xx) has this shape."""
+
+    model_config = ConfigDict(extra="allow")
+
+    detail: str = Field(..., description="One sentence saying what went wrong and what to do.")
+    type: str = Field(..., description="Kind of error, e.g. RequestValidationError, NotFoundError.")
+    errors: list[ErrorItem] | None = Field(None, description="Field-level details, where there are any.")
+    error_id: str | None = Field(
+        None, description="500 only: the id under which the server logged the failure."
+    )
+
+
+class AlertOutcome(BaseModel):
+    """What became of one submitted alert (never any reporter data)."""
+
+    row: int = Field(..., description="1-based position in the request (or CSV data row).")
+    status: Literal["accepted", "duplicate", "rejected"]
+    alert_id: str | None = None
+    locality_id: str | None = None
+    locality_name: str | None = None
+    locality_confidence: float | None = None
+    location_source: str | None = None
+    errors: list[ErrorItem] = Field(default_factory=list)
+
+
+class AlertBatchResult(BaseModel):
+    """One outcome per submitted alert, in order; ``read = accepted + duplicates + rejected``."""
+
+    read: int
+    accepted: int
+    duplicates: int
+    rejected: int
+    results: list[AlertOutcome]
+
+
+def error_reply(description: str) -> dict:
+    return {"model": ErrorBody, "description": description}
+
+
+# replies any endpoint may give, documented on every route (see sauti.api.errors for the mapping)
+COMMON_ERRORS: dict[int | str, dict] = {
+    400: error_reply("A request the service cannot act on (e.g. an unreadable file)."),
+    401: error_reply("No valid API key or session."),
+    403: error_reply("The caller's role does not allow this."),
+    422: error_reply("A parameter or body field is invalid; `errors` names each field."),
+    500: error_reply("The service failed; `error_id` is in the server log."),
+    503: error_reply("Not ready: a step must run first (ingest, features, train, score)."),
+}
+NOT_FOUND = {404: error_reply("No such locality, collection, feature, alert or user.")}
+BODY_ERRORS = {
+    408: error_reply("The request body did not arrive within the body timeout."),
+    413: error_reply("The request body is larger than the limit (SAUTI_MAX_BODY_BYTES)."),
+}

@@ -5,7 +5,7 @@
    2017-06). Prints the wall time per run, the median, and seconds per origin.
 2. Scoring: a model trained on a small synthetic cube is recorded in a workspace holding a
    synthetic cube of 10,000 localities (``--quick``: 2,000) with the same features; ``score``
-   (13 periods of probabilities, ranks, changes, top drivers for every locality, stored in SQLite)
+   (24 periods of probabilities, ranks, changes, top drivers for every locality, stored in SQLite)
    is timed ``--repeat`` times. Prints the median and the peak memory of the process.
 
     .venv/bin/python bench/bench_backtest.py [--quick] [--repeat 3]
@@ -140,7 +140,7 @@ def main() -> None:
             sc = bench_scoring(tmp, n, args.repeat or 3)
             runs = ", ".join(f"{t:.2f}" for t in sc["runs"])
             print(
-                f"score {sc['localities']:,} localities (model {sc['estimator']}, 13 periods, drivers for "
+                f"score {sc['localities']:,} localities (model {sc['estimator']}, 24 periods, drivers for "
                 f"{sc['with_drivers']:,}): median {sc['median']:.2f} s (runs {runs})"
             )
         print(f"peak memory {_peak_mb():.0f} MB")

@@ -11,7 +11,15 @@ from sauti.features.graph import build_graph, second_order
 from sauti.features.params import FeatureParams
 from sauti.features.periods import period_range
 from sauti.features.spatial_lag import spatial_lag
-from sauti.features.storage import compute_features, cube_path, load_cube, provenance, save_cube
+from sauti.features.storage import (
+    compute_features,
+    cube_end,
+    cube_inputs,
+    cube_path,
+    load_cube,
+    provenance,
+    save_cube,
+)
 from sauti.features.surface import (
     DEFAULT_SURFACE,
     read_surface,
@@ -33,6 +41,8 @@ __all__ = [
     "build_cube",
     "build_graph",
     "compute_features",
+    "cube_end",
+    "cube_inputs",
     "cube_path",
     "decayed_sum",
     "feature_names",

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,6 +31,7 @@ from sauti.features.spatial_lag import check_graph_order, spatial_lags
 from sauti.features.temporal import decayed_sum, periods_since, rolling_sum, trend
 
 import sauti
+from sauti.cache import Memo
 from sauti.constants import INCIDENT_CATEGORIES, LOCALITY_DIM, LOCALITY_ID, PERIOD_DIM, check_columns
 
 # identifiers and bookkeeping that are not predictors
@@ -419,9 +418,7 @@ def _assemble(units, periods, level: str, groups, static, seasonal) -> xr.Datase
     return xr.Dataset(data_vars=data, coords=coords)
 
 
-_CACHE: OrderedDict = OrderedDict()
-_CACHE_SIZE = 8
-_CACHE_LOCK = threading.Lock()
+_CACHE = Memo(8)
 
 
 def _cached(key, function, *args):
@@ -430,16 +427,7 @@ def _cached(key, function, *args):
     The service rebuilds the cube after every new alert; the unit set, raster and parameters
     rarely change, so this saves most of a nowcast.
     """
-    with _CACHE_LOCK:
-        if key in _CACHE:
-            _CACHE.move_to_end(key)
-            return _CACHE[key]
-    value = function(*args)
-    with _CACHE_LOCK:
-        _CACHE[key] = value
-        while len(_CACHE) > _CACHE_SIZE:
-            _CACHE.popitem(last=False)
-    return value
+    return _CACHE.get(key, lambda: function(*args))
 
 
 def _geometry_key(units: gpd.GeoDataFrame) -> str:

@@ -2,8 +2,9 @@
 
 Cubes live in ``<workspace>/cubes/cube_<unit>_<freq>.nc`` (h5netcdf). A save goes to a temporary
 file first and is renamed into place, so a reader (the API, during a nowcast) never sees half a
-file. ``attrs["provenance"]`` says which ingest runs (ids, files, sha256) and which parameters made
-the cube; ``attrs["snapshot"]`` is a short hash of those inputs, equal for equal inputs.
+file. ``attrs["provenance"]`` says which ingest runs (ids, files, sha256), parameters, raster and
+time zone made the cube; ``attrs["snapshot"]`` is a short hash of those inputs, equal for equal
+inputs. Every input is a parameter (resolved from settings at the CLI/app/pipeline edges).
 """
 
 from __future__ import annotations
@@ -24,19 +25,19 @@ from sauti.features.counts import verification_as_of_receipt
 from sauti.features.cube import Progress, build_cube
 from sauti.features.exposure import find_capital
 from sauti.features.params import FeatureParams
-from sauti.features.periods import check_freq
+from sauti.features.periods import check_freq, period_end
 from sauti.features.units import country_outline, parse_unit, unit_localities, unit_slug
+from sauti.ingest.currency import data_through
 
 import sauti
 from sauti.checksum import sha256_file
-from sauti.constants import LOCALITY_ID
+from sauti.constants import LOCALITY_DIM, LOCALITY_ID, PERIOD_DIM
 from sauti.errors import NotReadyError
 
 log = logging.getLogger(__name__)
 
 CUBE_FOLDER = "cubes"
 PACK_BELOW_BYTES = 200_000_000
-INPUTS_FILE = "inputs.json"  # remembers the raster and parameters between runs (nowcasts pass none)
 
 
 def cube_path(workspace, *, freq: str = "M", unit: str = "admin2") -> Path:
@@ -80,7 +81,7 @@ def unpack(stored: xr.Dataset) -> xr.Dataset:
         for j, label in enumerate(stored[f"{name}_variable"].to_numpy().astype(str)):
             pieces[label] = (inner, values[j])
     coords = {k: v for k, v in stored.coords.items() if not str(k).endswith("_variable")}
-    return xr.Dataset({n: pieces[n] for n in order}, coords=coords, attrs=attrs)
+    return xr.Dataset({n: pieces[n] for n in order if n in pieces}, coords=coords, attrs=attrs)
 
 
 def save_cube(cube: xr.Dataset, path: str | Path) -> Path:
@@ -103,9 +104,19 @@ def save_cube(cube: xr.Dataset, path: str | Path) -> Path:
     return path
 
 
-def read_cube(path: str | Path) -> xr.Dataset:
-    """Load a saved cube fully into memory (the file is closed afterwards)."""
+def read_cube(
+    path: str | Path, *, variables: list[str] | None = None, last_periods: int | None = None
+) -> xr.Dataset:
+    """Load a saved cube into memory (the file is closed afterwards).
+
+    ``variables`` and ``last_periods`` read only those variables and the latest periods (the file is
+    chunked, so scoring 10,000 localities reads a fraction of it); default: everything.
+    """
     with xr.open_dataset(path, engine="h5netcdf") as opened:
+        if last_periods is not None and PERIOD_DIM in opened.dims:
+            opened = opened.isel({PERIOD_DIM: slice(-int(last_periods), None)})
+        if variables is not None:
+            opened = _only_variables(opened, set(variables))
         cube = unpack(opened.load())
     for name in ("name", "admin1_id", "level", "locality"):
         if name in cube.coords:
@@ -113,8 +124,24 @@ def read_cube(path: str | Path) -> xr.Dataset:
     return cube
 
 
-def load_cube(workspace, *, freq: str = "M", unit: str = "admin2") -> xr.Dataset:
-    """The saved cube of ``unit`` × ``freq``.
+def _only_variables(stored: xr.Dataset, wanted: set[str]) -> xr.Dataset:
+    """The packed file's variables restricted to ``wanted`` (labels along each pack's variable axis)."""
+    for name in [str(n) for n in stored.data_vars if str(n).startswith("pack")]:
+        labels = stored[f"{name}_variable"].to_numpy().astype(str)
+        keep = np.flatnonzero(np.isin(labels, sorted(wanted)))
+        stored = stored.isel({f"{name}_variable": keep})
+    return stored
+
+
+def load_cube(
+    workspace,
+    *,
+    freq: str = "M",
+    unit: str = "admin2",
+    variables: list[str] | None = None,
+    last_periods: int | None = None,
+) -> xr.Dataset:
+    """The saved cube of ``unit`` × ``freq`` (optionally only some variables and the latest periods).
 
     Raises
     ------
@@ -127,70 +154,64 @@ def load_cube(workspace, *, freq: str = "M", unit: str = "admin2") -> xr.Dataset
             f"no feature cube for unit={unit} freq={check_freq(freq)} in {workspace.root}; "
             f"run `sauti features --unit {unit} --freq {check_freq(freq)}` first"
         )
-    return read_cube(path)
+    return read_cube(path, variables=variables, last_periods=last_periods)
 
 
-def _inputs(workspace) -> dict:
-    path = workspace.root / CUBE_FOLDER / INPUTS_FILE
+def stored_provenance(workspace, *, freq: str = "M", unit: str = "admin2") -> dict | None:
+    """The provenance of the stored cube of ``unit`` × ``freq`` without reading its arrays; None
+    when there is no cube."""
+    import h5py
+
+    path = cube_path(workspace, freq=freq, unit=unit)
     if not path.exists():
-        return {}
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
+        return None
+    with h5py.File(path, "r") as stored:
+        text = stored.attrs.get("provenance")
+    if text is None:
+        return None
+    return json.loads(text.decode("utf-8") if isinstance(text, bytes) else str(text))
 
 
-def _remember(workspace, **values) -> None:
-    path = workspace.root / CUBE_FOLDER / INPUTS_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    current = _inputs(workspace)
-    for key, value in values.items():
-        if isinstance(value, dict) and isinstance(current.get(key), dict):
-            current[key] = {**current[key], **value}
-        else:
-            current[key] = value
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_text(json.dumps(current, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def _population(workspace, population: str | Path | None) -> Path | None:
-    """The raster to use: the argument, else the setting, else the one the last run used."""
-    if population is None:
-        from sauti.settings import get_settings
-
-        population = getattr(get_settings(), "population", None)
-    if population is None:
-        remembered = _inputs(workspace).get("population")
-        if remembered and Path(remembered).exists():
-            population = remembered
+def _population(population: str | Path | None) -> Path | None:
+    """The raster as an absolute path (``None`` stays ``None``); a missing file is an error."""
     if population is None:
         return None
     path = Path(population).absolute()
     if not path.exists():
         raise ValueError(f"population raster {path} not found; pass an existing --population file")
-    _remember(workspace, population=str(path))
     return path
 
 
-def _params(workspace, params: FeatureParams | None, unit: str, freq: str) -> FeatureParams:
-    """The parameters to use: the argument, else those the last run of this unit × freq used."""
-    key = f"{unit_slug(unit)}_{freq}"
-    if params is None:
-        remembered = _inputs(workspace).get("params", {}).get(key)
-        try:
-            params = FeatureParams.from_dict(remembered) if remembered else FeatureParams()
-        except (TypeError, ValueError):
-            params = FeatureParams()
-    _remember(workspace, params={key: params.to_dict()})
-    return params
+def cube_inputs(cube: xr.Dataset | dict) -> dict:
+    """The inputs a cube was built with, to rebuild it the same way (a nowcast after new alerts).
+
+    Returns ``{"params": FeatureParams, "population": Path | None, "timezone": str}`` read from the
+    cube's provenance (a cube, or its provenance dict from :func:`stored_provenance`); pass them to
+    :func:`compute_features`. Nothing is remembered elsewhere: a rebuild takes its inputs from the
+    cube it replaces, or from the caller.
+    """
+    info = cube if isinstance(cube, dict) else provenance(cube)
+    raster = (info.get("population") or {}).get("path")
+    return {
+        "params": FeatureParams.from_dict(info["params"]) if info.get("params") else FeatureParams(),
+        "population": Path(raster) if raster and Path(raster).exists() else None,
+        "timezone": info.get("timezone") or "UTC",
+    }
 
 
-def _timezone() -> str:
-    """The mission's time zone from the settings (``SAUTI_TIMEZONE``), else UTC."""
-    from sauti.settings import get_settings
+def cube_end(workspace, freq: str, until: str | None = None) -> str | None:
+    """Last day (ISO) the cube covers: ``until``, else the end of the period containing the date
+    the incident sources are complete through; ``None`` for a store without incidents.
 
-    return getattr(get_settings(), "timezone", None) or "UTC"
+    Alerts newer than that are kept in the store and shown, but do not move the forecast period.
+    """
+    if until is not None:
+        return str(pd.Timestamp(until).date())
+    through = data_through(workspace)["incidents"]
+    if through is None:
+        return None
+    last = period_end(pd.DatetimeIndex([pd.Timestamp(through)]), freq)[0]
+    return str(last.date())
 
 
 def _capital(workspace, params: FeatureParams) -> tuple[float, float] | None:
@@ -248,7 +269,8 @@ def _runs(workspace, incidents: pd.DataFrame, alerts: pd.DataFrame, unit: str) -
         if kind == "grid":
             rows = con.execute("SELECT DISTINCT run_id FROM localities WHERE level IN ('admin0', 'admin1')")
         else:
-            rows = con.execute("SELECT DISTINCT run_id FROM localities WHERE level = ?", (kind,))
+            # admin0 draws the outline behind dist_border_km
+            rows = con.execute("SELECT DISTINCT run_id FROM localities WHERE level IN (?, 'admin0')", (kind,))
         ids |= {int(r[0]) for r in rows}
         if not ids:
             return []
@@ -279,9 +301,14 @@ def compute_features(
     until: str | None = None,
     params: FeatureParams | None = None,
     population: str | Path | None = None,
+    timezone: str = "UTC",
     progress: Progress | None = None,
+    save: bool = True,
 ) -> xr.Dataset:
     """Build the cube from the workspace's store, save it in the workspace, return it.
+
+    Every input is explicit: nothing is read from settings or remembered between runs (a
+    rebuild passes :func:`cube_inputs` of the cube it replaces).
 
     Parameters
     ----------
@@ -291,15 +318,19 @@ def compute_features(
         ``admin1``/``admin2``/``admin3`` or ``grid:<N>km``.
     until : str, optional
         ISO date: only incidents and alerts dated on or before it are used, and the last period
-        is the one containing it (a backtest snapshot, or the nowcast's "today").
+        is the one containing it (a backtest snapshot). Default: the end of the period containing
+        the date the incident sources are complete through (:func:`cube_end`); alerts received
+        after it are not in the cube.
     params : FeatureParams, optional
-        Default: the parameters the last run of this unit × freq used (so a nowcast keeps the
-        cube's definition), else ``FeatureParams()``.
+        Default ``FeatureParams()``.
     population : path, optional
-        Population raster; default the ``SAUTI_POPULATION`` setting, else the raster the last
-        run in this workspace used, else none (population features NaN).
+        Population raster; none gives NaN population features.
+    timezone : str
+        The mission's time zone: the calendar dates of time-stamped alerts are read in it.
     progress : callable, optional
         ``advance(n)`` called after each of :data:`sauti.features.cube.BUILD_STEPS` steps.
+    save : bool
+        Save the cube (:func:`cube_path`); a nowcast saves it itself after scoring.
 
     Returns
     -------
@@ -313,26 +344,16 @@ def compute_features(
     """
     freq = check_freq(freq)
     units = unit_localities(workspace, unit)
-    params = _params(workspace, params, unit, freq)
-    if until is not None:
-        until = str(pd.Timestamp(until).date())  # a date: everything dated that day is included
-    incidents = workspace.incidents(until=None if until is None else f"{until}T23:59:59")
-    alerts = workspace.alerts()
-    decisions = workspace.alert_verifications()
-    timezone = _timezone()
-    if until is not None:
-        cutoff = pd.Timestamp(until).tz_localize(timezone) + pd.Timedelta(days=1)
-        alerts = alerts[alerts["received_at"] < cutoff]
-        decisions = decisions[decisions["decided_at"] < cutoff]
-    # the state known when each alert's period ended, not today's (no look-ahead in backtests)
-    alerts = alerts.assign(verification=verification_as_of_receipt(alerts, decisions, freq, timezone))
+    params = params or FeatureParams()
+    end = cube_end(workspace, freq, until)
+    incidents, alerts, decisions = _events(workspace, end, freq, timezone)
     if incidents.empty and alerts.empty:
         raise NotReadyError(
             f"the workspace {workspace.root} holds no incidents or alerts"
             + (f" up to {until}" if until else "")
             + "; run `sauti ingest incidents FILE` first"
         )
-    raster = _population(workspace, population)
+    raster = _population(population)
     alerts_used = _alerts_on_units(workspace, alerts, units)
     cube = build_cube(
         incidents,
@@ -342,17 +363,76 @@ def compute_features(
         params=params,
         population=raster,
         capital=_capital(workspace, params),
-        end=until,
+        end=end,
         progress=progress,
         outline=country_outline(workspace)[0],
         unit=unit,
         timezone=timezone,
     )
-    provenance = json.loads(cube.attrs["provenance"])
-    provenance.update(
+    _stamp(cube, workspace, unit=unit, until=until, end=end, raster=raster)
+    _stamp_runs(cube, workspace, incidents, alerts, decisions, unit)
+    if save:
+        save_cube(cube, cube_path(workspace, freq=freq, unit=unit))
+    log.info(
+        "cube %s×%s built (%d localities × %d periods)",
+        unit,
+        freq,
+        cube.sizes["locality"],
+        cube.sizes["period"],
+    )
+    return cube
+
+
+def _events(workspace, end: str | None, freq: str, timezone: str):
+    """Incidents, alerts and verification decisions dated on or before ``end`` (all without one).
+
+    Each alert carries the verification state known at the end of its period, not today's (no
+    look-ahead in backtests).
+    """
+    incidents = workspace.incidents(until=None if end is None else f"{end}T23:59:59")
+    alerts = workspace.alerts()
+    decisions = workspace.alert_verifications()
+    if end is not None:
+        cutoff = pd.Timestamp(end).tz_localize(timezone) + pd.Timedelta(days=1)
+        alerts = alerts[alerts["received_at"] < cutoff]
+        decisions = decisions[decisions["decided_at"] < cutoff]
+    alerts = alerts.assign(verification=verification_as_of_receipt(alerts, decisions, freq, timezone))
+    return incidents, alerts, decisions
+
+
+def _stamp(cube: xr.Dataset, workspace, *, unit: str, until, end, raster: Path | None) -> None:
+    info = provenance(cube)
+    info.update(
         {
             "workspace": str(workspace.root),
             "until": until,
+            "last_day": end,
+            "population": {"path": str(raster), "sha256": sha256_file(raster)} if raster else None,
+        }
+    )
+    cube.attrs["provenance"] = json.dumps(info, sort_keys=True)
+
+
+#: provenance entries that change the cube: the snapshot hash covers exactly these
+SNAPSHOT_KEYS = (
+    "ingest_runs",
+    "alerts",
+    "params",
+    "freq",
+    "unit",
+    "until",
+    "last_day",
+    "timezone",
+    "capital",
+    "code_version",
+)
+
+
+def _stamp_runs(cube, workspace, incidents, alerts, decisions, unit: str) -> None:
+    """Record the ingest runs and alert state behind the cube; hash every input into the snapshot."""
+    info = provenance(cube)
+    info.update(
+        {
             "ingest_runs": _runs(workspace, incidents, alerts, unit),
             "incidents": int(len(incidents)),
             "alerts": {
@@ -360,27 +440,121 @@ def compute_features(
                 "last_updated": str(alerts["updated_at"].max()) if len(alerts) else None,
                 "verification_decisions": int(len(decisions)),
             },
-            "population": {"path": str(raster), "sha256": sha256_file(raster)} if raster else None,
         }
     )
-    snapshot_inputs = {
-        k: provenance[k] for k in ("ingest_runs", "alerts", "params", "freq", "unit", "until", "code_version")
-    }
-    snapshot_inputs["population"] = provenance["population"]["sha256"] if raster else None
+    snapshot_inputs = {k: info.get(k) for k in SNAPSHOT_KEYS}
+    snapshot_inputs["population"] = (info.get("population") or {}).get("sha256")
     snapshot = hashlib.sha256(json.dumps(snapshot_inputs, sort_keys=True).encode()).hexdigest()[:16]
-    provenance["snapshot"] = snapshot
-    cube.attrs["provenance"] = json.dumps(provenance, sort_keys=True)
+    info["snapshot"] = snapshot
+    cube.attrs["provenance"] = json.dumps(info, sort_keys=True)
     cube.attrs["snapshot"] = snapshot
     cube.attrs["code_version"] = sauti.__version__
-    save_cube(cube, cube_path(workspace, freq=freq, unit=unit))
-    log.info(
-        "cube %s×%s saved (%d localities × %d periods)",
-        unit,
-        freq,
-        cube.sizes["locality"],
-        cube.sizes["period"],
+
+
+def update_features(
+    workspace,
+    previous: xr.Dataset,
+    *,
+    freq: str,
+    unit: str,
+    params: FeatureParams | None = None,
+    timezone: str = "UTC",
+) -> tuple[xr.Dataset, list[str]] | None:
+    """``previous`` with the alerts received since it was built added, without rebuilding the cube.
+
+    Every alert-derived variable is linear in the alert counts and causal, so alerts that fall in
+    the cube's last period change only that period's column, by what a one-period cube built from
+    those alerts alone holds. Returns ``(cube, changed locality ids)``: ``previous`` updated in
+    place (values, provenance and snapshot as a full build gives them; tested equal to
+    :func:`compute_features`), and the units whose values moved (the alerts' units and, through
+    the spatial lags, those around them); or ``None`` when this shortcut does not
+    apply (incidents, boundaries or inputs changed, an alert was edited or falls in an earlier
+    period, nothing new): then build the cube in full.
+    """
+    freq = check_freq(freq)
+    params = params or FeatureParams()
+    info = provenance(previous)
+    end = cube_end(workspace, freq)
+    if info.get("until") is not None or info.get("last_day") != end or info.get("timezone") != timezone:
+        return None
+    if info.get("params") != params.to_dict():
+        return None
+    incidents, alerts, decisions = _events(workspace, end, freq, timezone)
+    new = _new_alerts(info, incidents, alerts, decisions)
+    if new is None or new.empty:
+        return None
+    last = pd.Timestamp(previous[PERIOD_DIM].to_numpy()[-1])
+    days = pd.DatetimeIndex(new["received_at"].dt.tz_convert(timezone).dt.tz_localize(None).dt.normalize())
+    if (days < last).any():
+        return None
+    units = unit_localities(workspace, unit)
+    placed = _alerts_on_units(workspace, new, units)
+    delta = build_cube(
+        incidents.iloc[:0],
+        placed,
+        units,
+        freq=freq,
+        params=params,
+        start=last,
+        end=end,
+        unit=unit,
+        timezone=timezone,
     )
-    return cube
+    cube = previous  # updated in place: copying a country-wide grid cube would cost more than the update
+    changed = np.zeros(cube.sizes[LOCALITY_DIM], dtype=bool)
+    for name, var in delta.data_vars.items():
+        if "alerts_" in str(name) and var.dims == (LOCALITY_DIM, PERIOD_DIM):
+            step = var.to_numpy()[:, 0]
+            column = cube[name].to_numpy()
+            column[:, -1] = column[:, -1] + step.astype(column.dtype)
+            changed |= step != 0
+    _stamp_runs(cube, workspace, incidents, alerts, decisions, unit)
+    return cube, cube[LOCALITY_DIM].to_numpy().astype(str)[changed].tolist()
+
+
+def _new_alerts(info: dict, incidents, alerts, decisions) -> pd.DataFrame | None:
+    """Alerts added since the cube ``info`` describes; ``None`` when anything else changed."""
+    known = info.get("alerts") or {}
+    if int(len(incidents)) != info.get("incidents"):
+        return None
+    if known.get("last_updated"):
+        since = pd.Timestamp(known["last_updated"])
+        changed = alerts[pd.to_datetime(alerts["updated_at"], utc=True) > since]
+        created = pd.to_datetime(changed["created_at"], utc=True) > since
+    else:  # the cube had no alerts: every alert is new
+        changed, created = alerts, pd.Series(True, index=alerts.index)
+    if not created.all() or len(alerts) - len(changed) != known.get("count"):
+        return None  # an earlier alert was edited (verified, relocated) or removed
+    if len(decisions) != known.get("verification_decisions", 0) + int(
+        (changed["verification"] != "unverified").sum()
+    ):
+        return None
+    return changed
+
+
+def changed_localities(previous: xr.Dataset | None, cube: xr.Dataset) -> list[str] | None:
+    """Localities whose latest-period values differ between two cubes of the same shape.
+
+    ``None`` when they cannot be compared (no previous cube, other localities or periods): then
+    everything may have changed. A new alert changes its unit and, through the spatial lags, the
+    units around it; only those need new drivers.
+    """
+    same = (
+        previous is not None
+        and previous.sizes == cube.sizes
+        and np.array_equal(previous[LOCALITY_DIM].to_numpy(), cube[LOCALITY_DIM].to_numpy())
+        and np.array_equal(previous[PERIOD_DIM].to_numpy(), cube[PERIOD_DIM].to_numpy())
+        and list(previous.data_vars) == list(cube.data_vars)
+    )
+    if not same:
+        return None
+    differs = np.zeros(cube.sizes[LOCALITY_DIM], dtype=bool)
+    for name, var in cube.data_vars.items():
+        if var.dims != (LOCALITY_DIM, PERIOD_DIM):
+            continue
+        new, old = var.to_numpy()[:, -1], previous[name].to_numpy()[:, -1]
+        differs |= ~((new == old) | (np.isnan(new) & np.isnan(old)))
+    return cube[LOCALITY_DIM].to_numpy().astype(str)[differs].tolist()
 
 
 def provenance(cube: xr.Dataset) -> dict:

@@ -6,6 +6,7 @@ import logging
 from datetime import date
 from pathlib import Path
 
+from sauti.ingest.currency import coverage_date, latest_date, parse_complete_through, record_coverage
 from sauti.ingest.errors import IngestError
 from sauti.ingest.readers import INCIDENT_READERS, IncidentReader, ReaderOptions
 from sauti.ingest.readers.columns import is_json, source_columns
@@ -63,8 +64,13 @@ def ingest_incidents(
     chunksize: int = 200_000,
     progress: ProgressCallback | None = None,
     today: date | None = None,
+    complete_through: str | date | None = None,
 ) -> IngestReport:
     """Read, validate and store every row of an incident file; rejected rows go to a rejects file.
+
+    The run records the date the file is complete through (:mod:`sauti.ingest.currency`): its
+    latest valid event date, or ``complete_through`` when given (a quiet log declared current; it
+    may not be before the file's latest event nor in the future).
 
     Examples
     --------
@@ -73,6 +79,7 @@ def ingest_incidents(
     True
     """
     path = Path(path)
+    declared = parse_complete_through(complete_through)
     mapping = resolve_mapping(mapping) if mapping else None
     reader = resolve_reader(path, fmt, mapping)
     options = ReaderOptions(mapping=mapping, rules=Path(rules) if rules else None, chunksize=chunksize)
@@ -83,11 +90,16 @@ def ingest_incidents(
         if note:
             log.warning("%s: %s", path, note)
             run.report.warnings.append(note)
+        latest = None
         for chunk in reader.read(path, options):
             run.count_read(len(chunk.frame))
             good, rejects = validate_incidents(chunk.frame, chunk.checker, today=today, extent=extent)
             run.reject(rejects)
             run.store("incidents", good)
+            if len(good):
+                latest = max(filter(None, (latest, latest_date(good["occurred_on"]))), default=None)
             if progress:
                 progress(len(chunk.frame))
+        through = coverage_date(latest, declared, source=str(path), today=today or date.today())
+        record_coverage(run.con, run.run_id, "incidents", through, declared=declared is not None)
     return run.report

@@ -30,6 +30,7 @@ _EXPORTS = {
     "METRICS": "sauti.models.metrics",
     "make_target": "sauti.models.target",
     "SautiClassifier": "sauti.models.ensemble",
+    "LEARNED_FEATURES": "sauti.models.ensemble",
     "synthetic_cube": "sauti.models.synthetic",
     # figures and tables of a backtest result (what report.html draws)
     "pr_figure": "sauti.models.report",

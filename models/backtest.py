@@ -27,7 +27,6 @@ from sauti.models.metrics import (
     METRICS,
     Forecasts,
     block_bootstrap_weights,
-    bootstrap_intervals,
     bootstrap_values,
     compute_metrics,
     percentile_interval,
@@ -40,6 +39,7 @@ from sauti.models.target import lead_occurrence, make_target
 from sklearn.base import clone
 
 from sauti.constants import LOCALITY_DIM, LOCALITY_ID, PERIOD_DIM
+from sauti.jsonable import plain
 
 if TYPE_CHECKING:  # pragma: no cover
     from sauti.store import Workspace
@@ -196,8 +196,8 @@ def _forecast_origin(k, origin, panel: _Panel, specs, stacking: _Stacking, horiz
                 )
                 out[name] = model.predict_proba(panel.table.iloc[test])[:, 1]
             elif isinstance(spec, str):
-                model = PlattScoreClassifier().fit(panel.raw_rows[spec][train], y[train])
-                out[name] = model.predict_proba(panel.raw_rows[spec][test])[:, 1]
+                rule = PlattScoreClassifier()._fit_validated(panel.raw_rows[spec][train], y[train])
+                out[name] = rule._probability(panel.raw_rows[spec][test])
             else:
                 model = clone(spec).fit(panel.table.iloc[train], y[train])
                 out[name] = np.asarray(model.predict_proba(panel.table.iloc[test]))[:, 1]
@@ -279,9 +279,8 @@ def backtest_cube(
     result.detail.update({"ensemble": stacking.history, "empty_window": positives == 0})
     result.metrics.update({"start": f"{pd.Timestamp(start):%Y-%m}", "end": f"{pd.Timestamp(end):%Y-%m}"})
     result.metrics = _ordered(result.metrics, cube.attrs.get("freq", "M"), horizon, specs)
-    result.detail["versus_best_baseline"] = versus_best_baseline(
-        result.predictions, result.metrics, result.areas, result.detail["bootstrap"]
-    )
+    replicates = result.detail.pop("_replicates")
+    result.detail["versus_best_baseline"] = versus_best_baseline(result.metrics, replicates)
     result.predictions = result.predictions[PREDICTION_COLUMNS + ["_row"]]
     return result
 
@@ -316,22 +315,26 @@ def _forecasts(pred: pd.DataFrame, area: pd.Series, reference: np.ndarray | None
     )
 
 
-def _model_scores(pred, f: Forecasts, leads: dict, weights: np.ndarray) -> tuple[dict, dict, list, dict]:
-    """One model's metrics, bootstrap intervals, reliability curve and metrics by lead."""
+def _model_scores(
+    pred, f: Forecasts, leads: dict, weights: np.ndarray
+) -> tuple[dict, dict, list, dict, dict]:
+    """One model's metrics, bootstrap intervals, reliability curve, metrics by lead, replicate values."""
     names = list(REPORTED_METRICS)
-    values = {k: _clean(v) for k, v in compute_metrics(f, names).items()}
-    intervals = {
-        k: {kk: _clean(vv) for kk, vv in v.items()} for k, v in bootstrap_intervals(f, weights, names).items()
-    }
+    values = {k: plain(v) for k, v in compute_metrics(f, names).items()}
+    replicates = {k: bootstrap_values(f, weights, k) for k in names}
+    intervals = {k: {kk: plain(vv) for kk, vv in percentile_interval(replicates[k]).items()} for k in names}
     by_lead = {}
     rows = pred["_row"].to_numpy()
     for lead, occ in leads.items():
+        if len(leads) == 1:  # h = 1: the only lead is the target itself
+            by_lead[str(lead)] = dict(values)
+            continue
         obs = occ.T.ravel()[rows]
         ok = np.isfinite(obs)
         reference = f.reference[ok] if f.reference is not None else None
         lf = Forecasts(obs[ok], f.probability[ok], f.group[ok], f.area[ok], reference)
-        by_lead[str(lead)] = {k: _clean(v) for k, v in compute_metrics(lf, names).items()}
-    return values, intervals, reliability_curve(f.observed, f.probability), by_lead
+        by_lead[str(lead)] = {k: plain(v) for k, v in compute_metrics(lf, names).items()}
+    return values, intervals, reliability_curve(f.observed, f.probability), by_lead, replicates
 
 
 def _evaluate(predictions, cube, horizon, area, *, random_state, n_boot, block_length):
@@ -352,10 +355,11 @@ def _evaluate(predictions, cube, horizon, area, *, random_state, n_boot, block_l
     )
     metrics = {
         "n_forecasts": len(first),
-        "positive_rate": _clean(float(first["observed"].mean())),
+        "positive_rate": plain(float(first["observed"].mean())),
         "models": {name: v[0] for name, v in scored.items()},
     }
     detail = {
+        "_replicates": {name: v[4] for name, v in scored.items()},  # for the paired comparison; not written
         "horizon": horizon,
         "n_localities": cube.sizes[LOCALITY_DIM],
         "n_origins": int(origins.size),
@@ -378,24 +382,20 @@ def _evaluate(predictions, cube, horizon, area, *, random_state, n_boot, block_l
     return metrics, detail
 
 
-def versus_best_baseline(predictions: pd.DataFrame, metrics: dict, area: pd.Series, bootstrap: dict) -> dict:
+def versus_best_baseline(
+    metrics: dict, replicates: dict[str, dict[str, np.ndarray]], level: float = 0.90
+) -> dict:
     """For each metric, the primary model minus the best baseline, with a paired block-bootstrap interval.
 
-    The best baseline is the one with the best pooled value of that metric; both models are
-    resampled with the same origins in every replicate. ``better`` says whether the primary model's
-    value is the better one (higher, or lower for Brier and log loss).
+    The best baseline is the one with the best pooled value of that metric (climatology is left out
+    of Brier skill, 0 by definition); ``replicates`` are each model's metric values over the same
+    bootstrap replicates of origins, so the difference is paired. ``better`` says whether the
+    primary model's value is the better one (higher, or lower for Brier and log loss).
     """
     primary = metrics["primary"]
     baselines = [m for m in metrics["models"] if m in BASELINES and m != primary]
     if primary in BASELINES or not baselines:
         return {}
-    by_model = {name: g.reset_index(drop=True) for name, g in predictions.groupby("model", sort=False)}
-    reference = by_model[REFERENCE]["probability"].to_numpy(dtype=float)
-    origins = np.unique(predictions["origin_index"].to_numpy())
-    weights = block_bootstrap_weights(
-        origins.size, bootstrap["replicates"], bootstrap["block_length"], bootstrap["seed"]
-    )
-    forecasts = {name: _forecasts(by_model[name], area, reference) for name in [primary, *baselines]}
     out = {}
     for metric in REPORTED_METRICS:
         values = {b: metrics["models"][b].get(metric) for b in baselines}
@@ -410,27 +410,18 @@ def versus_best_baseline(predictions: pd.DataFrame, metrics: dict, area: pd.Seri
             continue
         higher = METRICS[metric].higher_is_better
         best = (max if higher else min)(values, key=values.get)
-        paired = bootstrap_values(forecasts[primary], weights, metric) - bootstrap_values(
-            forecasts[best], weights, metric
-        )
-        interval = percentile_interval(paired, bootstrap.get("level", 0.90))
+        interval = percentile_interval(replicates[primary][metric] - replicates[best][metric], level)
         difference = mine - values[best]
         out[metric] = {
             "baseline": best,
             "value": mine,
             "baseline_value": values[best],
-            "difference": _clean(float(difference)),
-            "low": _clean(interval["low"]),
-            "high": _clean(interval["high"]),
+            "difference": plain(float(difference)),
+            "low": plain(interval["low"]),
+            "high": plain(interval["high"]),
             "better": bool(difference > 0 if higher else difference < 0),
         }
     return out
-
-
-def _clean(value):
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value
 
 
 def _ordered(metrics: dict, freq: str, horizon: int, specs: dict) -> dict:
@@ -468,12 +459,23 @@ def write_backtest(result: BacktestResult, out: str | Path) -> dict[str, Path]:
     return paths
 
 
-def load_or_build_cube(workspace: Workspace, *, freq: str, unit: str) -> xr.Dataset:
-    """The stored cube for ``freq``/``unit``, built from the store first if there is none."""
+def load_or_build_cube(
+    workspace: Workspace,
+    *,
+    freq: str,
+    unit: str,
+    variables: list[str] | None = None,
+    last_periods: int | None = None,
+) -> xr.Dataset:
+    """The stored cube for ``freq``/``unit``, built from the store first if there is none.
+
+    ``variables``/``last_periods`` keep only those variables and the latest periods (read from the
+    file without loading the rest).
+    """
     from sauti.features import compute_features, load_cube
 
     try:
-        return load_cube(workspace, freq=freq, unit=unit)
+        return load_cube(workspace, freq=freq, unit=unit, variables=variables, last_periods=last_periods)
     except (FileNotFoundError, OSError, KeyError, LookupError) as exc:
         log.info("no stored cube for %s/%s (%s): building it", freq, unit, exc)
     except Exception as exc:  # NotReadyError / NotFoundError from the features layer
@@ -482,46 +484,28 @@ def load_or_build_cube(workspace: Workspace, *, freq: str, unit: str) -> xr.Data
         if not isinstance(exc, SautiError):
             raise
         log.info("no stored cube for %s/%s (%s): building it", freq, unit, exc)
-    return compute_features(workspace, freq=freq, unit=unit)
+    cube = compute_features(workspace, freq=freq, unit=unit)
+    if variables is not None:
+        cube = cube[[v for v in variables if v in cube]]
+    if last_periods is not None:
+        cube = cube.isel({PERIOD_DIM: slice(-int(last_periods), None)})
+    return cube
 
 
-def run_backtest(
-    workspace: Workspace,
-    *,
-    start,
-    end,
-    freq: str = "M",
-    horizon: int = 1,
-    unit: str = "admin2",
-    out: str | Path | None = None,
-    models=None,
-    random_state: int = 0,
-    progress: Callable[[int], None] | None = None,
-    use_alerts: bool = True,
-    include_synthetic_alerts: bool = False,
-) -> dict:
+def run_backtest(workspace: Workspace, *, out: str | Path | None = None, **options) -> dict:
     """Backtest on the workspace's cube; write the results to ``out`` when given.
 
-    Returns the ``metrics.json`` dict (see docs/models.md). With ``out``, also writes
-    ``metrics_detail.json``, ``predictions.csv`` and ``report.html``. Alerts from files marked
-    synthetic are left out unless ``include_synthetic_alerts`` (:mod:`sauti.models.alert_use`).
-    Patrol plans are evaluated on top by :func:`sauti.pipeline.backtest_with_patrols`.
+    ``options`` are those of :func:`backtest_workspace` (``start``, ``end``, ``freq``, ``horizon``,
+    ``unit``, ``models``, ``random_state``, ``progress``, ``use_alerts``,
+    ``include_synthetic_alerts``). Returns the ``metrics.json`` dict (see docs/models.md). With
+    ``out``, also writes ``metrics_detail.json``, ``predictions.csv`` and ``report.html``. Alerts
+    from files marked synthetic are left out unless ``include_synthetic_alerts``
+    (:mod:`sauti.models.alert_use`). Patrol plans are evaluated on top by
+    :func:`sauti.pipeline.backtest_with_patrols`.
     """
-    _cube, result = backtest_workspace(
-        workspace,
-        start=start,
-        end=end,
-        freq=freq,
-        horizon=horizon,
-        unit=unit,
-        models=models,
-        random_state=random_state,
-        progress=progress,
-        use_alerts=use_alerts,
-        include_synthetic_alerts=include_synthetic_alerts,
-    )
+    _cube, result = backtest_workspace(workspace, **options)
     if out is not None:
-        write_outputs(result, out, localities=localities_for_map(workspace, unit))
+        write_outputs(result, out, localities=localities_for_map(workspace, options.get("unit", "admin2")))
     return result.metrics
 
 

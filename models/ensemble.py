@@ -32,7 +32,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from sauti.constants import TARGET_CATEGORY
 
@@ -99,6 +99,19 @@ def _learner(kind: str, columns: list[int], names: list[str], c: float, seed: in
         )
         return Pipeline([("columns", subset), ("model", model)])
     raise ValueError(f"unknown learner {kind!r}; known: {', '.join(LEARNERS)}")
+
+
+def _fit_member(member: BaseEstimator, X: np.ndarray, target: np.ndarray) -> BaseEstimator:
+    """Fit a member on the ensemble's validated matrix (rules without re-validating each time)."""
+    if isinstance(member, PlattScoreClassifier):
+        return member._fit_validated(X, target)
+    return member.fit(X, target)
+
+
+def _member_probability(member: BaseEstimator, X: np.ndarray) -> np.ndarray:
+    if isinstance(member, PlattScoreClassifier):
+        return member._probability(X)
+    return member.predict_proba(X)[:, 1]
 
 
 def stack_weights(probabilities: np.ndarray, labels: np.ndarray, shrinkage: float) -> np.ndarray:
@@ -236,7 +249,7 @@ class SautiClassifier(_BinaryMixin, ClassifierMixin, BaseEstimator):
             oof, labels = self._out_of_time(builders, Xu, target, folds)
             weights = stack_weights(oof, labels, self.shrinkage)
         self.weights_ = {name: float(w) for (name, _), w in zip(builders, weights, strict=True)}
-        self.members_ = [(name, build().fit(Xu, target)) for name, build in builders] if both else []
+        self.members_ = [(name, _fit_member(build(), Xu, target)) for name, build in builders] if both else []
         self.validation_ = self._validation_summary(oof, labels, weights, folds, builders)
         medians = np.zeros(X.shape[1])
         with warnings.catch_warnings():
@@ -281,8 +294,8 @@ class SautiClassifier(_BinaryMixin, ClassifierMixin, BaseEstimator):
             return np.zeros((0, len(builders))), np.zeros(0)
         blocks = []
         for tr, va in folds:
-            fitted = [build().fit(X[tr], target[tr]) for _, build in builders]
-            blocks.append(np.column_stack([m.predict_proba(X[va])[:, 1] for m in fitted]))
+            fitted = [_fit_member(build(), X[tr], target[tr]) for _, build in builders]
+            blocks.append(np.column_stack([_member_probability(m, X[va]) for m in fitted]))
         return np.vstack(blocks), np.concatenate([target[va] for _, va in folds])
 
     @staticmethod
@@ -299,14 +312,27 @@ class SautiClassifier(_BinaryMixin, ClassifierMixin, BaseEstimator):
             | {"pool": logloss(oof @ weights) if labels.size else None},
         }
 
+    def predict_proba_columns(self, Xu) -> np.ndarray:
+        """Like :meth:`predict_proba`, from the columns the model reads only (``X[:, used_features_]``).
+
+        Scoring 10,000 localities with drivers builds and perturbs those few columns, not all of X.
+        """
+        check_is_fitted(self, "classes_")
+        Xu = np.asarray(Xu, dtype=np.float64)
+        if self.constant_ is not None:
+            return self._proba_matrix(np.full(Xu.shape[0], self.constant_))
+        return self._proba_matrix(self._pool(Xu))
+
     def _probability(self, X: np.ndarray) -> np.ndarray:
-        Xu = X[:, self.used_features_]
+        return self._pool(X[:, self.used_features_])
+
+    def _pool(self, Xu: np.ndarray) -> np.ndarray:
         with single_thread():
-            pool = np.zeros(X.shape[0])
+            pool = np.zeros(Xu.shape[0])
             for name, member in self.members_:
                 weight = self.weights_[name]
                 if weight > 0:
-                    pool += weight * member.predict_proba(Xu)[:, 1]
+                    pool += weight * _member_probability(member, Xu)
         return pool
 
     def describe(self) -> str:

@@ -1,15 +1,14 @@
-"""The Sauti risk model and the small scikit-learn estimators the backtest is built from.
+"""The small scikit-learn estimators the backtest and the Sauti ensemble are built from.
 
-* :class:`PlattScoreClassifier` — turns one raw score column (a baseline's rule) into a calibrated
-  probability with a monotone logistic map fitted on the training window only.
+* :class:`PlattScoreClassifier` — turns a raw score (a baseline's rule, one column or the sum of
+  several) into a calibrated probability with a monotone logistic map fitted on the training window.
+* :class:`ColumnSubset` — keeps some columns, so a learned member sees only its features.
 * :class:`PeriodSplit` — a cross-validation splitter over whole periods that keeps a gap of
   ``horizon - 1`` periods, so no validation label is known to the training fold.
-* :class:`TemporalCalibratedClassifier` — fits a classifier on the head of the training window,
-  calibrates it (Platt or isotonic) on the held-out tail, then refits on the whole window.
-* :class:`SautiClassifier` — chooses among :data:`CANDIDATES` (regularised logistic regressions
-  and gradient-boosted trees) by nested temporal validation inside its training window, then
-  calibrates the winner with :class:`TemporalCalibratedClassifier`.
+* :class:`TemporalCalibratedClassifier` — calibrates any classifier on out-of-fold scores of the
+  latest periods of its own window, then refits it on the whole window.
 
+The Sauti model itself (:class:`sauti.models.ensemble.SautiClassifier`) pools these.
 All follow the scikit-learn API (``__init__`` only stores, ``fit`` returns ``self``, learned
 attributes end in ``_``, ``random_state`` goes through ``check_random_state``).
 """
@@ -200,6 +199,17 @@ class PlattScoreClassifier(_BinaryMixin, ClassifierMixin, BaseEstimator):
         X, y = validate_data(self, X, y, ensure_all_finite="allow-nan")
         self.classes_ = _binary_classes(self, y)
         self.slope_, self.intercept_ = _fit_platt(self._score(X), self._positive(y))
+        return self
+
+    def _fit_validated(self, X: np.ndarray, target: np.ndarray) -> PlattScoreClassifier:
+        """Fit on an already validated float matrix and a 0/1 target holding both classes.
+
+        The Sauti ensemble fits its rule members hundreds of times per backtest on data it has
+        validated once; this skips scikit-learn's per-call checks (same result as :meth:`fit`).
+        """
+        self.n_features_in_ = X.shape[1]
+        self.classes_ = np.array([0.0, 1.0])
+        self.slope_, self.intercept_ = _fit_platt(self._score(X), target)
         return self
 
     def _probability(self, X: np.ndarray) -> np.ndarray:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -26,6 +27,16 @@ class Forecasts:
     group: np.ndarray
     area: np.ndarray
     reference: np.ndarray | None = None  # climatology probabilities for skill scores
+
+    @cached_property
+    def score_rank(self) -> np.ndarray:
+        """Index of each row's distinct score, highest first (sorted once; bootstrap replicates reuse it)."""
+        return np.unique(-self.probability, return_inverse=True)[1]
+
+    @cached_property
+    def row_group(self) -> np.ndarray:
+        """Index of each row's origin group among the sorted unique groups."""
+        return np.unique(self.group, return_inverse=True)[1]
 
 
 @dataclass(frozen=True)
@@ -53,7 +64,7 @@ def _two_classes(y: np.ndarray, w: np.ndarray | None) -> bool:
 def _score_groups(f: Forecasts, w: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """Weighted positives and negatives per distinct score, highest score first."""
     weight = np.ones(len(f.observed)) if w is None else np.asarray(w, dtype=float)
-    _, inverse = np.unique(-f.probability, return_inverse=True)
+    inverse = f.score_rank
     pos = np.bincount(inverse, weights=weight * f.observed)
     neg = np.bincount(inverse, weights=weight * (1.0 - f.observed))
     return pos, neg
@@ -242,7 +253,7 @@ def bootstrap_values(forecasts: Forecasts, group_weights: np.ndarray, name: str)
     models' values for the same weights are paired (same resampled origins).
     """
     spec = METRICS[name]
-    _, row_group = np.unique(forecasts.group, return_inverse=True)
+    row_group = forecasts.row_group
     if spec.per_group is not None:
         _, num, den = spec.per_group(forecasts)
         totals = group_weights @ den

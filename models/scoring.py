@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -62,9 +63,9 @@ def data_snapshot(cube: xr.Dataset) -> str:
 def _feature_table(cube: xr.Dataset, features: list[str], first: int) -> np.ndarray:
     """``(periods, localities, features)`` values of periods ``first …`` (each variable read once)."""
     recent = cube.isel({PERIOD_DIM: slice(first, None)})
-    table = np.empty((recent.sizes[PERIOD_DIM], recent.sizes[LOCALITY_DIM], len(features)))
-    for k, name in enumerate(features):
-        table[:, :, k] = variable_matrix(recent, name).T
+    table = np.zeros((recent.sizes[PERIOD_DIM], recent.sizes[LOCALITY_DIM], len(features)))
+    for k, name in enumerate(features):  # a variable the model does not read stays 0
+        table[:, :, k] = variable_matrix(recent, name).T if name in recent else 0.0
     return table
 
 
@@ -111,8 +112,12 @@ def train(
     model: str = PRIMARY,
     trusted_types: tuple[str, ...] = (),
     include_synthetic_alerts: bool = False,
+    cube: xr.Dataset | None = None,
 ) -> dict:
     """Fit ``model`` on every labelled (locality, period) of the cube and record it as current.
+
+    ``cube`` is the cube to train on (default: the stored one of ``freq``/``unit``, built first if
+    there is none).
 
     ``model`` is ``"sauti"`` (default), a servable baseline name, or ``package.module:factory``
     (see :mod:`sauti.models.catalog`; ``trusted_types`` lists the extra types its artifact may
@@ -124,7 +129,8 @@ def train(
     """
     advance = progress or (lambda _n: None)
     choice = resolve_model(model, horizon=horizon, random_state=random_state, trusted_types=trusted_types)
-    cube = load_or_build_cube(workspace, freq=freq, unit=unit)
+    if cube is None:
+        cube = load_or_build_cube(workspace, freq=freq, unit=unit)
     advance(1)
     alerts = decide_alert_use(workspace, use_alerts=use_alerts, include_synthetic=include_synthetic_alerts)
     features = model_features(cube, use_alerts=alerts.use_alerts)
@@ -158,19 +164,83 @@ def _ranks(probability: np.ndarray) -> np.ndarray:
     return pd.Series(probability).rank(ascending=False, method="min").to_numpy(dtype=int)
 
 
-def _load_current(workspace: Workspace, freq: str | None, unit: str | None):
-    """The current model's record, the cube it scores and the loaded model."""
+def _load_current(workspace: Workspace, freq: str | None, unit: str | None, cube: xr.Dataset | None = None):
+    """The current model's record, the loaded model and the recent cube it scores (``cube`` when given).
+
+    Only the variables the model reads and the periods scored are read from the cube file.
+    """
     record = current_model(workspace, freq, unit)
     if record is None:
         raise NotReadyError("no trained model for this workspace: run `sauti train` first")
-    cube = load_or_build_cube(workspace, freq=record["freq"], unit=record["unit"])
-    missing = [f for f in record["features"] if f not in cube]
+    model = _loaded_model(workspace, record)
+    features = record["features"]
+    used = getattr(model, "used_features_", None)
+    if used is None and hasattr(model, "_columns") and hasattr(model, "n_features_in_"):
+        used = model._columns(model.n_features_in_)  # a calibrated rule reads its own columns
+    variables = [features[j] for j in used] if used is not None else features
+    if cube is None:
+        cube = load_or_build_cube(
+            workspace,
+            freq=record["freq"],
+            unit=record["unit"],
+            variables=variables,
+            last_periods=HISTORY_PERIODS + 1,
+        )
+    missing = [f for f in variables if f not in cube]
     if missing:
         raise SautiError(
             f"the feature cube lacks {len(missing)} feature(s) model {record['version']} was trained on "
             f"(e.g. {missing[0]}): run `sauti train` again"
         )
-    return record, cube, load_model(workspace, record)
+    return record, cube, model
+
+
+class _OwnColumns:
+    """A model that reads only some columns, seen as a classifier of exactly those columns."""
+
+    def __init__(self, model) -> None:
+        self.model = model
+
+    def predict_proba(self, X) -> np.ndarray:
+        return self.model.predict_proba_columns(X)
+
+
+def _model_view(model, features: list[str]):
+    """``(predictor, names, reference)``: the Sauti ensemble is scored and explained on the few
+    columns it reads; any other model on every feature."""
+    used = getattr(model, "used_features_", None)
+    if used is not None and hasattr(model, "predict_proba_columns"):
+        return _OwnColumns(model), [features[j] for j in used], model.feature_medians_[used]
+    return model, features, getattr(model, "feature_medians_", None)
+
+
+def _loaded_model(workspace, record: dict):
+    """The record's model, loaded once per artifact file (a nowcast reuses it)."""
+    path = workspace.root / record["artifact"]
+    try:
+        stamp = path.stat().st_mtime_ns
+    except FileNotFoundError:
+        return load_model(workspace, record)  # says what is missing
+    return _load_model_cached(str(workspace.root), json.dumps(record, sort_keys=True, default=str), stamp)
+
+
+@lru_cache(maxsize=2)
+def _load_model_cached(root: str, record_json: str, _stamp: int):
+    from sauti.store import Workspace
+
+    return load_model(Workspace(root), json.loads(record_json))
+
+
+def _history_start(workspace, record: dict, periods: pd.DatetimeIndex, n_ids: int, *, nowcast: bool) -> int:
+    """First period to predict: :data:`HISTORY_PERIODS` before the latest, or only the one before it
+    for a nowcast when this model's scores of that period are already stored for every locality
+    (new data in the latest period does not change earlier features: they are causal)."""
+    latest = len(periods) - 1
+    full = max(0, latest - HISTORY_PERIODS)
+    if not nowcast or latest < 1:
+        return full
+    stored = _stored_localities(workspace, record, f"{periods[latest - 1]:%Y-%m-%d}")
+    return latest - 1 if len(stored) == n_ids else full
 
 
 def _probabilities(model, table: np.ndarray, features: list[str]) -> np.ndarray:
@@ -183,11 +253,10 @@ def _probabilities(model, table: np.ndarray, features: list[str]) -> np.ndarray:
         return np.asarray(model.predict_proba(rows))[:, 1].reshape(n_per, n_loc)
 
 
-def _drivers(model, X_now: np.ndarray, rows: np.ndarray, features: list[str]) -> dict[int, str]:
+def _drivers(model, X_now: np.ndarray, rows: np.ndarray, features: list[str], reference) -> dict[int, str]:
     """Top drivers (JSON) of the given rows: the features each model member moves most."""
     if rows.size == 0:
         return {}
-    reference = getattr(model, "feature_medians_", None)
     if reference is None:
         reference = np.nan_to_num(np.nanmedian(X_now, axis=0))
     with single_thread():
@@ -195,7 +264,6 @@ def _drivers(model, X_now: np.ndarray, rows: np.ndarray, features: list[str]) ->
             model,
             X_now[rows],
             reference,
-            columns=getattr(model, "used_features_", None),
             feature_names=features if hasattr(model, "feature_names_in_") else None,
         )
     return {
@@ -210,29 +278,35 @@ def score(
     freq: str | None = None,
     unit: str | None = None,
     localities: list[str] | None = None,
+    cube: xr.Dataset | None = None,
 ) -> pd.DataFrame:
     """Score the latest period of the current cube with the current model and store the result.
+
+    ``cube`` is the cube just built (:func:`sauti.models.refresh.refresh_risk` passes it along);
+    default the stored one, built first if there is none. With ``localities`` (a nowcast) only the
+    latest two periods are predicted when this model's earlier scores are stored.
 
     Probabilities and ranks are recomputed for every locality (ranks depend on all of them);
     drivers are recomputed for ``localities`` (default: all) and for any locality without a
     stored score. Returns the stored rows of the latest period for ``localities`` (default: all),
     with the columns of :func:`latest_scores`.
     """
-    record, cube, model = _load_current(workspace, freq, unit)
-    features = record["features"]
+    record, cube, model = _load_current(workspace, freq, unit, cube)
+    features = record["features"]  # the model's columns, in order
     ids = cube[LOCALITY_DIM].to_numpy().astype(str)
     if localities is not None:
         unknown = sorted(set(localities) - set(ids))
         if unknown:
             raise NotFoundError(f"unknown locality id(s) for unit {record['unit']}: {', '.join(unknown[:5])}")
-    n_per = cube.sizes[PERIOD_DIM]
-    first = max(0, n_per - 1 - HISTORY_PERIODS)
-    table = _feature_table(cube, features, first)
-    probabilities = _probabilities(model, table, features)
-    periods = pd.DatetimeIndex(cube[PERIOD_DIM].to_numpy())[first:]
+    all_periods = pd.DatetimeIndex(cube[PERIOD_DIM].to_numpy())
+    first = _history_start(workspace, record, all_periods, len(ids), nowcast=localities is not None)
+    predictor, names, reference = _model_view(model, features)
+    table = _feature_table(cube, names, first)
+    probabilities = _probabilities(predictor, table, names)
+    periods = all_periods[first:]
     stored = _stored_localities(workspace, record, f"{periods[-1]:%Y-%m-%d}")
     wanted = set(ids) if localities is None else set(localities) | (set(ids) - stored)
-    drivers = _drivers(model, table[-1], np.flatnonzero(np.isin(ids, sorted(wanted))), features)
+    drivers = _drivers(predictor, table[-1], np.flatnonzero(np.isin(ids, sorted(wanted))), names, reference)
     rows = _score_rows(ids, periods, probabilities, drivers, record, data_snapshot(cube))
     _store_scores(workspace, rows, partial=localities is not None)
     result = latest_scores(workspace, freq=record["freq"], unit=record["unit"])
@@ -298,16 +372,44 @@ def _store_scores(workspace: Workspace, rows: list[tuple], *, partial: bool) -> 
         f"INSERT OR {'IGNORE' if partial else 'REPLACE'} INTO risk_scores ({columns}) "
         "VALUES (?,?,?,?,?,?,?,?,?,?,?)"
     )
+    history = [row for row in rows if row[1] != latest]
     with workspace.session() as con, workspace.transaction(con):
         con.executemany(upsert, [(*row, row[7]) for row in rows if row[1] == latest])
-        con.executemany(history_sql, [row for row in rows if row[1] != latest])
+        if history and not _history_current(con, history):
+            con.executemany(history_sql, history)
+
+
+def _history_current(con, history: list[tuple]) -> bool:
+    """Whether every history row is already stored from the same model and the same data (then the
+    probabilities are the same and rewriting them would only cost time)."""
+    first = history[0]
+    periods = sorted({row[1] for row in history})
+    stored = con.execute(
+        "SELECT COUNT(*) FROM risk_scores WHERE freq = ? AND unit = ? AND period BETWEEN ? AND ? "
+        "AND model_version = ? AND data_snapshot = ?",
+        (first[2], first[3], periods[0], periods[-1], first[8], first[9]),
+    ).fetchone()[0]
+    return stored == len(history)
+
+
+def served_stamp(workspace: Workspace, record: dict) -> tuple[str | None, str | None, str | None]:
+    """``(period, data_snapshot, model_version)`` of the latest stored scores of ``record``'s
+    frequency and unit (all ``None`` before the first scoring): what the served scores stand on."""
+    with workspace.session() as con:
+        row = con.execute(
+            "SELECT period, data_snapshot, model_version FROM risk_scores WHERE freq = ? AND unit = ? "
+            "ORDER BY period DESC, scored_at DESC LIMIT 1",
+            (record["freq"], record["unit"]),
+        ).fetchone()
+    return (None, None, None) if row is None else (str(row[0])[:10], row[1], row[2])
 
 
 def latest_scores(workspace: Workspace, *, freq: str | None = None, unit: str | None = None) -> pd.DataFrame:
     """Stored scores of the latest scored period, best rank first.
 
     Columns: ``locality_id``, ``period`` (Timestamp), ``probability``, ``rank``, ``change``,
-    ``drivers`` (list of ``{"feature","contribution","value"}``), ``model_version``,
+    ``drivers`` (list of ``{"feature","label","contribution","value"}``: ``label`` in plain words from
+    :mod:`sauti.features.glossary`, ``contribution`` in probability like ``probability``), ``model_version``,
     ``data_snapshot``, ``scored_at``.
     """
     return period_scores(workspace, None, freq=freq, unit=unit)
@@ -346,7 +448,9 @@ def period_scores(
     if frame.empty:
         raise NotFoundError(f"no scores for period {wanted} (unit {record['unit']}, freq {record['freq']})")
     frame[PERIOD] = pd.to_datetime(frame[PERIOD])
-    frame["drivers"] = frame["drivers"].map(json.loads)
+    from sauti.features.glossary import label_drivers
+
+    frame["drivers"] = frame["drivers"].map(lambda text: label_drivers(json.loads(text), freq=key[0]))
     return frame
 
 
@@ -368,9 +472,11 @@ def risk_history(workspace: Workspace, locality_id: str) -> pd.DataFrame:
             con,
             params=(locality_id, *key),
         )
-    try:
-        cube = load_or_build_cube(workspace, freq=record["freq"], unit=record["unit"])
-    except SautiError:
+    from sauti.features import load_cube
+
+    try:  # a read: the stored cube or none, never one built (and written) here
+        cube = load_cube(workspace, freq=record["freq"], unit=record["unit"])
+    except NotReadyError:
         cube = None
     known = cube is not None and locality_id in set(cube[LOCALITY_DIM].to_numpy().astype(str))
     if frame.empty and not known:

@@ -91,13 +91,19 @@ augmented = cube.assign(
 print(f"{len(cube.data_vars)} → {len(augmented.data_vars)} variables")
 
 # %%
-# Both learned models see the new variables; the baselines do not use features, so they are not rerun.
+# plain_logistic sees every variable of the cube, so the new ones too. The Sauti model's learned
+# member reads a short, fixed list (LEARNED_FEATURES); a new variable reaches it when it is added to
+# that list. The baselines do not use features, so they are not rerun.
+from sauti.models import LEARNED_FEATURES
+
+NEW = ("decay_count_intercommunal_hl24", "splag1_decay_count_intercommunal_hl24")
 with_feature = backtest_cube(
     augmented,
     start=START,
     end=END,
     models={"sauti": "sauti", "plain_logistic": plain_logistic},
     use_alerts=False,
+    sauti_params={"features": (*LEARNED_FEATURES, *NEW)},
 )
 pd.DataFrame(with_feature.metrics["models"]).T.round(3)
 

@@ -11,3 +11,11 @@ class NotFoundError(SautiError):
 
 class NotReadyError(SautiError):
     """A step that must run first has not (no cube, no model, no scores…)."""
+
+
+class InvalidInputError(SautiError, ValueError):
+    """A value the caller gave fails a domain check (the API answers 422).
+
+    A ``ValueError`` too, so code that checks arguments keeps its ``except ValueError``; a plain
+    ``ValueError`` is *not* treated as the caller's fault (the API answers 500 with an error id).
+    """

@@ -16,8 +16,14 @@ SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 HEATMAP_RESOLUTION_KM = 5.0
 
 
-def build_demo(workspace, sample: Path, *, force: bool = False, echo=print) -> list[str]:
-    """The demo pipeline on ``sample`` into ``workspace``; returns one line per step."""
+def build_demo(
+    workspace, sample: Path, *, force: bool = False, echo=print, timezone: str | None = None
+) -> list[str]:
+    """The demo pipeline on ``sample`` into ``workspace``; returns one line per step.
+
+    ``timezone`` is the mission's (default: the ``SAUTI_TIMEZONE`` setting). Scoring and the
+    heatmap go through :func:`sauti.models.refresh.refresh_risk`, as the service's nowcast does.
+    """
     from sauti.ingest.boundaries import ingest_boundaries
     from sauti.ingest.incidents import ingest_incidents
 
@@ -43,35 +49,37 @@ def build_demo(workspace, sample: Path, *, force: bool = False, echo=print) -> l
         report = ingest_alerts(workspace, alerts_csv, timezone=get_settings().timezone)
         note(f"alerts: {report.accepted} new, {report.duplicates} already stored, {report.rejected} rejected")
 
-    from sauti.features import compute_features
+    from sauti.features import DEFAULT_SURFACE, compute_features
+    from sauti.models import latest_scores, train
+    from sauti.models.refresh import refresh_risk
 
+    if timezone is None:
+        from sauti.settings import get_settings
+
+        timezone = get_settings().timezone
     population = sample / "population" / "worldpop2020_density_caf.tif"
-    compute_features(
-        workspace, freq="M", unit="admin2", population=population if population.exists() else None
+    cube = compute_features(
+        workspace,
+        freq="M",
+        unit="admin2",
+        population=population if population.exists() else None,
+        timezone=timezone,
     )
     note("features: monthly admin2 cube built")
 
-    from sauti.models import latest_scores, score, train
-
-    has_scores = _has_scores(workspace, latest_scores)
-    if force or not has_scores:
-        train(workspace, freq="M", unit="admin2")
+    if force or not _has_scores(workspace, latest_scores):
+        train(workspace, freq="M", unit="admin2", cube=cube)
         note("model: trained")
     else:
         note("model: current model kept (use --force to retrain)")
-    score(workspace, freq="M", unit="admin2")
-    note("scores: latest period scored")
-
-    from sauti.features import DEFAULT_SURFACE, write_default_surface
-
     surface = workspace.root / DEFAULT_SURFACE
-    if force or not surface.exists():
-        surface = write_default_surface(
-            workspace, latest_scores(workspace), unit="admin2", resolution_km=HEATMAP_RESOLUTION_KM
-        )
-        note(f"heatmap: {surface}")
-    else:
-        note("heatmap: kept")
+    if force and surface.exists():
+        surface.unlink()  # drawn again at the demo's resolution
+    done_refresh = refresh_risk(
+        workspace, freq="M", unit="admin2", cube=cube, surface_resolution_km=HEATMAP_RESOLUTION_KM
+    )
+    note(f"scores: period {done_refresh['period']} scored")
+    note(f"heatmap: {done_refresh['heatmap']}")
 
     bases = sample / "bases.geojson"
     if bases.exists():

@@ -26,8 +26,23 @@ class Settings(BaseSettings):
     population: Path | None = Field(
         None, description="Population density raster (persons/km²) for exposure covariates."
     )
+    public_url: str | None = Field(
+        None,
+        description="Base URL clients reach the service at (e.g. https://sauti.mission.un.org), used "
+        "for OGC API links. Unset: the address of the socket the request came in on; never the Host header.",
+    )
+    timeout_keep_alive_s: int = Field(5, description="Idle keep-alive connections are closed after this.")
+    timeout_headers_s: float = Field(
+        10.0, description="A connection whose request headers are not complete after this is closed."
+    )
+    timeout_body_s: float = Field(
+        60.0, description="A request whose body has not fully arrived after this many seconds gets 408."
+    )
     timezone: str = Field(
         DEFAULT_TIMEZONE, description="Mission's local time zone: naive alert times are read in it."
+    )
+    stale_after_days: int = Field(
+        45, ge=0, description="Warn when the incident data is older than this many days."
     )
 
 

@@ -81,29 +81,36 @@ def copy_workspace(source: Path, destination: Path) -> Path:
     return destination
 
 
-def add_users(workspace: Path) -> dict[str, str]:
-    """One user per role (``test-<role>``); returns the bearer key of each role."""
+def add_users(workspace: Path, prefix: str = "test") -> dict[str, str]:
+    """One user per role (``<prefix>-<role>``); returns the bearer key of each role."""
     import json
 
     keys = {}
     for role in ROLES:
-        done = sauti("users", "add", f"test-{role}", "--role", role, "--json", workspace=workspace)
+        done = sauti("users", "add", f"{prefix}-{role}", "--role", role, "--json", workspace=workspace)
         assert done.returncode == 0, done.stderr
         keys[role] = json.loads(done.stdout)["key"]
     return keys
 
 
 def start_server(
-    workspace: Path, keys: dict[str, str], extra_env: dict[str, str] | None = None
+    workspace: Path, keys: dict[str, str], extra_env: dict[str, str] | None = None, via_cli: bool = False
 ) -> LiveServer:
-    """Start uvicorn on a free loopback port for ``workspace`` and wait for /api/v1/health."""
+    """Start uvicorn on a free loopback port for ``workspace`` and wait for /api/v1/health.
+
+    ``via_cli`` runs it as users do, ``sauti serve`` (with its connection timeouts and limits).
+    """
     port = free_port()
     log = workspace.parent / f"server-{port}.log"
     env = {**os.environ, "SAUTI_WORKSPACE": str(workspace), **(extra_env or {})}
+    command = (
+        ["-m", "sauti.cli", "serve"]
+        if via_cli
+        else ["-m", "uvicorn", "--factory", "sauti.api.app:create_app"]
+    )
     with open(log, "wb") as handle:  # the child keeps its own descriptor
         process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", "sauti.api.app:create_app",
-             "--host", "127.0.0.1", "--port", str(port)],
+            [sys.executable, *command, "--host", "127.0.0.1", "--port", str(port)],
             env=env, stdout=handle, stderr=subprocess.STDOUT, cwd=workspace.parent,
         )  # fmt: skip
     server = LiveServer(f"http://127.0.0.1:{port}", workspace, keys, log, process)

@@ -12,6 +12,9 @@ from sauti.api.deps import parse_bbox, parse_datetime
 from sauti.api.errors import InvalidInput
 from sauti.api.services import redaction
 
+from sauti import accounts
+from sauti.errors import NotFoundError
+
 
 def test_key_is_stored_only_as_its_hash(workspace):
     principal, key = security.create_user(workspace, "amina", "analyst")
@@ -43,10 +46,23 @@ def test_create_user_refuses_bad_input(workspace, name, role, message):
         security.create_user(workspace, name, role)
 
 
-def test_disabled_user_cannot_authenticate(workspace):
-    _, key = security.create_user(workspace, "paul", "planner")
-    security.disable_user(workspace, "paul")
+def test_revoked_user_cannot_authenticate_and_the_revocation_is_audited(workspace):
+    admin, _ = security.create_user(workspace, "root", "admin")
+    paul, key = security.create_user(workspace, "paul", "planner")
+    token = security.issue_session_token(workspace, paul)
+    marker = accounts.revocation_marker(workspace)
+    security.revoke_user(workspace, "paul", by=admin, resource="/api/v1/users/paul")
     assert security.authenticate_key(workspace, key) is None
+    assert security.authenticate_session(workspace, token) is None
+    assert accounts.revocation_marker(workspace) != marker
+    (row,) = security.audit_entries(workspace)
+    assert (row["user_name"], row["action"], row["detail"]) == (
+        "root",
+        "revoke_user",
+        {"user": "paul", "via": "api"},
+    )
+    with pytest.raises(NotFoundError):  # already revoked
+        security.revoke_user(workspace, "paul", by=admin, resource="/api/v1/users/paul")
 
 
 def test_session_token_round_trip_tamper_and_expiry(workspace):
@@ -163,6 +179,57 @@ def test_parse_datetime_forms():
         parse_datetime("2021-01-01/2020-01-01")
 
 
+DAY = "2022-01-01T00:00:00+00:00"
+DAY_END = "2022-01-01T23:59:59.999999+00:00"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2022-01-01T/..", (DAY, None)),  # what GDAL sends for occurred_on >= '2022-01-01'
+        ("../2022-01-01T", (None, DAY_END)),  # ... and for <= (the end date included)
+        ("/2022-01-01", (None, DAY_END)),  # an empty side is open too
+        ("2022-01-01/", (DAY, None)),
+        ("2022-01-01", (DAY, DAY_END)),  # a date alone is the whole day
+        ("2022-01-01T00:00:00Z", (DAY, DAY)),
+        ("2022-01-01t00:00:00z", (DAY, DAY)),
+        ("2022-01-01T01:00:00+01:00", ("2022-01-01T01:00:00+01:00", "2022-01-01T01:00:00+01:00")),
+        ("2021-12-31T00:00:00Z/2022-01-01", ("2021-12-31T00:00:00+00:00", DAY_END)),
+        ("../..", (None, None)),
+    ],
+    ids=["gdal-open-end", "gdal-open-start", "empty-start", "empty-end", "date", "utc", "lowercase",
+         "offset", "interval", "both-open"],
+)  # fmt: skip
+def test_parse_datetime_accepts_what_gdal_and_qgis_send(text, expected):
+    got = parse_datetime(text)
+    assert tuple(None if v is None else v.isoformat() for v in got) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["1500-01-01", "2022-01-01/2300-01-01", "0001-01-01T00:00:00Z", "yesterday", "2022-13-01",
+     "2022-01-01/2022-02-01/2022-03-01", "+23675000001"],
+    ids=["before-1678", "after-2262", "year-1", "words", "month-13", "two-slashes", "phone"],
+)  # fmt: skip
+def test_parse_datetime_refuses_without_echoing(text):
+    with pytest.raises(InvalidInput) as caught:
+        parse_datetime(text)
+    assert text not in str(caught.value)
+    assert caught.value.errors[0]["field"] == "datetime"
+
+
+def test_parse_datetime_refuses_an_open_end_alone():
+    with pytest.raises(InvalidInput, match="open end"):
+        parse_datetime("..")
+
+
+def test_parse_bbox_does_not_echo_a_huge_value():
+    text = ",".join(["1.0000001"] * 6000)  # ~60 KB
+    with pytest.raises(InvalidInput) as caught:
+        parse_bbox(text)
+    assert len(str(caught.value)) < 200
+
+
 def test_users_cli_prints_the_key_once_and_lists_without_it(workspace, capsys):
     from sauti.cli import main
 
@@ -173,6 +240,7 @@ def test_users_cli_prints_the_key_once_and_lists_without_it(workspace, capsys):
     assert main(["--workspace", str(workspace.root), "users", "list"]) == 0
     listing = capsys.readouterr().out
     assert "amina" in listing
+    assert listing.splitlines()[0].split() == ["NAME", "ROLE", "KEY", "CREATED", "STATE"]
     assert "planner" in listing
     assert key not in listing
     assert main(["--workspace", str(workspace.root), "users", "add", "x", "--role", "boss"]) == 2

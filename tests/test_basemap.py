@@ -10,7 +10,8 @@ import pytest
 from PIL import Image
 from pmtiles.tile import Compression, TileType, zxy_to_tileid
 from pmtiles.writer import write
-from sauti.api.services.basemap import BasemapError, open_basemap
+
+from sauti.basemap import BasemapError, open_basemap
 
 
 def tile_bytes(colour: tuple[int, int, int], fmt: str = "PNG") -> bytes:

@@ -29,6 +29,7 @@ def test_help(path: tuple[str, ...], command, capsys: pytest.CaptureFixture[str]
     summary = (command.help or command.short_help or "").strip().splitlines()[0][:30]
     assert summary, f"sauti {' '.join(path)} has no help text"
     assert summary.split()[0] in out
+    assert "<bool>" not in out  # flags read as flags, without a placeholder
 
 
 def test_contract_commands_exist() -> None:

@@ -106,6 +106,7 @@ def test_sauti_ensemble_is_seeded_reproducible_and_weights_its_members():
     used = X.to_numpy()[:, a.used_features_]
     pooled = sum(a.weights_[n] * m.predict_proba(used)[:, 1] for n, m in a.members_)
     assert_allclose(a.predict_proba(X)[:, 1], pooled)
+    assert_allclose(a.predict_proba_columns(used), a.predict_proba(X))  # scoring's fast path
     # only the rules' columns and the learned features are read; area is not
     assert "area_km2" not in {X.columns[j] for j in a.used_features_}
     from sklearn.metrics import roc_auc_score

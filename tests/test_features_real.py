@@ -15,6 +15,7 @@ from sauti.features import (
     FeatureParams,
     assign_to_localities,
     compute_features,
+    cube_inputs,
     cube_path,
     load_cube,
     unit_localities,
@@ -178,18 +179,28 @@ def test_saved_cube_round_trips_with_provenance(ged_workspace, population):
     assert again.attrs["snapshot"] == cube.attrs["snapshot"]
     knn = compute_features(ged_workspace, params=FeatureParams(graph="knn"), population=population)
     assert knn.attrs["snapshot"] != cube.attrs["snapshot"]
-    # a nowcast (no parameters) keeps the definition of the last cube of that unit × freq
-    nowcast = compute_features(ged_workspace, population=population)
+    # a nowcast rebuilds with the inputs recorded in the cube it replaces
+    nowcast = compute_features(ged_workspace, **cube_inputs(knn))
     assert nowcast.attrs["snapshot"] == knn.attrs["snapshot"]
     assert json.loads(nowcast.attrs["provenance"])["params"]["graph"] == "knn"
+    # the time zone changes which period an alert falls in: it is part of the snapshot
+    other_zone = compute_features(ged_workspace, population=population, timezone="Asia/Tokyo")
+    assert other_zone.attrs["snapshot"] != cube.attrs["snapshot"]
     compute_features(ged_workspace, params=FeatureParams(), population=population)  # back to the default
 
 
-def test_population_raster_is_remembered_for_nowcasts(ged_workspace, population):
-    compute_features(ged_workspace, population=population)
-    nowcast = compute_features(ged_workspace)  # the service passes no raster
-    assert np.isfinite(nowcast["population"]).all()
-    assert json.loads(nowcast.attrs["provenance"])["population"]["path"] == str(population.absolute())
+def test_inputs_are_explicit_and_a_rebuild_takes_them_from_the_cube(ged_workspace, population):
+    built = compute_features(ged_workspace, population=population, timezone="Africa/Bangui")
+    bare = compute_features(ged_workspace)  # nothing remembered: no raster given, none used
+    assert np.isnan(bare["population"]).all()
+    assert json.loads(bare.attrs["provenance"])["timezone"] == "UTC"
+    assert not (ged_workspace.root / "cubes" / "inputs.json").exists()
+    inputs = cube_inputs(built)
+    assert inputs["population"] == population.absolute()
+    assert inputs["timezone"] == "Africa/Bangui"
+    rebuilt = compute_features(ged_workspace, **inputs)
+    assert np.isfinite(rebuilt["population"]).all()
+    assert rebuilt.attrs["snapshot"] == built.attrs["snapshot"]
 
 
 def test_missing_cube_is_not_ready(ged_workspace):

@@ -215,7 +215,10 @@ def _features(collection: dict, kind: str) -> list[dict]:
 
 def test_geojson_holds_bases_targets_and_routes_from_base_to_target() -> None:
     localities, risk, bases = greedy_trap()
-    drivers = [{"feature": "ic_decay_6", "contribution": 0.2}, {"feature": "lag", "contribution": -0.05}]
+    drivers = [
+        {"feature": "decay_count_intercommunal_hl6", "contribution": 0.002},
+        {"feature": "splag1_roll3_count_violent", "contribution": -0.0005},
+    ]
     risk["drivers"] = [json.dumps(drivers)] * 5
     plan = plan_patrols(localities, risk, bases)
     collection = json.loads(json.dumps(plan.to_geojson()))
@@ -229,7 +232,10 @@ def test_geojson_holds_bases_targets_and_routes_from_base_to_target() -> None:
         np.testing.assert_allclose(start, base_xy[route["properties"]["base"]])
         target = targets[route["properties"]["locality_id"]]
         np.testing.assert_allclose(end, target["geometry"]["coordinates"], atol=1e-9)
-    assert targets["L1"]["properties"]["drivers"] == ["ic_decay_6 (+0.2)", "lag (-0.05)"]
+    assert targets["L1"]["properties"]["drivers"] == [  # plain words, percentage points
+        "intercommunal incidents, last 6 months (weighted) (+0.20 pp)",
+        "violent incidents in neighbouring localities, last 3 months (-0.05 pp)",
+    ]
     assert collection["summary"]["status"] == "optimal"
     as_polygons = plan.to_geojson("polygon")
     assert {f["geometry"]["type"] for f in _features(as_polygons, "target")} == {

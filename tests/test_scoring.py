@@ -143,8 +143,10 @@ def test_score_ranks_explains_and_stores(trained):
     assert_allclose(frame["change"].iloc[0], frame["probability"].iloc[0] - prev)
     drivers = frame["drivers"].iloc[0]
     assert 0 < len(drivers) <= 5
-    assert set(drivers[0]) == {"feature", "contribution", "value"}
+    assert set(drivers[0]) == {"feature", "label", "contribution", "value"}
     assert drivers[0]["feature"] in record["features"]
+    assert "_" not in drivers[0]["label"]
+    assert len(drivers[0]["label"].split()) >= 3
     pd.testing.assert_frame_equal(latest_scores(ws), frame)
 
 
@@ -286,3 +288,18 @@ def test_cli_train_a_baseline_then_score_serves_it_and_version_names_it(trained,
     assert served["model_version"] == summary["version"]
     assert main(["-w", str(ws.root), "train", "--model", "historical_average_12"]) == 2
     assert "cannot be served" in capsys.readouterr().err
+
+
+def test_a_cube_read_in_part_keeps_the_values_of_the_whole(trained):
+    ws, cube, _record = trained
+    part = load_cube(
+        ws, freq="M", unit="admin2", variables=["decay_count_violent_hl6", "area_km2"], last_periods=5
+    )
+    assert set(part.data_vars) == {"decay_count_violent_hl6", "area_km2"}
+    assert part.sizes["period"] == 5
+    whole = load_cube(ws, freq="M", unit="admin2")
+    assert_allclose(
+        part["decay_count_violent_hl6"].to_numpy(),
+        whole["decay_count_violent_hl6"].isel(period=slice(-5, None)),
+    )
+    assert_allclose(part["area_km2"].to_numpy(), whole["area_km2"].to_numpy())

@@ -6,12 +6,27 @@ from fastapi import APIRouter, Depends, File, Header, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sauti.api.deps import get_source, require
-from sauti.api.schemas import AlertBatch, AnyAlert, VerificationIn, as_record
+from sauti.api.schemas import (
+    BODY_ERRORS,
+    NOT_FOUND,
+    AlertBatch,
+    AlertBatchResult,
+    AlertOutcome,
+    AnyAlert,
+    ErrorBody,
+    VerificationIn,
+    as_record,
+    error_reply,
+)
 from sauti.api.security import Principal
 from sauti.api.services import alerts
 from sauti.api.services.source import DataSource
 
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
+SUBMIT_ERRORS = {
+    **BODY_ERRORS,
+    409: error_reply("This Idempotency-Key was already used with another request."),
+}
 WRITE = require("alerts:write")
 IDEMPOTENCY = Header(
     None,
@@ -38,7 +53,21 @@ async def _submit_once(
     )
 
 
-@router.post("/alerts", status_code=201, summary="Submit one alert (canonical or SMS-gateway shape)")
+@router.post(
+    "/alerts",
+    status_code=201,
+    summary="Submit one alert (canonical or SMS-gateway shape)",
+    responses={
+        201: {"model": AlertOutcome, "description": "Accepted and stored."},
+        200: {"model": AlertOutcome, "description": "A duplicate of an alert already stored: nothing added."},
+        422: {
+            "model": ErrorBody,
+            "description": "Invalid, or rejected by the checks: `errors` names the fields; for a rejected "
+            "alert the body also carries its outcome (`row`, `status`: rejected, …).",
+        },
+        **SUBMIT_ERRORS,
+    },
+)
 async def post_alert(
     request: Request,
     alert: AnyAlert,
@@ -58,7 +87,11 @@ async def post_alert(
     )
 
 
-@router.post("/alerts/batch", summary="Submit many alerts")
+@router.post(
+    "/alerts/batch",
+    summary="Submit many alerts",
+    responses={200: {"model": AlertBatchResult, "description": "One outcome per alert."}, **SUBMIT_ERRORS},
+)
 async def post_batch(
     request: Request,
     batch: AlertBatch,
@@ -78,7 +111,11 @@ async def post_batch(
     )
 
 
-@router.post("/alerts/upload", summary="Submit a CSV of alerts (multipart form field 'file')")
+@router.post(
+    "/alerts/upload",
+    summary="Submit a CSV of alerts (multipart form field 'file')",
+    responses={200: {"model": AlertBatchResult, "description": "One outcome per CSV row."}, **SUBMIT_ERRORS},
+)
 async def post_csv(
     request: Request,
     file: UploadFile = File(..., description="CSV with French or English headers."),
@@ -97,7 +134,11 @@ async def post_csv(
     return await _submit_once(request, source, principal, idempotency_key, data, run)
 
 
-@router.patch("/alerts/{alert_id}", summary="Set an alert's verification (analysts)")
+@router.patch(
+    "/alerts/{alert_id}",
+    summary="Set an alert's verification (analysts)",
+    responses={**NOT_FOUND, **BODY_ERRORS},
+)
 def patch_alert(
     alert_id: str,
     change: VerificationIn,

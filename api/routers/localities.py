@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from sauti.api.deps import LocalityQuery, get_source, require
+from sauti.api.schemas import NOT_FOUND
 from sauti.api.security import Principal, audit
 from sauti.api.services import risk
 from sauti.api.services.source import DataSource
@@ -31,7 +32,11 @@ def list_localities(
     return Response(risk.localities_geojson(source, query), media_type=GEOJSON)
 
 
-@router.get("/localities/{locality_id}", summary="One locality: risk, drivers, history, incidents, alerts")
+@router.get(
+    "/localities/{locality_id}",
+    summary="One locality: risk, drivers, history, incidents, alerts",
+    responses=NOT_FOUND,
+)
 def get_locality(
     locality_id: str,
     request: Request,

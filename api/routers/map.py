@@ -19,9 +19,9 @@ from sauti.api import mapcontent, mapview
 from sauti.api.deps import current_principal, get_source, require
 from sauti.api.errors import Forbidden, Unauthenticated
 from sauti.api.security import SESSION_COOKIE, SESSION_SECONDS, Principal, audit, issue_session_token
-from sauti.api.services.basemap import Basemap, BasemapError, open_basemap
 from sauti.api.services.source import DataSource
 
+from sauti.basemap import Basemap, BasemapError, open_basemap
 from sauti.errors import NotFoundError
 
 router = APIRouter(tags=["map"])

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
 from sauti.api.deps import current_principal, get_source, require
-from sauti.api.security import Principal, audit_entries, list_users
+from sauti.api.schemas import NOT_FOUND
+from sauti.api.security import Principal, audit_entries, list_users, revoke_user
 from sauti.api.services import meta
 from sauti.api.services.source import DataSource
 
@@ -27,6 +28,19 @@ def version(source: DataSource = Depends(get_source), _: Principal = Depends(cur
 def users(source: DataSource = Depends(get_source), _: Principal = Depends(require("users:admin"))) -> list:
     """Names, roles, key prefixes and creation times; never keys or hashes."""
     return list_users(source.workspace)
+
+
+@router.delete("/users/{name}", summary="Revoke a user's key and map sessions (admins)", responses=NOT_FOUND)
+def revoke(
+    request: Request,
+    name: str = Path(..., max_length=100, description="The user's name."),
+    source: DataSource = Depends(get_source),
+    principal: Principal = Depends(require("users:admin")),
+) -> dict:
+    """Effective at once: the key and every map session of the user stop working; audited."""
+    user = revoke_user(source.workspace, name, by=principal, resource=request.url.path)
+    source.forget_principals()
+    return user
 
 
 @router.get("/audit", summary="Audit log, newest first (admins)")

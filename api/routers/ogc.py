@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from sauti.api.deps import ItemsQuery, get_source, require
+from sauti.api.schemas import NOT_FOUND
 from sauti.api.security import Principal, audit
 from sauti.api.services import ogc
 from sauti.api.services.source import DataSource
@@ -14,7 +15,19 @@ READ = require("risk:read")
 
 
 def _base(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
+    """Where links point: ``settings.public_url``, else the address the connection came in on.
+
+    Never the ``Host`` header: a client (or anyone between) could make the service hand out links
+    to another site.
+    """
+    public = request.app.state.settings.public_url
+    if public:
+        return public.rstrip("/")
+    host, port = request.scope.get("server") or ("127.0.0.1", None)
+    host = f"[{host}]" if ":" in host else host
+    scheme = request.scope.get("scheme", "http")
+    default = {"http": 80, "https": 443}.get(scheme)
+    return f"{scheme}://{host}" + ("" if port in (None, default) else f":{port}")
 
 
 @router.get("", summary="Landing page")
@@ -34,7 +47,7 @@ def collections(
     return JSONResponse(ogc.collections(source, _base(request), principal))
 
 
-@router.get("/collections/{collection_id}", summary="One collection")
+@router.get("/collections/{collection_id}", summary="One collection", responses=NOT_FOUND)
 def collection(
     collection_id: str,
     request: Request,
@@ -47,7 +60,7 @@ def collection(
 @router.get(
     "/collections/{collection_id}/items",
     response_class=Response,
-    responses={200: {"content": {ogc.GEOJSON: {}}}},
+    responses={200: {"content": {ogc.GEOJSON: {}}}, **NOT_FOUND},
     summary="Features (GeoJSON), filtered by bbox and datetime, paged by limit/offset",
 )
 def items(
@@ -66,7 +79,7 @@ def items(
 @router.get(
     "/collections/{collection_id}/items/{feature_id}",
     response_class=Response,
-    responses={200: {"content": {ogc.GEOJSON: {}}}},
+    responses={200: {"content": {ogc.GEOJSON: {}}}, **NOT_FOUND},
     summary="One feature",
 )
 def item(

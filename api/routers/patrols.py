@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Body, Depends
 from sauti.api.deps import PatrolQuery, get_source, require
+from sauti.api.schemas import BODY_ERRORS
 from sauti.api.security import Principal
 from sauti.api.services import patrols
 from sauti.api.services.source import DataSource
@@ -19,11 +20,12 @@ def priorities(
     source: DataSource = Depends(get_source),
     _: Principal = Depends(require("patrols:read")),
 ) -> dict:
-    """Summary (covered risk, gap, status, explanation), ranked targets per base, GeoJSON."""
+    """Summary (forecast period, model version, expected localities with an incident covered, warnings,
+    status, gap, explanation), ranked targets per base, GeoJSON."""
     return patrols.plan(source, query)
 
 
-@router.post("/patrols/priorities", summary="Patrol plan for posted bases (GeoJSON)")
+@router.post("/patrols/priorities", summary="Patrol plan for posted bases (GeoJSON)", responses=BODY_ERRORS)
 def priorities_for_bases(
     bases: dict[str, Any] = Body(
         ..., description="FeatureCollection of Point bases: name, patrols, range_km."

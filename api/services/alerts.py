@@ -146,12 +146,12 @@ def csv_records(data: bytes, filename: str = "upload.csv") -> list[dict]:
     from sauti.ingest.tabular import read_delimited
 
     if not data.strip():
-        raise InvalidInput(f"{filename} is empty", [{"field": "file", "reason": "empty"}])
+        raise InvalidInput("the uploaded file is empty", [{"field": "file", "reason": "empty"}])
     try:
         frames = list(read_delimited(data, name=filename))
-    except SautiError as exc:
+    except SautiError as exc:  # the reply names the problem, never the file's name (it may hold a phone)
         raise InvalidInput(
-            f"{filename} is not a readable CSV: {getattr(exc, 'problem', exc)}",
+            f"the uploaded file is not a readable CSV: {getattr(exc, 'problem', 'unreadable')}",
             [{"field": "file", "reason": "unreadable CSV"}],
         ) from None
     records = []

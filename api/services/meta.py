@@ -19,16 +19,22 @@ def code_version() -> str:
 
 
 def health(source: DataSource) -> dict[str, Any]:
-    """Liveness plus what is ready (store, scores, risk surface) and the nowcast state."""
+    """Liveness plus what is ready (store, scores, risk surface), data currency and the nowcast state.
+
+    ``warnings`` lists what a person should know (incident data older than the setting).
+    """
     ready_store = source.workspace.exists
     scores = source.scores() if ready_store else None
     nowcast = dict(source.nowcast.state) if source.nowcast is not None else None
+    warning = source.currency_warning()
     return {
         "status": "ok",
         "store": ready_store,
         "scores": scores is not None,
         "risk_surface": source.risk_surface_path.exists(),
         "generation": source.generation,
+        "data_through": source.data_through(),
+        "warnings": [warning] if warning else [],
         "nowcast": nowcast,
     }
 
@@ -42,7 +48,7 @@ def version(source: DataSource) -> dict[str, Any]:
         model_version = str(latest["model_version"])
         data_snapshot = str(latest["data_snapshot"])
         scored_at = str(latest["scored_at"])
-        period = str(latest["period"])
+        period = f"{latest['period']:%Y-%m-%d}"
     from sauti.models import model_name
 
     return {
@@ -52,4 +58,5 @@ def version(source: DataSource) -> dict[str, Any]:
         "data_snapshot": data_snapshot,
         "scored_at": scored_at,
         "period": period,
+        "data_through": source.data_through(),
     }

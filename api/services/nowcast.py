@@ -18,38 +18,34 @@ from sauti.api.services.source import DataSource
 log = logging.getLogger("sauti.api.nowcast")
 
 
-def refresh(source: DataSource, localities: set[str] | None = None) -> dict[str, Any]:
-    """Recompute the cube (same frequency and unit as the current model) and rescore, synchronously.
+def refresh(source: DataSource, localities: set[str] | None = None, previous=None) -> dict[str, Any]:
+    """Rebuild the cube (same frequency and unit as the current model), rescore and redraw, synchronously.
 
-    Returns what was done; a workspace without a trained model only gets its cube rebuilt.
+    One call of :func:`sauti.models.refresh.refresh_risk` (the demo and the CLI call it too); the
+    raster and time zone come from the service's settings, the rest from the stored cube.
+    ``previous`` is the cube before the new alerts (kept by :class:`Nowcaster`): only the
+    localities whose features changed get new drivers. Returns what was done, with the new cube
+    under ``"cube"``; a workspace without a trained model only gets its cube rebuilt.
     """
     from sauti.api.services.risk import roll_up
-    from sauti.features import compute_features, refresh_default_surface
-    from sauti.models import current_model, latest_scores, score
+    from sauti.models import current_model
+    from sauti.models.refresh import refresh_risk
 
     workspace = source.workspace
     model = current_model(workspace)
-    started = time.perf_counter()
-    if model is None:
-        compute_features(workspace)
-        source.bump()
-        return {"seconds": round(time.perf_counter() - started, 3), "scored": 0, "model": None}
-    compute_features(workspace, freq=model["freq"], unit=model["unit"])
-    affected = sorted({u for u in roll_up(source, sorted(localities or ()), model["unit"]) if u})
-    frame = score(workspace, freq=model["freq"], unit=model["unit"], localities=affected or None)
-    source.bump()  # the new scores are served from here on; the heatmap follows
-    surface = refresh_default_surface(
-        workspace, latest_scores(workspace, freq=model["freq"], unit=model["unit"]), unit=model["unit"]
+    affected = None
+    if model is not None:
+        affected = sorted({u for u in roll_up(source, sorted(localities or ()), model["unit"]) if u})
+    done = refresh_risk(
+        workspace,
+        previous=previous,
+        localities=affected or None,
+        population=source.settings.population,
+        timezone=source.settings.timezone,
+        on_scored=source.bump,  # the new scores are served from here on
     )
-    if surface is not None:
-        source.bump()
-    return {
-        "seconds": round(time.perf_counter() - started, 3),
-        "scored": 0 if frame is None else len(frame),
-        "localities": affected,
-        "model": model["version"],
-        "heatmap": surface is not None,
-    }
+    source.bump()  # and the heatmap
+    return {**done, "heatmap": done["heatmap"] is not None}
 
 
 PRELOAD_MODULES = (
@@ -106,6 +102,7 @@ class Nowcaster:
         self._lock = threading.Lock()
         self.state: dict[str, Any] = {"runs": 0, "running": False, "last": None, "last_error": None}
         self._thread: threading.Thread | None = None
+        self._cube = None  # the cube of the last refresh (or warm-up)
 
     def start(self) -> None:
         """Start the worker; it first imports the feature and model code so the first refresh is fast."""
@@ -135,10 +132,17 @@ class Nowcaster:
         try:
             from sauti.features import compute_features
             from sauti.models import current_model
+            from sauti.models.refresh import rebuild_inputs
 
             model = current_model(self.source.workspace) if self.source.workspace.exists else None
             if model is not None:
-                compute_features(self.source.workspace, freq=model["freq"], unit=model["unit"])
+                key = {"freq": model["freq"], "unit": model["unit"]}
+                settings = self.source.settings
+                inputs = rebuild_inputs(
+                    self.source.workspace, **key, population=settings.population, timezone=settings.timezone
+                )
+                # kept in memory (not written): what the next refresh compares the new cube with
+                self._cube = compute_features(self.source.workspace, **key, **inputs, save=False)
         except Exception as exc:  # keep serving; the first refresh will say what is wrong
             log.warning("nowcast warm-up: %s", exc)
         self.state["warm_seconds"] = round(time.perf_counter() - started, 3)
@@ -157,7 +161,9 @@ class Nowcaster:
                 pending, self._pending = self._pending, set()
             self.state["running"] = True
             try:
-                self.state["last"] = refresh(self.source, pending)
+                done = refresh(self.source, pending, previous=self._cube)
+                self._cube = done.pop("cube", None)
+                self.state["last"] = done
                 self.state["last_error"] = None
             except Exception as exc:  # keep serving; report on /health
                 log.warning("nowcast refresh failed: %s", exc)

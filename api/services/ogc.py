@@ -16,10 +16,11 @@ from urllib.parse import urlencode
 
 import numpy as np
 from sauti.api.services import redaction
-from sauti.api.services.risk import _feature_table, _num, _text, served_level
+from sauti.api.services.risk import _feature_table, served_level
 from sauti.api.services.source import DataSource
 
 from sauti.errors import NotFoundError
+from sauti.jsonable import json_number, json_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from sauti.api.deps import ItemsQuery
@@ -120,8 +121,8 @@ def incidents_table(source: DataSource) -> FeatureTable:
         texts = []
         cols = ["source", "category", "fatalities", "location_precision", "place_name", "admin1", "admin2"]
         for row in located[["event_id", "occurred_on", "longitude", "latitude", *cols]].to_dict("records"):
-            props = {"event_id": row["event_id"], "occurred_on": _text(row["occurred_on"])[:10]}
-            props.update({c: (_num(row[c]) if c == "fatalities" else _text(row[c])) for c in cols})
+            props = {"event_id": row["event_id"], "occurred_on": json_text(row["occurred_on"])[:10]}
+            props.update({c: (json_number(row[c]) if c == "fatalities" else json_text(row[c])) for c in cols})
             texts.append(_point_text(row["event_id"], row["longitude"], row["latitude"], props))
         xy = located[["longitude", "latitude"]].to_numpy(dtype=float)
         start = _times(located["occurred_on"])
@@ -191,7 +192,7 @@ def table_for(source: DataSource, collection: str, principal: Principal, interva
         if redaction.may_see_alert_details(principal):
             return alert_points_table(source)
         return alert_aggregate_table(source, interval)
-    raise NotFoundError(f"no collection {collection!r}: choose one of {', '.join(COLLECTIONS)}")
+    raise NotFoundError(f"no such collection: choose one of {', '.join(COLLECTIONS)}")
 
 
 def _select(table: FeatureTable, query: ItemsQuery, temporal: bool) -> np.ndarray:
@@ -243,7 +244,7 @@ def conformance() -> dict:
 
 def collection_meta(source: DataSource, base: str, name: str, principal: Principal) -> dict:
     if name not in COLLECTIONS:
-        raise NotFoundError(f"no collection {name!r}: choose one of {', '.join(COLLECTIONS)}")
+        raise NotFoundError(f"no such collection: choose one of {', '.join(COLLECTIONS)}")
     title, description = COLLECTIONS[name]
     table = table_for(source, name, principal)
     extent: dict[str, Any] = {"spatial": {"bbox": [table.extent or [-180, -90, 180, 90]], "crs": CRS84}}
@@ -344,7 +345,7 @@ def item(
     try:
         i = table.ids.index(feature_id)
     except ValueError:
-        raise NotFoundError(f"collection {name!r} has no feature {feature_id!r}") from None
+        raise NotFoundError(f"collection {name} has no feature with this id") from None
     feature = json.loads(table.texts[i])
     feature["links"] = [
         {"href": _url(base, f"/ogc/collections/{name}/items/{feature_id}"), "rel": "self", "type": GEOJSON},

@@ -8,10 +8,10 @@ alert (text already scrubbed at ingest) placed at its locality's representative 
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any
 
 from sauti.constants import ALERT_CATEGORIES, ALERT_VERIFICATION
+from sauti.jsonable import json_value, plain  # noqa: F401 - plain: what callers here use for outcomes
 
 if TYPE_CHECKING:  # pragma: no cover
     import geopandas as gpd
@@ -35,38 +35,13 @@ ALERT_DETAIL_FIELDS = (
 POSITION_RULE = "locality representative point (stored coordinates are never served)"
 
 
-def plain(value: Any) -> Any:
-    """``None`` for missing values (None, NaN, NA, NaT, ±inf), plain Python scalars otherwise."""
-    if value is None:
-        return None
-    if hasattr(value, "item"):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    try:
-        import pandas as pd
-
-        if pd.isna(value):
-            return None
-    except (TypeError, ValueError):
-        pass
-    return value
-
-
-def _clean(value: Any) -> Any:
-    value = plain(value)
-    if hasattr(value, "isoformat"):
-        return value.isoformat().replace("+00:00", "Z")
-    return value
-
-
 def alert_detail(row: dict | Any) -> dict:
     """One alert as an analyst may see it (allow-listed fields only)."""
     get = row.get if isinstance(row, dict) else row.__getitem__
     out = {}
     for field in ALERT_DETAIL_FIELDS:
         try:
-            out[field] = _clean(get(field))
+            out[field] = json_value(get(field))
         except KeyError:
             out[field] = None
     return out
@@ -91,7 +66,7 @@ def alert_counts(frame: pd.DataFrame) -> dict:
         "count": int(len(frame)),
         "by_category": by_category,
         "by_verification": by_verification,
-        "latest_received_at": _clean(latest),
+        "latest_received_at": json_value(latest),
     }
 
 

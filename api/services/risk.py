@@ -15,6 +15,7 @@ from sauti.api.services import redaction
 from sauti.api.services.source import DataSource
 
 from sauti.errors import NotFoundError
+from sauti.jsonable import json_number, json_text
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -25,19 +26,6 @@ TOP_DRIVERS = 3
 RECENT_ALERT_DAYS = 30
 RECENT_INCIDENTS = 20
 HISTORY_PERIODS = 24
-
-
-def _num(value: Any) -> Any:
-    value = redaction.plain(value)
-    return round(value, 6) if isinstance(value, float) else value
-
-
-def _text(value: Any) -> Any:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    if hasattr(value, "isoformat"):
-        return value.isoformat().replace("+00:00", "Z")
-    return str(value)
 
 
 def _drivers(value: Any, n: int = TOP_DRIVERS) -> list[dict]:
@@ -51,7 +39,7 @@ def _drivers(value: Any, n: int = TOP_DRIVERS) -> list[dict]:
     out = []
     for item in list(value)[:n]:
         if isinstance(item, dict):
-            out.append({k: _num(v) if k != "feature" else str(v) for k, v in item.items()})
+            out.append({k: json_number(v) if k != "feature" else str(v) for k, v in item.items()})
     return out
 
 
@@ -65,9 +53,7 @@ def _served_level(source: DataSource, requested: str | None) -> str:
     levels = set(localities["level"])
     if requested:
         if requested not in levels:
-            raise NotFoundError(
-                f"level {requested!r} is not in the workspace: it has {', '.join(sorted(levels))}"
-            )
+            raise NotFoundError(f"no such level in the workspace: it has {', '.join(sorted(levels))}")
         return requested
     scores = source.scores()
     if scores is not None:
@@ -137,14 +123,14 @@ def _scores_by_id(source: DataSource) -> dict[str, dict]:
     out = {}
     for row in scores.to_dict("records"):
         out[str(row["locality_id"])] = {
-            "period": _text(row.get("period")),
-            "risk": _num(row.get("probability")),
-            "rank": _num(row.get("rank")),
-            "change": _num(row.get("change")),
+            "period": json_text(row.get("period")),
+            "risk": json_number(row.get("probability")),
+            "rank": json_number(row.get("rank")),
+            "change": json_number(row.get("change")),
             "drivers": _drivers(row.get("drivers"), n=10),
-            "model_version": _text(row.get("model_version")),
-            "data_snapshot": _text(row.get("data_snapshot")),
-            "scored_at": _text(row.get("scored_at")),
+            "model_version": json_text(row.get("model_version")),
+            "data_snapshot": json_text(row.get("data_snapshot")),
+            "scored_at": json_text(row.get("scored_at")),
         }
     return out
 
@@ -158,7 +144,7 @@ def _locality_fields(row: dict) -> dict[str, Any]:
         "admin1_id": row.get("admin1_id"),
         "admin1_name": row.get("admin1_name"),
         "admin2_name": row.get("admin2_name"),
-        "area_km2": _num(row.get("area_km2")),
+        "area_km2": json_number(row.get("area_km2")),
     }
 
 
@@ -264,9 +250,7 @@ def _locality_row(source: DataSource, locality_id: str) -> dict:
     localities = source.localities()
     match = localities[localities["locality_id"] == locality_id]
     if match.empty:
-        raise NotFoundError(
-            f"no locality with id {locality_id!r} in the workspace (see GET /api/v1/localities)"
-        )
+        raise NotFoundError("no locality with this id in the workspace (see GET /api/v1/localities)")
     return match.iloc[0]
 
 
@@ -286,9 +270,9 @@ def recent_incidents(source: DataSource, geometry, n: int = RECENT_INCIDENTS) ->
     cols = ["event_id", "source", "occurred_on", "category", "fatalities", "location_precision", "place_name"]
     out = []
     for row in hits[cols + ["longitude", "latitude"]].to_dict("records"):
-        item = {c: (_text(row[c]) if c != "fatalities" else _num(row[c])) for c in cols}
+        item = {c: (json_text(row[c]) if c != "fatalities" else json_number(row[c])) for c in cols}
         item["occurred_on"] = item["occurred_on"][:10] if item["occurred_on"] else None
-        item["longitude"], item["latitude"] = _num(row["longitude"]), _num(row["latitude"])
+        item["longitude"], item["latitude"] = json_number(row["longitude"]), json_number(row["latitude"])
         out.append(item)
     return out
 
@@ -303,7 +287,7 @@ def history_records(frame: pd.DataFrame | None, n: int = HISTORY_PERIODS) -> lis
     keep = [c for c in wanted if c in frame.columns]
     out = []
     for row in frame[keep].to_dict("records"):
-        out.append({k: (_text(v) if k == "period" else _num(v)) for k, v in row.items()})
+        out.append({k: (json_text(v) if k == "period" else json_number(v)) for k, v in row.items()})
     return out
 
 

@@ -1,12 +1,17 @@
 """The data source behind every endpoint: one workspace plus the caches the service keeps over it.
 
 Routers receive it through ``deps.get_source`` so tests can swap it. It caches what is read on
-every request (localities, latest scores, serialised features, API-key lookups). A cached value is
-valid while the *data stamp* is unchanged: a generation counter this process moves after each
-write (an alert accepted, a nowcast finished), plus a fingerprint of the store (row counts and
-latest timestamps of scores, alerts, incidents, localities; the risk surface's mtime) re-read at
-most every :data:`STAMP_EVERY_S` seconds, so changes made by another process (``sauti score``)
-show up too, and nothing is rebuilt while nothing changed.
+every request (localities, latest scores, serialised features) in one :class:`sauti.cache.Memo`. A
+cached value is valid while the *data stamp* is unchanged: a generation counter this process moves
+after each write (an alert accepted, a nowcast finished), plus the store's fingerprint
+(:meth:`Workspace.fingerprint`) and the risk surface's mtime, re-read at most every
+:data:`STAMP_EVERY_S` seconds, so changes made by another process (``sauti score``) show up too,
+and nothing is rebuilt while nothing changed.
+
+API-key and session look-ups are cached for :data:`AUTH_TTL_S` seconds, but each hit is checked
+against the store's revocation marker (re-read at most every :data:`REVOCATION_EVERY_S` seconds)
+and a revocation through the API empties the cache at once: a revoked key or cookie stops working
+immediately here and within a couple of seconds when revoked by another process (the CLI).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sauti.cache import Memo
 from sauti.constants import DEFAULT_SURFACE
 from sauti.errors import NotFoundError, NotReadyError
 from sauti.settings import Settings
@@ -31,11 +37,36 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger("sauti.api")
 
 STAMP_EVERY_S = 1.0
-AUTH_TTL_S = 10.0
-_FINGERPRINT_SQL = (
-    "SELECT (SELECT COUNT(*) FROM localities), (SELECT COUNT(*) FROM incidents), "
-    "(SELECT COUNT(*) FROM alerts), (SELECT MAX(updated_at) FROM alerts)"
-)
+AUTH_TTL_S = 60.0
+REVOCATION_EVERY_S = 1.0
+CACHE_ENTRIES = 512
+
+
+class _Throttled:
+    """A value re-read by ``read()`` at most every ``every_s`` seconds (others reuse the last one)."""
+
+    def __init__(self, read: Callable[[], Any], every_s: float) -> None:
+        self.read = read
+        self.every_s = every_s
+        self._lock = threading.Lock()
+        self._checked = -1.0
+        self._value: Any = None
+
+    def reset(self) -> None:
+        with self._lock:
+            self._checked = -1.0
+
+    def get(self) -> Any:
+        now = time.monotonic()
+        with self._lock:
+            if now - self._checked < self.every_s:
+                return self._value
+            self._checked = now  # other requests use the old value meanwhile
+        value = self.read()
+        with self._lock:
+            self._value = value
+            self._checked = time.monotonic()
+        return value
 
 
 class DataSource:
@@ -46,17 +77,20 @@ class DataSource:
     workspace : Workspace
         The store and derived files.
     settings : Settings
-        Service settings (body limit, CORS, basemap).
+        Service settings (body limit, CORS, basemap, public URL).
     """
 
     def __init__(self, workspace: Workspace, settings: Settings) -> None:
         self.workspace = workspace
         self.settings = settings
         self.generation = 0
-        self._cache: dict[Any, tuple[Any, Any]] = {}
-        self._stamp: tuple[float, Any] = (-1.0, None)
-        self._auth: dict[str, tuple[float, Any]] = {}
-        self._lock = threading.RLock()
+        self._memo = Memo(CACHE_ENTRIES)
+        self._auth = Memo(4096, ttl=AUTH_TTL_S, keep_none=False)
+        self._stamp = _Throttled(self._fingerprint, STAMP_EVERY_S)
+        self._revocations = _Throttled(self._revocation_marker, REVOCATION_EVERY_S)
+        self._lock = threading.Lock()
+        self._memo_stamp: Any = None
+        self._auth_marker: Any = None
         self.nowcast = None  # set by create_app (services.nowcast.Nowcaster)
 
     # --- cache --------------------------------------------------------------------------------
@@ -64,74 +98,59 @@ class DataSource:
         """Drop every cached view of the data (called after a write)."""
         with self._lock:
             self.generation += 1
-            self._stamp = (-1.0, None)
-            self._cache.clear()
+        self._stamp.reset()
+        self._memo.invalidate()
 
     def _fingerprint(self) -> Any:
         if not self.workspace.exists:
             return None
-        with self.workspace.session() as con:
-            row = tuple(con.execute(_FINGERPRINT_SQL).fetchone())
-            try:
-                scores = tuple(con.execute("SELECT COUNT(*), MAX(scored_at) FROM risk_scores").fetchone())
-            except Exception:  # no risk_scores table: the models layer has not migrated this store
-                scores = None
         try:
             surface = self.risk_surface_path.stat().st_mtime_ns
         except FileNotFoundError:
             surface = None
-        return row, scores, surface
+        return self.workspace.fingerprint(), surface
 
     def stamp(self) -> Any:
         """What the data looks like now: cheap, re-read from the store at most once a second."""
-        now = time.monotonic()
-        with self._lock:
-            checked, fingerprint = self._stamp
-            if now - checked < STAMP_EVERY_S:
-                return self.generation, fingerprint
-            self._stamp = (now, fingerprint)  # other requests use the old one meanwhile
-        fingerprint = self._fingerprint()
-        with self._lock:
-            self._stamp = (time.monotonic(), fingerprint)
-            return self.generation, fingerprint
+        return self.generation, self._stamp.get()
 
     def cached(self, key: Any, build: Callable[[], Any]) -> Any:
         """``build()`` once per data stamp, shared by all requests."""
         stamp = self.stamp()
         with self._lock:
-            hit = self._cache.get(key)
-            if hit is not None and hit[0] == stamp:
-                return hit[1]
-        value = build()
-        with self._lock:
-            self._cache[key] = (stamp, value)
-        return value
+            if stamp != self._memo_stamp:  # the data changed: nothing cached before is valid
+                self._memo.invalidate()
+                self._memo_stamp = stamp
+        return self._memo.get((stamp, key), build)
 
-    # --- authentication (cached lookups) --------------------------------------------------------
+    # --- authentication (cached look-ups, revocation-aware) ------------------------------------
+    def _revocation_marker(self) -> Any:
+        from sauti.accounts import revocation_marker
+
+        return revocation_marker(self.workspace) if self.workspace.exists else None
+
+    def _auth_cached(self, key: str, look_up: Callable[[], Principal | None]) -> Principal | None:
+        marker = self._revocations.get()
+        with self._lock:
+            if marker != self._auth_marker:  # someone was revoked: forget every cached caller
+                self._auth.invalidate()
+                self._auth_marker = marker
+        return self._auth.get((marker, key), look_up)
+
+    def forget_principals(self) -> None:
+        """Drop every cached key and session look-up (after a revocation made here)."""
+        self._revocations.reset()
+        self._auth.invalidate()
+
     def principal_for_key(self, key: str) -> Principal | None:
         from sauti.api.security import authenticate_key, hash_key
 
-        digest = hash_key(key)
-        now = time.monotonic()
-        hit = self._auth.get(digest)
-        if hit is not None and now - hit[0] < AUTH_TTL_S:
-            return hit[1]
-        principal = authenticate_key(self.workspace, key)
-        if principal is not None:
-            self._auth[digest] = (now, principal)
-        return principal
+        return self._auth_cached("k:" + hash_key(key), lambda: authenticate_key(self.workspace, key))
 
     def principal_for_session(self, token: str) -> Principal | None:
         from sauti.api.security import authenticate_session
 
-        now = time.monotonic()
-        hit = self._auth.get("s:" + token)
-        if hit is not None and now - hit[0] < AUTH_TTL_S:
-            return hit[1]
-        principal = authenticate_session(self.workspace, token)
-        if principal is not None:
-            self._auth["s:" + token] = (now, principal)
-        return principal
+        return self._auth_cached("s:" + token, lambda: authenticate_session(self.workspace, token))
 
     # --- data ---------------------------------------------------------------------------------
     def require_store(self) -> None:
@@ -150,10 +169,8 @@ class DataSource:
         """The latest stored risk per locality, or ``None`` when nothing has been scored yet."""
 
         def build():
-            try:
-                from sauti.models import latest_scores
-            except ImportError:
-                return None
+            from sauti.models import latest_scores
+
             try:
                 frame = latest_scores(self.workspace)
             except NotReadyError:
@@ -167,10 +184,8 @@ class DataSource:
         """Scores and observed counts of one locality over time; ``None`` when it was not scored."""
 
         def build():
-            try:
-                from sauti.models import risk_history
-            except ImportError:
-                return None
+            from sauti.models import risk_history
+
             try:
                 return risk_history(self.workspace, locality_id)
             except (NotReadyError, NotFoundError):  # no model yet, or not a unit of the model
@@ -186,6 +201,18 @@ class DataSource:
         """Stored alerts with sensitive columns: only ever passed through ``services.redaction``."""
         self.require_store()
         return self.cached("alerts", self.workspace.alerts)
+
+    def data_through(self) -> dict[str, str | None]:
+        """``{"incidents": date, "alerts": date}`` each source covers (cached per data stamp)."""
+        from sauti.ingest.currency import data_through
+
+        return self.cached("data_through", lambda: data_through(self.workspace))
+
+    def currency_warning(self) -> str | None:
+        """The warning text when incident data is older than the ``stale_after_days`` setting."""
+        from sauti.ingest.currency import currency_warning
+
+        return currency_warning(self.data_through(), stale_after_days=self.settings.stale_after_days)
 
     @property
     def risk_surface_path(self) -> Path:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import math
 import threading
-from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
 
-from sauti.errors import NotReadyError
+from sauti.cache import Memo
+from sauti.errors import InvalidInputError, NotReadyError
 
 TILE_SIZE = 256
 TILE_CACHE = 4096
@@ -59,10 +59,9 @@ class HeatmapRenderer:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._local = threading.local()
-        self._lock = threading.Lock()
-        self._tiles: OrderedDict[tuple, bytes] = OrderedDict()
-        self._parts: OrderedDict[tuple, bytes] = OrderedDict()
-        self._stretch: dict[int, tuple[float, float]] = {}
+        self._tiles = Memo(TILE_CACHE)  # rendered PNGs by (file version, z, x, y)
+        self._parts = Memo(PART_CACHE)  # GeoTIFF parts by (file version, bbox, resolution)
+        self._stretch = Memo(4)  # colour stretch by file version
         self.colormap = risk_colormap()
         self.empty_tile = _empty_png()
 
@@ -89,18 +88,18 @@ class HeatmapRenderer:
 
     def stretch(self) -> tuple[float, float]:
         """``(0, p99)`` of the surface's valid cells: the range mapped onto the colour ramp."""
-        version = self.version()
-        if version not in self._stretch:
-            dataset = self.reader().dataset
-            scale = max(1, max(dataset.width, dataset.height) // 1024)
-            data = dataset.read(
-                1, out_shape=(max(1, dataset.height // scale), max(1, dataset.width // scale)), masked=True
-            )
-            valid = np.asarray(data.compressed(), dtype=float)
-            valid = valid[np.isfinite(valid)]
-            top = float(np.percentile(valid, 99)) if valid.size else 1.0
-            self._stretch[version] = (0.0, top if top > 0 else 1.0)
-        return self._stretch[version]
+        return self._stretch.get(self.version(), self._compute_stretch)
+
+    def _compute_stretch(self) -> tuple[float, float]:
+        dataset = self.reader().dataset
+        scale = max(1, max(dataset.width, dataset.height) // 1024)
+        data = dataset.read(
+            1, out_shape=(max(1, dataset.height // scale), max(1, dataset.width // scale)), masked=True
+        )
+        valid = np.asarray(data.compressed(), dtype=float)
+        valid = valid[np.isfinite(valid)]
+        top = float(np.percentile(valid, 99)) if valid.size else 1.0
+        return (0.0, top if top > 0 else 1.0)
 
     def _render(self, image, fmt: str = "PNG") -> bytes:
         lo, hi = self.stretch()
@@ -111,29 +110,22 @@ class HeatmapRenderer:
     # --- products -------------------------------------------------------------------------------
     def tile(self, z: int, x: int, y: int) -> bytes:
         """The PNG XYZ tile (Web Mercator); a transparent tile outside the surface."""
+        if not (0 <= z <= MAX_ZOOM and 0 <= x < 2**z and 0 <= y < 2**z):
+            raise InvalidInputError(
+                f"tile {z}/{x}/{y} does not exist: need 0 ≤ z ≤ {MAX_ZOOM}, 0 ≤ x, y < 2^z"
+            )
+        return self._tiles.get((self.version(), z, x, y), lambda: self._render_tile(z, x, y))
+
+    def _render_tile(self, z: int, x: int, y: int) -> bytes:
         from rio_tiler.errors import TileOutsideBounds
 
-        if not (0 <= z <= MAX_ZOOM and 0 <= x < 2**z and 0 <= y < 2**z):
-            raise ValueError(f"tile {z}/{x}/{y} does not exist: need 0 ≤ z ≤ {MAX_ZOOM}, 0 ≤ x, y < 2^z")
-        key = (self.version(), z, x, y)
-        with self._lock:
-            hit = self._tiles.get(key)
-            if hit is not None:
-                self._tiles.move_to_end(key)
-                return hit
         reader = self.reader()
         if not reader.tile_exists(x, y, z):
-            png = self.empty_tile
-        else:
-            try:
-                png = self._render(reader.tile(x, y, z, tilesize=TILE_SIZE))
-            except TileOutsideBounds:
-                png = self.empty_tile
-        with self._lock:
-            self._tiles[key] = png
-            while len(self._tiles) > TILE_CACHE:
-                self._tiles.popitem(last=False)
-        return png
+            return self.empty_tile
+        try:
+            return self._render(reader.tile(x, y, z, tilesize=TILE_SIZE))
+        except TileOutsideBounds:
+            return self.empty_tile
 
     def png(self, bbox: tuple[float, float, float, float] | None, width: int | None) -> bytes:
         """A coloured PNG of the surface (EPSG:4326) for ``bbox`` (default: all of it)."""
@@ -143,7 +135,7 @@ class HeatmapRenderer:
         width = width or 1024
         height = max(16, int(round(width * (maxy - miny) / max(maxx - minx, 1e-9))))
         if width * height > MAX_PIXELS:
-            raise ValueError(
+            raise InvalidInputError(
                 f"heatmap.png of {width}×{height} pixels is too large: narrow bbox or lower width"
             )
         image = reader.part(bbox, dst_crs="EPSG:4326", bounds_crs="EPSG:4326", width=width, height=height)
@@ -157,17 +149,7 @@ class HeatmapRenderer:
         one client (GDAL's ``/vsicurl/``) do not render it again.
         """
         key = (self.version(), bbox, resolution_km)
-        with self._lock:
-            hit = self._parts.get(key)
-            if hit is not None:
-                self._parts.move_to_end(key)
-                return hit
-        content = self._render_part(bbox, resolution_km)
-        with self._lock:
-            self._parts[key] = content
-            while len(self._parts) > PART_CACHE:
-                self._parts.popitem(last=False)
-        return content
+        return self._parts.get(key, lambda: self._render_part(bbox, resolution_km))
 
     def _render_part(self, bbox, resolution_km) -> bytes:
         import xarray as xr
@@ -183,7 +165,7 @@ class HeatmapRenderer:
         width = max(1, math.ceil((bounds[2] - bounds[0]) / res_m))
         height = max(1, math.ceil((bounds[3] - bounds[1]) / res_m))
         if width * height > MAX_PIXELS:
-            raise ValueError(
+            raise InvalidInputError(
                 f"heatmap.tif of {width}×{height} pixels is too large: narrow bbox or raise resolution_km"
             )
         # grow the box to whole pixels from its top-left corner so the pixel size is exactly res_m

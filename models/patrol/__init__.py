@@ -1,9 +1,11 @@
 """Patrol priorities for force planners: where limited patrols from given bases cover the most risk.
 
 One module per step: :mod:`~sauti.models.patrol.bases` (read, check and store bases),
-:mod:`~sauti.models.patrol.weights` (population weights), :mod:`~sauti.models.patrol.solve` (the
-covering problem on plain arrays), :mod:`~sauti.models.patrol.plan` (a plan from localities, risk
-and bases), :mod:`~sauti.models.patrol.evaluate` (patrol hit rate over backtest origins) and
+:mod:`~sauti.models.patrol.weights` (population weights), :mod:`~sauti.models.patrol.reach` (who
+can reach whom), :mod:`~sauti.models.patrol.solve` (the covering problem on plain arrays),
+:mod:`~sauti.models.patrol.borders` (bases outside the boundaries, patrols across a border),
+:mod:`~sauti.models.patrol.plan` (a plan from localities, risk and bases),
+:mod:`~sauti.models.patrol.evaluate` (patrol hit rate over backtest origins) and
 :mod:`~sauti.models.patrol.plot` (a static map of a plan).
 
 Public API::
@@ -11,16 +13,17 @@ Public API::
     from sauti.models.patrol import read_bases, plan_patrols, plan_from_workspace, plan_figure
     from sauti.models.patrol import evaluate_patrol_plans, observed_counts, population_weight
 
-The backtest does not import this package (``tests/test_layering.py``): the CLI and
-:mod:`sauti.pipeline` combine a backtest with a patrol evaluation.
+The backtest does not import this package (``tests/test_layering.py``):
+:func:`sauti.pipeline.backtest_with_patrols` combines a backtest with a patrol evaluation.
 """
 
 from __future__ import annotations
 
 from sauti.models.patrol.bases import BasesError, check_bases, read_bases, save_bases, workspace_bases
 from sauti.models.patrol.evaluate import PLANS, evaluate_patrol_plans, hit_rate_figure, observed_counts
-from sauti.models.patrol.plan import PatrolPlan, compute_reach, plan_from_workspace, plan_patrols
+from sauti.models.patrol.plan import PatrolPlan, plan_from_workspace, plan_patrols
 from sauti.models.patrol.plot import plan_figure
+from sauti.models.patrol.reach import Reach, compute_reach
 from sauti.models.patrol.solve import CoverProblem
 from sauti.models.patrol.weights import population_weight
 
@@ -29,6 +32,7 @@ __all__ = [
     "BasesError",
     "CoverProblem",
     "PatrolPlan",
+    "Reach",
     "check_bases",
     "compute_reach",
     "evaluate_patrol_plans",

@@ -14,10 +14,11 @@ from os import PathLike
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from sauti.constants import STORAGE_CRS
-from sauti.errors import NotReadyError, SautiError
+from sauti.errors import InvalidInputError, NotReadyError, SautiError
 from sauti.store import Workspace, utc_now
 
 BASE_COLUMNS = ("name", "patrols", "range_km", "geometry")
@@ -277,17 +278,51 @@ def workspace_bases(workspace: Workspace) -> gpd.GeoDataFrame:
 
 
 def check_bases(bases: gpd.GeoDataFrame) -> None:
-    """Raise ``ValueError`` if ``bases`` lacks the columns or point geometry a plan needs."""
+    """Raise ``InvalidInputError`` if ``bases`` lacks the columns or point geometry a plan needs."""
     if not isinstance(bases, gpd.GeoDataFrame):
-        raise ValueError("bases must be a GeoDataFrame (see read_bases)")
+        raise InvalidInputError("bases must be a GeoDataFrame (see read_bases)")
     missing = [c for c in ("name",) if c not in bases.columns]
     if missing:
-        raise ValueError(f"bases is missing required column(s): {', '.join(missing)}")
+        raise InvalidInputError(f"bases is missing required column(s): {', '.join(missing)}")
     if bases.crs is None:
-        raise ValueError("bases has no CRS; read it with read_bases or set EPSG:4326")
+        raise InvalidInputError("bases has no CRS; read it with read_bases or set EPSG:4326")
     types = set(bases.geometry.geom_type.dropna())
     if types - {"Point"} or bases.geometry.isna().any():
-        raise ValueError("every base must have a Point geometry")
+        raise InvalidInputError("every base must have a Point geometry")
     if bases["name"].duplicated().any():
         dup = bases.loc[bases["name"].duplicated(), "name"].iloc[0]
-        raise ValueError(f"base name {dup!r} appears twice; names must be unique")
+        raise InvalidInputError(f"base name {dup!r} appears twice; names must be unique")
+
+
+def resolve_bases(bases: gpd.GeoDataFrame, patrols: int | None, range_km: float | None) -> gpd.GeoDataFrame:
+    """The bases a plan uses: ``name``, ``patrols`` (int) and ``range_km`` (float) for every base,
+    ``patrols``/``range_km`` overriding the bases' own values when given; Point geometry in
+    EPSG:4326. Raises ``InvalidInputError`` naming the base and the field that is missing."""
+    check_bases(bases)
+    if patrols is not None and (isinstance(patrols, bool) or int(patrols) != patrols or patrols < 0):
+        raise InvalidInputError(f"patrols must be a whole number ≥ 0, not {patrols!r}")
+    if range_km is not None and not (range_km > 0 and math.isfinite(range_km)):
+        raise InvalidInputError(f"range_km must be a positive number of km, not {range_km!r}")
+    out = bases[["name"]].copy()
+    out["name"] = out["name"].astype(str)
+    for column, override, what, flag in (
+        ("patrols", patrols, "patrols per period", "patrols=/--patrols"),
+        ("range_km", range_km, "range_km", "range_km=/--range-km"),
+    ):
+        if override is not None:
+            out[column] = override
+            continue
+        missing = bases[column].isna().to_numpy() if column in bases.columns else None
+        if missing is None:
+            raise InvalidInputError(
+                f"bases have no {column!r} column: give {what} in the bases file or as {flag}"
+            )
+        if missing.any():
+            name = out["name"].iloc[int(np.argmax(missing))]
+            raise InvalidInputError(f"base {name!r} has no {what}: give it in the bases file or as {flag}")
+        out[column] = bases[column].to_numpy(dtype="float64")
+    out["patrols"] = out["patrols"].astype("int64")
+    out["range_km"] = out["range_km"].astype("float64")
+    if (out["patrols"] < 0).any() or (out["range_km"] <= 0).any():
+        raise InvalidInputError("every base needs patrols ≥ 0 and range_km > 0")
+    return gpd.GeoDataFrame(out, geometry=bases.to_crs(STORAGE_CRS).geometry.to_numpy(), crs=STORAGE_CRS)

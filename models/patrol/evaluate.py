@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from sauti.models.patrol.plan import _resolve_bases, compute_reach
+from sauti.models.patrol.bases import resolve_bases
+from sauti.models.patrol.reach import compute_reach
 from sauti.models.patrol.solve import CoverProblem, solve
 
 from sauti.constants import LOCALITY_ID, PERIOD, check_columns
@@ -172,7 +173,7 @@ def evaluate_patrol_plans(
         Hit rates are ``None`` when there is no incident.
     """
     predictions = _model_predictions(predictions, incidents_observed, localities, model, ci_level)
-    base_frame = _resolve_bases(bases, patrols, range_km)
+    base_frame = resolve_bases(bases, patrols, range_km)
     network = _open_pairs(localities, base_frame)
     preds = predictions[["origin", PERIOD, LOCALITY_ID, "probability"]].copy()
     preds[PERIOD] = _as_timestamps(preds[PERIOD], "predictions")

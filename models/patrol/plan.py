@@ -24,13 +24,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from sauti.models.patrol.bases import check_bases, read_bases, save_bases, workspace_bases
+from sauti.features.glossary import feature_label, points
+from sauti.models.patrol.bases import read_bases, resolve_bases, save_bases, workspace_bases
 from sauti.models.patrol.borders import border_warnings, locate_bases
+from sauti.models.patrol.reach import Reach, compute_reach
 from sauti.models.patrol.solve import METHODS, CoverProblem, solve
 from sauti.models.registry_store import current_model
 
 from sauti.constants import LOCALITY_ID, PERIOD, STORAGE_CRS, check_columns
 from sauti.errors import NotReadyError
+from sauti.jsonable import plain
 
 if TYPE_CHECKING:  # pragma: no cover
     import geopandas as gpd
@@ -257,11 +260,9 @@ class PatrolPlan:
 
 
 def _num(value: Any) -> float | None:
-    """A JSON-safe float (None for missing/NaN)."""
-    if value is None:
-        return None
-    value = float(value)
-    return None if math.isnan(value) or math.isinf(value) else value
+    """A JSON-safe float (None for missing/NaN/±inf: :func:`sauti.jsonable.plain`)."""
+    value = plain(value)
+    return None if value is None else float(value)
 
 
 def _amount(value: float) -> str:
@@ -296,14 +297,15 @@ def _score_identity(risk: pd.DataFrame | None) -> tuple[str | None, str | None]:
 
 
 def _driver_text(item: dict) -> str:
-    """``label (+0.68 pp)`` for a driver with a plain-words label (its contribution in percentage
-    points, like the risk in %), else ``feature (+0.0068)``."""
-    contribution = item.get("contribution", item.get("value"))
-    number = isinstance(contribution, (int, float)) and not isinstance(contribution, bool)
-    if item.get("label"):
-        return f"{item['label']} ({contribution * 100:+.2f} pp)" if number else str(item["label"])
-    name = item.get("feature") or item.get("name") or item.get("driver") or "?"
-    return f"{name} ({contribution:+.3g})" if number else str(name)
+    """``label (+0.68 pp)``: the driver in plain words (:mod:`sauti.features.glossary`, so no internal
+    name reaches a person) and its contribution in percentage points, like the risk in %."""
+    name = item.get("label") or (
+        feature_label(str(item["feature"])) if item.get("feature") else str(item.get("name") or "?")
+    )
+    contribution = item.get("contribution")
+    if isinstance(contribution, (int, float)) and not isinstance(contribution, bool):
+        return f"{name} ({points(contribution)})"
+    return str(name)
 
 
 def _driver_names(value: Any, top: int = TOP_DRIVERS) -> list[str]:
@@ -317,11 +319,12 @@ def _driver_names(value: Any, top: int = TOP_DRIVERS) -> list[str]:
         try:
             value = json.loads(text)
         except json.JSONDecodeError:
-            return [s.strip() for s in text.replace(";", ",").split(",") if s.strip()][:top]
+            names = [s.strip() for s in text.replace(";", ",").split(",") if s.strip()][:top]
+            return [feature_label(n) for n in names]
     if isinstance(value, dict):
         value = [{"feature": k, "contribution": v} for k, v in value.items()]
     if not isinstance(value, (list, tuple, np.ndarray)):
-        return [str(value)]
+        return [feature_label(str(value))]
     out = []
     for item in list(value)[:top]:
         if isinstance(item, dict):
@@ -332,37 +335,6 @@ def _driver_names(value: Any, top: int = TOP_DRIVERS) -> list[str]:
 
 
 # --- inputs ----------------------------------------------------------------------------------------
-def _resolve_bases(bases: gpd.GeoDataFrame, patrols: int | None, range_km: float | None) -> gpd.GeoDataFrame:
-    check_bases(bases)
-    if patrols is not None and (isinstance(patrols, bool) or int(patrols) != patrols or patrols < 0):
-        raise ValueError(f"patrols must be a whole number ≥ 0, not {patrols!r}")
-    if range_km is not None and not (range_km > 0 and math.isfinite(range_km)):
-        raise ValueError(f"range_km must be a positive number of km, not {range_km!r}")
-    out = bases[["name"]].copy()
-    out["name"] = out["name"].astype(str)
-    for column, override, what, flag in (
-        ("patrols", patrols, "patrols per period", "patrols=/--patrols"),
-        ("range_km", range_km, "range_km", "range_km=/--range-km"),
-    ):
-        if override is not None:
-            out[column] = override
-            continue
-        missing = bases[column].isna().to_numpy() if column in bases.columns else None
-        if missing is None:
-            raise ValueError(f"bases have no {column!r} column: give {what} in the bases file or as {flag}")
-        if missing.any():
-            name = out["name"].iloc[int(np.argmax(missing))]
-            raise ValueError(f"base {name!r} has no {what}: give it in the bases file or as {flag}")
-        out[column] = bases[column].to_numpy(dtype="float64")
-    out["patrols"] = out["patrols"].astype("int64")
-    out["range_km"] = out["range_km"].astype("float64")
-    if (out["patrols"] < 0).any() or (out["range_km"] <= 0).any():
-        raise ValueError("every base needs patrols ≥ 0 and range_km > 0")
-    import geopandas as gpd
-
-    return gpd.GeoDataFrame(out, geometry=bases.to_crs(STORAGE_CRS).geometry.to_numpy(), crs=STORAGE_CRS)
-
-
 def _risk_values(localities: gpd.GeoDataFrame, risk: pd.DataFrame) -> pd.DataFrame:
     """One row per locality (in locality order): probability (NaN if unscored) and drivers."""
     check_columns(risk.columns, (LOCALITY_ID, "probability"), "risk")
@@ -403,44 +375,6 @@ def _weights(ids: pd.Series, weight: pd.Series | None) -> np.ndarray:
     return out
 
 
-def _target_points(localities: gpd.GeoDataFrame, crs) -> tuple[np.ndarray, Any]:
-    """Target point of each locality (projected xy and 4326 GeoSeries)."""
-    import shapely
-
-    projected = localities.geometry.to_crs(crs)
-    centroids = projected.centroid
-    polygonal = projected.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()
-    outside = polygonal & ~shapely.contains(projected.to_numpy(), centroids.to_numpy())
-    points = centroids.to_numpy().copy()
-    if outside.any():
-        points[outside] = projected.iloc[np.flatnonzero(outside)].representative_point().to_numpy()
-    xy = shapely.get_coordinates(points)
-    import geopandas as gpd
-
-    return xy, gpd.GeoSeries(points, crs=crs).to_crs(STORAGE_CRS)
-
-
-def _blocked(
-    base_xy: np.ndarray,
-    target_xy: np.ndarray,
-    pair_base: np.ndarray,
-    pair_loc: np.ndarray,
-    no_go_geoms: np.ndarray,
-) -> np.ndarray:
-    """Boolean per pair: does the straight base→target line intersect a no-go area?"""
-    import shapely
-
-    if pair_base.size == 0 or no_go_geoms.size == 0:
-        return np.zeros(pair_base.size, dtype=bool)
-    coords = np.stack([base_xy[pair_base], target_xy[pair_loc]], axis=1)  # (k, 2, 2)
-    lines = shapely.linestrings(coords)
-    tree = shapely.STRtree(no_go_geoms)
-    hits = tree.query(lines, predicate="intersects")
-    blocked = np.zeros(pair_base.size, dtype=bool)
-    blocked[np.unique(hits[0])] = True
-    return blocked
-
-
 def _empty_plan(bases: gpd.GeoDataFrame | None, status: str, notes: list[str]) -> PatrolPlan:
     import geopandas as gpd
 
@@ -479,94 +413,6 @@ def _assignment_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
             "value": "float64",
             "distance_km": "float64",
         }
-    )
-
-
-# --- who can reach whom -------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Reach:
-    """The (base, locality) pairs within range, computed once per localities × bases × no-go set.
-
-    ``pair_*`` list every pair within range (base order, then locality order); ``allowed`` marks
-    pairs whose target is outside every no-go area and ``open_route`` those whose straight route
-    also avoids them. ``nearest_km`` is each base's distance to its nearest target point.
-    """
-
-    names: list[str]
-    target_points: Any  # GeoSeries (EPSG:4326), one per locality, in locality order
-    pair_base: np.ndarray
-    pair_locality: np.ndarray
-    pair_distance: np.ndarray
-    allowed: np.ndarray
-    open_route: np.ndarray
-    nearest_km: np.ndarray
-    base_in_no_go: np.ndarray
-
-
-def compute_reach(
-    localities: gpd.GeoDataFrame,
-    bases: gpd.GeoDataFrame,
-    *,
-    no_go: gpd.GeoDataFrame | None = None,
-    avoid_crossing: bool = True,
-) -> Reach:
-    """Distances from each base to each locality's target point and which pairs may be used.
-
-    ``bases`` needs ``name`` and ``range_km``; distances are straight lines in
-    :func:`sauti.geo.local_crs` centred on the localities and bases.
-    """
-    import shapely
-
-    from sauti.geo import local_crs
-
-    names = bases["name"].astype(str).tolist()
-    ranges = bases["range_km"].to_numpy(dtype=float)
-    bounds = np.vstack([localities.to_crs(STORAGE_CRS).total_bounds, bases.to_crs(STORAGE_CRS).total_bounds])
-    crs = local_crs((bounds[:, 0].min(), bounds[:, 1].min(), bounds[:, 2].max(), bounds[:, 3].max()))
-    target_xy, target_points = _target_points(localities, crs)
-    base_xy = shapely.get_coordinates(bases.geometry.to_crs(crs).to_numpy())
-
-    # base by base, so B × N distances are never held at once for a big N
-    pair_base, pair_loc, pair_dist = [], [], []
-    nearest = np.full(len(names), np.inf)
-    for b in range(len(names)):
-        d = np.hypot(target_xy[:, 0] - base_xy[b, 0], target_xy[:, 1] - base_xy[b, 1]) / 1000.0
-        nearest[b] = d.min() if d.size else np.inf
-        idx = np.flatnonzero(d <= ranges[b])
-        pair_base.append(np.full(idx.size, b, dtype=np.int64))
-        pair_loc.append(idx.astype(np.int64))
-        pair_dist.append(d[idx])
-    pair_base_arr = np.concatenate(pair_base) if pair_base else np.zeros(0, dtype=np.int64)
-    pair_loc_arr = np.concatenate(pair_loc) if pair_loc else np.zeros(0, dtype=np.int64)
-    pair_dist_arr = np.concatenate(pair_dist) if pair_dist else np.zeros(0)
-
-    target_in_no_go = np.zeros(len(localities), dtype=bool)
-    base_in_no_go = np.zeros(len(names), dtype=bool)
-    blocked = np.zeros(pair_base_arr.size, dtype=bool)
-    if no_go is not None and len(no_go):
-        if no_go.crs is None:
-            raise ValueError("no-go areas have no CRS; set one (e.g. EPSG:4326)")
-        geoms = no_go.geometry.to_crs(crs).to_numpy()
-        geoms = geoms[~shapely.is_empty(geoms) & ~shapely.is_missing(geoms)]
-        tree = shapely.STRtree(geoms)
-        hits = tree.query(shapely.points(target_xy), predicate="intersects")
-        target_in_no_go[np.unique(hits[0])] = True
-        base_hits = tree.query(shapely.points(base_xy), predicate="intersects")
-        base_in_no_go[np.unique(base_hits[0])] = True
-        keep = ~target_in_no_go[pair_loc_arr]
-        if avoid_crossing:
-            blocked[keep] = _blocked(base_xy, target_xy, pair_base_arr[keep], pair_loc_arr[keep], geoms)
-    allowed = ~target_in_no_go[pair_loc_arr]
-    return Reach(
-        names=names,
-        target_points=target_points,
-        pair_base=pair_base_arr,
-        pair_locality=pair_loc_arr,
-        pair_distance=pair_dist_arr,
-        allowed=allowed,
-        open_route=allowed & ~blocked,
-        nearest_km=nearest,
-        base_in_no_go=base_in_no_go,
     )
 
 
@@ -634,7 +480,7 @@ def _plan_patrols(
     """:func:`plan_patrols`' stages: check, value, reach, solve, rank and explain."""
     start = time.perf_counter()
     _check_plan_parameters(localities, method, time_limit_s)
-    base_frame = _resolve_bases(bases, patrols, range_km)
+    base_frame = resolve_bases(bases, patrols, range_km)
     localities = localities.reset_index(drop=True)
     refusal = _cannot_plan(localities, risk, base_frame)
     if refusal is not None:

@@ -20,6 +20,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # plain click help: typer's rich panels print a "<bool>" placeholder beside every flag
+    rich_markup_mode=None,
 )
 
 _state: dict[str, object] = {"workspace": None, "debug": False}
@@ -57,9 +59,9 @@ def current_workspace():
 
 
 def _register() -> None:
-    from sauti.cli import export_cmd, features_cmd, ingest_cmd, models_cmd, patrol_cmd, serve_cmd
+    from sauti.cli import export_cmd, features_cmd, ingest_cmd, models_cmd, patrol_cmd, serve_cmd, status_cmd
 
-    for module in (ingest_cmd, features_cmd, models_cmd, patrol_cmd, serve_cmd, export_cmd):
+    for module in (ingest_cmd, status_cmd, features_cmd, models_cmd, patrol_cmd, serve_cmd, export_cmd):
         module.register(app)
 
 

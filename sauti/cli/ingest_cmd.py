@@ -85,14 +85,32 @@ def incidents(
     rules: Path = typer.Option(
         None, "--rules", help="Category rules for UCDP GED (default: the packaged ones)."
     ),
+    complete_through: str = typer.Option(
+        None,
+        "--complete-through",
+        metavar="YYYY-MM-DD",
+        help="YYYY-MM-DD the log is complete through (default: its latest event); "
+        "declares a quiet log current.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON summary object."),
 ) -> None:
-    """Store an incident log; rejected rows go to a rejects file with the reason."""
+    """Store an incident log; rejected rows go to a rejects file with the reason.
+
+    The forecast period follows the date the incident logs are complete through.
+    """
     from sauti.cli import current_workspace
     from sauti.ingest.incidents import ingest_incidents
 
     with progress_bar(f"ingest {path.name}", _line_count(path)) as advance:
-        report = ingest_incidents(current_workspace(), path, fmt, mapping, rules=rules, progress=advance)
+        report = ingest_incidents(
+            current_workspace(),
+            path,
+            fmt,
+            mapping,
+            rules=rules,
+            progress=advance,
+            complete_through=complete_through,
+        )
     _emit(report, as_json)
 
 
@@ -133,26 +151,3 @@ def places(
 
 def register(app: typer.Typer) -> None:
     app.add_typer(ingest_app, name="ingest")
-
-    @app.command("status")
-    def status(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
-        """What the workspace holds: localities, incidents, alerts, runs."""
-        from sauti.cli import current_workspace
-
-        ws = current_workspace()
-        info = ws.status()
-        if as_json:
-            typer.echo(json.dumps(info, default=str))
-            return
-        typer.echo(f"workspace      {info['workspace']} (schema v{info['schema_version']})")
-        levels = ", ".join(f"{k}: {v}" for k, v in info["localities"].items()) or "none"
-        typer.echo(f"localities     {levels}")
-        dates = " to ".join(str(d) for d in info["incident_dates"] if d) or "-"
-        typer.echo(f"incidents      {info['incidents']} ({dates})")
-        for cat, n in sorted(info["incidents_by_category"].items()):
-            typer.echo(f"  {cat:<26} {n}")
-        typer.echo(f"alerts         {info['alerts']}")
-        typer.echo(f"place names    {info['place_names']}")
-        typer.echo(f"ingest runs    {info['ingest_runs']}")
-        for extra in info.get("derived", []):
-            typer.echo(extra)

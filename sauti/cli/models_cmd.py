@@ -155,12 +155,14 @@ def train_cmd(
     model: str = typer.Option(
         "sauti",
         "--model",
+        metavar="NAME",
         help="sauti (default), a baseline rule by name (e.g. neighbourhood), or package.module:factory "
         "returning a scikit-learn classifier.",
     ),
     trust: list[str] = typer.Option(
         None,
         "--trust",
+        metavar="TYPE",
         help="A type the artifact of a module:factory model may hold (repeatable), e.g. "
         "sklearn.ensemble._forest.RandomForestClassifier. Nothing else is ever loaded.",
     ),
@@ -208,31 +210,63 @@ def train_cmd(
 def score_cmd(
     freq: str = typer.Option(None, "--freq", help="Period of the model to use (default: the latest model)."),
     unit: str = typer.Option(None, "--unit", help="Unit set of the model to use."),
+    rebuild: bool = typer.Option(
+        False, "--rebuild", help="Rebuild the feature cube from the store first (as the service does)."
+    ),
     top: int = typer.Option(10, "--top", min=1, help="Rows to print."),
     as_json: bool = typer.Option(False, "--json", help="Print all scores as JSON."),
 ) -> None:
-    """Score the latest period with the current model and store risk, rank, change and drivers."""
-    from sauti.cli import current_workspace
-    from sauti.models import score
+    """Score the latest period with the current model and store risk, rank, change and drivers.
 
-    workspace = current_workspace()
-    frame = score(workspace, freq=freq.upper() if freq else None, unit=unit)
+    Then redraws the stored heatmap with the new scores (one refresh, as after new alerts).
+    """
+    from sauti.cli import current_workspace
+    from sauti.models import current_model, latest_scores
+    from sauti.models.backtest import load_or_build_cube
+    from sauti.models.refresh import refresh_risk
+    from sauti.settings import get_settings
+
+    ws = current_workspace()
+    record = current_model(ws, freq.upper() if freq else None, unit)
+    if record is None:
+        from sauti.errors import NotReadyError
+
+        raise NotReadyError("no trained model for this workspace: run `sauti train` first")
+    key = {"freq": record["freq"], "unit": record["unit"]}
+    cube = None if rebuild else load_or_build_cube(ws, **key)
+    refresh_risk(ws, **key, cube=cube, timezone=get_settings().timezone if rebuild else None)
+    frame = latest_scores(ws, **key)
     if as_json:
         out = frame.assign(period=frame["period"].dt.strftime("%Y-%m-%d"))
-        typer.echo(out.to_json(orient="records"))
+        typer.echo(out.to_json(orient="records", force_ascii=False))
         return
+    _echo_scores(ws, frame, record, top)
+
+
+def _echo_scores(ws, frame, record: dict, top: int) -> None:
+    """The scores for a person: names, risk in %, change in percentage points, drivers in words."""
+    from sauti.features.glossary import percent, points
+
     if frame.empty:
         typer.echo("no localities scored")
         return
+    names = locality_names(ws, record["unit"])
     first = frame.iloc[0]
     typer.echo(
-        f"period {first['period']:%Y-%m-%d}, model {first['model_version']}, data {first['data_snapshot']}"
+        f"risk of at least one intercommunal incident in the period after {first['period']:%B %Y}; "
+        f"model {record['estimator']}, version {first['model_version']}"
     )
-    localities = workspace.localities()
-    names = dict(zip(localities["locality_id"], localities["name"], strict=True))
-    typer.echo(f"{'rank':>4}  {'locality':<24}{'prob':>8}{'change':>9}  top driver")
+    typer.echo(f"{'rank':>4}  {'locality':<24}{'risk':>7}{'change':>11}  main driver")
     for row in frame.head(top).itertuples():
-        driver = row.drivers[0]["feature"] if row.drivers else "–"
-        change = "–" if row.change is None or row.change != row.change else f"{row.change:+.3f}"
-        name = names.get(row.locality_id) or row.locality_id
-        typer.echo(f"{row.rank:>4}  {name:<24}{row.probability:>8.3f}{change:>9}  {driver}")
+        driver = row.drivers[0]["label"] if row.drivers else "–"
+        name = names.get(row.locality_id, row.locality_id)[:23]
+        risk, change = percent(row.probability), points(row.change)
+        typer.echo(f"{row.rank:>4}  {name:<24}{risk:>7}{change:>11}  {driver}")
+
+
+def locality_names(ws, unit: str) -> dict[str, str]:
+    """``locality_id -> name`` of the unit set (tables show names, not codes)."""
+    from sauti.features.units import unit_localities
+
+    units = unit_localities(ws, unit)
+    return dict(zip(units["locality_id"].astype(str), units["name"].astype(str), strict=True))

@@ -1,4 +1,4 @@
-"""``sauti serve``, ``sauti users add|list`` and ``sauti demo`` (sample end to end, then serve)."""
+"""``sauti serve``, ``sauti users add|list|revoke`` and ``sauti demo`` (sample end to end, then serve)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,9 @@ def register(app: typer.Typer) -> None:
     """Add this area's commands to the root app."""
     app.command("serve")(serve)
     app.command("demo")(demo)
+    users_app.command("add")(users_add)
+    users_app.command("list")(users_list)
+    users_app.command("revoke")(users_revoke)
     app.add_typer(users_app, name="users")
 
 
@@ -29,6 +32,7 @@ def serve(
 
     import uvicorn
 
+    from sauti.api.server import uvicorn_options
     from sauti.cli import current_workspace
     from sauti.settings import get_settings
 
@@ -49,45 +53,64 @@ def serve(
         host=host,
         port=port,
         log_level=settings.log_level.lower(),
-        proxy_headers=False,
+        **uvicorn_options(settings),
     )
 
 
-@users_app.command("add")
 def users_add(
     name: str = typer.Argument(..., help="User name (unique)."),
     role: str = typer.Option(..., "--role", help="reporter | planner | analyst | admin"),
     as_json: bool = typer.Option(False, "--json", help="Print {name, role, key} as JSON."),
 ) -> None:
     """Create an API user and print its key ONCE (only its hash is stored)."""
-    from sauti.api.security import create_user
+    from sauti.accounts import add_user
     from sauti.cli import current_workspace
 
-    principal, key = create_user(current_workspace(), name, role)
+    user, key = add_user(current_workspace(), name, role)
     if as_json:
-        typer.echo(json.dumps({"name": principal.name, "role": principal.role, "key": key}))
+        typer.echo(json.dumps({"name": user["name"], "role": user["role"], "key": key}))
         return
     typer.echo(key)
     typer.echo(
-        f"created {principal.role} {principal.name!r}: the key above is shown once, keep it safe", err=True
+        f"created {user['role']} {user['name']!r}: the key above is shown once, keep it safe", err=True
     )
 
 
-@users_app.command("list")
 def users_list(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
-    """List API users (name, role, key prefix, created); never keys."""
-    from sauti.api.security import list_users
+    """List API users (name, role, key prefix, created, state); never keys."""
+    from sauti.accounts import list_users
     from sauti.cli import current_workspace
 
     users = list_users(current_workspace())
     if as_json:
         typer.echo(json.dumps(users))
         return
+    row = "{:<20} {:<9} {:<10} {:<20}  {}"
+    typer.echo(row.format("NAME", "ROLE", "KEY", "CREATED", "STATE"))
     for user in users:
-        state = "disabled" if user["disabled_at"] else "active"
+        state = f"revoked {user['disabled_at']}" if user["disabled_at"] else "active"
         typer.echo(
-            f"{user['name']:<20} {user['role']:<9} {user['key_prefix']}…  {user['created_at']}  {state}"
+            row.format(user["name"], user["role"], user["key_prefix"] + "…", user["created_at"], state)
         )
+
+
+def users_revoke(name: str = typer.Argument(..., help="The user whose key is revoked.")) -> None:
+    """Revoke a user's key and map sessions (a running service refuses them within ~2 s); audited."""
+    import getpass
+
+    from sauti.accounts import revoke_user
+    from sauti.cli import current_workspace
+
+    try:
+        operator = getpass.getuser()
+    except (KeyError, OSError):  # no login name in a bare container
+        operator = "unknown"
+    user = revoke_user(
+        current_workspace(), name, by=f"cli:{operator}", by_role="admin", resource=f"users/{name}", via="cli"
+    )
+    typer.echo(
+        f"revoked {user['role']} {user['name']!r} (key {user['key_prefix']}…) at {user['disabled_at']}"
+    )
 
 
 def demo(
@@ -113,16 +136,15 @@ def demo(
 
 def _print_top_localities(workspace, n: int = 5) -> None:
     """The few localities an analyst would look at first, and where to go next."""
+    from sauti.features.glossary import percent
     from sauti.models import latest_scores
 
     scores = latest_scores(workspace).nsmallest(n, "rank")
     names = workspace.localities().set_index("locality_id")["name"]
-    period = str(scores["period"].iloc[0])[:7] if len(scores) else "-"
+    period = f"{scores['period'].iloc[0]:%B %Y}" if len(scores) else "-"
     typer.echo(f"highest risk of intercommunal violence in the period after {period}:")
     for row in scores.itertuples():
-        drivers = ", ".join(d["feature"] for d in (row.drivers or [])[:2])
-        typer.echo(
-            f"  {row.rank:>2}. {names.get(row.locality_id, row.locality_id):<24} {row.probability:6.1%}"
-            f"  (drivers: {drivers})"
-        )
+        drivers = "; ".join(d["label"] for d in (row.drivers or [])[:2])
+        name = names.get(row.locality_id, row.locality_id)
+        typer.echo(f"  {row.rank:>2}. {name:<24} {percent(row.probability):>6}  (main drivers: {drivers})")
     typer.echo(f"workspace: {workspace.root}  — next: sauti users add me --role analyst; sauti serve")

@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sauti.cache import Memo
 from sauti.errors import SautiError
 
-log = logging.getLogger("sauti.api.basemap")
+log = logging.getLogger("sauti.basemap")
 
 MEDIA_TYPES = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "webp": "image/webp"}
 KINDS = (".mbtiles", ".pmtiles")
@@ -138,8 +139,8 @@ def _open_pmtiles(path: Path) -> Basemap:
     return Basemap(path, "pmtiles", fmt, int(header["min_zoom"]), int(header["max_zoom"]), _reader=reader)
 
 
-_OPEN: dict[tuple, Basemap] = {}
-_OPEN_LOCK = threading.Lock()
+_OPEN = Memo(1)  # one configured basemap: a newer version of the file replaces the older
+_OPEN_LOCK = threading.Lock()  # opened by one thread, not by every request that sees it first
 
 
 def open_basemap(path: Path | None) -> Basemap | None:
@@ -159,10 +160,10 @@ def open_basemap(path: Path | None) -> Basemap | None:
         raise BasemapError(f"{path.name}: cannot read the basemap ({exc.strerror})") from exc
     key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
     with _OPEN_LOCK:
-        hit = _OPEN.get(key)
-        if hit is None:
-            hit = _open_pmtiles(path) if path.suffix.lower() == ".pmtiles" else _open_mbtiles(path)
-            _OPEN.clear()  # one configured basemap: drop an older version of the file
-            _OPEN[key] = hit
-            log.info("basemap %s: %s tiles, zoom %d-%d", path.name, hit.format, hit.min_zoom, hit.max_zoom)
-    return hit
+        return _OPEN.get(key, lambda: _open(path))
+
+
+def _open(path: Path) -> Basemap:
+    opened = _open_pmtiles(path) if path.suffix.lower() == ".pmtiles" else _open_mbtiles(path)
+    log.info("basemap %s: %s tiles, zoom %d-%d", path.name, opened.format, opened.min_zoom, opened.max_zoom)
+    return opened

@@ -1,0 +1,175 @@
+"""Plain words for every feature name the cube can produce: one glossary for the API, map, CLI and docs.
+
+Labels are generated from the name grammar of :mod:`sauti.features.cube` (``count_<cat>``,
+``alerts_<cat>``, ``region_count_<x>``, ``decay_<var>_hl<h>``, ``roll<w>_<var>``, ``since_<cat>``,
+``trend_<var>``, ``splag1_``/``splag2_`` + any of those, static and season covariates), not listed
+per name, so a new half-life or window is labelled without touching this file::
+
+    >>> feature_label("splag1_decay_count_intercommunal_hl6")
+    'intercommunal incidents in neighbouring localities, last 6 months (weighted)'
+    >>> feature_label("area_km2")
+    'area of the locality in km² (static)'
+
+Decay half-lives become plain windows ("last 6 months (weighted)": the weight of an event halves
+every 6 months), spatial lag order 1/2 becomes "neighbouring"/"second-ring" localities.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+#: what each incident category (and the ``violent`` total) counts, as a plural noun phrase
+INCIDENT_WORDS = {
+    "intercommunal": "intercommunal incidents",
+    "armed_clash": "armed clashes",
+    "violence_against_civilians": "incidents of violence against civilians",
+    "riot_protest": "riots and protests",
+    "explosive_remote": "explosions and remote violence",
+    "other": "other incidents",
+    "violent": "violent incidents",
+}
+#: one incident of each category ("months since the last ...")
+INCIDENT_ONE = {
+    "intercommunal": "intercommunal incident",
+    "armed_clash": "armed clash",
+    "violence_against_civilians": "incident of violence against civilians",
+    "riot_protest": "riot or protest",
+    "explosive_remote": "explosion or remote attack",
+    "other": "other incident",
+}
+#: what each alert category or verification state counts
+ALERT_WORDS = {
+    "intercommunal_tension": "community alerts of intercommunal tension",
+    "armed_group_movement": "community alerts of armed group movements",
+    "threat_to_civilians": "community alerts of threats to civilians",
+    "attack": "community alerts of attacks",
+    "displacement": "community alerts of displacement",
+    "other": "other community alerts",
+    "total": "community alerts (all kinds)",
+    "unverified": "unverified community alerts",
+    "verified": "verified community alerts",
+    "false_alarm": "community alerts found to be false alarms",
+}
+STATIC_WORDS = {
+    "area_km2": "area of the locality in km² (static)",
+    "population": "population of the locality (static)",
+    "pop_density": "population density, people per km² (static)",
+    "dist_capital_km": "distance to the capital in km (static)",
+    "dist_border_km": "distance to the national border in km (static)",
+    "centroid_lon": "longitude of the locality's centre (static)",
+    "centroid_lat": "latitude of the locality's centre (static)",
+}
+SEASON_WORDS = {
+    "season_sin": "time of year (seasonal cycle, first part)",
+    "season_cos": "time of year (seasonal cycle, second part)",
+    "rainy_season": "rainy season month",
+}
+PLACES = {
+    "splag1": "in neighbouring localities",
+    "splag2": "in second-ring localities (neighbours of neighbours)",
+}
+PERIOD_WORDS = {"M": ("month", "months"), "W": ("week", "weeks")}
+DEFAULT_TREND = (3, 12)
+
+
+def _periods(n: float, freq: str) -> str:
+    one, many = PERIOD_WORDS.get(freq, PERIOD_WORDS["M"])
+    return one if n == 1 else f"{n:g} {many}"
+
+
+def _subject(variable: str) -> str | None:
+    """The noun phrase a base variable counts (``count_violent`` → "violent incidents")."""
+    if variable == "fatalities":
+        return "deaths in recorded incidents"
+    if variable.startswith("count_") and variable[6:] in INCIDENT_WORDS:
+        return INCIDENT_WORDS[variable[6:]]
+    if variable.startswith("alerts_") and variable[7:] in ALERT_WORDS:
+        return ALERT_WORDS[variable[7:]]
+    if variable.startswith("region_count_") and variable[13:] in INCIDENT_WORDS:
+        return f"{INCIDENT_WORDS[variable[13:]]} in the whole region"
+    return None
+
+
+def _parts(name: str, freq: str, trend: tuple[int, int]) -> tuple[str, str] | None:
+    """``(subject, window)`` of a dynamic feature name, or None when the name is not in the grammar."""
+    if (subject := _subject(name)) is not None:
+        return subject, f"latest {_periods(1, freq)}"
+    if m := re.fullmatch(r"decay_(.+)_hl(\d+(?:\.\d+)?)", name):
+        subject = _subject(m[1])
+        return None if subject is None else (subject, f"last {_periods(float(m[2]), freq)} (weighted)")
+    if m := re.fullmatch(r"roll(\d+)_(.+)", name):
+        subject = _subject(m[2])
+        return None if subject is None else (subject, f"last {_periods(int(m[1]), freq)}")
+    if m := re.fullmatch(r"trend_(.+)", name):
+        subject = _subject(m[1])
+        short, long = trend
+        window = f"trend: last {_periods(short, freq)} against last {_periods(long, freq)}"
+        return None if subject is None else (subject, window)
+    return None
+
+
+def feature_label(name: str, *, freq: str = "M", trend: tuple[int, int] = DEFAULT_TREND) -> str:
+    """The plain-words label of a feature name (never an internal name).
+
+    Parameters
+    ----------
+    name : str
+        A cube variable name.
+    freq : {"M", "W"}
+        The cube's period: windows read as months or weeks.
+    trend : (int, int)
+        The ``FeatureParams.trend`` windows behind ``trend_<var>``.
+    """
+    if name in STATIC_WORDS:
+        return STATIC_WORDS[name]
+    if name in SEASON_WORDS:
+        return SEASON_WORDS[name]
+    if (m := re.fullmatch(r"since_(.+)", name)) and m[1] in INCIDENT_ONE:
+        many = PERIOD_WORDS.get(freq, PERIOD_WORDS["M"])[1]
+        return f"{many} since the last {INCIDENT_ONE[m[1]]}"
+    place = ""
+    if m := re.fullmatch(r"(splag[12])_(.+)", name):
+        place, name = PLACES[m[1]], m[2]
+    parts = _parts(name, freq, trend)
+    if parts is None:
+        words = " ".join(w for w in re.split(r"[_\W]+", name) if w)
+        return f"other model input ({words})"
+    subject, window = parts
+    return f"{subject} {place}, {window}" if place else f"{subject}, {window}"
+
+
+def label_drivers(drivers: list[dict[str, Any]] | None, *, freq: str = "M") -> list[dict[str, Any]]:
+    """Drivers as ``{"feature", "label", "contribution", "value"}`` (a label added to each)."""
+    out = []
+    for driver in drivers or []:
+        feature = str(driver.get("feature", ""))
+        out.append(
+            {
+                "feature": feature,
+                "label": feature_label(feature, freq=freq),
+                "contribution": driver.get("contribution"),
+                "value": driver.get("value"),
+            }
+        )
+    return out
+
+
+def percent(probability: float | None, digits: int = 1) -> str:
+    """A probability as a percentage for people: ``0.0112`` → ``"1.1%"`` (``"–"`` for none)."""
+    if probability is None or probability != probability:
+        return "–"
+    return f"{100 * probability:.{digits}f}%"
+
+
+def points(contribution: float | None, digits: int = 2) -> str:
+    """A change or contribution in percentage points, signed: ``0.005`` → ``"+0.50 pp"``."""
+    if contribution is None or contribution != contribution:
+        return "–"
+    return f"{100 * contribution:+.{digits}f} pp"
+
+
+def driver_text(driver: dict[str, Any], *, freq: str = "M") -> str:
+    """One driver for a person: "<label> (+0.50 pp)"."""
+    label = driver.get("label") or feature_label(str(driver.get("feature", "")), freq=freq)
+    return f"{label} ({points(driver.get('contribution'))})"

@@ -1,0 +1,170 @@
+"""Refresh risk: features → score → surface, in one function the demo, the service and the CLI call.
+
+The cube built by the features step is passed along to scoring (never reloaded from disk), and the
+stored heatmap is redrawn with the new scores. No retraining: this is the nowcast after new data.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from sauti.constants import PERIOD_DIM
+
+if TYPE_CHECKING:  # pragma: no cover
+    import xarray as xr
+    from sauti.features import FeatureParams
+
+    from sauti.store import Workspace
+
+
+def rebuild_inputs(
+    workspace: Workspace,
+    *,
+    freq: str,
+    unit: str,
+    params: FeatureParams | None = None,
+    population: str | Path | None = None,
+    timezone: str | None = None,
+) -> dict[str, Any]:
+    """The inputs to rebuild the cube of ``freq``/``unit`` with: those given, else the stored cube's.
+
+    A nowcast keeps the definition of the cube it replaces (parameters, raster, time zone as
+    recorded in its provenance) unless the caller passes others.
+    """
+    from sauti.features.storage import cube_inputs, stored_provenance
+
+    try:
+        recorded = stored_provenance(workspace, freq=freq, unit=unit)
+    except (OSError, ValueError):
+        recorded = None
+    stored = cube_inputs(recorded) if recorded else {"params": None, "population": None, "timezone": "UTC"}
+    return {
+        "params": params if params is not None else stored["params"],
+        "population": population if population is not None else stored["population"],
+        "timezone": timezone or stored["timezone"],
+    }
+
+
+def refresh_risk(
+    workspace: Workspace,
+    *,
+    freq: str | None = None,
+    unit: str | None = None,
+    cube: xr.Dataset | None = None,
+    previous: xr.Dataset | None = None,
+    localities: list[str] | None = None,
+    params: FeatureParams | None = None,
+    population: str | Path | None = None,
+    timezone: str | None = None,
+    surface_resolution_km: float | None = None,
+    on_scored: Callable[[], None] | None = None,
+) -> dict[str, Any]:
+    """Rebuild the cube (unless ``cube`` is given), rescore with the current model, redraw the heatmap.
+
+    Only what new data can change is recomputed: when the rebuilt cube has the snapshot the served
+    scores were made from (an alert received after the incident logs' coverage is not in the cube),
+    nothing is rescored or rewritten; otherwise drivers are recomputed for the localities whose
+    latest-period features changed against ``previous`` (plus ``localities``), and the cube is
+    saved after the scores are stored.
+
+    Parameters
+    ----------
+    workspace : Workspace
+    freq, unit : str, optional
+        The model's (default: the current model's; ``M``/``admin2`` without a model).
+    cube : xarray.Dataset, optional
+        A cube just built and saved (the demo builds it before training): the features step is skipped.
+    previous : xarray.Dataset, optional
+        The cube before the new data (the service keeps it in memory), to find what changed.
+    localities : list of str, optional
+        Units whose drivers must be recomputed in any case.
+    params, population, timezone : optional
+        Cube inputs; default those of the stored cube (:func:`rebuild_inputs`).
+    surface_resolution_km : float, optional
+        Draw the heatmap at this resolution when the workspace has none yet; an existing one is
+        always redrawn as it was made.
+    on_scored : callable, optional
+        Called once the new scores are stored (before the heatmap and the cube are written).
+
+    Returns
+    -------
+    dict
+        ``seconds``, ``changed`` (bool), ``scored`` (rows), ``localities`` (drivers recomputed;
+        ``None`` = all), ``model`` (version or None), ``period`` (ISO date or None), ``heatmap``
+        (path or None), ``cube`` (the cube now current).
+    """
+    from sauti.features import cube_path, save_cube
+    from sauti.models.registry_store import current_model
+
+    started = time.perf_counter()
+    model = current_model(workspace, freq, unit)
+    freq = model["freq"] if model else (freq or "M")
+    unit = model["unit"] if model else (unit or "admin2")
+    built = cube is None
+    changed = None
+    if built:
+        given = {"params": params, "population": population, "timezone": timezone}
+        cube, changed = _rebuild(workspace, freq, unit, previous, **given)
+    done: dict[str, Any] = {"changed": True, "model": None, "scored": 0, "period": None, "heatmap": None}
+    done["localities"] = sorted(localities) if localities else []
+    if model is not None:
+        drawn = _score_and_draw(workspace, cube, changed, model, localities, on_scored, surface_resolution_km)
+        done.update(drawn)
+    if built and done["changed"]:
+        save_cube(cube, cube_path(workspace, freq=freq, unit=unit))
+    done["cube"] = cube
+    done["seconds"] = round(time.perf_counter() - started, 3)
+    return done
+
+
+def _rebuild(workspace, freq: str, unit: str, previous, **given) -> tuple[xr.Dataset, list[str] | None]:
+    """The cube with the new data and the localities whose latest values changed (``None``: unknown).
+
+    New alerts in the last period update ``previous`` in place (:func:`update_features`);
+    anything else rebuilds the cube from the store (not saved yet).
+    """
+    from sauti.features import compute_features
+    from sauti.features.storage import changed_localities, update_features
+
+    inputs = rebuild_inputs(workspace, freq=freq, unit=unit, **given)
+    if previous is not None:
+        updated = update_features(
+            workspace, previous, freq=freq, unit=unit, params=inputs["params"], timezone=inputs["timezone"]
+        )
+        if updated is not None:
+            return updated
+    cube = compute_features(workspace, freq=freq, unit=unit, save=False, **inputs)
+    return cube, changed_localities(previous, cube)
+
+
+def _score_and_draw(
+    workspace, cube, changed: list[str] | None, model: dict, localities, on_scored, resolution_km
+) -> dict[str, Any]:
+    from sauti.features import DEFAULT_SURFACE, refresh_default_surface, write_default_surface
+    from sauti.models.scoring import data_snapshot, latest_scores, score, served_stamp
+
+    period, snapshot, version = served_stamp(workspace, model)
+    last = str(pd.Timestamp(cube[PERIOD_DIM].to_numpy()[-1]).date())
+    if (period, snapshot, version) == (last, data_snapshot(cube), model["version"]):
+        return {"changed": False, "model": model["version"], "period": period, "localities": []}
+    changed = changed if period == last else None
+    explain = None if changed is None else sorted(set(changed) | set(localities or ()))
+    frame = score(workspace, freq=model["freq"], unit=model["unit"], localities=explain, cube=cube)
+    if on_scored is not None:
+        on_scored()
+    scores = latest_scores(workspace, freq=model["freq"], unit=model["unit"])
+    surface = refresh_default_surface(workspace, scores, unit=model["unit"])
+    if surface is None and resolution_km is not None and not (workspace.root / DEFAULT_SURFACE).exists():
+        surface = write_default_surface(workspace, scores, unit=model["unit"], resolution_km=resolution_km)
+    return {
+        "model": model["version"],
+        "scored": len(frame),
+        "localities": explain,
+        "period": last,
+        "heatmap": None if surface is None else str(surface),
+    }
