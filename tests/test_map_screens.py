@@ -68,7 +68,7 @@ def test_overview_separates_localities_and_names_the_period(server, page, locali
     selected = evaluate(page, "document.querySelector('#sauti-period').value")
     assert selected.startswith(period)
     warning = evaluate(page, "(document.querySelector('.sauti-warning') || {}).textContent || ''")
-    assert "Incident data are old" in warning  # the sample's incident log ends in 2022
+    assert "Incident data is old" in warning  # the sample's incident log ends in 2022
     legend = evaluate(page, "document.querySelector('.sauti-legend').innerText")
     assert "risk rank" in legend
     assert "top 5%" in legend
