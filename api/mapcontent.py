@@ -122,9 +122,13 @@ class MapPeriod:
     @property
     def forecast(self) -> str:
         """The period(s) the scores forecast, in words: "January 2023", "January – March 2023"."""
+        return self.forecast_of(self.period)
+
+    def forecast_of(self, period: pd.Timestamp) -> str:
+        """What the scores of ``period`` forecast, in words."""
         from sauti.features.periods import forecast_window
 
-        return forecast_window(self.period, self.freq, self.horizon)["label"]
+        return forecast_window(period, self.freq, self.horizon)["label"]
 
     @property
     def end(self) -> datetime:
