@@ -148,7 +148,7 @@ def map_period(source: DataSource, requested: str | None = None) -> MapPeriod | 
     if record is None or source.scores() is None:
         return None
     periods = tuple(
-        source.cached("scored_periods", lambda: scored_periods(source.workspace)),
+        source.cached(("map", "scored_periods"), lambda: scored_periods(source.workspace)),
     )
     if not periods:
         return None
@@ -248,7 +248,7 @@ def _period_scores(source: DataSource, shown: MapPeriod | None) -> pd.DataFrame:
     if shown is None:
         return pd.DataFrame(columns=["locality_id", "probability", "rank", "change", "drivers"])
     return source.cached(
-        ("period_scores", shown.period), lambda: period_scores(source.workspace, shown.period)
+        ("map", "period_scores", shown.period), lambda: period_scores(source.workspace, shown.period)
     )
 
 
@@ -265,7 +265,7 @@ def _histories(source: DataSource, shown: MapPeriod | None) -> dict[str, list]:
             for lid, group in frame.groupby("locality_id")
         }
 
-    return source.cached(("histories", shown.period), build)
+    return source.cached(("map", "histories", shown.period), build)
 
 
 def rising(source: DataSource, shown: MapPeriod | None, names: dict[str, str]) -> dict[str, list[dict]]:
