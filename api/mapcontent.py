@@ -122,9 +122,13 @@ class MapPeriod:
     @property
     def forecast(self) -> str:
         """The period(s) the scores forecast, in words: "January 2023", "January – March 2023"."""
+        return self.forecast_of(self.period)
+
+    def forecast_of(self, period: pd.Timestamp) -> str:
+        """What the scores of ``period`` forecast, in words."""
         from sauti.features.periods import forecast_window
 
-        return forecast_window(self.period, self.freq, self.horizon)["label"]
+        return forecast_window(period, self.freq, self.horizon)["label"]
 
     @property
     def end(self) -> datetime:
@@ -144,7 +148,7 @@ def map_period(source: DataSource, requested: str | None = None) -> MapPeriod | 
     if record is None or source.scores() is None:
         return None
     periods = tuple(
-        source.cached("scored_periods", lambda: scored_periods(source.workspace)),
+        source.cached(("map", "scored_periods"), lambda: scored_periods(source.workspace)),
     )
     if not periods:
         return None
@@ -244,7 +248,7 @@ def _period_scores(source: DataSource, shown: MapPeriod | None) -> pd.DataFrame:
     if shown is None:
         return pd.DataFrame(columns=["locality_id", "probability", "rank", "change", "drivers"])
     return source.cached(
-        ("period_scores", shown.period), lambda: period_scores(source.workspace, shown.period)
+        ("map", "period_scores", shown.period), lambda: period_scores(source.workspace, shown.period)
     )
 
 
@@ -261,7 +265,7 @@ def _histories(source: DataSource, shown: MapPeriod | None) -> dict[str, list]:
             for lid, group in frame.groupby("locality_id")
         }
 
-    return source.cached(("histories", shown.period), build)
+    return source.cached(("map", "histories", shown.period), build)
 
 
 def rising(source: DataSource, shown: MapPeriod | None, names: dict[str, str]) -> dict[str, list[dict]]:

@@ -83,7 +83,9 @@ def _popup_context(views: list[mapcontent.LocalityView], shown: MapPeriod | None
         "n": len(risks),
         "base_rate": sum(risks) / len(risks) if risks else None,
         "forecast": "the next period" if shown is None else shown.forecast,
-        "previous": None if shown is None or shown.previous is None else shown.name(shown.previous),
+        "previous": None
+        if shown is None or shown.previous is None
+        else f"the forecast for {shown.forecast_of(shown.previous)}",
         "latest": shown is None or shown.latest,
         "until": "today" if shown is None else f"{shown.end:%d %b %Y}",
     }
@@ -258,7 +260,8 @@ def build_map(
     _add_heatmap(fmap, source)
     _add_incidents(fmap, source, shown)
     shown_alerts = _add_alerts(fmap, source, principal)
-    _add_patrol_layer(fmap, source)
+    if shown is None or shown.latest:  # the stored plan stands on the latest scores only
+        _add_patrol_layer(fmap, source)
     folium.LayerControl(collapsed=False, position="topleft").add_to(fmap)
     panels = _panels_html(source, shown, views)
     fmap.get_root().html.add_child(Element(panels))
