@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sauti.api.services.source import DataSource
@@ -30,8 +30,6 @@ RANK_CLASSES = (
     (1.00, "lowest 25%", "#ffffb2"),
 )
 NO_SCORE_COLOUR = "#d9d9d9"
-#: the incident log is "old" when its last event is more than this many days before today
-STALE_AFTER_DAYS = 45
 PRIORITY_LENGTH = 10
 RISING_LENGTH = 5
 
@@ -40,34 +38,46 @@ def render(name: str, **context: Any) -> str:
     """Render the template ``api/templates/<name>`` with the map's number and word helpers."""
     from sauti.figures import page_template
 
-    helpers = {"pct": percent, "pp": points, "plural": plural, "words": words}
+    helpers = {"pct": percent, "pp": points, "plural": plural, "words": words, "incident": incident_words}
     return page_template("sauti.api", name).render(**helpers, **context)
 
 
 # --- words and numbers -----------------------------------------------------------------------------
+def significant_decimals(value: float | None, digits: int = 2) -> int:
+    """Decimals that show ``value`` with ``digits`` significant digits (0.035 → 3, 1.1 → 1, 25 → 0)."""
+    if value is None or value != value or value == 0:
+        return 0
+    decimals = max(0, digits - 1 - math.floor(math.log10(abs(value))))
+    rounded = round(abs(value), decimals)  # 0.998 rounds to 1.00: one decimal fewer
+    return decimals if rounded == 0 else max(0, digits - 1 - math.floor(math.log10(rounded)))
+
+
 def percent(p: float | None) -> str:
-    """A probability as a percentage with two significant digits: 0.0107 → "1.1%", 0.00035 → "0.035%"."""
-    if p is None or (isinstance(p, float) and math.isnan(p)):
-        return "–"
-    value = 100 * p
-    if value == 0:
-        return "0%"
-    if abs(value) < 1e-4:
-        return "< 0.0001%"
-    return f"{value:#.2g}".rstrip(".") + "%" if abs(value) < 99.5 else f"{value:.0f}%"
+    """A probability in % with two significant digits (the glossary's format): 0.0107 → "1.1%",
+    0.00035 → "0.035%"."""
+    from sauti.features.glossary import percent as glossary_percent
+
+    return glossary_percent(p, significant_decimals(None if p is None else 100 * p))
 
 
 def points(delta: float | None) -> str:
-    """A difference of probabilities in percentage points, signed: 0.0061 → "+0.61 pp"."""
-    if delta is None or (isinstance(delta, float) and math.isnan(delta)):
-        return "–"
-    text = percent(abs(delta))[:-1]
-    return f"{'+' if delta >= 0 else '−'}{text} pp"
+    """A difference of probabilities in signed percentage points, two significant digits:
+    0.0061 → "+0.61 pp", -0.00018 → "-0.018 pp"."""
+    from sauti.features.glossary import points as glossary_points
+
+    return glossary_points(delta, significant_decimals(None if delta is None else 100 * delta))
 
 
 def words(code: object) -> str:
     """A stored category or state in words: ``false_alarm`` → "false alarm"."""
     return str(code).replace("_", " ")
+
+
+def incident_words(category: str) -> str:
+    """One incident of ``category`` in words, from the glossary: ``armed_clash`` → "armed clash"."""
+    from sauti.features.glossary import INCIDENT_ONE
+
+    return INCIDENT_ONE.get(category, words(category))
 
 
 def plural(n: int, one: str, many: str | None = None) -> str:
@@ -112,9 +122,13 @@ class MapPeriod:
     @property
     def forecast(self) -> str:
         """The period(s) the scores forecast, in words: "January 2023", "January – March 2023"."""
+        return self.forecast_of(self.period)
+
+    def forecast_of(self, period: pd.Timestamp) -> str:
+        """What the scores of ``period`` forecast, in words."""
         from sauti.features.periods import forecast_window
 
-        return forecast_window(self.period, self.freq, self.horizon)["label"]
+        return forecast_window(period, self.freq, self.horizon)["label"]
 
     @property
     def end(self) -> datetime:
@@ -134,7 +148,7 @@ def map_period(source: DataSource, requested: str | None = None) -> MapPeriod | 
     if record is None or source.scores() is None:
         return None
     periods = tuple(
-        source.cached("scored_periods", lambda: scored_periods(source.workspace)),
+        source.cached(("map", "scored_periods"), lambda: scored_periods(source.workspace)),
     )
     if not periods:
         return None
@@ -151,23 +165,6 @@ def map_period(source: DataSource, requested: str | None = None) -> MapPeriod | 
             )
         period = wanted
     return MapPeriod(period, periods, record["freq"], int(record.get("horizon") or 1))
-
-
-# --- data currency ---------------------------------------------------------------------------------
-def data_currency(source: DataSource, today: date | None = None) -> dict[str, Any]:
-    """Last incident and alert dates in the store, and whether the incident log is old."""
-    incidents, alerts = source.incidents(), source.alerts()
-    last_incident = None if incidents.empty else incidents["occurred_on"].max().date()
-    last_alert = None if alerts.empty else alerts["received_at"].max().date()
-    today = today or datetime.now(UTC).date()
-    age = None if last_incident is None else (today - last_incident).days
-    return {
-        "incidents": last_incident,
-        "alerts": last_alert,
-        "incident_age_days": age,
-        "stale": age is None or age > STALE_AFTER_DAYS,
-        "stale_after_days": STALE_AFTER_DAYS,
-    }
 
 
 # --- per locality ------------------------------------------------------------------------------------
@@ -251,7 +248,7 @@ def _period_scores(source: DataSource, shown: MapPeriod | None) -> pd.DataFrame:
     if shown is None:
         return pd.DataFrame(columns=["locality_id", "probability", "rank", "change", "drivers"])
     return source.cached(
-        ("period_scores", shown.period), lambda: period_scores(source.workspace, shown.period)
+        ("map", "period_scores", shown.period), lambda: period_scores(source.workspace, shown.period)
     )
 
 
@@ -268,7 +265,7 @@ def _histories(source: DataSource, shown: MapPeriod | None) -> dict[str, list]:
             for lid, group in frame.groupby("locality_id")
         }
 
-    return source.cached(("histories", shown.period), build)
+    return source.cached(("map", "histories", shown.period), build)
 
 
 def rising(source: DataSource, shown: MapPeriod | None, names: dict[str, str]) -> dict[str, list[dict]]:

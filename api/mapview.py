@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import html
 import json
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 from sauti.api import mapcontent
@@ -83,7 +83,9 @@ def _popup_context(views: list[mapcontent.LocalityView], shown: MapPeriod | None
         "n": len(risks),
         "base_rate": sum(risks) / len(risks) if risks else None,
         "forecast": "the next period" if shown is None else shown.forecast,
-        "previous": None if shown is None or shown.previous is None else shown.name(shown.previous),
+        "previous": None
+        if shown is None or shown.previous is None
+        else f"the forecast for {shown.forecast_of(shown.previous)}",
         "latest": shown is None or shown.latest,
         "until": "today" if shown is None else f"{shown.end:%d %b %Y}",
     }
@@ -258,7 +260,8 @@ def build_map(
     _add_heatmap(fmap, source)
     _add_incidents(fmap, source, shown)
     shown_alerts = _add_alerts(fmap, source, principal)
-    _add_patrol_layer(fmap, source)
+    if shown is None or shown.latest:  # the stored plan stands on the latest scores only
+        _add_patrol_layer(fmap, source)
     folium.LayerControl(collapsed=False, position="topleft").add_to(fmap)
     panels = _panels_html(source, shown, views)
     fmap.get_root().html.add_child(Element(panels))
@@ -414,17 +417,17 @@ def _add_patrol_layer(fmap: folium.Map, source: DataSource) -> None:
 
 def _panels_html(source: DataSource, shown: MapPeriod | None, views: list[mapcontent.LocalityView]) -> str:
     """Title, period control, warnings, priority list, rising panel and legends."""
-    currency = mapcontent.data_currency(source)
+    through = source.data_through()
     names = {v.locality_id: v.name for v in views}
     context = _popup_context(views, shown)
     return mapcontent.render(
         "map_panels.html",
-        title=_title(shown, currency),
+        title=_title(shown, through),
         period_options=[]
         if shown is None
         else [(f"{p:%Y-%m-%d}", shown.name(p)) for p in reversed(shown.periods)],
         period_value=None if shown is None else f"{shown.period:%Y-%m-%d}",
-        warnings=_warnings(currency),
+        warnings=_warnings(source, through),
         note=None if shown is None or shown.latest else _PAST_NOTE,
         priorities=mapcontent.priorities(views),
         rising=mapcontent.rising(source, shown, names),
@@ -443,24 +446,23 @@ _PAST_NOTE = (
 )
 
 
-def _title(shown: MapPeriod | None, currency: dict) -> str:
+def _title(shown: MapPeriod | None, through: dict) -> str:
     if shown is None:
         return "No forecast yet: run `sauti train` and `sauti score`"
-    through = shown.end.date() if not shown.latest else currency["incidents"]
-    through_text = "no incidents" if through is None else f"{through:%d %B %Y}".lstrip("0")
-    return f"Forecast for {shown.forecast} — data through {through_text}"
+    if not shown.latest:
+        last = shown.end.date()
+    else:
+        last = None if through["incidents"] is None else date.fromisoformat(through["incidents"])
+    last_text = "no incidents" if last is None else f"{last:%d %B %Y}".lstrip("0")
+    return f"Forecast for {shown.forecast} — data through {last_text}"
 
 
-def _warnings(currency: dict) -> list[str]:
-    if not currency["stale"]:
-        return []
-    if currency["incidents"] is None:
+def _warnings(source: DataSource, through: dict) -> list[str]:
+    """The stale-data warning (one text with ``/health`` and ``sauti status``), or the lack of incidents."""
+    if through["incidents"] is None:
         return ["No incidents in the store: the forecast rests on alerts alone."]
-    return [
-        f"Incident data are old: the log ends {currency['incidents']:%d %b %Y}, "
-        f"{currency['incident_age_days']:,} days ago (more than {currency['stale_after_days']}). "
-        "The forecast cannot see anything since; import a newer incident log."
-    ]
+    warning = source.currency_warning()
+    return [warning] if warning else []
 
 
 def map_ready(source: DataSource) -> None:

@@ -396,19 +396,26 @@ def read_json_records(path: Path, list_keys: tuple[str, ...] = ("records", "aler
 
 
 def iter_json_records(
-    path: Path, list_keys: tuple[str, ...] = ("records", "alerts", "data"), chunksize: int = 50_000
+    path: Path | bytes | BinaryIO,
+    list_keys: tuple[str, ...] = ("records", "alerts", "data"),
+    chunksize: int = 50_000,
+    name: str | None = None,
 ) -> Iterator[pd.DataFrame]:
     """:func:`read_json_records` in chunks of ``chunksize`` records, read as a stream (bounded memory).
 
-    A record that cannot be read (too long, nested too deep, not valid JSON) is a row holding only
+    ``path`` may also be ``bytes`` or a binary file object (named ``name`` in messages). A record
+    that cannot be read (too long, nested too deep, not valid JSON) is a row holding only
     :data:`RECORD_PROBLEM`; a broken file structure raises :class:`IngestError` naming the line.
     """
     from sauti.ingest.json_stream import JsonSyntaxError, RecordProblem, iter_json_values
 
-    if not path.exists():
-        raise IngestError(path, "file not found")
+    if hasattr(path, "read"):
+        path = path.read()
+    label = name or ("upload" if isinstance(path, bytes) else path)
+    if not isinstance(path, bytes) and not path.exists():
+        raise IngestError(label, "file not found")
     records, first_row = [], 1
-    with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
+    with open_text(path, "utf-8-sig", errors="replace") as fh:
         try:
             for item in iter_json_values(fh, list_keys):
                 if isinstance(item, RecordProblem):
@@ -423,7 +430,7 @@ def iter_json_records(
                     first_row += len(records)
                     records = []
         except JsonSyntaxError as exc:
-            raise IngestError(path, str(exc)) from None
+            raise IngestError(label, str(exc)) from None
     if records:
         yield _json_frame(records, first_row)
 

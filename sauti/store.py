@@ -11,7 +11,7 @@ import json
 import os
 import secrets
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -360,11 +360,12 @@ def insert_new(con: sqlite3.Connection, table: str, frame: pd.DataFrame) -> tupl
     con.execute("SAVEPOINT insert_batch")
     try:
         try:  # text columns bound as they are first (see _bindable); NA values refused: again
-            new = _insert_bisecting(con, sql, _rows(frame, bound, scan_text=False), 0, failed)
+            rows = _rows(frame, bound, scan_text=False)
+            new = _insert_bisecting(con, sql, rows, 0, failed, lambda: list(_rows(frame, bound, False)))
         except sqlite3.ProgrammingError:  # e.g. "type 'NAType' is not supported"
             con.execute("ROLLBACK TO insert_batch")
             failed.clear()
-            new = _insert_bisecting(con, sql, _rows(frame, bound, scan_text=True), 0, failed)
+            new = _insert_bisecting(con, sql, list(_rows(frame, bound, scan_text=True)), 0, failed)
     except BaseException:
         con.execute("ROLLBACK TO insert_batch")
         con.execute("RELEASE insert_batch")
@@ -374,18 +375,25 @@ def insert_new(con: sqlite3.Connection, table: str, frame: pd.DataFrame) -> tupl
     return new, [(labels[pos], message) for pos, message in failed]
 
 
-def _rows(frame: pd.DataFrame, bound: list[str], scan_text: bool) -> list[tuple]:
+def _rows(frame: pd.DataFrame, bound: list[str], scan_text: bool) -> Iterator[tuple] | list[tuple]:
+    """The rows to bind, lazily (``executemany`` makes each tuple as it goes: no list of a million)."""
     if not bound:  # every column constant: one empty tuple per row
         return [()] * len(frame)
-    return list(zip(*[_bindable(frame[c], scan_text=scan_text) for c in bound], strict=True))
+    return zip(*[_bindable(frame[c], scan_text=scan_text) for c in bound], strict=True)
 
 
 def _insert_bisecting(
-    con: sqlite3.Connection, sql: str, rows: list[tuple], offset: int, failed: list[tuple[int, str]]
+    con: sqlite3.Connection,
+    sql: str,
+    rows: Iterator[tuple] | list[tuple],
+    offset: int,
+    failed: list[tuple[int, str]],
+    again: Callable[[], list[tuple]] | None = None,
 ) -> int:
     """``executemany`` under a savepoint; on a constraint failure, the two halves on their own.
 
-    Returns how many rows were inserted (``total_changes`` also counts rows rolled back).
+    ``rows`` may be a one-pass iterator when ``again`` can make them anew (as a list) for the
+    halves. Returns how many rows were inserted (``total_changes`` also counts rows rolled back).
     """
     con.execute("SAVEPOINT insert_part")
     before = con.total_changes
@@ -394,6 +402,8 @@ def _insert_bisecting(
     except sqlite3.IntegrityError as exc:
         con.execute("ROLLBACK TO insert_part")
         con.execute("RELEASE insert_part")
+        if not isinstance(rows, list):
+            rows = again() if again is not None else []
         if len(rows) == 1:
             failed.append((offset, str(exc)))
             return 0

@@ -265,3 +265,23 @@ def test_posted_bases_missing_a_field_are_the_callers_error_not_a_500(own):
     response = own.client("planner").post("/api/v1/patrols/priorities", json=bases)
     assert response.status_code == 422, response.text
     assert "patrols" in response.json()["detail"]
+
+
+def test_reading_a_locality_never_builds_or_writes_a_cube(own):
+    """A read returns what is stored: with the cube gone, the detail still answers (history
+    without observed counts) and no cube is written behind the caller's back."""
+    cubes = own.workspace / "cubes"
+    for cube in cubes.glob("cube_*.nc"):
+        cube.rename(cube.with_suffix(".nc.away"))
+    try:
+        features = own.get("/api/v1/localities", "planner").json()["features"]
+        lid = features[0]["id"]
+        response = own.get(f"/api/v1/localities/{lid}", "planner")
+        assert response.status_code == 200, response.text
+        history = response.json()["history"]
+        assert history
+        assert all("count_intercommunal" not in h for h in history)
+        assert not list(cubes.glob("cube_*.nc"))
+    finally:
+        for cube in cubes.glob("cube_*.nc.away"):
+            cube.rename(cube.with_suffix("").with_suffix(".nc"))

@@ -337,3 +337,17 @@ def test_the_ensemble_never_sees_its_test_period_and_learns_weights_inside_its_w
         assert entry["fit_max"] + horizon <= entry["test_period"]
         # the weights' validation blocks lie inside the rows given to fit
         assert entry["validation_max"] <= entry["fit_max"]
+
+
+def test_an_empty_window_is_said_in_the_detail_and_the_report(tmp_path):
+    cube = synthetic_cube(12, 48, start="2015-01-01", seed=3)
+    counts = cube["count_intercommunal"].to_numpy().copy()
+    counts[:, 30:] = 0  # no intercommunal incident from 2017-07 on
+    cube["count_intercommunal"] = (cube["count_intercommunal"].dims, counts)
+    result = backtest_cube(cube, start="2017-08", end="2017-12", models=["sauti", "neighbourhood"], n_boot=5)
+    assert result.detail["empty_window"] is True
+    sauti = result.metrics["models"]["sauti"]
+    assert sauti["average_precision"] is None
+    assert sauti["brier"] is not None  # Brier and log loss stay defined
+    text = write_report(result, tmp_path / "report.html").read_text()
+    assert "No positive in this window" in text

@@ -176,3 +176,59 @@ def test_hostile_file_is_refused_in_one_line_naming_it(
     assert expected in err
     assert "Traceback" not in err
     assert len(ws.alerts()) == 0
+
+
+ACLED_HEADER = "event_id_cnty,event_date,event_type,inter1,inter2,latitude,longitude,geo_precision,fatalities"
+OTHER_FILES: dict[str, tuple[list[str], str, str | bytes, str | None]] = {
+    # name: (command, file name, content, what the one line says; None: rows accounted for)
+    "incidents-duplicate-headers": (
+        ["incidents", "--format", "acled"],
+        "dup.csv",
+        ACLED_HEADER + ",fatalities\nX1,01 March 2019,Battles,2,3,5,20,1,0,0\n",
+        "given more than once: 'fatalities'",
+    ),
+    "incidents-wide": (
+        ["incidents", "--format", "acled"],
+        "wide.csv",
+        ACLED_HEADER + "," + ",".join(f"x{i}" for i in range(20_000)) + "\n",
+        "columns; at most 10,000",
+    ),
+    "incidents-nul-nan-inf": (
+        ["incidents", "--format", "acled"],
+        "nul.csv",
+        (
+            ACLED_HEADER + "\nX1,01 March 2019,Battles,2,3,5.1,20.2,1,0\n"
+            "X2,01 March 2019,Battles,2,3,nan,20.2,1,0\nX3,01 March 2019,Battles,2,3,inf,20.2,1,0\n"
+            "X4,01 March 2019,Battle\x00s,2,3,5.1,20.2,1,0\n"
+        ).encode(),
+        None,
+    ),
+    "boundaries-not-vector": (
+        ["boundaries", "--level", "admin2"],
+        "noise.geojson",
+        bytes(range(256)) * 8,
+        "noise",
+    ),
+    "boundaries-empty": (["boundaries", "--level", "admin2"], "empty.geojson", "", "empty.geojson"),
+}
+
+
+@pytest.mark.parametrize("case", list(OTHER_FILES), ids=list(OTHER_FILES))
+def test_hostile_incident_and_boundary_files(ws: Workspace, tmp_path: Path, capsys, case: str) -> None:
+    command, name, content, expected = OTHER_FILES[case]
+    path = _write(tmp_path, name, content)
+    kind, *options = command
+    code = main(["--workspace", str(ws.root), "ingest", kind, str(path), *options, "--json"])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err
+    if expected is not None:
+        assert code == 2, out
+        assert err.count("\n") == 1, err
+        assert name in err
+        assert expected in err
+        return
+    assert code == 0, err
+    summary = json.loads(out)
+    assert (summary["read"], summary["accepted"], summary["rejected"], summary["duplicates"]) == (4, 2, 2, 0)
+    rejects = pd.read_csv(summary["rejects_file"])
+    assert rejects["reason"].tolist() == ["only one of longitude/latitude is given", "out of range [-90, 90]"]

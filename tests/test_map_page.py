@@ -39,7 +39,8 @@ def test_percent_keeps_two_significant_digits(p, text):
 
 def test_points_are_signed_percentage_points():
     assert points(0.0061) == "+0.61 pp"
-    assert points(-0.00018) == "−0.018 pp"
+    assert points(-0.00018) == "-0.018 pp"
+    assert points(None) == "–"
 
 
 @pytest.mark.parametrize(("n", "text"), [(0, "0 alerts"), (1, "1 alert"), (2, "2 alerts")])

@@ -68,7 +68,7 @@ def test_overview_separates_localities_and_names_the_period(server, page, locali
     selected = evaluate(page, "document.querySelector('#sauti-period').value")
     assert selected.startswith(period)
     warning = evaluate(page, "(document.querySelector('.sauti-warning') || {}).textContent || ''")
-    assert "Incident data are old" in warning  # the sample's incident log ends in 2022
+    assert "Incident data is old" in warning  # the sample's incident log ends in 2022
     legend = evaluate(page, "document.querySelector('.sauti-legend').innerText")
     assert "risk rank" in legend
     assert "top 5%" in legend
@@ -133,12 +133,12 @@ def test_the_rising_panel_lists_the_largest_increases(server, page, localities):
     )[:5]
     assert names == [p["name"] for p in rising]
     heading = evaluate(page, "document.querySelector('.sauti-rising').innerText")
-    assert re.search(r"Largest increases since [A-Z][a-z]+ \d{4}", heading)
+    assert re.search(r"Largest increases since the forecast for [A-Z][a-z]+ \d{4}", heading)
     assert "Newly in the top 10%" in heading
     _click(page, ".sauti-rising ol li a")
     popup = evaluate(page, "document.querySelector('.leaflet-popup-content').innerText")
     assert rising[0]["name"] in popup
-    assert re.search(r"Change since [A-Z][a-z]+ \d{4}: \+", popup)
+    assert re.search(r"Change since the forecast for [A-Z][a-z]+ \d{4}: \+", popup)
     screenshot(page, SHOTS / "map-rising.png")
     _close_popup(page)
 
@@ -188,5 +188,11 @@ def test_an_earlier_period_is_shown_on_request(server, page):
     assert evaluate(page, "document.querySelector('#sauti-period').value") == options[-1]
     note = evaluate(page, "document.querySelector('.sauti-note').innerText")
     assert "fitted values" in note
+    overlays = evaluate(
+        page,
+        "Array.from(document.querySelectorAll('.leaflet-control-layers-overlays label'))"
+        ".map(l => l.innerText)",
+    )
+    assert not [o for o in overlays if o.strip().lower().startswith("patrol")]  # the plan is for the latest
     title = evaluate(page, "document.querySelector('.sauti-title h1').textContent.trim()")
     assert TITLE.match(title)

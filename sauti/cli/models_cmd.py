@@ -155,12 +155,14 @@ def train_cmd(
     model: str = typer.Option(
         "sauti",
         "--model",
+        metavar="NAME",
         help="sauti (default), a baseline rule by name (e.g. neighbourhood), or package.module:factory "
         "returning a scikit-learn classifier.",
     ),
     trust: list[str] = typer.Option(
         None,
         "--trust",
+        metavar="TYPE",
         help="A type the artifact of a module:factory model may hold (repeatable), e.g. "
         "sklearn.ensemble._forest.RandomForestClassifier. Nothing else is ever loaded.",
     ),
