@@ -17,7 +17,10 @@ GEOJSON = "application/geo+json"
 @router.get(
     "/localities",
     response_class=Response,
-    responses={200: {"content": {GEOJSON: {}}, "description": "FeatureCollection of localities with risk."}},
+    responses={
+        200: {"content": {GEOJSON: {}}, "description": "FeatureCollection of localities with risk."},
+        **NOT_FOUND,  # an unknown level
+    },
     summary="Latest risk per locality (GeoJSON)",
 )
 def list_localities(
