@@ -84,7 +84,10 @@ def test_geopackage_of_localities_lists_risk_label_and_drivers_in_ogrinfo(export
     frame = pyogrio.read_dataframe(path)
     top = frame.sort_values("rank").iloc[0]
     assert top["label"] == f"{top['name']}: {top['risk']:.1%} risk, rank 1 of 72"
-    assert frame["driver_1_label"].notna().all()
+    # drivers in plain words from the glossary, never the model's internal names
+    for label in frame[["driver_1_label", "driver_2_label", "driver_3_label"]].stack():
+        assert "_" not in label
+        assert len(label.split()) >= 3
 
 
 def test_every_format_holds_the_same_features(exports):
