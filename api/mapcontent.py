@@ -157,10 +157,10 @@ def map_period(source: DataSource, requested: str | None = None) -> MapPeriod | 
         try:
             wanted = pd.Timestamp(requested)
         except ValueError:
-            raise NotFoundError(f"period {requested!r} is not a date: use YYYY-MM or YYYY-MM-DD") from None
+            raise NotFoundError("the period asked for is not a date: use YYYY-MM or YYYY-MM-DD") from None
         if wanted not in periods:
             raise NotFoundError(
-                f"no scores for period {requested}: scored periods run "
+                "no scores for the period asked for: scored periods run "
                 f"{periods[0]:%Y-%m-%d} to {periods[-1]:%Y-%m-%d}"
             )
         period = wanted

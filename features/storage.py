@@ -379,6 +379,7 @@ def compute_features(
 
 
 def _require_events(workspace, incidents: pd.DataFrame, alerts: pd.DataFrame, until: str | None) -> None:
+    """Refuse a build with nothing to count, saying what to ingest."""
     if incidents.empty and alerts.empty:
         raise NotReadyError(
             f"the workspace {workspace.root} holds no incidents or alerts"
