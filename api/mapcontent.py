@@ -282,18 +282,13 @@ def _histories(source: DataSource, shown: MapPeriod | None) -> dict[str, list]:
     return source.cached(("map", "histories", shown.period), build)
 
 
-def rising(source: DataSource, shown: MapPeriod | None, names: dict[str, str]) -> dict[str, list[dict]]:
-    """The rising panel's two lists, with names."""
-    from sauti.models import rising_localities, score_histories
+def rising(source: DataSource, shown: MapPeriod | None) -> dict[str, list[dict]]:
+    """The rising panel's two lists, with names (the same answer as ``GET /localities/rising``)."""
+    from sauti.api.services.risk import rising as rising_answer
 
     if shown is None or shown.previous is None:
         return {"increases": [], "new_in_top": []}
-    frame = score_histories(source.workspace, until=shown.period, n=2)
-    out = rising_localities(frame, shown.period, n=RISING_LENGTH)
-    for items in out.values():
-        for item in items:
-            item["name"] = names.get(item["locality_id"], item["locality_id"])
-    return out
+    return rising_answer(source, n=RISING_LENGTH, period=f"{shown.period:%Y-%m-%d}")
 
 
 def priorities(views: list[LocalityView], n: int = PRIORITY_LENGTH) -> list[LocalityView]:
