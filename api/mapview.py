@@ -87,7 +87,6 @@ def _popup_context(views: list[mapcontent.LocalityView], shown: MapPeriod | None
         if shown is None or shown.previous is None
         else f"the forecast for {shown.forecast_of(shown.previous)}",
         "latest": shown is None or shown.latest,
-        "until": "today" if shown is None else f"{shown.end:%d %b %Y}",
     }
 
 
