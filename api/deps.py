@@ -11,7 +11,7 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Depends, Query, Request
 from sauti.api.errors import Forbidden, InvalidInput, Unauthenticated
@@ -166,9 +166,22 @@ class LocalityQuery:
     tolerance: Annotated[
         float, Query(ge=0, le=1, description="Geometry simplification tolerance in degrees (0 = exact).")
     ] = 0.005
-    level: Annotated[str | None, Query(description="Unit level (default: the level the model scored).")] = (
-        None
-    )
+    level: Annotated[
+        str | None,
+        Query(description="Unit level (default: the level the model scored); admin1 rolls risk up."),
+    ] = None
+    period: Annotated[
+        str | None,
+        Query(
+            pattern=r"^\d{4}-\d{2}-\d{2}$",
+            description="An earlier scored period, YYYY-MM-DD (see GET /api/v1/periods); default the latest.",
+        ),
+    ] = None
+    sort: Annotated[
+        Literal["rank", "change"] | None,
+        Query(description="rank: highest risk first; change: largest rise since the previous period first."),
+    ] = None
+    limit: Annotated[int | None, Query(ge=1, le=100000, description="At most this many localities.")] = None
 
     def __post_init__(self) -> None:
         self.bbox_tuple = parse_bbox(self.bbox)

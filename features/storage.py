@@ -26,7 +26,7 @@ from sauti.features.cube import Progress, build_cube
 from sauti.features.exposure import find_capital
 from sauti.features.params import FeatureParams
 from sauti.features.periods import check_freq, period_end
-from sauti.features.units import country_outline, parse_unit, unit_localities, unit_slug
+from sauti.features.units import country_outline, parse_unit, stored_level, unit_localities, unit_slug
 from sauti.ingest.currency import data_through
 
 import sauti
@@ -214,20 +214,25 @@ def cube_end(workspace, freq: str, until: str | None = None) -> str | None:
     return str(last.date())
 
 
-def _capital(workspace, params: FeatureParams) -> tuple[float, float] | None:
+def _capital(stored: gpd.GeoDataFrame, params: FeatureParams) -> tuple[float, float] | None:
+    """``params.capital``, else the locality named ``params.capital_name``, coarsest level first
+    (``stored``: every stored locality)."""
     if params.capital is not None:
         return tuple(params.capital)
-    levels = workspace.levels()
+    levels = set(stored["level"])
     for level in ("admin1", "admin2", "admin3"):
         if level in levels:
-            found = find_capital(workspace.localities(level), params.capital_name)
+            found = find_capital(stored_level(None, level, stored), params.capital_name)
             if found is not None:
                 return found
     return None
 
 
-def _alerts_on_units(workspace, alerts: pd.DataFrame, units: gpd.GeoDataFrame) -> pd.DataFrame:
-    """Alerts whose stored locality is of another level, placed on this unit set.
+def _alerts_on_units(
+    localities: gpd.GeoDataFrame, alerts: pd.DataFrame, units: gpd.GeoDataFrame
+) -> pd.DataFrame:
+    """Alerts whose stored locality is of another level, placed on this unit set (``localities``:
+    every stored locality).
 
     An alert whose stored ``locality_id`` is not a unit (the gazetteer resolved it to a commune
     while the cube is by sous-préfecture, or the cube is a grid) goes by its own point when it has
@@ -249,8 +254,7 @@ def _alerts_on_units(workspace, alerts: pd.DataFrame, units: gpd.GeoDataFrame) -
     foreign = foreign & ~has_point
     if not foreign.any():
         return out
-    every = workspace.localities()
-    every = every[every[LOCALITY_ID].isin(set(stored[foreign]))]
+    every = localities[localities[LOCALITY_ID].isin(set(stored[foreign]))]
     points = shapely.point_on_surface(every.geometry.to_numpy())
     tree = shapely.STRtree(units.geometry.to_numpy())
     hits = tree.query(points, predicate="intersects")
@@ -343,18 +347,14 @@ def compute_features(
         When the workspace has no localities of ``unit`` or no incidents.
     """
     freq = check_freq(freq)
-    units = unit_localities(workspace, unit)
+    stored = workspace.localities()  # every level, read and WKB-decoded once per build
+    units = unit_localities(workspace, unit, stored=stored)
     params = params or FeatureParams()
     end = cube_end(workspace, freq, until)
     incidents, alerts, decisions = _events(workspace, end, freq, timezone)
-    if incidents.empty and alerts.empty:
-        raise NotReadyError(
-            f"the workspace {workspace.root} holds no incidents or alerts"
-            + (f" up to {until}" if until else "")
-            + "; run `sauti ingest incidents FILE` first"
-        )
+    _require_events(workspace, incidents, alerts, until)
     raster = _population(population)
-    alerts_used = _alerts_on_units(workspace, alerts, units)
+    alerts_used = _alerts_on_units(stored, alerts, units)
     cube = build_cube(
         incidents,
         alerts_used if not alerts_used.empty else None,
@@ -362,10 +362,10 @@ def compute_features(
         freq=freq,
         params=params,
         population=raster,
-        capital=_capital(workspace, params),
+        capital=_capital(stored, params),
         end=end,
         progress=progress,
-        outline=country_outline(workspace)[0],
+        outline=country_outline(workspace, stored)[0],
         unit=unit,
         timezone=timezone,
     )
@@ -373,14 +373,19 @@ def compute_features(
     _stamp_runs(cube, workspace, incidents, alerts, decisions, unit)
     if save:
         save_cube(cube, cube_path(workspace, freq=freq, unit=unit))
-    log.info(
-        "cube %s×%s built (%d localities × %d periods)",
-        unit,
-        freq,
-        cube.sizes["locality"],
-        cube.sizes["period"],
-    )
+    size = (cube.sizes[LOCALITY_DIM], cube.sizes[PERIOD_DIM])
+    log.info("cube %s×%s built (%d localities × %d periods)", unit, freq, *size)
     return cube
+
+
+def _require_events(workspace, incidents: pd.DataFrame, alerts: pd.DataFrame, until: str | None) -> None:
+    """Refuse a build with nothing to count, saying what to ingest."""
+    if incidents.empty and alerts.empty:
+        raise NotReadyError(
+            f"the workspace {workspace.root} holds no incidents or alerts"
+            + (f" up to {until}" if until else "")
+            + "; run `sauti ingest incidents FILE` first"
+        )
 
 
 def _events(workspace, end: str | None, freq: str, timezone: str):
@@ -487,8 +492,9 @@ def update_features(
     days = pd.DatetimeIndex(new["received_at"].dt.tz_convert(timezone).dt.tz_localize(None).dt.normalize())
     if (days < last).any():
         return None
-    units = unit_localities(workspace, unit)
-    placed = _alerts_on_units(workspace, new, units)
+    stored = workspace.localities()
+    units = unit_localities(workspace, unit, stored=stored)
+    placed = _alerts_on_units(stored, new, units)
     delta = build_cube(
         incidents.iloc[:0],
         placed,

@@ -285,3 +285,10 @@ def test_reading_a_locality_never_builds_or_writes_a_cube(own):
     finally:
         for cube in cubes.glob("cube_*.nc.away"):
             cube.rename(cube.with_suffix("").with_suffix(".nc"))
+
+
+def test_the_map_page_does_not_echo_a_period(server):
+    response = server.get("/map", "planner", params={"period": f"+{PHONE}"})
+    assert response.status_code == 404
+    assert PHONE not in response.text
+    assert "YYYY-MM" in response.text  # it still says what is expected

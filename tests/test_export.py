@@ -84,7 +84,10 @@ def test_geopackage_of_localities_lists_risk_label_and_drivers_in_ogrinfo(export
     frame = pyogrio.read_dataframe(path)
     top = frame.sort_values("rank").iloc[0]
     assert top["label"] == f"{top['name']}: {top['risk']:.1%} risk, rank 1 of 72"
-    assert frame["driver_1_label"].notna().all()
+    # drivers in plain words from the glossary, never the model's internal names
+    for label in frame[["driver_1_label", "driver_2_label", "driver_3_label"]].stack():
+        assert "_" not in label
+        assert len(label.split()) >= 3
 
 
 def test_every_format_holds_the_same_features(exports):
@@ -182,3 +185,16 @@ def test_the_format_follows_the_file_name(workspace, tmp_path):
     collection = json.loads(path.read_text(encoding="utf-8"))
     assert collection["type"] == "FeatureCollection"
     assert len(collection["features"]) == len(pyogrio.read_dataframe(path)) > 1000
+
+
+def test_the_summary_line_says_a_planners_alerts_are_counts_per_locality(workspace, tmp_path, capsys):
+    out = tmp_path / "alerts.csv"
+    assert main(["-w", str(workspace.root), "export", "alerts", "--out", str(out), "--role", "planner"]) == 0
+    with open(out, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    line = capsys.readouterr().out.strip()
+    assert line.startswith(f"alert counts for {len(rows)} localities (no alert text) as a planner sees them")
+    assert main(["-w", str(workspace.root), "export", "alerts", "--out", str(out), "--role", "analyst"]) == 0
+    with open(out, newline="", encoding="utf-8") as handle:
+        alerts = list(csv.DictReader(handle))
+    assert capsys.readouterr().out.startswith(f"{len(alerts)} alerts as an analyst sees them")

@@ -15,12 +15,14 @@ from sauti.store import Workspace
 
 @pytest.fixture(scope="module")
 def car(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path) -> Workspace:
-    """CAR admin0, admin2 and admin3 boundaries (admin1 is made from admin2's parents)."""
+    """CAR admin0, admin2 and admin3 boundaries (admin1 is made from admin2's parents), GED incidents."""
     from sauti.ingest.boundaries import ingest_boundaries
+    from sauti.ingest.incidents import ingest_incidents
 
     ws = Workspace(tmp_path_factory.mktemp("units") / "ws")
     for level in ("admin0", "admin2", "admin3"):
         ingest_boundaries(ws, sample_dir / "boundaries" / f"caf_adm{level[-1]}.gpkg", level)
+    ingest_incidents(ws, sample_dir / "events" / "ucdp_ged_v23_1_CAF.geojson")
     return ws
 
 
@@ -46,3 +48,21 @@ def test_a_missing_level_is_still_named(car: Workspace) -> None:
 
     with pytest.raises(NotReadyError, match="has no admin4 localities"):
         unit_localities(car, "admin4", stored=car.localities())
+
+
+@pytest.mark.parametrize("unit", ["admin2", "grid:50km"], ids=["admin2", "grid-50km"])
+def test_a_feature_build_reads_the_localities_once(car: Workspace, unit: str, monkeypatch) -> None:
+    """The unit set, the capital, the country outline and the alerts' placement share one read."""
+    from sauti.features import compute_features
+
+    calls: list[str | None] = []
+    read = Workspace.localities
+
+    def counted(self, level=None):
+        calls.append(level)
+        return read(self, level)
+
+    monkeypatch.setattr(Workspace, "localities", counted)
+    cube = compute_features(car, freq="M", unit=unit, save=False)
+    assert calls == [None]
+    assert cube.sizes["locality"] > 0

@@ -110,6 +110,8 @@ def test_a_popup_gives_risk_rank_chart_and_alerts_in_words(server, page, localit
     alerts = re.search(r"Alerts: (\d+) (alerts?) in the 30 days to \d{1,2} [A-Z][a-z]{2} \d{4}", text)
     assert alerts, text
     assert (alerts[2] == "alert") == (alerts[1] == "1"), text
+    assert int(alerts[1]) == first["alerts_30d"]  # counted as the API counts them
+    assert f", {first['alerts_total']} in all" in text
     labels = evaluate(
         page,
         "Array.from(document.querySelectorAll('.leaflet-popup-content svg text')).map(t => t.textContent)",
@@ -133,12 +135,12 @@ def test_the_rising_panel_lists_the_largest_increases(server, page, localities):
     )[:5]
     assert names == [p["name"] for p in rising]
     heading = evaluate(page, "document.querySelector('.sauti-rising').innerText")
-    assert re.search(r"Largest increases since [A-Z][a-z]+ \d{4}", heading)
+    assert re.search(r"Largest increases since the forecast for [A-Z][a-z]+ \d{4}", heading)
     assert "Newly in the top 10%" in heading
     _click(page, ".sauti-rising ol li a")
     popup = evaluate(page, "document.querySelector('.leaflet-popup-content').innerText")
     assert rising[0]["name"] in popup
-    assert re.search(r"Change since [A-Z][a-z]+ \d{4}: \+", popup)
+    assert re.search(r"Change since the forecast for [A-Z][a-z]+ \d{4}: \+", popup)
     screenshot(page, SHOTS / "map-rising.png")
     _close_popup(page)
 
@@ -188,5 +190,11 @@ def test_an_earlier_period_is_shown_on_request(server, page):
     assert evaluate(page, "document.querySelector('#sauti-period').value") == options[-1]
     note = evaluate(page, "document.querySelector('.sauti-note').innerText")
     assert "fitted values" in note
+    overlays = evaluate(
+        page,
+        "Array.from(document.querySelectorAll('.leaflet-control-layers-overlays label'))"
+        ".map(l => l.innerText)",
+    )
+    assert not [o for o in overlays if o.strip().lower().startswith("patrol")]  # the plan is for the latest
     title = evaluate(page, "document.querySelector('.sauti-title h1').textContent.trim()")
     assert TITLE.match(title)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from sauti.api.deps import LocalityQuery, get_source, require
 from sauti.api.schemas import NOT_FOUND
@@ -17,7 +17,10 @@ GEOJSON = "application/geo+json"
 @router.get(
     "/localities",
     response_class=Response,
-    responses={200: {"content": {GEOJSON: {}}, "description": "FeatureCollection of localities with risk."}},
+    responses={
+        200: {"content": {GEOJSON: {}}, "description": "FeatureCollection of localities with risk."},
+        **NOT_FOUND,  # an unknown level
+    },
     summary="Latest risk per locality (GeoJSON)",
 )
 def list_localities(
@@ -30,6 +33,26 @@ def list_localities(
     Filters: ``admin1`` (P-code or name), ``min_risk``, ``bbox``; ``tolerance`` simplifies geometry.
     """
     return Response(risk.localities_geojson(source, query), media_type=GEOJSON)
+
+
+@router.get("/localities/rising", summary="What is rising: largest increases and new entries in the top 10%")
+def rising_localities(
+    n: int = Query(5, ge=1, le=100, description="Largest increases to list."),
+    period: str | None = Query(
+        None, pattern=r"^\d{4}-\d{2}-\d{2}$", description="Scored period, YYYY-MM-DD."
+    ),
+    source: DataSource = Depends(get_source),
+    _: Principal = Depends(require("risk:read")),
+) -> dict:
+    """The ``n`` largest increases in risk since the previous scored period, and the localities
+    newly in the top 10% by rank (each with name, risk, previous risk, change and ranks)."""
+    return risk.rising(source, n, period)
+
+
+@router.get("/periods", summary="Scored periods (for ?period= on /localities)")
+def periods(source: DataSource = Depends(get_source), _: Principal = Depends(require("risk:read"))) -> dict:
+    """Every period the current model has scores for, oldest first, and the latest."""
+    return risk.scored_periods(source)
 
 
 @router.get(

@@ -33,16 +33,22 @@ class ExportForbidden(SautiError):
 
 
 def driver_words(driver: dict) -> str:
-    """What a person reads for one driver: its plain-words label (the one place exports name drivers)."""
-    return str(driver.get("label") or driver.get("feature") or "")
+    """What a person reads for one driver: its plain-words label from the glossary, never its name."""
+    from sauti.features.glossary import feature_label
+
+    if driver.get("label"):
+        return str(driver["label"])
+    return feature_label(str(driver["feature"])) if driver.get("feature") else ""
 
 
 def _risk_label(props: dict, count: int) -> str:
     risk = props.get("risk")
     if risk is None:
         return str(props.get("name"))
+    from sauti.features.glossary import percent
+
     rank = f", rank {props['rank']} of {count}" if props.get("rank") is not None else ""
-    return f"{props.get('name')}: {risk:.1%} risk{rank}"
+    return f"{props.get('name')}: {percent(risk)} risk{rank}"
 
 
 def _flat(props: dict, count: int) -> dict[str, Any]:

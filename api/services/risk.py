@@ -89,19 +89,20 @@ def roll_up(source: DataSource, locality_ids, level: str) -> list[str | None]:
 
 
 def alert_counts_by_locality(
-    source: DataSource, level: str, until: datetime | None = None
+    source: DataSource, level: str, until: datetime | None = None, window_end: datetime | None = None
 ) -> dict[str, tuple[int, int]]:
     """``unit id -> (alerts in the 30 days to until, alerts in all to until)`` at ``level``: counts only.
 
     ``until`` defaults to now; the map passes the end of the period it shows, so "in 30 days" counts
-    back from the data's date, not from the wall clock.
+    back from the data's date, not from the wall clock. ``window_end`` moves only the 30-day window
+    (the API counts back from the forecast's data date and keeps newer alerts in both counts).
     """
 
     def build():
         alerts = source.alerts()
         if alerts.empty:
             return {}
-        end = datetime.now(UTC) if until is None else until
+        end = window_end or (datetime.now(UTC) if until is None else until)
         located = alerts.dropna(subset=["locality_id"])
         if until is not None:
             located = located[located["received_at"] <= until]
@@ -113,13 +114,27 @@ def alert_counts_by_locality(
         recent = recent.groupby("unit").size()
         return {str(k): (int(recent.get(k, 0)), int(v)) for k, v in total.items()}
 
-    return source.cached(("alert_counts", level, until), build)
+    return source.cached(("alert_counts", level, until, window_end), build)
 
 
-def _scores_by_id(source: DataSource) -> dict[str, dict]:
-    scores = source.scores()
+def data_date(source: DataSource) -> datetime:
+    """End of the day the forecast's incident data is complete through (now when there is none)."""
+    through = source.data_through().get("incidents")
+    if not through:
+        return datetime.now(UTC)
+    return datetime.fromisoformat(through).replace(tzinfo=UTC) + timedelta(days=1)
+
+
+def _scores_by_id(source: DataSource, period: str | None = None, level: str | None = None) -> dict[str, dict]:
+    """Scores of ``period`` (default the latest) by locality id; for a coarser ``level`` than the
+    scored one (``admin1``), each unit's risk of at least one incident among its localities."""
+    scores = source.scores() if period is None else source.period_scores(period)
     if scores is None:
         return {}
+    if level is not None and not scores.empty:
+        scored_level = {v.get(level) for v in ancestors(source).values()}
+        if not set(scores["locality_id"].astype(str)) & scored_level:
+            return _rolled_up(source, scores, level)
     out = {}
     for row in scores.to_dict("records"):
         out[str(row["locality_id"])] = {
@@ -133,6 +148,29 @@ def _scores_by_id(source: DataSource) -> dict[str, dict]:
             "scored_at": json_text(row.get("scored_at")),
         }
     return out
+
+
+def _rolled_up(source: DataSource, scores, level: str) -> dict[str, dict]:
+    """Scores of ``level`` units from their localities' (``1 − Π(1 − p)``, ranked), no drivers."""
+    from sauti.models.rollup import region_risk
+
+    ids = scores["locality_id"].astype(str)
+    regions = dict(zip(ids, roll_up(source, ids, level), strict=True))
+    risk = region_risk(dict(zip(ids, scores["probability"], strict=True)), regions)
+    ranked = sorted(risk, key=lambda k: -risk[k])
+    first = scores.iloc[0]
+    return {
+        unit: {
+            **EMPTY_SCORE,
+            "period": json_text(first.get("period")),
+            "risk": json_number(risk[unit]),
+            "rank": ranked.index(unit) + 1,
+            "model_version": json_text(first.get("model_version")),
+            "data_snapshot": json_text(first.get("data_snapshot")),
+            "scored_at": json_text(first.get("scored_at")),
+        }
+        for unit in risk
+    }
 
 
 def _locality_fields(row: dict) -> dict[str, Any]:
@@ -160,7 +198,7 @@ EMPTY_SCORE = {
 }
 
 
-def _feature_table(source: DataSource, level: str, tolerance: float) -> dict:
+def _feature_table(source: DataSource, level: str, tolerance: float, period: str | None = None) -> dict:
     """Serialised features of one level (cached per generation): ids, filters' columns, JSON text."""
 
     def build():
@@ -169,13 +207,13 @@ def _feature_table(source: DataSource, level: str, tolerance: float) -> dict:
 
         localities = source.localities()
         units = localities[localities["level"] == level]
-        scores = _scores_by_id(source)
-        counts = alert_counts_by_locality(source, level)
+        scores = _scores_by_id(source, period, level)
+        counts = alert_counts_by_locality(source, level, window_end=data_date(source))
         geoms = units.geometry.values
         if tolerance > 0:
             geoms = shapely.simplify(geoms, tolerance, preserve_topology=True)
         geoms = shapely.set_precision(geoms, 1e-5)
-        texts, risks, admin1 = [], [], []
+        texts, risks, changes, admin1 = [], [], [], []
         for row, geom in zip(units.to_dict("records"), geoms, strict=True):
             lid = str(row["locality_id"])
             score = scores.get(lid, EMPTY_SCORE)
@@ -198,6 +236,7 @@ def _feature_table(source: DataSource, level: str, tolerance: float) -> dict:
                 + "}"
             )
             risks.append(np.nan if score["risk"] is None else score["risk"])
+            changes.append(np.nan if score["change"] is None else score["change"])
             admin1.append(
                 {str(row.get("admin1_id") or "").casefold(), str(row.get("admin1_name") or "").casefold()}
             )
@@ -205,11 +244,12 @@ def _feature_table(source: DataSource, level: str, tolerance: float) -> dict:
             "ids": units["locality_id"].astype(str).tolist(),
             "bounds": shapely.bounds(units.geometry.values),
             "risk": np.asarray(risks, dtype=float),
+            "change": np.asarray(changes, dtype=float),
             "admin1": admin1,
             "texts": texts,
         }
 
-    return source.cached(("features", level, round(tolerance, 8)), build)
+    return source.cached(("features", level, round(tolerance, 8), period), build)
 
 
 def localities_geojson(source: DataSource, query: LocalityQuery) -> str:
@@ -221,6 +261,9 @@ def localities_geojson(source: DataSource, query: LocalityQuery) -> str:
             query.tolerance,
             query.min_risk,
             (query.admin1 or "").casefold(),
+            query.period,
+            query.sort,
+            query.limit,
         )
         return source.cached(key, lambda: _localities_geojson(source, query))
     return _localities_geojson(source, query)
@@ -230,7 +273,7 @@ def _localities_geojson(source: DataSource, query: LocalityQuery) -> str:
     import numpy as np
 
     level = served_level(source, query.level)
-    table = _feature_table(source, level, query.tolerance)
+    table = _feature_table(source, level, query.tolerance, query.period)
     keep = np.ones(len(table["ids"]), dtype=bool)
     if query.min_risk is not None:
         keep &= np.nan_to_num(table["risk"], nan=-1.0) >= query.min_risk
@@ -241,7 +284,13 @@ def _localities_geojson(source: DataSource, query: LocalityQuery) -> str:
     if query.admin1:
         wanted = query.admin1.casefold()
         keep &= np.array([wanted in names for names in table["admin1"]], dtype=bool)
-    selected = [t for t, k in zip(table["texts"], keep, strict=True) if k]
+    order = np.flatnonzero(keep)
+    if query.sort is not None:  # highest risk (rank 1) or largest rise first; unscored last
+        key = table["risk"] if query.sort == "rank" else table["change"]
+        order = order[np.argsort(-np.nan_to_num(key[order], nan=-np.inf), kind="stable")]
+    if query.limit is not None:
+        order = order[: query.limit]
+    selected = [table["texts"][i] for i in order]
     meta = json.dumps({"level": level, "numberReturned": len(selected), "generation": source.generation})
     return '{"type":"FeatureCollection","features":[' + ",".join(selected) + '],"metadata":' + meta + "}"
 
@@ -296,11 +345,23 @@ def locality_detail(source: DataSource, locality_id: str, principal: Principal) 
 
     Returns the body and the ids of alerts whose details it contains (for the audit log).
     """
+    body, details = source.cached(("locality_detail", locality_id), lambda: _detail(source, locality_id))
+    body = dict(body)
+    shown: list[str] = []
+    if redaction.may_see_alert_details(principal):
+        body["alerts"] = details
+        shown = [d["alert_id"] for d in details]
+    return body, shown
+
+
+def _detail(source: DataSource, locality_id: str) -> tuple[dict, list[dict]]:
+    """One locality's body and its redacted alert details, built once per data stamp (a map click
+    then costs a dictionary copy and, for analysts, the audit record)."""
     row = _locality_row(source, locality_id)
-    score = _scores_by_id(source).get(locality_id, EMPTY_SCORE)
+    score = _scores_by_id_cached(source).get(locality_id, EMPTY_SCORE)
+    here = _alerts_in(source, row["level"]).get(locality_id)
     alerts = source.alerts()
-    inside = [u == locality_id for u in roll_up(source, alerts["locality_id"], row["level"])]
-    here = alerts[inside].sort_values("received_at", ascending=False)
+    here = alerts.iloc[here if here is not None else []].sort_values("received_at", ascending=False)
     body: dict[str, Any] = {
         **_locality_fields(row),
         "bbox": [round(v, 5) for v in row.geometry.bounds],
@@ -309,9 +370,56 @@ def locality_detail(source: DataSource, locality_id: str, principal: Principal) 
         "incidents": recent_incidents(source, row.geometry),
         "alerts_summary": redaction.alert_counts(here),
     }
-    shown: list[str] = []
-    if redaction.may_see_alert_details(principal):
-        details = redaction.alert_details(here.head(50))
-        body["alerts"] = details
-        shown = [d["alert_id"] for d in details]
-    return body, shown
+    return body, redaction.alert_details(here.head(50))
+
+
+def _scores_by_id_cached(source: DataSource) -> dict[str, dict]:
+    return source.cached("scores_by_id", lambda: _scores_by_id(source))
+
+
+def _alerts_in(source: DataSource, level: str) -> dict[str, list[int]]:
+    """``unit id -> positions in source.alerts()`` of the alerts located in it (rolled up to ``level``)."""
+
+    def build():
+        alerts = source.alerts()
+        out: dict[str, list[int]] = {}
+        for position, unit in enumerate(roll_up(source, alerts["locality_id"], level)):
+            if unit is not None:
+                out.setdefault(unit, []).append(position)
+        return out
+
+    return source.cached(("alerts_in", level), build)
+
+
+def scored_periods(source: DataSource) -> dict:
+    """``{"periods": [ISO dates, oldest first], "latest": ISO date}`` of the current model's scores."""
+
+    def build():
+        from sauti.models.score_history import scored_periods as periods_of
+
+        periods = [f"{p:%Y-%m-%d}" for p in periods_of(source.workspace)]
+        return {"periods": periods, "latest": periods[-1] if periods else None}
+
+    source.require_store()
+    return source.cached("api_scored_periods", build)
+
+
+def rising(source: DataSource, n: int = 5, period: str | None = None) -> dict:
+    """What rose into ``period`` (default the latest): the ``n`` largest increases since the
+    previous period and the localities newly in the top 10%, with names, risk and change."""
+
+    def build():
+        from sauti.models.score_history import rising_localities, score_histories
+
+        latest = period or scored_periods(source)["latest"]
+        if latest is None:
+            return {"period": None, "increases": [], "new_in_top": []}
+        found = rising_localities(score_histories(source.workspace, until=latest, n=2), latest, n=n)
+        names = source.localities().set_index("locality_id")["name"].to_dict()
+        for items in found.values():
+            for item in items:
+                item["name"] = names.get(item["locality_id"])
+        return {"period": latest, **found}
+
+    source.require_store()
+    return source.cached(("api_rising", n, period), build)

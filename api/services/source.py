@@ -82,6 +82,7 @@ class DataSource:
 
     def __init__(self, workspace: Workspace, settings: Settings) -> None:
         self.workspace = workspace
+        workspace.keep_connections()  # one open connection per worker thread: no open/close per request
         self.settings = settings
         self.generation = 0
         self._memo = Memo(CACHE_ENTRIES)
@@ -179,6 +180,13 @@ class DataSource:
 
         self.require_store()
         return self.cached("scores", build)
+
+    def period_scores(self, period: str) -> pd.DataFrame | None:
+        """Stored scores of an earlier scored ``period`` (ISO date); raises NotFoundError if unscored."""
+        from sauti.models.scoring import period_scores
+
+        self.require_store()
+        return self.cached(("period_scores_iso", period), lambda: period_scores(self.workspace, period))
 
     def risk_history(self, locality_id: str) -> pd.DataFrame | None:
         """Scores and observed counts of one locality over time; ``None`` when it was not scored."""

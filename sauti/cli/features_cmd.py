@@ -139,8 +139,8 @@ def heatmap(
     """Write the risk surface (recent-incident density blended with locality scores) as a COG.
 
     Also writes the surface the service serves (<workspace>/rasters/risk_surface.tif) and a PNG
-    preview beside --out. Its tags say what the values are (a relative index, not a probability,
-    unless --blend 0).
+    preview beside --out. Its tags say what the values are: a relative index (not a probability)
+    unless --values probability.
     """
     from sauti.cli import current_workspace
     from sauti.features import DEFAULT_SURFACE, workspace_surface, write_cog
