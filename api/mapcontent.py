@@ -142,14 +142,14 @@ class MapPeriod:
 def map_period(source: DataSource, requested: str | None = None) -> MapPeriod | None:
     """The period to show: ``requested`` (``YYYY-MM`` or ``YYYY-MM-DD``), else the latest scored."""
     import pandas as pd
-    from sauti.models import current_model, scored_periods
+    from sauti.models import current_model
 
     record = current_model(source.workspace)
     if record is None or source.scores() is None:
         return None
-    periods = tuple(
-        source.cached(("map", "scored_periods"), lambda: scored_periods(source.workspace)),
-    )
+    from sauti.api.services.risk import scored_periods
+
+    periods = tuple(pd.Timestamp(p) for p in scored_periods(source)["periods"])
     if not periods:
         return None
     period = periods[-1]
@@ -183,6 +183,7 @@ class LocalityView:
     history: list[tuple[pd.Timestamp, float]] = field(default_factory=list)
     alerts_30d: int = 0
     alerts_total: int = 0
+    alerts_until: str = ""
     klass: int | None = None
 
     @property
@@ -207,11 +208,9 @@ def locality_views(
     source: DataSource, units: pd.DataFrame, shown: MapPeriod | None, level: str
 ) -> list[LocalityView]:
     """Every unit of ``level`` with its score, class, drivers, history and alert counts in ``shown``."""
-    from sauti.api.services.risk import alert_counts_by_locality
-
     scores = _period_scores(source, shown)
     histories = _histories(source, shown)
-    counts = alert_counts_by_locality(source, level, until=None if shown is None else shown.end)
+    counts, alerts_until = _alert_counts(source, shown, level)
     n = len(scores)
     base_rate = float(scores["probability"].mean()) if n else None
     by_id = scores.set_index("locality_id").to_dict("index")
@@ -220,6 +219,7 @@ def locality_views(
         lid = str(row["locality_id"])
         view = LocalityView(lid, str(row["name"]), row.get("admin1_name") or None)
         view.alerts_30d, view.alerts_total = counts.get(lid, (0, 0))
+        view.alerts_until = alerts_until
         view.history = histories.get(lid, [])
         score = by_id.get(lid)
         if score is not None:
@@ -233,6 +233,23 @@ def locality_views(
     return views
 
 
+def _alert_counts(
+    source: DataSource, shown: MapPeriod | None, level: str
+) -> tuple[dict[str, tuple[int, int]], str]:
+    """Alerts per unit and the last day of their 30-day window. The latest period counts as the API
+    does (back from the incident data's date, newer alerts in the total); an earlier period counts
+    up to its end."""
+    from datetime import timedelta
+
+    from sauti.api.services.risk import alert_counts_by_locality, data_date
+
+    if shown is None or shown.latest:
+        end = data_date(source)
+        counts = alert_counts_by_locality(source, level, window_end=end)
+        return counts, f"{end - timedelta(days=1):%d %b %Y}"
+    return alert_counts_by_locality(source, level, until=shown.end), f"{shown.end:%d %b %Y}"
+
+
 def _region_column(units: pd.DataFrame) -> list[str]:
     return ["admin1_name"] if "admin1_name" in units.columns else []
 
@@ -243,13 +260,10 @@ def _missing(value: Any) -> bool:
 
 def _period_scores(source: DataSource, shown: MapPeriod | None) -> pd.DataFrame:
     import pandas as pd
-    from sauti.models import period_scores
 
     if shown is None:
         return pd.DataFrame(columns=["locality_id", "probability", "rank", "change", "drivers"])
-    return source.cached(
-        ("map", "period_scores", shown.period), lambda: period_scores(source.workspace, shown.period)
-    )
+    return source.scores() if shown.latest else source.period_scores(f"{shown.period:%Y-%m-%d}")
 
 
 def _histories(source: DataSource, shown: MapPeriod | None) -> dict[str, list]:
@@ -268,18 +282,13 @@ def _histories(source: DataSource, shown: MapPeriod | None) -> dict[str, list]:
     return source.cached(("map", "histories", shown.period), build)
 
 
-def rising(source: DataSource, shown: MapPeriod | None, names: dict[str, str]) -> dict[str, list[dict]]:
-    """The rising panel's two lists, with names."""
-    from sauti.models import rising_localities, score_histories
+def rising(source: DataSource, shown: MapPeriod | None) -> dict[str, list[dict]]:
+    """The rising panel's two lists, with names (the same answer as ``GET /localities/rising``)."""
+    from sauti.api.services.risk import rising as rising_answer
 
     if shown is None or shown.previous is None:
         return {"increases": [], "new_in_top": []}
-    frame = score_histories(source.workspace, until=shown.period, n=2)
-    out = rising_localities(frame, shown.period, n=RISING_LENGTH)
-    for items in out.values():
-        for item in items:
-            item["name"] = names.get(item["locality_id"], item["locality_id"])
-    return out
+    return rising_answer(source, n=RISING_LENGTH, period=f"{shown.period:%Y-%m-%d}")
 
 
 def priorities(views: list[LocalityView], n: int = PRIORITY_LENGTH) -> list[LocalityView]:

@@ -87,7 +87,6 @@ def _popup_context(views: list[mapcontent.LocalityView], shown: MapPeriod | None
         if shown is None or shown.previous is None
         else f"the forecast for {shown.forecast_of(shown.previous)}",
         "latest": shown is None or shown.latest,
-        "until": "today" if shown is None else f"{shown.end:%d %b %Y}",
     }
 
 
@@ -418,7 +417,6 @@ def _add_patrol_layer(fmap: folium.Map, source: DataSource) -> None:
 def _panels_html(source: DataSource, shown: MapPeriod | None, views: list[mapcontent.LocalityView]) -> str:
     """Title, period control, warnings, priority list, rising panel and legends."""
     through = source.data_through()
-    names = {v.locality_id: v.name for v in views}
     context = _popup_context(views, shown)
     return mapcontent.render(
         "map_panels.html",
@@ -430,7 +428,7 @@ def _panels_html(source: DataSource, shown: MapPeriod | None, views: list[mapcon
         warnings=_warnings(source, through),
         note=None if shown is None or shown.latest else _PAST_NOTE,
         priorities=mapcontent.priorities(views),
-        rising=mapcontent.rising(source, shown, names),
+        rising=mapcontent.rising(source, shown),
         forecast=context["forecast"],
         previous=context["previous"],
         n=context["n"],

@@ -12,41 +12,14 @@ import json
 import numpy as np
 import pandas as pd
 import xarray as xr
+from sauti.features.params import FeatureParams
+from sauti.features.temporal import decayed_sum, periods_since, rolling_sum, trend
 
 from sauti.constants import INCIDENT_CATEGORIES, LOCALITY_DIM, PERIOD_DIM, VIOLENT_CATEGORIES
 
 HALF_LIVES = (1, 3, 6, 12)
 WINDOWS = (3, 12)
 DECAY_SOURCES = ("count_intercommunal", "count_violent", "fatalities", "alerts_total")
-
-
-def decay(values: np.ndarray, half_life: float) -> np.ndarray:
-    """Exponentially decayed running sum along the last axis: ``d_t = a * d_{t-1} + x_t``."""
-    alpha = 0.5 ** (1.0 / half_life)
-    out = np.empty_like(values, dtype=float)
-    acc = np.zeros(values.shape[:-1])
-    for t in range(values.shape[-1]):
-        acc = alpha * acc + values[..., t]
-        out[..., t] = acc
-    return out
-
-
-def rolling_sum(values: np.ndarray, window: int) -> np.ndarray:
-    """Sum of the last ``window`` periods (fewer at the start) along the last axis."""
-    csum = np.cumsum(values, axis=-1, dtype=float)
-    out = csum.copy()
-    out[..., window:] = csum[..., window:] - csum[..., :-window]
-    return out
-
-
-def periods_since(values: np.ndarray, cap: int = 120) -> np.ndarray:
-    """Periods since the last non-zero value along the last axis (``cap`` when never)."""
-    out = np.empty_like(values, dtype=float)
-    last = np.full(values.shape[:-1], -np.inf)
-    for t in range(values.shape[-1]):
-        last = np.where(values[..., t] > 0, t, last)
-        out[..., t] = np.minimum(t - last, cap)
-    return out
 
 
 def _lattice_lag(values: np.ndarray, side: int) -> np.ndarray:
@@ -163,15 +136,14 @@ def _history_variables(data: dict[str, tuple], counts: dict[str, np.ndarray], si
     for var in DECAY_SOURCES:
         values = np.asarray(data[var][1], dtype=float)
         for h in HALF_LIVES:
-            out[f"decay_{var}_hl{h}"] = (dims, decay(values, h))
+            out[f"decay_{var}_hl{h}"] = (dims, decayed_sum(values, h, np.float64))
             lagged.append(f"decay_{var}_hl{h}")
         for w in WINDOWS:
-            out[f"roll{w}_{var}"] = (dims, rolling_sum(values, w))
+            out[f"roll{w}_{var}"] = (dims, rolling_sum(values, w, np.float64))
             lagged.append(f"roll{w}_{var}")
-        r3, r12 = rolling_sum(values, 3), rolling_sum(values, 12)
-        out[f"trend_{var}"] = (dims, r3 / 3.0 - r12 / 12.0)
+        out[f"trend_{var}"] = (dims, trend(values, 3, 12, np.float64))
     for cat in INCIDENT_CATEGORIES:
-        out[f"since_{cat}"] = (dims, periods_since(counts[cat]))
+        out[f"since_{cat}"] = (dims, periods_since(counts[cat], FeatureParams().since_cap).astype(float))
     for name in lagged:
         lag1 = _lattice_lag(out[name][1], side)
         out[f"splag1_{name}"] = (dims, lag1)

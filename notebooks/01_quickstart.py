@@ -131,7 +131,8 @@ image = right.imshow(
     cmap="magma_r",
 )
 admin1.boundary.plot(ax=right, color="#333", linewidth=0.6)
-fig.colorbar(image, ax=right, shrink=0.7, label="risk surface")
+# the raster says what its values are (a relative index unless drawn as probabilities)
+fig.colorbar(image, ax=right, shrink=0.7, label=surface.attrs["label"])
 right.set_title("Risk surface")
 right.set_axis_off()
 plt.show()

@@ -11,6 +11,7 @@ import json
 import os
 import secrets
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -109,6 +110,17 @@ class Workspace:
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root).absolute()
+        self._kept: threading.local | None = None  # per-thread connections, see keep_connections
+
+    def keep_connections(self) -> None:
+        """Reuse one open connection per thread for :meth:`session` (a long-running service).
+
+        Opening a connection, and above all closing the last one (SQLite then checkpoints the
+        WAL), costs milliseconds a request waiting for an answer should not pay. A nested
+        session in the same thread still gets a connection of its own.
+        """
+        if self._kept is None:
+            self._kept = threading.local()
 
     # --- layout ------------------------------------------------------------------------------
     @property
@@ -140,7 +152,17 @@ class Workspace:
 
     @contextmanager
     def session(self) -> Iterator[sqlite3.Connection]:
-        """A connection that is closed afterwards."""
+        """A connection that is closed afterwards (or kept for the thread: :meth:`keep_connections`)."""
+        kept = self._kept
+        if kept is not None and not getattr(kept, "busy", False) and self.db_path.exists():
+            if getattr(kept, "con", None) is None:
+                kept.con = self.connect()
+            kept.busy = True
+            try:
+                yield kept.con
+            finally:
+                kept.busy = False
+            return
         con = self.connect()
         try:
             yield con

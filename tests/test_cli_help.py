@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import typer.main
 
+import sauti.cli
 from sauti.cli import app, main
 
 
@@ -48,3 +51,37 @@ def test_console_script_reports_errors_in_one_line(tmp_path) -> None:
     assert result.returncode == 2
     assert result.stderr.strip() == f"error: {missing}: file not found"
     assert "Traceback" not in result.stderr
+
+
+CLI_MODULES = sorted((Path(sauti.cli.__file__).parent).glob("*_cmd.py"))
+
+
+def _is_command_call(decorator: ast.expr) -> bool:
+    return isinstance(decorator, ast.Call) and getattr(decorator.func, "attr", "") == "command"
+
+
+@pytest.mark.parametrize("path", CLI_MODULES, ids=lambda p: p.name)
+def test_one_registration_style_commands_wired_in_register(path: Path) -> None:
+    """Each CLI module defines its commands as top-level functions and wires them in ``register``
+    (no ``@app.command`` decorators at module level, no commands nested in ``register``)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    decorated = [
+        node.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef)
+        and any(
+            isinstance(d, ast.Call) and getattr(d.func, "attr", "") == "command" for d in node.decorator_list
+        )
+    ]
+    assert decorated == [], f"{path.name}: commands registered by decorator: {decorated}"
+    register = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "register"]
+    assert len(register) == 1, f"{path.name} has no top-level register(app)"
+    nested = [
+        n.name for n in ast.walk(register[0]) if isinstance(n, ast.FunctionDef) and n is not register[0]
+    ]
+    assert nested == [], f"{path.name}: commands defined inside register: {nested}"
+
+
+def test_ingest_lists_its_four_commands() -> None:
+    names = {" ".join(p) for p, _ in COMMANDS}
+    assert {"ingest boundaries", "ingest incidents", "ingest alerts", "ingest places"} <= names

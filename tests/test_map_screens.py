@@ -110,6 +110,8 @@ def test_a_popup_gives_risk_rank_chart_and_alerts_in_words(server, page, localit
     alerts = re.search(r"Alerts: (\d+) (alerts?) in the 30 days to \d{1,2} [A-Z][a-z]{2} \d{4}", text)
     assert alerts, text
     assert (alerts[2] == "alert") == (alerts[1] == "1"), text
+    assert int(alerts[1]) == first["alerts_30d"]  # counted as the API counts them
+    assert f", {first['alerts_total']} in all" in text
     labels = evaluate(
         page,
         "Array.from(document.querySelectorAll('.leaflet-popup-content svg text')).map(t => t.textContent)",

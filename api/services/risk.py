@@ -345,11 +345,23 @@ def locality_detail(source: DataSource, locality_id: str, principal: Principal) 
 
     Returns the body and the ids of alerts whose details it contains (for the audit log).
     """
+    body, details = source.cached(("locality_detail", locality_id), lambda: _detail(source, locality_id))
+    body = dict(body)
+    shown: list[str] = []
+    if redaction.may_see_alert_details(principal):
+        body["alerts"] = details
+        shown = [d["alert_id"] for d in details]
+    return body, shown
+
+
+def _detail(source: DataSource, locality_id: str) -> tuple[dict, list[dict]]:
+    """One locality's body and its redacted alert details, built once per data stamp (a map click
+    then costs a dictionary copy and, for analysts, the audit record)."""
     row = _locality_row(source, locality_id)
-    score = _scores_by_id(source).get(locality_id, EMPTY_SCORE)
+    score = _scores_by_id_cached(source).get(locality_id, EMPTY_SCORE)
+    here = _alerts_in(source, row["level"]).get(locality_id)
     alerts = source.alerts()
-    inside = [u == locality_id for u in roll_up(source, alerts["locality_id"], row["level"])]
-    here = alerts[inside].sort_values("received_at", ascending=False)
+    here = alerts.iloc[here if here is not None else []].sort_values("received_at", ascending=False)
     body: dict[str, Any] = {
         **_locality_fields(row),
         "bbox": [round(v, 5) for v in row.geometry.bounds],
@@ -358,12 +370,25 @@ def locality_detail(source: DataSource, locality_id: str, principal: Principal) 
         "incidents": recent_incidents(source, row.geometry),
         "alerts_summary": redaction.alert_counts(here),
     }
-    shown: list[str] = []
-    if redaction.may_see_alert_details(principal):
-        details = redaction.alert_details(here.head(50))
-        body["alerts"] = details
-        shown = [d["alert_id"] for d in details]
-    return body, shown
+    return body, redaction.alert_details(here.head(50))
+
+
+def _scores_by_id_cached(source: DataSource) -> dict[str, dict]:
+    return source.cached("scores_by_id", lambda: _scores_by_id(source))
+
+
+def _alerts_in(source: DataSource, level: str) -> dict[str, list[int]]:
+    """``unit id -> positions in source.alerts()`` of the alerts located in it (rolled up to ``level``)."""
+
+    def build():
+        alerts = source.alerts()
+        out: dict[str, list[int]] = {}
+        for position, unit in enumerate(roll_up(source, alerts["locality_id"], level)):
+            if unit is not None:
+                out.setdefault(unit, []).append(position)
+        return out
+
+    return source.cached(("alerts_in", level), build)
 
 
 def scored_periods(source: DataSource) -> dict:

@@ -82,6 +82,7 @@ class DataSource:
 
     def __init__(self, workspace: Workspace, settings: Settings) -> None:
         self.workspace = workspace
+        workspace.keep_connections()  # one open connection per worker thread: no open/close per request
         self.settings = settings
         self.generation = 0
         self._memo = Memo(CACHE_ENTRIES)

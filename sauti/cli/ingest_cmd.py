@@ -1,4 +1,4 @@
-"""``sauti ingest boundaries|incidents|alerts`` and ``sauti status``."""
+"""``sauti ingest boundaries|incidents|alerts|places``: load files into the workspace."""
 
 from __future__ import annotations
 
@@ -40,7 +40,6 @@ def _line_count(path: Path) -> int | None:
         return None
 
 
-@ingest_app.command("boundaries")
 def boundaries(
     path: Path = typer.Argument(
         ..., help="Shapefile, GeoPackage, GeoJSON, TopoJSON… (anything pyogrio reads)."
@@ -73,7 +72,6 @@ def boundaries(
     _emit(report, as_json)
 
 
-@ingest_app.command("incidents")
 def incidents(
     path: Path = typer.Argument(
         ..., help="Incident log: ACLED export, UCDP GED (CSV/GeoJSON) or any CSV with --mapping."
@@ -114,7 +112,6 @@ def incidents(
     _emit(report, as_json)
 
 
-@ingest_app.command("alerts")
 def alerts(
     path: Path = typer.Argument(
         ...,
@@ -133,7 +130,6 @@ def alerts(
     _emit(report, as_json)
 
 
-@ingest_app.command("places")
 def places(
     path: Path = typer.Argument(
         ..., help="Settlements: CSV/JSON with name, latitude, longitude (alt_names optional) or a point file."
@@ -150,4 +146,9 @@ def places(
 
 
 def register(app: typer.Typer) -> None:
+    """Add this area's commands to the root app."""
+    ingest_app.command("boundaries")(boundaries)
+    ingest_app.command("incidents")(incidents)
+    ingest_app.command("alerts")(alerts)
+    ingest_app.command("places")(places)
     app.add_typer(ingest_app, name="ingest")
