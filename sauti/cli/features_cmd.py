@@ -9,6 +9,7 @@ from pathlib import Path
 
 import typer
 
+from sauti.constants import LOCALITY_ID
 from sauti.progress import progress_bar
 
 SAMPLE_POPULATION = (
@@ -210,7 +211,7 @@ def _heatmap_scores(workspace, freq: str, unit: str):
         scores = None
     if scores is None or not len(scores):
         return None, "no model scores yet: incident density only"
-    if not scores["locality_id"].isin(set(unit_localities(workspace, unit)["locality_id"])).any():
+    if not scores[LOCALITY_ID].isin(set(unit_localities(workspace, unit)[LOCALITY_ID])).any():
         return None, f"the latest scores are not for --unit {unit}: incident density only"
     return scores, f"blended with {len(scores)} locality scores"
 
