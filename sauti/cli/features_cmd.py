@@ -203,12 +203,11 @@ def _heatmap_scores(workspace, freq: str, unit: str):
     """The latest locality scores to blend in (None when there are none for ``unit``) and a note."""
     from sauti.errors import SautiError
     from sauti.features import unit_localities
+    from sauti.models import latest_scores  # a broken import fails loudly, not as "no scores"
 
     try:
-        from sauti.models import latest_scores
-
         scores = latest_scores(workspace, freq=freq, unit=unit)
-    except (ImportError, SautiError, sqlite3.Error):
+    except (SautiError, sqlite3.Error):
         scores = None
     if scores is None or not len(scores):
         return None, "no model scores yet: incident density only"
