@@ -424,7 +424,7 @@ def _panels_html(source: DataSource, shown: MapPeriod | None, views: list[mapcon
         title=_title(shown, through),
         period_options=[]
         if shown is None
-        else [(f"{p:%Y-%m-%d}", shown.name(p)) for p in reversed(shown.periods)],
+        else [(f"{p:%Y-%m-%d}", shown.forecast_of(p)) for p in reversed(shown.periods)],  # as the title
         period_value=None if shown is None else f"{shown.period:%Y-%m-%d}",
         warnings=_warnings(source, through),
         note=None if shown is None or shown.latest else _PAST_NOTE,

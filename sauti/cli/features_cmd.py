@@ -108,14 +108,28 @@ def features(
         f"({summary['first_period']} … {summary['last_period']}), {summary['variables']} variables "
         f"in {seconds:.1f} s → {path}"
     )
-    placed = ", ".join(f"{k} {v}" for k, v in sorted(summary["incident_assignment"].items()))
-    typer.echo(f"  incidents: {placed or 'none'}")
+    typer.echo(f"  incidents: {_placement(summary['incident_assignment']) or 'none'}")
     if summary["alert_assignment"]:
-        typer.echo(
-            f"  alerts: {', '.join(f'{k} {v}' for k, v in sorted(summary['alert_assignment'].items()))}"
-        )
+        typer.echo(f"  alerts: {_placement(summary['alert_assignment'])}")
     if report:
         typer.echo(f"  report: {summary['report']}")
+
+
+# how events were placed (features.assign's codes), in the words a person reads
+PLACEMENT_WORDS = {
+    "contains": "inside a locality",
+    "snapped": "snapped to the nearest locality",
+    "named": "placed by place name",
+    "stored": "at the locality they were reported for",
+    "region": "region only (not in locality counts)",
+    "country": "country only (not counted)",
+    "outside": "outside every locality (not counted)",
+}
+
+
+def _placement(counts: dict[str, int]) -> str:
+    """``{"contains": 1734, "region": 85}`` → "1,734 inside a locality, 85 region only (…)"."""
+    return ", ".join(f"{n:,} {PLACEMENT_WORDS.get(code, code)}" for code, n in counts.items())
 
 
 def heatmap(
