@@ -123,6 +123,22 @@ def _parse_instant(text: str, end: bool = False) -> datetime | None:
     return value
 
 
+def parse_period(text: str | None, name: str = "period") -> str | None:
+    """A scored period asked for as ``YYYY-MM-DD``: a real date the service can hold, or 422."""
+    if not text:
+        return None
+    try:
+        day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        raise InvalidInput(
+            f"{name}: not a date (use YYYY-MM-DD)", [{"field": name, "reason": "not a date"}]
+        ) from None
+    if not EARLIEST <= day <= LATEST:
+        reason = f"dates must lie between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}"
+        raise InvalidInput(f"{name}: {reason}", [{"field": name, "reason": reason}])
+    return text
+
+
 def parse_datetime(text: str | None) -> tuple[datetime | None, datetime | None] | None:
     """OGC ``datetime``: an instant, or an interval ``start/end`` with ``..`` (or nothing) for open ends.
 
@@ -185,6 +201,7 @@ class LocalityQuery:
 
     def __post_init__(self) -> None:
         self.bbox_tuple = parse_bbox(self.bbox)
+        parse_period(self.period)
 
 
 @dataclass

@@ -26,7 +26,7 @@ import pandas as pd
 import shapely
 import xarray as xr
 
-from sauti.constants import DEFAULT_SURFACE
+from sauti.constants import DEFAULT_SURFACE, LOCALITY_ID
 from sauti.geo import utm_crs
 
 NODATA = -9999.0
@@ -215,8 +215,8 @@ def _score_raster(grid: _SurfaceGrid, scores: pd.DataFrame, relative: bool) -> t
     """Each locality's probability burnt into its pixels (optionally relative to the highest)."""
     from rasterio.features import rasterize
 
-    probability = grid.units[["locality_id"]].merge(
-        scores[["locality_id", "probability"]].drop_duplicates("locality_id"), on="locality_id", how="left"
+    probability = grid.units[[LOCALITY_ID]].merge(
+        scores[[LOCALITY_ID, "probability"]].drop_duplicates(LOCALITY_ID), on=LOCALITY_ID, how="left"
     )["probability"]
     probability = probability.fillna(0.0).clip(0, 1).to_numpy(float)
     score_peak = float(probability.max()) if len(probability) else 0.0

@@ -13,7 +13,7 @@ import shapely
 from pyproj import CRS, Transformer
 from sauti.features.units import make_grid
 
-from sauti.constants import ALERT_CATEGORIES, ALERT_VERIFICATION, INCIDENT_CATEGORIES
+from sauti.constants import ALERT_CATEGORIES, ALERT_VERIFICATION, INCIDENT_CATEGORIES, LOCALITY_ID
 
 CENTRE = (20.9, 6.6)  # near the middle of CAR, for realistic projections
 
@@ -32,7 +32,7 @@ def synthetic_grid(
     band = max(1, side_cells // regions_per_side)
     grid["admin1_id"] = [f"R{r // band}_{c // band}" for r, c in zip(grid["row"], grid["col"], strict=True)]
     grid["admin1_name"] = grid["admin1_id"]
-    grid["name"] = grid["locality_id"]
+    grid["name"] = grid[LOCALITY_ID]
     grid["level"] = "grid"
     return grid
 
@@ -73,7 +73,7 @@ def synthetic_alerts(
     """``n`` alerts: half resolved to a grid cell id, half with a point only."""
     rng = np.random.default_rng(seed)
     minx, miny, maxx, maxy = grid.total_bounds
-    ids = grid["locality_id"].to_numpy()
+    ids = grid[LOCALITY_ID].to_numpy()
     resolved = rng.random(n) < 0.5
     return pd.DataFrame(
         {
@@ -82,7 +82,7 @@ def synthetic_alerts(
             + pd.to_timedelta(rng.integers(0, weeks * 7 * 24, n), unit="h"),
             "category": rng.choice(list(ALERT_CATEGORIES), size=n),
             "verification": rng.choice(list(ALERT_VERIFICATION), size=n, p=[0.6, 0.25, 0.15]),
-            "locality_id": np.where(resolved, ids[rng.integers(0, len(ids), n)], None),
+            LOCALITY_ID: np.where(resolved, ids[rng.integers(0, len(ids), n)], None),
             "longitude": np.where(resolved, np.nan, rng.uniform(minx, maxx, n)),
             "latitude": np.where(resolved, np.nan, rng.uniform(miny, maxy, n)),
         }

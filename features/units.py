@@ -167,7 +167,7 @@ def grid_localities(workspace, cell_km: float, *, stored: gpd.GeoDataFrame | Non
     out["area_km2"] = grid["area_km2"].to_numpy()
     out["alt_names"] = [[] for _ in range(len(out))]
     if admin0 is not None:
-        out["admin0_id"], out["admin0_name"] = admin0["locality_id"], admin0["name"]
+        out["admin0_id"], out["admin0_name"] = admin0[LOCALITY_ID], admin0["name"]
     levels = workspace.levels()
     if "admin1" in levels:
         admin1 = stored_level(workspace, "admin1", stored)

@@ -39,11 +39,17 @@ from sauti.ingest.tabular import (
 )
 from sauti.ingest.validate import RowChecker, blank, parse_numbers
 
-from sauti.constants import ALERT_CHANNELS, ALERT_COLUMNS, ALERT_SEVERITY_RANGE, ALERT_VERIFICATION
+from sauti.constants import (
+    ALERT_CHANNELS,
+    ALERT_COLUMNS,
+    ALERT_SEVERITY_RANGE,
+    ALERT_VERIFICATION,
+    LOCALITY_ID,
+)
 from sauti.privacy import PHONE_MIN_DIGITS, fold, fold_word, may_hold_phone_number, reporter_ref, scrub_text
 from sauti.store import utc_now
 
-KEY_FIELDS = ("alert_id", "locality_id")
+KEY_FIELDS = ("alert_id", LOCALITY_ID)
 """Keys, never scrubbed: an SMS gateway's numeric id is not a phone number (scrubbing it made
 distinct alerts "duplicates" of each other)."""
 REJECT_FIELD_CHARS = 2_000
@@ -444,7 +450,7 @@ def _locate(
 ) -> dict[Any, tuple[PlaceMatch | None, str]]:
     """Where each alert is: P-code > point > place column > free text (or ``unresolved``)."""
     places = safe["place"].where(~blank(safe["place"]), None).tolist()
-    loc_ids = safe["locality_id"].astype(str).str.strip().tolist()
+    loc_ids = safe[LOCALITY_ID].astype(str).str.strip().tolist()
     texts = text.tolist()
     point_matches = gazetteer.locate_points(lon.to_numpy(dtype=float), lat.to_numpy(dtype=float))
     located: dict[Any, tuple[PlaceMatch | None, str]] = {}
@@ -479,7 +485,7 @@ def _assemble(
         places[i] if places[i] else (located[i][0].matched if located[i][1] == "gazetteer" else None)
         for i in keep
     ]
-    rows["locality_id"] = [located[i][0].locality_id if located[i][0] else None for i in keep]
+    rows[LOCALITY_ID] = [located[i][0].locality_id if located[i][0] else None for i in keep]
     rows["locality_confidence"] = [located[i][0].confidence if located[i][0] else None for i in keep]
     rows["location_source"] = [located[i][1] for i in keep]
     rows = rows[list(ALERT_COLUMNS)].assign(created_at=now, updated_at=now)

@@ -18,7 +18,7 @@ from sauti.ingest.alert_prepare import PreparedAlerts, prepare_alerts
 from sauti.ingest.alert_store import IdempotencyKey, alert_context, save_reply, store_alerts, stored_reply
 from sauti.ingest.runs import ingest_run
 
-from sauti.constants import DEFAULT_TIMEZONE
+from sauti.constants import DEFAULT_TIMEZONE, LOCALITY_ID
 from sauti.store import Workspace
 
 Reply = tuple[int, dict]
@@ -158,7 +158,7 @@ def _outcomes(index: pd.Index, prepared: PreparedAlerts, status: dict[Any, str])
                 row=int(idx),
                 status=status[idx],
                 alert_id=row["alert_id"],
-                locality_id=row["locality_id"],
+                locality_id=row[LOCALITY_ID],
                 locality_name=prepared.names.get(idx),
                 locality_confidence=None if confidence is None or pd.isna(confidence) else float(confidence),
                 location_source=row["location_source"],

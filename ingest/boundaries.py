@@ -30,7 +30,7 @@ from sauti.ingest.report import IngestReport, raw_json
 from sauti.ingest.runs import ProgressCallback, ingest_run
 from sauti.ingest.validate import RowChecker, blank
 
-from sauti.constants import LEVELS, LOCALITY_COLUMNS, STORAGE_CRS
+from sauti.constants import LEVELS, LOCALITY_COLUMNS, LOCALITY_ID, STORAGE_CRS
 from sauti.geo import EQUAL_AREA_CRS, parent_positions
 from sauti.store import Workspace
 
@@ -188,7 +188,7 @@ def localities_frame(frame: gpd.GeoDataFrame, choice: SchemaChoice, level: str) 
         return frame[name].astype("object").where(~blank(frame[name]), None)
 
     out = pd.DataFrame(index=frame.index)
-    out["locality_id"] = column(choice.id_field)
+    out[LOCALITY_ID] = column(choice.id_field)
     out["name"] = column(choice.name_field)
     out["level"] = level
     for k in range(0, 4):
@@ -239,7 +239,7 @@ def derive_parent_levels(attrs: pd.DataFrame, geoms: gpd.GeoSeries, level: str) 
         dissolved = frame.dissolve(by=f"admin{k}_id", as_index=False, aggfunc="first")
         parent = pd.DataFrame(
             {
-                "locality_id": dissolved[f"admin{k}_id"],
+                LOCALITY_ID: dissolved[f"admin{k}_id"],
                 "name": dissolved[f"admin{k}_name"].fillna(dissolved[f"admin{k}_id"]),
                 "level": f"admin{k}",
             }
@@ -283,7 +283,7 @@ def ingest_boundaries(
     attrs.index = raw.index
     geoms, reasons = _repair(gpd.GeoSeries(frame.geometry.to_numpy(), index=raw.index, crs=STORAGE_CRS))
     checker = RowChecker(path.name, raw)
-    checker.fail(attrs["locality_id"].isna(), "locality_id", "required value is missing")
+    checker.fail(attrs[LOCALITY_ID].isna(), LOCALITY_ID, "required value is missing")
     checker.fail(attrs["name"].isna(), "name", "required value is missing")
     checker.fail(reasons.notna(), "geometry", reasons.fillna(""))
     good = checker.good
@@ -330,7 +330,7 @@ def _parents_by_location(
     out = attrs.copy()
     for k in range(n):
         own = k == n - 1
-        out[f"admin{k}_id"] = picked["locality_id" if own else f"admin{k}_id"].to_numpy()
+        out[f"admin{k}_id"] = picked[LOCALITY_ID if own else f"admin{k}_id"].to_numpy()
         out[f"admin{k}_name"] = picked["name" if own else f"admin{k}_name"].to_numpy()
     out["parent_id"], out["parent_name"] = out[f"{parent_level}_id"], out[f"{parent_level}_name"]
     note = f"{parent_level} parents found by location among the {len(parents)} stored {parent_level} units"
@@ -350,7 +350,7 @@ def _store_place_names(run, rows: pd.DataFrame) -> None:
     names = [(r.name, r.locality_id, "admin") for r in rows.itertuples()]
     for r in rows.itertuples():
         names.extend((alt, r.locality_id, "alt") for alt in json.loads(r.alt_names))
-    frame = pd.DataFrame(names, columns=["name", "locality_id", "kind"])
+    frame = pd.DataFrame(names, columns=["name", LOCALITY_ID, "kind"])
     insert_ignore(run.con, "place_names", frame.assign(run_id=run.run_id))
 
 

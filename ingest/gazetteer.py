@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sauti.constants import LEVELS
+from sauti.constants import LEVELS, LOCALITY_ID
 from sauti.privacy import fold, fold_word
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -176,7 +176,7 @@ class Gazetteer:
         self.localities = localities.reset_index(drop=True)
         self._info = {
             row.locality_id: (row.name, row.level)
-            for row in self.localities[["locality_id", "name", "level"]].itertuples(index=False)
+            for row in self.localities[[LOCALITY_ID, "name", "level"]].itertuples(index=False)
         }
         self._ancestors = self._ancestor_map(self.localities)
         entries: set[_Entry] = set()
@@ -184,7 +184,7 @@ class Gazetteer:
             entries.add(_Entry(compact(name), loc_id, _LEVEL_RANK.get(level, 0)))
         if "alt_names" in self.localities:
             for loc_id, alts, level in zip(
-                self.localities["locality_id"],
+                self.localities[LOCALITY_ID],
                 self.localities["alt_names"],
                 self.localities["level"],
                 strict=True,
@@ -225,7 +225,7 @@ class Gazetteer:
             c for c in ("admin0_id", "admin1_id", "admin2_id", "admin3_id", "parent_id") if c in localities
         ]
         out: dict[str, set[str]] = {}
-        for row in localities[["locality_id", *cols]].itertuples(index=False, name=None):
+        for row in localities[[LOCALITY_ID, *cols]].itertuples(index=False, name=None):
             out[row[0]] = {v for v in row[1:] if isinstance(v, str) and v and v != row[0]}
         return out
 
@@ -261,7 +261,7 @@ class Gazetteer:
         points = shapely.points(lon[idx], lat[idx])
         pt_pos, geom_pos = self._tree.query(points, predicate="intersects")
         best: dict[int, tuple[int, str]] = {}
-        ids = self.localities["locality_id"].to_numpy()
+        ids = self.localities[LOCALITY_ID].to_numpy()
         levels = self.localities["level"].to_numpy()
         for p, g in zip(pt_pos, geom_pos, strict=True):
             rank = _LEVEL_RANK.get(levels[g], 0)
@@ -490,7 +490,7 @@ def ingest_places(
             names += [a.strip() for a in re.split(r"[;|]", str(raw.at[idx, alt_col])) if a.strip()]
         for name in names:
             rows.append((name, loc_id, "settlement", float(lon[idx]), float(lat[idx])))
-    frame = pd.DataFrame(rows, columns=["name", "locality_id", "kind", "longitude", "latitude"])
+    frame = pd.DataFrame(rows, columns=["name", LOCALITY_ID, "kind", "longitude", "latitude"])
     with ingest_run(workspace, "settlements", path, fmt=path.suffix.lstrip(".") or None) as run:
         run.count_read(len(raw))
         run.reject(checker.rejects())

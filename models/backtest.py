@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 from sauti.models.baselines import BASELINES, baseline_scores
-from sauti.models.catalog import PRIMARY, SAUTI_DESIGN
+from sauti.models.catalog import PRIMARY, sauti_design
 from sauti.models.ensemble import SautiClassifier
 from sauti.models.estimators import PlattScoreClassifier, single_thread
 from sauti.models.metrics import (
@@ -255,7 +255,7 @@ def backtest_cube(
         ``advance(n)`` called once per origin.
     sauti_params : dict, optional
         Parameters of :class:`~sauti.models.ensemble.SautiClassifier` overriding the design
-        (:data:`~sauti.models.catalog.SAUTI_DESIGN`), for design experiments on validation origins.
+        (:func:`~sauti.models.catalog.sauti_design`), for design experiments on validation origins.
     """
     origins = origin_indices(cube, start, end)
     specs = _resolve_models(models)
@@ -265,7 +265,7 @@ def backtest_cube(
         log.warning(
             "no forecast between %s and %s has an observed incident: metrics are undefined", start, end
         )
-    stacking = _Stacking(restack_every, {**SAUTI_DESIGN, **(sauti_params or {})})
+    stacking = _Stacking(restack_every, {**sauti_design(horizon), **(sauti_params or {})})
     records: list[pd.DataFrame] = []
     for k, origin in enumerate(origins):
         blocks = _forecast_origin(k, origin, panel, specs, stacking, horizon, random_state)

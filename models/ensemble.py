@@ -22,7 +22,10 @@ from sauti.models.estimators import (
     PlattScoreClassifier,
     _binary_classes,
     _BinaryMixin,
+    _fit_platt,
+    _logit,
     _pipeline,
+    _sigmoid,
     _time_folds,
     single_thread,
 )
@@ -30,6 +33,7 @@ from scipy.optimize import minimize
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import average_precision_score
 from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -52,6 +56,14 @@ LEARNED_FEATURES: tuple[str, ...] = (
     f"since_{_T}",
     "decay_fatalities_hl3",
 )
+#: Features of the learned member at horizons beyond one period (design 2, chosen on validation
+#: origins at h = 3): :data:`LEARNED_FEATURES` plus the neighbours' violent count at half-life 6 (the
+#: `neighbourhood` rule's lag) and fatalities at half-life 12.
+LONG_HORIZON_FEATURES: tuple[str, ...] = (
+    *LEARNED_FEATURES,
+    "splag1_decay_count_violent_hl6",
+    "decay_fatalities_hl12",
+)
 #: Baseline rules pooled by default (names in the baseline registry).
 DEFAULT_RULES: tuple[str, ...] = (
     "climatology",
@@ -62,6 +74,9 @@ DEFAULT_RULES: tuple[str, ...] = (
 )
 #: Learned member kinds.
 LEARNERS = ("logistic", "boosting")
+#: How members are pooled: ``"linear"`` averages probabilities; ``"logit"`` averages log-odds and
+#: recalibrates the pooled log-odds once (Platt) on the training window.
+COMBINERS = ("linear", "logit")
 
 
 def _rule_columns(names: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
@@ -114,12 +129,16 @@ def _member_probability(member: BaseEstimator, X: np.ndarray) -> np.ndarray:
     return member.predict_proba(X)[:, 1]
 
 
-def stack_weights(probabilities: np.ndarray, labels: np.ndarray, shrinkage: float) -> np.ndarray:
+def stack_weights(
+    probabilities: np.ndarray, labels: np.ndarray, shrinkage: float, combiner: str = "linear"
+) -> np.ndarray:
     """Non-negative weights summing to one that minimise the pool's log loss, shrunk to equal weights.
 
-    Minimises ``sum_i logloss(y_i, P_i . w) + shrinkage * ||w - 1/K||^2`` (``shrinkage`` in nats of
-    total log loss): with few positives in the validation folds the weights stay near equal, with
-    many the data decide.
+    Minimises ``sum_i logloss(y_i, pool_i(w)) + shrinkage * ||w - 1/K||^2`` (``shrinkage`` in nats
+    of total log loss): with few positives in the validation folds the weights stay near equal, with
+    many the data decide. ``combiner="linear"`` pools probabilities (``P . w``); ``"logit"`` pools
+    log-odds and judges them after a Platt map fitted jointly (``sigmoid(a + s * logit(P) . w)``),
+    so the weights are chosen for ranking and the map takes care of calibration.
     """
     n, k = probabilities.shape
     uniform = np.full(k, 1.0 / k)
@@ -127,7 +146,29 @@ def stack_weights(probabilities: np.ndarray, labels: np.ndarray, shrinkage: floa
         return uniform
     P = np.clip(probabilities, _EPS, 1 - _EPS)
     y = labels.astype(float)
+    if combiner == "logit":
+        objective, start, bounds = _logit_objective(_logit(P), y, uniform, shrinkage)
+    else:
+        objective, start, bounds = _linear_objective(P, y, uniform, shrinkage)
+    result = minimize(
+        objective,
+        start,
+        jac=True,
+        method="SLSQP",
+        bounds=bounds,
+        constraints=(
+            {
+                "type": "eq",
+                "fun": lambda v: v[:k].sum() - 1.0,
+                "jac": lambda v: np.r_[np.ones(k), np.zeros(v.size - k)],
+            },
+        ),
+    )
+    w = np.clip(result.x[:k] if result.success else uniform, 0.0, None)
+    return w / w.sum()
 
+
+def _linear_objective(P, y, uniform, shrinkage):
     def objective(w: np.ndarray) -> tuple[float, np.ndarray]:
         p = np.clip(P @ w, _EPS, 1 - _EPS)
         loss = -np.sum(y * np.log(p) + (1 - y) * np.log1p(-p))
@@ -135,16 +176,36 @@ def stack_weights(probabilities: np.ndarray, labels: np.ndarray, shrinkage: floa
         diff = w - uniform
         return loss + shrinkage * float(diff @ diff), grad + 2 * shrinkage * diff
 
-    result = minimize(
-        objective,
-        uniform,
-        jac=True,
-        method="SLSQP",
-        bounds=[(0.0, 1.0)] * k,
-        constraints=({"type": "eq", "fun": lambda w: w.sum() - 1.0, "jac": lambda w: np.ones_like(w)},),
-    )
-    w = np.clip(result.x if result.success else uniform, 0.0, None)
-    return w / w.sum()
+    return objective, uniform, [(0.0, 1.0)] * uniform.size
+
+
+def _logit_objective(L, y, uniform, shrinkage):
+    k = uniform.size
+
+    def objective(v: np.ndarray) -> tuple[float, np.ndarray]:
+        w, a, s = v[:k], v[k], v[k + 1]
+        pooled = L @ w
+        z = a + s * pooled
+        loss = float(np.sum(np.logaddexp(0.0, z) - y * z))
+        r = _sigmoid(z) - y
+        diff = w - uniform
+        grad = np.r_[s * (L.T @ r) + 2 * shrinkage * diff, r.sum(), r @ pooled]
+        return loss + shrinkage * float(diff @ diff), grad
+
+    start = np.r_[uniform, 0.0, 1.0]
+    return objective, start, [(0.0, 1.0)] * k + [(None, None), (1e-3, None)]
+
+
+def top_members(probabilities: np.ndarray, labels: np.ndarray, k: int | None) -> np.ndarray:
+    """Indices of the ``k`` members with the highest average precision on the inner validation blocks.
+
+    ``None`` (or too few validation rows to rank) keeps every member.
+    """
+    m = probabilities.shape[1]
+    if k is None or k >= m or labels.size == 0 or np.unique(labels).size < 2:
+        return np.arange(m)
+    ap = np.array([average_precision_score(labels, probabilities[:, j]) for j in range(m)])
+    return np.sort(np.argsort(-ap, kind="stable")[: max(int(k), 1)])
 
 
 class SautiClassifier(_BinaryMixin, ClassifierMixin, BaseEstimator):
@@ -177,6 +238,13 @@ class SautiClassifier(_BinaryMixin, ClassifierMixin, BaseEstimator):
         Inverse L2 strength of the logistic member.
     shrinkage : float
         Pull of the weights towards equal weights (nats of total validation log loss).
+    combiner : {"linear", "logit"}
+        Pool probabilities (``"linear"``) or log-odds (``"logit"``: the pooled log-odds are mapped to
+        a probability by a Platt map fitted once on the training window; ranking follows the
+        log-odds, so a member's strong evidence is not averaged away by near-zero probabilities).
+    top_k : int, optional
+        Pool only the ``top_k`` members with the highest average precision on the inner validation
+        blocks (the others get weight 0); ``None`` pools every member.
     weights : dict, optional
         Fixed member weights (name → weight): no inner validation, members are only refitted.
         The backtest passes the weights learned at an earlier origin (inside that origin's window).
@@ -194,7 +262,10 @@ class SautiClassifier(_BinaryMixin, ClassifierMixin, BaseEstimator):
     feature_medians_ : ndarray
         Training medians of every column (reference for per-prediction contributions).
     validation_ : dict
-        Inner validation: folds, rows, positives and each member's and the pool's log loss.
+        Inner validation: folds, rows, positives, each member's and the pool's log loss and each
+        member's average precision.
+    calibration_ : tuple of float or None
+        Intercept and slope of the Platt map of the ``"logit"`` pool (``None`` for ``"linear"``).
     """
 
     def __init__(
@@ -208,6 +279,8 @@ class SautiClassifier(_BinaryMixin, ClassifierMixin, BaseEstimator):
         horizon: int = 1,
         C: float = 0.1,
         shrinkage: float = 3.0,
+        combiner: str = "linear",
+        top_k: int | None = None,
         weights: dict[str, float] | None = None,
         random_state=None,
     ) -> None:
@@ -220,6 +293,8 @@ class SautiClassifier(_BinaryMixin, ClassifierMixin, BaseEstimator):
         self.horizon = horizon
         self.C = C
         self.shrinkage = shrinkage
+        self.combiner = combiner
+        self.top_k = top_k
         self.weights = weights
         self.random_state = random_state
 
@@ -247,9 +322,13 @@ class SautiClassifier(_BinaryMixin, ClassifierMixin, BaseEstimator):
         else:
             folds = _time_folds(Xu, target, periods, self.n_splits, self.horizon - 1, self.validation_periods)
             oof, labels = self._out_of_time(builders, Xu, target, folds)
-            weights = stack_weights(oof, labels, self.shrinkage)
+            weights = self._learn_weights(oof, labels)
         self.weights_ = {name: float(w) for (name, _), w in zip(builders, weights, strict=True)}
         self.members_ = [(name, _fit_member(build(), Xu, target)) for name, build in builders] if both else []
+        self.calibration_ = None
+        if self.combiner == "logit" and both:  # one Platt map of the pooled log-odds, on the window
+            slope, intercept = _fit_platt(self._pooled_logit(Xu), target)
+            self.calibration_ = (intercept, slope)
         self.validation_ = self._validation_summary(oof, labels, weights, folds, builders)
         medians = np.zeros(X.shape[1])
         with warnings.catch_warnings():
@@ -257,6 +336,15 @@ class SautiClassifier(_BinaryMixin, ClassifierMixin, BaseEstimator):
             medians[self.used_features_] = np.nan_to_num(np.nanmedian(Xu, axis=0))
         self.feature_medians_ = medians
         return self
+
+    def _learn_weights(self, oof: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        """Weights from the inner validation blocks: the ``top_k`` members by AP, stacked on log loss."""
+        if self.combiner not in COMBINERS:
+            raise ValueError(f"unknown combiner {self.combiner!r}; known: {', '.join(COMBINERS)}")
+        chosen = top_members(oof, labels, self.top_k)
+        weights = np.zeros(oof.shape[1])
+        weights[chosen] = stack_weights(oof[:, chosen], labels, self.shrinkage, self.combiner)
+        return weights
 
     def _members(self, names: list[str]) -> list[tuple[str, Callable[[], BaseEstimator]]]:
         """Member builders; sets ``used_features_`` (the columns any member reads)."""
@@ -298,18 +386,29 @@ class SautiClassifier(_BinaryMixin, ClassifierMixin, BaseEstimator):
             blocks.append(np.column_stack([_member_probability(m, X[va]) for m in fitted]))
         return np.vstack(blocks), np.concatenate([target[va] for _, va in folds])
 
-    @staticmethod
-    def _validation_summary(oof, labels, weights, folds, builders) -> dict:
+    def _validation_summary(self, oof, labels, weights, folds, builders) -> dict:
         def logloss(p):
             p = np.clip(p, _EPS, 1 - _EPS)
             return float(-np.mean(labels * np.log(p) + (1 - labels) * np.log1p(-p))) if labels.size else None
 
+        ranked = labels.size > 0 and np.unique(labels).size == 2
+        pool = None
+        if labels.size:
+            pool = oof @ weights
+            if self.combiner == "logit":
+                z = _logit(np.clip(oof, _EPS, 1 - _EPS)) @ weights
+                slope, intercept = _fit_platt(z, labels)
+                pool = _sigmoid(intercept + slope * z)
         return {
             "folds": len(folds),
             "rows": int(labels.size),
             "positives": int(labels.sum()),
             "log_loss": {name: logloss(oof[:, k]) for k, (name, _) in enumerate(builders)}
-            | {"pool": logloss(oof @ weights) if labels.size else None},
+            | {"pool": logloss(pool) if pool is not None else None},
+            "average_precision": {
+                name: float(average_precision_score(labels, oof[:, k])) if ranked else None
+                for k, (name, _) in enumerate(builders)
+            },
         }
 
     def predict_proba_columns(self, Xu) -> np.ndarray:
@@ -327,6 +426,9 @@ class SautiClassifier(_BinaryMixin, ClassifierMixin, BaseEstimator):
         return self._pool(X[:, self.used_features_])
 
     def _pool(self, Xu: np.ndarray) -> np.ndarray:
+        if self.combiner == "logit":
+            intercept, slope = self.calibration_
+            return _sigmoid(intercept + slope * self._pooled_logit(Xu))
         with single_thread():
             pool = np.zeros(Xu.shape[0])
             for name, member in self.members_:
@@ -334,6 +436,16 @@ class SautiClassifier(_BinaryMixin, ClassifierMixin, BaseEstimator):
                 if weight > 0:
                     pool += weight * _member_probability(member, Xu)
         return pool
+
+    def _pooled_logit(self, Xu: np.ndarray) -> np.ndarray:
+        """The members' log-odds averaged with the pool's weights (before the Platt map)."""
+        with single_thread():
+            pooled = np.zeros(Xu.shape[0])
+            for name, member in self.members_:
+                weight = self.weights_[name]
+                if weight > 0:
+                    pooled += weight * _logit(np.clip(_member_probability(member, Xu), _EPS, 1 - _EPS))
+        return pooled
 
     def describe(self) -> str:
         """One line naming the members and their weights, heaviest first."""

@@ -24,12 +24,9 @@ def model_features(cube: xr.Dataset, *, use_alerts: bool = True) -> list[str]:
     variable derived from alerts (name containing ``alerts_``) is left out, which is how headline
     skill is measured on real incident data only.
     """
-    try:  # the features layer's own list, when it exists
-        from sauti.features import feature_names
+    from sauti.features import feature_names  # the features layer's own list (a broken import fails)
 
-        names = list(feature_names(cube))
-    except (ImportError, AttributeError, KeyError, ValueError):
-        names = list(cube.data_vars)
+    names = list(feature_names(cube))
     allowed = {(LOCALITY_DIM, PERIOD_DIM), (PERIOD_DIM, LOCALITY_DIM), (LOCALITY_DIM,), (PERIOD_DIM,)}
     out = []
     for name in names:

@@ -49,7 +49,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None, help="keep each horizon's outputs in OUT/h<N>")
     args = parser.parse_args()
     from sauti.models.backtest import run_backtest
-    from sauti.models.catalog import SAUTI_DESIGN
+    from sauti.models.catalog import sauti_design
     from sauti.models.report import metrics_markdown, verdict_line
     from sauti.models.result import BacktestResult
 
@@ -68,7 +68,7 @@ def main() -> None:
             print(metrics_markdown(metrics, detail))
             print("\n" + verdict_line(result))
             if args.period == "test":
-                _ledger(commit, horizon, start, end, metrics, detail, SAUTI_DESIGN)
+                _ledger(commit, horizon, start, end, metrics, detail, sauti_design(horizon))
 
 
 def _ledger(commit, horizon, start, end, metrics, detail, design) -> None:
@@ -79,7 +79,7 @@ def _ledger(commit, horizon, start, end, metrics, detail, design) -> None:
         "uncommitted_changes": commit[1],
         "period": f"{start}..{end}",
         "horizon": horizon,
-        "design": design,
+        "design": {k: list(v) if isinstance(v, tuple) else v for k, v in design.items()},
         "sauti": metrics["models"]["sauti"],
         "versus_best_baseline": {
             k: {kk: v.get(kk) for kk in ("baseline", "difference", "low", "high")} for k, v in versus.items()

@@ -292,3 +292,15 @@ def test_the_map_page_does_not_echo_a_period(server):
     assert response.status_code == 404
     assert PHONE not in response.text
     assert "YYYY-MM" in response.text  # it still says what is expected
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [("/api/v1/localities", "0000-00-00"), ("/api/v1/localities/rising", "2022-02-30"),
+     ("/api/v1/localities", "1500-01-01")],
+    ids=["year-zero", "february-30", "before-1678"],
+)  # fmt: skip
+def test_impossible_periods_are_422_not_500(server, path, value):
+    response = server.get(path, "planner", params={"period": value})
+    assert response.status_code == 422, response.text
+    assert [e["field"] for e in response.json()["errors"]] == ["period"]

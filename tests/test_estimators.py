@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
-from sauti.models.ensemble import LEARNED_FEATURES, SautiClassifier, stack_weights
+from sauti.models.ensemble import LEARNED_FEATURES, SautiClassifier, stack_weights, top_members
 from sauti.models.estimators import (
     ColumnSubset,
     PeriodSplit,
@@ -25,6 +25,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
         TemporalCalibratedClassifier(LogisticRegression()),
         SautiClassifier(n_splits=2, random_state=0),
         SautiClassifier(learners=("logistic", "boosting"), n_splits=2, random_state=0),
+        SautiClassifier(combiner="logit", top_k=2, n_splits=2, random_state=0),
         ColumnSubset(),
     ],
     expected_failed_checks=lambda est: (
@@ -193,3 +194,75 @@ def test_period_split_with_test_size_validates_on_the_latest_periods():
     # a window too short for 3 blocks of 12 falls back to equal blocks
     short = np.arange(20)
     assert len(list(PeriodSplit(n_splits=3, test_size=12).split(short, groups=short))) == 3
+
+
+def test_logit_pool_averages_log_odds_and_is_recalibrated_once():
+    X, y, periods = _panel(seed=4)
+    model = SautiClassifier(combiner="logit", random_state=0).fit(X, y, periods=periods)
+    assert_allclose(sum(model.weights_.values()), 1.0)
+    assert min(model.weights_.values()) >= 0
+    used = X.to_numpy()[:, model.used_features_]
+    logit = {
+        n: np.log(m.predict_proba(used)[:, 1]) - np.log(m.predict_proba(used)[:, 0])
+        for n, m in model.members_
+    }
+    pooled = sum(model.weights_[n] * logit[n] for n in logit)
+    a, s = model.calibration_
+    assert s > 0
+    assert_allclose(model.predict_proba(X)[:, 1], 1 / (1 + np.exp(-(a + s * pooled))), rtol=1e-6)
+    # the Platt map is fitted on the training window: the mean forecast matches its positive rate
+    assert_allclose(model.predict_proba(X)[:, 1].mean(), y.mean(), rtol=1e-2)
+    assert_allclose(model.predict_proba_columns(used), model.predict_proba(X))
+
+
+def test_stacking_on_log_odds_prefers_the_better_member():
+    rng = np.random.default_rng(0)
+    y = (rng.random(4000) < 0.05).astype(float)
+    good = np.where(y == 1, 0.3, 0.03) * rng.uniform(0.8, 1.2, 4000)
+    bad = rng.uniform(0.02, 0.08, 4000)
+    free = stack_weights(np.column_stack([good, bad]), y, shrinkage=0.0, combiner="logit")
+    assert free[0] > 0.9
+    assert_allclose(free.sum(), 1.0)
+
+
+def test_top_members_ranks_by_average_precision_on_the_validation_blocks():
+    rng = np.random.default_rng(1)
+    y = (rng.random(3000) < 0.05).astype(int)
+    noise = rng.random(3000)
+    P = np.column_stack([noise, y * 0.5 + noise, y * 0.2 + noise, y * 0.9 + noise])
+    assert top_members(P, y, 2).tolist() == [1, 3]
+    assert top_members(P, y, None).tolist() == [0, 1, 2, 3]
+    assert top_members(P, np.zeros(3000), 1).tolist() == [0, 1, 2, 3]  # nothing to rank on: keep all
+
+
+def test_top_k_selection_uses_the_training_window_only():
+    X, y, periods = _panel(seed=6, n_periods=80)
+    model = SautiClassifier(top_k=3, window=48, random_state=0).fit(X, y, periods=periods)
+    kept = [n for n, w in model.weights_.items() if w > 0]
+    assert 1 <= len(kept) <= 3
+    ap = model.validation_["average_precision"]
+    best3 = sorted(ap, key=lambda n: -ap[n])[:3]
+    assert set(kept) <= set(best3)
+    # labels before the window (and after the data passed to fit) cannot change the choice
+    y_scrambled = y.copy()
+    early = periods <= periods.max() - 48
+    y_scrambled[early] = np.random.default_rng(0).permutation(y[early])
+    again = SautiClassifier(top_k=3, window=48, random_state=0).fit(X, y_scrambled, periods=periods)
+    assert again.weights_ == model.weights_
+    assert again.validation_ == model.validation_
+
+
+@pytest.mark.parametrize(
+    ("horizon", "shrinkage", "extra"),
+    [(1, 30.0, set()), (3, 100.0, {"splag1_decay_count_violent_hl6", "decay_fatalities_hl12"})],
+    ids=["h1-design1", "h3-longer"],
+)
+def test_the_served_sauti_model_takes_the_design_of_its_horizon(horizon, shrinkage, extra):
+    from sauti.models.catalog import resolve_model
+
+    model = resolve_model("sauti", horizon=horizon).estimator
+    assert model.horizon == horizon
+    assert model.shrinkage == shrinkage
+    assert model.window == 180
+    features = set(model.features if model.features is not None else LEARNED_FEATURES)
+    assert features - set(LEARNED_FEATURES) == extra

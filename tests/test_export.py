@@ -185,3 +185,16 @@ def test_the_format_follows_the_file_name(workspace, tmp_path):
     collection = json.loads(path.read_text(encoding="utf-8"))
     assert collection["type"] == "FeatureCollection"
     assert len(collection["features"]) == len(pyogrio.read_dataframe(path)) > 1000
+
+
+def test_the_summary_line_says_a_planners_alerts_are_counts_per_locality(workspace, tmp_path, capsys):
+    out = tmp_path / "alerts.csv"
+    assert main(["-w", str(workspace.root), "export", "alerts", "--out", str(out), "--role", "planner"]) == 0
+    with open(out, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    line = capsys.readouterr().out.strip()
+    assert line.startswith(f"alert counts for {len(rows)} localities (no alert text) as a planner sees them")
+    assert main(["-w", str(workspace.root), "export", "alerts", "--out", str(out), "--role", "analyst"]) == 0
+    with open(out, newline="", encoding="utf-8") as handle:
+        alerts = list(csv.DictReader(handle))
+    assert capsys.readouterr().out.startswith(f"{len(alerts)} alerts as an analyst sees them")

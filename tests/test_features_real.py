@@ -251,6 +251,16 @@ def test_cli_features_and_heatmap(ged_workspace, population, tmp_path, capsys):
     assert Path(out["cube"]) == cube_path(ged_workspace, freq="M", unit="admin3")
     assert Path(out["report"]).read_text(encoding="utf-8").count("data:image/png;base64,") == 1
 
+    # the same run for a person: placements in words, not the assignment codes
+    args = ["-w", ws, "features", "--unit", "admin3", "--freq", "M", "--population", str(population)]
+    assert main(args) == 0
+    lines = capsys.readouterr().out.splitlines()
+    incidents = next(line for line in lines if line.strip().startswith("incidents:"))
+    assert "85 region only (not in locality counts)" in incidents
+    assert "inside a locality" in incidents
+    assert "contains" not in incidents  # the code names of features.assign stay inside
+    assert "region 85" not in incidents
+
     target = tmp_path / "heat.tif"
     code = main(["-w", ws, "heatmap", "--out", str(target), "--resolution-km", "5", "--json"])
     out = json.loads(capsys.readouterr().out)

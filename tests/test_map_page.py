@@ -159,3 +159,39 @@ def test_no_popup_names_an_internal_code(server, role):
         assert not re.search(r"[a-z]_[a-z]", text), text
         for n, word in re.findall(r"\b(\d+) (deaths?|alerts?|false alarms?)\b", text):
             assert (n == "1") == (not word.endswith("s")), text  # "1 alert", "2 alerts", "0 deaths"
+
+
+@pytest.mark.parametrize(
+    ("units", "low", "high"),
+    [
+        ("probability (0-1)", "0%", "5.0% or more"),
+        ("relative index (0-1, 1 = highest; not a probability)", "0", "0.05 or more"),
+    ],
+    ids=["probability", "relative-index"],
+)
+def test_heatmap_legend_speaks_the_rasters_units(tmp_path, units, low, high):
+    """The legend states the raster's own units and description, in % when the values are probabilities."""
+    import numpy as np
+    import rasterio
+    from affine import Affine
+    from sauti.api.mapcontent import heatmap_legend
+    from sauti.api.services.source import DataSource
+
+    from sauti.settings import Settings
+    from sauti.store import Workspace
+
+    source = DataSource(Workspace(tmp_path / "ws"), Settings())
+    path = source.risk_surface_path
+    path.parent.mkdir(parents=True)
+    values = np.linspace(0, 0.05, 100 * 100, dtype="float32").reshape(100, 100)
+    profile = {"driver": "GTiff", "width": 100, "height": 100, "count": 1, "dtype": "float32"}
+    with rasterio.open(
+        path, "w", crs="EPSG:32634", transform=Affine(1000, 0, 0, 0, -1000, 0), **profile
+    ) as dst:
+        dst.write(values, 1)
+        dst.update_tags(units=units, description="What the cells hold, in a sentence.")
+    legend = heatmap_legend(source)
+    assert legend["units"] == units
+    assert legend["description"] == "What the cells hold, in a sentence."
+    assert legend["high"] == high  # the 99th percentile the tiles stretch to (0.0495 → 5.0% / 0.05)
+    assert legend["low"] == low

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
-from sauti.api.deps import LocalityQuery, get_source, require
+from sauti.api.deps import LocalityQuery, get_source, parse_period, require
 from sauti.api.schemas import NOT_FOUND
 from sauti.api.security import Principal, audit
 from sauti.api.services import risk
@@ -46,7 +46,7 @@ def rising_localities(
 ) -> dict:
     """The ``n`` largest increases in risk since the previous scored period, and the localities
     newly in the top 10% by rank (each with name, risk, previous risk, change and ranks)."""
-    return risk.rising(source, n, period)
+    return risk.rising(source, n, parse_period(period))
 
 
 @router.get("/periods", summary="Scored periods (for ?period= on /localities)")

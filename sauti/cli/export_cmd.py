@@ -57,8 +57,15 @@ def export(
     if as_json:
         typer.echo(json.dumps(summary))
         return
+    typer.echo(f"{_what(frame, collection, role)} → {written} ({fmt})")
+
+
+def _what(frame, collection: str, role: str) -> str:
+    """What the file holds, in words: a planner's alerts are counts per locality, not alerts."""
     article = "an" if role[0] in "aeiou" else "a"
-    typer.echo(f"{len(frame)} {collection} as {article} {role} sees them → {written} ({fmt})")
+    if collection == "alerts" and "alert_id" not in frame.columns:
+        return f"alert counts for {len(frame)} localities (no alert text) as {article} {role} sees them"
+    return f"{len(frame)} {collection} as {article} {role} sees them"
 
 
 def _format_of(out: Path) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import typer
 
+from sauti.constants import LOCALITY_ID
 from sauti.progress import progress_bar
 
 SAMPLE_POPULATION = (
@@ -107,14 +108,28 @@ def features(
         f"({summary['first_period']} … {summary['last_period']}), {summary['variables']} variables "
         f"in {seconds:.1f} s → {path}"
     )
-    placed = ", ".join(f"{k} {v}" for k, v in sorted(summary["incident_assignment"].items()))
-    typer.echo(f"  incidents: {placed or 'none'}")
+    typer.echo(f"  incidents: {_placement(summary['incident_assignment']) or 'none'}")
     if summary["alert_assignment"]:
-        typer.echo(
-            f"  alerts: {', '.join(f'{k} {v}' for k, v in sorted(summary['alert_assignment'].items()))}"
-        )
+        typer.echo(f"  alerts: {_placement(summary['alert_assignment'])}")
     if report:
         typer.echo(f"  report: {summary['report']}")
+
+
+# how events were placed (features.assign's codes), in the words a person reads
+PLACEMENT_WORDS = {
+    "contains": "inside a locality",
+    "snapped": "snapped to the nearest locality",
+    "named": "placed by place name",
+    "stored": "at the locality they were reported for",
+    "region": "region only (not in locality counts)",
+    "country": "country only (not counted)",
+    "outside": "outside every locality (not counted)",
+}
+
+
+def _placement(counts: dict[str, int]) -> str:
+    """``{"contains": 1734, "region": 85}`` → "1,734 inside a locality, 85 region only (…)"."""
+    return ", ".join(f"{n:,} {PLACEMENT_WORDS.get(code, code)}" for code, n in counts.items())
 
 
 def heatmap(
@@ -202,16 +217,15 @@ def _heatmap_scores(workspace, freq: str, unit: str):
     """The latest locality scores to blend in (None when there are none for ``unit``) and a note."""
     from sauti.errors import SautiError
     from sauti.features import unit_localities
+    from sauti.models import latest_scores  # a broken import fails loudly, not as "no scores"
 
     try:
-        from sauti.models import latest_scores
-
         scores = latest_scores(workspace, freq=freq, unit=unit)
-    except (ImportError, SautiError, sqlite3.Error):
+    except (SautiError, sqlite3.Error):
         scores = None
     if scores is None or not len(scores):
         return None, "no model scores yet: incident density only"
-    if not scores["locality_id"].isin(set(unit_localities(workspace, unit)["locality_id"])).any():
+    if not scores[LOCALITY_ID].isin(set(unit_localities(workspace, unit)[LOCALITY_ID])).any():
         return None, f"the latest scores are not for --unit {unit}: incident density only"
     return scores, f"blended with {len(scores)} locality scores"
 

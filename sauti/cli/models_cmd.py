@@ -7,6 +7,8 @@ from pathlib import Path
 
 import typer
 
+from sauti.constants import LOCALITY_ID
+
 
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the root app."""
@@ -269,4 +271,4 @@ def locality_names(ws, unit: str) -> dict[str, str]:
     from sauti.features.units import unit_localities
 
     units = unit_localities(ws, unit)
-    return dict(zip(units["locality_id"].astype(str), units["name"].astype(str), strict=True))
+    return dict(zip(units[LOCALITY_ID].astype(str), units["name"].astype(str), strict=True))

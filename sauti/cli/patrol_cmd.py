@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from sauti.constants import LOCALITY_ID
 from sauti.errors import SautiError
 
 
@@ -173,7 +174,7 @@ def patrol_eval(
     if not predictions.exists():
         raise SautiError(f"{predictions}: predictions file not found (run `sauti backtest --out DIR` first)")
     workspace = current_workspace()
-    frame = pd.read_csv(predictions, dtype={"locality_id": str})
+    frame = pd.read_csv(predictions, dtype={LOCALITY_ID: str})
     result = evaluate_patrol_plans(
         frame,
         unit_localities(workspace, unit),

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from sauti.constants import LOCALITY_ID
 from sauti.errors import SautiError
 from sauti.pipeline import SAMPLE, build_demo
 
@@ -140,7 +141,7 @@ def _print_top_localities(workspace, n: int = 5) -> None:
     from sauti.models import latest_scores
 
     scores = latest_scores(workspace).nsmallest(n, "rank")
-    names = workspace.localities().set_index("locality_id")["name"]
+    names = workspace.localities().set_index(LOCALITY_ID)["name"]
     period = f"{scores['period'].iloc[0]:%B %Y}" if len(scores) else "-"
     typer.echo(f"highest risk of intercommunal violence in the period after {period}:")
     for row in scores.itertuples():
