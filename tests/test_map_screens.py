@@ -67,6 +67,9 @@ def test_overview_separates_localities_and_names_the_period(server, page, locali
     period = server.get("/api/v1/version", "analyst").json()["period"][:7]  # latest scored, YYYY-MM
     selected = evaluate(page, "document.querySelector('#sauti-period').value")
     assert selected.startswith(period)
+    # the control names the forecast it shows, in the title's words (not the scored data month)
+    option = evaluate(page, "document.querySelector('#sauti-period').selectedOptions[0].textContent.trim()")
+    assert option in title, (option, title)
     warning = evaluate(page, "(document.querySelector('.sauti-warning') || {}).textContent || ''")
     assert "Incident data is old" in warning  # the sample's incident log ends in 2022
     legend = evaluate(page, "document.querySelector('.sauti-legend').innerText")
