@@ -93,7 +93,7 @@ def offline_map_html(
         their text or points; an ``analyst`` sees alerts at their locality's point.
     stale_after_days : int
         Incident data older than this many days is flagged on the page, as the service does with
-        ``SAUTI_STALE_AFTER_DAYS`` (pass ``get_settings().stale_after_days`` to follow the setting).
+        ``SAUTI_STALE_AFTER_DAYS`` (a notebook passes its settings' ``stale_after_days`` to follow it).
 
     Returns
     -------
