@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from sauti.api.services.source import DataSource
 
+from sauti.constants import LOCALITY_ID
 from sauti.errors import NotFoundError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -213,10 +214,10 @@ def locality_views(
     counts, alerts_until = _alert_counts(source, shown, level)
     n = len(scores)
     base_rate = float(scores["probability"].mean()) if n else None
-    by_id = scores.set_index("locality_id").to_dict("index")
+    by_id = scores.set_index(LOCALITY_ID).to_dict("index")
     views = []
-    for row in units[["locality_id", "name", *_region_column(units)]].to_dict("records"):
-        lid = str(row["locality_id"])
+    for row in units[[LOCALITY_ID, "name", *_region_column(units)]].to_dict("records"):
+        lid = str(row[LOCALITY_ID])
         view = LocalityView(lid, str(row["name"]), row.get("admin1_name") or None)
         view.alerts_30d, view.alerts_total = counts.get(lid, (0, 0))
         view.alerts_until = alerts_until
@@ -262,7 +263,7 @@ def _period_scores(source: DataSource, shown: MapPeriod | None) -> pd.DataFrame:
     import pandas as pd
 
     if shown is None:
-        return pd.DataFrame(columns=["locality_id", "probability", "rank", "change", "drivers"])
+        return pd.DataFrame(columns=[LOCALITY_ID, "probability", "rank", "change", "drivers"])
     return source.scores() if shown.latest else source.period_scores(f"{shown.period:%Y-%m-%d}")
 
 
@@ -276,7 +277,7 @@ def _histories(source: DataSource, shown: MapPeriod | None) -> dict[str, list]:
         frame = score_histories(source.workspace, until=shown.period)
         return {
             str(lid): list(zip(group["period"], group["probability"].astype(float), strict=True))
-            for lid, group in frame.groupby("locality_id")
+            for lid, group in frame.groupby(LOCALITY_ID)
         }
 
     return source.cached(("map", "histories", shown.period), build)

@@ -21,6 +21,7 @@ from sauti.api.services import redaction
 from sauti.api.services.risk import served_level
 from sauti.api.services.source import DataSource
 
+from sauti.constants import LOCALITY_ID
 from sauti.errors import NotReadyError, SautiError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -144,20 +145,20 @@ def _incidents_data(source: DataSource, shown: MapPeriod | None) -> dict:
 
 def _alerts_data(source: DataSource, principal: Principal) -> tuple[dict, list[str]]:
     """Analysts: one point per alert at its locality's representative point; planners: counts."""
-    alerts = source.alerts().dropna(subset=["locality_id"])
+    alerts = source.alerts().dropna(subset=[LOCALITY_ID])
     localities = source.localities()
     points = redaction.generalised_points(alerts, localities)
-    names = dict(zip(localities["locality_id"], localities["name"], strict=True))
+    names = dict(zip(localities[LOCALITY_ID], localities["name"], strict=True))
     features, shown = [], []
     if redaction.may_see_alert_details(principal):
         recent = alerts.sort_values("received_at").tail(500)
         for detail in redaction.alert_details(recent):
-            if detail["locality_id"] not in points:
+            if detail[LOCALITY_ID] not in points:
                 continue
-            lon, lat = points[detail["locality_id"]]
+            lon, lat = points[detail[LOCALITY_ID]]
             detail["text"] = str(detail.get("text") or "")[:300]
             detail["received_at"] = str(detail["received_at"])
-            popup = mapcontent.render("alert_popup.html", a=detail, place=names.get(detail["locality_id"]))
+            popup = mapcontent.render("alert_popup.html", a=detail, place=names.get(detail[LOCALITY_ID]))
             features.append(
                 {
                     "type": "Feature",
@@ -167,7 +168,7 @@ def _alerts_data(source: DataSource, principal: Principal) -> tuple[dict, list[s
             )
             shown.append(detail["alert_id"])
     else:
-        for lid, group in alerts.groupby("locality_id"):
+        for lid, group in alerts.groupby(LOCALITY_ID):
             if lid not in points:
                 continue
             counts = redaction.alert_counts(group)

@@ -16,6 +16,7 @@ from sauti.ingest.alert_prepare import AlertContext, PreparedAlerts
 from sauti.ingest.gazetteer import Gazetteer
 from sauti.ingest.runs import RunContext
 
+from sauti.cache import Memo
 from sauti.constants import ALERT_COLUMNS, ALERT_SENSITIVE_COLUMNS, ALERT_VERIFICATION
 from sauti.errors import NotFoundError, SautiError
 from sauti.store import Workspace, utc_now
@@ -27,7 +28,7 @@ _INSERT_DECISION = (
     "VALUES (?, ?, ?, ?, ?)"
 )
 _PUBLIC_ALERT_COLUMNS = [c for c in ALERT_COLUMNS if c not in ALERT_SENSITIVE_COLUMNS] + ["updated_at"]
-_GAZETTEER_CACHE: dict[tuple[str, int, int], Gazetteer] = {}
+_GAZETTEER_CACHE = Memo(1)  # the last workspace's gazetteer, keyed by its boundaries/places runs
 
 
 def workspace_gazetteer(workspace: Workspace) -> Gazetteer:
@@ -38,10 +39,7 @@ def workspace_gazetteer(workspace: Workspace) -> Gazetteer:
             " WHERE kind IN ('boundaries', 'settlements') AND status = 'ok'"
         ).fetchone()
     key = (str(workspace.root), int(stamp[0]), int(stamp[1]))
-    if key not in _GAZETTEER_CACHE:
-        _GAZETTEER_CACHE.clear()
-        _GAZETTEER_CACHE[key] = Gazetteer.from_workspace(workspace)
-    return _GAZETTEER_CACHE[key]
+    return _GAZETTEER_CACHE.get(key, lambda: Gazetteer.from_workspace(workspace))
 
 
 def alert_context(workspace: Workspace, *, timezone: str, **kwargs: Any) -> AlertContext:

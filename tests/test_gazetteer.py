@@ -259,3 +259,24 @@ def test_places_command_prints_the_json_summary(
     summary = json.loads(capsys.readouterr().out)
     assert summary["read"] == 3
     assert (summary["accepted"], summary["rejected"], summary["duplicates"]) == (1, 2, 0)
+
+
+def test_the_workspace_gazetteer_is_kept_until_places_or_boundaries_change(
+    car_workspace: Workspace, tmp_path: Path
+) -> None:
+    import shutil
+
+    from sauti.ingest.alert_store import workspace_gazetteer
+
+    ws = Workspace(tmp_path / "ws")
+    shutil.copytree(car_workspace.root, ws.root)
+    first = workspace_gazetteer(ws)
+    assert workspace_gazetteer(ws) is first  # the same stored runs: not rebuilt
+    assert first.resolve("Des hommes armés à Gbakoundja") is None
+    ingest_places(ws, _write_settlements(tmp_path / "villages.csv"))
+    after = workspace_gazetteer(ws)
+    assert after is not first  # a settlements run: rebuilt, and it knows the new village
+    assert after.resolve("Des hommes armés à Gbakoundja") is not None
+    other = Workspace(tmp_path / "other")
+    shutil.copytree(car_workspace.root, other.root)
+    assert workspace_gazetteer(other) is not after  # another workspace never gets this one's names

@@ -16,6 +16,7 @@ from sauti.api.errors import Conflict, InvalidInput
 from sauti.api.services import redaction
 from sauti.api.services.source import DataSource
 
+from sauti.constants import LOCALITY_ID
 from sauti.errors import SautiError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -38,7 +39,7 @@ def outcome_dict(outcome: Any) -> dict:
         "row": int(outcome.row),
         "status": outcome.status,
         "alert_id": redaction.plain(outcome.alert_id),
-        "locality_id": redaction.plain(outcome.locality_id),
+        LOCALITY_ID: redaction.plain(outcome.locality_id),
         "locality_name": redaction.plain(outcome.locality_name),
         "locality_confidence": None if confidence is None else round(float(confidence), 3),
         "location_source": redaction.plain(outcome.location_source),
@@ -83,7 +84,7 @@ def _submit(
             status, body, replayed = submit_alerts_once(source.workspace, records, claim, answer, **options)
         except IdempotencyConflict as exc:
             raise Conflict(str(exc)) from None
-    accepted = {o["locality_id"] for o in outcomes if o["status"] == "accepted"}
+    accepted = {o[LOCALITY_ID] for o in outcomes if o["status"] == "accepted"}
     if any(o["status"] == "accepted" for o in outcomes):
         source.bump()
         if source.nowcast is not None:
@@ -175,7 +176,7 @@ def verify(source: DataSource, principal: Principal, alert_id: str, verification
     )
     source.bump()
     if source.nowcast is not None:
-        source.nowcast.request({stored.get("locality_id")} - {None})
+        source.nowcast.request({stored.get(LOCALITY_ID)} - {None})
     return redaction.alert_detail(stored)
 
 

@@ -19,6 +19,7 @@ from sauti.api.services import redaction
 from sauti.api.services.risk import _feature_table, served_level
 from sauti.api.services.source import DataSource
 
+from sauti.constants import LOCALITY_ID
 from sauti.errors import NotFoundError
 from sauti.jsonable import json_number, json_text
 
@@ -137,12 +138,12 @@ def alert_points_table(source: DataSource) -> FeatureTable:
 
     def build():
         alerts = source.alerts()
-        located = alerts.dropna(subset=["locality_id"])
+        located = alerts.dropna(subset=[LOCALITY_ID])
         points = redaction.generalised_points(located, source.localities())
-        located = located[located["locality_id"].isin(points)]
+        located = located[located[LOCALITY_ID].isin(points)]
         texts, xy = [], []
         for detail in redaction.alert_details(located):
-            lon, lat = points[detail["locality_id"]]
+            lon, lat = points[detail[LOCALITY_ID]]
             props = {**detail, "position": "locality_representative_point"}
             texts.append(_point_text(detail["alert_id"], lon, lat, props))
             xy.append((lon, lat, lon, lat))
@@ -157,7 +158,7 @@ def alert_aggregate_table(source: DataSource, interval) -> FeatureTable:
     """Counts per locality at its representative point (planners), for alerts in ``interval``."""
     import pandas as pd
 
-    alerts = source.alerts().dropna(subset=["locality_id"])
+    alerts = source.alerts().dropna(subset=[LOCALITY_ID])
     if interval is not None:
         start, end = interval
         times = alerts["received_at"]
@@ -167,14 +168,14 @@ def alert_aggregate_table(source: DataSource, interval) -> FeatureTable:
         if end is not None:
             keep &= times <= pd.Timestamp(end)
         alerts = alerts[keep]
-    localities = source.localities().set_index("locality_id")
+    localities = source.localities().set_index(LOCALITY_ID)
     points = redaction.generalised_points(alerts, localities.reset_index())
     ids, texts, xy = [], [], []
-    for lid, group in alerts.groupby("locality_id"):
+    for lid, group in alerts.groupby(LOCALITY_ID):
         if lid not in points:
             continue
         lon, lat = points[lid]
-        props = {"locality_id": lid, "name": localities.at[lid, "name"], **redaction.alert_counts(group)}
+        props = {LOCALITY_ID: lid, "name": localities.at[lid, "name"], **redaction.alert_counts(group)}
         ids.append(str(lid))
         texts.append(_point_text(str(lid), lon, lat, props))
         xy.append((lon, lat, lon, lat))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sauti.constants import ALERT_CATEGORIES, ALERT_VERIFICATION
+from sauti.constants import ALERT_CATEGORIES, ALERT_VERIFICATION, LOCALITY_ID
 from sauti.jsonable import json_value, plain  # noqa: F401 - plain: what callers here use for outcomes
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -26,7 +26,7 @@ ALERT_DETAIL_FIELDS = (
     "text",
     "category",
     "place_name",
-    "locality_id",
+    LOCALITY_ID,
     "locality_confidence",
     "location_source",
     "verification",
@@ -76,7 +76,7 @@ def may_see_alert_details(principal: Principal) -> bool:
 
 def generalised_points(alerts: pd.DataFrame, localities: gpd.GeoDataFrame) -> dict[str, tuple[float, float]]:
     """The served position of alerts: each locality's representative point (lon, lat)."""
-    wanted = set(alerts["locality_id"].dropna().astype(str))
-    sub = localities[localities["locality_id"].isin(wanted)]
+    wanted = set(alerts[LOCALITY_ID].dropna().astype(str))
+    sub = localities[localities[LOCALITY_ID].isin(wanted)]
     points = sub.geometry.representative_point()
-    return {lid: (round(p.x, 5), round(p.y, 5)) for lid, p in zip(sub["locality_id"], points, strict=True)}
+    return {lid: (round(p.x, 5), round(p.y, 5)) for lid, p in zip(sub[LOCALITY_ID], points, strict=True)}

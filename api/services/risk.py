@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from sauti.api.services import redaction
 from sauti.api.services.source import DataSource
 
+from sauti.constants import LOCALITY_ID
 from sauti.errors import NotFoundError
 from sauti.jsonable import json_number, json_text
 
@@ -57,7 +58,7 @@ def _served_level(source: DataSource, requested: str | None) -> str:
         return requested
     scores = source.scores()
     if scores is not None:
-        scored = localities[localities["locality_id"].isin(set(scores["locality_id"].astype(str)))]
+        scored = localities[localities[LOCALITY_ID].isin(set(scores[LOCALITY_ID].astype(str)))]
         if len(scored):
             return str(scored["level"].mode().iloc[0])
     for level in ("admin2", "admin3", "admin1", "grid"):
@@ -73,10 +74,10 @@ def ancestors(source: DataSource) -> dict[str, dict[str, str]]:
         localities = source.localities()
         out: dict[str, dict[str, str]] = {}
         cols = [c for c in ("admin1_id", "admin2_id", "admin3_id") if c in localities.columns]
-        for row in localities[["locality_id", "level", *cols]].to_dict("records"):
+        for row in localities[[LOCALITY_ID, "level", *cols]].to_dict("records"):
             ids = {c[:-3]: str(row[c]) for c in cols if isinstance(row[c], str) and row[c]}
-            ids[row["level"]] = str(row["locality_id"])
-            out[str(row["locality_id"])] = ids
+            ids[row["level"]] = str(row[LOCALITY_ID])
+            out[str(row[LOCALITY_ID])] = ids
         return out
 
     return source.cached("ancestors", build)
@@ -103,11 +104,11 @@ def alert_counts_by_locality(
         if alerts.empty:
             return {}
         end = window_end or (datetime.now(UTC) if until is None else until)
-        located = alerts.dropna(subset=["locality_id"])
+        located = alerts.dropna(subset=[LOCALITY_ID])
         if until is not None:
             located = located[located["received_at"] <= until]
         located = located.copy()
-        located["unit"] = roll_up(source, located["locality_id"], level)
+        located["unit"] = roll_up(source, located[LOCALITY_ID], level)
         located = located.dropna(subset=["unit"])
         total = located.groupby("unit").size()
         recent = located[located["received_at"] > end - timedelta(days=RECENT_ALERT_DAYS)]
@@ -133,11 +134,11 @@ def _scores_by_id(source: DataSource, period: str | None = None, level: str | No
         return {}
     if level is not None and not scores.empty:
         scored_level = {v.get(level) for v in ancestors(source).values()}
-        if not set(scores["locality_id"].astype(str)) & scored_level:
+        if not set(scores[LOCALITY_ID].astype(str)) & scored_level:
             return _rolled_up(source, scores, level)
     out = {}
     for row in scores.to_dict("records"):
-        out[str(row["locality_id"])] = {
+        out[str(row[LOCALITY_ID])] = {
             "period": json_text(row.get("period")),
             "risk": json_number(row.get("probability")),
             "rank": json_number(row.get("rank")),
@@ -154,7 +155,7 @@ def _rolled_up(source: DataSource, scores, level: str) -> dict[str, dict]:
     """Scores of ``level`` units from their localities' (``1 − Π(1 − p)``, ranked), no drivers."""
     from sauti.models.rollup import region_risk
 
-    ids = scores["locality_id"].astype(str)
+    ids = scores[LOCALITY_ID].astype(str)
     regions = dict(zip(ids, roll_up(source, ids, level), strict=True))
     risk = region_risk(dict(zip(ids, scores["probability"], strict=True)), regions)
     ranked = sorted(risk, key=lambda k: -risk[k])
@@ -176,7 +177,7 @@ def _rolled_up(source: DataSource, scores, level: str) -> dict[str, dict]:
 def _locality_fields(row: dict) -> dict[str, Any]:
     """What a locality is (id, name, level, parents, area): the head of a feature and of a detail."""
     return {
-        "locality_id": str(row["locality_id"]),
+        LOCALITY_ID: str(row[LOCALITY_ID]),
         "name": row["name"],
         "level": row["level"],
         "admin1_id": row.get("admin1_id"),
@@ -215,7 +216,7 @@ def _feature_table(source: DataSource, level: str, tolerance: float, period: str
         geoms = shapely.set_precision(geoms, 1e-5)
         texts, risks, changes, admin1 = [], [], [], []
         for row, geom in zip(units.to_dict("records"), geoms, strict=True):
-            lid = str(row["locality_id"])
+            lid = str(row[LOCALITY_ID])
             score = scores.get(lid, EMPTY_SCORE)
             recent, total = counts.get(lid, (0, 0))
             props = {
@@ -241,7 +242,7 @@ def _feature_table(source: DataSource, level: str, tolerance: float, period: str
                 {str(row.get("admin1_id") or "").casefold(), str(row.get("admin1_name") or "").casefold()}
             )
         return {
-            "ids": units["locality_id"].astype(str).tolist(),
+            "ids": units[LOCALITY_ID].astype(str).tolist(),
             "bounds": shapely.bounds(units.geometry.values),
             "risk": np.asarray(risks, dtype=float),
             "change": np.asarray(changes, dtype=float),
@@ -297,7 +298,7 @@ def _localities_geojson(source: DataSource, query: LocalityQuery) -> str:
 
 def _locality_row(source: DataSource, locality_id: str) -> dict:
     localities = source.localities()
-    match = localities[localities["locality_id"] == locality_id]
+    match = localities[localities[LOCALITY_ID] == locality_id]
     if match.empty:
         raise NotFoundError("no locality with this id in the workspace (see GET /api/v1/localities)")
     return match.iloc[0]
@@ -383,7 +384,7 @@ def _alerts_in(source: DataSource, level: str) -> dict[str, list[int]]:
     def build():
         alerts = source.alerts()
         out: dict[str, list[int]] = {}
-        for position, unit in enumerate(roll_up(source, alerts["locality_id"], level)):
+        for position, unit in enumerate(roll_up(source, alerts[LOCALITY_ID], level)):
             if unit is not None:
                 out.setdefault(unit, []).append(position)
         return out
@@ -415,10 +416,10 @@ def rising(source: DataSource, n: int = 5, period: str | None = None) -> dict:
         if latest is None:
             return {"period": None, "increases": [], "new_in_top": []}
         found = rising_localities(score_histories(source.workspace, until=latest, n=2), latest, n=n)
-        names = source.localities().set_index("locality_id")["name"].to_dict()
+        names = source.localities().set_index(LOCALITY_ID)["name"].to_dict()
         for items in found.values():
             for item in items:
-                item["name"] = names.get(item["locality_id"])
+                item["name"] = names.get(item[LOCALITY_ID])
         return {"period": latest, **found}
 
     source.require_store()
