@@ -110,7 +110,7 @@ def _limited(receive, send, max_bytes: int, timeout_s: float):
 
 
 def _too_large(max_bytes: int) -> str:
-    return f"request body larger than {max_bytes} bytes (settings.max_body_bytes)"
+    return f"request body larger than {max_bytes:,} bytes (the server's limit, SAUTI_MAX_BODY_BYTES)"
 
 
 async def _reply(send, status: int, detail: str, kind: str) -> None:

@@ -184,7 +184,7 @@ class LocalityView:
     history: list[tuple[pd.Timestamp, float]] = field(default_factory=list)
     alerts_30d: int = 0
     alerts_total: int = 0
-    alerts_until: str = ""
+    alerts_window: str = ""  # "since 1 Dec 2022" or "in the 30 days to 31 Jul 2022"
     klass: int | None = None
 
     @property
@@ -211,7 +211,7 @@ def locality_views(
     """Every unit of ``level`` with its score, class, drivers, history and alert counts in ``shown``."""
     scores = _period_scores(source, shown)
     histories = _histories(source, shown)
-    counts, alerts_until = _alert_counts(source, shown, level)
+    counts, alerts_window = _alert_counts(source, shown, level)
     n = len(scores)
     base_rate = float(scores["probability"].mean()) if n else None
     by_id = scores.set_index(LOCALITY_ID).to_dict("index")
@@ -220,7 +220,7 @@ def locality_views(
         lid = str(row[LOCALITY_ID])
         view = LocalityView(lid, str(row["name"]), row.get("admin1_name") or None)
         view.alerts_30d, view.alerts_total = counts.get(lid, (0, 0))
-        view.alerts_until = alerts_until
+        view.alerts_window = alerts_window
         view.history = histories.get(lid, [])
         score = by_id.get(lid)
         if score is not None:
@@ -237,18 +237,24 @@ def locality_views(
 def _alert_counts(
     source: DataSource, shown: MapPeriod | None, level: str
 ) -> tuple[dict[str, tuple[int, int]], str]:
-    """Alerts per unit and the last day of their 30-day window. The latest period counts as the API
-    does (back from the incident data's date, newer alerts in the total); an earlier period counts
-    up to its end."""
+    """Alerts per unit and the words for their window. The latest period counts as the API does:
+    from 30 days before the incident data's date on, alerts received since then included (so the
+    words say "since <day>", never "in the 30 days to" a day the newer alerts came after); an
+    earlier period counts the 30 days up to its end."""
     from datetime import timedelta
 
-    from sauti.api.services.risk import alert_counts_by_locality, data_date
+    from sauti.api.services.risk import RECENT_ALERT_DAYS, alert_counts_by_locality, data_date
 
     if shown is None or shown.latest:
         end = data_date(source)
         counts = alert_counts_by_locality(source, level, window_end=end)
-        return counts, f"{end - timedelta(days=1):%d %b %Y}"
-    return alert_counts_by_locality(source, level, until=shown.end), f"{shown.end:%d %b %Y}"
+        return counts, f"since {_day(end - timedelta(days=RECENT_ALERT_DAYS))}"
+    counts = alert_counts_by_locality(source, level, until=shown.end)
+    return counts, f"in the {RECENT_ALERT_DAYS} days to {_day(shown.end)}"
+
+
+def _day(moment) -> str:
+    return f"{moment:%d %b %Y}".lstrip("0")
 
 
 def _region_column(units: pd.DataFrame) -> list[str]:

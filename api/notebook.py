@@ -22,6 +22,9 @@ from typing import TYPE_CHECKING
 from sauti.api.mapview import LOCAL_CSS, LOCAL_JS, build_map
 from sauti.api.security import ROLES, Principal
 from sauti.api.services.source import DataSource
+from sauti.ingest.currency import STALE_AFTER_DAYS
+
+from sauti.settings import Settings
 
 if TYPE_CHECKING:  # pragma: no cover
     from sauti.store import Workspace
@@ -76,7 +79,9 @@ def _inline(page: str) -> str:
     return page
 
 
-def offline_map_html(workspace: Workspace, *, role: str = "planner") -> str:
+def offline_map_html(
+    workspace: Workspace, *, role: str = "planner", stale_after_days: int = STALE_AFTER_DAYS
+) -> str:
     """The map page for ``workspace`` as the service draws it for ``role``, with nothing to fetch.
 
     Parameters
@@ -86,17 +91,20 @@ def offline_map_html(workspace: Workspace, *, role: str = "planner") -> str:
     role : {"planner", "analyst", "admin", "reporter"}
         Whose view: a ``planner`` (the default) sees alerts only as counts per locality, never
         their text or points; an ``analyst`` sees alerts at their locality's point.
+    stale_after_days : int
+        Incident data older than this many days is flagged on the page, as the service does with
+        ``SAUTI_STALE_AFTER_DAYS`` (a notebook passes its settings' ``stale_after_days`` to follow it).
 
     Returns
     -------
     str
         A complete HTML page whose only URLs are ``data:`` URIs.
     """
-    from sauti.settings import get_settings
-
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
-    source = _ServerlessSource(workspace, get_settings())
+    # every input explicit: the page reads only this setting, nothing from the environment
+    settings = Settings.model_construct(workspace=Path(workspace.root), stale_after_days=stale_after_days)
+    source = _ServerlessSource(workspace, settings)
     page, _shown = build_map(source, Principal(user_id=0, name="notebook", role=role))
     return _inline(page)
 
@@ -122,7 +130,13 @@ class OfflineMap:
         return path
 
 
-def offline_map(workspace: Workspace, *, role: str = "planner", height: int = 560) -> OfflineMap:
+def offline_map(
+    workspace: Workspace,
+    *,
+    role: str = "planner",
+    height: int = 560,
+    stale_after_days: int = STALE_AFTER_DAYS,
+) -> OfflineMap:
     """The service's risk map for ``workspace``, displayable in Jupyter with no server or network.
 
     Examples
@@ -130,4 +144,6 @@ def offline_map(workspace: Workspace, *, role: str = "planner", height: int = 56
     >>> from sauti.api.notebook import offline_map  # doctest: +SKIP
     >>> offline_map(Workspace("workspace"))  # doctest: +SKIP
     """
-    return OfflineMap(offline_map_html(workspace, role=role), height=height)
+    return OfflineMap(
+        offline_map_html(workspace, role=role, stale_after_days=stale_after_days), height=height
+    )

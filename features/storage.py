@@ -463,6 +463,7 @@ def update_features(
     freq: str,
     unit: str,
     params: FeatureParams | None = None,
+    population: str | Path | None = None,
     timezone: str = "UTC",
 ) -> tuple[xr.Dataset, list[str]] | None:
     """``previous`` with the alerts received since it was built added, without rebuilding the cube.
@@ -495,12 +496,16 @@ def update_features(
     stored = workspace.localities()
     units = unit_localities(workspace, unit, stored=stored)
     placed = _alerts_on_units(stored, new, units)
+    # the full build's static inputs, so its cached covariates are reused rather than recomputed
     delta = build_cube(
         incidents.iloc[:0],
         placed,
         units,
         freq=freq,
         params=params,
+        population=_population(population),
+        capital=_capital(stored, params),
+        outline=country_outline(workspace, stored)[0],
         start=last,
         end=end,
         unit=unit,

@@ -192,7 +192,7 @@ def prepare_alerts(frame: pd.DataFrame, source_name: str, ctx: AlertContext) -> 
     severity = _check_severity(fail, safe)
     lon, lat = _check_coordinates(fail, canon, parsed.lon, parsed.lat, ctx.extent)
     text = safe["text"].where(~blank(safe["text"]), None)
-    alert_id = _identify(safe, iso_utc(received), text)
+    alert_id = _identify(safe, iso_utc(received), text, channel, lon, lat)
     keep = safe.index[fail.checker.good.to_numpy()]
     located = _locate(safe.loc[keep], lon[keep], lat[keep], text[keep], ctx.gazetteer)
     columns = {
@@ -435,14 +435,36 @@ def _check_coordinates(
     return lon.where(both), lat.where(both)
 
 
-def _identify(safe: pd.DataFrame, received_iso: pd.Series, text: pd.Series) -> pd.Series:
-    """The given id, else a stable hash of what identifies the report (reporter, time, text)."""
+def _identify(
+    safe: pd.DataFrame,
+    received_iso: pd.Series,
+    text: pd.Series,
+    channel: pd.Series,
+    lon: pd.Series,
+    lat: pd.Series,
+) -> pd.Series:
+    """The given id, else a stable hash of everything that tells two reports apart.
+
+    Who (reporter), when, what (text, category), where (locality id, place, point) and how
+    (channel): two reports that differ in any of these are two alerts, never "duplicates" (the
+    same text sent for two localities in one batch is two reports); a true retry matches on all.
+    """
     given = safe["alert_id"].astype(str).str.strip()
+    category = safe["category"].map(normalize_category)
+    fields = (safe["reporter_ref"], received_iso, text, category, channel)
+    where = (safe[LOCALITY_ID], safe["place"], lon.round(6), lat.round(6))
     hashed = [
-        "al_" + hashlib.sha256(f"{r or ''}|{t}|{x or ''}".encode()).hexdigest()[:24]
-        for r, t, x in zip(safe["reporter_ref"], received_iso.fillna(""), text, strict=True)
+        "al_" + hashlib.sha256("|".join(_key_part(v) for v in parts).encode()).hexdigest()[:24]
+        for parts in zip(*fields, *where, strict=True)
     ]
     return given.where(given != "", pd.Series(hashed, index=safe.index))
+
+
+def _key_part(value: Any) -> str:
+    """One field of an alert's identity as text ('' for missing)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return ""
+    return str(value).strip()
 
 
 def _locate(

@@ -1,6 +1,6 @@
 """Data currency: the date each source is complete through, and the warning when incidents are old.
 
-Every incident ingest records the date its file covers (``source_coverage``, migration 0009): the
+Every incident ingest records the date its file covers (``source_coverage``, migration 0007): the
 latest event date, or a later date the user declares (``--complete-through``) for a log that is
 quiet but current. The forecast period follows the incident sources' coverage; alerts newer than
 it are counted and shown but do not move it. :func:`data_through` is what ``/api/v1/version``,

@@ -577,3 +577,19 @@ def test_api_submission_leaves_a_run_record_and_rejects_file_only_when_it_reject
     assert len(ws.runs()) == runs_before + 1
     assert (run["rows_read"], run["accepted"], run["rejected"], run["status"]) == (2, 1, 1, "ok")
     assert len(pd.read_csv(run["rejects_file"])) == 1
+
+
+def test_reports_that_differ_only_in_where_or_how_are_distinct_alerts(ws: Workspace) -> None:
+    """No id, no time: the same text for two localities, or by two channels, is not a duplicate."""
+    base = {"text": "Affrontements entre éleveurs et agriculteurs", "received_at": "2022-05-01T08:00:00Z"}
+    records = [
+        {**base, "locality_id": "CF4211"},
+        {**base, "locality_id": "CF4311"},
+        {**base, "locality_id": "CF4311", "channel": "sms"},
+        {**base, "locality_id": "CF4311", "channel": "sms"},  # a true retry: every field matches
+    ]
+    outcomes = submit_alerts(ws, records, source="web")
+    assert [o.status for o in outcomes] == ["accepted", "accepted", "accepted", "duplicate"]
+    assert len({o.alert_id for o in outcomes[:3]}) == 3
+    assert outcomes[3].alert_id == outcomes[2].alert_id
+    assert len(ws.alerts()) == 3

@@ -180,3 +180,22 @@ def test_new_alerts_update_the_last_period_exactly_as_a_full_build(logged, tmp_p
     # an alert dated in an earlier period changes earlier columns: the cube is built in full
     ingest_alerts(logged, _alert_file(tmp_path, "10/11/2022 10:00", "b.csv"))
     assert update_features(logged, full, freq="M", unit="admin2", timezone="Africa/Bangui") is None
+
+
+def test_status_shows_model_period_heatmap_and_currency(sample_workspace):
+    done = subprocess.run(
+        [sys.executable, "-m", "sauti.cli", "-w", str(sample_workspace.root), "status"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = dict(
+        line.split(None, 1) for line in done.stdout.splitlines() if line and not line.startswith(" ")
+    )
+    assert lines["model"].startswith("sauti, version m")
+    assert "monthly" in lines["model"]
+    assert "scored period  2022-12-01" in done.stdout
+    assert "risk_surface.tif" in done.stdout
+    assert "data through   incidents 2022-12-" in done.stdout
+    assert "Incident data is old" in done.stderr
+    assert "_" not in done.stdout.split("incidents ", 1)[1].split("alerts", 1)[0]  # categories in words

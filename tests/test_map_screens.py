@@ -110,7 +110,8 @@ def test_a_popup_gives_risk_rank_chart_and_alerts_in_words(server, page, localit
     assert f"Rank 1 of {len(localities)}" in text
     assert re.search(r"Risk \d+(\.\d+)?% of at least one intercommunal incident in [A-Z][a-z]+ \d{4}", text)
     assert "_" not in text, text  # no internal name
-    alerts = re.search(r"Alerts: (\d+) (alerts?) in the 30 days to \d{1,2} [A-Z][a-z]{2} \d{4}", text)
+    # the latest period counts from 30 days before the data's date on (newer alerts too): "since <day>"
+    alerts = re.search(r"Alerts: (\d+) (alerts?) since \d{1,2} [A-Z][a-z]{2} \d{4}, ", text)
     assert alerts, text
     assert (alerts[2] == "alert") == (alerts[1] == "1"), text
     assert int(alerts[1]) == first["alerts_30d"]  # counted as the API counts them

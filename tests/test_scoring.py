@@ -303,3 +303,17 @@ def test_a_cube_read_in_part_keeps_the_values_of_the_whole(trained):
         whole["decay_count_violent_hl6"].isel(period=slice(-5, None)),
     )
     assert_allclose(part["area_km2"].to_numpy(), whole["area_km2"].to_numpy())
+
+
+@pytest.mark.slow
+def test_cli_score_warns_like_status_when_the_incident_data_is_old(sample_workspace, capsys):
+    from sauti.cli import main
+
+    assert main(["-w", str(sample_workspace.root), "score", "--top", "3"]) == 0
+    captured = capsys.readouterr()
+    assert "Bambari" in captured.out  # names, not P-codes
+    assert captured.err.startswith("warning: Incident data is old: complete through 30 Dec 2022")
+    assert main(["-w", str(sample_workspace.root), "score", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)  # stdout stays JSON; the warning is on stderr
+    assert "Incident data is old" in captured.err

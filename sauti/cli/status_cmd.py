@@ -42,9 +42,8 @@ def _echo_risk(risk: dict) -> None:
     if model is None:
         typer.echo("model          none (run `sauti train`)")
     else:
-        typer.echo(
-            f"model          {model['name']}, version {model['version']} ({model['unit']}, {model['freq']})"
-        )
+        where = f"{model['unit']}, {'monthly' if model['freq'] == 'M' else 'weekly'}"
+        typer.echo(f"model          {model['name']}, version {model['version']} ({where})")
     typer.echo(f"scored period  {risk['scored_period'] or 'none (run `sauti score`)'}")
     heatmap = risk["heatmap"]
     typer.echo(f"heatmap        {heatmap['path'] if heatmap else 'none (run `sauti heatmap`)'}")
