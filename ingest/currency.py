@@ -115,14 +115,14 @@ def currency_warning(
         >>> currency_warning({"incidents": "2022-12-31", "alerts": None}, today=date(2023, 3, 1))
         'Incident data is old: complete through 31 Dec 2022, 60 days ago (limit 45). The forecast is \
 for the period after it, not for today. Ingest a newer incident log, or declare a quiet log current \
-with `sauti ingest incidents FILE --complete-through DATE`.'
+with: sauti ingest incidents FILE --complete-through DATE.'
     """
     age = incident_age_days(through, today)
     if age is None or age <= stale_after_days:
         return None
     shown = date.fromisoformat(through["incidents"]).strftime("%d %b %Y").lstrip("0")
-    return (
+    return (  # plain text (shown as it is on the map): no Markdown
         f"Incident data is old: complete through {shown}, {age:,} days ago (limit {stale_after_days}). "
         "The forecast is for the period after it, not for today. Ingest a newer incident log, or declare "
-        "a quiet log current with `sauti ingest incidents FILE --complete-through DATE`."
+        "a quiet log current with: sauti ingest incidents FILE --complete-through DATE."
     )

@@ -199,3 +199,11 @@ def test_status_shows_model_period_heatmap_and_currency(sample_workspace):
     assert "data through   incidents 2022-12-" in done.stdout
     assert "Incident data is old" in done.stderr
     assert "_" not in done.stdout.split("incidents ", 1)[1].split("alerts", 1)[0]  # categories in words
+
+
+def test_the_warning_is_plain_text_for_the_map_and_health():
+    """One text for /health, the map (shown as it is, no Markdown) and the CLI: no backticks."""
+    text = currency_warning({"incidents": "2022-12-30", "alerts": None}, today=date(2026, 11, 29))
+    assert text.startswith("Incident data is old: complete through 30 Dec 2022, 1,430 days ago (limit 45).")
+    assert "`" not in text
+    assert text.endswith("with: sauti ingest incidents FILE --complete-through DATE.")
