@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from sauti.constants import LOCALITY_ID
-from sauti.errors import SautiError
+from sauti.errors import SautiError, reader_problem
 
 
 def register(app: typer.Typer) -> None:
@@ -95,7 +95,7 @@ def _read_no_go(path: Path):
     try:
         frame = pyogrio.read_dataframe(path)
     except Exception as exc:
-        raise SautiError(f"{path}: cannot read no-go areas ({exc})") from exc
+        raise SautiError(f"{path}: cannot read no-go areas ({reader_problem(exc)})") from exc
     if frame.crs is None:
         frame = frame.set_crs("EPSG:4326")
     kinds = set(frame.geometry.geom_type.dropna())
