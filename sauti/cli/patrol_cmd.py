@@ -44,7 +44,7 @@ def patrol(
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
 ) -> None:
     """Choose patrol targets that cover the most risk of intercommunal violence."""
-    from sauti.cli import current_workspace
+    from sauti.cli import current_workspace, warn_if_stale
     from sauti.models.patrol import plan_from_workspace, read_bases
     from sauti.models.patrol import save_bases as store_bases
 
@@ -79,6 +79,7 @@ def patrol(
 
         plan_figure(plan).savefig(png)
     summary = plan.summary()
+    warn_if_stale(workspace)
     if as_json:
         typer.echo(json.dumps(summary, ensure_ascii=False))
     else:
