@@ -31,6 +31,7 @@ from sauti.ingest.runs import ProgressCallback, ingest_run
 from sauti.ingest.validate import RowChecker, blank
 
 from sauti.constants import LEVELS, LOCALITY_COLUMNS, LOCALITY_ID, STORAGE_CRS
+from sauti.errors import reader_problem
 from sauti.geo import EQUAL_AREA_CRS, parent_positions
 from sauti.store import Workspace
 
@@ -93,7 +94,7 @@ def read_boundary_file(
             warnings.simplefilter("ignore")
             frame = pyogrio.read_dataframe(path, layer=layer)
     except Exception as exc:  # pyogrio raises DataSourceError, DataLayerError, …
-        raise IngestError(path, f"cannot read as a vector file ({exc})") from exc
+        raise IngestError(path, f"cannot read as a vector file ({reader_problem(exc)})") from exc
     if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.name not in frame:
         raise IngestError(path, "has no geometry column")
     if crs is not None:

@@ -221,6 +221,17 @@ def test_unreadable_boundary_file_is_one_clear_error(workspace, tmp_path, make, 
         ingest_boundaries(workspace, path, "admin2")
 
 
+def test_a_binary_boundary_file_is_named_without_gdals_advice(workspace, tmp_path):
+    path = tmp_path / "bad.gpkg"
+    path.write_bytes(b"\x00\x01\x02binary")
+    with pytest.raises(IngestError) as caught:
+        ingest_boundaries(workspace, path, "admin2")
+    assert str(caught.value).endswith(
+        "cannot read as a vector file (not recognized as being in a supported file format)"
+    )
+    assert "<DRIVER>" not in str(caught.value)  # GDAL's advice about driver prefixes: not for a Sauti user
+
+
 def test_missing_id_column_names_the_file_and_columns(workspace, tmp_path):
     frame = gpd.GeoDataFrame({"label": ["x"]}, geometry=[box(0, 0, 1, 1)], crs="EPSG:4326")
     path = tmp_path / "unlabelled.gpkg"

@@ -85,3 +85,16 @@ def test_one_registration_style_commands_wired_in_register(path: Path) -> None:
 def test_ingest_lists_its_four_commands() -> None:
     names = {" ".join(p) for p, _ in COMMANDS}
     assert {"ingest boundaries", "ingest incidents", "ingest alerts", "ingest places"} <= names
+
+
+def test_an_unreadable_no_go_file_is_one_line_without_gdals_advice(tmp_path) -> None:
+    from sauti.cli.patrol_cmd import _read_no_go
+    from sauti.errors import SautiError
+
+    path = tmp_path / "no_go.gpkg"
+    path.write_bytes(b"\x00\x01binary")
+    with pytest.raises(SautiError) as caught:
+        _read_no_go(path)
+    assert str(caught.value) == (
+        f"{path}: cannot read no-go areas (not recognized as being in a supported file format)"
+    )

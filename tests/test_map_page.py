@@ -94,6 +94,7 @@ def test_map_without_a_key_asks_for_it_in_a_page(server):
     assert re.search(r'<form method="post" action="/map">', response.text)
     assert 'name="key"' in response.text
     assert '"detail"' not in response.text
+    assert "<title>Sauti – Risk map</title>" in response.text  # not "Sauti – Sauti risk map"
 
 
 @pytest.mark.server

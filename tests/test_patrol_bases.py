@@ -187,3 +187,14 @@ def test_bases_round_trip_through_the_workspace(workspace: Workspace, sample_dir
     # saving again replaces, never appends
     assert save_bases(workspace, bases.iloc[:3]) == 3
     assert workspace_bases(workspace)["name"].tolist() == TOWNS[:3]
+
+
+def test_an_unreadable_upload_is_named_without_gdals_internal_path_or_advice() -> None:
+    with pytest.raises(BasesError) as caught:
+        read_bases(b"{not json")
+    text = str(caught.value)
+    assert (
+        text
+        == "posted bases: cannot read as a vector file (not recognized as being in a supported file format)"
+    )
+    assert "/vsimem/" not in text  # GDAL's in-memory name for the upload is nobody's business

@@ -61,9 +61,12 @@ def test_plan_on_the_scored_sample_writes_geojson_csv_and_a_table(
     out, csv = tmp_path / "plan.geojson", tmp_path / "plan.csv"
     args = ["-w", str(scored_workspace), "patrol", "--bases", str(sample_dir / "bases.geojson")]
     code = main([*args, "--patrols", "2", "--range-km", "150", "--out", str(out), "--csv", str(csv)])
-    printed = capsys.readouterr().out
+    captured = capsys.readouterr()
+    printed = captured.out
     assert code == 0
     assert "Patrol priorities" in printed
+    # the sample's incidents end in December 2022: the plan is flagged as status/score flag it
+    assert captured.err.startswith("warning: Incident data is old: complete through 30 Dec 2022")
     assert "gap" in printed
     # planner terms: the forecast period (the month after the last data), the model, the headline
     assert "Forecast for January 2023 (2023-01-01 to 2023-01-31; model m" in printed

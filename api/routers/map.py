@@ -93,7 +93,7 @@ def _sign_in(source: DataSource, key: str, period: str | None) -> Response:
 
 def _ask_for_key(message: str | None, period: str | None) -> HTMLResponse:
     page = mapcontent.render(
-        "map_message.html", title="Sauti risk map", message=message, ask_key=True, period=period
+        "map_message.html", title="Risk map", message=message, ask_key=True, period=period
     )
     return HTMLResponse(
         page, status_code=401, headers={"WWW-Authenticate": "Bearer", "Cache-Control": "no-store"}

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from sauti.constants import STORAGE_CRS
-from sauti.errors import InvalidInputError, NotReadyError, SautiError
+from sauti.errors import InvalidInputError, NotReadyError, SautiError, reader_problem
 from sauti.store import Workspace, utc_now
 
 BASE_COLUMNS = ("name", "patrols", "range_km", "geometry")
@@ -111,7 +111,7 @@ def _read_vector(where: str | Path, source: Path | io.BytesIO) -> gpd.GeoDataFra
     try:
         frame = pyogrio.read_dataframe(source)
     except Exception as exc:  # pyogrio raises several types for unreadable files
-        raise BasesError(where, f"cannot read as a vector file ({exc})") from exc
+        raise BasesError(where, f"cannot read as a vector file ({reader_problem(exc)})") from exc
     if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry is None:
         raise BasesError(where, "no geometry: give Point features or a CSV with longitude/latitude")
     return _to_storage_crs(frame)

@@ -58,6 +58,17 @@ def current_workspace():
     return Workspace(_state["workspace"] or "workspace")
 
 
+def warn_if_stale(workspace) -> None:
+    """The data-currency warning of ``sauti status``, /health and the map, on stderr (for commands
+    that print a forecast: ``score``, ``patrol``)."""
+    from sauti.ingest.currency import currency_warning, data_through
+    from sauti.settings import get_settings
+
+    warning = currency_warning(data_through(workspace), stale_after_days=get_settings().stale_after_days)
+    if warning:
+        typer.echo(f"warning: {warning}", err=True)
+
+
 def _register() -> None:
     from sauti.cli import export_cmd, features_cmd, ingest_cmd, models_cmd, patrol_cmd, serve_cmd, status_cmd
 

@@ -222,7 +222,7 @@ def score_cmd(
 
     Then redraws the stored heatmap with the new scores (one refresh, as after new alerts).
     """
-    from sauti.cli import current_workspace
+    from sauti.cli import current_workspace, warn_if_stale
     from sauti.models import current_model, latest_scores
     from sauti.models.backtest import load_or_build_cube
     from sauti.models.refresh import refresh_risk
@@ -238,21 +238,12 @@ def score_cmd(
     cube = None if rebuild else load_or_build_cube(ws, **key)
     refresh_risk(ws, **key, cube=cube, timezone=get_settings().timezone if rebuild else None)
     frame = latest_scores(ws, **key)
-    _warn_if_stale(ws, get_settings().stale_after_days)
+    warn_if_stale(ws)
     if as_json:
         out = frame.assign(period=frame["period"].dt.strftime("%Y-%m-%d"))
         typer.echo(out.to_json(orient="records", force_ascii=False))
         return
     _echo_scores(ws, frame, record, top)
-
-
-def _warn_if_stale(ws, stale_after_days: int) -> None:
-    """The data-currency warning of ``sauti status``, /health and the map, on stderr."""
-    from sauti.ingest.currency import currency_warning, data_through
-
-    warning = currency_warning(data_through(ws), stale_after_days=stale_after_days)
-    if warning:
-        typer.echo(f"warning: {warning}", err=True)
 
 
 def _echo_scores(ws, frame, record: dict, top: int) -> None:

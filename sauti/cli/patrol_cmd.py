@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from sauti.constants import LOCALITY_ID
-from sauti.errors import SautiError
+from sauti.errors import SautiError, reader_problem
 
 
 def register(app: typer.Typer) -> None:
@@ -44,7 +44,7 @@ def patrol(
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
 ) -> None:
     """Choose patrol targets that cover the most risk of intercommunal violence."""
-    from sauti.cli import current_workspace
+    from sauti.cli import current_workspace, warn_if_stale
     from sauti.models.patrol import plan_from_workspace, read_bases
     from sauti.models.patrol import save_bases as store_bases
 
@@ -79,6 +79,7 @@ def patrol(
 
         plan_figure(plan).savefig(png)
     summary = plan.summary()
+    warn_if_stale(workspace)
     if as_json:
         typer.echo(json.dumps(summary, ensure_ascii=False))
     else:
@@ -95,7 +96,7 @@ def _read_no_go(path: Path):
     try:
         frame = pyogrio.read_dataframe(path)
     except Exception as exc:
-        raise SautiError(f"{path}: cannot read no-go areas ({exc})") from exc
+        raise SautiError(f"{path}: cannot read no-go areas ({reader_problem(exc)})") from exc
     if frame.crs is None:
         frame = frame.set_crs("EPSG:4326")
     kinds = set(frame.geometry.geom_type.dropna())
