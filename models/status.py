@@ -23,7 +23,8 @@ def risk_status(
     """Model (name, version, frequency, unit), scored period, heatmap and data currency.
 
     Returns ``{"model": {...} | None, "scored_period": "YYYY-MM-DD" | None, "heatmap": {...} | None,
-    "data_through": {"incidents", "alerts"}, "warning": str | None}``.
+    "data_through": {"incidents", "alerts"}, "warning": str | None}``, and ``"forecast"`` (the
+    :func:`~sauti.features.periods.forecast_window` of the scored period) when there are scores.
     """
     from sauti.features import DEFAULT_SURFACE
     from sauti.models.registry_store import current_model
@@ -53,6 +54,11 @@ def risk_status(
         except SautiError:
             periods = []
         out["scored_period"] = f"{periods[-1]:%Y-%m-%d}" if periods else None
+        if periods:  # the period people read: the one the scores forecast
+            from sauti.features.periods import forecast_window
+
+            horizon = int(record.get("horizon") or 1)
+            out["forecast"] = forecast_window(periods[-1], record["freq"], horizon)
     surface = workspace.root / DEFAULT_SURFACE
     if surface.exists():
         out["heatmap"] = {"path": str(surface), "made": _surface_made(surface)}

@@ -194,7 +194,7 @@ def test_status_shows_model_period_heatmap_and_currency(sample_workspace):
     )
     assert lines["model"].startswith("sauti, version m")
     assert "monthly" in lines["model"]
-    assert "scored period  2022-12-01" in done.stdout
+    assert "scored period  2022-12-01 (data to its end; forecast for January 2023)" in done.stdout
     assert "risk_surface.tif" in done.stdout
     assert "data through   incidents 2022-12-" in done.stdout
     assert "Incident data is old" in done.stderr

@@ -44,7 +44,11 @@ def _echo_risk(risk: dict) -> None:
     else:
         where = f"{model['unit']}, {'monthly' if model['freq'] == 'M' else 'weekly'}"
         typer.echo(f"model          {model['name']}, version {model['version']} ({where})")
-    typer.echo(f"scored period  {risk['scored_period'] or 'none (run `sauti score`)'}")
+    scored = risk["scored_period"]
+    if scored is None:
+        typer.echo("scored period  none (run `sauti score`)")
+    else:
+        typer.echo(f"scored period  {scored} (data to its end; forecast for {risk['forecast']['label']})")
     heatmap = risk["heatmap"]
     typer.echo(f"heatmap        {heatmap['path'] if heatmap else 'none (run `sauti heatmap`)'}")
     through = risk["data_through"]
