@@ -48,5 +48,15 @@ def plan(source: DataSource, query: PatrolQuery, bases_body: dict | None = None)
         }
 
     if bases is not None:
-        return build()
-    return source.cached(("patrols", query.patrols, query.range_km, query.method), build)
+        answer = build()
+    else:
+        answer = source.cached(("patrols", query.patrols, query.range_km, query.method), build)
+    return _with_currency_warning(answer, source.currency_warning())
+
+
+def _with_currency_warning(answer: dict, warning: str | None) -> dict:
+    """The plan with the stale-data warning first among its warnings (a copy: answers are cached)."""
+    if warning is None:
+        return answer
+    summary = answer["summary"]
+    return {**answer, "summary": {**summary, "warnings": [warning, *summary.get("warnings", [])]}}
