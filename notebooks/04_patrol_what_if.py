@@ -50,11 +50,8 @@ bases[["name", "patrols", "range_km"]]
 # %%
 plan = plan_patrols(localities, scores, bases)
 summary = plan.summary()
-print(
-    f"{summary['status']} ({summary['method']}, gap {summary['gap']}): covered risk "
-    f"{summary['covered_risk']:.3f} of {summary['total_risk']:.3f} "
-    f"({summary['covered_share']:.1%})"
-)
+print(summary["headline"])  # "Expected localities with an incident covered: x of y (z%)"
+print(f"plan {summary['status']} ({summary['method']}, gap {summary['gap']})")
 print(plan.explanation)
 plan.assignments[["base", "rank", "name", "risk", "distance_km", "drivers"]].head(12)
 

@@ -267,6 +267,7 @@ def test_patrol_notebook_shows_covered_risk_growing(executed) -> None:
     text = "\n".join(_text(c) for c in nb.cells if c.cell_type == "code")
     assert "covered risk never falls with more patrols or more range" in text
     assert re.search(r"optimal \(exact, gap", text)
+    assert re.search(r"Expected localities with an incident covered: [\d.]+ of [\d.]+ \(\d+%\)", text)
     assert "opening the hypothetical base adds" in text
     assert _pngs(nb) >= 2  # plan map, covered risk vs patrols/range
 
