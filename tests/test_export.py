@@ -198,3 +198,20 @@ def test_the_summary_line_says_a_planners_alerts_are_counts_per_locality(workspa
     with open(out, newline="", encoding="utf-8") as handle:
         alerts = list(csv.DictReader(handle))
     assert capsys.readouterr().out.startswith(f"{len(alerts)} alerts as an analyst sees them")
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("collection", ["alerts", "incidents"])
+def test_what_a_file_leaves_out_is_said_and_counted(workspace, tmp_path, capsys, collection, role):
+    """Alerts without a resolved locality and region-precision incidents have no point to export."""
+    out = tmp_path / f"{collection}.geojson"
+    args = ["-w", str(workspace.root), "export", collection, "--out", str(out), "--role", role]
+    assert main([*args, "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    features = json.loads(out.read_text(encoding="utf-8"))["features"]
+    in_file = sum(f["properties"].get("count", 1) for f in features)
+    stored = len(workspace.alerts() if collection == "alerts" else workspace.incidents())
+    assert summary["left_out"] == stored - in_file > 0  # the sample has unresolved alerts and region events
+    assert main(args) == 0
+    note = capsys.readouterr().out.splitlines()[-1]
+    assert note.startswith(f"note: {stored - in_file} stored {collection} not in the file")

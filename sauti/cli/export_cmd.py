@@ -47,17 +47,34 @@ def export(
     shown = detail_ids(frame, collection)
     if shown:
         audit(workspace, principal, "export_alert_details", str(written), alert_ids=shown)
+    left_out = _left_out(workspace, frame, collection)
     summary = {
         "collection": collection,
         "format": fmt,
         "role": role,
         "features": len(frame),
+        "left_out": left_out,
         "out": str(written),
     }
     if as_json:
         typer.echo(json.dumps(summary))
         return
     typer.echo(f"{_what(frame, collection, role)} → {written} ({fmt})")
+    if left_out:
+        noun = collection if left_out != 1 else collection[:-1]
+        typer.echo(
+            f"note: {left_out} stored {noun} not in the file: no locality to place "
+            f"{'them' if left_out != 1 else 'it'} at (unresolved place, or region/country precision)"
+        )
+
+
+def _left_out(workspace, frame, collection: str) -> int:
+    """How many stored incidents or alerts the file leaves out (those the API cannot place either)."""
+    if collection == "localities":
+        return 0
+    stored = len(workspace.incidents() if collection == "incidents" else workspace.alerts())
+    in_file = int(frame["count"].sum()) if "count" in frame.columns else len(frame)
+    return max(stored - in_file, 0)
 
 
 def _what(frame, collection: str, role: str) -> str:
