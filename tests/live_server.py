@@ -16,6 +16,8 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,6 +70,22 @@ def sauti(*args: str, workspace: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "sauti.cli", *args], env=env, capture_output=True, text=True, timeout=600
     )
+
+
+@contextmanager
+def read_store(workspace: Path) -> Iterator[sqlite3.Connection]:
+    """A read-only connection to a workspace's store, closed on exit (safe while it is served).
+
+    Tests must not leave connections to a served store open, nor copy its files byte by byte: a
+    copy of a live WAL database can be malformed, and closing any other descriptor of the file
+    drops this process's SQLite locks on it.
+    """
+    con = sqlite3.connect(f"file:{workspace / STORE}?mode=ro", uri=True, timeout=30)
+    con.row_factory = sqlite3.Row
+    try:
+        yield con
+    finally:
+        con.close()
 
 
 def copy_workspace(source: Path, destination: Path) -> Path:

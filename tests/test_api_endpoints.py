@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from live_server import copy_workspace, read_store
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
@@ -20,9 +21,7 @@ SAMPLE_ALERTS = "data/sample/alerts/synthetic_alerts.csv"
 
 
 def _db(server):
-    con = sqlite3.connect(server.workspace / "sauti.sqlite")
-    con.row_factory = sqlite3.Row
-    return con
+    return read_store(server.workspace)
 
 
 # --- localities -------------------------------------------------------------------------------------
@@ -341,7 +340,6 @@ def _state(server):
 def current_server(server, sample_dir, tmp_path_factory):
     """A second server on a copy of the demo workspace whose incident log is declared current through
     today (the forecast period is this month), so a live alert lands in the cube and changes risk."""
-    import shutil
     from datetime import UTC, datetime
 
     from live_server import start_server
@@ -351,7 +349,7 @@ def current_server(server, sample_dir, tmp_path_factory):
     from sauti.store import Workspace
 
     root = tmp_path_factory.mktemp("current") / "ws"
-    shutil.copytree(server.workspace, root)
+    copy_workspace(server.workspace, root)
     ws = Workspace(root)
     today = datetime.now(UTC).date()
     events = sample_dir / "events" / "ucdp_ged_v23_1_CAF.geojson"
@@ -467,8 +465,6 @@ def test_patrol_priorities_for_posted_bases_respect_range(server, sample_dir):
 def test_demo_rerun_adds_nothing(server, tmp_path):
     import subprocess
     import sys
-
-    from live_server import copy_workspace
 
     # the server is live: the store is copied with SQLite's backup API
     workspace = copy_workspace(server.workspace, tmp_path / "ws")

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 import pandas as pd
 import pytest
+from live_server import read_store
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
@@ -49,7 +48,7 @@ def test_paging_walks_every_incident_once(server):
         assert "prev" in _links(page)
     assert len(seen) == len(set(seen)) == total
     assert pages == -(-total // 500)
-    with sqlite3.connect(server.workspace / "sauti.sqlite") as con:
+    with read_store(server.workspace) as con:
         located = con.execute(
             "SELECT COUNT(*) FROM incidents WHERE longitude IS NOT NULL "
             "AND location_precision IN ('point', 'locality')"
@@ -60,7 +59,7 @@ def test_paging_walks_every_incident_once(server):
 def test_bbox_and_datetime_filters_match_the_store(server):
     params = {"bbox": "20,5,23,8", "datetime": "2017-01-01T00:00:00Z/2018-12-31T23:59:59Z", "limit": 10000}
     body = server.get("/ogc/collections/incidents/items", "planner", params=params).json()
-    with sqlite3.connect(server.workspace / "sauti.sqlite") as con:
+    with read_store(server.workspace) as con:
         frame = pd.read_sql_query(
             "SELECT event_id FROM incidents WHERE longitude BETWEEN 20 AND 23 AND latitude BETWEEN 5 AND 8 "
             "AND occurred_on BETWEEN '2017-01-01' AND '2018-12-31' "
@@ -92,7 +91,7 @@ def test_alerts_are_counts_for_planners_and_generalised_points_for_analysts(serv
     assert planner["features"]
     assert all("text" not in f["properties"] for f in planner["features"])
     assert sum(f["properties"]["count"] for f in planner["features"]) == analyst["numberMatched"]
-    with sqlite3.connect(server.workspace / "sauti.sqlite") as con:
+    with read_store(server.workspace) as con:
         exact = {
             (round(x, 5), round(y, 5))
             for x, y in con.execute("SELECT longitude, latitude FROM alerts WHERE longitude IS NOT NULL")
@@ -108,7 +107,7 @@ def test_alert_datetime_filter_for_both_views(server):
     window = {"datetime": "2018-01-01T00:00:00Z/2018-12-31T23:59:59Z", "limit": 10000}
     analyst = server.get("/ogc/collections/alerts/items", "analyst", params=window).json()
     planner = server.get("/ogc/collections/alerts/items", "planner", params=window).json()
-    with sqlite3.connect(server.workspace / "sauti.sqlite") as con:
+    with read_store(server.workspace) as con:
         expected = con.execute(
             "SELECT COUNT(*) FROM alerts WHERE locality_id IS NOT NULL "
             "AND received_at >= '2018-01-01' AND received_at < '2019-01-01'"

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
-import sqlite3
 import struct
 import subprocess
 from pathlib import Path
 
 import pyogrio
 import pytest
+from live_server import copy_workspace
 from sauti.api.services.redaction import generalised_points
 from sauti.ingest.alerts import submit_alerts
 from sauti.ingest.synthetic_alerts import reporter_pool
@@ -36,13 +35,7 @@ FORMULAS = ('=HYPERLINK("http://example.invalid","x")', "+SUM(1,2)", "-2+3", "@c
 def workspace(server, tmp_path_factory) -> Workspace:
     """A copy of the demo workspace, with names and an alert a spreadsheet would run as formulas."""
     root = tmp_path_factory.mktemp("export") / "ws"
-    shutil.copytree(server.workspace, root, ignore=shutil.ignore_patterns("sauti.sqlite*"))
-    with (
-        sqlite3.connect(server.workspace / "sauti.sqlite") as live,
-        sqlite3.connect(root / "sauti.sqlite") as copy,
-    ):
-        live.backup(copy)
-    ws = Workspace(root)
+    ws = Workspace(copy_workspace(server.workspace, root))
     ids = ws.localities("admin2")["locality_id"].sort_values().tolist()[: len(FORMULAS)]
     with ws.session() as con:
         con.executemany(
