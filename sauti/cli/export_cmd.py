@@ -72,7 +72,7 @@ def _left_out(workspace, frame, collection: str) -> int:
     """How many stored incidents or alerts the file leaves out (those the API cannot place either)."""
     if collection == "localities":
         return 0
-    stored = len(workspace.incidents() if collection == "incidents" else workspace.alerts())
+    stored = workspace.status()[collection]  # row counts, not the tables themselves
     in_file = int(frame["count"].sum()) if "count" in frame.columns else len(frame)
     return max(stored - in_file, 0)
 
