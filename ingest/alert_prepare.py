@@ -192,16 +192,18 @@ def prepare_alerts(frame: pd.DataFrame, source_name: str, ctx: AlertContext) -> 
     severity = _check_severity(fail, safe)
     lon, lat = _check_coordinates(fail, canon, parsed.lon, parsed.lat, ctx.extent)
     text = safe["text"].where(~blank(safe["text"]), None)
-    alert_id = _identify(safe, iso_utc(received), text, channel, lon, lat)
+    category = safe["category"].map(normalize_category)
+    received_at = iso_utc(received)
+    alert_id = _identify(safe, received_at, text, category, channel, lon, lat)
     keep = safe.index[fail.checker.good.to_numpy()]
     located = _locate(safe.loc[keep], lon[keep], lat[keep], text[keep], ctx.gazetteer)
     columns = {
         "alert_id": alert_id,
-        "received_at": iso_utc(received),
+        "received_at": received_at,
         "reporter_ref": safe["reporter_ref"],
         "channel": channel,
         "text": text,
-        "category": safe["category"].map(normalize_category),
+        "category": category,
         "longitude": lon,
         "latitude": lat,
         "verification": verification,
@@ -439,6 +441,7 @@ def _identify(
     safe: pd.DataFrame,
     received_iso: pd.Series,
     text: pd.Series,
+    category: pd.Series,
     channel: pd.Series,
     lon: pd.Series,
     lat: pd.Series,
@@ -450,7 +453,6 @@ def _identify(
     same text sent for two localities in one batch is two reports); a true retry matches on all.
     """
     given = safe["alert_id"].astype(str).str.strip()
-    category = safe["category"].map(normalize_category)
     fields = (safe["reporter_ref"], received_iso, text, category, channel)
     where = (safe[LOCALITY_ID], safe["place"], lon.round(6), lat.round(6))
     hashed = [
