@@ -169,7 +169,14 @@ def points(contribution: float | None, digits: int = 2) -> str:
     return f"{100 * contribution:+.{digits}f} pp"
 
 
+def driver_label(driver: dict[str, Any], *, freq: str = "M") -> str:
+    """A driver's plain-words label: the one it carries, else the glossary's for its feature ("" for none)."""
+    if driver.get("label"):
+        return str(driver["label"])
+    return feature_label(str(driver["feature"]), freq=freq) if driver.get("feature") else ""
+
+
 def driver_text(driver: dict[str, Any], *, freq: str = "M") -> str:
     """One driver for a person: "<label> (+0.50 pp)"."""
-    label = driver.get("label") or feature_label(str(driver.get("feature", "")), freq=freq)
+    label = driver_label(driver, freq=freq) or feature_label("", freq=freq)
     return f"{label} ({points(driver.get('contribution'))})"

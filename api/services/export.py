@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from sauti.api.services import ogc
 from sauti.api.services.source import DataSource
+from sauti.features.glossary import driver_label
 
 from sauti.errors import SautiError
 
@@ -30,15 +31,6 @@ EXPORTED_DRIVERS = 3
 
 class ExportForbidden(SautiError):
     """The role may not read the collection asked for."""
-
-
-def driver_words(driver: dict) -> str:
-    """What a person reads for one driver: its plain-words label from the glossary, never its name."""
-    from sauti.features.glossary import feature_label
-
-    if driver.get("label"):
-        return str(driver["label"])
-    return feature_label(str(driver["feature"])) if driver.get("feature") else ""
 
 
 def _risk_label(props: dict, count: int) -> str:
@@ -68,7 +60,7 @@ def _flat(props: dict, count: int) -> dict[str, Any]:
         drivers = props["drivers"] or []
         for i in range(EXPORTED_DRIVERS):
             driver = drivers[i] if i < len(drivers) else {}
-            out[f"driver_{i + 1}_label"] = driver_words(driver) or None
+            out[f"driver_{i + 1}_label"] = driver_label(driver) or None
             out[f"driver_{i + 1}_contribution"] = driver.get("contribution")
     return out
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from sauti.features.glossary import feature_label, points
+from sauti.features.glossary import driver_label, feature_label, points
 from sauti.models.patrol.bases import read_bases, resolve_bases, save_bases, workspace_bases
 from sauti.models.patrol.borders import border_warnings, locate_bases
 from sauti.models.patrol.reach import Reach, compute_reach
@@ -299,9 +299,7 @@ def _score_identity(risk: pd.DataFrame | None) -> tuple[str | None, str | None]:
 def _driver_text(item: dict) -> str:
     """``label (+0.68 pp)``: the driver in plain words (:mod:`sauti.features.glossary`, so no internal
     name reaches a person) and its contribution in percentage points, like the risk in %."""
-    name = item.get("label") or (
-        feature_label(str(item["feature"])) if item.get("feature") else str(item.get("name") or "?")
-    )
+    name = driver_label(item) or str(item.get("name") or "?")
     contribution = item.get("contribution")
     if isinstance(contribution, (int, float)) and not isinstance(contribution, bool):
         return f"{name} ({points(contribution)})"
