@@ -131,28 +131,17 @@ def backtest_with_patrols(
 
 def _evaluate_patrols(cube, result, localities, bases: Path, patrols, range_km) -> dict:
     """Patrol hit rate of the optimised plans against the simple ones, on the backtest's forecasts."""
-    import numpy as np
-    import pandas as pd
-
-    from sauti.constants import LOCALITY_DIM, LOCALITY_ID, PERIOD, PERIOD_DIM, TARGET_CATEGORY
+    from sauti.constants import TARGET_CATEGORY
     from sauti.models.patrol.bases import read_bases
-    from sauti.models.patrol.evaluate import evaluate_patrol_plans
+    from sauti.models.patrol.evaluate import evaluate_patrol_plans, observed_counts
 
-    counts = cube[f"count_{TARGET_CATEGORY}"].transpose(LOCALITY_DIM, PERIOD_DIM)
-    observed = pd.DataFrame(
-        {
-            PERIOD: np.tile(pd.DatetimeIndex(cube[PERIOD_DIM].to_numpy()), cube.sizes[LOCALITY_DIM]),
-            LOCALITY_ID: np.repeat(cube[LOCALITY_DIM].to_numpy().astype(str), cube.sizes[PERIOD_DIM]),
-            "count": counts.to_numpy().ravel(),
-        }
-    )
     return evaluate_patrol_plans(
         result.predictions.drop(columns="_row"),
         localities,
         read_bases(bases),
         patrols=patrols,
         range_km=range_km,
-        incidents_observed=observed[observed["count"] > 0].reset_index(drop=True),
+        incidents_observed=observed_counts(cube, TARGET_CATEGORY),
         model=result.metrics["primary"],
         freq=result.metrics["freq"],
         random_state=result.detail["bootstrap"]["seed"],
