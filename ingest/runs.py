@@ -160,6 +160,19 @@ class RunContext:
 
 
 @contextmanager
+def _page_cache(con: sqlite3.Connection, kib: int) -> Iterator[None]:
+    """A large page cache for one ingest, then the connection's own again (the service reuses
+    connections per thread). It keeps the primary-key and date indexes in memory while a big file
+    is inserted: the default 2,000 pages make random-order inserts about twice as slow."""
+    previous = con.execute("PRAGMA cache_size").fetchone()[0]
+    con.execute(f"PRAGMA cache_size = -{kib}")
+    try:
+        yield
+    finally:
+        con.execute(f"PRAGMA cache_size = {int(previous)}")
+
+
+@contextmanager
 def ingest_run(
     workspace: Workspace,
     kind: str,
@@ -182,10 +195,7 @@ def ingest_run(
     """
     record = _run_record(workspace, kind, path, fmt, params, payload)
     report = IngestReport(kind=kind, path=str(path), format=fmt)
-    with workspace.session() as con:
-        # A large page cache keeps the primary-key and date indexes in memory while a big file is
-        # inserted (the default 2,000 pages make random-order inserts about twice as slow).
-        con.execute(f"PRAGMA cache_size = -{INGEST_CACHE_KIB}")
+    with workspace.session() as con, _page_cache(con, INGEST_CACHE_KIB):
         ctx = RunContext(con, record, report, source_name=path.name)
         try:
             with Workspace.transaction(con):

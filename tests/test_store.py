@@ -215,6 +215,25 @@ def test_small_ingest_keeps_the_indexes(workspace: Workspace, tmp_path) -> None:
     assert _incident_indexes(workspace) == ["incidents_occurred_on"]
 
 
+def test_an_ingest_on_a_kept_connection_leaves_its_page_cache_as_it_was(
+    workspace: Workspace, tmp_path
+) -> None:
+    """The service reuses one connection per thread: an alert post must not leave it a 256 MiB cache."""
+    from sauti.ingest.runs import INGEST_CACHE_KIB, ingest_run
+
+    workspace.keep_connections()
+    with workspace.session() as con:
+        before = con.execute("PRAGMA cache_size").fetchone()[0]
+    source = tmp_path / "small.csv"
+    source.write_text("made-up\n", encoding="utf-8")
+    with ingest_run(workspace, "incidents", source) as run:
+        assert run.con.execute("PRAGMA cache_size").fetchone()[0] == -INGEST_CACHE_KIB
+        run.count_read(3)
+        run.store("incidents", _incident_rows(3))
+    with workspace.session() as con:
+        assert con.execute("PRAGMA cache_size").fetchone()[0] == before != -INGEST_CACHE_KIB
+
+
 def test_sha256_file_matches_hashlib_over_several_blocks(tmp_path) -> None:
     import hashlib
 
