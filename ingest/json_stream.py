@@ -210,15 +210,20 @@ def _object_or_wrapper(scanner: _Scanner, list_keys: tuple[str, ...]) -> Iterato
     scanner.expect("{", "'{'")
     members: dict[str, Any] = {}
     problem: RecordProblem | None = None
-    streamed, count = False, 0
+    streamed, count = None, 0
     while scanner.peek() != "}":
         if count:
             scanner.expect(",", "',' or '}'")
         count += 1
         key = scanner.value()
         scanner.expect(":", "':'")
-        if isinstance(key, str) and key in list_keys and not streamed and scanner.peek() == "[":
-            streamed = True
+        if isinstance(key, str) and key in list_keys and scanner.peek() == "[":
+            if streamed is not None:  # reading on would drop this list's records without a word
+                raise JsonSyntaxError(
+                    f"the file holds two lists of records, {streamed!r} and {key!r} ({scanner.where()}): "
+                    "put the records in one list"
+                )
+            streamed = key
             yield from _array_items(scanner)
             continue
         value = scanner.value()
@@ -227,5 +232,5 @@ def _object_or_wrapper(scanner: _Scanner, list_keys: tuple[str, ...]) -> Iterato
         elif isinstance(key, str):
             members[key] = value
     scanner.i += 1
-    if not streamed:
+    if streamed is None:
         yield problem or members

@@ -331,6 +331,17 @@ def test_json_shapes(ws: Workspace, tmp_path: Path, name: str, content: str) -> 
         assert stored["location_source"] == "point"
 
 
+def test_a_json_file_with_two_record_lists_is_refused_not_half_read(ws: Workspace, tmp_path: Path) -> None:
+    """Reading the first list and skipping the second would lose its alerts without a word."""
+    one = {"date": "01/01/2022 11:00", "message": "Attaque à Bria"}
+    two = {"date": "02/01/2022 11:00", "message": "Tension à Ndele"}
+    path = tmp_path / "two.json"
+    path.write_text(json.dumps({"data": [one], "alerts": [two]}), encoding="utf-8")
+    with pytest.raises(IngestError, match=r"two\.json: .*two lists of records, 'data' and 'alerts'"):
+        ingest_alerts(ws, path)
+    assert ws.alerts().empty
+
+
 def test_missing_date_column_is_fatal_and_names_the_file(ws: Workspace, tmp_path: Path) -> None:
     path = _csv(tmp_path / "nodate.csv", "telephone,message", f"{PHONE},bonjour")
     with pytest.raises(IngestError, match=r"nodate\.csv: no received_at column"):
