@@ -172,6 +172,9 @@ class Gazetteer:
         Extra names (``kind`` ``admin``, ``alt`` or ``settlement``).
     """
 
+    FUZZY_CACHE_MAX = 500_000
+    """Window keys whose best fuzzy match is remembered (the cache is emptied past this)."""
+
     def __init__(self, localities: gpd.GeoDataFrame, names: list[tuple[str, str, str]] = ()) -> None:
         self.localities = localities.reset_index(drop=True)
         self._info = {
@@ -374,8 +377,13 @@ class Gazetteer:
         return windows
 
     def _best_fuzzy(self, keys: list[str]) -> list[tuple[int, int]]:
-        """Best gazetteer key (index, score 0-100) of each window key, from the cache or scored now."""
-        todo = sorted({k for k in keys if k not in self._fuzzy})
+        """Best gazetteer key (index, score 0-100) of each window key, from the cache or scored now.
+
+        The answer is built from this call's own look-ups, so a cache emptied meanwhile (when it
+        outgrows :attr:`FUZZY_CACHE_MAX`, here or in another thread) cannot lose one of them.
+        """
+        found = {k: v for k in set(keys) if (v := self._fuzzy.get(k)) is not None}
+        todo = sorted(set(keys) - found.keys())
         if todo:
             from rapidfuzz import fuzz, process
 
@@ -383,11 +391,15 @@ class Gazetteer:
                 todo, self._keys, scorer=fuzz.ratio, score_cutoff=FUZZY_THRESHOLD * 100, dtype=np.uint8
             )
             cols = scores.argmax(axis=1)
-            if len(self._fuzzy) > 500_000:
+            fresh = {
+                key: (int(col), int(score))
+                for key, col, score in zip(todo, cols, scores[np.arange(len(todo)), cols], strict=True)
+            }
+            if len(self._fuzzy) + len(fresh) > self.FUZZY_CACHE_MAX:
                 self._fuzzy.clear()
-            for key, col, score in zip(todo, cols, scores[np.arange(len(todo)), cols], strict=True):
-                self._fuzzy[key] = (int(col), int(score))
-        return [self._fuzzy[k] for k in keys]
+            self._fuzzy.update(fresh)
+            found.update(fresh)
+        return [found[k] for k in keys]
 
     def _pick(self, key: str, matched: str, similarity: float) -> PlaceMatch | None:
         """The locality a gazetteer key stands for: finest level, ambiguity resolved or penalised."""

@@ -188,6 +188,17 @@ def test_hand_built_gazetteer_with_alt_names_and_settlements(three_squares) -> N
     assert gaz.locate_point(22.5, 5.5).locality_id == "C"
 
 
+def test_fuzzy_cache_overflow_loses_no_answer(three_squares) -> None:
+    """Keys cached earlier and keys scored now in one call: emptying the full cache keeps both."""
+    gaz = Gazetteer(three_squares, [("Zorrotown", "B", "settlement")])
+    gaz.FUZZY_CACHE_MAX = 0  # every new key overflows it
+    first = gaz._best_fuzzy(["zorotown"])
+    both = gaz._best_fuzzy(["zorotown", "gama"])  # one cached, one new: the cache overflows
+    assert both[0] == first[0]
+    assert both[1] == gaz._best_fuzzy(["gama"])[0]
+    assert gaz.resolve("Armed men in Zorotown").locality_id == "B"
+
+
 def _write_settlements(path: Path) -> Path:
     path.write_text(
         "nom,latitude,longitude,alt_names\n"
