@@ -35,6 +35,10 @@ def build_demo(
 
     if not sample.exists():
         raise SautiError(f"sample folder {sample} not found: run scripts/build_sample.py or pass --sample")
+    if timezone is None:  # one zone for the alerts' periods and the cube's
+        from sauti.settings import get_settings
+
+        timezone = get_settings().timezone
     for level in ("admin2", "admin3"):
         path = sample / "boundaries" / f"caf_{level[:3]}{level[-1]}.gpkg"
         report = ingest_boundaries(workspace, path, level)
@@ -44,19 +48,14 @@ def build_demo(
     alerts_csv = sample / "alerts" / "synthetic_alerts.csv"
     if alerts_csv.exists():
         from sauti.ingest.alerts import ingest_alerts
-        from sauti.settings import get_settings
 
-        report = ingest_alerts(workspace, alerts_csv, timezone=get_settings().timezone)
+        report = ingest_alerts(workspace, alerts_csv, timezone=timezone)
         note(f"alerts: {report.accepted} new, {report.duplicates} already stored, {report.rejected} rejected")
 
     from sauti.features import DEFAULT_SURFACE, compute_features
     from sauti.models import latest_scores, train
     from sauti.models.refresh import refresh_risk
 
-    if timezone is None:
-        from sauti.settings import get_settings
-
-        timezone = get_settings().timezone
     population = sample / "population" / "worldpop2020_density_caf.tif"
     cube = compute_features(
         workspace,
