@@ -18,6 +18,7 @@ from sauti.constants import STORAGE_CRS
 
 if TYPE_CHECKING:  # pragma: no cover
     import geopandas as gpd
+    import shapely
 
 
 def _target_points(localities: gpd.GeoDataFrame, crs) -> tuple[np.ndarray, Any]:
@@ -42,17 +43,16 @@ def _blocked(
     target_xy: np.ndarray,
     pair_base: np.ndarray,
     pair_loc: np.ndarray,
-    no_go_geoms: np.ndarray,
+    no_go: shapely.STRtree,
 ) -> np.ndarray:
-    """Boolean per pair: does the straight base→target line intersect a no-go area?"""
+    """Boolean per pair: does the straight base→target line intersect a no-go area (in ``no_go``)?"""
     import shapely
 
-    if pair_base.size == 0 or no_go_geoms.size == 0:
+    if pair_base.size == 0 or len(no_go) == 0:
         return np.zeros(pair_base.size, dtype=bool)
     coords = np.stack([base_xy[pair_base], target_xy[pair_loc]], axis=1)  # (k, 2, 2)
     lines = shapely.linestrings(coords)
-    tree = shapely.STRtree(no_go_geoms)
-    hits = tree.query(lines, predicate="intersects")
+    hits = no_go.query(lines, predicate="intersects")
     blocked = np.zeros(pair_base.size, dtype=bool)
     blocked[np.unique(hits[0])] = True
     return blocked
@@ -128,10 +128,9 @@ def compute_reach(
         target_in_no_go[np.unique(hits[0])] = True
         base_hits = tree.query(shapely.points(base_xy), predicate="intersects")
         base_in_no_go[np.unique(base_hits[0])] = True
-        keep = ~target_in_no_go[pair_loc_arr]
-        if avoid_crossing:
-            blocked[keep] = _blocked(base_xy, target_xy, pair_base_arr[keep], pair_loc_arr[keep], geoms)
     allowed = ~target_in_no_go[pair_loc_arr]
+    if avoid_crossing and no_go is not None and len(no_go):
+        blocked[allowed] = _blocked(base_xy, target_xy, pair_base_arr[allowed], pair_loc_arr[allowed], tree)
     return Reach(
         names=names,
         target_points=target_points,
