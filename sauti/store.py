@@ -7,6 +7,7 @@ for one in a temporary folder.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sauti.constants import ALERT_COLUMNS, INCIDENT_COLUMNS, LOCALITY_COLUMNS, STORAGE_CRS
+from sauti.errors import SautiError
 
 if TYPE_CHECKING:  # pragma: no cover
     import geopandas as gpd
@@ -28,6 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 DB_NAME = "sauti.sqlite"
 SECRET_NAME = "secret.key"
+SECRET_BYTES = 32
 
 
 def utc_now(timespec: str = "seconds") -> str:
@@ -219,14 +222,24 @@ class Workspace:
 
     # --- secret for reporter pseudonyms --------------------------------------------------------
     def secret(self) -> bytes:
-        """The per-workspace HMAC key (created on first use, readable only by its owner)."""
+        """The per-workspace HMAC key (created on first use, readable only by its owner).
+
+        Pseudonyms and session tokens are keyed by it, so it must be the same 32 bytes for every
+        caller: it is written whole to a private temporary file and hard-linked into place, and a
+        thread or process that loses the race reads the winner's file, never a half-written one.
+        Raises :class:`~sauti.errors.SautiError` when the file exists but is not 32 bytes.
+        """
         path = self.root / SECRET_NAME
-        self.root.mkdir(parents=True, exist_ok=True)
-        if not path.exists():
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(secrets.token_bytes(32))
-        return path.read_bytes()
+        try:
+            key = path.read_bytes()
+        except FileNotFoundError:
+            key = _create_secret(path)
+        if len(key) != SECRET_BYTES:
+            raise SautiError(
+                f"{path}: the workspace secret is damaged ({len(key)} bytes, expected {SECRET_BYTES}); "
+                "restore it from a backup (a new one would change every reporter pseudonym)"
+            )
+        return key
 
     # --- ingest runs ---------------------------------------------------------------------------
     def runs(self) -> pd.DataFrame:
@@ -502,3 +515,20 @@ def _bindable(series: pd.Series, scan_text: bool = True) -> list[Any]:
     if kind in "iub":  # nullable Int64/boolean: numpy scalars to Python ints
         return [None if v is None else int(v) for v in values]
     return values.tolist()
+
+
+def _create_secret(path: Path) -> bytes:
+    """Create ``path`` holding a fresh key, atomically; return what ``path`` holds afterwards."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(secrets.token_bytes(SECRET_BYTES))
+            fh.flush()
+            os.fsync(fh.fileno())
+        with contextlib.suppress(FileExistsError):  # another caller linked first: theirs is kept
+            os.link(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path.read_bytes()

@@ -48,6 +48,13 @@ class LiveServer:
         with self.client(role) as client:
             return client.get(path, **kwargs)
 
+    def log_tail(self, lines: int = 80) -> str:
+        """The end of the server's log (tracebacks of 500s are there), for a failing assertion."""
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError as exc:
+            return f"(no server log: {exc})"
+
     def stop(self) -> None:
         """Terminate the process (idempotent)."""
         if self.process.poll() is None:

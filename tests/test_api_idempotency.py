@@ -78,7 +78,7 @@ def test_concurrent_same_key_retries_store_each_alert_once(reporter_server) -> N
     for k, pair in answers.items():
         assert all(r is not None for r in pair), f"client {k}: a retry got no answer"
         bodies = [r.json() for r in pair]
-        assert [r.status_code for r in pair] == [201, 201], (k, bodies)
+        assert [r.status_code for r in pair] == [201, 201], (k, bodies, reporter_server.log_tail())
         assert {b["status"] for b in bodies} == {"accepted"}, (k, bodies)  # never "duplicate"
         assert bodies[0]["alert_id"] == bodies[1]["alert_id"]
         assert sorted(r.headers.get("Idempotent-Replayed", "false") for r in pair) in (

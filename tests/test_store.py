@@ -6,10 +6,13 @@ import contextlib
 import os
 import sqlite3
 import stat
+import threading
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from sauti.errors import SautiError
 from sauti.store import Workspace, _migrations, insert_ignore
 
 
@@ -43,6 +46,40 @@ def test_secret_is_created_once_and_private(workspace: Workspace) -> None:
     mode = stat.S_IMODE(os.stat(workspace.root / "secret.key").st_mode)
     assert mode == 0o600
     assert Workspace(workspace.root.parent / "other").secret() != first
+
+
+def test_secret_created_by_racing_threads_is_one_whole_key(tmp_path: Path) -> None:
+    """Twenty alert posts on a new workspace all ask for the secret at once: every caller must get
+    the same 32 bytes (a reader once saw the empty file another thread had just created, and keyed
+    pseudonyms with b"", and a third failed with FileExistsError: a 500)."""
+    for trial in range(30):
+        root = tmp_path / f"ws{trial}"
+        barrier = threading.Barrier(8)
+        got: list[bytes | BaseException] = []
+
+        def ask(root: Path = root, barrier: threading.Barrier = barrier, got: list = got) -> None:
+            barrier.wait()
+            try:
+                got.append(Workspace(root).secret())
+            except BaseException as exc:
+                got.append(exc)
+
+        threads = [threading.Thread(target=ask) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert all(isinstance(k, bytes) for k in got), got
+        assert {len(k) for k in got} == {32}
+        assert len(set(got)) == 1
+        assert [p.name for p in root.iterdir()] == ["secret.key"]  # no temporary file left behind
+
+
+def test_a_damaged_secret_is_refused_not_used(workspace: Workspace) -> None:
+    workspace.root.mkdir(parents=True, exist_ok=True)
+    (workspace.root / "secret.key").write_bytes(b"")
+    with pytest.raises(SautiError, match=r"secret\.key: the workspace secret is damaged \(0 bytes"):
+        workspace.secret()
 
 
 def test_insert_ignore_counts_only_new_rows(workspace: Workspace) -> None:
