@@ -64,6 +64,16 @@ LONG_HORIZON_FEATURES: tuple[str, ...] = (
     "splag1_decay_count_violent_hl6",
     "decay_fatalities_hl12",
 )
+#: Features of the self-exciting member (:class:`~sauti.models.hawkes.SelfExcitingClassifier`): the
+#: decayed intercommunal and violent counts at every default half-life, own and neighbours' (first-order
+#: spatial lag). Its non-negative weights over the half-lives are the learned decay; over the lags, the
+#: learned influence of neighbouring incidents.
+HAWKES_FEATURES: tuple[str, ...] = tuple(
+    f"{lag}decay_count_{var}_hl{h}"
+    for lag in ("", "splag1_")
+    for var in (_T, "violent")
+    for h in (1, 3, 6, 12)
+)
 #: Baseline rules pooled by default (names in the baseline registry).
 DEFAULT_RULES: tuple[str, ...] = (
     "climatology",
@@ -73,7 +83,7 @@ DEFAULT_RULES: tuple[str, ...] = (
     "neighbourhood",
 )
 #: Learned member kinds.
-LEARNERS = ("logistic", "boosting")
+LEARNERS = ("logistic", "boosting", "hawkes")
 #: How members are pooled: ``"linear"`` averages probabilities; ``"logit"`` averages log-odds and
 #: recalibrates the pooled log-odds once (Platt) on the training window.
 COMBINERS = ("linear", "logit")
@@ -113,6 +123,10 @@ def _learner(kind: str, columns: list[int], names: list[str], c: float, seed: in
             random_state=seed,
         )
         return Pipeline([("columns", subset), ("model", model)])
+    if kind == "hawkes":
+        from sauti.models.hawkes import SelfExcitingClassifier
+
+        return Pipeline([("columns", subset), ("model", SelfExcitingClassifier())])
     raise ValueError(f"unknown learner {kind!r}; known: {', '.join(LEARNERS)}")
 
 
@@ -223,10 +237,11 @@ class SautiClassifier(_BinaryMixin, ClassifierMixin, BaseEstimator):
     rules : tuple of str, optional
         Baseline names (default :data:`DEFAULT_RULES`); those whose columns ``X`` lacks are skipped.
     learners : tuple of str
-        Learned member kinds: ``"logistic"`` (L2, on signed-log, standardised features) and/or
-        ``"boosting"`` (monotone-constrained gradient-boosted trees).
+        Learned member kinds: ``"logistic"`` (L2, on signed-log, standardised features),
+        ``"boosting"`` (monotone-constrained gradient-boosted trees) and/or ``"hawkes"`` (the
+        self-exciting model of :mod:`sauti.models.hawkes`, on :data:`HAWKES_FEATURES`).
     features : tuple of str, optional
-        Features of the learned members (default :data:`LEARNED_FEATURES`).
+        Features of the logistic and boosting members (default :data:`LEARNED_FEATURES`).
     window : int, optional
         Train on the latest ``window`` periods only (``None``: every period given).
     n_splits, validation_periods : int
@@ -355,8 +370,17 @@ class SautiClassifier(_BinaryMixin, ClassifierMixin, BaseEstimator):
         present = {n: j for j, n in enumerate(names)}
         usable_rules = {r: cols for r, cols in rules.items() if all(c in present for c in cols)}
         wanted = self.features if self.features is not None else LEARNED_FEATURES
-        learned = [present[f] for f in wanted if f in present] or list(range(len(names)))
-        used = sorted({present[c] for cols in usable_rules.values() for c in cols} | set(learned))
+        default = [present[f] for f in wanted if f in present] or list(range(len(names)))
+        learned = {
+            kind: ([present[f] for f in HAWKES_FEATURES if f in present] or default)
+            if kind == "hawkes"
+            else default
+            for kind in self.learners
+        }
+        used = sorted(
+            {present[c] for cols in usable_rules.values() for c in cols}
+            | {j for c in learned.values() for j in c}
+        )
         self.used_features_ = np.asarray(used, dtype=int)
         position = {j: i for i, j in enumerate(used)}
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
@@ -364,10 +388,12 @@ class SautiClassifier(_BinaryMixin, ClassifierMixin, BaseEstimator):
         for rule, cols in usable_rules.items():
             column = tuple(position[present[c]] for c in cols)
             builders.append((rule, lambda column=column: PlattScoreClassifier(column=column)))
-        columns = [position[j] for j in learned]
-        learned_names = [names[j] for j in learned]
         for kind in self.learners:
-            builders.append((kind, lambda kind=kind: _learner(kind, columns, learned_names, self.C, seed)))
+            columns = [position[j] for j in learned[kind]]
+            learned_names = [names[j] for j in learned[kind]]
+            builders.append(
+                (kind, lambda kind=kind, c=columns, n=learned_names: _learner(kind, c, n, self.C, seed))
+            )
         return builders
 
     def _window_rows(self, periods: np.ndarray) -> np.ndarray:
