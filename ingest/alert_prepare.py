@@ -308,14 +308,34 @@ def _clean(
 
 
 def _checker(frame: pd.DataFrame, safe: pd.DataFrame, ragged: np.ndarray, source_name: str) -> RowChecker:
-    """The rejects file's view of the chunk: scrubbed values, long ones cut, ragged rows blank."""
-    shown = safe.map(
+    """The rejects file's view of the chunk: scrubbed values, long ones cut, ragged rows blank.
+
+    Like every reply that leaves the store, it holds neither the reporter's pseudonym nor the exact
+    point (:data:`ALERT_SENSITIVE_COLUMNS`): coordinates are shown to 0.1° (about 11 km), enough to
+    see a swapped or out-of-range pair, and a coordinate that is not a number is not shown at all.
+    """
+    shown = safe.drop(columns=[c for c in ("reporter_ref",) if c in safe.columns]).map(
         lambda v: v[:REJECT_FIELD_CHARS] + "…" if isinstance(v, str) and len(v) > REJECT_FIELD_CHARS else v
     )
+    for col in ("longitude", "latitude"):
+        if col in shown.columns:
+            shown[col] = shown[col].map(_coarse_coordinate)
     if ragged.any():
         shown.loc[ragged, :] = ""
     shown.insert(0, "_row", frame["_row"].to_numpy())
     return RowChecker(source_name, shown)
+
+
+def _coarse_coordinate(value: Any) -> Any:
+    """A coordinate as the rejects file shows it: rounded to 0.1°, or withheld if it is not a number."""
+    text = str(value).strip() if value is not None else ""
+    if not text:
+        return value
+    try:
+        number = float(text.replace(",", "."))
+    except ValueError:
+        return "(not a number; not shown)"
+    return f"{number:.1f}" if np.isfinite(number) else text
 
 
 def _check_fields(

@@ -217,12 +217,18 @@ def test_bad_rows_are_rejected_with_field_and_reason(
 
 
 def test_rejected_rows_show_only_pseudonymised_scrubbed_values(ws: Workspace, tmp_path: Path) -> None:
-    row = f"04/03/2021 10:22;{PHONE};{NAME};SMS;Ici {NAME}, appelez le 75 11 22 33;autre;;;;;9"
+    """The rejects file holds what a reply leaving the store may hold: no phone, no name, no
+    pseudonym, and the point only to 0.1° (the exact one, from a reporter's phone, can find them)."""
+    row = f"04/03/2021 10:22;{PHONE};{NAME};SMS;Ici {NAME}, appelez le 75 11 22 33;autre;;6,03817;23,90412;;9"
     report = ingest_alerts(ws, _csv(tmp_path / "alerts.csv", FR_HEADER, row))
     assert report.rejected == 1
     content = Path(report.rejects_file).read_text(encoding="utf-8")
     raw = json.loads(pd.read_csv(report.rejects_file)["raw"].iloc[0])
-    assert raw["reporter_ref"].startswith("rep_")
+    assert "reporter_ref" not in raw
+    assert "rep_" not in content
+    assert (raw["latitude"], raw["longitude"]) == ("6.0", "23.9")
+    for exact in ("6.03817", "6,03817", "23.90412", "23,90412", "038", "904"):
+        assert exact not in content
     assert "reporter_phone" not in raw
     assert "reporter_name" not in raw
     assert raw["text"] == "Ici [name], appelez le [phone]"
