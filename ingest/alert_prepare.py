@@ -46,7 +46,15 @@ from sauti.constants import (
     ALERT_VERIFICATION,
     LOCALITY_ID,
 )
-from sauti.privacy import PHONE_MIN_DIGITS, fold, fold_word, may_hold_phone_number, reporter_ref, scrub_text
+from sauti.privacy import (
+    PHONE_MIN_DIGITS,
+    find_phone_numbers,
+    fold,
+    fold_word,
+    may_hold_phone_number,
+    reporter_ref,
+    scrub_text,
+)
 from sauti.store import utc_now
 
 KEY_FIELDS = ("alert_id", LOCALITY_ID)
@@ -91,6 +99,7 @@ class PreparedAlerts:
 _WORD_RE = re.compile(r"[^\W\d_]{3,}")
 _ANY_WORD_RE = re.compile(r"[^\W\d_]+")
 _DIGIT_RE = re.compile(r"\d")
+_PHONE_SHAPED_RE = re.compile(r"[\d\s.\-/()+_\u00a0\u2010-\u2015]+")
 
 
 def name_tokens(name: str) -> set[str]:
@@ -112,13 +121,27 @@ def _may_hold(value: str, ident_words: set[str]) -> bool:
 
 
 def _own_phone_as_id(alert_id: str, phone: str, secret: bytes) -> str:
-    """``alert_id`` as given, unless it holds the reporter's own phone number (last 7 digits):
-    then its keyed pseudonym, which is as stable a key and reveals nothing."""
+    """``alert_id`` as given, unless it holds a phone number: then its keyed pseudonym, which is as
+    stable a key and reveals nothing.
+
+    An id holds a phone number when it contains the reporter's own number (its last 7 digits), or
+    when it is written as one — only digits, separators and ``+``, with at least one non-digit, and
+    7+ digits that :func:`~sauti.privacy.find_phone_numbers` reads as a number (``+236 75 12 34 98``,
+    ``75-12-34-98``; a gateway's ``99120001`` or a dated ``2021-03-04-0001`` stay as written).
+    """
     digits = "".join(_DIGIT_RE.findall(phone))
     held = "".join(_DIGIT_RE.findall(alert_id))
-    if len(digits) < PHONE_MIN_DIGITS or digits[-PHONE_MIN_DIGITS:] not in held:
+    own = len(digits) >= PHONE_MIN_DIGITS and digits[-PHONE_MIN_DIGITS:] in held
+    if not own and not _written_as_phone_number(alert_id):
         return alert_id
     return "id_" + hmac.new(secret, ("id:" + alert_id).encode("utf-8"), hashlib.sha256).hexdigest()[:24]
+
+
+def _written_as_phone_number(value: str) -> bool:
+    text = value.strip()
+    if not _PHONE_SHAPED_RE.fullmatch(text) or text.isdigit():
+        return False
+    return any(len(_DIGIT_RE.findall(text[a:b])) >= PHONE_MIN_DIGITS for a, b in find_phone_numbers(text))
 
 
 def _known_names_in(value: str, ctx: AlertContext) -> list[str]:

@@ -577,6 +577,33 @@ def test_an_alert_id_holding_the_reporters_own_number_is_keyed(ws: Workspace, tm
     assert ingest_alerts(ws, path).duplicates == 2  # the keyed id is as stable a key
 
 
+@pytest.mark.parametrize(
+    ("given", "keyed"),
+    [
+        ("+236 72 99 88 77", True),  # someone else's number written as an id
+        ("(236) 72.99.88.77", True),
+        ("72-99-88-77", True),
+        ("99120001", False),  # a gateway's numeric id
+        ("2021-03-04-0001", False),  # a dated id
+        ("a1b2c3d4-1234-5678-9abc-def012345678", False),  # a KoboToolbox uuid
+    ],
+)
+def test_an_alert_id_written_as_a_phone_number_is_keyed(ws: Workspace, given: str, keyed: bool) -> None:
+    """An id written as a phone number, whoever's it is, would be served by the API as it is: it is
+    stored as its keyed pseudonym instead; other ids stay as written, and both are stable keys."""
+    record = {"alert_id": given, "text": "calme", "received_at": "2021-03-05"}
+    (first,) = submit_alerts(ws, [record])
+    (again,) = submit_alerts(ws, [record])
+    assert first.status == "accepted"
+    assert (again.status, again.alert_id) == ("duplicate", first.alert_id)
+    assert first.alert_id.startswith("id_") is keyed
+    if keyed:
+        assert "99 88" not in first.alert_id
+        assert "9988" not in first.alert_id
+    else:
+        assert first.alert_id == given
+
+
 def test_api_submission_leaves_a_run_record_and_rejects_file_only_when_it_rejects(ws: Workspace) -> None:
     runs_before = len(ws.runs())
     files_before = set((ws.root / "rejects").glob("*")) if (ws.root / "rejects").exists() else set()
