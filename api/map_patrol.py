@@ -14,6 +14,8 @@ import html
 import json
 from typing import TYPE_CHECKING
 
+from sauti.features.glossary import percent
+
 from sauti.constants import LOCALITY_ID
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -196,16 +198,6 @@ def target_popup(row, period: str | None) -> str:
         f"{row.distance_km:.0f} km away<br>"
         f"Risk of at least one intercommunal incident{when}: {percent(row.risk)}"
     )
-
-
-def percent(probability: float) -> str:
-    """0.0123 → ``1.2%``, 0.0035 → ``0.35%``, 0.00004 → ``< 0.01%``."""
-    value = float(probability) * 100
-    if value >= 1:
-        return f"{value:.1f}%"
-    if value >= 0.01:
-        return f"{value:.2f}%"
-    return "< 0.01%"
 
 
 def _count(n: int, singular: str, plural: str | None = None) -> str:

@@ -44,21 +44,12 @@ def render(name: str, **context: Any) -> str:
 
 
 # --- words and numbers -----------------------------------------------------------------------------
-def significant_decimals(value: float | None, digits: int = 2) -> int:
-    """Decimals that show ``value`` with ``digits`` significant digits (0.035 → 3, 1.1 → 1, 25 → 0)."""
-    if value is None or value != value or value == 0:
-        return 0
-    decimals = max(0, digits - 1 - math.floor(math.log10(abs(value))))
-    rounded = round(abs(value), decimals)  # 0.998 rounds to 1.00: one decimal fewer
-    return decimals if rounded == 0 else max(0, digits - 1 - math.floor(math.log10(rounded)))
-
-
 def percent(p: float | None) -> str:
     """A probability in % with two significant digits (the glossary's format): 0.0107 → "1.1%",
     0.00035 → "0.035%"."""
     from sauti.features.glossary import percent as glossary_percent
 
-    return glossary_percent(p, significant_decimals(None if p is None else 100 * p))
+    return glossary_percent(p)
 
 
 def points(delta: float | None) -> str:
@@ -66,7 +57,7 @@ def points(delta: float | None) -> str:
     0.0061 → "+0.61 pp", -0.00018 → "-0.018 pp"."""
     from sauti.features.glossary import points as glossary_points
 
-    return glossary_points(delta, significant_decimals(None if delta is None else 100 * delta))
+    return glossary_points(delta)
 
 
 def words(code: object) -> str:

@@ -16,6 +16,7 @@ every 6 months), spatial lag order 1/2 becomes "neighbouring"/"second-ring" loca
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -155,18 +156,35 @@ def label_drivers(drivers: list[dict[str, Any]] | None, *, freq: str = "M") -> l
     return out
 
 
-def percent(probability: float | None, digits: int = 1) -> str:
-    """A probability as a percentage for people: ``0.0112`` → ``"1.1%"`` (``"–"`` for none)."""
+def significant_decimals(value: float | None, digits: int = 2) -> int:
+    """Decimals that show ``value`` with ``digits`` significant digits (0.035 → 3, 1.1 → 1, 25 → 0)."""
+    if value is None or value != value or value == 0:
+        return 0
+    decimals = max(0, digits - 1 - math.floor(math.log10(abs(value))))
+    rounded = round(abs(value), decimals)  # 0.998 rounds to 1.00: one decimal fewer
+    return decimals if rounded == 0 else max(0, digits - 1 - math.floor(math.log10(rounded)))
+
+
+def percent(probability: float | None, digits: int | None = None) -> str:
+    """A probability as a percentage for people, the same on the map, in the CLI and in exports.
+
+    Two significant digits unless ``digits`` (decimals) is given, so a small risk never reads as
+    nought: ``0.0112`` → ``"1.1%"``, ``0.00035`` → ``"0.035%"``, ``0.25`` → ``"25%"`` (``"–"`` for none).
+    """
     if probability is None or probability != probability:
         return "–"
-    return f"{100 * probability:.{digits}f}%"
+    value = 100 * float(probability)
+    return f"{value:.{significant_decimals(value) if digits is None else digits}f}%"
 
 
-def points(contribution: float | None, digits: int = 2) -> str:
-    """A change or contribution in percentage points, signed: ``0.005`` → ``"+0.50 pp"``."""
+def points(contribution: float | None, digits: int | None = None) -> str:
+    """A change or contribution in percentage points, signed, two significant digits unless ``digits``
+    (decimals) is given: ``0.0051`` → ``"+0.51 pp"``, ``-0.00018`` → ``"-0.018 pp"``."""
     if contribution is None or contribution != contribution:
         return "–"
-    return f"{100 * contribution:+.{digits}f} pp"
+    value = 100 * float(contribution)
+    decimals = significant_decimals(value) if digits is None else digits
+    return f"{value:+.{decimals}f} pp"
 
 
 def driver_label(driver: dict[str, Any], *, freq: str = "M") -> str:

@@ -71,6 +71,9 @@ def test_drivers_carry_label_and_units_match_the_risk():
         }
     ]
     assert percent(0.0112) == "1.1%"
+    assert percent(0.00035) == "0.035%"  # a small risk never reads as "0.0%"
+    assert percent(0.25) == "25%"
+    assert percent(0.0112, 2) == "1.12%"
     assert points(0.005) == "+0.50 pp"
     assert points(-0.0012) == "-0.12 pp"
     assert driver_text(drivers[0]) == "area of the locality in km² (static) (+0.50 pp)"

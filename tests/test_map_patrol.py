@@ -94,9 +94,10 @@ def test_names_are_escaped_in_popups(plan) -> None:
 
 
 @pytest.mark.parametrize(
-    ("p", "text"), [(0.0123, "1.2%"), (0.0035, "0.35%"), (0.00004, "< 0.01%"), (0.5, "50.0%")], ids=str
+    ("p", "text"), [(0.0123, "1.2%"), (0.0035, "0.35%"), (0.00004, "0.0040%"), (0.5, "50%")], ids=str
 )
 def test_percent(p: float, text: str) -> None:
+    """The patrol layer writes risks as the map, the CLI and exports do (two significant digits)."""
     assert percent(p) == text
 
 

@@ -234,7 +234,7 @@ def test_geojson_holds_bases_targets_and_routes_from_base_to_target() -> None:
         np.testing.assert_allclose(end, target["geometry"]["coordinates"], atol=1e-9)
     assert targets["L1"]["properties"]["drivers"] == [  # plain words, percentage points
         "intercommunal incidents, last 6 months (weighted) (+0.20 pp)",
-        "violent incidents in neighbouring localities, last 3 months (-0.05 pp)",
+        "violent incidents in neighbouring localities, last 3 months (-0.050 pp)",
     ]
     assert collection["summary"]["status"] == "optimal"
     as_polygons = plan.to_geojson("polygon")
