@@ -269,7 +269,7 @@ class SautiClassifier(_BinaryMixin, ClassifierMixin, BaseEstimator):
     Attributes
     ----------
     members_ : list of (str, estimator)
-        Fitted members in pool order; each reads ``X[:, used_features_]``.
+        Fitted members with a weight above 0, in pool order; each reads ``X[:, used_features_]``.
     weights_ : dict
         Member name → weight.
     used_features_ : ndarray of int
@@ -339,7 +339,12 @@ class SautiClassifier(_BinaryMixin, ClassifierMixin, BaseEstimator):
             oof, labels = self._out_of_time(builders, Xu, target, folds)
             weights = self._learn_weights(oof, labels)
         self.weights_ = {name: float(w) for (name, _), w in zip(builders, weights, strict=True)}
-        self.members_ = [(name, _fit_member(build(), Xu, target)) for name, build in builders] if both else []
+        # a member the pool gives no weight never changes a forecast: it is not fitted (nor kept)
+        self.members_ = (
+            [(name, _fit_member(build(), Xu, target)) for name, build in builders if self.weights_[name] > 0]
+            if both
+            else []
+        )
         self.calibration_ = None
         if self.combiner == "logit" and both:  # one Platt map of the pooled log-odds, on the window
             slope, intercept = _fit_platt(self._pooled_logit(Xu), target)
@@ -370,7 +375,14 @@ class SautiClassifier(_BinaryMixin, ClassifierMixin, BaseEstimator):
         present = {n: j for j, n in enumerate(names)}
         usable_rules = {r: cols for r, cols in rules.items() if all(c in present for c in cols)}
         wanted = self.features if self.features is not None else LEARNED_FEATURES
-        default = [present[f] for f in wanted if f in present] or list(range(len(names)))
+        default = [present[f] for f in wanted if f in present]
+        if not default:  # plain arrays (no column names): one learned model on every column
+            if hasattr(self, "feature_names_in_"):
+                raise ValueError(
+                    "none of the learned members' features is in X: expected some of "
+                    f"{', '.join(wanted)} (build the cube with the default half-lives, or pass features=)"
+                )
+            default = list(range(len(names)))
         learned = {
             kind: ([present[f] for f in HAWKES_FEATURES if f in present] or default)
             if kind == "hawkes"

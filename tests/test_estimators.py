@@ -316,3 +316,20 @@ def test_hawkes_member_reads_own_and_neighbours_decayed_counts() -> None:
     assert name == "hawkes"
     assert read == list(HAWKES_FEATURES)
     assert "area_km2" not in read
+
+
+def test_members_without_weight_are_not_fitted_and_unknown_features_are_refused() -> None:
+    rng = np.random.default_rng(3)
+    X = pd.DataFrame(
+        rng.poisson(0.5, size=(600, len(LEARNED_FEATURES))).astype(float), columns=LEARNED_FEATURES
+    )
+    y = (X[LEARNED_FEATURES[0]] + rng.random(600) > 1.2).astype(int)
+    periods = np.repeat(np.arange(20), 30)
+    model = SautiClassifier(rules=(), learners=("logistic", "hawkes"), weights={"logistic": 1.0}).fit(
+        X, y, periods=periods
+    )
+    assert model.weights_ == {"logistic": 1.0, "hawkes": 0.0}
+    assert [name for name, _ in model.members_] == ["logistic"]
+    renamed = X.set_axis([f"my_{c}" for c in X.columns], axis=1)
+    with pytest.raises(ValueError, match="none of the learned members' features is in X"):
+        SautiClassifier(rules=()).fit(renamed, y, periods=periods)
