@@ -29,6 +29,7 @@ from sauti.ingest.alert_fields import (
     parse_received_at,
 )
 from sauti.ingest.gazetteer import Gazetteer, PlaceMatch
+from sauti.ingest.report import alert_reject_view
 from sauti.ingest.tabular import (
     MAX_FIELD_CHARS,
     RAGGED_REASON,
@@ -337,28 +338,13 @@ def _checker(frame: pd.DataFrame, safe: pd.DataFrame, ragged: np.ndarray, source
     point (:data:`ALERT_SENSITIVE_COLUMNS`): coordinates are shown to 0.1° (about 11 km), enough to
     see a swapped or out-of-range pair, and a coordinate that is not a number is not shown at all.
     """
-    shown = safe.drop(columns=[c for c in ("reporter_ref",) if c in safe.columns]).map(
+    shown = alert_reject_view(safe).map(
         lambda v: v[:REJECT_FIELD_CHARS] + "…" if isinstance(v, str) and len(v) > REJECT_FIELD_CHARS else v
     )
-    for col in ("longitude", "latitude"):
-        if col in shown.columns:
-            shown[col] = shown[col].map(_coarse_coordinate)
     if ragged.any():
         shown.loc[ragged, :] = ""
     shown.insert(0, "_row", frame["_row"].to_numpy())
     return RowChecker(source_name, shown)
-
-
-def _coarse_coordinate(value: Any) -> Any:
-    """A coordinate as the rejects file shows it: rounded to 0.1°, or withheld if it is not a number."""
-    text = str(value).strip() if value is not None else ""
-    if not text:
-        return value
-    try:
-        number = float(text.replace(",", "."))
-    except ValueError:
-        return "(not a number; not shown)"
-    return f"{number:.1f}" if np.isfinite(number) else text
 
 
 def _check_fields(

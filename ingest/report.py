@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -79,6 +80,30 @@ def _shorten(value: Any) -> Any:
     if isinstance(value, str) and len(value) > RAW_VALUE_CHARS:
         return f"{value[:RAW_VALUE_CHARS]}… [{len(value):,} characters in all]"
     return value
+
+
+def alert_reject_view(rows: pd.DataFrame) -> pd.DataFrame:
+    """Alert rows as a rejects file may show them: like every reply that leaves the store, without
+    the reporter's pseudonym (``reporter_ref``) and without the exact point — coordinates rounded to
+    0.1° (about 11 km: a swapped or out-of-range pair stays visible), one that is not a number withheld."""
+    shown = rows.drop(columns=[c for c in ("reporter_ref",) if c in rows.columns])
+    for col in ("longitude", "latitude"):
+        if col in shown.columns:
+            shown[col] = shown[col].map(_coarse_coordinate)
+    return shown
+
+
+def _coarse_coordinate(value: Any) -> Any:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return value
+    text = str(value).strip()
+    if not text:
+        return value
+    try:
+        number = float(text.replace(",", "."))
+    except ValueError:
+        return "(not a number; not shown)"
+    return f"{number:.1f}" if math.isfinite(number) else text
 
 
 def raw_json(records: pd.DataFrame) -> pd.Series:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sauti.ingest.report import IngestReport, RejectsWriter, make_rejects, raw_json
+from sauti.ingest.report import IngestReport, RejectsWriter, alert_reject_view, make_rejects, raw_json
 
 from sauti.checksum import sha256_file
 from sauti.store import Workspace, insert_new, utc_now
@@ -92,7 +92,7 @@ class RunContext:
             self._defer_indexes(table, len(rows))
         new, failed = insert_new(self.con, table, rows)
         if failed:
-            self.reject(_constraint_rejects(self.source_name, rows, failed))
+            self.reject(_constraint_rejects(self.source_name, rows, failed, table))
             self.refused.extend(label for label, _ in failed)
         self.report.accepted += new
         self.report.duplicates += len(rows) - new - len(failed)
@@ -260,8 +260,11 @@ def _record_failure(con: sqlite3.Connection, record: RunRecord, exc: BaseExcepti
 _CONSTRAINT_RE = re.compile(r"(NOT NULL|CHECK|FOREIGN KEY) constraint failed: (?:\w+\.)?(\w+)")
 
 
-def _constraint_rejects(source_name: str, rows: pd.DataFrame, failed: list[tuple[Any, str]]) -> pd.DataFrame:
-    """Reject records for rows the store refused: the column and a reason a person can act on."""
+def _constraint_rejects(
+    source_name: str, rows: pd.DataFrame, failed: list[tuple[Any, str]], table: str
+) -> pd.DataFrame:
+    """Reject records for rows the store refused: the column and a reason a person can act on
+    (alerts shown as :func:`~sauti.ingest.report.alert_reject_view` shows them)."""
     labels = [label for label, _ in failed]
     fields, reasons = [], []
     for _, message in failed:
@@ -270,6 +273,8 @@ def _constraint_rejects(source_name: str, rows: pd.DataFrame, failed: list[tuple
         fields.append(column)
         reasons.append("required value is missing or not a number" if kind == "NOT NULL" else message)
     shown = rows.loc[labels].drop(columns=["run_id"])
+    if table == "alerts":
+        shown = alert_reject_view(shown)
     shown = shown[[c for c in shown.columns if shown[c].map(lambda v: not isinstance(v, bytes)).all()]]
     frame = make_rejects(source_name, labels, "", reasons, raw_json(shown).to_numpy())
     frame["field"] = fields

@@ -236,6 +236,30 @@ def test_rejected_rows_show_only_pseudonymised_scrubbed_values(ws: Workspace, tm
         assert secret not in content
 
 
+def test_an_alert_the_store_refuses_is_shown_without_pseudonym_or_exact_point(ws: Workspace) -> None:
+    """The store's own last check (a NOT NULL column) rejects with the same view as the checks
+    before it: no ``reporter_ref``, the point to 0.1°."""
+    from sauti.ingest.runs import ingest_run
+
+    row = {
+        "alert_id": "al_x", "received_at": "2021-03-04T10:22:00Z", "reporter_ref": "rep_0123456789abcdef",
+        "channel": "sms", "text": "calme", "category": None, "longitude": 23.90412, "latitude": 6.03817,
+        "place_name": None, "locality_id": None, "locality_confidence": None, "location_source": "point",
+        "verification": "unverified", "severity": None, "created_at": "t", "updated_at": "t",
+    }  # fmt: skip
+    with ingest_run(ws, "alerts", Path("api:test"), payload=b"refused") as run:
+        run.count_read(1)
+        assert run.store("alerts", pd.DataFrame([row], index=[1])) == 0
+    rejects = pd.read_csv(run.report.rejects_file, dtype=str)
+    assert rejects["field"].tolist() == ["category"]
+    content = Path(run.report.rejects_file).read_text(encoding="utf-8")
+    raw = json.loads(rejects["raw"].iloc[0])
+    assert (raw["longitude"], raw["latitude"]) == ("23.9", "6.0")
+    assert "reporter_ref" not in raw
+    for hidden in ("rep_0123456789abcdef", "23.90412", "6.03817"):
+        assert hidden not in content
+
+
 def test_a_row_with_surplus_fields_is_rejected_and_shows_nothing(ws: Workspace, tmp_path: Path) -> None:
     """A semicolon inside an unquoted value moves the name where the text should be, the phone under
     the name: the row is rejected, and neither its values nor any pseudonym of them is shown."""
