@@ -165,8 +165,14 @@ class _Scanner:
                 return
 
     def _primitive(self) -> bool:
+        start = self.i
         while True:
             match = _PRIMITIVE_END.search(self.buf, self.i)
+            if match is not None and match.start() == start and self.buf[start] not in ",]}":
+                # an odd white space (form feed, NBSP…) that :data:`_WS` does not skip: it belongs to
+                # the bad value, so the scan always moves on (else JSON Lines read it forever)
+                self.i = start + 1
+                continue
             if match is not None:
                 self.i = match.start()
                 return not self._too_long()
@@ -190,7 +196,9 @@ def iter_json_values(fh: TextIO, list_keys: tuple[str, ...]) -> Iterator[Any | R
         yield from _object_or_wrapper(scanner, list_keys)
     else:
         yield scanner.value()
-    while scanner.peek() is not None:  # JSON Lines: more values after the first
+    while (ch := scanner.peek()) is not None:  # JSON Lines: more values after the first
+        if ch in ",]}:":  # would be read as an empty value, again and again
+            raise JsonSyntaxError(f"not valid JSON at {scanner.where()}: {ch!r} after a complete value")
         yield scanner.value()
 
 

@@ -83,6 +83,10 @@ def _inspect_data(data: bytes, size: int, path: Path | None, sample_bytes: int) 
     """:func:`_inspect_text` of the first bytes of a file (all of them when ``path`` is None)."""
     if not data.strip():
         raise IngestError(path or "upload", "file is empty")
+    wide = _wide_encoding(data)
+    if wide is not None:  # Excel's "Unicode text", some SMS gateways: UTF-16 (or UTF-32)
+        sample = data[:sample_bytes].decode(wide, errors="replace").lstrip("\ufeff")
+        return TextSource(wide, "replace", _sniff_delimiter(sample), f"file is {wide.upper()}; read as such")
     encoding, errors, warning = "utf-8-sig", "strict", None
     lines = _LineBound(MAX_FIELD_CHARS)
     valid = _valid_utf8(path, data, size, lines=lines)
@@ -160,6 +164,27 @@ def _valid_utf8(
         except UnicodeDecodeError:
             return False
     return True
+
+
+def _wide_encoding(data: bytes) -> str | None:
+    """``utf-16``/``utf-32`` (byte order from the BOM) or ``utf-16-le``/``-be`` (no BOM, told by where
+    the NUL bytes of ASCII text fall), or ``None`` for a byte-oriented file (UTF-8, Windows-1252).
+
+    Rows holding bytes that do not decode are rejected like those of a UTF-8 file.
+    """
+    if data.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        return "utf-32"
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    head = data[:4096]
+    if len(head) < 8 or b"\x00" not in head:
+        return None
+    even, odd = head[0::2], head[1::2]
+    if odd.count(0) > 0.4 * len(odd) and even.count(0) < 0.05 * len(even):
+        return "utf-16-le"
+    if even.count(0) > 0.4 * len(even) and odd.count(0) < 0.05 * len(odd):
+        return "utf-16-be"
+    return None
 
 
 def _head(path: Path, n: int) -> bytes:
@@ -415,7 +440,8 @@ def iter_json_records(
     if not isinstance(path, bytes) and not path.exists():
         raise IngestError(label, "file not found")
     records, first_row = [], 1
-    with open_text(path, "utf-8-sig", errors="replace") as fh:
+    head = path[:4096] if isinstance(path, bytes) else _head(path, 4096)
+    with open_text(path, _wide_encoding(head) or "utf-8-sig", errors="replace") as fh:
         try:
             for item in iter_json_values(fh, list_keys):
                 if isinstance(item, RecordProblem):

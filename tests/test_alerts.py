@@ -535,6 +535,12 @@ def test_bad_input_files(ws: Workspace, tmp_path: Path) -> None:
     assert report.accepted == 1
     stored = ws.alerts().set_index("place_name")
     assert stored.loc["Mbrès", "text"] == "Tension à Kaga-Bandoro"
+    # Excel's "Unicode text": UTF-16 with a BOM, tab-separated
+    wide = tmp_path / "unicode_text.txt"
+    wide.write_bytes("date\tmessage\tlieu\n05/03/2021 12:00\tDéplacés à Ndélé\tNdélé\n".encode("utf-16"))
+    report = ingest_alerts(ws, wide)
+    assert (report.accepted, report.rejected) == (1, 0)
+    assert ws.alerts().set_index("place_name").loc["Ndélé", "text"] == "Déplacés à Ndélé"
     # invalid UTF-8 bytes inside a UTF-8 file: that row is rejected
     mixed = tmp_path / "mixed.csv"
     mixed.write_bytes(

@@ -71,6 +71,12 @@ ALERT_FILES: dict[str, tuple[str, str | bytes]] = {
         "sms_id,received_at,text\n99120001,2021-03-04,a\n4471234567890123,2021-03-04,b\n",
     ),
     "json-bad-record": ("bad.jsonl", f'{{"received_at": "{OK}", "text": "a"}}\n{{oops}}\n'),
+    "utf16-csv": ("utf16.csv", "received_at,text\n2021-03-04,a\n".encode("utf-16")),
+    "utf16-json": ("utf16.json", f'[{{"received_at": "{OK}", "text": "à Bria"}}]'.encode("utf-16")),
+    "jsonl-form-feed-line": (
+        "ff.jsonl",
+        f'{{"received_at": "{OK}", "text": "a"}}\n\x0c\n{{"received_at": "{OK}", "text": "b"}}',
+    ),
 }
 # expected (read, accepted, rejected) and the reasons of the rejected rows
 EXPECTED = {
@@ -90,6 +96,9 @@ EXPECTED = {
     "huge-field": (2, 1, 1, {"longer than 100000 characters"}),
     "numeric-ids": (2, 2, 0, set()),
     "json-bad-record": (2, 1, 1, {"not valid JSON (Expecting property name enclosed in double quotes)"}),
+    "utf16-csv": (1, 1, 0, set()),
+    "utf16-json": (1, 1, 0, set()),
+    "jsonl-form-feed-line": (3, 2, 1, {"not valid JSON (Expecting value)"}),
 }
 FATAL_FILES: dict[str, tuple[str, str | bytes, str]] = {
     # name: (file name, content, what the one line must say)
@@ -109,7 +118,22 @@ FATAL_FILES: dict[str, tuple[str, str | bytes, str]] = {
     "unclosed-quote": ("quote.csv", 'received_at,text\n2021-03-04,"never closed\n', "quote.csv"),
     "binary": ("noise.csv", bytes(range(256)) * 40, "noise.csv"),
     "json-scalars": ("scalars.json", '[1, "x", null]', "no received_at column"),
-    "utf16": ("utf16.csv", "received_at,text\n2021-03-04,a\n".encode("utf-16"), "utf16.csv"),
+    # JSON Lines with a stray bracket, or junk between records, once read as empty values forever
+    "jsonl-stray-bracket": (
+        "stray.jsonl",
+        f'{{"received_at": "{OK}", "text": "a"}}}}\n',
+        "'}' after a complete value",
+    ),
+    "jsonl-nul-between": (
+        "nul.jsonl",
+        f'{{"received_at": "{OK}", "text": "a"}}\x00{{"received_at": "{OK}", "text": "b"}}',
+        "nul.jsonl",
+    ),
+    "jsonl-nbsp-between": (
+        "nbsp.jsonl",
+        f'{{"received_at": "{OK}", "text": "a"}}\u00a0{{"received_at": "{OK}", "text": "b"}}',
+        "nbsp.jsonl",
+    ),
 }
 
 

@@ -210,6 +210,19 @@ def test_duplicates_within_a_file_and_on_reingest(workspace, tmp_path):
     assert runs["sha256"].nunique() == 1
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32"])
+def test_utf16_and_utf32_files_are_read_as_such(workspace, tmp_path, encoding):
+    """Excel's "Unicode text" and some gateways write UTF-16 (with a BOM, or without one): read as
+    Windows-1252 it had no recognisable column at all."""
+    rows = [{"location": "Ndélé", "admin1": "Bamingui-Bangoran", "notes": "Attaque près de Ndélé – fixture"}]
+    path = write_acled(tmp_path / f"{encoding}.csv", rows, delimiter="\t", encoding=encoding)
+    report = ingest_incidents(workspace, path)
+    assert (report.accepted, report.rejected) == (1, 0)
+    stored = workspace.incidents().iloc[0]
+    assert stored["place_name"] == "Ndélé"
+    assert stored["text"] == "Attaque près de Ndélé – fixture"
+
+
 def test_windows_1252_file_is_read_with_a_warning(workspace, tmp_path):
     rows = [{"location": "Ndélé", "admin1": "Bamingui-Bangoran", "notes": "Attaque près de Ndélé – fixture"}]
     path = write_acled(tmp_path / "cp1252.csv", rows, encoding="cp1252")
