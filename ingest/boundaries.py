@@ -78,11 +78,24 @@ def _alt_names(frame: pd.DataFrame, choice: SchemaChoice, names: pd.Series) -> l
     return out
 
 
+#: What a vector dataset inside a zip archive is called (a shapefile is its ``.shp``).
+_VECTOR_SUFFIXES = (".shp", ".gpkg", ".geojson", ".json", ".topojson", ".fgb", ".kml", ".gml", ".sqlite")
+
+
 def read_boundary_file(
-    path: Path, layer: str | None = None, crs: str | None = None
+    path: Path,
+    layer: str | None = None,
+    crs: str | None = None,
+    *,
+    level: str | None = None,
+    id_field: str | None = None,
 ) -> tuple[gpd.GeoDataFrame, list[str]]:
     """Read any vector file pyogrio can open, in EPSG:4326; return it and warnings.
 
+    A zip archive is opened whatever folder its dataset sits in. When the source holds several
+    layers (a GADM GeoPackage with ``ADM_ADM_0`` … ``ADM_ADM_3``, a COD-AB zip of one shapefile per
+    level) and no ``layer`` is named, the layer of ``level`` is the one whose columns a known schema
+    reads at that level and not at a finer one (with ``id_field``: the one holding that column).
     ``crs`` is the CRS of the coordinates when the file does not say (a shapefile without its
     ``.prj``); a file without one whose coordinates cannot be degrees is refused.
     """
@@ -92,9 +105,14 @@ def read_boundary_file(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            frame = pyogrio.read_dataframe(path, layer=layer)
+            source, layer, chosen = _choose_layer(path, layer, level, id_field)
+            frame = pyogrio.read_dataframe(source, layer=layer)
+    except IngestError:
+        raise
     except Exception as exc:  # pyogrio raises DataSourceError, DataLayerError, …
         raise IngestError(path, f"cannot read as a vector file ({reader_problem(exc)})") from exc
+    if chosen:
+        notes.append(chosen)
     if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.name not in frame:
         raise IngestError(path, "has no geometry column")
     if crs is not None:
@@ -107,6 +125,64 @@ def read_boundary_file(
     elif not frame.crs.equals(STORAGE_CRS):
         frame = frame.to_crs(STORAGE_CRS)
     return frame, notes
+
+
+def _datasets(path: Path) -> list[tuple[str, str]]:
+    """``(source, label)`` of each vector dataset of ``path``: itself, or each one inside a zip."""
+    import zipfile
+
+    if path.suffix.lower() != ".zip" or not zipfile.is_zipfile(path):
+        return [(str(path), path.name)]
+    with zipfile.ZipFile(path) as archive:
+        members = [
+            m
+            for m in archive.namelist()
+            if m.lower().endswith(_VECTOR_SUFFIXES)
+            and not any(part.startswith((".", "__MACOSX")) for part in m.split("/"))
+        ]
+    if not members:  # let GDAL try the archive itself (and say what it finds)
+        return [(str(path), path.name)]
+    return [(f"/vsizip/{path.resolve()}/{m}", m) for m in sorted(members)]
+
+
+def _choose_layer(
+    path: Path, layer: str | None, level: str | None, id_field: str | None
+) -> tuple[str, str | None, str | None]:
+    """``(source, layer, note)`` to read: see :func:`read_boundary_file`."""
+    candidates = []
+    for source, label in _datasets(path):
+        for name in pyogrio.list_layers(source)[:, 0]:
+            candidates.append((source, str(name), label))
+    if layer is not None:
+        named = [c for c in candidates if layer in (c[1], Path(c[2]).stem, c[2])]
+        if not named:
+            raise IngestError(
+                path, f"has no layer {layer!r}; its layers: {', '.join(c[1] for c in candidates)}"
+            )
+        return named[0][0], named[0][1], None
+    if len(candidates) <= 1 or level is None:
+        first = candidates[0] if candidates else (str(path), None, path.name)
+        return first[0], first[1], None
+    n = level_number(level)
+
+    def fits(candidate) -> bool:
+        fields = list(pyogrio.read_info(candidate[0], layer=candidate[1])["fields"])
+        if id_field is not None:
+            return id_field in fields
+        return recognise_schema(fields, n) is not None and recognise_schema(fields, n + 1) is None
+
+    fitting = [c for c in candidates if fits(c)]
+    if len(fitting) != 1:
+        names = ", ".join(c[1] for c in candidates)
+        found = "none has" if not fitting else f"{len(fitting)} have"
+        raise IngestError(
+            path,
+            f"holds {len(candidates)} layers ({names}) and {found} {level} columns of a known schema: "
+            "pass --layer NAME",
+        )
+    source, name, label = fitting[0]
+    where = name if label in (path.name, f"{name}{Path(label).suffix}") else f"{label} ({name})"
+    return source, name, f"read layer {where}, the {level} layer of {len(candidates)}"
 
 
 def _declare_crs(frame: gpd.GeoDataFrame, crs: str, path: Path) -> gpd.GeoDataFrame:
@@ -273,7 +349,7 @@ def ingest_boundaries(
     path = Path(path)
     if level not in LEVELS or level == "grid":
         raise IngestError(path, f"--level must be one of admin0…admin4, not {level!r}")
-    frame, notes = read_boundary_file(path, layer, crs)
+    frame, notes = read_boundary_file(path, layer, crs, level=level, id_field=id_field)
     choice = choose_columns(frame, level, id_field, name_field, path)
     attrs = localities_frame(frame, choice, level)
     notes.extend(_level_note(frame, choice, level))

@@ -99,11 +99,26 @@ def gadm36_topojson(shared: Path, folder: Path) -> Path:
 
 
 def gadm41_gpkg(shared: Path, folder: Path) -> Path:
-    """CAR sous-préfectures in GADM 4.1's shape: ``COUNTRY`` instead of ``NAME_0``, a GeoPackage."""
+    """CAR sous-préfectures in GADM 4.1's shape: ``COUNTRY`` instead of ``NAME_0``, one GeoPackage
+    holding every level as GADM ships it (layers ``ADM_ADM_0``, ``ADM_ADM_1``, ``ADM_ADM_2``)."""
     frame = gadm_frame(shared / CAF, "admin", "CAF", "Central African Republic")
     frame = frame.rename(columns={"NAME_0": "COUNTRY"})
     path = folder / "gadm41_CAF.gpkg"
+    for k, keep in ((0, ["GID_0", "COUNTRY"]), (1, ["GID_0", "COUNTRY", "GID_1", "NAME_1"])):
+        level = frame[[*keep, "geometry"]].dissolve(by=keep[-2], as_index=False)[[*keep, "geometry"]]
+        level.to_file(path, layer=f"ADM_ADM_{k}", driver="GPKG")
     frame.to_file(path, layer="ADM_ADM_2", driver="GPKG")
+    return path
+
+
+def cod_zip(shared: Path, folder: Path) -> Path:
+    """A COD-AB download as HDX serves it: one zip, a folder inside, a shapefile per level."""
+    import zipfile
+
+    path = folder / "caf_adm_200k_shp.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        for source in sorted((shared / CAF).parent.glob("caf_admbnda_*")):
+            archive.write(source, f"caf_adm_200k_shp/{source.name}")
     return path
 
 

@@ -310,8 +310,16 @@ def _ocha_names(shared_data: Path, relative: str, column: str) -> list[str]:
             "Central African Republic",
         ),
         (boundary_fixtures.geoboundaries_geojson, "geoboundaries", SSD, "ADM2_EN", 0, "SSD"),
+        (
+            boundary_fixtures.cod_zip,
+            "ocha-cod-legacy",
+            CAF.format(n=2),
+            "admin2Name",
+            CAF_PREFECTURES,
+            "Central African Republic",
+        ),
     ],
-    ids=["ocha-ssd", "ocha-caf-legacy", "gadm36-topojson-no-crs", "gadm41-gpkg", "geoboundaries"],
+    ids=["ocha-ssd", "ocha-caf-legacy", "gadm36-topojson-no-crs", "gadm41-gpkg", "geoboundaries", "cod-zip"],
 )
 def test_known_schemas_ingest_at_admin2_with_names_and_no_hints(
     workspace, shared_data, tmp_path, build, schema, source, name_column, admin1, country
@@ -433,3 +441,24 @@ def test_geoboundaries_levels_are_linked_by_location(workspace, shared_data, tmp
     assert set(stored["parent_id"]) == set(workspace.localities("admin1")["locality_id"])
     assert (stored["admin0_id"] == "SSD").all()
     assert workspace.levels() == {"admin0": 1, "admin1": SSD_STATES, "admin2": 79}
+
+
+def test_the_level_asked_for_picks_its_layer_of_a_multi_layer_source(
+    workspace, shared_data, tmp_path
+) -> None:
+    """A GADM GeoPackage holds every level (``ADM_ADM_0`` first) and a COD-AB zip one shapefile per
+    level: the layer read is the one whose columns are the level asked for, and the summary says
+    which; a level no layer holds is refused with the layers' names and the ``--layer`` way out."""
+    gpkg = boundary_fixtures.gadm41_gpkg(shared_data, tmp_path)
+    report = ingest_boundaries(workspace, gpkg, "admin1")
+    assert (report.accepted, report.rejected) == (CAF_PREFECTURES, 0)
+    assert "read layer ADM_ADM_1, the admin1 layer of 3" in report.warnings
+    archive = boundary_fixtures.cod_zip(shared_data, tmp_path)
+    other = Workspace(tmp_path / "other")
+    report = ingest_boundaries(other, archive, "admin3")
+    assert report.schema["id_field"] == "admin3Pcod"
+    assert any("caf_admbnda_adm3_200k_sigcaf_reach_itos_v2" in w for w in report.warnings)
+    with pytest.raises(IngestError, match=r"holds 3 layers \(.*\) and none has admin1 columns .*--layer"):
+        ingest_boundaries(Workspace(tmp_path / "third"), archive, "admin1")
+    named = ingest_boundaries(Workspace(tmp_path / "fourth"), gpkg, "admin2", layer="ADM_ADM_2")
+    assert named.accepted == 72
