@@ -79,7 +79,7 @@ def _alt_names(frame: pd.DataFrame, choice: SchemaChoice, names: pd.Series) -> l
 
 
 #: What a vector dataset inside a zip archive is called (a shapefile is its ``.shp``).
-_VECTOR_SUFFIXES = (".shp", ".gpkg", ".geojson", ".json", ".topojson", ".fgb", ".kml", ".gml", ".sqlite")
+_VECTOR_SUFFIXES = (".gpkg", ".shp", ".geojson", ".fgb", ".json", ".topojson", ".kml", ".gml", ".sqlite")
 
 
 def read_boundary_file(
@@ -150,9 +150,15 @@ def _choose_layer(
 ) -> tuple[str, str | None, str | None]:
     """``(source, layer, note)`` to read: see :func:`read_boundary_file`."""
     candidates = []
-    for source, label in _datasets(path):
-        for name in pyogrio.list_layers(source)[:, 0]:
-            candidates.append((source, str(name), label))
+    datasets = _datasets(path)
+    for source, label in datasets:
+        try:
+            names = pyogrio.list_layers(source)[:, 0]
+        except Exception:  # a zip's metadata JSON, a preview image…: not a vector dataset
+            if len(datasets) == 1:
+                raise
+            continue
+        candidates.extend((source, str(name), label) for name in names)
     if layer is not None:
         named = [c for c in candidates if layer in (c[1], Path(c[2]).stem, c[2])]
         if not named:
@@ -169,9 +175,15 @@ def _choose_layer(
         fields = list(pyogrio.read_info(candidate[0], layer=candidate[1])["fields"])
         if id_field is not None:
             return id_field in fields
-        return recognise_schema(fields, n) is not None and recognise_schema(fields, n + 1) is None
+        own, finer = recognise_schema(fields, n), recognise_schema(fields, n + 1)
+        # level-free columns (geoBoundaries' shapeID) read the same at every level
+        return own is not None and (finer is None or finer.id_field == own.id_field)
 
     fitting = [c for c in candidates if fits(c)]
+    if len(fitting) > 1 and len({tuple(pyogrio.read_info(c[0], layer=c[1])["fields"]) for c in fitting}) == 1:
+        # one level in several formats (a geoBoundaries zip: GeoJSON, shapefile, TopoJSON, and
+        # simplified copies): the full-detail one, in the richest format
+        fitting = [min(fitting, key=_format_rank)]
     if len(fitting) != 1:
         names = ", ".join(c[1] for c in candidates)
         found = "none has" if not fitting else f"{len(fitting)} have"
@@ -183,6 +195,13 @@ def _choose_layer(
     source, name, label = fitting[0]
     where = name if label in (path.name, f"{name}{Path(label).suffix}") else f"{label} ({name})"
     return source, name, f"read layer {where}, the {level} layer of {len(candidates)}"
+
+
+def _format_rank(candidate: tuple[str, str, str]) -> tuple[bool, int, str]:
+    label = candidate[2].lower()
+    suffix = Path(label).suffix
+    order = _VECTOR_SUFFIXES.index(suffix) if suffix in _VECTOR_SUFFIXES else len(_VECTOR_SUFFIXES)
+    return "simplif" in label, order, label
 
 
 def _declare_crs(frame: gpd.GeoDataFrame, crs: str, path: Path) -> gpd.GeoDataFrame:

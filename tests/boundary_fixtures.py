@@ -255,3 +255,28 @@ def geoboundaries_adm1_geojson(shared: Path, folder: Path) -> Path:
     path = folder / "geoBoundaries-SSD-ADM1.geojson"
     frame.to_file(path, driver="GeoJSON")
     return path
+
+
+def geoboundaries_zip(shared: Path, folder: Path) -> Path:
+    """geoBoundaries' "-all" download: the level as GeoJSON, shapefile and TopoJSON, simplified
+    copies, and metadata files that are not vector data."""
+    import zipfile
+
+    geojson = geoboundaries_geojson(shared, folder)
+    frame = gpd.read_file(geojson)
+    stem = geojson.stem
+    shp_folder = folder / "shp"
+    shp_folder.mkdir(exist_ok=True)
+    frame.to_file(shp_folder / f"{stem}.shp")
+    simplified = frame.set_geometry(frame.geometry.simplify(0.05))
+    simplified.to_file(folder / f"{stem}_simplified.geojson", driver="GeoJSON")
+    path = folder / f"{stem}-all.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.write(geojson, geojson.name)
+        archive.write(folder / f"{stem}_simplified.geojson", f"{stem}_simplified.geojson")
+        for part in sorted(shp_folder.iterdir()):
+            archive.write(part, part.name)
+        archive.writestr(f"{stem}-metaData.json", json.dumps({"boundaryISO": "SSD", "boundaryType": "ADM2"}))
+        archive.writestr(f"{stem}-metaData.txt", "Boundary Representative of Year: 2020")
+        archive.writestr("CITATION-AND-USE-geoBoundaries.txt", "CC BY 4.0")
+    return path

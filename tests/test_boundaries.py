@@ -462,3 +462,18 @@ def test_the_level_asked_for_picks_its_layer_of_a_multi_layer_source(
         ingest_boundaries(Workspace(tmp_path / "third"), archive, "admin1")
     named = ingest_boundaries(Workspace(tmp_path / "fourth"), gpkg, "admin2", layer="ADM_ADM_2")
     assert named.accepted == 72
+
+
+def test_a_geoboundaries_zip_reads_the_full_detail_level_once(workspace, shared_data, tmp_path) -> None:
+    """The same level in three formats plus a simplified copy and metadata JSON: one dataset read
+    (full detail), every unit once."""
+    archive = boundary_fixtures.geoboundaries_zip(shared_data, tmp_path)
+    report = ingest_boundaries(workspace, archive, "admin2")
+    assert (report.read, report.accepted, report.rejected) == (79, 79, 0)
+    assert report.schema["name"] == "geoboundaries"
+    assert any("read layer" in w and "simplified" not in w for w in report.warnings), report.warnings
+    (tmp_path / "again").mkdir()
+    full = gpd.read_file(boundary_fixtures.geoboundaries_geojson(shared_data, tmp_path / "again"))
+    stored = workspace.localities("admin2")
+    vertices = shapely.get_num_coordinates(stored.geometry.to_numpy()).sum()
+    assert vertices == pytest.approx(shapely.get_num_coordinates(full.geometry.to_numpy()).sum(), rel=0.01)
