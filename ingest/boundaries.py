@@ -382,8 +382,11 @@ def ingest_boundaries(
     checker.fail(attrs[LOCALITY_ID].isna(), LOCALITY_ID, "required value is missing")
     checker.fail(attrs["name"].isna(), "name", "required value is missing")
     checker.fail(reasons.notna(), "geometry", reasons.fillna(""))
+    checker.fail(*_id_clashes(attrs, checker.good))
     good = checker.good
-    kept, located = _parents_by_location(workspace, attrs[good], geoms[good], level)
+    parts, merged, merge_notes = _merge_parts(attrs[good], geoms[good])
+    notes.extend(merge_notes)
+    kept, located = _parents_by_location(workspace, parts, merged, level)
     notes.extend(located)
     params = {
         "level": level,
@@ -396,15 +399,70 @@ def ingest_boundaries(
         run.report.warnings.extend(notes)
         run.count_read(len(raw))
         run.reject(checker.rejects())
-        rows = _with_geometry(kept, geoms[good])
+        rows = _with_geometry(kept, merged)
+        extra = attrs[good][LOCALITY_ID].value_counts() - 1  # parts beyond each locality's first row
+        extra = extra[extra > 0]
+        known = _stored_localities(run.con, extra.index.tolist())
         run.store("localities", rows)
-        for parent in derive_parent_levels(kept, geoms[good], level):
+        # a part shares its locality's fate: stored with it, or a duplicate of it
+        run.report.accepted += int(extra[~extra.index.isin(known)].sum())
+        run.report.duplicates += int(extra[extra.index.isin(known)].sum())
+        for parent in derive_parent_levels(kept, merged, level):
             new = _store_derived(run, parent)
             run.report.warnings.append(f"derived {new} new {parent['level'].iloc[0]} localities by dissolve")
         _store_place_names(run, rows)
         if progress:
             progress(len(raw))
     return run.report
+
+
+def _stored_localities(con, ids: list[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(ids), 500):
+        part = ids[start : start + 500]
+        sql = f"SELECT locality_id FROM localities WHERE locality_id IN ({', '.join('?' for _ in part)})"
+        found.update(r[0] for r in con.execute(sql, part))
+    return found
+
+
+def _id_clashes(attrs: pd.DataFrame, good: pd.Series) -> tuple[np.ndarray, str, pd.Series]:
+    """Rows whose id an earlier row of the file gives to another name: ``(mask, field, reasons)``."""
+    ids, names = attrs[LOCALITY_ID], attrs["name"]
+    usable = good.to_numpy() & ids.notna().to_numpy() & names.notna().to_numpy()
+    first = names[usable].groupby(ids[usable]).transform("first").reindex(attrs.index)
+    clash = usable & (names.astype(str).str.casefold() != first.astype(str).str.casefold()).to_numpy()
+    reasons = pd.Series(
+        [
+            f"id {i!r} is {f!r} earlier in this file, not {n!r}"
+            for i, f, n in zip(ids, first, names, strict=True)
+        ],
+        index=attrs.index,
+        dtype=object,
+    )
+    return clash, LOCALITY_ID, reasons
+
+
+def _merge_parts(attrs: pd.DataFrame, geoms: gpd.GeoSeries) -> tuple[pd.DataFrame, gpd.GeoSeries, list[str]]:
+    """Rows sharing an id (and name) are parts of one locality (a multi-part unit written one part
+    per feature): one row each, the union of their geometries. Nothing of a part is dropped."""
+    repeated = attrs[LOCALITY_ID].duplicated(keep=False).to_numpy()
+    if not repeated.any():
+        return attrs, geoms, []
+    keep = ~attrs[LOCALITY_ID].duplicated(keep="first").to_numpy()
+    unions = (
+        geoms[repeated]
+        .groupby(attrs[LOCALITY_ID][repeated].to_numpy())
+        .agg(lambda parts: shapely.union_all(parts.to_numpy()))
+    )
+    merged = geoms[keep].copy()
+    first = attrs[keep]
+    joined = first[LOCALITY_ID].isin(unions.index).to_numpy()
+    merged[joined] = unions.loc[first[LOCALITY_ID][joined]].to_numpy()
+    units = len(unions)
+    example = ", ".join(map(str, unions.index[:3])) + (", …" if units > 3 else "")
+    ids = f"the id {example}" if units == 1 else f"{units} ids ({example})"
+    note = f"{int(repeated.sum())} features share {ids}: each id stored as one locality of several parts"
+    return first, merged, [note]
 
 
 def _parents_by_location(

@@ -477,3 +477,47 @@ def test_a_geoboundaries_zip_reads_the_full_detail_level_once(workspace, shared_
     stored = workspace.localities("admin2")
     vertices = shapely.get_num_coordinates(stored.geometry.to_numpy()).sum()
     assert vertices == pytest.approx(shapely.get_num_coordinates(full.geometry.to_numpy()).sum(), rel=0.01)
+
+
+def test_features_sharing_an_id_are_one_locality_and_a_clashing_name_is_rejected(workspace, tmp_path) -> None:
+    """A unit written one part per feature (an island, an exclave) keeps every part: one locality, the
+    union of the parts, its area their sum. An id an earlier row gives to another name is rejected
+    (field and reason), not silently made a "duplicate"."""
+    parts = [box(20, 5, 20.5, 5.5), box(21, 5, 21.5, 5.5), box(20, 6, 20.5, 6.5), box(22, 6, 22.5, 6.5)]
+    frame = gpd.GeoDataFrame(
+        {
+            "ADM2_PCODE": ["X01", "X01", "X02", "X02"],
+            "ADM2_EN": ["Alpha", "Alpha", "Beta", "Gamma"],
+            "ADM1_PCODE": "X1",
+            "ADM1_EN": "Region",
+        },
+        geometry=parts,
+        crs="EPSG:4326",
+    )
+    path = tmp_path / "parts.geojson"
+    frame.to_file(path, driver="GeoJSON")
+    report = ingest_boundaries(workspace, path, "admin2")
+    assert (report.read, report.accepted, report.rejected, report.duplicates) == (4, 3, 1, 0)
+    assert any("2 features share the id X01" in w for w in report.warnings), report.warnings
+    stored = workspace.localities("admin2").set_index("locality_id")
+    assert sorted(stored.index) == ["X01", "X02"]
+    assert stored.loc["X01", "geometry"].geom_type == "MultiPolygon"
+    single = ingest_boundaries(Workspace(tmp_path / "one"), _one_part(frame, tmp_path), "admin2")
+    assert single.accepted == 1
+    one_part = Workspace(tmp_path / "one").localities("admin2")["area_km2"].iloc[0]
+    assert stored.loc["X01", "area_km2"] == pytest.approx(2 * one_part, rel=0.01)
+    rejects = pd.read_csv(report.rejects_file, dtype=str)
+    assert rejects[["row", "field"]].values.tolist() == [["4", "locality_id"]]
+    assert rejects["reason"].iloc[0] == "id 'X02' is 'Beta' earlier in this file, not 'Gamma'"
+    again = ingest_boundaries(workspace, path, "admin2")
+    assert (again.accepted, again.rejected, again.duplicates) == (
+        0,
+        1,
+        3,
+    )  # parts share their locality's fate
+
+
+def _one_part(frame: gpd.GeoDataFrame, folder: Path) -> Path:
+    path = folder / "one.geojson"
+    frame.iloc[[0]].to_file(path, driver="GeoJSON")
+    return path
