@@ -379,10 +379,12 @@ def ingest_boundaries(
     attrs.index = raw.index
     geoms, reasons = _repair(gpd.GeoSeries(frame.geometry.to_numpy(), index=raw.index, crs=STORAGE_CRS))
     checker = RowChecker(path.name, raw)
-    checker.fail(attrs[LOCALITY_ID].isna(), LOCALITY_ID, "required value is missing")
-    checker.fail(attrs["name"].isna(), "name", "required value is missing")
+    # fields named as the file spells them (ADM2_PCODE, not locality_id)
+    checker.fail(attrs[LOCALITY_ID].isna(), choice.id_field, "required value is missing")
+    checker.fail(attrs["name"].isna(), choice.name_field, "required value is missing")
     checker.fail(reasons.notna(), "geometry", reasons.fillna(""))
-    checker.fail(*_id_clashes(attrs, checker.good))
+    clash, reason = _id_clashes(attrs, checker.good)
+    checker.fail(clash, choice.id_field, reason)
     good = checker.good
     parts, merged, merge_notes = _merge_parts(attrs[good], geoms[good])
     notes.extend(merge_notes)
@@ -425,8 +427,8 @@ def _stored_localities(con, ids: list[str]) -> set[str]:
     return found
 
 
-def _id_clashes(attrs: pd.DataFrame, good: pd.Series) -> tuple[np.ndarray, str, pd.Series]:
-    """Rows whose id an earlier row of the file gives to another name: ``(mask, field, reasons)``."""
+def _id_clashes(attrs: pd.DataFrame, good: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """Rows whose id an earlier row of the file gives to another name: ``(mask, reasons)``."""
     ids, names = attrs[LOCALITY_ID], attrs["name"]
     usable = good.to_numpy() & ids.notna().to_numpy() & names.notna().to_numpy()
     first = names[usable].groupby(ids[usable]).transform("first").reindex(attrs.index)
@@ -439,7 +441,7 @@ def _id_clashes(attrs: pd.DataFrame, good: pd.Series) -> tuple[np.ndarray, str, 
         index=attrs.index,
         dtype=object,
     )
-    return clash, LOCALITY_ID, reasons
+    return clash, reasons
 
 
 def _merge_parts(attrs: pd.DataFrame, geoms: gpd.GeoSeries) -> tuple[pd.DataFrame, gpd.GeoSeries, list[str]]:

@@ -507,7 +507,7 @@ def test_features_sharing_an_id_are_one_locality_and_a_clashing_name_is_rejected
     one_part = Workspace(tmp_path / "one").localities("admin2")["area_km2"].iloc[0]
     assert stored.loc["X01", "area_km2"] == pytest.approx(2 * one_part, rel=0.01)
     rejects = pd.read_csv(report.rejects_file, dtype=str)
-    assert rejects[["row", "field"]].values.tolist() == [["4", "locality_id"]]
+    assert rejects[["row", "field"]].values.tolist() == [["4", "ADM2_PCODE"]]  # as the file names it
     assert rejects["reason"].iloc[0] == "id 'X02' is 'Beta' earlier in this file, not 'Gamma'"
     again = ingest_boundaries(workspace, path, "admin2")
     assert (again.accepted, again.rejected, again.duplicates) == (
