@@ -44,7 +44,8 @@ def refresh(source: DataSource, localities: set[str] | None = None, previous=Non
         timezone=source.settings.timezone,
         on_scored=source.bump,  # the new scores are served from here on
     )
-    source.bump()  # and the heatmap
+    if done["changed"]:  # and the heatmap; nothing new (an alert that moved no feature): caches stay
+        source.bump()
     return {**done, "heatmap": done["heatmap"] is not None}
 
 
