@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sauti.api.services.nowcast import refresh
 from sauti.api.services.source import DataSource
+
 from sauti.settings import Settings
 
 
