@@ -3,7 +3,7 @@
 Every operation is exercised with generated valid and invalid inputs (examples, coverage, fuzzing
 and stateful phases) under each role's key; the run must find no server error (5xx), no status
 code the document does not list, no undocumented content type and no reply that breaks its
-documented schema. Bounded: at most 5 examples per operation and 20 s per role. It runs on its own
+documented schema. Bounded: at most 5 examples per operation and 15 s per role. It runs on its own
 server over a copy of the demo workspace, because it posts (and may revoke) freely.
 """
 
@@ -20,7 +20,7 @@ from live_server import ROLES, add_users, copy_workspace, start_server
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
-SECONDS_PER_ROLE = 20
+SECONDS_PER_ROLE = 15
 
 
 @pytest.fixture(scope="module")
