@@ -334,7 +334,7 @@ def history_chart(history: list[tuple[pd.Timestamp, float]], shown: MapPeriod) -
         right=CHART_WIDTH - m["right"],
         bottom=m["top"] + plot_h,
         points=" ".join(f"{x(i)},{y(v)}" for i, (_, v) in enumerate(history)),
-        y_ticks=[(y(v), f"{100 * v:.3g}%") for v in (0.0, top / 2, top)],
+        y_ticks=[(y(v), percent(v)) for v in (0.0, top / 2, top)],
         x_ticks=x_ticks,
         end=(x(last), y(history[-1][1])),
         n=len(history),
@@ -355,7 +355,9 @@ def heatmap_legend(source: DataSource) -> dict[str, str] | None:
     low, high = renderer.stretch()
     units = tags.get("units", "").strip()
     description = tags.get("description", "").strip()
-    is_probability = "probab" in units.lower() and "index" not in units.lower()
+    # the raster says what it holds in its ``quantity`` tag; files without one are judged by their units
+    quantity = tags.get("quantity", "").strip()
+    is_probability = quantity == "probability" if quantity else units.lower().startswith("probab")
     fmt = percent if is_probability else (lambda v: f"{v:.2g}")
     ramp = risk_colormap()
     stops = ", ".join(

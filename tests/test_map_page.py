@@ -68,7 +68,7 @@ def test_history_chart_has_dated_and_valued_axes():
     shown = MapPeriod(periods[-1], tuple(periods), "M", 1)
     svg = history_chart(history, shown)
     labels = re.findall(r"<text[^>]*>([^<]+)</text>", svg)
-    assert labels[:3] == ["0%", "0.25%", "0.5%"]  # axis top: 0.4% rounded up to 0.5%
+    assert labels[:3] == ["0%", "0.25%", "0.50%"]  # axis top: 0.4% rounded up to 0.5%
     assert [t for t in labels if re.fullmatch(r"[A-Z][a-z]{2} \d{4}", t)] == [
         "Jan 2021",
         "Dec 2021",
@@ -163,15 +163,18 @@ def test_no_popup_names_an_internal_code(server, role):
 
 
 @pytest.mark.parametrize(
-    ("units", "low", "high"),
+    ("units", "quantity", "low", "high"),
     [
-        ("probability (0-1)", "0%", "5.0% or more"),
-        ("relative index (0-1, 1 = highest; not a probability)", "0", "0.05 or more"),
+        ("probability (0-1)", None, "0%", "5.0% or more"),
+        ("relative index (0-1, 1 = highest; not a probability)", None, "0", "0.05 or more"),
+        ("likelihood (0-1)", "probability", "0%", "5.0% or more"),  # the quantity tag decides
+        ("probability-weighted index (0-1)", "relative_risk_index", "0", "0.05 or more"),
     ],
-    ids=["probability", "relative-index"],
+    ids=["probability", "relative-index", "quantity-probability", "quantity-index"],
 )
-def test_heatmap_legend_speaks_the_rasters_units(tmp_path, units, low, high):
-    """The legend states the raster's own units and description, in % when the values are probabilities."""
+def test_heatmap_legend_speaks_the_rasters_units(tmp_path, units, quantity, low, high):
+    """The legend states the raster's own units and description, in % when the values are
+    probabilities: as its ``quantity`` tag says, or its units when it has none."""
     import numpy as np
     import rasterio
     from affine import Affine
@@ -191,6 +194,8 @@ def test_heatmap_legend_speaks_the_rasters_units(tmp_path, units, low, high):
     ) as dst:
         dst.write(values, 1)
         dst.update_tags(units=units, description="What the cells hold, in a sentence.")
+        if quantity:
+            dst.update_tags(quantity=quantity)
     legend = heatmap_legend(source)
     assert legend["units"] == units
     assert legend["description"] == "What the cells hold, in a sentence."
