@@ -94,10 +94,12 @@ def _migrations() -> tuple[tuple[int, str, str], ...]:
     return tuple(sorted(found))
 
 
+# Rows are never deleted from these tables and a REPLACE re-inserts, so the highest rowid moves with
+# every insert; updates move the (indexed) write times. Every part is a B-tree look-up, not a count.
 _FINGERPRINT_SQL = (
-    "SELECT (SELECT COUNT(*) FROM localities), (SELECT COUNT(*) FROM incidents), "
-    "(SELECT COUNT(*) FROM alerts), (SELECT MAX(updated_at) FROM alerts), "
-    "(SELECT COUNT(*) FROM risk_scores), (SELECT MAX(scored_at) FROM risk_scores), "
+    "SELECT (SELECT MAX(rowid) FROM localities), (SELECT MAX(rowid) FROM incidents), "
+    "(SELECT MAX(rowid) FROM alerts), (SELECT MAX(updated_at) FROM alerts), "
+    "(SELECT MAX(rowid) FROM risk_scores), (SELECT MAX(scored_at) FROM risk_scores), "
     "(SELECT MAX(run_id) FROM ingest_runs)"  # a declared --complete-through adds only a run
 )
 

@@ -338,3 +338,35 @@ def test_a_row_breaking_a_constraint_is_refused_not_a_duplicate(workspace: Works
         assert con.execute("SELECT COUNT(*) FROM place_names").fetchone()[0] == 2
         with pytest.raises(sqlite3.IntegrityError, match="NOT NULL"):
             insert_ignore(con, "place_names", rows)
+
+
+def test_the_data_stamp_moves_with_every_write_and_scans_no_table(workspace: Workspace) -> None:
+    """``fingerprint`` (read by the service once a second) changes on an insert, an update and a
+    re-scoring, and every part of it is an index look-up (a whole-table count took 0.29 s at a
+    million alerts: bench/bench_store_stamp.py)."""
+    from sauti.store import _FINGERPRINT_SQL
+
+    insert_alert = (
+        "INSERT INTO alerts (alert_id, received_at, channel, category, location_source, created_at,"
+        " updated_at) VALUES (?, '2021-01-01', 'sms', 'other', 'unresolved', 't', ?)"
+    )
+    stamps = [workspace.fingerprint()]
+    with workspace.session() as con:
+        con.execute(insert_alert, ("a1", "2021-01-01T00:00:00Z"))
+        stamps.append(workspace.fingerprint())
+        con.execute("UPDATE alerts SET verification = 'verified', updated_at = '2021-02-01T00:00:00Z'")
+        stamps.append(workspace.fingerprint())
+        con.execute("PRAGMA foreign_keys=OFF")
+        score = (
+            "INSERT INTO risk_scores (locality_id, period, freq, unit, probability, rank, model_version,"
+            " data_snapshot, scored_at) VALUES ('L1', '2022-12-01', 'M', 'admin2', ?, 1, 'm', 's', ?)"
+            " ON CONFLICT(locality_id, period, freq, unit) DO UPDATE SET probability = excluded.probability,"
+            " scored_at = excluded.scored_at"
+        )
+        con.execute(score, (0.1, "2023-01-01T00:00:00Z"))
+        stamps.append(workspace.fingerprint())
+        con.execute(score, (0.2, "2023-01-02T00:00:00Z"))  # rescored in place
+        stamps.append(workspace.fingerprint())
+        plan = [row[3] for row in con.execute("EXPLAIN QUERY PLAN " + _FINGERPRINT_SQL)]
+    assert len(set(stamps)) == len(stamps), stamps
+    assert [p for p in plan if p.startswith("SCAN") and p != "SCAN CONSTANT ROW"] == [], plan
