@@ -30,7 +30,7 @@ from sauti.features.units import country_outline, parse_unit, stored_level, unit
 from sauti.ingest.currency import data_through
 
 import sauti
-from sauti.checksum import sha256_file
+from sauti.checksum import sha256_file_unchanged
 from sauti.constants import LOCALITY_DIM, LOCALITY_ID, PERIOD_DIM
 from sauti.errors import NotReadyError
 
@@ -412,7 +412,7 @@ def _stamp(cube: xr.Dataset, workspace, *, unit: str, until, end, raster: Path |
             "workspace": str(workspace.root),
             "until": until,
             "last_day": end,
-            "population": {"path": str(raster), "sha256": sha256_file(raster)} if raster else None,
+            "population": {"path": str(raster), "sha256": sha256_file_unchanged(raster)} if raster else None,
         }
     )
     cube.attrs["provenance"] = json.dumps(info, sort_keys=True)

@@ -283,6 +283,26 @@ def test_sha256_file_matches_hashlib_over_several_blocks(tmp_path) -> None:
     assert sha256_file(path, chunk=7) == hashlib.sha256(data).hexdigest()
 
 
+def test_an_unchanged_file_is_hashed_once_and_a_replaced_one_again(tmp_path, monkeypatch) -> None:
+    """A population raster is stamped into every cube rebuild (each nowcast): read once while it is
+    unchanged, read again when replaced in place."""
+    import hashlib
+
+    from sauti import checksum
+
+    path = tmp_path / "pop.tif"
+    path.write_bytes(b"first")
+    reads = []
+    real = checksum.sha256_file
+    monkeypatch.setattr(checksum, "sha256_file", lambda p, *a, **k: reads.append(p) or real(p, *a, **k))
+    assert checksum.sha256_file_unchanged(path) == hashlib.sha256(b"first").hexdigest()
+    assert checksum.sha256_file_unchanged(path) == hashlib.sha256(b"first").hexdigest()
+    assert len(reads) == 1
+    path.write_bytes(b"second, longer")
+    assert checksum.sha256_file_unchanged(path) == hashlib.sha256(b"second, longer").hexdigest()
+    assert len(reads) == 2
+
+
 def test_verification_history_migration_backfills_existing_states(workspace: Workspace) -> None:
     """Stores that held verified alerts before the history table get one dated decision each."""
     number, _name, _sql = next(m for m in _migrations() if m[1] == "0006_alert_verifications.sql")
