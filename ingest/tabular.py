@@ -10,7 +10,7 @@ import codecs
 import csv
 import io
 import re
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -425,12 +425,14 @@ def iter_json_records(
     list_keys: tuple[str, ...] = ("records", "alerts", "data"),
     chunksize: int = 50_000,
     name: str | None = None,
+    record: Callable[[dict], dict] | None = None,
 ) -> Iterator[pd.DataFrame]:
     """:func:`read_json_records` in chunks of ``chunksize`` records, read as a stream (bounded memory).
 
     ``path`` may also be ``bytes`` or a binary file object (named ``name`` in messages). A record
     that cannot be read (too long, nested too deep, not valid JSON) is a row holding only
     :data:`RECORD_PROBLEM`; a broken file structure raises :class:`IngestError` naming the line.
+    ``record`` turns each object read into the row kept (a GeoJSON feature into its properties).
     """
     from sauti.ingest.json_stream import JsonSyntaxError, RecordProblem, iter_json_values
 
@@ -448,6 +450,8 @@ def iter_json_records(
                     item = {RECORD_PROBLEM: item.reason}
                 elif not isinstance(item, dict):
                     item = {"_value": item}
+                elif record is not None:
+                    item = record(item)
                 elif len(item) > MAX_COLUMNS:
                     item = {RECORD_PROBLEM: f"has {len(item):,} fields; at most {MAX_COLUMNS:,} are read"}
                 records.append({str(k).strip(): v for k, v in item.items()})

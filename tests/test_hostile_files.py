@@ -227,6 +227,18 @@ OTHER_FILES: dict[str, tuple[list[str], str, str | bytes, str | None]] = {
         ).encode(),
         None,
     ),
+    "incidents-geojson-deep-first-feature": (
+        ["incidents"],
+        "deep.geojson",
+        '{"type": "FeatureCollection", "features": [' + _deep(100_000) + "]}",
+        "nested deeper than 64 levels",
+    ),
+    "incidents-geojson-no-features": (
+        ["incidents", "--format", "ucdp-ged"],
+        "nofeatures.geojson",
+        '{"type": "FeatureCollection", "features": []}',
+        "has no features",
+    ),
     "boundaries-not-vector": (
         ["boundaries", "--level", "admin2"],
         "noise.geojson",
@@ -256,3 +268,25 @@ def test_hostile_incident_and_boundary_files(ws: Workspace, tmp_path: Path, caps
     assert (summary["read"], summary["accepted"], summary["rejected"], summary["duplicates"]) == (4, 2, 2, 0)
     rejects = pd.read_csv(summary["rejects_file"])
     assert rejects["reason"].tolist() == ["only one of longitude/latitude is given", "out of range [-90, 90]"]
+
+
+def test_a_ucdp_geojson_is_streamed_and_a_hostile_feature_is_one_rejected_row(
+    ws: Workspace, tmp_path: Path, sample_dir: Path, capsys
+) -> None:
+    """A deep or broken feature among good ones is a rejected row with its reason, the others are
+    stored (the file was loaded whole with json.loads: a RecursionError traceback, and a global GED
+    GeoJSON in memory many times over)."""
+    sample = json.loads((sample_dir / "events" / "ucdp_ged_v23_1_CAF.geojson").read_text())
+    good = [json.dumps(f) for f in sample["features"][:3]]
+    features = [good[0], _deep(50_000), good[1], "{oops}", good[2]]
+    path = _write(
+        tmp_path, "ged.geojson", '{"type": "FeatureCollection", "features": [' + ", ".join(features) + "]}"
+    )
+    code = main(["--workspace", str(ws.root), "ingest", "incidents", str(path), "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    summary = json.loads(out)
+    assert (summary["read"], summary["accepted"], summary["rejected"]) == (5, 3, 2)
+    rejects = pd.read_csv(summary["rejects_file"])
+    assert rejects["row"].tolist() == [2, 4]  # feature numbers
+    assert rejects["reason"].str.contains("nested deeper than 64 levels|not valid JSON").all()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from sauti.ingest.errors import IngestError
@@ -16,29 +15,20 @@ def is_json(path: Path) -> bool:
 
 
 def source_columns(path: Path) -> list[str]:
-    """Names of the columns (or GeoJSON properties) of ``path``."""
+    """Names of the columns (or GeoJSON properties) of ``path``: the header, or the first record of
+    a JSON file read as a stream (a GeoJSON of a million features is not loaded to name them)."""
     if not is_json(path):
         return read_header(path, inspect_text(path))
     inspect_text(path)  # empty / missing file errors
-    try:
-        payload = json.loads(path.read_text(encoding="utf-8-sig", errors="replace"))
-    except json.JSONDecodeError:
-        with open(path, encoding="utf-8-sig", errors="replace") as fh:
-            first = next((line for line in fh if line.strip()), "{}")
-        try:
-            payload = json.loads(first)
-        except json.JSONDecodeError as exc:
-            raise IngestError(path, f"not valid JSON ({exc.msg})") from exc
-    if isinstance(payload, dict) and payload.get("type") == "FeatureCollection":
-        features = payload.get("features") or []
-        return list((features[0].get("properties") or {}).keys()) if features else []
-    if isinstance(payload, dict):
-        for key in ("records", "alerts", "data"):
-            if isinstance(payload.get(key), list):
-                payload = payload[key]
-                break
-        else:
-            return list(payload.keys())
-    if isinstance(payload, list) and payload and isinstance(payload[0], dict):
-        return list(payload[0].keys())
+    from sauti.ingest.tabular import RECORD_PROBLEM, iter_json_records
+
+    keys = ("features", "records", "alerts", "data")
+    for frame in iter_json_records(path, keys, chunksize=1, record=_properties):
+        if RECORD_PROBLEM in frame.columns:
+            raise IngestError(path, f"first record: {frame[RECORD_PROBLEM].iloc[0]}")
+        return [c for c in frame.columns if c != "_row"]
     return []
+
+
+def _properties(item: dict) -> dict:
+    return dict(item.get("properties") or {}) if item.get("type") == "Feature" else item

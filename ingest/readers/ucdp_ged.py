@@ -8,7 +8,6 @@ groups recruited along communal lines. Events with an empty ``adm_2`` are never 
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from functools import lru_cache
@@ -22,7 +21,7 @@ import yaml
 from sauti.ingest.errors import IngestError
 from sauti.ingest.readers.columns import is_json
 from sauti.ingest.readers.registry import Chunk, IncidentReader, ReaderOptions, register
-from sauti.ingest.tabular import read_delimited
+from sauti.ingest.tabular import iter_json_records, read_delimited
 from sauti.ingest.validate import RowChecker, blank, check_required_columns, parse_dates, parse_numbers
 
 REQUIRED = ("id", "type_of_violence", "date_start", "where_prec")
@@ -81,28 +80,28 @@ def classify(raw: pd.DataFrame, rules: dict[str, Any]) -> pd.Series:
 
 
 def _read_raw(path: Path, options: ReaderOptions) -> Iterator[pd.DataFrame]:
+    """Rows of a CSV, or the features of a GeoJSON read as a stream (bounded memory, whatever its
+    size; a feature nested too deep or not valid JSON is a rejected row, not a crash)."""
     if not is_json(path):
         yield from read_delimited(path, options.chunksize)
         return
-    try:
-        payload = json.loads(path.read_text(encoding="utf-8-sig"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise IngestError(path, f"not valid GeoJSON ({exc})") from exc
-    features = payload.get("features") if isinstance(payload, dict) else None
-    if not isinstance(features, list):
-        raise IngestError(path, "GeoJSON has no 'features' list")
-    records = []
-    for feature in features:
-        props = dict((feature or {}).get("properties") or {})
-        geom = (feature or {}).get("geometry") or {}
-        coords = geom.get("coordinates") if geom.get("type") == "Point" else None
-        props.setdefault("longitude", coords[0] if coords else None)
-        props.setdefault("latitude", coords[1] if coords else None)
-        records.append(props)
-    frame = pd.DataFrame.from_records(records).astype("object")
-    frame.index = pd.RangeIndex(1, len(frame) + 1)  # feature number
-    frame.insert(0, "_row", frame.index.to_numpy())
-    yield frame
+    found = False
+    for frame in iter_json_records(path, ("features",), options.chunksize, record=feature_row):
+        found = True
+        yield frame
+    if not found:
+        raise IngestError(path, "GeoJSON has no features (a 'features' list of Point features)")
+
+
+def feature_row(feature: dict) -> dict:
+    """A GeoJSON feature as a row: its properties, and ``longitude``/``latitude`` of a Point."""
+    props = dict(feature.get("properties") or {})
+    geom = feature.get("geometry") or {}
+    coords = geom.get("coordinates") if isinstance(geom, dict) and geom.get("type") == "Point" else None
+    point = isinstance(coords, list) and len(coords) >= 2
+    props.setdefault("longitude", coords[0] if point else None)
+    props.setdefault("latitude", coords[1] if point else None)
+    return props
 
 
 def read(path: Path, options: ReaderOptions) -> Iterator[Chunk]:
