@@ -185,3 +185,40 @@ def test_a_copy_of_an_export_under_another_name_adds_nothing(workspace, tmp_path
     report = ingest_incidents(workspace, copy)
     assert (report.read, report.accepted, report.duplicates) == (6, 0, 6)
     assert len(workspace.incidents()) == 6
+
+
+@pytest.mark.parametrize("shape", ["api-json", "json-lines", "geojson"])
+def test_json_exports_store_the_same_incidents_as_the_csv(workspace, tmp_path, shape):
+    """ACLED's API answers JSON (``{"status": 200, "data": [...]}``, values as text or numbers); the
+    same rows as JSON, JSON Lines or GeoJSON points store exactly what the CSV stores."""
+    import json
+
+    rows = pd.read_csv(CURRENT, dtype=str, keep_default_na=False).to_dict("records")
+    for row in rows:  # the API gives numbers as numbers
+        row["fatalities"] = int(row["fatalities"])
+        row["latitude"], row["longitude"] = float(row["latitude"]), float(row["longitude"])
+    if shape == "api-json":
+        text = json.dumps({"status": 200, "success": True, "count": len(rows), "messages": [], "data": rows})
+    elif shape == "json-lines":
+        text = "\n".join(json.dumps(r) for r in rows)
+    else:
+        features = [
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [r["longitude"], r["latitude"]]},
+                "properties": {k: v for k, v in r.items() if k not in ("longitude", "latitude")},
+            }
+            for r in rows
+        ]
+        text = json.dumps({"type": "FeatureCollection", "features": features})
+    path = (
+        tmp_path
+        / f"acled.{'geojson' if shape == 'geojson' else 'jsonl' if shape == 'json-lines' else 'json'}"
+    )
+    path.write_text(text, encoding="utf-8")
+    assert detect_format(path) == "acled"
+    report = ingest_incidents(workspace, path)
+    assert (report.read, report.accepted, report.rejected) == (len(rows), len(rows), 0)
+    pd.testing.assert_frame_equal(
+        _stored(workspace), EXPECTED_CURRENT.sort_values("event_id").reset_index(drop=True), check_dtype=False
+    )

@@ -20,8 +20,10 @@ from typing import Any
 import pandas as pd
 import yaml
 from sauti.ingest.errors import IngestError
+from sauti.ingest.readers.columns import is_json
 from sauti.ingest.readers.registry import Chunk, IncidentReader, ReaderOptions, register
-from sauti.ingest.tabular import read_delimited
+from sauti.ingest.readers.ucdp_ged import feature_row
+from sauti.ingest.tabular import RECORD_PROBLEM, iter_json_records, read_delimited
 from sauti.ingest.validate import (
     RowChecker,
     blank,
@@ -155,11 +157,29 @@ def _codes(values: pd.Series, mapping: dict[int, str]) -> pd.Series:
     return on_distinct(values, lambda v: parse_numbers(v).map(mapping))
 
 
+def _raw_chunks(path: Path, options: ReaderOptions) -> Iterator[pd.DataFrame]:
+    """An export as CSV, or as JSON the way ACLED's API answers (``{"data": [...]}``, a list, JSON
+    Lines or a GeoJSON of points), read as a stream; values as written (text), unused fields dropped."""
+    if not is_json(path):
+        yield from read_delimited(path, options.chunksize, columns=USED_COLUMNS)
+        return
+    wanted = {c.lower() for c in USED_COLUMNS} | {"_row", RECORD_PROBLEM}
+    for frame in iter_json_records(
+        path, ("data", "records", "features"), options.chunksize, record=_json_row
+    ):
+        kept = frame[[c for c in frame.columns if str(c).strip().lower() in wanted]]
+        yield kept.map(lambda v: "" if v is None else str(v))
+
+
+def _json_row(item: dict) -> dict:
+    return feature_row(item) if item.get("type") == "Feature" else item
+
+
 def read(path: Path, options: ReaderOptions) -> Iterator[Chunk]:
     """Yield canonical chunks of an ACLED export (either schema)."""
     codes, by_type = load_rules(options.rules)
     known_dates: dict[str, Any] = {}  # date text → parsed, shared by the file's chunks
-    for raw in read_delimited(path, options.chunksize, columns=USED_COLUMNS):
+    for raw in _raw_chunks(path, options):
         realtime = is_realtime(list(raw.columns))
         src = raw.rename(columns=lambda c: c if c == "_row" else c.strip().lower())
         missing = check_required_columns(list(src.columns), REQUIRED)

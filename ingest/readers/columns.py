@@ -31,4 +31,15 @@ def source_columns(path: Path) -> list[str]:
 
 
 def _properties(item: dict) -> dict:
-    return dict(item.get("properties") or {}) if item.get("type") == "Feature" else item
+    return feature_row(item) if item.get("type") == "Feature" else item
+
+
+def feature_row(feature: dict) -> dict:
+    """A GeoJSON feature as a row: its properties, and ``longitude``/``latitude`` of a Point."""
+    props = dict(feature.get("properties") or {})
+    geom = feature.get("geometry") or {}
+    coords = geom.get("coordinates") if isinstance(geom, dict) and geom.get("type") == "Point" else None
+    point = isinstance(coords, list) and len(coords) >= 2
+    props.setdefault("longitude", coords[0] if point else None)
+    props.setdefault("latitude", coords[1] if point else None)
+    return props

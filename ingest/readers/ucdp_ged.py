@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import yaml
 from sauti.ingest.errors import IngestError
-from sauti.ingest.readers.columns import is_json
+from sauti.ingest.readers.columns import feature_row, is_json
 from sauti.ingest.readers.registry import Chunk, IncidentReader, ReaderOptions, register
 from sauti.ingest.tabular import iter_json_records, read_delimited
 from sauti.ingest.validate import RowChecker, blank, check_required_columns, parse_dates, parse_numbers
@@ -91,17 +91,6 @@ def _read_raw(path: Path, options: ReaderOptions) -> Iterator[pd.DataFrame]:
         yield frame
     if not found:
         raise IngestError(path, "GeoJSON has no features (a 'features' list of Point features)")
-
-
-def feature_row(feature: dict) -> dict:
-    """A GeoJSON feature as a row: its properties, and ``longitude``/``latitude`` of a Point."""
-    props = dict(feature.get("properties") or {})
-    geom = feature.get("geometry") or {}
-    coords = geom.get("coordinates") if isinstance(geom, dict) and geom.get("type") == "Point" else None
-    point = isinstance(coords, list) and len(coords) >= 2
-    props.setdefault("longitude", coords[0] if point else None)
-    props.setdefault("latitude", coords[1] if point else None)
-    return props
 
 
 def read(path: Path, options: ReaderOptions) -> Iterator[Chunk]:
