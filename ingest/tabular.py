@@ -83,6 +83,9 @@ def _inspect_data(data: bytes, size: int, path: Path | None, sample_bytes: int) 
     """:func:`_inspect_text` of the first bytes of a file (all of them when ``path`` is None)."""
     if not data.strip():
         raise IngestError(path or "upload", "file is empty")
+    packed = _packed_kind(data)
+    if packed is not None:
+        raise IngestError(path or "upload", packed)
     wide = _wide_encoding(data)
     if wide is not None:  # Excel's "Unicode text", some SMS gateways: UTF-16 (or UTF-32)
         sample = data[:sample_bytes].decode(wide, errors="replace").lstrip("\ufeff")
@@ -164,6 +167,24 @@ def _valid_utf8(
         except UnicodeDecodeError:
             return False
     return True
+
+
+def _packed_kind(data: bytes) -> str | None:
+    """Why a file that is not text cannot be read as a table (a workbook, an archive), or ``None``."""
+    head = data[:4096]
+    if head.startswith(b"\xd0\xcf\x11\xe0") or (
+        head.startswith(b"PK\x03\x04")
+        and any(mark in head for mark in (b"[Content_Types].xml", b"xl/", b"opendocument.spreadsheet"))
+    ):
+        return (
+            "is a spreadsheet workbook (Excel or LibreOffice), not delimited text: save the sheet as "
+            '"CSV UTF-8" and ingest that file'
+        )
+    if head.startswith((b"PK\x03\x04", b"\x1f\x8b", b"7z\xbc\xaf")):
+        return (
+            "is a compressed archive (zip, gzip or 7z), not delimited text: extract its file and ingest that"
+        )
+    return None
 
 
 def _wide_encoding(data: bytes) -> str | None:

@@ -118,6 +118,14 @@ FATAL_FILES: dict[str, tuple[str, str | bytes, str]] = {
     "unclosed-quote": ("quote.csv", 'received_at,text\n2021-03-04,"never closed\n', "quote.csv"),
     "binary": ("noise.csv", bytes(range(256)) * 40, "noise.csv"),
     "json-scalars": ("scalars.json", '[1, "x", null]', "no received_at column"),
+    # a workbook or an archive given as a table: what to do instead, not "no received_at column"
+    "xlsx-workbook": (
+        "alerts.xlsx",
+        b"PK\x03\x04\x14\x00\x00\x00\x08\x00[Content_Types].xml" + bytes(200),
+        'save the sheet as "CSV UTF-8"',
+    ),
+    "xls-workbook": ("alerts.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(500), "spreadsheet workbook"),
+    "gzip": ("alerts.csv.gz", b"\x1f\x8b\x08\x00" + bytes(100), "extract its file and ingest that"),
     # JSON Lines with a stray bracket, or junk between records, once read as empty values forever
     "jsonl-stray-bracket": (
         "stray.jsonl",
