@@ -19,7 +19,7 @@ from sauti.ingest.runs import RunContext
 from sauti.cache import Memo
 from sauti.constants import ALERT_COLUMNS, ALERT_SENSITIVE_COLUMNS, ALERT_VERIFICATION
 from sauti.errors import NotFoundError, SautiError
-from sauti.store import Workspace, utc_now
+from sauti.store import Workspace, stored_keys, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ def store_alerts(run: RunContext, prepared: PreparedAlerts, source: str = "file"
     status = {idx: "rejected" for idx in prepared.checker.raw.index[prepared.checker.bad.to_numpy()]}
     if rows.empty:
         return status
-    known = _stored_ids(run.con, rows["alert_id"].tolist())
+    known = stored_keys(run.con, "alerts", "alert_id", rows["alert_id"].tolist())
     repeated = rows["alert_id"].duplicated().to_numpy()
     for pos, (idx, alert_id) in enumerate(zip(rows.index, rows["alert_id"], strict=True)):
         status[idx] = "duplicate" if repeated[pos] or alert_id in known else "accepted"
@@ -95,15 +95,6 @@ def mark_run_synthetic(run: RunContext) -> None:
         "UPDATE ingest_runs SET params = json_set(params, '$.synthetic', json('true')) WHERE run_id = ?",
         (run.open(),),
     )
-
-
-def _stored_ids(con: sqlite3.Connection, ids: list[str]) -> set[str]:
-    known: set[str] = set()
-    for start in range(0, len(ids), 500):
-        part = ids[start : start + 500]
-        sql = f"SELECT alert_id FROM alerts WHERE alert_id IN ({', '.join('?' for _ in part)})"
-        known.update(r[0] for r in con.execute(sql, part))
-    return known
 
 
 def set_verification(

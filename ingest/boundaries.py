@@ -33,7 +33,7 @@ from sauti.ingest.validate import RowChecker, blank
 from sauti.constants import LEVELS, LOCALITY_COLUMNS, LOCALITY_ID, STORAGE_CRS
 from sauti.errors import reader_problem
 from sauti.geo import EQUAL_AREA_CRS, parent_positions
-from sauti.store import Workspace
+from sauti.store import Workspace, stored_keys
 
 log = logging.getLogger(__name__)
 
@@ -404,7 +404,7 @@ def ingest_boundaries(
         rows = _with_geometry(kept, merged)
         extra = attrs[good][LOCALITY_ID].value_counts() - 1  # parts beyond each locality's first row
         extra = extra[extra > 0]
-        known = _stored_localities(run.con, extra.index.tolist())
+        known = stored_keys(run.con, "localities", LOCALITY_ID, extra.index.tolist())
         run.store("localities", rows)
         # a part shares its locality's fate: stored with it, or a duplicate of it
         run.report.accepted += int(extra[~extra.index.isin(known)].sum())
@@ -416,15 +416,6 @@ def ingest_boundaries(
         if progress:
             progress(len(raw))
     return run.report
-
-
-def _stored_localities(con, ids: list[str]) -> set[str]:
-    found: set[str] = set()
-    for start in range(0, len(ids), 500):
-        part = ids[start : start + 500]
-        sql = f"SELECT locality_id FROM localities WHERE locality_id IN ({', '.join('?' for _ in part)})"
-        found.update(r[0] for r in con.execute(sql, part))
-    return found
 
 
 def _id_clashes(attrs: pd.DataFrame, good: pd.Series) -> tuple[np.ndarray, pd.Series]:

@@ -355,6 +355,19 @@ def _split_sql(sql: str) -> list[str]:
     return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
 
 
+def stored_keys(con: sqlite3.Connection, table: str, column: str, values: list) -> set:
+    """Which of ``values`` the ``column`` of ``table`` already holds (looked up 500 at a time).
+
+    ``table`` and ``column`` are the store's own names, never the caller's input.
+    """
+    found: set = set()
+    for start in range(0, len(values), 500):
+        part = values[start : start + 500]
+        sql = f"SELECT {column} FROM {table} WHERE {column} IN ({', '.join('?' for _ in part)})"
+        found.update(r[0] for r in con.execute(sql, part))
+    return found
+
+
 def insert_ignore(con: sqlite3.Connection, table: str, frame: pd.DataFrame) -> int:
     """Insert the rows of ``frame`` whose key is new; return how many were new.
 
