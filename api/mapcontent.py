@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sauti.api.services.source import DataSource
+from sauti.features.glossary import percent, points
 
 from sauti.constants import LOCALITY_ID
 from sauti.errors import NotFoundError
@@ -44,22 +45,6 @@ def render(name: str, **context: Any) -> str:
 
 
 # --- words and numbers -----------------------------------------------------------------------------
-def percent(p: float | None) -> str:
-    """A probability in % with two significant digits (the glossary's format): 0.0107 → "1.1%",
-    0.00035 → "0.035%"."""
-    from sauti.features.glossary import percent as glossary_percent
-
-    return glossary_percent(p)
-
-
-def points(delta: float | None) -> str:
-    """A difference of probabilities in signed percentage points, two significant digits:
-    0.0061 → "+0.61 pp", -0.00018 → "-0.018 pp"."""
-    from sauti.features.glossary import points as glossary_points
-
-    return glossary_points(delta)
-
-
 def words(code: object) -> str:
     """A stored category or state in words: ``false_alarm`` → "false alarm"."""
     return str(code).replace("_", " ")

@@ -170,17 +170,18 @@ def _choose_layer(
         first = candidates[0] if candidates else (str(path), None, path.name)
         return first[0], first[1], None
     n = level_number(level)
+    fields = {c: tuple(pyogrio.read_info(c[0], layer=c[1])["fields"]) for c in candidates}
 
     def fits(candidate) -> bool:
-        fields = list(pyogrio.read_info(candidate[0], layer=candidate[1])["fields"])
+        columns = list(fields[candidate])
         if id_field is not None:
-            return id_field in fields
-        own, finer = recognise_schema(fields, n), recognise_schema(fields, n + 1)
+            return id_field in columns
+        own, finer = recognise_schema(columns, n), recognise_schema(columns, n + 1)
         # level-free columns (geoBoundaries' shapeID) read the same at every level
         return own is not None and (finer is None or finer.id_field == own.id_field)
 
     fitting = [c for c in candidates if fits(c)]
-    if len(fitting) > 1 and len({tuple(pyogrio.read_info(c[0], layer=c[1])["fields"]) for c in fitting}) == 1:
+    if len(fitting) > 1 and len({fields[c] for c in fitting}) == 1:
         # one level in several formats (a geoBoundaries zip: GeoJSON, shapefile, TopoJSON, and
         # simplified copies): the full-detail one, in the richest format
         fitting = [min(fitting, key=_format_rank)]

@@ -15,6 +15,8 @@ from typing import Any
 
 import pandas as pd
 
+from sauti.constants import ALERT_SENSITIVE_COLUMNS
+
 REJECT_COLUMNS = ("source_file", "row", "field", "reason", "raw")
 
 
@@ -86,8 +88,9 @@ def alert_reject_view(rows: pd.DataFrame) -> pd.DataFrame:
     """Alert rows as a rejects file may show them: like every reply that leaves the store, without
     the reporter's pseudonym (``reporter_ref``) and without the exact point — coordinates rounded to
     0.1° (about 11 km: a swapped or out-of-range pair stays visible), one that is not a number withheld."""
-    shown = rows.drop(columns=[c for c in ("reporter_ref",) if c in rows.columns])
-    for col in ("longitude", "latitude"):
+    point = ("longitude", "latitude")
+    shown = rows.drop(columns=[c for c in ALERT_SENSITIVE_COLUMNS if c not in point and c in rows.columns])
+    for col in point:
         if col in shown.columns:
             shown[col] = shown[col].map(_coarse_coordinate)
     return shown

@@ -471,10 +471,10 @@ def iter_json_records(
                     item = {RECORD_PROBLEM: item.reason}
                 elif not isinstance(item, dict):
                     item = {"_value": item}
-                elif record is not None:
-                    item = record(item)
-                elif len(item) > MAX_COLUMNS:
-                    item = {RECORD_PROBLEM: f"has {len(item):,} fields; at most {MAX_COLUMNS:,} are read"}
+                else:
+                    item = record(item) if record is not None else item
+                    if len(item) > MAX_COLUMNS:
+                        item = {RECORD_PROBLEM: f"has {len(item):,} fields; at most {MAX_COLUMNS:,} are read"}
                 records.append({str(k).strip(): v for k, v in item.items()})
                 if len(records) >= chunksize:
                     yield _json_frame(records, first_row)

@@ -469,10 +469,8 @@ class SautiClassifier(_BinaryMixin, ClassifierMixin, BaseEstimator):
             return _sigmoid(intercept + slope * self._pooled_logit(Xu))
         with single_thread():
             pool = np.zeros(Xu.shape[0])
-            for name, member in self.members_:
-                weight = self.weights_[name]
-                if weight > 0:
-                    pool += weight * _member_probability(member, Xu)
+            for name, member in self.members_:  # only members with a weight are kept
+                pool += self.weights_[name] * _member_probability(member, Xu)
         return pool
 
     def _pooled_logit(self, Xu: np.ndarray) -> np.ndarray:
@@ -480,9 +478,9 @@ class SautiClassifier(_BinaryMixin, ClassifierMixin, BaseEstimator):
         with single_thread():
             pooled = np.zeros(Xu.shape[0])
             for name, member in self.members_:
-                weight = self.weights_[name]
-                if weight > 0:
-                    pooled += weight * _logit(np.clip(_member_probability(member, Xu), _EPS, 1 - _EPS))
+                pooled += self.weights_[name] * _logit(
+                    np.clip(_member_probability(member, Xu), _EPS, 1 - _EPS)
+                )
         return pooled
 
     def describe(self) -> str:

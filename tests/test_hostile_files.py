@@ -298,3 +298,26 @@ def test_a_ucdp_geojson_is_streamed_and_a_hostile_feature_is_one_rejected_row(
     rejects = pd.read_csv(summary["rejects_file"])
     assert rejects["row"].tolist() == [2, 4]  # feature numbers
     assert rejects["reason"].str.contains("nested deeper than 64 levels|not valid JSON").all()
+
+
+def test_a_feature_with_too_many_properties_is_refused_like_any_wide_record(tmp_path: Path) -> None:
+    """The field limit holds for records reshaped on the way (a GeoJSON feature read as its
+    properties), as for plain JSON records."""
+    from sauti.ingest.readers.columns import json_row
+    from sauti.ingest.tabular import MAX_COLUMNS, RECORD_PROBLEM, iter_json_records
+
+    wide = {"type": "Feature", "properties": {f"p{i}": i for i in range(MAX_COLUMNS + 1)}, "geometry": None}
+    narrow = {
+        "type": "Feature",
+        "properties": {"id": 1},
+        "geometry": {"type": "Point", "coordinates": [20, 5]},
+    }
+    path = _write(
+        tmp_path, "wide.geojson", json.dumps({"type": "FeatureCollection", "features": [narrow, wide]})
+    )
+    (frame,) = iter_json_records(path, ("features",), record=json_row)
+    assert frame[RECORD_PROBLEM].isna().tolist() == [True, False]
+    assert (
+        frame[RECORD_PROBLEM].iloc[1] == f"has {MAX_COLUMNS + 3:,} fields; at most {MAX_COLUMNS:,} are read"
+    )
+    assert frame.loc[1, ["id", "longitude", "latitude"]].tolist() == [1, 20, 5]

@@ -20,9 +20,8 @@ from typing import Any
 import pandas as pd
 import yaml
 from sauti.ingest.errors import IngestError
-from sauti.ingest.readers.columns import is_json
+from sauti.ingest.readers.columns import is_json, json_row
 from sauti.ingest.readers.registry import Chunk, IncidentReader, ReaderOptions, register
-from sauti.ingest.readers.ucdp_ged import feature_row
 from sauti.ingest.tabular import RECORD_PROBLEM, iter_json_records, read_delimited
 from sauti.ingest.validate import (
     RowChecker,
@@ -164,15 +163,9 @@ def _raw_chunks(path: Path, options: ReaderOptions) -> Iterator[pd.DataFrame]:
         yield from read_delimited(path, options.chunksize, columns=USED_COLUMNS)
         return
     wanted = {c.lower() for c in USED_COLUMNS} | {"_row", RECORD_PROBLEM}
-    for frame in iter_json_records(
-        path, ("data", "records", "features"), options.chunksize, record=_json_row
-    ):
+    for frame in iter_json_records(path, ("data", "records", "features"), options.chunksize, record=json_row):
         kept = frame[[c for c in frame.columns if str(c).strip().lower() in wanted]]
         yield kept.map(lambda v: "" if v is None else str(v))
-
-
-def _json_row(item: dict) -> dict:
-    return feature_row(item) if item.get("type") == "Feature" else item
 
 
 def read(path: Path, options: ReaderOptions) -> Iterator[Chunk]:

@@ -23,14 +23,15 @@ def source_columns(path: Path) -> list[str]:
     from sauti.ingest.tabular import RECORD_PROBLEM, iter_json_records
 
     keys = ("features", "records", "alerts", "data")
-    for frame in iter_json_records(path, keys, chunksize=1, record=_properties):
+    for frame in iter_json_records(path, keys, chunksize=1, record=json_row):
         if RECORD_PROBLEM in frame.columns:
             raise IngestError(path, f"first record: {frame[RECORD_PROBLEM].iloc[0]}")
         return [c for c in frame.columns if c != "_row"]
     return []
 
 
-def _properties(item: dict) -> dict:
+def json_row(item: dict) -> dict:
+    """A JSON record as a row: a GeoJSON feature's properties and point, any other object as it is."""
     return feature_row(item) if item.get("type") == "Feature" else item
 
 
