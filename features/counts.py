@@ -121,14 +121,27 @@ def region_counts(
     region-precise ones) counts once in its region; each locality then reads its region's row.
     A locality with no region (``locality_region`` = -1) reads zeros.
     """
+    per_region = per_region_counts(categories, region_index, period_index, n_regions, n_periods)
+    return region_rows(per_region, locality_region)
+
+
+def per_region_counts(
+    categories: np.ndarray, region_index: np.ndarray, period_index: np.ndarray, n_regions: int, n_periods: int
+) -> dict[str, np.ndarray]:
+    """``region_count_violent`` and ``region_count_intercommunal`` per (region, period)."""
     cats = np.asarray(categories, dtype=object)
     violent = np.isin(cats, list(VIOLENT_CATEGORIES))
     inter = cats == "intercommunal"
+    return {
+        name: count_grid(np.where(mask, region_index, -1), period_index, (max(n_regions, 1), n_periods))
+        for name, mask in (("region_count_violent", violent), ("region_count_intercommunal", inter))
+    }
+
+
+def region_rows(per_region: dict[str, np.ndarray], locality_region: np.ndarray) -> dict[str, np.ndarray]:
+    """Each locality's row of the per-region counts (zeros for a locality without a region: -1)."""
     out = {}
-    for name, mask in (("region_count_violent", violent), ("region_count_intercommunal", inter)):
-        per_region = count_grid(
-            np.where(mask, region_index, -1), period_index, (max(n_regions, 1), n_periods)
-        )
-        padded = np.vstack([per_region, np.zeros((1, n_periods), dtype=per_region.dtype)])
+    for name, counts in per_region.items():
+        padded = np.vstack([counts, np.zeros((1, counts.shape[1]), dtype=counts.dtype)])
         out[name] = padded[np.where(locality_region >= 0, locality_region, len(padded) - 1)]
     return out

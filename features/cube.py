@@ -22,13 +22,13 @@ import pandas as pd
 import shapely
 import xarray as xr
 from sauti.features.assign import assign_alerts, assign_to_localities
-from sauti.features.counts import alert_counts, incident_counts, region_counts
+from sauti.features.blocks import EventIndex, dynamic_arrays
+from sauti.features.counts import per_region_counts
 from sauti.features.exposure import find_capital, season, static_covariates
 from sauti.features.graph import build_graph, lag_matrices
 from sauti.features.params import FeatureParams
 from sauti.features.periods import check_freq, period_index, period_range, to_days
-from sauti.features.spatial_lag import check_graph_order, spatial_lags
-from sauti.features.temporal import decayed_sum, periods_since, rolling_sum, trend
+from sauti.features.spatial_lag import check_graph_order
 
 import sauti
 from sauti.cache import Memo
@@ -127,6 +127,8 @@ def build_cube(
     outline=None,
     unit: str | None = None,
     timezone: str | None = None,
+    block: int | None = None,
+    lazy: bool = False,
 ) -> xr.Dataset:
     """Build the feature cube of ``localities`` × calendar periods.
 
@@ -159,6 +161,12 @@ def build_cube(
     unit, timezone : str, optional
         Label stored in ``attrs["unit"]`` (default the localities' level); zone whose calendar
         dates place time-stamped alerts in periods (default UTC).
+    block : int, optional
+        Localities per block of the Dask computation (default: all in one block); the values do
+        not depend on it (:mod:`sauti.features.blocks`).
+    lazy : bool
+        Return the cube Dask-backed, computed only when read or saved (default: computed, in
+        memory, on the current Dask scheduler).
 
     Returns
     -------
@@ -173,7 +181,9 @@ def build_cube(
     alerts = _checked_alerts(alerts)
     timeline = _timeline(events, alerts, freq=freq, start=start, end=end, timezone=timezone)
     advance(1)
-    dynamic, assignments, graph = _dynamic_variables(events, alerts, units, timeline, params, graph, advance)
+    dynamic, assignments, graph = _dynamic_variables(
+        events, alerts, units, timeline, params, graph, advance, block or len(units)
+    )
     capital = capital or params.capital or find_capital(units, params.capital_name)
     static = _static(units, params, population=population, capital=capital, outline=outline)
     seasonal = season(timeline.periods, freq, params.rainy_months)
@@ -188,22 +198,34 @@ def build_cube(
         "graph": {"kind": params.graph, "edges": int(graph.n_edges)},
     }
     cube.attrs = _attrs(params, level, timeline, inputs, started)
+    if not lazy:
+        cube = cube.load()
     advance(1)
     return cube
 
 
-def _dynamic_variables(events, alerts, units, timeline, params: FeatureParams, graph, advance: Progress):
-    """Every ``(locality, period)`` variable group, how events were placed, and the graph used."""
+def _dynamic_variables(events, alerts, units, timeline, params: FeatureParams, graph, advance, block: int):
+    """Every ``(locality, period)`` variable (lazy, by blocks of localities), how events were
+    placed, and the graph used."""
     placed = _place_incidents(events, units, timeline.event_period, params)
     advance(1)
-    counts, alert_assignment = _count_events(events, alerts, units, placed, timeline, params)
+    incidents, alerts, alert_assignment = _event_indices(events, alerts, units, placed, timeline, params)
+    regions = per_region_counts(
+        events["category"].astype("object").to_numpy(),
+        placed.region_position,
+        timeline.event_period,
+        placed.n_regions,
+        len(timeline.periods),
+    )
     advance(1)
-    history, since, trends = _temporal_summaries(counts, params)
+    weights, graph = _lag_weights(units, params, graph)
     advance(1)
-    lags, graph = _spatial_lags(units, history, params, graph)
+    arrays = dynamic_arrays(
+        incidents, alerts, regions, placed.locality_region, weights, len(timeline.periods), params, block
+    )
     advance(1)
     assignments = {"incident_assignment": placed.assignment_counts, "alert_assignment": alert_assignment}
-    return [counts, history, since, trends, lags], assignments, graph
+    return [arrays], assignments, graph
 
 
 def _level(units: gpd.GeoDataFrame) -> str:
@@ -301,75 +323,40 @@ def _place_incidents(events, units, event_period: np.ndarray, params: FeaturePar
     )
 
 
-def _count_events(events, alerts, units, placed: _Placed, timeline: _Timeline, params: FeatureParams):
-    """Incident, alert and region counts per locality and period; and how the alerts were placed."""
-    periods = timeline.periods
-    shape = (len(units), len(periods))
-    categories = events["category"].astype("object").to_numpy()
+def _event_indices(events, alerts, units, placed: _Placed, timeline: _Timeline, params: FeatureParams):
+    """Incidents and alerts as (locality, period, what) index arrays; how the alerts were placed."""
     deaths = events["fatalities"].to_numpy() if "fatalities" in events else np.zeros(len(events))
-    counts = incident_counts(categories, deaths, placed.position, timeline.event_period, shape)
-    if alerts is not None:
-        located = assign_alerts(alerts, units, tolerance_km=params.snap_tolerance_km)
-        alert_pos = pd.Index(units[LOCALITY_ID].to_numpy(dtype=object)).get_indexer(
-            located[LOCALITY_ID].astype("object")
-        )
-        alert_period = period_index(timeline.alert_days, periods, timeline.freq)
-        counts.update(
-            alert_counts(
-                located["category"].astype("object").to_numpy(),
-                located["verification"].astype("object").to_numpy(),
-                alert_pos,
-                alert_period,
-                shape,
-            )
-        )
-        alert_assignment = located.loc[alert_period >= 0, "assignment"].value_counts().to_dict()
-    else:
-        empty = np.array([], dtype=np.int64)
-        counts.update(
-            alert_counts(np.array([], dtype=object), np.array([], dtype=object), empty, empty, shape)
-        )
-        alert_assignment = {}
-    counts.update(
-        region_counts(
-            categories,
-            placed.region_position,
-            timeline.event_period,
-            placed.locality_region,
-            placed.n_regions,
-            len(periods),
-        )
+    incidents = EventIndex(
+        placed.position,
+        timeline.event_period,
+        {"category": events["category"].astype("object").to_numpy(), "fatalities": deaths},
     )
-    return counts, {k: int(v) for k, v in alert_assignment.items()}
+    if alerts is None:
+        none = np.array([], dtype=np.int64)
+        empty = {"category": np.array([], dtype=object), "verification": np.array([], dtype=object)}
+        return incidents, EventIndex(none, none, empty), {}
+    located = assign_alerts(alerts, units, tolerance_km=params.snap_tolerance_km)
+    ids = pd.Index(units[LOCALITY_ID].to_numpy(dtype=object))
+    alert_period = period_index(timeline.alert_days, timeline.periods, timeline.freq)
+    placed_alerts = EventIndex(
+        ids.get_indexer(located[LOCALITY_ID].astype("object")),
+        alert_period,
+        {
+            "category": located["category"].astype("object").to_numpy(),
+            "verification": located["verification"].astype("object").to_numpy(),
+        },
+    )
+    assignment = located.loc[alert_period >= 0, "assignment"].value_counts().to_dict()
+    return incidents, placed_alerts, {k: int(v) for k, v in assignment.items()}
 
 
-def _temporal_summaries(counts: dict[str, np.ndarray], params: FeatureParams):
-    """Decayed sums, trailing windows, periods since the last incident and trends of the counts."""
-    dtype = np.dtype(params.dtype)
-    history: dict[str, np.ndarray] = {}
-    for var in params.history_variables:
-        for h in params.half_lives:
-            history[f"decay_{var}_hl{h:g}"] = decayed_sum(counts[var], h, dtype)
-    for w in params.windows:
-        for var in params.history_variables:
-            history[f"roll{int(w)}_{var}"] = rolling_sum(counts[var], w, dtype)
-    since = {
-        f"since_{cat}": periods_since(counts[f"count_{cat}"], params.since_cap) for cat in INCIDENT_CATEGORIES
-    }
-    trends = {
-        f"trend_{var}": trend(counts[var], *params.trend, dtype=dtype) for var in params.history_variables
-    }
-    return history, since, trends
-
-
-def _spatial_lags(units, history: dict[str, np.ndarray], params: FeatureParams, graph):
-    """First- and second-order spatial lags of the temporal summaries (graph built once and cached)."""
+def _lag_weights(units, params: FeatureParams, graph):
+    """Row-standardised first- and second-order graphs (the graph built once and cached)."""
     if graph is None:
         key = ("graph", _geometry_key(units), params.graph, params.knn_k, params.distance_km)
         graph = _cached(key, build_graph, units, params)
     check_graph_order(graph, units[LOCALITY_ID].to_numpy(dtype=object))
-    first_order, second_order = lag_matrices(graph)
-    return spatial_lags(first_order, second_order, history, np.dtype(params.dtype)), graph
+    return lag_matrices(graph), graph
 
 
 def _static(units, params: FeatureParams, *, population, capital, outline) -> dict[str, np.ndarray]:

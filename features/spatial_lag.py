@@ -21,8 +21,14 @@ def check_graph_order(graph, ids: np.ndarray) -> None:
 
 
 def spatial_lag(weights, values: np.ndarray, dtype=np.float32) -> np.ndarray:
-    """``weights.lag(values)`` for a ``(locality, period)`` array (``weights`` row-standardised)."""
-    return np.asarray(weights.lag(np.asarray(values, dtype=np.float64)), dtype=dtype)
+    """``weights.lag(values)`` for a ``(locality, period)`` array (``weights`` row-standardised).
+
+    ``weights`` is a libpysal graph, or rows of its sparse matrix (``graph.sparse``; a block of
+    localities, its columns the localities ``values`` holds: the block's halo).
+    """
+    values = np.asarray(values, dtype=np.float64)
+    lagged = weights.lag(values) if hasattr(weights, "lag") else weights @ values
+    return np.asarray(lagged, dtype=dtype)
 
 
 def spatial_lags(first, second, variables: dict[str, np.ndarray], dtype=np.float32) -> dict[str, np.ndarray]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import lfilter
 
+from sauti.constants import INCIDENT_CATEGORIES
+
 
 def decayed_sum(values: np.ndarray, half_life: float, dtype=np.float32) -> np.ndarray:
     """``D[t] = x[t] + a * D[t-1]`` with ``a = 0.5 ** (1 / half_life)`` (a recursive filter).
@@ -44,3 +46,27 @@ def trend(values: np.ndarray, short: int, long: int, dtype=np.float32) -> np.nda
     return (
         rolling_sum(values, short, np.float64) / short - rolling_sum(values, long, np.float64) / long
     ).astype(dtype, copy=False)
+
+
+def temporal_summaries(counts: dict[str, np.ndarray], params) -> dict[str, np.ndarray]:
+    """Decayed sums and trailing windows (the history the spatial lags average), then periods since
+    the last incident of each category and trends, of the counts of ``FeatureParams`` ``params``."""
+    dtype = np.dtype(params.dtype)
+    out: dict[str, np.ndarray] = {}
+    for var in params.history_variables:
+        for h in params.half_lives:
+            out[f"decay_{var}_hl{h:g}"] = decayed_sum(counts[var], h, dtype)
+    for w in params.windows:
+        for var in params.history_variables:
+            out[f"roll{int(w)}_{var}"] = rolling_sum(counts[var], w, dtype)
+    for cat in INCIDENT_CATEGORIES:
+        out[f"since_{cat}"] = periods_since(counts[f"count_{cat}"], params.since_cap)
+    for var in params.history_variables:
+        out[f"trend_{var}"] = trend(counts[var], *params.trend, dtype=dtype)
+    return out
+
+
+def history_names(params) -> list[str]:
+    """The summaries of :func:`temporal_summaries` that get spatial lags (decays, windows), in order."""
+    names = [f"decay_{var}_hl{h:g}" for var in params.history_variables for h in params.half_lives]
+    return names + [f"roll{int(w)}_{var}" for w in params.windows for var in params.history_variables]
