@@ -6,20 +6,14 @@ Pure functions over frames (``assign_to_localities``, ``build_graph``, ``build_c
 """
 
 from sauti.features.assign import assign_alerts, assign_to_localities
+from sauti.features.compute import compute_features, cube_end, load_or_build_cube
 from sauti.features.cube import BUILD_STEPS, build_cube, feature_names
 from sauti.features.graph import build_graph, second_order
 from sauti.features.params import FeatureParams
 from sauti.features.periods import period_range
+from sauti.features.provenance import CubeInputs, cube_inputs, provenance
 from sauti.features.spatial_lag import spatial_lag
-from sauti.features.storage import (
-    compute_features,
-    cube_end,
-    cube_inputs,
-    cube_path,
-    load_cube,
-    provenance,
-    save_cube,
-)
+from sauti.features.storage import cube_path, load_cube, save_cube
 from sauti.features.surface import (
     DEFAULT_SURFACE,
     read_surface,
@@ -34,6 +28,7 @@ from sauti.features.units import make_grid, unit_localities
 
 __all__ = [
     "BUILD_STEPS",
+    "CubeInputs",
     "DEFAULT_SURFACE",
     "FeatureParams",
     "assign_alerts",
@@ -47,6 +42,7 @@ __all__ = [
     "decayed_sum",
     "feature_names",
     "load_cube",
+    "load_or_build_cube",
     "make_grid",
     "period_range",
     "periods_since",

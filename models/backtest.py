@@ -42,6 +42,8 @@ from sauti.constants import LOCALITY_DIM, LOCALITY_ID, PERIOD_DIM
 from sauti.jsonable import plain
 
 if TYPE_CHECKING:  # pragma: no cover
+    from sauti.features import CubeInputs
+
     from sauti.store import Workspace
 
 log = logging.getLogger(__name__)
@@ -459,45 +461,12 @@ def write_backtest(result: BacktestResult, out: str | Path) -> dict[str, Path]:
     return paths
 
 
-def load_or_build_cube(
-    workspace: Workspace,
-    *,
-    freq: str,
-    unit: str,
-    variables: list[str] | None = None,
-    last_periods: int | None = None,
-) -> xr.Dataset:
-    """The stored cube for ``freq``/``unit``, built from the store first if there is none.
-
-    ``variables``/``last_periods`` keep only those variables and the latest periods (read from the
-    file without loading the rest).
-    """
-    from sauti.features import compute_features, load_cube
-
-    try:
-        return load_cube(workspace, freq=freq, unit=unit, variables=variables, last_periods=last_periods)
-    except (FileNotFoundError, OSError, KeyError, LookupError) as exc:
-        log.info("no stored cube for %s/%s (%s): building it", freq, unit, exc)
-    except Exception as exc:  # NotReadyError / NotFoundError from the features layer
-        from sauti.errors import SautiError
-
-        if not isinstance(exc, SautiError):
-            raise
-        log.info("no stored cube for %s/%s (%s): building it", freq, unit, exc)
-    cube = compute_features(workspace, freq=freq, unit=unit)
-    if variables is not None:
-        cube = cube[[v for v in variables if v in cube]]
-    if last_periods is not None:
-        cube = cube.isel({PERIOD_DIM: slice(-int(last_periods), None)})
-    return cube
-
-
 def run_backtest(workspace: Workspace, *, out: str | Path | None = None, **options) -> dict:
     """Backtest on the workspace's cube; write the results to ``out`` when given.
 
     ``options`` are those of :func:`backtest_workspace` (``start``, ``end``, ``freq``, ``horizon``,
     ``unit``, ``models``, ``random_state``, ``progress``, ``use_alerts``,
-    ``include_synthetic_alerts``). Returns the ``metrics.json`` dict (see docs/models.md). With
+    ``include_synthetic_alerts``, ``inputs``). Returns the ``metrics.json`` dict (see docs/models.md). With
     ``out``, also writes ``metrics_detail.json``, ``predictions.csv`` and ``report.html``. Alerts
     from files marked synthetic are left out unless ``include_synthetic_alerts``
     (:mod:`sauti.models.alert_use`). Patrol plans are evaluated on top by
@@ -522,12 +491,17 @@ def backtest_workspace(
     progress: Callable[[int], None] | None = None,
     use_alerts: bool = True,
     include_synthetic_alerts: bool = False,
+    inputs: CubeInputs | None = None,
 ) -> tuple[xr.Dataset, BacktestResult]:
-    """The workspace's cube and the backtest on it, with the alerts decision recorded in the detail."""
+    """The workspace's cube and the backtest on it, with the alerts decision recorded in the detail.
+
+    ``inputs`` build the cube when the workspace has none (default: refuse, naming the command).
+    """
+    from sauti.features import load_or_build_cube
     from sauti.models.alert_use import decide_alert_use
 
     alerts = decide_alert_use(workspace, use_alerts=use_alerts, include_synthetic=include_synthetic_alerts)
-    cube = load_or_build_cube(workspace, freq=freq, unit=unit)
+    cube = load_or_build_cube(workspace, freq=freq, unit=unit, inputs=inputs)
     result = backtest_cube(
         cube,
         start=start,

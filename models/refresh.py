@@ -17,7 +17,7 @@ from sauti.constants import PERIOD_DIM
 
 if TYPE_CHECKING:  # pragma: no cover
     import xarray as xr
-    from sauti.features import FeatureParams
+    from sauti.features import CubeInputs, FeatureParams
 
     from sauti.store import Workspace
 
@@ -30,24 +30,23 @@ def rebuild_inputs(
     params: FeatureParams | None = None,
     population: str | Path | None = None,
     timezone: str | None = None,
-) -> dict[str, Any]:
+) -> CubeInputs:
     """The inputs to rebuild the cube of ``freq``/``unit`` with: those given, else the stored cube's.
 
     A nowcast keeps the definition of the cube it replaces (parameters, raster, time zone as
     recorded in its provenance) unless the caller passes others.
     """
-    from sauti.features.storage import cube_inputs, stored_provenance
+    from sauti.features import CubeInputs, cube_inputs
+    from sauti.features.storage import stored_provenance
+
+    from sauti.errors import SautiError
 
     try:
         recorded = stored_provenance(workspace, freq=freq, unit=unit)
-    except (OSError, ValueError):
+    except (OSError, ValueError, SautiError):
         recorded = None
-    stored = cube_inputs(recorded) if recorded else {"params": None, "population": None, "timezone": "UTC"}
-    return {
-        "params": params if params is not None else stored["params"],
-        "population": population if population is not None else stored["population"],
-        "timezone": timezone or stored["timezone"],
-    }
+    stored = cube_inputs(recorded) if recorded else CubeInputs()
+    return stored.with_(params=params, population=population, timezone=timezone)
 
 
 def refresh_risk(
@@ -129,16 +128,14 @@ def _rebuild(workspace, freq: str, unit: str, previous, **given) -> tuple[xr.Dat
     anything else rebuilds the cube from the store (not saved yet).
     """
     from sauti.features import compute_features
-    from sauti.features.storage import changed_localities, update_features
+    from sauti.features.incremental import changed_localities, update_features
 
     inputs = rebuild_inputs(workspace, freq=freq, unit=unit, **given)
     if previous is not None:
-        updated = update_features(
-            workspace, previous, freq=freq, unit=unit, params=inputs["params"], timezone=inputs["timezone"]
-        )
+        updated = update_features(workspace, previous, freq=freq, unit=unit, inputs=inputs)
         if updated is not None:
             return updated
-    cube = compute_features(workspace, freq=freq, unit=unit, save=False, **inputs)
+    cube = compute_features(workspace, freq=freq, unit=unit, save=False, inputs=inputs)
     return cube, changed_localities(previous, cube)
 
 

@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 from sauti.models.alert_use import decide_alert_use
-from sauti.models.backtest import load_or_build_cube
 from sauti.models.catalog import PRIMARY, resolve_model
 from sauti.models.estimators import single_thread
 from sauti.models.explain import median_contributions, top_drivers
@@ -30,6 +29,8 @@ from sauti.errors import NotFoundError, NotReadyError, SautiError
 from sauti.store import utc_now
 
 if TYPE_CHECKING:  # pragma: no cover
+    from sauti.features import CubeInputs
+
     from sauti.store import Workspace
 
 #: periods of fitted scores stored before the latest one (risk history for the API)
@@ -113,11 +114,12 @@ def train(
     trusted_types: tuple[str, ...] = (),
     include_synthetic_alerts: bool = False,
     cube: xr.Dataset | None = None,
+    inputs: CubeInputs | None = None,
 ) -> dict:
     """Fit ``model`` on every labelled (locality, period) of the cube and record it as current.
 
-    ``cube`` is the cube to train on (default: the stored one of ``freq``/``unit``, built first if
-    there is none).
+    ``cube`` is the cube to train on (default: the stored one of ``freq``/``unit``, built first
+    with ``inputs`` if there is none and they are given).
 
     ``model`` is ``"sauti"`` (default), a servable baseline name, or ``package.module:factory``
     (see :mod:`sauti.models.catalog`; ``trusted_types`` lists the extra types its artifact may
@@ -130,7 +132,9 @@ def train(
     advance = progress or (lambda _n: None)
     choice = resolve_model(model, horizon=horizon, random_state=random_state, trusted_types=trusted_types)
     if cube is None:
-        cube = load_or_build_cube(workspace, freq=freq, unit=unit)
+        from sauti.features import load_or_build_cube
+
+        cube = load_or_build_cube(workspace, freq=freq, unit=unit, inputs=inputs)
     advance(1)
     alerts = decide_alert_use(workspace, use_alerts=use_alerts, include_synthetic=include_synthetic_alerts)
     features = model_features(cube, use_alerts=alerts.use_alerts)
@@ -179,6 +183,8 @@ def _load_current(workspace: Workspace, freq: str | None, unit: str | None, cube
         used = model._columns(model.n_features_in_)  # a calibrated rule reads its own columns
     variables = [features[j] for j in used] if used is not None else features
     if cube is None:
+        from sauti.features import load_or_build_cube
+
         cube = load_or_build_cube(
             workspace,
             freq=record["freq"],

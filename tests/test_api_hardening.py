@@ -271,8 +271,8 @@ def test_reading_a_locality_never_builds_or_writes_a_cube(own):
     """A read returns what is stored: with the cube gone, the detail still answers (history
     without observed counts) and no cube is written behind the caller's back."""
     cubes = own.workspace / "cubes"
-    for cube in cubes.glob("cube_*.nc"):
-        cube.rename(cube.with_suffix(".nc.away"))
+    for cube in cubes.glob("cube_*.zarr"):
+        cube.rename(cube.with_suffix(".zarr.away"))
     try:
         features = own.get("/api/v1/localities", "planner").json()["features"]
         lid = features[0]["id"]
@@ -281,10 +281,10 @@ def test_reading_a_locality_never_builds_or_writes_a_cube(own):
         history = response.json()["history"]
         assert history
         assert all("count_intercommunal" not in h for h in history)
-        assert not list(cubes.glob("cube_*.nc"))
+        assert not list(cubes.glob("cube_*.zarr"))
     finally:
-        for cube in cubes.glob("cube_*.nc.away"):
-            cube.rename(cube.with_suffix("").with_suffix(".nc"))
+        for cube in cubes.glob("cube_*.zarr.away"):
+            cube.rename(cube.with_suffix("").with_suffix(".zarr"))
 
 
 def test_the_map_page_does_not_echo_a_period(server):

@@ -157,13 +157,14 @@ def _alert_file(tmp_path: Path, when: str, name: str) -> Path:
 
 def test_new_alerts_update_the_last_period_exactly_as_a_full_build(logged, tmp_path):
     import numpy as np
-    from sauti.features.storage import update_features
+    from sauti.features import CubeInputs
+    from sauti.features.incremental import update_features
 
     previous = compute_features(logged, timezone="Africa/Bangui")
     assert update_features(logged, previous.copy(deep=True), freq="M", unit="admin2") is None  # other zone
     ingest_alerts(logged, _alert_file(tmp_path, "20/12/2022 10:00", "a.csv"))
     updated = update_features(
-        logged, previous.copy(deep=True), freq="M", unit="admin2", timezone="Africa/Bangui"
+        logged, previous.copy(deep=True), freq="M", unit="admin2", inputs=CubeInputs(timezone="Africa/Bangui")
     )
     full = compute_features(logged, timezone="Africa/Bangui")
     cube, changed = updated
@@ -179,7 +180,10 @@ def test_new_alerts_update_the_last_period_exactly_as_a_full_build(logged, tmp_p
     assert 1 < len(changed) < full.sizes["locality"]
     # an alert dated in an earlier period changes earlier columns: the cube is built in full
     ingest_alerts(logged, _alert_file(tmp_path, "10/11/2022 10:00", "b.csv"))
-    assert update_features(logged, full, freq="M", unit="admin2", timezone="Africa/Bangui") is None
+    assert (
+        update_features(logged, full, freq="M", unit="admin2", inputs=CubeInputs(timezone="Africa/Bangui"))
+        is None
+    )
 
 
 def test_status_shows_model_period_heatmap_and_currency(sample_workspace):

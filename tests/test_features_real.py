@@ -180,7 +180,7 @@ def test_saved_cube_round_trips_with_provenance(ged_workspace, population):
     knn = compute_features(ged_workspace, params=FeatureParams(graph="knn"), population=population)
     assert knn.attrs["snapshot"] != cube.attrs["snapshot"]
     # a nowcast rebuilds with the inputs recorded in the cube it replaces
-    nowcast = compute_features(ged_workspace, **cube_inputs(knn))
+    nowcast = compute_features(ged_workspace, inputs=cube_inputs(knn))
     assert nowcast.attrs["snapshot"] == knn.attrs["snapshot"]
     assert json.loads(nowcast.attrs["provenance"])["params"]["graph"] == "knn"
     # the time zone changes which period an alert falls in: it is part of the snapshot
@@ -196,9 +196,9 @@ def test_inputs_are_explicit_and_a_rebuild_takes_them_from_the_cube(ged_workspac
     assert json.loads(bare.attrs["provenance"])["timezone"] == "UTC"
     assert not (ged_workspace.root / "cubes" / "inputs.json").exists()
     inputs = cube_inputs(built)
-    assert inputs["population"] == population.absolute()
-    assert inputs["timezone"] == "Africa/Bangui"
-    rebuilt = compute_features(ged_workspace, **inputs)
+    assert inputs.population == population.absolute()
+    assert inputs.timezone == "Africa/Bangui"
+    rebuilt = compute_features(ged_workspace, inputs=inputs)
     assert np.isfinite(rebuilt["population"]).all()
     assert rebuilt.attrs["snapshot"] == built.attrs["snapshot"]
 

@@ -143,7 +143,7 @@ class Nowcaster:
                     self.source.workspace, **key, population=settings.population, timezone=settings.timezone
                 )
                 # kept in memory (not written): what the next refresh compares the new cube with
-                self._cube = compute_features(self.source.workspace, **key, **inputs, save=False)
+                self._cube = compute_features(self.source.workspace, **key, inputs=inputs, save=False)
         except Exception as exc:  # keep serving; the first refresh will say what is wrong
             log.warning("nowcast warm-up: %s", exc)
         self.state["warm_seconds"] = round(time.perf_counter() - started, 3)

@@ -31,6 +31,22 @@ def _default_population(workspace, population: Path | None) -> Path | None:
     return None
 
 
+def resolve_cube_inputs(workspace, *, params=None, population: Path | None = None):
+    """The cube inputs of a command that may build a cube: ``params`` (default parameters), the
+    population raster (:func:`_default_population`) and the mission's time zone (``SAUTI_TIMEZONE``).
+
+    Resolved once here, at the edge, so a cube is never built silently without population in UTC.
+    """
+    from sauti.features import CubeInputs, FeatureParams
+    from sauti.settings import get_settings
+
+    return CubeInputs(
+        params=params or FeatureParams(),
+        population=_default_population(workspace, population),
+        timezone=get_settings().timezone,
+    )
+
+
 def _covers(raster: Path, workspace) -> bool:
     """Whether ``raster`` covers every stored locality (the sample's CAR raster says 0 elsewhere)."""
     import rasterio
@@ -72,8 +88,7 @@ def features(
             freq=freq,
             unit=unit,
             until=until,
-            params=params,
-            population=_default_population(workspace, population),
+            inputs=resolve_cube_inputs(workspace, params=params, population=population),
             progress=advance,
         )
     seconds = time.perf_counter() - started

@@ -80,6 +80,7 @@ def backtest(
     as_json: bool = typer.Option(False, "--json", help="Print metrics.json on stdout."),
 ) -> None:
     from sauti.cli import current_workspace
+    from sauti.cli.features_cmd import resolve_cube_inputs
     from sauti.progress import progress_bar
 
     start_m, end_m = _month(start, "--start"), _month(end, "--end")
@@ -96,6 +97,7 @@ def backtest(
         "include_synthetic_alerts": include_synthetic_alerts,
     }
     workspace = current_workspace()
+    options["inputs"] = resolve_cube_inputs(workspace)
     _warn_if_empty(workspace, options)
     with progress_bar(f"backtest h={horizon}", n) as advance:
         if bases is not None:
@@ -122,9 +124,11 @@ def backtest(
 
 def _warn_if_empty(workspace, options: dict) -> None:
     """Say at the start when the backtest's window holds no observed incident (metrics undefined)."""
-    from sauti.models.backtest import load_or_build_cube, window_positives
+    from sauti.features import load_or_build_cube
+    from sauti.models.backtest import window_positives
 
-    cube = load_or_build_cube(workspace, freq=options["freq"], unit=options["unit"])
+    key = {k: options[k] for k in ("freq", "unit", "inputs")}
+    cube = load_or_build_cube(workspace, **key, variables=["count_intercommunal"])
     try:
         positives = window_positives(cube, options["start"], options["end"], options["horizon"])
     except ValueError:
@@ -180,13 +184,16 @@ def train_cmd(
 ) -> None:
     """Fit a model on all labelled data and save it (skops) as the current model."""
     from sauti.cli import current_workspace
+    from sauti.cli.features_cmd import resolve_cube_inputs
     from sauti.models import train
     from sauti.models.scoring import model_summary
     from sauti.progress import progress_bar
 
+    workspace = current_workspace()
     with progress_bar("train", 3) as advance:
         record = train(
-            current_workspace(),
+            workspace,
+            inputs=resolve_cube_inputs(workspace),
             freq=freq.upper(),
             unit=unit,
             horizon=horizon,
@@ -223,8 +230,9 @@ def score_cmd(
     Then redraws the stored heatmap with the new scores (one refresh, as after new alerts).
     """
     from sauti.cli import current_workspace, warn_if_stale
+    from sauti.cli.features_cmd import resolve_cube_inputs
+    from sauti.features import load_or_build_cube
     from sauti.models import current_model, latest_scores
-    from sauti.models.backtest import load_or_build_cube
     from sauti.models.refresh import refresh_risk
     from sauti.settings import get_settings
 
@@ -235,7 +243,7 @@ def score_cmd(
 
         raise NotReadyError("no trained model for this workspace: run `sauti train` first")
     key = {"freq": record["freq"], "unit": record["unit"]}
-    cube = None if rebuild else load_or_build_cube(ws, **key)
+    cube = None if rebuild else load_or_build_cube(ws, **key, inputs=resolve_cube_inputs(ws))
     refresh_risk(ws, **key, cube=cube, timezone=get_settings().timezone if rebuild else None)
     frame = latest_scores(ws, **key)
     warn_if_stale(ws)
