@@ -269,5 +269,3 @@ def _events(workspace, end: str | None, freq: str, timezone: str):
         decisions = decisions[decisions["decided_at"] < cutoff]
     alerts = alerts.assign(verification=verification_as_of_receipt(alerts, decisions, freq, timezone))
     return incidents, alerts, decisions
-
-
