@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     timezone: str = Field(
         DEFAULT_TIMEZONE, description="Mission's local time zone: naive alert times are read in it."
     )
+    dask_scheduler: str | None = Field(
+        None,
+        description="Address (tcp://HOST:PORT) of an existing Dask cluster's scheduler that builds the "
+        "feature cube; unset: local threads, a few blocks of the cube in memory at a time.",
+    )
     stale_after_days: int = Field(
         45, ge=0, description="Warn when the incident data is older than this many days."
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import time
@@ -11,6 +12,28 @@ import typer
 
 from sauti.constants import LOCALITY_ID
 from sauti.progress import progress_bar
+
+#: ``--scheduler`` of every command that computes (features, train, score, heatmap, backtest)
+SCHEDULER_OPTION = typer.Option(
+    None,
+    "--scheduler",
+    metavar="tcp://HOST:PORT",
+    help="Build the feature cube on this Dask cluster (default: $SAUTI_DASK_SCHEDULER, else this machine).",
+)
+
+
+def on_scheduler(command):
+    """Run a command's Dask work on its ``--scheduler`` (else ``SAUTI_DASK_SCHEDULER``, else locally)."""
+
+    @functools.wraps(command)
+    def run(*args, **kwargs):
+        from sauti.scheduler import dask_scheduler, scheduler_address
+
+        with dask_scheduler(scheduler_address(kwargs.get("scheduler"))):
+            return command(*args, **kwargs)
+
+    return run
+
 
 SAMPLE_POPULATION = (
     Path(__file__).resolve().parents[2] / "data" / "sample" / "population" / "worldpop2020_density_caf.tif"
@@ -73,16 +96,21 @@ def features(
     distance_km: float = typer.Option(100.0, "--distance-km", help="Threshold of the distance graph."),
     report: bool = typer.Option(True, "--report/--no-report", help="Also draw an HTML summary of the cube."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON summary object."),
+    scheduler: str = SCHEDULER_OPTION,
 ) -> None:
     """Build the locality × period feature cube from the store and save it in the workspace."""
     from sauti.cli import current_workspace
     from sauti.features import BUILD_STEPS, FeatureParams, compute_features, cube_path, provenance
     from sauti.features.periods import check_freq
+    from sauti.scheduler import dask_scheduler, scheduler_address
 
     workspace = current_workspace()
     params = FeatureParams(graph=graph, knn_k=knn_k, distance_km=distance_km)
     started = time.perf_counter()
-    with progress_bar(f"features {unit} × {check_freq(freq)}", BUILD_STEPS) as advance:
+    with (
+        dask_scheduler(scheduler_address(scheduler)),
+        progress_bar(f"features {unit} × {check_freq(freq)}", BUILD_STEPS) as advance,
+    ):
         cube = compute_features(
             workspace,
             freq=freq,
@@ -165,6 +193,7 @@ def heatmap(
         "probability: the locality probabilities themselves (needs scores; no density).",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON summary object."),
+    scheduler: str = SCHEDULER_OPTION,
 ) -> None:
     """Write the risk surface (recent-incident density blended with locality scores) as a COG.
 
@@ -268,4 +297,4 @@ def _print_heatmap(summary: dict, as_json: bool) -> None:
 def register(app: typer.Typer) -> None:
     """Add ``features`` and ``heatmap`` to the root app."""
     app.command("features")(features)
-    app.command("heatmap")(heatmap)
+    app.command("heatmap")(on_scheduler(heatmap))

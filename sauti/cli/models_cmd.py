@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from sauti.cli.features_cmd import SCHEDULER_OPTION, on_scheduler
 from sauti.constants import LOCALITY_ID
 
 
@@ -19,9 +20,9 @@ def register(app: typer.Typer) -> None:
             "metrics_detail.json, predictions.csv and report.html.\n\n"
             f"Baselines — {_baseline_help()}.\n\nMetrics — {_metric_help()}."
         ),
-    )(backtest)
-    app.command("train")(train_cmd)
-    app.command("score")(score_cmd)
+    )(on_scheduler(backtest))
+    app.command("train")(on_scheduler(train_cmd))
+    app.command("score")(on_scheduler(score_cmd))
 
 
 def _baseline_help() -> str:
@@ -78,6 +79,7 @@ def backtest(
     ),
     seed: int = typer.Option(0, "--seed", help="Random seed (model and bootstrap)."),
     as_json: bool = typer.Option(False, "--json", help="Print metrics.json on stdout."),
+    scheduler: str = SCHEDULER_OPTION,
 ) -> None:
     from sauti.cli import current_workspace
     from sauti.cli.features_cmd import resolve_cube_inputs
@@ -181,6 +183,7 @@ def train_cmd(
         False, "--include-synthetic-alerts", help="Also learn from alerts of files marked synthetic."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the model record as JSON."),
+    scheduler: str = SCHEDULER_OPTION,
 ) -> None:
     """Fit a model on all labelled data and save it (skops) as the current model."""
     from sauti.cli import current_workspace
@@ -224,6 +227,7 @@ def score_cmd(
     ),
     top: int = typer.Option(10, "--top", min=1, help="Rows to print."),
     as_json: bool = typer.Option(False, "--json", help="Print all scores as JSON."),
+    scheduler: str = SCHEDULER_OPTION,
 ) -> None:
     """Score the latest period with the current model and store risk, rank, change and drivers.
 
