@@ -28,6 +28,7 @@ from sauti.ingest.currency import data_through
 
 from sauti.constants import LOCALITY_DIM, LOCALITY_ID, PERIOD_DIM
 from sauti.errors import NotReadyError
+from sauti.progress import peak_memory_gb
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +199,15 @@ def compute_features(
         if cells > IN_MEMORY_CELLS:
             cube = read_cube(path, lazy=True)
     size = (cube.sizes[LOCALITY_DIM], cube.sizes[PERIOD_DIM])
-    log.info("cube %s×%s built (%d localities × %d periods, blocks of %d)", unit, freq, *size, block)
+    log.info(
+        "cube %s×%s built: %d localities × %d periods in %d block(s) of %d; peak memory %.2f GB",
+        unit,
+        freq,
+        *size,
+        -(-size[0] // block),
+        block,
+        peak_memory_gb(),
+    )
     return cube
 
 

@@ -40,3 +40,11 @@ def progress_bar(description: str, total: int | None, enabled: bool | None = Non
     with Progress(*columns, transient=False) as bar:
         task = bar.add_task(description, total=total)
         yield lambda n: bar.advance(task, n)
+
+
+def peak_memory_gb() -> float:
+    """This process's peak resident memory so far, in GB (logged after long steps)."""
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+    return round(peak / (1e9 if sys.platform == "darwin" else 1e6), 2)
