@@ -16,6 +16,8 @@ from sauti.features.spatial_lag import spatial_lag
 from sauti.features.storage import cube_path, load_cube, save_cube
 from sauti.features.surface import (
     DEFAULT_SURFACE,
+    SurfaceParams,
+    draw_surface,
     read_surface,
     refresh_default_surface,
     risk_surface,
@@ -30,6 +32,7 @@ __all__ = [
     "BUILD_STEPS",
     "CubeInputs",
     "DEFAULT_SURFACE",
+    "SurfaceParams",
     "FeatureParams",
     "assign_alerts",
     "assign_to_localities",
@@ -40,6 +43,7 @@ __all__ = [
     "cube_inputs",
     "cube_path",
     "decayed_sum",
+    "draw_surface",
     "feature_names",
     "load_cube",
     "load_or_build_cube",

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import geopandas as gpd
@@ -379,6 +379,59 @@ def read_surface(path) -> xr.DataArray:
     return xr.DataArray(data, dims=("y", "x"), coords={"y": ys, "x": xs}, name="risk", attrs=attrs)
 
 
+@dataclass(frozen=True)
+class SurfaceParams:
+    """How a risk surface is drawn: the declared parameters of :func:`risk_surface`.
+
+    Resolved once where the user gives them (``sauti heatmap``, the demo) and read back from a
+    stored surface's tags (:meth:`from_attrs`), so a nowcast redraws it exactly as it was made.
+    """
+
+    resolution_km: float = 2.0
+    until: str | None = None
+    half_life_days: float = 90.0
+    bandwidth_km: float = 25.0
+    blend: float = 0.5
+    relative_scores: bool = True
+
+    @classmethod
+    def from_attrs(cls, attrs: dict) -> SurfaceParams:
+        """The parameters a stored surface was drawn with (its GeoTIFF tags)."""
+        until = attrs.get("until")
+        return cls(
+            resolution_km=float(attrs.get("resolution_km", 2.0)),
+            until=None if until in (None, "", "NaT") else str(until),
+            half_life_days=float(attrs.get("half_life_days", 90)),
+            bandwidth_km=float(attrs.get("bandwidth_km", 25)),
+            blend=float(attrs.get("blend", 0.5)),
+            relative_scores=bool(int(attrs.get("relative_scores", 1))),
+        )
+
+    def as_kwargs(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def draw_surface(
+    workspace,
+    scores: pd.DataFrame | None,
+    *,
+    unit: str,
+    params: SurfaceParams,
+    out: str | Path | None = None,
+) -> tuple[xr.DataArray, Path]:
+    """Compute the surface from the store and write the copy the service serves
+    (``<workspace>/rasters/risk_surface.tif``), and ``out`` too when given.
+
+    The one drawing step of ``sauti heatmap``, the demo and the nowcast. Returns the surface and
+    the path written (``out`` when given, else the served copy).
+    """
+    surface = workspace_surface(workspace, scores, unit=unit, **params.as_kwargs())
+    written = write_cog(surface, workspace.root / DEFAULT_SURFACE)
+    if out is not None:
+        written = write_cog(surface, out)
+    return surface, written
+
+
 def refresh_default_surface(workspace, scores: pd.DataFrame | None, *, unit: str = "admin2") -> Path | None:
     """Rewrite the workspace's stored surface with new ``scores``, keeping how it was made.
 
@@ -389,19 +442,8 @@ def refresh_default_surface(workspace, scores: pd.DataFrame | None, *, unit: str
     path = workspace.root / DEFAULT_SURFACE
     if not path.exists():
         return None
-    made = read_surface(path).attrs
-    until = made.get("until")
-    return write_default_surface(
-        workspace,
-        scores,
-        unit=unit,
-        resolution_km=float(made.get("resolution_km", 2.0)),
-        until=None if until in (None, "", "NaT") else until,
-        half_life_days=float(made.get("half_life_days", 90)),
-        bandwidth_km=float(made.get("bandwidth_km", 25)),
-        blend=float(made.get("blend", 0.5)),
-        relative_scores=bool(made.get("relative_scores", 1)),
-    )
+    params = SurfaceParams.from_attrs(read_surface(path).attrs)
+    return draw_surface(workspace, scores, unit=unit, params=params)[1]
 
 
 def workspace_surface(
@@ -440,12 +482,8 @@ def write_default_surface(
 ) -> Path:
     """Compute the surface from the store and write it to ``<workspace>/rasters/risk_surface.tif``.
 
-    ``out`` writes a copy elsewhere as well (returned instead of the default path).
+    ``out`` writes a copy elsewhere as well (returned instead of the default path). The keyword
+    arguments are those of :class:`SurfaceParams`.
     """
-    surface = workspace_surface(
-        workspace, scores, unit=unit, resolution_km=resolution_km, until=until, **kwargs
-    )
-    default = write_cog(surface, workspace.root / DEFAULT_SURFACE)
-    if out is not None:
-        return write_cog(surface, out)
-    return default
+    params = SurfaceParams(resolution_km=resolution_km, until=until, **kwargs)
+    return draw_surface(workspace, scores, unit=unit, params=params, out=out)[1]

@@ -202,7 +202,7 @@ def heatmap(
     unless --values probability.
     """
     from sauti.cli import current_workspace
-    from sauti.features import DEFAULT_SURFACE, workspace_surface, write_cog
+    from sauti.features import DEFAULT_SURFACE, SurfaceParams, draw_surface
     from sauti.features.periods import check_freq
     from sauti.features.report import write_surface_preview
 
@@ -210,22 +210,17 @@ def heatmap(
     freq = check_freq(freq)
     scores, note = _heatmap_scores(workspace, freq, unit)
     blend, relative = _values_mode(values, scores, blend, note)
-    with progress_bar("heatmap", 3) as advance:
-        surface = workspace_surface(
-            workspace,
-            scores,
-            unit=unit,
-            resolution_km=resolution_km,
-            until=until,
-            half_life_days=half_life_days,
-            bandwidth_km=bandwidth_km,
-            blend=blend,
-            relative_scores=relative,
-        )
-        surface.attrs["freq"] = freq
-        advance(1)
-        written = write_cog(surface, out)
-        served = write_cog(surface, workspace.root / DEFAULT_SURFACE)
+    params = SurfaceParams(
+        resolution_km=resolution_km,
+        until=until,
+        half_life_days=half_life_days,
+        bandwidth_km=bandwidth_km,
+        blend=blend,
+        relative_scores=relative,
+    )
+    with progress_bar("heatmap", 2) as advance:
+        surface, written = draw_surface(workspace, scores, unit=unit, params=params, out=out)
+        served = workspace.root / DEFAULT_SURFACE
         advance(1)
         preview = write_surface_preview(surface, Path(out).with_suffix(".png"))
         advance(1)
