@@ -74,7 +74,7 @@ def child(step: str, side: int, events: int, weeks: int, folder: str) -> dict:
         from sauti.features.storage import read_cube
 
         cube = read_cube(path, last_periods=24, lazy=True)
-        step_size = cube.chunks["locality"][0]
+        step_size = cube["count_violent"].chunks[0][0]  # the build's blocks of localities
         total = 0.0
         for first in range(0, cube.sizes["locality"], step_size):
             block = cube.isel(locality=slice(first, first + step_size)).load()

@@ -158,3 +158,28 @@ def _halo_blocks(first: sp.csr_matrix, second: sp.csr_matrix, start: int, stop: 
     used = np.union1d(first[start:stop].indices, second[start:stop].indices)
     own = np.arange(start // block, (stop - 1) // block + 1)
     return sorted(set((used // block).tolist()) | set(own.tolist()))
+
+
+def block_progress(n_blocks: int, advance=None):
+    """A Dask callback (local schedulers) that logs each finished block with the peak memory so far,
+    and calls ``advance(1)`` per block when given (a progress bar)."""
+    import logging
+
+    from dask.callbacks import Callback
+
+    from sauti.progress import peak_memory_gb
+
+    log = logging.getLogger(__name__)
+
+    class _Blocks(Callback):
+        done = 0
+
+        def _posttask(self, key, result, dsk, state, worker_id) -> None:
+            name = key[0] if isinstance(key, tuple) else key
+            if str(name).startswith("_block_lags-"):
+                self.done += 1
+                log.info("cube block %d/%d done; peak memory %.2f GB", self.done, n_blocks, peak_memory_gb())
+                if advance is not None:
+                    advance(1)
+
+    return _Blocks()

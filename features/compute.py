@@ -15,7 +15,7 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 import xarray as xr
-from sauti.features.blocks import block_size
+from sauti.features.blocks import block_progress, block_size
 from sauti.features.counts import verification_as_of_receipt
 from sauti.features.cube import Progress, build_cube
 from sauti.features.exposure import find_capital
@@ -195,7 +195,8 @@ def compute_features(
     stamp_inputs(cube, workspace, until=until, end=end, raster=raster)
     stamp_runs(cube, workspace, incidents, alerts, decisions, unit)
     if save:
-        path = save_cube(cube, cube_path(workspace, freq=freq, unit=unit))
+        with block_progress(-(-len(units) // block)):
+            path = save_cube(cube, cube_path(workspace, freq=freq, unit=unit))
         if cells > IN_MEMORY_CELLS:
             cube = read_cube(path, lazy=True)
     size = (cube.sizes[LOCALITY_DIM], cube.sizes[PERIOD_DIM])

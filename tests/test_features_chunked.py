@@ -50,12 +50,16 @@ def test_chunked_cube_equals_one_block(sample_workspace, inputs, unit, freq, blo
     _assert_same_cube(chunked, whole)
 
 
-def test_a_big_cube_is_written_by_blocks_and_read_back_lazily(sample_workspace, inputs, monkeypatch):
+def test_a_big_cube_is_written_by_blocks_and_read_back_lazily(sample_workspace, inputs, monkeypatch, caplog):
     import sauti.features.compute as compute
 
     whole = compute_features(sample_workspace, unit="admin3", inputs=inputs, save=False)
     monkeypatch.setattr(compute, "IN_MEMORY_CELLS", 0)  # every cube counts as big
-    lazy = compute_features(sample_workspace, unit="admin3", inputs=inputs, block=40)
+    blocks = -(-whole.sizes[LOCALITY_DIM] // 40)
+    with caplog.at_level(logging.INFO, logger="sauti.features"):
+        lazy = compute_features(sample_workspace, unit="admin3", inputs=inputs, block=40)
+    assert f"cube block {blocks}/{blocks} done; peak memory" in caplog.text  # progress per block
+    assert f"in {blocks} block(s) of 40; peak memory" in caplog.text
     assert lazy["count_intercommunal"].chunks is not None  # backed by the Zarr store, not in memory
     path = cube_path(sample_workspace, freq="M", unit="admin3")
     assert path.suffix == ".zarr"
