@@ -125,6 +125,7 @@ def compute_features(
     progress: Progress | None = None,
     save: bool = True,
     block: int | None = None,
+    incidents: pd.DataFrame | None = None,
 ) -> xr.Dataset:
     """Build the cube from the workspace's store, save it in the workspace, return it.
 
@@ -152,6 +153,8 @@ def compute_features(
         Save the cube (:func:`cube_path`); a nowcast saves it itself after scoring.
     block : int, optional
         Localities per block (default: about :data:`sauti.features.blocks.CELLS_PER_BLOCK` cells).
+    incidents : DataFrame, optional
+        Every stored incident (``workspace.incidents()``), when the caller has read them already.
 
     Returns
     -------
@@ -169,7 +172,7 @@ def compute_features(
     stored = workspace.localities()  # every level, read and WKB-decoded once per build
     units = unit_localities(workspace, unit, stored=stored)
     end = cube_end(workspace, freq, until)
-    incidents, alerts, decisions = _events(workspace, end, freq, inputs.timezone)
+    incidents, alerts, decisions = _events(workspace, end, freq, inputs.timezone, incidents)
     _require_events(workspace, incidents, alerts, until)
     raster = _population(inputs.population)
     alerts_used = _alerts_on_units(stored, alerts, units)
@@ -264,13 +267,27 @@ def _require_events(workspace, incidents: pd.DataFrame, alerts: pd.DataFrame, un
         )
 
 
-def _events(workspace, end: str | None, freq: str, timezone: str):
+def incidents_until(workspace, until: str | None, incidents: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The stored incidents that occurred on or before the day ``until`` (all without one).
+
+    ``incidents`` is every stored incident already read (a refresh reads them once for the cube
+    and the surface); default: read from the store.
+    """
+    bound = None if until is None else f"{pd.Timestamp(until).date()}T23:59:59"
+    if incidents is None:
+        return workspace.incidents(until=bound)
+    if bound is None:
+        return incidents
+    return incidents[incidents["occurred_on"] <= pd.Timestamp(bound)].reset_index(drop=True)
+
+
+def _events(workspace, end: str | None, freq: str, timezone: str, incidents: pd.DataFrame | None = None):
     """Incidents, alerts and verification decisions dated on or before ``end`` (all without one).
 
     Each alert carries the verification state known at the end of its period, not today's (no
-    look-ahead in backtests).
+    look-ahead in backtests). ``incidents``: every stored incident, already read.
     """
-    incidents = workspace.incidents(until=None if end is None else f"{end}T23:59:59")
+    incidents = incidents_until(workspace, end, incidents)
     alerts = workspace.alerts()
     decisions = workspace.alert_verifications()
     if end is not None:

@@ -25,6 +25,7 @@ def update_features(
     freq: str,
     unit: str,
     inputs: CubeInputs | None = None,
+    incidents: pd.DataFrame | None = None,
 ) -> tuple[xr.Dataset, list[str]] | None:
     """``previous`` with the alerts received since it was built added, without rebuilding the cube.
 
@@ -46,7 +47,7 @@ def update_features(
         return None
     if info.get("params") != params.to_dict():
         return None
-    incidents, alerts, decisions = _events(workspace, end, freq, timezone)
+    incidents, alerts, decisions = _events(workspace, end, freq, timezone, incidents)
     new = _new_alerts(info, incidents, alerts, decisions)
     if new is None or new.empty:
         return None

@@ -418,6 +418,7 @@ def draw_surface(
     unit: str,
     params: SurfaceParams,
     out: str | Path | None = None,
+    incidents: pd.DataFrame | None = None,
 ) -> tuple[xr.DataArray, Path]:
     """Compute the surface from the store and write the copy the service serves
     (``<workspace>/rasters/risk_surface.tif``), and ``out`` too when given.
@@ -425,14 +426,16 @@ def draw_surface(
     The one drawing step of ``sauti heatmap``, the demo and the nowcast. Returns the surface and
     the path written (``out`` when given, else the served copy).
     """
-    surface = workspace_surface(workspace, scores, unit=unit, **params.as_kwargs())
+    surface = workspace_surface(workspace, scores, unit=unit, incidents=incidents, **params.as_kwargs())
     written = write_cog(surface, workspace.root / DEFAULT_SURFACE)
     if out is not None:
         written = write_cog(surface, out)
     return surface, written
 
 
-def refresh_default_surface(workspace, scores: pd.DataFrame | None, *, unit: str = "admin2") -> Path | None:
+def refresh_default_surface(
+    workspace, scores: pd.DataFrame | None, *, unit: str = "admin2", incidents: pd.DataFrame | None = None
+) -> Path | None:
     """Rewrite the workspace's stored surface with new ``scores``, keeping how it was made.
 
     Resolution, half-life, bandwidth, blend, score scaling and reference date are read back from
@@ -443,24 +446,31 @@ def refresh_default_surface(workspace, scores: pd.DataFrame | None, *, unit: str
     if not path.exists():
         return None
     params = SurfaceParams.from_attrs(read_surface(path).attrs)
-    return draw_surface(workspace, scores, unit=unit, params=params)[1]
+    return draw_surface(workspace, scores, unit=unit, params=params, incidents=incidents)[1]
 
 
 def workspace_surface(
-    workspace, scores: pd.DataFrame | None = None, *, unit: str = "admin2", until=None, **kwargs
+    workspace,
+    scores: pd.DataFrame | None = None,
+    *,
+    unit: str = "admin2",
+    until=None,
+    incidents: pd.DataFrame | None = None,
+    **kwargs,
 ) -> xr.DataArray:
     """:func:`risk_surface` over a workspace's ``unit`` localities from its stored incidents.
 
-    ``attrs["unit"]`` records the unit set. Raises NotReadyError when the store has no incidents.
+    ``incidents``: every stored incident, when the caller has read them already (a refresh reads
+    them once). ``attrs["unit"]`` records the unit set. Raises NotReadyError when the store has no
+    incidents.
     """
+    from sauti.features.compute import incidents_until
     from sauti.features.units import unit_localities
 
     from sauti.errors import NotReadyError
 
     units = unit_localities(workspace, unit)
-    incidents = workspace.incidents(
-        until=f"{pd.Timestamp(until).date()}T23:59:59" if until is not None else None
-    )
+    incidents = incidents_until(workspace, until, incidents)
     if incidents.empty:
         raise NotReadyError(
             f"the workspace {workspace.root} has no incidents; run `sauti ingest incidents FILE` first"

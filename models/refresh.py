@@ -106,13 +106,17 @@ def refresh_risk(
     unit = model["unit"] if model else (unit or "admin2")
     built = cube is None
     changed = None
+    # read once, for the cube and the surface
+    incidents = workspace.incidents() if built or model is not None else None
     if built:
         given = {"params": params, "population": population, "timezone": timezone}
-        cube, changed = _rebuild(workspace, freq, unit, previous, **given)
+        cube, changed = _rebuild(workspace, freq, unit, previous, incidents, **given)
     done: dict[str, Any] = {"changed": True, "model": None, "scored": 0, "period": None, "heatmap": None}
     done["localities"] = sorted(localities) if localities else []
     if model is not None:
-        drawn = _score_and_draw(workspace, cube, changed, model, localities, on_scored, surface_resolution_km)
+        drawn = _score_and_draw(
+            workspace, cube, changed, model, localities, on_scored, surface_resolution_km, incidents
+        )
         done.update(drawn)
     if built and done["changed"]:
         save_cube(cube, cube_path(workspace, freq=freq, unit=unit))
@@ -121,7 +125,9 @@ def refresh_risk(
     return done
 
 
-def _rebuild(workspace, freq: str, unit: str, previous, **given) -> tuple[xr.Dataset, list[str] | None]:
+def _rebuild(
+    workspace, freq: str, unit: str, previous, incidents, **given
+) -> tuple[xr.Dataset, list[str] | None]:
     """The cube with the new data and the localities whose latest values changed (``None``: unknown).
 
     New alerts in the last period update ``previous`` in place (:func:`update_features`);
@@ -132,17 +138,18 @@ def _rebuild(workspace, freq: str, unit: str, previous, **given) -> tuple[xr.Dat
 
     inputs = rebuild_inputs(workspace, freq=freq, unit=unit, **given)
     if previous is not None:
-        updated = update_features(workspace, previous, freq=freq, unit=unit, inputs=inputs)
+        key = {"freq": freq, "unit": unit}
+        updated = update_features(workspace, previous, **key, inputs=inputs, incidents=incidents)
         if updated is not None:
             return updated
-    cube = compute_features(workspace, freq=freq, unit=unit, save=False, inputs=inputs)
+    cube = compute_features(workspace, freq=freq, unit=unit, save=False, inputs=inputs, incidents=incidents)
     return cube, changed_localities(previous, cube)
 
 
 def _score_and_draw(
-    workspace, cube, changed: list[str] | None, model: dict, localities, on_scored, resolution_km
+    workspace, cube, changed: list[str] | None, model: dict, localities, on_scored, resolution_km, incidents
 ) -> dict[str, Any]:
-    from sauti.features import DEFAULT_SURFACE, refresh_default_surface, write_default_surface
+    from sauti.features import DEFAULT_SURFACE, SurfaceParams, draw_surface, refresh_default_surface
     from sauti.models.scoring import data_snapshot, latest_scores, score, served_stamp
 
     period, snapshot, version = served_stamp(workspace, model)
@@ -155,9 +162,10 @@ def _score_and_draw(
     if on_scored is not None:
         on_scored()
     scores = latest_scores(workspace, freq=model["freq"], unit=model["unit"])
-    surface = refresh_default_surface(workspace, scores, unit=model["unit"])
+    surface = refresh_default_surface(workspace, scores, unit=model["unit"], incidents=incidents)
     if surface is None and resolution_km is not None and not (workspace.root / DEFAULT_SURFACE).exists():
-        surface = write_default_surface(workspace, scores, unit=model["unit"], resolution_km=resolution_km)
+        params = SurfaceParams(resolution_km=resolution_km)
+        surface = draw_surface(workspace, scores, unit=model["unit"], params=params, incidents=incidents)[1]
     return {
         "model": model["version"],
         "scored": len(frame),
