@@ -247,7 +247,8 @@ def score_cmd(
 
         raise NotReadyError("no trained model for this workspace: run `sauti train` first")
     key = {"freq": record["freq"], "unit": record["unit"]}
-    cube = None if rebuild else load_or_build_cube(ws, **key, inputs=resolve_cube_inputs(ws))
+    # lazily: scoring reads only the variables the model uses and the periods it scores
+    cube = None if rebuild else load_or_build_cube(ws, **key, inputs=resolve_cube_inputs(ws), lazy=True)
     refresh_risk(ws, **key, cube=cube, timezone=get_settings().timezone if rebuild else None)
     frame = latest_scores(ws, **key)
     warn_if_stale(ws)
