@@ -86,7 +86,7 @@ pd.DataFrame(top["drivers"])
 # no alert points. `.save("map.html")` writes it to a file you can send.
 
 # %%
-from sauti.api.notebook import offline_map
+from sauti.api.map.notebook import offline_map
 
 risk_map = offline_map(workspace)
 risk_map

@@ -146,6 +146,38 @@ def test_no_top_level_api_or_models_module() -> None:
         assert spec is None or "site-packages" not in str(spec.origin), f"{name} installed at top level"
 
 
+# --- clusters live in their own subpackages (issue 21) ---------------------------------------------
+#: subpackage -> the file names that would put one of its modules back beside it as a prefixed file
+CLUSTERS = {
+    "sauti.ingest.alerts": ("ingest", ("alert*.py", "*_alerts.py")),
+    "sauti.api.map": ("api", ("map*.py", "notebook.py")),
+}
+
+
+@pytest.mark.parametrize("package", sorted(CLUSTERS))
+def test_the_checker_walks_the_cluster_subpackages(package: str) -> None:
+    """Every module of the alert and map clusters is checked, in the layer of its parent package."""
+    found = [(layer, module) for layer, module, _ in MODULES if module.startswith(package + ".")]
+    assert len(found) >= 4, f"{package}: {found}"
+    assert {layer for layer, _ in found} == {_layer(package)}
+
+
+@pytest.mark.parametrize("package", sorted(CLUSTERS))
+def test_no_cluster_module_beside_its_subpackage(package: str) -> None:
+    """``ingest/alert_store.py`` or ``api/mapview.py`` would split a cluster again: its modules live in
+    the subpackage (``ingest/alerts/store.py``, ``api/map/view.py``)."""
+    folder, patterns = CLUSTERS[package]
+    stray = sorted(path.name for pattern in patterns for path in (ROOT / folder).glob(pattern))
+    assert not stray, f"{folder}/: {stray} belong in {package}"
+
+
+def test_a_cluster_module_importing_a_higher_layer_is_seen() -> None:
+    """An upward import written inside a cluster subpackage is attributed to its layer."""
+    imported = set(_imports("from ...models import current_model", "sauti.ingest.alerts.read"))
+    assert "sauti.models" in imported
+    assert RANKS[_layer("sauti.models")] > RANKS[_layer("sauti.ingest.alerts.read")]
+
+
 # --- the patrol layer: models/patrol/ sits beside the backtest, never under it ---------------------
 PATROL_PACKAGE = "sauti.models.patrol"
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sauti.ingest.alert_fields import (
+from sauti.ingest.alerts.fields import (
     EARLIEST,
     FUTURE_TOLERANCE,
     as_text,
