@@ -33,7 +33,7 @@
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from sauti.pipeline import SAMPLE, build_demo, notebook_setup
+from sauti.cli.pipeline import SAMPLE, build_demo, notebook_setup
 
 setup = notebook_setup(build=False)  # $SAUTI_WORKSPACE or ./workspace; built below
 workspace = setup.workspace

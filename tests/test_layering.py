@@ -21,7 +21,6 @@ RANKS = {
     "sauti.features": 2,
     "sauti.models": 3,
     "sauti.api": 4,
-    "sauti.pipeline": 5,
     "sauti.cli": 5,
 }
 FOLDERS = {
@@ -47,8 +46,7 @@ def _modules():
             yield package, _dotted(package, path.relative_to(ROOT / folder)), path
     for path in (ROOT / CORE_FOLDER).rglob("*.py"):
         rel = path.relative_to(ROOT / CORE_FOLDER)
-        top = {"cli": "sauti.cli", "pipeline.py": "sauti.pipeline"}
-        yield top.get(rel.parts[0], "sauti"), _dotted("sauti", rel), path
+        yield ("sauti.cli" if rel.parts[0] == "cli" else "sauti"), _dotted("sauti", rel), path
 
 
 def _dotted(package: str, rel: Path) -> str:
@@ -110,8 +108,8 @@ def test_no_upward_imports(package: str, module: str, path: Path) -> None:
     ("source", "importer", "is_package", "expected"),
     [
         ("from ..models import backtest", "sauti.features.cube", False, "sauti.models"),
-        ("from ..api.app import create_app", "sauti.models.report", False, "sauti.api.app"),
-        ("from . import report", "sauti.features", True, "sauti.features.report"),
+        ("from ..api.app import create_app", "sauti.models.backtest_report", False, "sauti.api.app"),
+        ("from . import cube_report", "sauti.features", True, "sauti.features.cube_report"),
         ("from .counts import incident_counts", "sauti.features.cube", False, "sauti.features.counts"),
         ("import importlib\nimportlib.import_module('sauti.api')", "sauti.ingest.x", False, "sauti.api"),
         ("from importlib import import_module\nimport_module('sauti.cli')", "sauti.x", False, "sauti.cli"),
@@ -208,7 +206,7 @@ def test_backtest_modules_are_found() -> None:
 
 @pytest.mark.parametrize("path", _backtest_modules(), ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_backtest_does_not_import_the_patrol_layer(path: Path) -> None:
-    """The CLI or sauti.pipeline combines a backtest with a patrol evaluation; the backtest stays
+    """The CLI or sauti.cli.pipeline combines a backtest with a patrol evaluation; the backtest stays
     free of patrols (issue #14)."""
     patrol = [
         module
@@ -226,7 +224,7 @@ def test_backtest_does_not_import_the_patrol_layer(path: Path) -> None:
         ("from .patrol import plan_patrols", True),
         ("from . import patrol", True),
         ("import importlib\nimportlib.import_module('sauti.models.patrol.bases')", True),
-        ("from sauti.models.report import write_report", False),
+        ("from sauti.models.backtest_report import write_report", False),
         ("from .metrics import METRICS", False),
     ],
     ids=["absolute", "from-package", "relative", "relative-package", "import-module", "report", "metrics"],

@@ -84,7 +84,7 @@ def test_notebook_setup_takes_the_workspace_and_the_quick_switch_from_the_enviro
 ) -> None:
     import pandas as pd
 
-    from sauti.pipeline import notebook_setup
+    from sauti.cli.pipeline import notebook_setup
 
     lines: list[str] = []
     monkeypatch.setenv("SAUTI_WORKSPACE", str(tmp_path / "ws"))
@@ -101,13 +101,19 @@ def test_notebook_setup_takes_the_workspace_and_the_quick_switch_from_the_enviro
     assert lines == [f"workspace: {(tmp_path / 'ws').resolve()}  quick: {flag}" for flag in (False, True)]
 
 
-PUBLIC_MODULES = {"sauti.store", "sauti.pipeline", "sauti.features", "sauti.models", "sauti.api.map.notebook"}
+PUBLIC_MODULES = {
+    "sauti.store",
+    "sauti.cli.pipeline",
+    "sauti.features",
+    "sauti.models",
+    "sauti.api.map.notebook",
+}
 
 
 @pytest.mark.parametrize("name", NAMES, ids=IDS)
 def test_notebook_uses_only_the_package_api(name: str) -> None:
     """Imports come from the package's public modules only (no submodule such as
-    ``sauti.models.report``, no private ``_name``), and nothing is fetched from a URL."""
+    ``sauti.models.backtest_report``, no private ``_name``), and nothing is fetched from a URL."""
     source = "\n".join(cell.source for cell in _read(name).cells if cell.cell_type == "code")
     for line in source.splitlines():
         match = re.match(r"\s*from (sauti[\w.]*) import (.+)", line)

@@ -28,8 +28,8 @@ from sauti.ingest.alerts.fields import (
     normalize_category,
     parse_received_at,
 )
+from sauti.ingest.bookkeeping import alert_reject_view
 from sauti.ingest.gazetteer import Gazetteer, PlaceMatch
-from sauti.ingest.report import alert_reject_view
 from sauti.ingest.tabular import (
     MAX_FIELD_CHARS,
     RAGGED_REASON,

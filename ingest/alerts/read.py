@@ -28,8 +28,8 @@ from sauti.ingest.alerts.fields import (
 )
 from sauti.ingest.alerts.prepare import GEOMETRY_PROBLEM, prepare_alerts
 from sauti.ingest.alerts.store import alert_context, mark_run_synthetic, store_alerts
+from sauti.ingest.bookkeeping import IngestReport
 from sauti.ingest.errors import IngestError
-from sauti.ingest.report import IngestReport
 from sauti.ingest.runs import ProgressCallback, ingest_run
 from sauti.ingest.tabular import RECORD_PROBLEM, iter_json_records, read_delimited
 
