@@ -146,7 +146,8 @@ def _score_and_draw(
     workspace, cube, changed: list[str] | None, model: dict, localities, on_scored, resolution_km
 ) -> dict[str, Any]:
     from sauti.features import DEFAULT_SURFACE, refresh_default_surface, write_default_surface
-    from sauti.models.scoring import data_snapshot, latest_scores, score, served_stamp
+    from sauti.models.scoring import data_snapshot, score
+    from sauti.models.stored_scores import latest_scores, served_stamp
 
     period, snapshot, version = served_stamp(workspace, model)
     last = str(pd.Timestamp(cube[PERIOD_DIM].to_numpy()[-1]).date())

@@ -13,7 +13,7 @@ from sauti.models.patrol.plan import plan_patrols
 from sauti.models.patrol.result import PatrolPlan
 from sauti.models.patrol.weights import population_weight
 from sauti.models.registry_store import current_model
-from sauti.models.scoring import latest_scores
+from sauti.models.stored_scores import latest_scores
 
 from sauti.constants import LOCALITY_ID
 from sauti.errors import NotReadyError

@@ -181,7 +181,7 @@ def train_cmd(
     """Fit a model on all labelled data and save it (skops) as the current model."""
     from sauti.cli import current_workspace
     from sauti.models import train
-    from sauti.models.scoring import model_summary
+    from sauti.models.stored_scores import model_summary
     from sauti.progress import progress_bar
 
     with progress_bar("train", 3) as advance:
