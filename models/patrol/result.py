@@ -16,7 +16,7 @@ import pandas as pd
 from sauti.models.patrol.reasons import expected_localities_text
 
 from sauti.constants import LOCALITY_ID, STORAGE_CRS
-from sauti.jsonable import plain
+from sauti.jsonable import json_scalar
 
 if TYPE_CHECKING:  # pragma: no cover
     import geopandas as gpd
@@ -230,8 +230,8 @@ class PatrolPlan:
 
 
 def _num(value: Any) -> float | None:
-    """A JSON-safe float (None for missing/NaN/±inf: :func:`sauti.jsonable.plain`)."""
-    value = plain(value)
+    """A JSON-safe float (None for missing/NaN/±inf: :func:`sauti.jsonable.json_scalar`)."""
+    value = json_scalar(value)
     return None if value is None else float(value)
 
 
