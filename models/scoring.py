@@ -204,7 +204,7 @@ def _model_view(model, features: list[str]):
     return model, features, getattr(model, "feature_medians_", None)
 
 
-def _loaded_model(workspace, record: dict):
+def _loaded_model(workspace: Workspace, record: dict):
     """The record's model, loaded once per artifact file (a nowcast reuses it)."""
     path = workspace.root / record["artifact"]
     try:
@@ -221,7 +221,9 @@ def _load_model_cached(root: str, record_json: str, _stamp: int):
     return load_model(Workspace(root), json.loads(record_json))
 
 
-def _history_start(workspace, record: dict, periods: pd.DatetimeIndex, n_ids: int, *, nowcast: bool) -> int:
+def _history_start(
+    workspace: Workspace, record: dict, periods: pd.DatetimeIndex, n_ids: int, *, nowcast: bool
+) -> int:
     """First period to predict: :data:`HISTORY_PERIODS` before the latest, or only the one before it
     for a nowcast when this model's scores of that period are already stored for every locality
     (new data in the latest period does not change earlier features: they are causal)."""
