@@ -176,6 +176,22 @@ def test_a_cluster_module_importing_a_higher_layer_is_seen() -> None:
     assert RANKS[_layer("sauti.models")] > RANKS[_layer("sauti.ingest.alerts.read")]
 
 
+# --- modules of one subject: none over 600 lines (issue 21) ------------------------------------------
+MAX_LINES = 600
+SOURCE_FOLDERS = ("sauti", "ingest", "features", "models", "api", "tests", "scripts", "bench", "notebooks")
+
+
+def test_no_module_is_over_600_lines() -> None:
+    """A module past 600 lines holds more than one subject: split it (tests too, by subject)."""
+    sizes = {
+        path.relative_to(ROOT).as_posix(): len(path.read_text(encoding="utf-8").splitlines())
+        for folder in SOURCE_FOLDERS
+        for path in (ROOT / folder).rglob("*.py")
+    }
+    assert len(sizes) > 100, "the source folders were not found"
+    assert not {k: v for k, v in sizes.items() if v > MAX_LINES}
+
+
 # --- library code never drives pyplot (issue 21) --------------------------------------------------
 def _uses_pyplot(source: str) -> list[str]:
     """``import matplotlib.pyplot`` (any form) and ``matplotlib.use(...)`` calls in ``source``."""
