@@ -12,12 +12,21 @@ in-memory path: same code, same numbers (tests/test_features_chunked.py).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
 from sauti.features.counts import alert_counts, incident_counts, region_rows
 from sauti.features.spatial_lag import spatial_lags
 from sauti.features.temporal import history_names, temporal_summaries
+
+if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Callable
+
+    import dask.array
+    from dask.callbacks import Callback
+    from libpysal.graph import Graph
+    from sauti.features.params import FeatureParams
 
 #: cells (localities × periods) per block: ~110 float32 variables of 500k cells are ~220 MB
 CELLS_PER_BLOCK = 500_000
@@ -80,11 +89,11 @@ def dynamic_arrays(
     alerts: EventIndex,
     regions: dict[str, np.ndarray],
     locality_region: np.ndarray,
-    lag_weights: tuple,
+    lag_weights: tuple[Graph, Graph],
     n_per: int,
-    params,
+    params: FeatureParams,
     block: int,
-) -> dict:
+) -> dict[str, dask.array.Array]:
     """Every ``(locality, period)`` variable as a lazy Dask array chunked ``(block, n_per)``.
 
     ``regions`` holds the per-region counts (``n_regions × n_per``, small); ``lag_weights`` the
@@ -160,7 +169,7 @@ def _halo_blocks(first: sp.csr_matrix, second: sp.csr_matrix, start: int, stop: 
     return sorted(set((used // block).tolist()) | set(own.tolist()))
 
 
-def block_progress(n_blocks: int, advance=None):
+def block_progress(n_blocks: int, advance: Callable[[int], None] | None = None) -> Callback:
     """A Dask callback (local schedulers) that logs each finished block with the peak memory so far,
     and calls ``advance(1)`` per block when given (a progress bar)."""
     import logging

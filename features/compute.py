@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import pandas as pd
@@ -30,6 +31,11 @@ from sauti.constants import LOCALITY_DIM, LOCALITY_ID, PERIOD_DIM
 from sauti.errors import NotReadyError
 from sauti.progress import peak_memory_gb
 
+if TYPE_CHECKING:  # pragma: no cover
+    from sauti.features.periods import DateLike
+
+    from sauti.store import Workspace
+
 log = logging.getLogger(__name__)
 
 #: cubes up to this many cells (localities × periods) are returned in memory; bigger ones lazily
@@ -46,7 +52,7 @@ def _population(population: str | Path | None) -> Path | None:
     return path
 
 
-def cube_end(workspace, freq: str, until: str | None = None) -> str | None:
+def cube_end(workspace: Workspace, freq: str, until: str | None = None) -> str | None:
     """Last day (ISO) the cube covers: ``until``, else the end of the period containing the date
     the incident sources are complete through; ``None`` for a store without incidents.
 
@@ -113,7 +119,7 @@ def _alerts_on_units(
 
 
 def compute_features(
-    workspace,
+    workspace: Workspace,
     *,
     freq: str = "M",
     unit: str = "admin2",
@@ -226,7 +232,7 @@ def _period_count(incidents: pd.DataFrame, alerts: pd.DataFrame, end: str | None
 
 
 def load_or_build_cube(
-    workspace,
+    workspace: Workspace,
     *,
     freq: str,
     unit: str,
@@ -267,7 +273,9 @@ def _require_events(workspace, incidents: pd.DataFrame, alerts: pd.DataFrame, un
         )
 
 
-def incidents_until(workspace, until: str | None, incidents: pd.DataFrame | None = None) -> pd.DataFrame:
+def incidents_until(
+    workspace: Workspace, until: DateLike | None, incidents: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """The stored incidents that occurred on or before the day ``until`` (all without one).
 
     ``incidents`` is every stored incident already read (a refresh reads them once for the cube

@@ -6,6 +6,8 @@ nowcast recomputes drivers only where something moved.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -17,9 +19,12 @@ from sauti.features.units import country_outline, unit_localities
 
 from sauti.constants import LOCALITY_DIM, PERIOD_DIM
 
+if TYPE_CHECKING:  # pragma: no cover
+    from sauti.store import Workspace
+
 
 def update_features(
-    workspace,
+    workspace: Workspace,
     previous: xr.Dataset,
     *,
     freq: str,

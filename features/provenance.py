@@ -12,6 +12,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import xarray as xr
@@ -20,6 +21,9 @@ from sauti.features.units import parse_unit
 
 import sauti
 from sauti.checksum import sha256_file_unchanged
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sauti.store import Workspace
 
 
 @dataclass(frozen=True)
@@ -39,7 +43,7 @@ class CubeInputs:
         if self.population is not None:
             object.__setattr__(self, "population", Path(self.population).absolute())
 
-    def with_(self, **changes) -> CubeInputs:
+    def with_(self, **changes: Any) -> CubeInputs:
         """A copy with some inputs replaced (``None`` keeps the current one)."""
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
@@ -64,7 +68,9 @@ def provenance(cube: xr.Dataset) -> dict:
     return json.loads(cube.attrs.get("provenance", "{}"))
 
 
-def stamp_inputs(cube: xr.Dataset, workspace, *, until, end, raster: Path | None) -> None:
+def stamp_inputs(
+    cube: xr.Dataset, workspace: Workspace, *, until: str | None, end: str | None, raster: Path | None
+) -> None:
     """Record the workspace, the cut-off, the cube's last day and the raster (path, sha256)."""
     info = provenance(cube)
     info.update(
@@ -93,7 +99,14 @@ SNAPSHOT_KEYS = (
 )
 
 
-def stamp_runs(cube, workspace, incidents, alerts, decisions, unit: str) -> None:
+def stamp_runs(
+    cube: xr.Dataset,
+    workspace: Workspace,
+    incidents: pd.DataFrame,
+    alerts: pd.DataFrame,
+    decisions: pd.DataFrame,
+    unit: str,
+) -> None:
     """Record the ingest runs and alert state behind the cube; hash every input into the snapshot."""
     info = provenance(cube)
     info.update(
@@ -116,7 +129,7 @@ def stamp_runs(cube, workspace, incidents, alerts, decisions, unit: str) -> None
     cube.attrs["code_version"] = sauti.__version__
 
 
-def ingest_runs(workspace, incidents: pd.DataFrame, alerts: pd.DataFrame, unit: str) -> list[dict]:
+def ingest_runs(workspace: Workspace, incidents: pd.DataFrame, alerts: pd.DataFrame, unit: str) -> list[dict]:
     """The ingest runs (id, kind, file, sha256, format, when) behind the events and unit set used."""
     kind, _ = parse_unit(unit)
     ids: set[int] = set(int(r) for r in pd.unique(incidents.get("run_id", pd.Series(dtype=float)).dropna()))

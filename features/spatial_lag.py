@@ -7,10 +7,17 @@ no second-order neighbour gets 0. One sparse product per variable covers every p
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
+if TYPE_CHECKING:  # pragma: no cover
+    from libpysal.graph import Graph
+    from numpy.typing import DTypeLike
+    from scipy.sparse import sparray, spmatrix
 
-def check_graph_order(graph, ids: np.ndarray) -> None:
+
+def check_graph_order(graph: Graph, ids: np.ndarray) -> None:
     """Raise ``ValueError`` unless the graph's ids are exactly ``ids`` in the same order."""
     graph_ids = np.asarray(graph.unique_ids).astype(str)
     if len(graph_ids) != len(ids) or not np.array_equal(graph_ids, np.asarray(ids).astype(str)):
@@ -20,7 +27,9 @@ def check_graph_order(graph, ids: np.ndarray) -> None:
         )
 
 
-def spatial_lag(weights, values: np.ndarray, dtype=np.float32) -> np.ndarray:
+def spatial_lag(
+    weights: Graph | sparray | spmatrix, values: np.ndarray, dtype: DTypeLike = np.float32
+) -> np.ndarray:
     """``weights.lag(values)`` for a ``(locality, period)`` array (``weights`` row-standardised).
 
     ``weights`` is a libpysal graph, or rows of its sparse matrix (``graph.sparse``; a block of
@@ -31,7 +40,9 @@ def spatial_lag(weights, values: np.ndarray, dtype=np.float32) -> np.ndarray:
     return np.asarray(lagged, dtype=dtype)
 
 
-def spatial_lags(first, second, variables: dict[str, np.ndarray], dtype=np.float32) -> dict[str, np.ndarray]:
+def spatial_lags(
+    first: Graph, second: Graph, variables: dict[str, np.ndarray], dtype: DTypeLike = np.float32
+) -> dict[str, np.ndarray]:
     """``splag1_<name>`` and ``splag2_<name>`` for every array in ``variables``."""
     out: dict[str, np.ndarray] = {}
     for name, values in variables.items():

@@ -17,6 +17,7 @@ import shutil
 import threading
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import xarray as xr
@@ -25,6 +26,9 @@ from sauti.features.units import unit_slug
 
 from sauti.constants import LOCALITY_DIM, PERIOD_DIM
 from sauti.errors import NotReadyError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sauti.store import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +39,7 @@ PERIOD_CHUNK = 256
 ZARR_FORMAT = 2  # strings and consolidated metadata are specified in Zarr v2
 
 
-def cube_path(workspace, *, freq: str = "M", unit: str = "admin2") -> Path:
+def cube_path(workspace: Workspace, *, freq: str = "M", unit: str = "admin2") -> Path:
     """Where the cube of ``unit`` × ``freq`` lives in the workspace."""
     return workspace.root / CUBE_FOLDER / f"cube_{unit_slug(unit)}_{check_freq(freq)}.zarr"
 
@@ -126,7 +130,7 @@ def read_cube(
 
 
 def load_cube(
-    workspace,
+    workspace: Workspace,
     *,
     freq: str = "M",
     unit: str = "admin2",
@@ -158,7 +162,7 @@ def _existing(workspace, freq: str, unit: str) -> Path:
     return path
 
 
-def stored_provenance(workspace, *, freq: str = "M", unit: str = "admin2") -> dict | None:
+def stored_provenance(workspace: Workspace, *, freq: str = "M", unit: str = "admin2") -> dict | None:
     """The provenance of the stored cube of ``unit`` × ``freq`` without reading its arrays; None
     when there is no cube."""
     try:

@@ -19,6 +19,7 @@ import os
 import threading
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -28,6 +29,11 @@ import xarray as xr
 
 from sauti.constants import DEFAULT_SURFACE, LOCALITY_ID
 from sauti.geo import utm_crs
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sauti.features.periods import DateLike
+
+    from sauti.store import Workspace
 
 NODATA = -9999.0
 MAX_PIXELS = 60_000_000
@@ -68,7 +74,7 @@ def risk_surface(
     scores: pd.DataFrame | None = None,
     *,
     resolution_km: float = 2.0,
-    until=None,
+    until: DateLike | None = None,
     half_life_days: float = 90,
     bandwidth_km: float = 25,
     blend: float = 0.5,
@@ -274,7 +280,7 @@ def _cog_driver_available() -> bool:
         return "COG" in env.drivers()
 
 
-def write_cog(surface: xr.DataArray, path) -> Path:
+def write_cog(surface: xr.DataArray, path: str | Path) -> Path:
     """Write ``surface`` as a Cloud-Optimized GeoTIFF (tiled, deflate, overviews), atomically.
 
     NaN pixels are written as ``surface.attrs["nodata"]`` (default -9999) and declared as nodata;
@@ -348,7 +354,7 @@ def _write_tiled_with_overviews(src, path) -> None:  # pragma: no cover - old GD
         dst.build_overviews(factors, Resampling.average)
 
 
-def read_surface(path) -> xr.DataArray:
+def read_surface(path: str | Path) -> xr.DataArray:
     """Read a surface written by :func:`write_cog` (or any single-band GeoTIFF).
 
     Nodata pixels come back as NaN; ``attrs`` carry ``crs`` (WKT), ``transform`` and ``nodata``.
@@ -395,7 +401,7 @@ class SurfaceParams:
     relative_scores: bool = True
 
     @classmethod
-    def from_attrs(cls, attrs: dict) -> SurfaceParams:
+    def from_attrs(cls, attrs: dict[str, Any]) -> SurfaceParams:
         """The parameters a stored surface was drawn with (its GeoTIFF tags)."""
         until = attrs.get("until")
         return cls(
@@ -407,12 +413,13 @@ class SurfaceParams:
             relative_scores=bool(int(attrs.get("relative_scores", 1))),
         )
 
-    def as_kwargs(self) -> dict:
+    def as_kwargs(self) -> dict[str, Any]:
+        """The parameters as keyword arguments of :func:`risk_surface`."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 def draw_surface(
-    workspace,
+    workspace: Workspace,
     scores: pd.DataFrame | None,
     *,
     unit: str,
@@ -434,7 +441,11 @@ def draw_surface(
 
 
 def refresh_default_surface(
-    workspace, scores: pd.DataFrame | None, *, unit: str = "admin2", incidents: pd.DataFrame | None = None
+    workspace: Workspace,
+    scores: pd.DataFrame | None,
+    *,
+    unit: str = "admin2",
+    incidents: pd.DataFrame | None = None,
 ) -> Path | None:
     """Rewrite the workspace's stored surface with new ``scores``, keeping how it was made.
 
@@ -450,13 +461,13 @@ def refresh_default_surface(
 
 
 def workspace_surface(
-    workspace,
+    workspace: Workspace,
     scores: pd.DataFrame | None = None,
     *,
     unit: str = "admin2",
-    until=None,
+    until: DateLike | None = None,
     incidents: pd.DataFrame | None = None,
-    **kwargs,
+    **kwargs: Any,
 ) -> xr.DataArray:
     """:func:`risk_surface` over a workspace's ``unit`` localities from its stored incidents.
 
@@ -481,14 +492,14 @@ def workspace_surface(
 
 
 def write_default_surface(
-    workspace,
+    workspace: Workspace,
     scores: pd.DataFrame | None = None,
     *,
     unit: str = "admin2",
     resolution_km: float = 2.0,
-    until=None,
+    until: DateLike | None = None,
     out: str | Path | None = None,
-    **kwargs,
+    **kwargs: Any,
 ) -> Path:
     """Compute the surface from the store and write it to ``<workspace>/rasters/risk_surface.tif``.
 

@@ -6,13 +6,19 @@ Each works on a whole ``(locality, period)`` array at once and is causal: the va
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from scipy.signal import lfilter
 
 from sauti.constants import INCIDENT_CATEGORIES
 
+if TYPE_CHECKING:  # pragma: no cover
+    from numpy.typing import DTypeLike
+    from sauti.features.params import FeatureParams
 
-def decayed_sum(values: np.ndarray, half_life: float, dtype=np.float32) -> np.ndarray:
+
+def decayed_sum(values: np.ndarray, half_life: float, dtype: DTypeLike = np.float32) -> np.ndarray:
     """``D[t] = x[t] + a * D[t-1]`` with ``a = 0.5 ** (1 / half_life)`` (a recursive filter).
 
     An event ``half_life`` periods ago weighs half an event now.
@@ -21,7 +27,7 @@ def decayed_sum(values: np.ndarray, half_life: float, dtype=np.float32) -> np.nd
     return lfilter([1.0], [1.0, -a], np.asarray(values, dtype=np.float64), axis=1).astype(dtype, copy=False)
 
 
-def rolling_sum(values: np.ndarray, window: int, dtype=np.float32) -> np.ndarray:
+def rolling_sum(values: np.ndarray, window: int, dtype: DTypeLike = np.float32) -> np.ndarray:
     """Sum over the last ``window`` periods, ``t`` included."""
     window = int(window)
     csum = np.cumsum(np.asarray(values, dtype=np.float64), axis=1)
@@ -41,14 +47,14 @@ def periods_since(values: np.ndarray, cap: int) -> np.ndarray:
     return np.minimum(since, cap).astype(np.int32, copy=False)
 
 
-def trend(values: np.ndarray, short: int, long: int, dtype=np.float32) -> np.ndarray:
+def trend(values: np.ndarray, short: int, long: int, dtype: DTypeLike = np.float32) -> np.ndarray:
     """Mean over the last ``short`` periods minus the mean over the last ``long`` periods."""
     return (
         rolling_sum(values, short, np.float64) / short - rolling_sum(values, long, np.float64) / long
     ).astype(dtype, copy=False)
 
 
-def temporal_summaries(counts: dict[str, np.ndarray], params) -> dict[str, np.ndarray]:
+def temporal_summaries(counts: dict[str, np.ndarray], params: FeatureParams) -> dict[str, np.ndarray]:
     """Decayed sums and trailing windows (the history the spatial lags average), then periods since
     the last incident of each category and trends, of the counts of ``FeatureParams`` ``params``."""
     dtype = np.dtype(params.dtype)
@@ -66,7 +72,7 @@ def temporal_summaries(counts: dict[str, np.ndarray], params) -> dict[str, np.nd
     return out
 
 
-def history_names(params) -> list[str]:
+def history_names(params: FeatureParams) -> list[str]:
     """The summaries of :func:`temporal_summaries` that get spatial lags (decays, windows), in order."""
     names = [f"decay_{var}_hl{h:g}" for var in params.history_variables for h in params.half_lives]
     return names + [f"roll{int(w)}_{var}" for w in params.windows for var in params.history_variables]

@@ -126,7 +126,7 @@ def refresh_risk(
 
 
 def _rebuild(
-    workspace, freq: str, unit: str, previous, incidents, **given
+    workspace: Workspace, freq: str, unit: str, previous, incidents, **given
 ) -> tuple[xr.Dataset, list[str] | None]:
     """The cube with the new data and the localities whose latest values changed (``None``: unknown).
 
@@ -147,10 +147,18 @@ def _rebuild(
 
 
 def _score_and_draw(
-    workspace, cube, changed: list[str] | None, model: dict, localities, on_scored, resolution_km, incidents
+    workspace: Workspace,
+    cube,
+    changed: list[str] | None,
+    model: dict,
+    localities,
+    on_scored,
+    resolution_km,
+    incidents,
 ) -> dict[str, Any]:
     from sauti.features import DEFAULT_SURFACE, SurfaceParams, draw_surface, refresh_default_surface
-    from sauti.models.scoring import data_snapshot, latest_scores, score, served_stamp
+    from sauti.models.scoring import data_snapshot, score
+    from sauti.models.stored_scores import latest_scores, served_stamp
 
     period, snapshot, version = served_stamp(workspace, model)
     last = str(pd.Timestamp(cube[PERIOD_DIM].to_numpy()[-1]).date())

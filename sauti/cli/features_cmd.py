@@ -7,11 +7,18 @@ import json
 import sqlite3
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from sauti.constants import LOCALITY_ID
 from sauti.progress import progress_bar
+
+if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Callable
+
+    from sauti.features import CubeInputs, FeatureParams
+    from sauti.store import Workspace
 
 #: ``--scheduler`` of every command that computes (features, train, score, heatmap, backtest)
 SCHEDULER_OPTION = typer.Option(
@@ -22,11 +29,11 @@ SCHEDULER_OPTION = typer.Option(
 )
 
 
-def on_scheduler(command):
+def on_scheduler(command: Callable[..., None]) -> Callable[..., None]:
     """Run a command's Dask work on its ``--scheduler`` (else ``SAUTI_DASK_SCHEDULER``, else locally)."""
 
     @functools.wraps(command)
-    def run(*args, **kwargs):
+    def run(*args: Any, **kwargs: Any) -> None:
         from sauti.scheduler import dask_scheduler, scheduler_address
 
         with dask_scheduler(scheduler_address(kwargs.get("scheduler"))):
@@ -40,7 +47,7 @@ SAMPLE_POPULATION = (
 )
 
 
-def _default_population(workspace, population: Path | None) -> Path | None:
+def _default_population(workspace: Workspace, population: Path | None) -> Path | None:
     """The --population file, else the setting, else the sample raster where it covers the localities."""
     if population is not None:
         return population
@@ -54,7 +61,9 @@ def _default_population(workspace, population: Path | None) -> Path | None:
     return None
 
 
-def resolve_cube_inputs(workspace, *, params=None, population: Path | None = None):
+def resolve_cube_inputs(
+    workspace: Workspace, *, params: FeatureParams | None = None, population: Path | None = None
+) -> CubeInputs:
     """The cube inputs of a command that may build a cube: ``params`` (default parameters), the
     population raster (:func:`_default_population`) and the mission's time zone (``SAUTI_TIMEZONE``).
 
@@ -70,7 +79,7 @@ def resolve_cube_inputs(workspace, *, params=None, population: Path | None = Non
     )
 
 
-def _covers(raster: Path, workspace) -> bool:
+def _covers(raster: Path, workspace: Workspace) -> bool:
     """Whether ``raster`` covers every stored locality (the sample's CAR raster says 0 elsewhere)."""
     import rasterio
     from rasterio.warp import transform_bounds
@@ -137,7 +146,7 @@ def features(
         "seconds": round(seconds, 2),
     }
     if report:
-        from sauti.features.report import write_cube_report
+        from sauti.features.cube_report import write_cube_report
         from sauti.features.units import unit_localities
 
         summary["report"] = str(
@@ -203,8 +212,8 @@ def heatmap(
     """
     from sauti.cli import current_workspace
     from sauti.features import DEFAULT_SURFACE, SurfaceParams, draw_surface
+    from sauti.features.cube_report import write_surface_preview
     from sauti.features.periods import check_freq
-    from sauti.features.report import write_surface_preview
 
     workspace = current_workspace()
     freq = check_freq(freq)
@@ -252,7 +261,7 @@ def _values_mode(values: str, scores, blend: float, note: str) -> tuple[float, b
     return 0.0, False
 
 
-def _heatmap_scores(workspace, freq: str, unit: str):
+def _heatmap_scores(workspace: Workspace, freq: str, unit: str):
     """The latest locality scores to blend in (None when there are none for ``unit``) and a note."""
     from sauti.errors import SautiError
     from sauti.features import unit_localities
