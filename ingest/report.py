@@ -35,11 +35,14 @@ class IngestReport:
     format: str | None = None
     warnings: list[str] = field(default_factory=list)
     schema: dict[str, Any] | None = None  # boundaries: the schema recognised and the columns read
+    outside: int | None = None  # incidents: valid rows (stored) outside the boundaries' extent
 
     def summary(self) -> dict[str, Any]:
         """The JSON object the CLI prints with ``--json`` (keys fixed by the CLI contract).
 
-        Boundary ingests add ``schema`` (name, title, id/name/parent columns).
+        Boundary ingests add ``schema`` (name, title, id/name/parent columns); incident ingests add
+        ``outside``, the valid rows lying outside the stored boundaries' extent (stored and counted
+        among ``accepted`` or ``duplicates``, assigned to no locality).
         """
         out: dict[str, Any] = {
             "read": self.read,
@@ -50,6 +53,8 @@ class IngestReport:
         }
         if self.schema is not None:
             out["schema"] = self.schema
+        if self.outside is not None:
+            out["outside"] = self.outside
         return out
 
     def to_dict(self) -> dict[str, Any]:
