@@ -35,7 +35,7 @@ from sauti.ingest.alert_submit import AlertOutcome, submit_alerts, submit_alerts
 from sauti.ingest.errors import IngestError
 from sauti.ingest.report import IngestReport
 from sauti.ingest.runs import ProgressCallback, ingest_run
-from sauti.ingest.tabular import RECORD_PROBLEM, iter_json_records, read_delimited
+from sauti.ingest.tabular import RECORD_PROBLEM, iter_json_records, read_delimited, require_regular_file
 from sauti.ingest.validate import coordinate_warnings, suspected_swaps
 
 from sauti.constants import DEFAULT_TIMEZONE
@@ -150,8 +150,7 @@ def ingest_alerts(
     True
     """
     path = Path(path)
-    if not path.exists():
-        raise IngestError(path, "file not found")
+    require_regular_file(path)
     kind = _detect_kind(path)
     ctx = alert_context(workspace, timezone=timezone)
     synthetic, swaps = False, 0

@@ -22,6 +22,7 @@ from sauti.ingest.tabular import (
     WHOLE_ROW,
     oversized_or_garbled,
     ragged_rows,
+    without_nul,
 )
 
 from sauti.constants import (
@@ -36,6 +37,7 @@ from sauti.constants import (
 # swap: a warning with a count, never a reject (a file may hold another country's events).
 EXTENT_MARGIN_DEG = 1.0
 Extent = tuple[float, float, float, float]  # minx, miny, maxx, maxy (degrees)
+NOT_FINITE = "not a finite number (NaN or Infinity)"
 
 
 class RowChecker:
@@ -293,13 +295,20 @@ def parse_dates(
 
 
 def parse_numbers(values: pd.Series) -> pd.Series:
-    """Numbers written with a dot or a decimal comma (surrounding spaces allowed); unparseable → NaN."""
-    if pd.api.types.is_bool_dtype(values.dtype) or not (
-        _is_text(values) or pd.api.types.is_numeric_dtype(values.dtype)
-    ):
+    """Numbers written with a dot or a decimal comma (surrounding spaces allowed); unparseable → NaN.
+
+    ``true``/``false`` (JSON booleans) are not numbers: NaN (``latitude: false`` is not 0.0).
+    """
+    if pd.api.types.is_bool_dtype(values.dtype):
+        return pd.Series(np.nan, index=values.index)
+    if not (_is_text(values) or pd.api.types.is_numeric_dtype(values.dtype)):
         values = values.astype("object")
     if pd.api.types.is_numeric_dtype(values.dtype):
         return values.astype("float64")
+    if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
+        booleans = np.fromiter((type(v) is bool for v in values.to_numpy()), dtype=bool, count=len(values))
+        if booleans.any():  # JSON true/false among numbers
+            values = values.where(~booleans, None)
     try:
         out = pd.to_numeric(values, errors="coerce").astype("float64")
     except (TypeError, ValueError):  # values that are neither text nor numbers (lists, dicts)
@@ -369,6 +378,8 @@ def validate_incidents(
     _check_coordinates(frame, checker)
     checker.fail(frame["fatalities"] < 0, name("fatalities"), "negative count")
     good = frame.loc[checker.good, list(INCIDENT_COLUMNS)]
+    good.attrs["nul"] = checker.raw.attrs.get("nul", True)
+    good = without_nul(good)
     good["occurred_on"] = iso_dates(good["occurred_on"])
     good["fatalities"] = good["fatalities"].fillna(0).astype("int64")
     return good, checker.rejects()
@@ -435,6 +446,16 @@ def _check_coordinates(frame: pd.DataFrame, checker: RowChecker) -> None:
     lon, lat = frame["longitude"], frame["latitude"]
     has_lon, has_lat = lon.notna(), lat.notna()
     lon_name, lat_name = checker.field_name("longitude"), checker.field_name("latitude")
+    # NaN is refused like Infinity (a blank cell says "no coordinates"): as the API refuses it
+    for column, given in (("latitude", has_lat), ("longitude", has_lon)):
+        source = checker.field_name(column)
+        if source in checker.raw.columns and not given.all():
+            raw = checker.raw[source][~given]
+            nan = strip_text(raw.where(raw.notna(), "")) if len(raw) else np.array([], dtype=object)
+            spelt = pd.Series([str(v).lower() == "nan" for v in nan], index=raw.index, dtype=bool)
+            checker.fail(spelt.reindex(frame.index, fill_value=False), source, NOT_FINITE)
+    checker.fail(has_lat & ~np.isfinite(lat.fillna(0)), lat_name, NOT_FINITE)
+    checker.fail(has_lon & ~np.isfinite(lon.fillna(0)), lon_name, NOT_FINITE)
     checker.fail(has_lon & ~has_lat, lat_name, "only one of longitude/latitude is given")
     checker.fail(has_lat & ~has_lon, lon_name, "only one of longitude/latitude is given")
     # a "latitude" beyond ±90 is impossible: the row is rejected, and the reason says why it failed
