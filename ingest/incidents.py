@@ -99,7 +99,7 @@ def ingest_incidents(
     footprint = workspace_footprint(workspace)
     extent = footprint.extent if footprint else None
     params = {"mapping": str(mapping) if mapping else None, "rules": str(rules) if rules else None}
-    with ingest_run(workspace, "incidents", path, fmt=reader.name, params=params) as run:
+    with ingest_run(workspace, "incidents", path, fmt=reader.name, params=params, batched=True) as run:
         note = None if is_json(path) else inspect_text(path).warning
         if note:
             log.warning("%s: %s", path, note)
@@ -122,5 +122,6 @@ def ingest_incidents(
             log.warning("%s: %s", path, note)
             run.report.warnings.append(note)
         through = coverage_date(latest, declared, source=str(path), today=today or date.today())
+        run.begin()  # the coverage is committed with the run's record
         record_coverage(run.con, run.run_id, "incidents", through, declared=declared is not None)
     return run.report

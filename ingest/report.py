@@ -158,14 +158,23 @@ class RejectsWriter:
         self._writer.writerows(rejects[list(REJECT_COLUMNS)].itertuples(index=False, name=None))
         self.count += len(rejects)
 
-    def close(self) -> Path:
-        """Flush and fsync the file, move it into place and fsync the folder (durable rename)."""
+    def sync(self) -> Path:
+        """Flush and fsync what is written and have the file in place (moved there, durably, the
+        first time): a run that commits in batches calls this before each batch's COMMIT."""
         self._fh.flush()
         os.fsync(self._fh.fileno())
+        if not self._renamed:
+            os.replace(self._tmp, self.path)
+            self._renamed = True
+            _fsync_folder(self.path.parent)
+        return self.path
+
+    def close(self) -> Path:
+        """Flush and fsync the file, move it into place and fsync the folder (durable rename)."""
+        if self._fh.closed:
+            return self.path
+        self.sync()
         self._fh.close()
-        os.replace(self._tmp, self.path)
-        self._renamed = True
-        _fsync_folder(self.path.parent)
         return self.path
 
     def abort(self) -> None:

@@ -31,7 +31,8 @@ def temp_path(path: str | Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
 
 
-def _process_running(pid: int) -> bool:
+def process_running(pid: int) -> bool:
+    """Whether a process of that id runs on this machine (ours included)."""
     if pid == os.getpid():
         return True
     try:
@@ -64,7 +65,7 @@ def remove_stale_temps(folder: str | Path, *, now: float | None = None) -> list[
             age = now - entry.lstat().st_mtime
         except FileNotFoundError:  # its writer renamed or removed it just now
             continue
-        if _process_running(int(match["pid"])) and age < STALE_AFTER_S:
+        if process_running(int(match["pid"])) and age < STALE_AFTER_S:
             continue
         try:
             if entry.is_dir() and not entry.is_symlink():

@@ -41,7 +41,8 @@ def test_json_summary_has_exactly_the_contract_keys(tmp_path):
     lines = done.stdout.strip().splitlines()
     assert len(lines) == 1
     summary = json.loads(lines[0])
-    assert list(summary) == SUMMARY_KEYS
+    assert list(summary) == [*SUMMARY_KEYS, "outside"]  # incidents: rows outside the boundaries
+    assert summary["outside"] == 0  # (none stored: nothing lies outside them)
     assert summary["read"] == summary["accepted"] == 6
     assert (summary["rejected"], summary["duplicates"]) == (0, 0)
     assert Path(summary["rejects_file"]).parent == ws.resolve() / "rejects"
