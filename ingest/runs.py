@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 INGEST_CACHE_KIB = 256 * 1024  # SQLite page cache for an ingest connection
 BULK_INDEX_ROWS = 50_000  # a first batch this large into a smaller table defers its secondary indexes
-BATCH_ROWS = 50_000
+BATCH_ROWS = 20_000
 """Rows a batched run inserts per COMMIT: the store's write lock is held for one batch's inserts
 (a fraction of a second), so alert posts and other writers never wait for a whole file."""
 RUNNING = "running in process {pid}"  # an unfinished run's message: whose it is
