@@ -539,25 +539,6 @@ def ragged_rows(raw: pd.DataFrame) -> pd.Series:
     return surplus.notna() & (surplus.astype(str).str.strip() != "")
 
 
-def without_nul(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with NUL characters dropped from its text values (as alerts drop them: a NUL cuts
-    text short in C readers and shows as nothing). Frames from :func:`read_delimited` say in
-    ``attrs["nul"]`` whether the file held any; when it did not, nothing is scanned."""
-    if not frame.attrs.get("nul", True):
-        return frame
-    out = frame
-    for column in frame.columns:
-        values = frame[column]
-        if values.dtype != object and not pd.api.types.is_string_dtype(values.dtype):
-            continue
-        holds = values.str.contains("\x00", regex=False, na=False).to_numpy(dtype=bool)
-        if holds.any():
-            if out is frame:
-                out = frame.copy()
-            out.loc[holds, column] = values[holds].str.replace("\x00", "", regex=False)
-    return out
-
-
 def oversized_or_garbled(raw: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
     """Rows with a field longer than :data:`MAX_FIELD_CHARS` or holding undecodable bytes.
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import shapely
-from sauti.ingest.report import empty_rejects, raw_json
+from sauti.ingest.bookkeeping import empty_rejects, raw_json
 from sauti.ingest.tabular import (
     EXTRA_FIELDS,
     RAGGED_REASON,
@@ -22,7 +22,6 @@ from sauti.ingest.tabular import (
     WHOLE_ROW,
     oversized_or_garbled,
     ragged_rows,
-    without_nul,
 )
 
 from sauti.constants import (
@@ -333,6 +332,26 @@ def check_required_columns(columns: list[str], required: tuple[str, ...]) -> lis
     """Required source columns absent from ``columns``."""
     have = set(columns)
     return [c for c in required if c not in have]
+
+
+def without_nul(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with NUL characters dropped from its text values (as alerts drop them: a NUL cuts
+    text short in C readers and shows as nothing). Frames from
+    :func:`~sauti.ingest.tabular.read_delimited` say in ``attrs["nul"]`` whether the file held any;
+    when it did not, nothing is scanned."""
+    if not frame.attrs.get("nul", True):
+        return frame
+    out = frame
+    for column in frame.columns:
+        values = frame[column]
+        if values.dtype != object and not pd.api.types.is_string_dtype(values.dtype):
+            continue
+        holds = values.str.contains("\x00", regex=False, na=False).to_numpy(dtype=bool)
+        if holds.any():
+            if out is frame:
+                out = frame.copy()
+            out.loc[holds, column] = values[holds].str.replace("\x00", "", regex=False)
+    return out
 
 
 # --- the shared incident checks -------------------------------------------------------------------
