@@ -26,6 +26,7 @@ from sauti.features.units import unit_slug
 
 from sauti.constants import LOCALITY_DIM, PERIOD_DIM
 from sauti.errors import NotReadyError
+from sauti.tempfiles import remove_stale_temps, temp_path
 
 if TYPE_CHECKING:  # pragma: no cover
     from sauti.store import Workspace
@@ -64,6 +65,8 @@ def save_cube(cube: xr.Dataset, path: str | Path) -> Path:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(path.parent)  # folders of a crashed write (never a live writer's)
+    tmp = temp_path(path)  # written here, then renamed to its own name and linked in
     target = path.parent / f".{path.stem}.{uuid.uuid4().hex[:12]}.zarr"
     chunks = _storage_chunks(cube)
     stored = cube.copy()
@@ -81,9 +84,12 @@ def save_cube(cube: xr.Dataset, path: str | Path) -> Path:
             for n, v in stored.data_vars.items()
         }
     try:
-        stored.to_zarr(target, mode="w", consolidated=True, zarr_format=ZARR_FORMAT, encoding=encoding)
+        stored.to_zarr(tmp, mode="w", consolidated=True, zarr_format=ZARR_FORMAT, encoding=encoding)
+        os.rename(tmp, target)
         _swap_in(target, path)
     finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
         if target.exists() and not (path.is_symlink() and os.readlink(path) == target.name):
             shutil.rmtree(target, ignore_errors=True)
     return path
