@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from sauti.api.map import content
 from sauti.api.map.content import MapPeriod
+from sauti.api.map.patrol import add_patrol_layer
 from sauti.api.services import redaction
 from sauti.api.services.risk import served_level
 from sauti.api.services.source import DataSource
@@ -410,8 +411,6 @@ def _add_alerts(fmap: folium.Map, source: DataSource, principal: Principal) -> l
 
 def _add_patrol_layer(fmap: folium.Map, source: DataSource) -> None:
     """PATROL LAYER CALL SITE: the stored patrol plan on the map (drawn by :mod:`sauti.api.map.patrol`)."""
-    from sauti.api.map.patrol import add_patrol_layer
-
     add_patrol_layer(fmap, _patrol_plan(source))
 
 
