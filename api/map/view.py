@@ -28,6 +28,7 @@ from sauti.errors import NotReadyError, SautiError
 if TYPE_CHECKING:  # pragma: no cover
     import folium
     import geopandas as gpd
+    from branca.element import MacroElement
     from sauti.api.security import Principal
 
 VENDOR = "/static/vendor/leaflet-1.9.4"
@@ -199,7 +200,7 @@ def _patrol_plan(source: DataSource):
         return None
 
 
-def map_script(name: str, code: str):
+def map_script(name: str, code: str) -> MacroElement:
     """A folium element that runs ``code`` after the map and the layers added before it exist;
     ``{map}`` in ``code`` stands for the map's JavaScript variable."""
     from branca.element import MacroElement
@@ -212,7 +213,7 @@ def map_script(name: str, code: str):
     return element
 
 
-def fit_bounds_now(bounds: list[list[float]]):
+def fit_bounds_now(bounds: list[list[float]]) -> MacroElement:
     """``map.fitBounds(bounds, {animate: false})`` as a folium element, leaving room for the panels.
 
     folium's ``fit_bounds`` animates the zoom, and Leaflet cancels the tile requests it started
