@@ -1,0 +1,114 @@
+"""How fast and how often the mission answered alerts: the response summary of a window.
+
+Pure functions over frames (alerts, responses, their links, localities); the API, the CLI report and
+the notebook call :func:`response_summary`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sauti.constants import LOCALITY_ID
+
+NO_ACTION = "none"
+
+
+def _minutes_stats(minutes: pd.Series) -> dict[str, Any]:
+    """``{"median", "p90", "n"}`` of a series of minutes (``None`` without any value)."""
+    values = minutes.dropna().to_numpy(dtype=float)
+    if not len(values):
+        return {"median": None, "p90": None, "n": 0}
+    return {
+        "median": round(float(np.median(values)), 1),
+        "p90": round(float(np.percentile(values, 90)), 1),
+        "n": int(len(values)),
+    }
+
+
+def alert_response_times(alerts: pd.DataFrame, responses: pd.DataFrame, links: pd.DataFrame) -> pd.DataFrame:
+    """One row per alert: whether it got a response that acted, and the minutes from its
+    ``received_at`` to the first dispatch and the first arrival of those responses.
+
+    A response to several alerts counts from each of them; an alert answered several times counts
+    its first dispatch and its first arrival. Responses whose action is ``none`` do not count.
+    """
+    acted = responses.loc[responses["action"] != NO_ACTION, ["response_id", "dispatched_at", "arrived_at"]]
+    pairs = links.merge(acted, on="response_id").groupby("alert_id")
+    first = pd.DataFrame(
+        {
+            "answered": pairs.size() > 0,
+            "dispatched_at": pairs["dispatched_at"].min(),
+            "arrived_at": pairs["arrived_at"].min(),
+        }
+    )
+    out = alerts.join(first, on="alert_id")
+    out["answered"] = out["answered"].fillna(False).astype(bool)
+    for name, column in (("minutes_to_dispatch", "dispatched_at"), ("minutes_to_arrival", "arrived_at")):
+        out[name] = (pd.to_datetime(out[column], utc=True) - out["received_at"]).dt.total_seconds() / 60
+    return out
+
+
+def _block(frame: pd.DataFrame) -> dict[str, Any]:
+    alerts = int(len(frame))
+    answered = int(frame["answered"].sum())
+    return {
+        "alerts": alerts,
+        "alerts_with_response": answered,
+        "share_with_response": round(answered / alerts, 4) if alerts else None,
+        "minutes_alert_to_dispatch": _minutes_stats(frame["minutes_to_dispatch"]),
+        "minutes_alert_to_arrival": _minutes_stats(frame["minutes_to_arrival"]),
+    }
+
+
+def response_summary(
+    alerts: pd.DataFrame,
+    responses: pd.DataFrame,
+    links: pd.DataFrame,
+    localities: pd.DataFrame,
+    *,
+    start: str | None = None,
+    end: str | None = None,
+) -> dict[str, Any]:
+    """The summary of alerts received from ``start`` to ``end`` (``YYYY-MM-DD``, inclusive, UTC days).
+
+    ``alerts``: ``alert_id``, ``received_at`` (UTC), ``category``, ``locality_id``; ``responses``:
+    ``response_id``, ``action``, ``dispatched_at``, ``arrived_at`` (UTC); ``links``: ``response_id``,
+    ``alert_id``; ``localities``: ``locality_id``, ``admin1_id``, ``admin1_name``.
+
+    Returns ``alerts``, ``alerts_with_response`` (a response whose action is not ``none``),
+    ``share_with_response``, ``minutes_alert_to_dispatch`` and ``minutes_alert_to_arrival`` (each
+    ``{"median", "p90", "n"}``), and the same by admin1 (``by_admin1``) and by alert category
+    (``by_category``).
+
+    Examples
+    --------
+    >>> empty = pd.DataFrame(columns=["alert_id", "received_at", "category", "locality_id"])
+    >>> response_summary(empty, pd.DataFrame(columns=["response_id", "action", "dispatched_at",
+    ...     "arrived_at"]), pd.DataFrame(columns=["response_id", "alert_id"]),
+    ...     pd.DataFrame(columns=["locality_id", "admin1_id", "admin1_name"]))["alerts"]
+    0
+    """
+    received = pd.to_datetime(alerts["received_at"], utc=True)
+    keep = pd.Series(True, index=alerts.index)
+    if start:
+        keep &= received >= pd.Timestamp(start, tz="UTC")
+    if end:
+        keep &= received < pd.Timestamp(end, tz="UTC") + pd.Timedelta(days=1)
+    window = alerts.loc[keep, ["alert_id", "category", LOCALITY_ID]].assign(received_at=received[keep])
+    timed = alert_response_times(window, responses, links)
+    admin = localities[[LOCALITY_ID, "admin1_id", "admin1_name"]].drop_duplicates(LOCALITY_ID)
+    timed = timed.merge(admin, on=LOCALITY_ID, how="left")
+    summary: dict[str, Any] = {"start": start, "end": end, **_block(timed)}
+    summary["by_admin1"] = [
+        {"admin1_id": key[0], "admin1_name": key[1], **_block(group)}
+        for key, group in timed.fillna({"admin1_id": "", "admin1_name": "(not located)"}).groupby(
+            ["admin1_id", "admin1_name"], sort=True
+        )
+    ]
+    summary["by_category"] = [
+        {"category": key, **_block(group)} for key, group in timed.groupby("category", sort=True)
+    ]
+    return summary
