@@ -137,7 +137,7 @@ class _Checked:
     shown: dict
 
 
-# --- reading a record ------------------------------------------------------------------------------------
+# --- reading a record -----------------------------------------------------------------------------
 def _text(value: Any) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
@@ -334,7 +334,7 @@ def check_response(
     return _Checked({"response_id": response_id, **kept}, alert_ids, errors, shown)
 
 
-# --- storing -----------------------------------------------------------------------------------------------
+# --- storing --------------------------------------------------------------------------------------
 def _store_checked(
     run: RunContext,
     checked: list[_Checked],
@@ -410,7 +410,7 @@ def _shown_frame(chunk: pd.DataFrame, checked: dict[int, _Checked], ctx: AlertCo
     return frame
 
 
-# --- files ---------------------------------------------------------------------------------------------------
+# --- files ----------------------------------------------------------------------------------------
 def _detect_kind(path: Path) -> str:
     if path.suffix.lower() in (".json", ".jsonl", ".ndjson"):
         return "json"
@@ -511,7 +511,7 @@ def _ingest_chunk(
     return {idx: (status.get(idx, "rejected"), checked.get(idx)) for idx in chunk.index}
 
 
-# --- the service -------------------------------------------------------------------------------------------------
+# --- the service ----------------------------------------------------------------------------------
 def submit_responses(
     workspace: Workspace,
     records: list[dict],
@@ -574,47 +574,46 @@ def update_response(
             InvalidInputError, "these fields cannot be changed", [(f, "not changeable") for f in unknown]
         )
     ctx = alert_context(workspace, timezone="UTC")
-    with workspace.session() as con:
-        with Workspace.transaction(con):
-            row = con.execute(
-                f"SELECT {', '.join(RESPONSE_COLUMNS)} FROM responses WHERE response_id = ?", (response_id,)
-            ).fetchone()
-            if row is None:
-                raise NotFoundError(f"response {response_id!r} not found")
-            stored = dict(row)
-            alert_ids = [
-                r[0]
-                for r in con.execute(
-                    "SELECT alert_id FROM response_alerts WHERE response_id = ? ORDER BY alert_id",
-                    (response_id,),
-                )
-            ]
-            given = {k: v for k, v in changes.items()}
-            # a change's naive times are the mission's local times; stored ones are UTC
-            local = {k: v for k, v in given.items() if k in RESPONSE_TIMES and v}
-            for name, value in local.items():
-                parsed = _parse_time(_text(value), timezone)
-                given[name] = parsed.strftime("%Y-%m-%dT%H:%M:%SZ") if parsed is not None else value
-            record = {
-                **{k: stored[k] for k in RESPONSE_FIELDS if k in stored},
-                **given,
-                "alert_ids": alert_ids,
-            }
-            lookups = ResponseLookups.load(con, alert_ids, [stored[LOCALITY_ID]])
-            checked = check_response(record, lookups, ctx)
-            if checked.row is None:
-                raise _invalid(
-                    InvalidInputError,
-                    "the change does not pass the checks",
-                    [(e["field"], e["reason"]) for e in checked.errors],
-                )
-            changed = [k for k in CHANGEABLE_FIELDS if k in given and checked.row[k] != stored[k]]
-            if changed:
-                sets = ", ".join(f"{k} = ?" for k in changed)
-                con.execute(
-                    f"UPDATE responses SET {sets}, updated_at = ? WHERE response_id = ?",
-                    (*[checked.row[k] for k in changed], utc_now(), response_id),
-                )
+    with workspace.session() as con, Workspace.transaction(con):
+        row = con.execute(
+            f"SELECT {', '.join(RESPONSE_COLUMNS)} FROM responses WHERE response_id = ?", (response_id,)
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(f"response {response_id!r} not found")
+        stored = dict(row)
+        alert_ids = [
+            r[0]
+            for r in con.execute(
+                "SELECT alert_id FROM response_alerts WHERE response_id = ? ORDER BY alert_id",
+                (response_id,),
+            )
+        ]
+        given = {k: v for k, v in changes.items()}
+        # a change's naive times are the mission's local times; stored ones are UTC
+        local = {k: v for k, v in given.items() if k in RESPONSE_TIMES and v}
+        for name, value in local.items():
+            parsed = _parse_time(_text(value), timezone)
+            given[name] = parsed.strftime("%Y-%m-%dT%H:%M:%SZ") if parsed is not None else value
+        record = {
+            **{k: stored[k] for k in RESPONSE_FIELDS if k in stored},
+            **given,
+            "alert_ids": alert_ids,
+        }
+        lookups = ResponseLookups.load(con, alert_ids, [stored[LOCALITY_ID]])
+        checked = check_response(record, lookups, ctx)
+        if checked.row is None:
+            raise _invalid(
+                InvalidInputError,
+                "the change does not pass the checks",
+                [(e["field"], e["reason"]) for e in checked.errors],
+            )
+        changed = [k for k in CHANGEABLE_FIELDS if k in given and checked.row[k] != stored[k]]
+        if changed:
+            sets = ", ".join(f"{k} = ?" for k in changed)
+            con.execute(
+                f"UPDATE responses SET {sets}, updated_at = ? WHERE response_id = ?",
+                (*[checked.row[k] for k in changed], utc_now(), response_id),
+            )
     return list_responses(workspace, response_id=response_id)[0], changed
 
 
@@ -624,7 +623,7 @@ def _invalid(cls, message: str, errors: list[tuple[str, str]]):
     return exc
 
 
-# --- reading -----------------------------------------------------------------------------------------------------
+# --- reading --------------------------------------------------------------------------------------
 _FIRST_TIME = "COALESCE(r.decided_at, r.dispatched_at, r.arrived_at, r.completed_at, r.created_at)"
 
 
