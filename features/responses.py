@@ -102,12 +102,13 @@ def response_summary(
     admin = localities[[LOCALITY_ID, "admin1_id", "admin1_name"]].drop_duplicates(LOCALITY_ID)
     timed = timed.merge(admin, on=LOCALITY_ID, how="left")
     summary: dict[str, Any] = {"start": start, "end": end, **_block(timed)}
+    located = timed["admin1_id"].notna()
     summary["by_admin1"] = [
         {"admin1_id": key[0], "admin1_name": key[1], **_block(group)}
-        for key, group in timed.fillna({"admin1_id": "", "admin1_name": "(not located)"}).groupby(
-            ["admin1_id", "admin1_name"], sort=True
-        )
+        for key, group in timed[located].groupby(["admin1_id", "admin1_name"], sort=True)
     ]
+    if (~located).any():  # alerts no locality was found for: listed last
+        summary["by_admin1"].append({"admin1_id": None, "admin1_name": None, **_block(timed[~located])})
     summary["by_category"] = [
         {"category": key, **_block(group)} for key, group in timed.groupby("category", sort=True)
     ]
