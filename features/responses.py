@@ -16,6 +16,14 @@ from sauti.constants import LOCALITY_ID
 NO_ACTION = "none"
 
 
+def load_responses(workspace, *, include_synthetic: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The stored responses (times as UTC datetimes, ``alert_ids`` as lists) and their links
+    ``(response_id, alert_id)``: what :func:`response_summary` takes."""
+    from sauti.ingest.responses import response_frames
+
+    return response_frames(workspace, include_synthetic=include_synthetic)
+
+
 def _minutes_stats(minutes: pd.Series) -> dict[str, Any]:
     """``{"median", "p90", "n"}`` of a series of minutes (``None`` without any value)."""
     values = minutes.dropna().to_numpy(dtype=float)

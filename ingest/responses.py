@@ -696,7 +696,7 @@ def response_frames(
         responses[name] = pd.to_datetime(responses[name], utc=True, format="ISO8601")
     links = responses[["response_id", "alert_ids"]].explode("alert_ids").dropna()
     links = links.rename(columns={"alert_ids": "alert_id"}).reset_index(drop=True)
-    return responses.drop(columns="alert_ids"), links
+    return responses, links
 
 
 __all__ = [
