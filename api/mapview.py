@@ -16,6 +16,7 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 from sauti.api import mapcontent
+from sauti.api.map_responses import MapResponses, response_layer
 from sauti.api.mapcontent import MapPeriod
 from sauti.api.services import redaction
 from sauti.api.services.risk import served_level
@@ -48,7 +49,10 @@ def level_words(level: str) -> str:
 
 
 def _locality_layer_data(
-    units: gpd.GeoDataFrame, views: list[mapcontent.LocalityView], shown: MapPeriod | None
+    units: gpd.GeoDataFrame,
+    views: list[mapcontent.LocalityView],
+    shown: MapPeriod | None,
+    responses: MapResponses | None = None,
 ) -> dict:
     """The localities as GeoJSON: colour, tooltip label and popup HTML per feature."""
     import shapely
@@ -65,7 +69,8 @@ def _locality_layer_data(
         props = {
             "colour": view.colour,
             "label": html.escape(label),
-            "popup": mapcontent.render("locality_popup.html", v=view, chart=chart, **context),
+            "popup": mapcontent.render("locality_popup.html", v=view, chart=chart, **context)
+            + (responses.unit_html(view.locality_id) if responses else ""),  # issue 19
         }
         features.append(
             {
@@ -143,7 +148,9 @@ def _incidents_data(source: DataSource, shown: MapPeriod | None) -> dict:
     return {"type": "FeatureCollection", "features": features}
 
 
-def _alerts_data(source: DataSource, principal: Principal) -> tuple[dict, list[str]]:
+def _alerts_data(
+    source: DataSource, principal: Principal, responses: MapResponses | None = None
+) -> tuple[dict, list[str]]:
     """Analysts: one point per alert at its locality's representative point; planners: counts."""
     alerts = source.alerts().dropna(subset=[LOCALITY_ID])
     localities = source.localities()
@@ -159,6 +166,8 @@ def _alerts_data(source: DataSource, principal: Principal) -> tuple[dict, list[s
             detail["text"] = str(detail.get("text") or "")[:300]
             detail["received_at"] = str(detail["received_at"])
             popup = mapcontent.render("alert_popup.html", a=detail, place=names.get(detail[LOCALITY_ID]))
+            if responses:  # issue 19: what was done about it, and the form to record it
+                popup += responses.alert_html(detail["alert_id"], detail[LOCALITY_ID])
             features.append(
                 {
                     "type": "Feature",
@@ -177,7 +186,7 @@ def _alerts_data(source: DataSource, principal: Principal) -> tuple[dict, list[s
                 f"<b>{html.escape(str(names.get(lid)))}</b><br>{mapcontent.plural(counts['count'], 'alert')} "
                 f"({counts['by_verification']['verified']} verified, "
                 f"{mapcontent.plural(counts['by_verification']['false_alarm'], 'false alarm')})"
-            )
+            ) + (responses.form(locality_id=lid) if responses else "")
             features.append(
                 {
                     "type": "Feature",
@@ -256,10 +265,11 @@ def build_map(
         _add_basemap(fmap, basemap)
     _add_outline(fmap, source, "admin1" if "admin1" in set(localities["level"]) else level)
     views = mapcontent.locality_views(source, units, shown, level)
-    layer = _add_localities(fmap, units, views, shown, level)
+    responses = response_layer(source, principal, units, level)  # issue 19: response state, form
+    layer = _add_localities(fmap, units, views, shown, level, responses)
     _add_heatmap(fmap, source)
     _add_incidents(fmap, source, shown)
-    shown_alerts = _add_alerts(fmap, source, principal)
+    shown_alerts = _add_alerts(fmap, source, principal, responses)
     if shown is None or shown.latest:  # the stored plan stands on the latest scores only
         _add_patrol_layer(fmap, source)
     folium.LayerControl(collapsed=False, position="topleft").add_to(fmap)
@@ -331,13 +341,14 @@ def _add_localities(
     views: list[mapcontent.LocalityView],
     shown: MapPeriod | None,
     level: str,
+    responses: MapResponses | None = None,
 ) -> folium.GeoJson:
     """The choropleth; popups are bound per feature by ``sauti-map.js`` (so lists can open them)."""
     import folium
     from folium.features import GeoJsonTooltip
 
     layer = folium.GeoJson(
-        _locality_layer_data(units, views, shown),
+        _locality_layer_data(units, views, shown, responses),
         name=f"Risk rank by locality ({level_words(level)})",
         style_function=lambda f: {
             "fillColor": f["properties"]["colour"],
@@ -387,12 +398,14 @@ def _add_incidents(fmap: folium.Map, source: DataSource, shown: MapPeriod | None
     ).add_to(fmap)
 
 
-def _add_alerts(fmap: folium.Map, source: DataSource, principal: Principal) -> list[str]:
+def _add_alerts(
+    fmap: folium.Map, source: DataSource, principal: Principal, responses: MapResponses | None = None
+) -> list[str]:
     """Alerts (details for analysts, counts for planners), off by default; the ids shown in detail."""
     import folium
     from folium.features import GeoJsonPopup
 
-    alerts, shown = _alerts_data(source, principal)
+    alerts, shown = _alerts_data(source, principal, responses)
     if not alerts["features"]:
         return shown
     detail = redaction.may_see_alert_details(principal)
