@@ -121,3 +121,68 @@ def response_summary(
         {"category": key, **_block(group)} for key, group in timed.groupby("category", sort=True)
     ]
     return summary
+
+
+# --- responses as model features (issue 19, item 5) ---------------------------------------------------
+RESPONSE_MARKER = "responses_"
+"""Cube variables derived from responses carry this in their name (left out unless asked for)."""
+RESPONSE_VARIABLES = ("responses_acted", "responses_violence_reported")
+
+
+def to_units(ids: pd.Series, localities: pd.DataFrame, unit: str, unit_ids: set) -> pd.Series:
+    """Each locality id as the unit holding it (an admin3 place → its admin2 when the units are
+    admin2; a unit stays itself); ids that fall in no unit become missing."""
+    column = f"{unit}_id"
+    out = ids.where(ids.isin(unit_ids))
+    if column in localities:
+        parent = localities.drop_duplicates(LOCALITY_ID).set_index(LOCALITY_ID)[column]
+        out = out.where(out.notna(), ids.map(parent))
+    return out.where(out.isin(unit_ids))
+
+
+def add_response_features(
+    cube, responses: pd.DataFrame, localities: pd.DataFrame, *, timezone: str | None = None
+):
+    """``cube`` with two ``(locality, period)`` variables counted from ``responses``:
+    ``responses_acted`` (responses that acted: patrol, engagement, message, other) and
+    ``responses_violence_reported`` (responses whose outcome was violence), each in the period of the
+    response's time (dispatch, else decision, arrival, completion) — known at the end of that
+    period, like every cube variable, so a forecast made at ``t`` sees only responses up to ``t``.
+
+    They are exposure and selection controls (where the mission was present and what it saw), not a
+    treatment the model may credit with safety: docs/models.md says how they are used.
+    """
+    from sauti.features.periods import period_start, to_days
+
+    from sauti.constants import LOCALITY_DIM, PERIOD_DIM
+
+    units = [str(v) for v in cube[LOCALITY_DIM].to_numpy()]
+    periods = pd.DatetimeIndex(cube[PERIOD_DIM].to_numpy())
+    unit = str(cube.attrs.get("unit", cube.attrs.get("level", "admin2")))
+    freq = str(cube.attrs.get("freq", "M"))
+    shape = (len(units), len(periods))
+    acted = np.zeros(shape)
+    violence = np.zeros(shape)
+    if len(responses):
+        time = responses["dispatched_at"]
+        for name in ("decided_at", "arrived_at", "completed_at"):
+            time = time.where(time.notna(), responses[name])
+        frame = pd.DataFrame(
+            {
+                "unit": to_units(responses[LOCALITY_ID], localities, unit.split(":")[0], set(units)),
+                "time": pd.to_datetime(time, utc=True),
+                "acted": responses["action"] != NO_ACTION,
+                "violence": responses["outcome"] == "violence",
+            }
+        ).dropna(subset=["unit", "time"])
+        if len(frame):
+            starts = pd.DatetimeIndex(period_start(to_days(frame["time"], timezone), freq))
+            col = periods.get_indexer(starts)
+            row = pd.Index(units).get_indexer(frame["unit"])
+            keep = (col >= 0) & (row >= 0)
+            np.add.at(acted, (row[keep], col[keep]), frame["acted"].to_numpy()[keep])
+            np.add.at(violence, (row[keep], col[keep]), frame["violence"].to_numpy()[keep])
+    dims = (LOCALITY_DIM, PERIOD_DIM)
+    out = cube.assign({RESPONSE_VARIABLES[0]: (dims, acted), RESPONSE_VARIABLES[1]: (dims, violence)})
+    out.attrs["with_responses"] = 1  # models use response variables only from a cube marked so
+    return out

@@ -220,7 +220,7 @@ def response_report(
     include_synthetic: bool = True,
 ) -> dict[str, Any]:
     """Every number of the early-response report, as plain data (see the module docstring)."""
-    from sauti.features.responses import alert_response_times, response_summary
+    from sauti.features.responses import alert_response_times, response_summary, to_units
     from sauti.ingest.responses import response_frames
 
     responses, links = response_frames(workspace, include_synthetic=include_synthetic)
@@ -267,7 +267,7 @@ def response_report(
     unit_ids = set(scores[LOCALITY_ID])
     units = localities[localities[LOCALITY_ID].isin(unit_ids)].reset_index(drop=True)
     deciles = _deciles(scores)
-    responses[LOCALITY_ID] = _in_units(responses[LOCALITY_ID], localities, record["unit"], unit_ids)
+    responses[LOCALITY_ID] = to_units(responses[LOCALITY_ID], localities, record["unit"], unit_ids)
     window[LOCALITY_ID] = responses.loc[window.index, LOCALITY_ID]
     acted = responses[responses["action"].isin(ACTED) & responses[LOCALITY_ID].isin(unit_ids)].copy()
     acted[PERIOD] = _period_of(acted["time"], record["freq"])
@@ -288,18 +288,6 @@ def response_report(
     if plan is not None and len(plan):
         report["plan"] = plan_adherence(plan, responses, plan.attrs.get("window", (start, end)))
     return report
-
-
-def _in_units(ids: pd.Series, localities: pd.DataFrame, unit: str, unit_ids: set[str]) -> pd.Series:
-    """Each locality id as the scored unit holding it (an admin3 place → its admin2, when the model
-    scores admin2); ids already units stay; others become missing."""
-    column = f"{unit}_id"
-    if column not in localities:
-        return ids.where(ids.isin(unit_ids))
-    parent = localities.set_index(LOCALITY_ID)[column]
-    mapped = ids.map(parent)
-    out = ids.where(ids.isin(unit_ids), mapped)
-    return out.where(out.isin(unit_ids))
 
 
 def _period_label(period: pd.Timestamp, freq: str, horizon: int = 1) -> str:
@@ -338,6 +326,51 @@ def workspace_plan(workspace: Workspace, path: Path | None = None) -> pd.DataFra
         frame.attrs["window"] = (window["start"], window["end"])
         frame.attrs["label"] = window.get("label")
     return frame
+
+
+# --- responses in the model (item 5) -----------------------------------------------------------------
+def with_response_features(
+    workspace: Workspace, cube, horizon: int, include_synthetic: bool = False
+) -> tuple[Any, dict]:
+    """``cube`` with the response variables, and the Sauti design whose learned member also reads
+    them (for :func:`~sauti.models.backtest.backtest_workspace` with ``use_responses``)."""
+    from sauti.features.responses import RESPONSE_VARIABLES, add_response_features, load_responses
+    from sauti.models.catalog import sauti_design
+    from sauti.models.ensemble import LEARNED_FEATURES
+
+    responses, _links = load_responses(workspace, include_synthetic=include_synthetic)
+    cube = add_response_features(cube, responses, workspace.localities())
+    design = sauti_design(horizon)
+    base = tuple(design.get("features") or LEARNED_FEATURES)
+    return cube, {**design, "features": (*base, *RESPONSE_VARIABLES)}
+
+
+def response_skill(
+    workspace: Workspace,
+    *,
+    start: str,
+    end: str,
+    horizon: int = 1,
+    include_synthetic: bool = False,
+    **options,
+) -> dict[str, Any]:
+    """The Sauti model's backtest skill without and with the response features, on the same origins.
+
+    ``include_synthetic`` lets made-up responses in (the sample's): for trying the machinery only,
+    never for a skill claim. Returns ``{"without": metrics, "with": metrics, "responses_used": n}``.
+    """
+    from sauti.features.responses import load_responses
+    from sauti.models.backtest import backtest_workspace
+
+    responses, _ = load_responses(workspace, include_synthetic=include_synthetic)
+    out: dict[str, Any] = {"responses_used": int(len(responses)), "synthetic_included": include_synthetic}
+    for key, flag in (("without", False), ("with", True)):
+        _cube, result = backtest_workspace(
+            workspace, start=start, end=end, horizon=horizon, models=["sauti"], use_responses=flag,
+            include_synthetic_responses=include_synthetic, **options,
+        )  # fmt: skip
+        out[key] = result.metrics["models"]["sauti"]
+    return out
 
 
 # --- the page -----------------------------------------------------------------------------------------

@@ -45,7 +45,40 @@ def report(
     )
 
 
+def skill(
+    start: str = typer.Option(..., "--start", metavar="YYYY-MM", help="First backtest origin."),
+    end: str = typer.Option(..., "--end", metavar="YYYY-MM", help="Last backtest origin."),
+    horizon: int = typer.Option(1, "--horizon", min=1, help="Forecast horizon in periods."),
+    include_synthetic: bool = typer.Option(
+        False, "--include-synthetic", help="Let made-up (sample) responses in: to try the machinery only."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Backtest skill of the Sauti model without and with the recorded responses as features."""
+    import json
+
+    from sauti.cli import current_workspace
+    from sauti.models.responses import response_skill
+
+    result = response_skill(
+        current_workspace(), start=start, end=end, horizon=horizon, include_synthetic=include_synthetic
+    )
+    if as_json:
+        typer.echo(json.dumps(result, default=str))
+        return
+    typer.echo(
+        f"responses used: {result['responses_used']}" + (" (synthetic included)" if include_synthetic else "")
+    )
+    for key in ("without", "with"):
+        m = result[key]
+        typer.echo(
+            f"{key:>7} responses: average precision {m.get('average_precision')}, "
+            f"Brier skill {m.get('brier_skill')}, hit rate top 10% {m.get('hit_rate_top10')}"
+        )
+
+
 def register(app: typer.Typer) -> None:
     """Add ``sauti responses`` to the root app."""
     responses_app.command("report")(report)
+    responses_app.command("skill")(skill)
     app.add_typer(responses_app, name="responses")
