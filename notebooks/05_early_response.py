@@ -22,14 +22,14 @@
 # measures the loop: how many alerts got a response, how fast, in which regions, whether the
 # highest-risk places were covered, and what happened after a response.
 #
-# The sample's response log is **synthetic** (made up by `sauti.ingest.synthetic_responses` to
+# The sample's response log is **synthetic** (made up by `sauti.ingest.responses.synthetic` to
 # answer the synthetic sample alerts): it shows how the measures read, not how any mission did.
 
 # %%
 # %matplotlib inline
 import pandas as pd
 
-from sauti.pipeline import notebook_setup
+from sauti.cli.pipeline import notebook_setup
 
 setup = notebook_setup()  # $SAUTI_WORKSPACE or ./workspace, built from data/sample if missing
 workspace = setup.workspace

@@ -5,7 +5,7 @@ One checker serves files, API posts and later changes (:func:`check_response`): 
 ISO 8601 times in order (decided ≤ dispatched ≤ arrived ≤ completed, and no dispatch or arrival
 before the alerts were received), the linked alerts and locality known. Free text (``notes``,
 ``unit``, ``plan_entry``) is scrubbed of phone numbers and reporter names as alert text is
-(:func:`~sauti.ingest.alert_prepare.scrub_free_text`). ``response_id`` is the client's key: the same
+(:func:`~sauti.ingest.alerts.prepare.scrub_free_text`). ``response_id`` is the client's key: the same
 id again stores nothing new. Every row of a file is stored or written to the rejects file with its
 field and reason (:func:`~sauti.ingest.runs.ingest_run`).
 """
@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sauti.ingest.alert_fields import FUTURE_TOLERANCE, parse_received_at
-from sauti.ingest.alert_prepare import AlertContext, scrub_free_text
-from sauti.ingest.alert_store import alert_context
+from sauti.ingest.alerts.fields import FUTURE_TOLERANCE, parse_received_at
+from sauti.ingest.alerts.prepare import AlertContext, scrub_free_text
+from sauti.ingest.alerts.store import alert_context
+from sauti.ingest.bookkeeping import IngestReport
 from sauti.ingest.errors import IngestError
-from sauti.ingest.report import IngestReport
 from sauti.ingest.runs import RunContext, ingest_run
 from sauti.ingest.tabular import (
     EXTRA_FIELDS,

@@ -12,7 +12,7 @@ from pathlib import Path
 from sauti.errors import SautiError
 
 # data/sample beside the package folders (a source checkout or an editable install)
-SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
+SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
 HEATMAP_RESOLUTION_KM = 5.0
 
 
@@ -52,7 +52,7 @@ def build_demo(
         report = ingest_alerts(workspace, alerts_csv, timezone=timezone)
         note(f"alerts: {report.accepted} new, {report.duplicates} already stored, {report.rejected} rejected")
         from sauti.ingest.responses import ingest_responses
-        from sauti.ingest.synthetic_responses import write_synthetic_responses
+        from sauti.ingest.responses.synthetic import write_synthetic_responses
 
         responses_csv = write_synthetic_responses(workspace, workspace.folder("synthetic"))
         if responses_csv is not None:  # made-up answers to the made-up alerts (issue 19)

@@ -21,7 +21,7 @@ from sauti.store import Workspace
 SEED = 19
 CSV_NAME = "synthetic_responses.csv"
 SYNTHETIC_NOTE = (
-    "SYNTHETIC: made-up responses to the synthetic sample alerts (sauti.ingest.synthetic_responses)"
+    "SYNTHETIC: made-up responses to the synthetic sample alerts (sauti.ingest.responses.synthetic)"
 )
 # chance that an alert of each category gets a response that acts (the rest: none recorded)
 ANSWER_RATE = {
