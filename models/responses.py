@@ -256,7 +256,7 @@ def response_report(
         "responses": int(len(window)),
         "by_action": window["action"].value_counts().to_dict(),
         "by_outcome": window["outcome"].value_counts().to_dict(),
-        "synthetic": bool(window["synthetic"].any()),
+        "synthetic": int(window["synthetic"].astype(bool).sum()),
         "window_responses": window,
     }
     scores, record = _scores_history(workspace)
