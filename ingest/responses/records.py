@@ -219,17 +219,31 @@ def _parse_time(value: str, timezone: str) -> pd.Timestamp | None:
     return None if pd.isna(parsed) else parsed
 
 
+def parse_times(records: dict[Any, dict], timezone: str) -> dict[Any, dict[str, pd.Timestamp | None]]:
+    """Every record's times parsed to UTC, one column at a time (vectorised): index → field → time."""
+    index = list(records)
+    out: dict[Any, dict[str, pd.Timestamp | None]] = {idx: {} for idx in index}
+    for name in RESPONSE_TIMES:
+        texts = pd.Series([_text(_canonical(records[i]).get(name)) for i in index], index=index, dtype=object)
+        values = parse_received_at(texts, timezone)
+        for idx, value in zip(index, values, strict=True):
+            out[idx][name] = None if pd.isna(value) else value
+    return out
+
+
 def check_response(
     record: dict,
     lookups: ResponseLookups,
     ctx: AlertContext,
     *,
     now: pd.Timestamp | None = None,
+    parsed: dict[str, pd.Timestamp | None] | None = None,
 ) -> _Checked:
     """Check one response record; return its storable row or every error (``[{field, reason}]``).
 
     Naive times are local times in ``ctx.timezone``. Free text is scrubbed before anything is
-    kept or shown.
+    kept or shown. ``parsed`` holds the record's times already parsed (a chunk parses each column
+    at once: :func:`parse_times`); without it they are parsed here.
     """
     now = now or pd.Timestamp.now(tz="UTC")
     values = _canonical(record)
@@ -279,14 +293,14 @@ def check_response(
         times[name] = None
         if not text[name]:
             continue
-        parsed = _parse_time(text[name], ctx.timezone)
-        if parsed is None:
+        value = parsed[name] if parsed is not None else _parse_time(text[name], ctx.timezone)
+        if value is None or pd.isna(value):
             fail(name, "not a date-time (use ISO 8601, e.g. 2024-03-01T14:30:00Z)")
-        elif parsed > now + FUTURE_TOLERANCE:
+        elif value > now + FUTURE_TOLERANCE:
             fail(name, "in the future")
         else:
-            times[name] = parsed
-            shown[name] = parsed.strftime("%Y-%m-%dT%H:%M:%SZ")
+            times[name] = value
+            shown[name] = value.strftime("%Y-%m-%dT%H:%M:%SZ")
     known = [(name, times[name]) for name in RESPONSE_TIMES if times[name] is not None]
     for (earlier, t0), (later, t1) in zip(known, known[1:], strict=False):
         if t1 < t0:
@@ -502,7 +516,10 @@ def _ingest_chunk(
     wanted_alerts = [a for r in records.values() for a in _alert_id_list(_canonical(r).get("alert_ids"))]
     wanted_localities = [_text(_canonical(r).get(LOCALITY_ID)) for r in records.values()]
     lookups = ResponseLookups.load(run.con, wanted_alerts, [w for w in wanted_localities if w])
-    checked = {idx: check_response(record, lookups, ctx) for idx, record in records.items()}
+    parsed = parse_times(records, ctx.timezone)
+    checked = {
+        idx: check_response(record, lookups, ctx, parsed=parsed[idx]) for idx, record in records.items()
+    }
     _reject(run, source_name, _shown_frame(chunk, checked, ctx), checked)
     index = list(checked)
     status = _store_checked(
