@@ -1,7 +1,7 @@
 -- What the mission did about alerts and plans (issue 19): one row per response, its alerts in
 -- response_alerts. Plain portable SQL (no SQLite-only functions). Times are UTC ISO 8601 text,
 -- each NULL until known; notes and unit are scrubbed of phone numbers and reporter names.
-CREATE TABLE responses (
+CREATE TABLE IF NOT EXISTS responses (
     response_id    TEXT PRIMARY KEY,             -- the client's key (idempotent)
     action         TEXT NOT NULL CHECK (action IN ('patrol', 'engagement', 'message', 'other', 'none')),
     locality_id    TEXT,                         -- given, else the (first) linked alert's
@@ -22,12 +22,12 @@ CREATE TABLE responses (
     created_at     TEXT NOT NULL,
     updated_at     TEXT NOT NULL
 );
-CREATE INDEX responses_locality ON responses(locality_id);
-CREATE INDEX responses_dispatched ON responses(dispatched_at);
+CREATE INDEX IF NOT EXISTS responses_locality ON responses(locality_id);
+CREATE INDEX IF NOT EXISTS responses_dispatched ON responses(dispatched_at);
 
-CREATE TABLE response_alerts (
+CREATE TABLE IF NOT EXISTS response_alerts (
     response_id    TEXT NOT NULL REFERENCES responses(response_id),
     alert_id       TEXT NOT NULL REFERENCES alerts(alert_id),
     PRIMARY KEY (response_id, alert_id)
 );
-CREATE INDEX response_alerts_alert ON response_alerts(alert_id);
+CREATE INDEX IF NOT EXISTS response_alerts_alert ON response_alerts(alert_id);
