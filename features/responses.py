@@ -6,17 +6,24 @@ the notebook call :func:`response_summary`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from sauti.constants import LOCALITY_ID
 
+if TYPE_CHECKING:  # pragma: no cover
+    import xarray as xr
+
+    from sauti.store import Workspace
+
 NO_ACTION = "none"
 
 
-def load_responses(workspace, *, include_synthetic: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+def load_responses(
+    workspace: Workspace, *, include_synthetic: bool = True
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The stored responses (times as UTC datetimes, ``alert_ids`` as lists) and their links
     ``(response_id, alert_id)``: what :func:`response_summary` takes."""
     from sauti.ingest.responses import response_frames
@@ -141,8 +148,8 @@ def to_units(ids: pd.Series, localities: pd.DataFrame, unit: str, unit_ids: set)
 
 
 def add_response_features(
-    cube, responses: pd.DataFrame, localities: pd.DataFrame, *, timezone: str | None = None
-):
+    cube: xr.Dataset, responses: pd.DataFrame, localities: pd.DataFrame, *, timezone: str | None = None
+) -> xr.Dataset:
     """``cube`` with two ``(locality, period)`` variables counted from ``responses``:
     ``responses_acted`` (responses that acted: patrol, engagement, message, other) and
     ``responses_violence_reported`` (responses whose outcome was violence), each in the period of the

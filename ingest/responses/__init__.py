@@ -1,8 +1,9 @@
 """Responses: what the mission did about alerts and plans (patrol, engagement, message, none).
 
-:mod:`~sauti.ingest.responses.records` checks, scrubs, stores and reads them (files, service posts,
-later changes); :mod:`~sauti.ingest.responses.synthetic` draws the sample's seeded, made-up response
-log. See docs/responses.md.
+:mod:`~sauti.ingest.responses.check` checks and scrubs one record;
+:mod:`~sauti.ingest.responses.records` stores and reads them (files, service posts, later changes);
+:mod:`~sauti.ingest.responses.synthetic` draws the sample's seeded, made-up response log. See
+docs/responses.md.
 """
 
 from sauti.ingest.responses.records import (
