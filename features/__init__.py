@@ -12,6 +12,7 @@ from sauti.features.graph import build_graph, second_order
 from sauti.features.params import FeatureParams
 from sauti.features.periods import period_range
 from sauti.features.provenance import CubeInputs, cube_inputs, provenance
+from sauti.features.responses import load_responses, response_summary
 from sauti.features.spatial_lag import spatial_lag
 from sauti.features.storage import cube_path, load_cube, save_cube
 from sauti.features.surface import (
@@ -47,12 +48,14 @@ __all__ = [
     "feature_names",
     "load_cube",
     "load_or_build_cube",
+    "load_responses",
     "make_grid",
     "period_range",
     "periods_since",
     "provenance",
     "read_surface",
     "refresh_default_surface",
+    "response_summary",
     "risk_surface",
     "rolling_sum",
     "save_cube",
