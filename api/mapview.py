@@ -20,6 +20,7 @@ from sauti.api.mapcontent import MapPeriod
 from sauti.api.services import redaction
 from sauti.api.services.risk import served_level
 from sauti.api.services.source import DataSource
+from sauti.features.glossary import last_events_text
 
 from sauti.constants import LOCALITY_ID
 from sauti.errors import NotReadyError, SautiError
@@ -427,6 +428,7 @@ def _panels_html(source: DataSource, shown: MapPeriod | None, views: list[mapcon
         else [(f"{p:%Y-%m-%d}", shown.forecast_of(p)) for p in reversed(shown.periods)],  # as the title
         period_value=None if shown is None else f"{shown.period:%Y-%m-%d}",
         warnings=_warnings(source, through),
+        last_events=last_events_text(source.last_events()) if through["incidents"] else None,  # #20 item 11
         note=None if shown is None or shown.latest else _PAST_NOTE,
         priorities=mapcontent.priorities(views),
         rising=mapcontent.rising(source, shown),
@@ -457,11 +459,10 @@ def _title(shown: MapPeriod | None, through: dict) -> str:
 
 
 def _warnings(source: DataSource, through: dict) -> list[str]:
-    """The stale-data warning (one text with ``/health`` and ``sauti status``), or the lack of incidents."""
+    """The data warnings (one text each with ``/health`` and ``sauti status``), or the lack of incidents."""
     if through["incidents"] is None:
         return ["No incidents in the store: the forecast rests on alerts alone."]
-    warning = source.currency_warning()
-    return [warning] if warning else []
+    return source.data_warnings()  # stale incident data; a forecast target silent far longer than usual
 
 
 def map_ready(source: DataSource) -> None:
