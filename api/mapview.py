@@ -429,6 +429,7 @@ def _panels_html(source: DataSource, shown: MapPeriod | None, views: list[mapcon
         period_value=None if shown is None else f"{shown.period:%Y-%m-%d}",
         warnings=_warnings(source, through),
         last_events=last_events_text(source.last_events()) if through["incidents"] else None,  # #20 item 11
+        model=_served_model(source) if shown is not None else None,  # #20 item 12
         note=None if shown is None or shown.latest else _PAST_NOTE,
         priorities=mapcontent.priorities(views),
         rising=mapcontent.rising(source, shown),
@@ -439,6 +440,15 @@ def _panels_html(source: DataSource, shown: MapPeriod | None, views: list[mapcon
         no_score=mapcontent.NO_SCORE_COLOUR,
         heatmap=mapcontent.heatmap_legend(source),
     )
+
+
+def _served_model(source: DataSource) -> str | None:
+    """The model behind the scores shown, in plain words (a rule served by name says so)."""
+    from sauti.models import current_model
+    from sauti.models.catalog import model_label
+
+    record = current_model(source.workspace)
+    return None if record is None else model_label(str(record.get("estimator") or "sauti"))
 
 
 _PAST_NOTE = (

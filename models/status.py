@@ -36,6 +36,7 @@ def risk_status(
     (:func:`~sauti.ingest.currency.target_silence`).
     """
     from sauti.features import DEFAULT_SURFACE
+    from sauti.models.catalog import model_label
     from sauti.models.registry_store import current_model
     from sauti.models.score_history import scored_periods
 
@@ -58,6 +59,7 @@ def risk_status(
     if record is not None:
         out["model"] = {
             "name": str(record.get("estimator") or "sauti"),
+            "label": model_label(str(record.get("estimator") or "sauti")),
             "version": record["version"],
             "freq": record["freq"],
             "unit": record["unit"],

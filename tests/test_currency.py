@@ -192,7 +192,8 @@ def test_status_shows_model_period_heatmap_and_currency(sample_workspace):
     lines = dict(
         line.split(None, 1) for line in done.stdout.splitlines() if line and not line.startswith(" ")
     )
-    assert lines["model"].startswith("sauti, version m")
+    served = "the Sauti model (calibrated rules and a learned model, combined)"  # in words, not "sauti"
+    assert lines["model"].startswith(f"{served}, version m")
     assert "monthly" in lines["model"]
     assert "scored period  2022-12-01 (data to its end; forecast for January 2023)" in done.stdout
     assert "risk_surface.tif" in done.stdout

@@ -52,10 +52,13 @@ def version(source: DataSource) -> dict[str, Any]:
         scored_at = str(latest["scored_at"])
         period = f"{latest['period']:%Y-%m-%d}"
     from sauti.models import model_name
+    from sauti.models.catalog import model_label
 
+    name = model_name(source.workspace, model_version) if model_version else None
     return {
         "code_version": code_version(),
-        "model_name": model_name(source.workspace, model_version) if model_version else None,
+        "model_name": name,
+        "model_label": model_label(name) if name else None,
         "model_version": model_version,
         "data_snapshot": data_snapshot,
         "scored_at": scored_at,

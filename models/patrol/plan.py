@@ -112,6 +112,8 @@ class PatrolPlan:
     localities: gpd.GeoDataFrame | None = field(default=None, repr=False)
     period: str | None = None
     model_version: str | None = None
+    #: the served model in plain words (:func:`sauti.models.catalog.model_label`)
+    model: str | None = None
     forecast_period: dict[str, str] | None = None
     weighted: bool = False
     warnings: list[str] = field(default_factory=list)
@@ -144,6 +146,7 @@ class PatrolPlan:
             "period": self.period,
             "forecast_period": self.forecast_period,
             "model_version": self.model_version,
+            "model": self.model,
             "headline": self.headline,
             "expected_localities_covered": _num(expected_covered),
             "expected_localities_total": _num(expected_total),
@@ -830,6 +833,12 @@ def plan_from_workspace(
         from sauti.features.periods import forecast_window
 
         plan.forecast_period = forecast_window(plan.period, record["freq"], record.get("horizon") or 1)
+    if plan.model_version is not None:  # the served model in plain words (#20 item 12)
+        from sauti.models.catalog import model_label
+        from sauti.models.registry_store import model_name
+
+        name = model_name(workspace, plan.model_version)
+        plan.model = model_label(name) if name else None
     caveat = weight.attrs.get("caveat") if isinstance(weight, pd.Series) else None
     if caveat:
         plan.warnings.append(caveat)

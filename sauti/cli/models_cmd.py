@@ -220,9 +220,11 @@ def train_cmd(
     if as_json:
         typer.echo(json.dumps(summary, default=str))
         return
+    from sauti.models.catalog import model_label
+
     t = summary["training"]
     typer.echo(
-        f"model {summary['version']} ({summary['estimator']}), data {summary['data_snapshot']}: "
+        f"model {summary['version']} ({model_label(summary['estimator'])}), data {summary['data_snapshot']}: "
         f"{t['rows']} rows, {t['positives']} positives, {t['first_period']} to {t['last_period']}; "
         f"alerts: {t.get('alerts', {}).get('reason', 'n/a')}"
     )
@@ -274,9 +276,11 @@ def _echo_scores(ws, frame, record: dict, top: int) -> None:
         return
     names = locality_names(ws, record["unit"])
     first = frame.iloc[0]
+    from sauti.models.catalog import model_label
+
     typer.echo(
         f"risk of at least one intercommunal incident in the period after {first['period']:%B %Y}; "
-        f"model {record['estimator']}, version {first['model_version']}"
+        f"served model: {model_label(record['estimator'])}, version {first['model_version']}"
     )
     typer.echo(f"{'rank':>4}  {'locality':<24}{'risk':>7}{'change':>11}  main driver")
     for row in frame.head(top).itertuples():

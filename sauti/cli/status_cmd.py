@@ -46,7 +46,7 @@ def _echo_risk(risk: dict) -> None:
         typer.echo("model          none (run `sauti train`)")
     else:
         where = f"{model['unit']}, {'monthly' if model['freq'] == 'M' else 'weekly'}"
-        typer.echo(f"model          {model['name']}, version {model['version']} ({where})")
+        typer.echo(f"model          {model['label']}, version {model['version']} ({where})")
     scored = risk["scored_period"]
     if scored is None:
         typer.echo("scored period  none (run `sauti score`)")
