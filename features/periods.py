@@ -8,9 +8,18 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:  # pragma: no cover
+    from datetime import date
+
+    from numpy.typing import ArrayLike
+
+    #: what the period functions take as a date: text, a date or datetime (Timestamp too), a numpy date
+    DateLike = str | date | np.datetime64
 
 FREQS = {"M": "month (starting on the 1st)", "W": "ISO week (starting on Monday)"}
 
@@ -24,7 +33,7 @@ def check_freq(freq: str) -> str:
     return norm
 
 
-def to_days(dates, timezone: str | None = None) -> np.ndarray:
+def to_days(dates: ArrayLike, timezone: str | None = None) -> np.ndarray:
     """Calendar dates (``datetime64[D]``) of date-likes; naive values are taken as they are.
 
     Time-zone-aware values (alert reception times) are first converted to ``timezone`` (the
@@ -50,7 +59,7 @@ def period_start(days: np.ndarray, freq: str) -> np.ndarray:
     return (ordinal - (ordinal + 3) % 7).astype("datetime64[D]")
 
 
-def period_range(first, last, freq: str) -> pd.DatetimeIndex:
+def period_range(first: DateLike, last: DateLike, freq: str) -> pd.DatetimeIndex:
     """Every period start from the period of ``first`` to that of ``last``, without gaps."""
     freq = check_freq(freq)
     start = period_start(to_days([first]), freq)[0]
@@ -91,7 +100,7 @@ def period_midpoint(periods: pd.DatetimeIndex, freq: str) -> pd.DatetimeIndex:
     return periods + (ends - periods + pd.Timedelta(days=1)) / 2
 
 
-def forecast_window(period, freq: str, horizon: int = 1) -> dict[str, str]:
+def forecast_window(period: DateLike, freq: str, horizon: int = 1) -> dict[str, str]:
     """The periods a score made at ``period`` forecasts (``t+1 … t+horizon``), in words and dates.
 
     Scores are stored under the last period of data they saw; planners need the period they are
@@ -136,7 +145,7 @@ _DATE_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}")
 _WEEK_TEXT = re.compile(r"\d{4}-W\d{2}(-[1-7])?")
 
 
-def parse_period(value, freq: str) -> pd.Timestamp:
+def parse_period(value: str | date | pd.Timestamp, freq: str) -> pd.Timestamp:
     """The first day of the period of ``freq`` that ``value`` names (a backtest origin, say).
 
     Monthly: ``YYYY-MM`` (a ``YYYY-MM-DD`` date names its month). Weekly: an ISO date (its week)

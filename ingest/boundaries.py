@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import shapely
+from sauti.ingest.bookkeeping import IngestReport, raw_json
 from sauti.ingest.boundary_schemas import (
     SchemaChoice,
     has_id_column,
@@ -26,7 +27,6 @@ from sauti.ingest.boundary_schemas import (
     schema_titles,
 )
 from sauti.ingest.errors import IngestError
-from sauti.ingest.report import IngestReport, raw_json
 from sauti.ingest.runs import ProgressCallback, ingest_run
 from sauti.ingest.validate import RowChecker, blank
 
@@ -46,7 +46,11 @@ def level_number(level: str) -> int:
 
 
 def choose_columns(
-    frame: pd.DataFrame, level: str, id_field: str | None = None, name_field: str | None = None, path=None
+    frame: pd.DataFrame,
+    level: str,
+    id_field: str | None = None,
+    name_field: str | None = None,
+    path: str | Path | None = None,
 ) -> SchemaChoice:
     """The schema of a boundary file and the columns to read at ``level`` (see boundary_schemas.yaml)."""
     geometry = frame.geometry.name if isinstance(frame, gpd.GeoDataFrame) else None

@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from sauti.constants import TARGET_CATEGORY
 from sauti.errors import SautiError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sauti.store import Workspace
 
 SOURCES = ("incidents", "alerts")
 #: incident data older than this many days gets a warning (the setting's default)
@@ -79,7 +83,7 @@ def latest_date(values: pd.Series) -> date | None:
     return None if pd.isna(latest) else latest.date()
 
 
-def data_through(workspace) -> dict[str, str | None]:
+def data_through(workspace: Workspace) -> dict[str, str | None]:
     """``{"incidents": "YYYY-MM-DD", "alerts": "YYYY-MM-DD"}``: the date each source covers.
 
     Incidents: the latest recorded coverage of any incident ingest (declared or the latest event
@@ -138,7 +142,7 @@ USUAL_GAP_QUANTILE = 0.95
 MIN_GAPS = 10
 
 
-def last_events(workspace) -> dict[str, str]:
+def last_events(workspace: Workspace) -> dict[str, str]:
     """``{category: "YYYY-MM-DD"}``: the date of the latest stored incident of each category.
 
     The forecast target (:data:`~sauti.constants.TARGET_CATEGORY`) comes first, then the others
@@ -155,7 +159,7 @@ def last_events(workspace) -> dict[str, str]:
     return dict(target + others)
 
 
-def target_silence(workspace, through: dict[str, str | None] | None = None) -> dict | None:
+def target_silence(workspace: Workspace, through: dict[str, str | None] | None = None) -> dict | None:
     """How long the forecast target has been silent, against its usual gaps between events.
 
     ``silent_days`` runs from the latest target-category incident to the date the incident data

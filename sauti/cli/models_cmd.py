@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from sauti.constants import LOCALITY_ID
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from sauti.store import Workspace
 
 
 def register(app: typer.Typer) -> None:
@@ -57,14 +63,16 @@ def _freq(value: str) -> str:
         raise typer.BadParameter(str(exc), param_hint="--freq") from None
 
 
-def pd_periods(start: str, end: str, freq: str):
-    """The periods from ``start`` to ``end`` (for the progress bar's total)."""
+def pd_periods(start: str, end: str, freq: str) -> pd.DatetimeIndex:
+    """The periods from ``start`` to ``end`` (for the progress bar's total; empty when reversed)."""
+    import pandas as pd
+
     from sauti.features.periods import period_range
 
     try:
         return period_range(start, end, freq)
     except ValueError:
-        return []  # the backtest names the problem
+        return pd.DatetimeIndex([])  # the backtest names the problem
 
 
 def backtest(
@@ -118,7 +126,7 @@ def backtest(
     _warn_if_empty(workspace, options)
     with progress_bar(f"backtest h={horizon}", n) as advance:
         if bases is not None:
-            from sauti.pipeline import backtest_with_patrols
+            from sauti.cli.pipeline import backtest_with_patrols
 
             metrics = backtest_with_patrols(
                 workspace,
@@ -139,7 +147,7 @@ def backtest(
     _print_metrics(metrics, out)
 
 
-def _warn_if_empty(workspace, options: dict) -> None:
+def _warn_if_empty(workspace: Workspace, options: dict) -> None:
     """Say at the start when the backtest's window holds no observed incident (metrics undefined)."""
     from sauti.models.backtest import load_or_build_cube, window_positives
 
@@ -200,7 +208,7 @@ def train_cmd(
     """Fit a model on all labelled data and save it (skops) as the current model."""
     from sauti.cli import current_workspace
     from sauti.models import train
-    from sauti.models.scoring import model_summary
+    from sauti.models.stored_scores import model_summary
     from sauti.progress import progress_bar
 
     with progress_bar("train", 3) as advance:
@@ -267,7 +275,7 @@ def score_cmd(
     _echo_scores(ws, frame, record, top)
 
 
-def _echo_scores(ws, frame, record: dict, top: int) -> None:
+def _echo_scores(ws: Workspace, frame, record: dict, top: int) -> None:
     """The scores for a person: names, risk in %, change in percentage points, drivers in words."""
     from sauti.features.glossary import percent, points
 
@@ -290,7 +298,7 @@ def _echo_scores(ws, frame, record: dict, top: int) -> None:
         typer.echo(f"{row.rank:>4}  {name:<24}{risk:>7}{change:>11}  {driver}")
 
 
-def locality_names(ws, unit: str) -> dict[str, str]:
+def locality_names(ws: Workspace, unit: str) -> dict[str, str]:
     """``locality_id -> name`` of the unit set (tables show names, not codes)."""
     from sauti.features.units import unit_localities
 
