@@ -279,13 +279,15 @@ class DataSource:
         """``{category: date}`` of the latest incident of each category (the target first)."""
         from sauti.ingest.currency import last_events
 
-        return self.cached("last_events", lambda: last_events(self.workspace))
+        return self.cached_incidents("last_events", lambda: last_events(self.workspace))
 
     def target_silence(self) -> dict | None:
         """How long the forecast target has been silent against its usual gaps (with a warning)."""
         from sauti.ingest.currency import target_silence
 
-        return self.cached("target_silence", lambda: target_silence(self.workspace, self.data_through()))
+        return self.cached_incidents(  # both dates move only when an incident ingest finishes
+            "target_silence", lambda: target_silence(self.workspace, self.data_through())
+        )
 
     def data_warnings(self) -> list[str]:
         """What a person must know about the data: incidents older than the setting, a silent target."""
