@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import uuid
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -48,11 +49,12 @@ from sauti.constants import (
     LOCALITY_ID,
 )
 from sauti.privacy import (
+    GLUED_NAME_MIN_CHARS,
     PHONE_MIN_DIGITS,
     find_phone_numbers,
     fold,
     fold_word,
-    may_hold_phone_number,
+    may_hold_identifier,
     reporter_ref,
     scrub_text,
 )
@@ -115,10 +117,16 @@ def token_ref(token: str, secret: bytes) -> str:
 
 
 def _may_hold(value: str, ident_words: set[str]) -> bool:
-    """Cheap test: could :func:`scrub_text` change ``value`` (7+ digits, or a word of the reporter)?"""
-    if may_hold_phone_number(value):
+    """Cheap test: could :func:`scrub_text` change ``value`` (a phone number, an e-mail, an ID number,
+    or a word of the reporter, alone or glued to other text)?"""
+    if may_hold_identifier(value):
         return True
-    return bool(ident_words) and any(fold_word(w) in ident_words for w in _ANY_WORD_RE.findall(value))
+    if not ident_words:
+        return False
+    if any(fold_word(w) in ident_words for w in _ANY_WORD_RE.findall(value)):
+        return True
+    long_words = [w for w in ident_words if len(w) >= GLUED_NAME_MIN_CHARS]
+    return bool(long_words) and any(w in fold(value) for w in long_words)
 
 
 def _own_phone_as_id(alert_id: str, phone: str, secret: bytes) -> str:
@@ -126,19 +134,75 @@ def _own_phone_as_id(alert_id: str, phone: str, secret: bytes) -> str:
     stable a key and reveals nothing.
 
     An id holds a phone number when it contains the reporter's own number (its last 7 digits), or
-    when it is written as one — only digits, separators and ``+``, with at least one non-digit, and
-    7+ digits that :func:`~sauti.privacy.find_phone_numbers` reads as a number (``+236 75 12 34 98``,
-    ``75-12-34-98``; a gateway's ``99120001`` or a dated ``2021-03-04-0001`` stay as written).
+    anyone's (:func:`_holds_phone_number`): ``+236 75 12 34 98``, ``sms-23672114465``,
+    ``0023672114466``, ``tel:+23672114467``. A gateway's counter ``99120001``, a dated
+    ``2021-03-04-0001``, a 16-digit KoboToolbox id and a uuid stay as written.
     """
     digits = "".join(_DIGIT_RE.findall(phone))
     held = "".join(_DIGIT_RE.findall(alert_id))
     own = len(digits) >= PHONE_MIN_DIGITS and digits[-PHONE_MIN_DIGITS:] in held
-    if not own and not _written_as_phone_number(alert_id):
+    if not own and not _holds_phone_number(alert_id):
         return alert_id
     return "id_" + hmac.new(secret, ("id:" + alert_id).encode("utf-8"), hashlib.sha256).hexdigest()[:24]
 
 
+_ID_PHONE_LABEL_RE = re.compile(
+    r"(?<![^\W\d_])(?:tel|t[eé]l[eé]phone|phone|mobile|portable|msisdn|whatsapp|gsm|cell|sender|from)(?![^\W\d_])",
+    re.IGNORECASE,
+)
+_ID_PLUS_RUN_RE = re.compile(r"\+\s*\d(?:[\s.\-/()]{0,2}\d)*")
+_ID_DIGIT_RUN_RE = re.compile(r"\d+")
+E164_MAX_DIGITS = 15
+"""No international number is longer (ITU-T E.164): a 16-digit id is a counter."""
+
+
+def _holds_phone_number(alert_id: str) -> bool:
+    """Does an id carry someone's phone number (not only the reporter's)?
+
+    Yes when it is written as one (:func:`_written_as_phone_number`), when it holds ``+`` and 7+
+    digits, when a label says so (``tel``, ``phone``, ``msisdn`` …) next to 7+ digits, or when a
+    run of its digits is a valid international number (``phonenumbers``) after ``00`` or on its own
+    with 10 to 15 digits (a country code and a national number: ``sms-23672114465``).
+    """
+    text = alert_id.strip()
+    if _is_uuid(text):
+        return False
+    if _written_as_phone_number(text):
+        return True
+    if any(len(_DIGIT_RE.findall(m.group())) >= PHONE_MIN_DIGITS for m in _ID_PLUS_RUN_RE.finditer(text)):
+        return True
+    runs = [m.group() for m in _ID_DIGIT_RUN_RE.finditer(text)]
+    if _ID_PHONE_LABEL_RE.search(text) and any(len(r) >= PHONE_MIN_DIGITS for r in runs):
+        return True
+    for run in runs:
+        number = run[2:] if run.startswith("00") else run
+        if 10 <= len(number) <= E164_MAX_DIGITS and _valid_international_number(number):
+            return True
+    return False
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text.removeprefix("uuid:"))
+    except ValueError:
+        return False
+    return True
+
+
+@lru_cache(maxsize=10_000)
+def _valid_international_number(digits: str) -> bool:
+    """``digits`` (country code first) is a valid number of some country's numbering plan."""
+    import phonenumbers  # lazy: only ids with a long run of digits need it
+
+    try:
+        return phonenumbers.is_valid_number(phonenumbers.parse("+" + digits, None))
+    except phonenumbers.NumberParseException:
+        return False
+
+
 def _written_as_phone_number(value: str) -> bool:
+    """Only digits, separators and ``+``, with a non-digit, and 7+ digits that
+    :func:`~sauti.privacy.find_phone_numbers` reads as a number (``75-12-34-98``)."""
     text = value.strip()
     if not _PHONE_SHAPED_RE.fullmatch(text) or text.isdigit():
         return False
@@ -277,7 +341,7 @@ def _pseudonymise(canon: pd.DataFrame, parsed: _Parsed, ragged: np.ndarray, ctx:
     """Reporter identifiers → ``reporter_ref``; free text scrubbed of them and of phone numbers.
 
     The identifiers never leave this function. Keys (:data:`KEY_FIELDS`) are kept as written,
-    except an id that holds the reporter's own number (keyed). Parsed values replace their text.
+    except an id that holds a phone number (keyed). Parsed values replace their text.
     """
     ids_phone = canon["reporter_phone"].tolist()
     ids_name = canon["reporter_name"].tolist()

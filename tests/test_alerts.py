@@ -616,6 +616,28 @@ def test_an_alert_id_holding_the_reporters_own_number_is_keyed(ws: Workspace, tm
         ("99120001", False),  # a gateway's numeric id
         ("2021-03-04-0001", False),  # a dated id
         ("a1b2c3d4-1234-5678-9abc-def012345678", False),  # a KoboToolbox uuid
+        ("sms-23672114465", True),  # a number in E.164 digits behind a prefix
+        ("0023672114466", True),  # the 00 international prefix
+        ("tel:+23672114467", True),
+        ("msisdn-72114468", True),  # a label and a local number
+        ("sms-99120001", False),  # a gateway counter behind a prefix
+        ("2021030400001", False),  # 13 digits that are no country's number
+        ("1234567890123456", False),  # a 16-digit KoboToolbox id: longer than any E.164 number
+    ],
+    ids=[
+        "intl-spaced",
+        "parentheses-dots",
+        "local-dashes",
+        "gateway-counter",
+        "dated",
+        "uuid",
+        "prefix-e164",
+        "00-prefix",
+        "tel-plus",
+        "label-local",
+        "prefixed-counter",
+        "long-counter",
+        "kobo-16-digits",
     ],
 )
 def test_an_alert_id_written_as_a_phone_number_is_keyed(ws: Workspace, given: str, keyed: bool) -> None:
