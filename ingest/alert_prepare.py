@@ -200,6 +200,12 @@ def _valid_international_number(digits: str) -> bool:
         return False
 
 
+def stored_alert_id(alert_id: str, secret: bytes) -> str:
+    """The key an alert given with ``alert_id`` is stored under: as written, or keyed if it holds a
+    phone number (:func:`_own_phone_as_id` without a reporter's number)."""
+    return _own_phone_as_id(alert_id, "", secret)
+
+
 def _written_as_phone_number(value: str) -> bool:
     """Only digits, separators and ``+``, with a non-digit, and 7+ digits that
     :func:`~sauti.privacy.find_phone_numbers` reads as a number (``75-12-34-98``)."""

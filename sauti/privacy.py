@@ -346,3 +346,21 @@ def scrub_text(text: str | None, identifiers: Iterable[str | None] = ()) -> str 
         pattern = re.compile("|".join(alternatives))
         text = _replace(text, [m.span() for m in pattern.finditer(fold(text))], REDACTED_NAME)
     return scrub_identifiers(text)
+
+
+SHOWN_CHARS = 40
+"""Longest piece of an input (a header cell, a layer name) a message quotes."""
+
+
+def shown(value: object, limit: int = SHOWN_CHARS) -> str:
+    """``value`` as a message may quote it: identifiers scrubbed, what does not print shown as ``?``, cut.
+
+    For header cells and other names read from a file: a message never repeats raw input (a phone
+    number in a header, binary garbage).
+
+    >>> shown("+236 72 11 44 95\\x00\\ufffd")
+    '[phone]??'
+    """
+    text = scrub_identifiers(unicodedata.normalize("NFC", str(value)))
+    text = "".join(ch if ch.isprintable() and ch != "\ufffd" else "?" for ch in text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
