@@ -51,6 +51,7 @@ from sauti.constants import (
 from sauti.privacy import (
     GLUED_NAME_MIN_CHARS,
     PHONE_MIN_DIGITS,
+    find_emails,
     find_phone_numbers,
     fold,
     fold_word,
@@ -130,24 +131,24 @@ def _may_hold(value: str, ident_words: set[str]) -> bool:
 
 
 def _own_phone_as_id(alert_id: str, phone: str, secret: bytes) -> str:
-    """``alert_id`` as given, unless it holds a phone number: then its keyed pseudonym, which is as
-    stable a key and reveals nothing.
+    """``alert_id`` as given, unless it holds a phone number or an e-mail: then its keyed pseudonym,
+    which is as stable a key and reveals nothing.
 
     An id holds a phone number when it contains the reporter's own number (its last 7 digits), or
-    anyone's (:func:`_holds_phone_number`): ``+236 75 12 34 98``, ``sms-23672114465``,
+    anyone's (:func:`_holds_contact`): ``+236 75 12 34 98``, ``sms-23672114465``,
     ``0023672114466``, ``tel:+23672114467``. A gateway's counter ``99120001``, a dated
     ``2021-03-04-0001``, a 16-digit KoboToolbox id and a uuid stay as written.
     """
     digits = "".join(_DIGIT_RE.findall(phone))
     held = "".join(_DIGIT_RE.findall(alert_id))
     own = len(digits) >= PHONE_MIN_DIGITS and digits[-PHONE_MIN_DIGITS:] in held
-    if not own and not _holds_phone_number(alert_id):
+    if not own and not _holds_contact(alert_id):
         return alert_id
     return "id_" + hmac.new(secret, ("id:" + alert_id).encode("utf-8"), hashlib.sha256).hexdigest()[:24]
 
 
 _ID_PHONE_LABEL_RE = re.compile(
-    r"(?<![^\W\d_])(?:tel|t[eé]l[eé]phone|phone|mobile|portable|msisdn|whatsapp|gsm|cell|sender|from)(?![^\W\d_])",
+    r"(?<![^\W\d_])(?:tel|t[eé]l[eé]phone|phone|mobile|portable|msisdn|whatsapp|gsm|sender|from)(?![^\W\d_])",
     re.IGNORECASE,
 )
 _ID_PLUS_RUN_RE = re.compile(r"\+\s*\d(?:[\s.\-/()]{0,2}\d)*")
@@ -156,10 +157,11 @@ E164_MAX_DIGITS = 15
 """No international number is longer (ITU-T E.164): a 16-digit id is a counter."""
 
 
-def _holds_phone_number(alert_id: str) -> bool:
-    """Does an id carry someone's phone number (not only the reporter's)?
+def _holds_contact(alert_id: str) -> bool:
+    """Does an id carry someone's phone number (not only the reporter's) or e-mail address?
 
-    Yes when it is written as one (:func:`_written_as_phone_number`), when it holds ``+`` and 7+
+    Yes for an e-mail (:func:`~sauti.privacy.find_emails`), and for a phone number when it is
+    written as one (:func:`_written_as_phone_number`), when it holds ``+`` and 7+
     digits, when a label says so (``tel``, ``phone``, ``msisdn`` …) next to 7+ digits, or when a
     run of its digits is a valid international number (``phonenumbers``) after ``00`` or on its own
     with 10 to 15 digits (a country code and a national number: ``sms-23672114465``).
@@ -167,7 +169,7 @@ def _holds_phone_number(alert_id: str) -> bool:
     text = alert_id.strip()
     if _is_uuid(text):
         return False
-    if _written_as_phone_number(text):
+    if _written_as_phone_number(text) or find_emails(text):
         return True
     if any(len(_DIGIT_RE.findall(m.group())) >= PHONE_MIN_DIGITS for m in _ID_PLUS_RUN_RE.finditer(text)):
         return True
