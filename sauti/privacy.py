@@ -87,12 +87,14 @@ PHONE_MIN_DIGITS = 7
 _DAY, _MONTH, _YEAR = r"(?:0?[1-9]|[12]\d|3[01])", r"(?:0?[1-9]|1[0-2])", r"(?:19|20)\d\d"
 # what a run may hold that is not a phone number, cut out before counting digits: calendar dates
 # (same separator twice: 2022-01-15, 15/01/2022, 15.01.2022, 01/15/2022), clock times not part of
-# a longer colon chain (14:30, 14:30:05; 72:11:44:30 is not a time) and a pair of decimal
-# coordinates with 3+ decimals (6.4833,20.6667 or 6,4833 20,6667)
+# a longer colon chain (14:30, 14:30:05; 72:11:44:30 is not a time), a pair of decimal
+# coordinates with 3+ decimals (6.4833,20.6667 or 6,4833 20,6667) and a count below a million
+# with a comma (60,000 in "40-60,000"; 1,500,000 is taken for a number, as 1 500 000 is)
 _NOT_PHONE_RE = re.compile(
     rf"(?<!\d)(?:{_YEAR}([-/.]){_MONTH}\1{_DAY}|{_DAY}([-/.]){_MONTH}\2{_YEAR}|{_MONTH}/{_DAY}/{_YEAR})(?!\d)"
     r"|(?<![\d:])(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d)?(?!:?\d)"
     r"|(?<![\d.,])-?\d{1,3}([.,])\d{3,}(?:[,;/]\s*|\s+)-?\d{1,3}\3\d{3,}(?![.,]?\d)"
+    r"|(?<![\d,])\d{1,3},\d{3}(?![,\d])"
 )
 # pieces of a range or list that is not a phone number: a year (2019-2022, 2019,2020,2021) or a
 # count with one thousands group (1 500-2 000 displaced)

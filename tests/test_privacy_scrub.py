@@ -183,6 +183,8 @@ KEPT_WITH_WIDER_SEPARATORS = {
     "number-words-and-year": "le quinze sept 2022 à 10 30",
     "words-only-count": "vingt-deux hommes armés, sept femmes",
     "ratio": "score 3:1 hier",
+    "count-comma-range": "a ransom of between 40-60,000 USD",
+    "count-comma-thousands": "1,500-2,000 displaced, 12,500 in the camp",
 }
 
 
