@@ -118,7 +118,7 @@ _LETTER_BEFORE, _LETTER_AFTER = r"(?<![^\W\d_])", r"(?![^\W\d_])"
 _NUMBER_WORD = (
     _LETTER_BEFORE + "(?:" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True)) + ")" + _LETTER_AFTER
 )
-_NUMBER_WORD_RE = re.compile(_NUMBER_WORD, re.IGNORECASE)
+_WORDS_RE = re.compile(r"[^\W\d_]+")
 _MIXED_TOKEN = rf"(?:\d+|{_NUMBER_WORD})"
 _MIXED_RE = re.compile(rf"{_MIXED_TOKEN}(?:{_GAP}{_MIXED_TOKEN})*", re.IGNORECASE)
 _MIXED_PART_RE = re.compile(rf"\d+|{_NUMBER_WORD}", re.IGNORECASE)
@@ -176,7 +176,7 @@ def find_phone_numbers(text: str) -> list[tuple[int, int]]:
             first = _EDGE_RE.search(segment)
             last = max(m.end() for m in _DIGIT_RE.finditer(segment))
             spans.append((start + a + first.start(), start + a + last))
-    if _NUMBER_WORD_RE.search(text):
+    if _has_word(text, _NUMBER_WORDS):
         spans = _merge(spans + _mixed_numbers(text))
     return spans
 
@@ -201,6 +201,11 @@ def _mixed_numbers(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+def _has_word(text: str, words: frozenset[str]) -> bool:
+    """Is any word of ``text`` (lower case) one of ``words``? A quick look before a slower regex."""
+    return not words.isdisjoint(_WORDS_RE.findall(text.lower()))
+
+
 def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     out: list[tuple[int, int]] = []
     for start, end in sorted(spans):
@@ -217,7 +222,7 @@ def may_hold_phone_number(text: str) -> bool:
     7+ digits, or a digit and a number word (``sept deux 72 11 quarante-quatre 35``).
     """
     count = _digits(text)
-    return count >= PHONE_MIN_DIGITS or (count > 0 and _NUMBER_WORD_RE.search(text) is not None)
+    return count >= PHONE_MIN_DIGITS or (count > 0 and _has_word(text, _NUMBER_WORDS))
 
 
 def _replace(text: str, spans: list[tuple[int, int]], placeholder: str) -> str:
@@ -256,16 +261,27 @@ _ID_PUNCT = r"[\s:#=°º\-\u2010-\u2015]*"
 _ID_FILLER = rf"{_ID_PUNCT}(?:(?:n[°º]|(?:number|num[eé]ro|num|no|nr)(?![^\W_]))\.?{_ID_PUNCT})?"
 _ID_VALUE = r"[^\W_](?:[^\W_]|[-/.](?=[^\W_]))*(?:[ \u00a0]\d+)*"
 _ID_RE = re.compile(rf"(?<![^\W_])(?:{_ID_LABEL})(?![^\W_]){_ID_FILLER}({_ID_VALUE})", re.IGNORECASE)
-_ID_HINT_RE = re.compile(rf"(?<![^\W_])(?:{_ID_LABEL})(?![^\W_])", re.IGNORECASE)
+_ID_LABEL_WORDS = frozenset(
+    {"cni", "id", "passeport", "passeports", "passport", "passports", "identite", "identité"}
+    | {"identity", "identification", "nin", "nni", "conduire", "licence", "license"}
+    | {"sejour", "séjour", "electeur", "électeur"}
+)
+"""A word of every label :data:`_ID_LABEL` reads (C.N.I. aside): the cheap test looks for one."""
 ID_MIN_CHARS = 4
 """A labelled value shorter than this (letters and digits) is not an identity-document number."""
 
 
 def find_emails(text: str) -> list[tuple[int, int]]:
     """Spans of e-mail addresses (``secours.bambari@gmail.com``, ``x (at) y (dot) org``)."""
-    if not _EMAIL_HINT_RE.search(text):
+    if not _may_hold_email(text):
         return []
     return [m.span() for m in _EMAIL_RE.finditer(text)]
+
+
+def _may_hold_email(text: str) -> bool:
+    if "@" in text or "\uff20" in text:
+        return True
+    return ("(" in text or "[" in text or "{" in text) and _EMAIL_HINT_RE.search(text) is not None
 
 
 def find_id_numbers(text: str) -> list[tuple[int, int]]:
@@ -281,6 +297,8 @@ def find_id_numbers(text: str) -> list[tuple[int, int]]:
     >>> [text[a:b] for a, b in find_id_numbers(text)]
     ['CF-1987-0045871', 'AB0457']
     """
+    if not _may_hold_id_number(text):
+        return []
     spans = []
     for m in _ID_RE.finditer(text):
         value = m.group(1)
@@ -290,12 +308,27 @@ def find_id_numbers(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+def _may_hold_id_number(text: str) -> bool:
+    if _digits(text) == 0:
+        return False
+    lowered = text.lower()
+    return _has_word(lowered, _ID_LABEL_WORDS) or "c.n.i" in lowered or "c n i" in lowered
+
+
 def may_hold_identifier(text: str) -> bool:
     """Cheap test: could :func:`scrub_text` find a phone number, an e-mail or an ID number in ``text``?"""
+    count = _digits(text)
+    if count >= PHONE_MIN_DIGITS or _may_hold_email(text):
+        return True
+    if count == 0:
+        return False
+    lowered = text.lower()
+    words = _WORDS_RE.findall(lowered)
     return (
-        may_hold_phone_number(text)
-        or _EMAIL_HINT_RE.search(text) is not None
-        or (_digits(text) > 0 and _ID_HINT_RE.search(text) is not None)
+        not _NUMBER_WORDS.isdisjoint(words)
+        or not _ID_LABEL_WORDS.isdisjoint(words)
+        or "c.n.i" in lowered
+        or "c n i" in lowered
     )
 
 

@@ -124,10 +124,11 @@ def _may_hold(value: str, ident_words: set[str]) -> bool:
         return True
     if not ident_words:
         return False
-    if any(fold_word(w) in ident_words for w in _ANY_WORD_RE.findall(value)):
+    words = [fold_word(w) for w in _ANY_WORD_RE.findall(value)]
+    if any(w in ident_words for w in words):
         return True
-    long_words = [w for w in ident_words if len(w) >= GLUED_NAME_MIN_CHARS]
-    return bool(long_words) and any(w in fold(value) for w in long_words)
+    long_tokens = [t for t in ident_words if len(t) >= GLUED_NAME_MIN_CHARS]
+    return any(t in w for t in long_tokens for w in words if len(w) > len(t))
 
 
 def _own_phone_as_id(alert_id: str, phone: str, secret: bytes) -> str:
