@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-import uuid
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -29,6 +28,7 @@ from sauti.ingest.alerts.fields import (
     normalize_category,
     parse_received_at,
 )
+from sauti.ingest.alerts.ids import stored_alert_id
 from sauti.ingest.bookkeeping import alert_reject_view
 from sauti.ingest.gazetteer import Gazetteer, PlaceMatch
 from sauti.ingest.tabular import (
@@ -50,9 +50,6 @@ from sauti.constants import (
 )
 from sauti.privacy import (
     GLUED_NAME_MIN_CHARS,
-    PHONE_MIN_DIGITS,
-    find_emails,
-    find_phone_numbers,
     fold,
     fold_word,
     may_hold_identifier,
@@ -102,8 +99,6 @@ class PreparedAlerts:
 # --- reporter names seen before: keyed token fingerprints ---------------------------------------------
 _WORD_RE = re.compile(r"[^\W\d_]{3,}")
 _ANY_WORD_RE = re.compile(r"[^\W\d_]+")
-_DIGIT_RE = re.compile(r"\d")
-_PHONE_SHAPED_RE = re.compile(r"[\d\s.\-/()+_\u00a0\u2010-\u2015]+")
 
 
 def name_tokens(name: str) -> set[str]:
@@ -129,93 +124,6 @@ def _may_hold(value: str, ident_words: set[str]) -> bool:
         return True
     long_tokens = [t for t in ident_words if len(t) >= GLUED_NAME_MIN_CHARS]
     return any(t in w for t in long_tokens for w in words if len(w) > len(t))
-
-
-def _own_phone_as_id(alert_id: str, phone: str, secret: bytes) -> str:
-    """``alert_id`` as given, unless it holds a phone number or an e-mail: then its keyed pseudonym,
-    which is as stable a key and reveals nothing.
-
-    An id holds a phone number when it contains the reporter's own number (its last 7 digits), or
-    anyone's (:func:`_holds_contact`): ``+236 75 12 34 98``, ``sms-23672114465``,
-    ``0023672114466``, ``tel:+23672114467``. A gateway's counter ``99120001``, a dated
-    ``2021-03-04-0001``, a 16-digit KoboToolbox id and a uuid stay as written.
-    """
-    digits = "".join(_DIGIT_RE.findall(phone))
-    held = "".join(_DIGIT_RE.findall(alert_id))
-    own = len(digits) >= PHONE_MIN_DIGITS and digits[-PHONE_MIN_DIGITS:] in held
-    if not own and not _holds_contact(alert_id):
-        return alert_id
-    return "id_" + hmac.new(secret, ("id:" + alert_id).encode("utf-8"), hashlib.sha256).hexdigest()[:24]
-
-
-_ID_PHONE_LABEL_RE = re.compile(
-    r"(?<![^\W\d_])(?:tel|t[eé]l[eé]phone|phone|mobile|portable|msisdn|whatsapp|gsm|sender|from)(?![^\W\d_])",
-    re.IGNORECASE,
-)
-_ID_PLUS_RUN_RE = re.compile(r"\+\s*\d(?:[\s.\-/()]{0,2}\d)*")
-_ID_DIGIT_RUN_RE = re.compile(r"\d+")
-E164_MAX_DIGITS = 15
-"""No international number is longer (ITU-T E.164): a 16-digit id is a counter."""
-
-
-def _holds_contact(alert_id: str) -> bool:
-    """Does an id carry someone's phone number (not only the reporter's) or e-mail address?
-
-    Yes for an e-mail (:func:`~sauti.privacy.find_emails`), and for a phone number when it is
-    written as one (:func:`_written_as_phone_number`), when it holds ``+`` and 7+
-    digits, when a label says so (``tel``, ``phone``, ``msisdn`` …) next to 7+ digits, or when a
-    run of its digits is a valid international number (``phonenumbers``) after ``00`` or on its own
-    with 10 to 15 digits (a country code and a national number: ``sms-23672114465``).
-    """
-    text = alert_id.strip()
-    if _is_uuid(text):
-        return False
-    if _written_as_phone_number(text) or find_emails(text):
-        return True
-    if any(len(_DIGIT_RE.findall(m.group())) >= PHONE_MIN_DIGITS for m in _ID_PLUS_RUN_RE.finditer(text)):
-        return True
-    runs = [m.group() for m in _ID_DIGIT_RUN_RE.finditer(text)]
-    if _ID_PHONE_LABEL_RE.search(text) and any(len(r) >= PHONE_MIN_DIGITS for r in runs):
-        return True
-    for run in runs:
-        number = run[2:] if run.startswith("00") else run
-        if 10 <= len(number) <= E164_MAX_DIGITS and _valid_international_number(number):
-            return True
-    return False
-
-
-def _is_uuid(text: str) -> bool:
-    try:
-        uuid.UUID(text.removeprefix("uuid:"))
-    except ValueError:
-        return False
-    return True
-
-
-@lru_cache(maxsize=10_000)
-def _valid_international_number(digits: str) -> bool:
-    """``digits`` (country code first) is a valid number of some country's numbering plan."""
-    import phonenumbers  # lazy: only ids with a long run of digits need it
-
-    try:
-        return phonenumbers.is_valid_number(phonenumbers.parse("+" + digits, None))
-    except phonenumbers.NumberParseException:
-        return False
-
-
-def stored_alert_id(alert_id: str, secret: bytes) -> str:
-    """The key an alert given with ``alert_id`` is stored under: as written, or keyed if it holds a
-    phone number (:func:`_own_phone_as_id` without a reporter's number)."""
-    return _own_phone_as_id(alert_id, "", secret)
-
-
-def _written_as_phone_number(value: str) -> bool:
-    """Only digits, separators and ``+``, with a non-digit, and 7+ digits that
-    :func:`~sauti.privacy.find_phone_numbers` reads as a number (``75-12-34-98``)."""
-    text = value.strip()
-    if not _PHONE_SHAPED_RE.fullmatch(text) or text.isdigit():
-        return False
-    return any(len(_DIGIT_RE.findall(text[a:b])) >= PHONE_MIN_DIGITS for a, b in find_phone_numbers(text))
 
 
 def _known_names_in(value: str, ctx: AlertContext) -> list[str]:
@@ -394,7 +302,7 @@ def _clean(
 ) -> str:
     """One field of one row as it may be kept: keys as written, parsed values, scrubbed text."""
     if col in KEY_FIELDS:  # keys are never scrubbed (one holding the reporter's number is keyed)
-        return _own_phone_as_id(value, phone, ctx.secret) if col == "alert_id" else value
+        return stored_alert_id(value, ctx.secret, phone) if col == "alert_id" else value
     if not value:
         return value
     if col in parsed:

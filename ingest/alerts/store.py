@@ -12,7 +12,8 @@ from typing import Any
 
 import pandas as pd
 from sauti.ingest.alerts.fields import normalize_verification
-from sauti.ingest.alerts.prepare import AlertContext, PreparedAlerts, stored_alert_id
+from sauti.ingest.alerts.ids import stored_alert_id
+from sauti.ingest.alerts.prepare import AlertContext, PreparedAlerts
 from sauti.ingest.gazetteer import Gazetteer
 from sauti.ingest.runs import RunContext
 
