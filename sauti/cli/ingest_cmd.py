@@ -33,7 +33,11 @@ def _emit(report, as_json: bool) -> None:
 
 
 def _line_count(path: Path) -> int | None:
+    """Lines of a regular file (for the progress bar); ``None`` for anything else (a device such as
+    ``/dev/zero`` or a pipe never ends: ingest refuses it)."""
     try:
+        if not path.is_file():
+            return None
         with open(path, "rb") as fh:
             return max(sum(block.count(b"\n") for block in iter(lambda: fh.read(1 << 20), b"")) - 1, 0)
     except OSError:
