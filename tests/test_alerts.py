@@ -4,7 +4,6 @@ service: tests/test_alert_submit.py; field parsing: tests/test_alert_fields.py).
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -24,10 +23,9 @@ NAME = "Jean-Paul Ngakoutou"
 
 
 @pytest.fixture
-def ws(car_template: Path, tmp_path: Path) -> Workspace:
-    """A fresh workspace holding the CAR admin2 and admin3 boundaries."""
-    shutil.copytree(car_template, tmp_path / "ws")
-    return Workspace(tmp_path / "ws")
+def ws(car_workspace: Workspace) -> Workspace:
+    """A fresh workspace holding the CAR admin2 and admin3 boundaries (files are ingested into it)."""
+    return car_workspace
 
 
 def _csv(path: Path, header: str, *rows: str) -> Path:

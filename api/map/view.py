@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from sauti.api.map import content
 from sauti.api.map.content import MapPeriod
+from sauti.api.map.patrol import add_patrol_layer
 from sauti.api.services import redaction
 from sauti.api.services.risk import served_level
 from sauti.api.services.source import DataSource
@@ -27,6 +28,7 @@ from sauti.errors import NotReadyError, SautiError
 if TYPE_CHECKING:  # pragma: no cover
     import folium
     import geopandas as gpd
+    from branca.element import MacroElement
     from sauti.api.security import Principal
 
 VENDOR = "/static/vendor/leaflet-1.9.4"
@@ -198,7 +200,7 @@ def _patrol_plan(source: DataSource):
         return None
 
 
-def map_script(name: str, code: str):
+def map_script(name: str, code: str) -> MacroElement:
     """A folium element that runs ``code`` after the map and the layers added before it exist;
     ``{map}`` in ``code`` stands for the map's JavaScript variable."""
     from branca.element import MacroElement
@@ -211,7 +213,7 @@ def map_script(name: str, code: str):
     return element
 
 
-def fit_bounds_now(bounds: list[list[float]]):
+def fit_bounds_now(bounds: list[list[float]]) -> MacroElement:
     """``map.fitBounds(bounds, {animate: false})`` as a folium element, leaving room for the panels.
 
     folium's ``fit_bounds`` animates the zoom, and Leaflet cancels the tile requests it started
@@ -410,8 +412,6 @@ def _add_alerts(fmap: folium.Map, source: DataSource, principal: Principal) -> l
 
 def _add_patrol_layer(fmap: folium.Map, source: DataSource) -> None:
     """PATROL LAYER CALL SITE: the stored patrol plan on the map (drawn by :mod:`sauti.api.map.patrol`)."""
-    from sauti.api.map.patrol import add_patrol_layer
-
     add_patrol_layer(fmap, _patrol_plan(source))
 
 
