@@ -540,3 +540,12 @@ def _decisions(
         index=alert_id.index,
     )
     return decisions[decisions["verification"] != "unverified"]
+
+
+def scrub_free_text(value: str | None, ctx: AlertContext) -> str | None:
+    """Other free text that may hold what alert text may (response notes, a unit's name): scrubbed
+    of phone numbers and of any word that is a token of a reporter name seen with an alert (the
+    keyed token fingerprints of ``ctx``; gazetteer place names are kept), as alert text is."""
+    if value is None:
+        return None
+    return scrub_text(value, _known_names_in(value, ctx))

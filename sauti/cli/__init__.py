@@ -74,9 +74,28 @@ def warn_if_stale(workspace: Workspace) -> None:
 
 
 def _register() -> None:
-    from sauti.cli import export_cmd, features_cmd, ingest_cmd, models_cmd, patrol_cmd, serve_cmd, status_cmd
+    from sauti.cli import (
+        export_cmd,
+        features_cmd,
+        ingest_cmd,
+        models_cmd,
+        patrol_cmd,
+        responses_cmd,
+        serve_cmd,
+        status_cmd,
+    )
 
-    for module in (ingest_cmd, status_cmd, features_cmd, models_cmd, patrol_cmd, serve_cmd, export_cmd):
+    modules = (
+        ingest_cmd,
+        status_cmd,
+        features_cmd,
+        models_cmd,
+        patrol_cmd,
+        serve_cmd,
+        export_cmd,
+        responses_cmd,
+    )
+    for module in modules:
         module.register(app)
 
 
