@@ -38,6 +38,13 @@ class RecordProblem:
     reason: str
 
 
+def _character(ch: str) -> str:
+    """One character for a message: quoted if it prints, else by its code point (``U+0000``)."""
+    if ch.isprintable() and ch != "\ufffd":
+        return repr(ch)
+    return f"a character that does not print (U+{ord(ch):04X})"
+
+
 class _Scanner:
     """A text stream read in blocks: ``buf[i]`` is the next character to look at.
 
@@ -86,7 +93,7 @@ class _Scanner:
     def expect(self, allowed: str, context: str) -> str:
         ch = self.peek()
         if ch is None or ch not in allowed:
-            found = "the end of the file" if ch is None else repr(ch)
+            found = "the end of the file" if ch is None else _character(ch)
             raise JsonSyntaxError(f"not valid JSON at {self.where()}: expected {context}, found {found}")
         self.i += 1
         return ch

@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 from sauti.ingest.errors import IngestError
 
+from sauti.privacy import shown
+
 MAX_FIELD_CHARS = 100_000
 MAX_COLUMNS = 10_000
 """Most columns a delimited file or a JSON record may have."""
@@ -298,15 +300,17 @@ def check_header(path: object, header: list[str]) -> None:
     """
     if len(header) > MAX_COLUMNS:
         raise IngestError(path, f"has {len(header):,} columns; at most {MAX_COLUMNS:,} are read")
-    seen: dict[str, int] = {}
-    for name in header:
+    seen: dict[str, list[int]] = {}
+    for position, name in enumerate(header, start=1):
         if name:
-            key = name.strip().lower()
-            seen[key] = seen.get(key, 0) + 1
-    repeated = [name for name, count in seen.items() if count > 1]
-    if repeated:
-        shown = ", ".join(repr(n) for n in repeated[:10])
-        raise IngestError(path, f"column names given more than once: {shown} (rename or remove the copies)")
+            seen.setdefault(name.strip().lower(), []).append(position)
+    repeated = [positions for positions in seen.values() if len(positions) > 1]
+    if repeated:  # by position, and the name only in a safe form (a header cell may hold anything)
+        listed = "; ".join(
+            f"columns {', '.join(map(str, positions))} ({shown(header[positions[0] - 1])})"
+            for positions in repeated[:10]
+        )
+        raise IngestError(path, f"column names given more than once: {listed} (rename or remove the copies)")
 
 
 def _column_names(header: list[str]) -> list[str]:

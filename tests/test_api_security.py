@@ -125,6 +125,26 @@ def test_redact_url(url, expected):
     assert redact_url(url) == expected
 
 
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/api/v1/alerts/+23672114495", "/api/v1/alerts/[phone]"),
+        ("/api/v1/alerts/%2B23672114495", "/api/v1/alerts/[phone]"),
+        ("/api/v1/alerts/72%2011%2044%2055?key=sk_x", "/api/v1/alerts/[phone]?key=***"),
+        ("/api/v1/localities/CF4112", "/api/v1/localities/CF4112"),
+        ("/tiles/12/2345/1987.png", "/tiles/12/2345/1987.png"),
+    ],
+    ids=["plus", "encoded-plus", "encoded-spaces-and-key", "p-code", "tile-address"],
+)
+def test_access_log_paths_are_decoded_and_scrubbed(path, expected):
+    record = logging.LogRecord(
+        "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5", "PATCH", path, "1.1", 404), None,
+    )  # fmt: skip
+    RedactKeysFilter().filter(record)
+    assert f"PATCH {expected} HTTP" in record.getMessage()
+
+
 def test_access_log_filter_rewrites_uvicorn_args():
     record = logging.LogRecord(
         "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',

@@ -110,7 +110,12 @@ FATAL_FILES: dict[str, tuple[str, str | bytes, str]] = {
     "duplicate-headers": (
         "dup.csv",
         "received_at,text,Text\n2021-03-04,a,b\n",
-        "given more than once: 'text'",
+        "given more than once: columns 2, 3 (text)",
+    ),
+    "duplicate-headers-holding-a-phone": (  # named by position; the cell only scrubbed
+        "dupphone.csv",
+        "received_at,text,+236 72 11 44 95,+236 72 11 44 95\n2021-03-04,a,b,c\n",
+        "given more than once: columns 3, 4 ([phone])",
     ),
     "many-columns": (
         "wide.csv",
@@ -228,7 +233,7 @@ OTHER_FILES: dict[str, tuple[list[str], str, str | bytes, str | None]] = {
         ["incidents", "--format", "acled"],
         "dup.csv",
         ACLED_HEADER + ",fatalities\nX1,01 March 2019,Battles,2,3,5,20,1,0,0\n",
-        "given more than once: 'fatalities'",
+        "given more than once: columns 9, 10 (fatalities)",
     ),
     "incidents-wide": (
         ["incidents", "--format", "acled"],

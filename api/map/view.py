@@ -22,6 +22,7 @@ from sauti.api.map.responses import MapResponses, response_layer
 from sauti.api.services import redaction
 from sauti.api.services.risk import served_level
 from sauti.api.services.source import DataSource
+from sauti.features.glossary import last_events_text
 
 from sauti.constants import LOCALITY_ID
 from sauti.errors import NotReadyError, SautiError
@@ -440,6 +441,8 @@ def _panels_html(source: DataSource, shown: MapPeriod | None, views: list[conten
         else [(f"{p:%Y-%m-%d}", shown.forecast_of(p)) for p in reversed(shown.periods)],  # as the title
         period_value=None if shown is None else f"{shown.period:%Y-%m-%d}",
         warnings=_warnings(source, through),
+        last_events=last_events_text(source.last_events()) if through["incidents"] else None,  # #20 item 11
+        model=_served_model(source) if shown is not None else None,  # #20 item 12
         note=None if shown is None or shown.latest else _PAST_NOTE,
         priorities=content.priorities(views),
         rising=content.rising(source, shown),
@@ -450,6 +453,15 @@ def _panels_html(source: DataSource, shown: MapPeriod | None, views: list[conten
         no_score=content.NO_SCORE_COLOUR,
         heatmap=content.heatmap_legend(source),
     )
+
+
+def _served_model(source: DataSource) -> str | None:
+    """The model behind the scores shown, in plain words (a rule served by name says so)."""
+    from sauti.models import current_model
+    from sauti.models.catalog import model_label
+
+    record = current_model(source.workspace)
+    return None if record is None else model_label(str(record.get("estimator") or "sauti"))
 
 
 _PAST_NOTE = (
@@ -470,11 +482,10 @@ def _title(shown: MapPeriod | None, through: dict) -> str:
 
 
 def _warnings(source: DataSource, through: dict) -> list[str]:
-    """The stale-data warning (one text with ``/health`` and ``sauti status``), or the lack of incidents."""
+    """The data warnings (one text each with ``/health`` and ``sauti status``), or the lack of incidents."""
     if through["incidents"] is None:
         return ["No incidents in the store: the forecast rests on alerts alone."]
-    warning = source.currency_warning()
-    return [warning] if warning else []
+    return source.data_warnings()  # stale incident data; a forecast target silent far longer than usual
 
 
 def map_ready(source: DataSource) -> None:

@@ -275,6 +275,26 @@ class DataSource:
 
         return currency_warning(self.data_through(), stale_after_days=self.settings.stale_after_days)
 
+    def last_events(self) -> dict[str, str]:
+        """``{category: date}`` of the latest incident of each category (the target first)."""
+        from sauti.ingest.currency import last_events
+
+        return self.cached_incidents("last_events", lambda: last_events(self.workspace))
+
+    def target_silence(self) -> dict | None:
+        """How long the forecast target has been silent against its usual gaps (with a warning)."""
+        from sauti.ingest.currency import target_silence
+
+        return self.cached_incidents(  # both dates move only when an incident ingest finishes
+            "target_silence", lambda: target_silence(self.workspace, self.data_through())
+        )
+
+    def data_warnings(self) -> list[str]:
+        """What a person must know about the data: incidents older than the setting, a silent target."""
+        silence = self.target_silence()
+        warnings = [self.currency_warning(), silence["warning"] if silence else None]
+        return [w for w in warnings if w]
+
     @property
     def risk_surface_path(self) -> Path:
         return self.workspace.root / DEFAULT_SURFACE

@@ -58,3 +58,16 @@ document.addEventListener("submit", function (event) {
     }
   }).catch(function () { status.textContent = "Not saved: the server did not answer."; });
 });
+/* The title bar grows with its warnings (stale data, a silent forecast target): keep the map's
+   controls and the side panel below it, whatever its height. */
+(function () {
+  function placeBelowTitle() {
+    var title = document.querySelector(".sauti-title");
+    if (title) {
+      document.documentElement.style.setProperty("--sauti-title-height", title.offsetHeight + "px");
+    }
+  }
+  document.addEventListener("DOMContentLoaded", placeBelowTitle);
+  window.addEventListener("load", placeBelowTitle);
+  window.addEventListener("resize", placeBelowTitle);
+})();

@@ -28,6 +28,7 @@ from sauti.ingest.alerts.fields import (
     normalize_category,
     parse_received_at,
 )
+from sauti.ingest.alerts.ids import stored_alert_id
 from sauti.ingest.bookkeeping import alert_reject_view
 from sauti.ingest.gazetteer import Gazetteer, PlaceMatch
 from sauti.ingest.tabular import (
@@ -48,12 +49,11 @@ from sauti.constants import (
     LOCALITY_ID,
 )
 from sauti.privacy import (
-    PHONE_MIN_DIGITS,
+    GLUED_NAME_MIN_CHARS,
     REDACTED_PHONE,
-    find_phone_numbers,
     fold,
     fold_word,
-    may_hold_phone_number,
+    may_hold_identifier,
     reporter_ref,
     scrub_text,
 )
@@ -100,8 +100,6 @@ class PreparedAlerts:
 # --- reporter names seen before: keyed token fingerprints ---------------------------------------------
 _WORD_RE = re.compile(r"[^\W\d_]{3,}")
 _ANY_WORD_RE = re.compile(r"[^\W\d_]+")
-_DIGIT_RE = re.compile(r"\d")
-_PHONE_SHAPED_RE = re.compile(r"[\d\s.\-/()+_\u00a0\u2010-\u2015]+")
 
 
 def name_tokens(name: str) -> set[str]:
@@ -116,34 +114,17 @@ def token_ref(token: str, secret: bytes) -> str:
 
 
 def _may_hold(value: str, ident_words: set[str]) -> bool:
-    """Cheap test: could :func:`scrub_text` change ``value`` (7+ digits, or a word of the reporter)?"""
-    if may_hold_phone_number(value):
+    """Cheap test: could :func:`scrub_text` change ``value`` (a phone number, an e-mail, an ID number,
+    or a word of the reporter, alone or glued to other text)?"""
+    if may_hold_identifier(value):
         return True
-    return bool(ident_words) and any(fold_word(w) in ident_words for w in _ANY_WORD_RE.findall(value))
-
-
-def _own_phone_as_id(alert_id: str, phone: str, secret: bytes) -> str:
-    """``alert_id`` as given, unless it holds a phone number: then its keyed pseudonym, which is as
-    stable a key and reveals nothing.
-
-    An id holds a phone number when it contains the reporter's own number (its last 7 digits), or
-    when it is written as one — only digits, separators and ``+``, with at least one non-digit, and
-    7+ digits that :func:`~sauti.privacy.find_phone_numbers` reads as a number (``+236 75 12 34 98``,
-    ``75-12-34-98``; a gateway's ``99120001`` or a dated ``2021-03-04-0001`` stay as written).
-    """
-    digits = "".join(_DIGIT_RE.findall(phone))
-    held = "".join(_DIGIT_RE.findall(alert_id))
-    own = len(digits) >= PHONE_MIN_DIGITS and digits[-PHONE_MIN_DIGITS:] in held
-    if not own and not _written_as_phone_number(alert_id):
-        return alert_id
-    return "id_" + hmac.new(secret, ("id:" + alert_id).encode("utf-8"), hashlib.sha256).hexdigest()[:24]
-
-
-def _written_as_phone_number(value: str) -> bool:
-    text = value.strip()
-    if not _PHONE_SHAPED_RE.fullmatch(text) or text.isdigit():
+    if not ident_words:
         return False
-    return any(len(_DIGIT_RE.findall(text[a:b])) >= PHONE_MIN_DIGITS for a, b in find_phone_numbers(text))
+    words = [fold_word(w) for w in _ANY_WORD_RE.findall(value)]
+    if any(w in ident_words for w in words):
+        return True
+    long_tokens = [t for t in ident_words if len(t) >= GLUED_NAME_MIN_CHARS]
+    return any(t in w for t in long_tokens for w in words if len(w) > len(t))
 
 
 def _known_names_in(value: str, ctx: AlertContext) -> list[str]:
@@ -278,7 +259,7 @@ def _pseudonymise(canon: pd.DataFrame, parsed: _Parsed, ragged: np.ndarray, ctx:
     """Reporter identifiers → ``reporter_ref``; free text scrubbed of them and of phone numbers.
 
     The identifiers never leave this function. Keys (:data:`KEY_FIELDS`) are kept as written,
-    except an id that holds the reporter's own number (keyed). Parsed values replace their text.
+    except an id that holds a phone number (keyed). Parsed values replace their text.
     """
     ids_phone = canon["reporter_phone"].tolist()
     ids_name = canon["reporter_name"].tolist()
@@ -322,7 +303,7 @@ def _clean(
 ) -> str:
     """One field of one row as it may be kept: keys as written, parsed values, scrubbed text."""
     if col in KEY_FIELDS:  # keys are never scrubbed (one holding the reporter's number is keyed)
-        return _own_phone_as_id(value, phone, ctx.secret) if col == "alert_id" else value
+        return stored_alert_id(value, ctx.secret, phone) if col == "alert_id" else value
     if not value:
         return value
     if col in parsed:

@@ -83,6 +83,8 @@ class PatrolPlan:
     localities: gpd.GeoDataFrame | None = field(default=None, repr=False)
     period: str | None = None
     model_version: str | None = None
+    #: the served model in plain words (:func:`sauti.models.catalog.model_label`)
+    model: str | None = None
     forecast_period: dict[str, str] | None = None
     weighted: bool = False
     warnings: list[str] = field(default_factory=list)
@@ -115,6 +117,7 @@ class PatrolPlan:
             "period": self.period,
             "forecast_period": self.forecast_period,
             "model_version": self.model_version,
+            "model": self.model,
             "headline": self.headline,
             "expected_localities_covered": _num(expected_covered),
             "expected_localities_total": _num(expected_total),
