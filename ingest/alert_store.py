@@ -91,10 +91,12 @@ def store_alerts(run: RunContext, prepared: PreparedAlerts, source: str = "file"
 
 def mark_run_synthetic(run: RunContext) -> None:
     """Record that the run's file marks its alerts as synthetic (``params.synthetic``)."""
-    run.con.execute(
-        "UPDATE ingest_runs SET params = json_set(params, '$.synthetic', json('true')) WHERE run_id = ?",
-        (run.open(),),
+    run_id = run.open()
+    params = json.loads(
+        run.con.execute("SELECT params FROM ingest_runs WHERE run_id = ?", (run_id,)).fetchone()[0]
     )
+    params["synthetic"] = True
+    run.con.execute("UPDATE ingest_runs SET params = ? WHERE run_id = ?", (json.dumps(params), run_id))
 
 
 def set_verification(

@@ -22,6 +22,7 @@ import pandas as pd
 from sauti.ingest.report import IngestReport, RejectsWriter, alert_reject_view, make_rejects, raw_json
 
 from sauti.checksum import sha256_file
+from sauti.db import is_postgres
 from sauti.store import Workspace, insert_new, utc_now
 
 log = logging.getLogger(__name__)
@@ -69,9 +70,9 @@ class RunContext:
             r = self.record
             self.run_id = self.con.execute(
                 "INSERT INTO ingest_runs (kind, path, sha256, format, params, started_at, status)"
-                " VALUES (?, ?, ?, ?, ?, ?, 'running')",
+                " VALUES (?, ?, ?, ?, ?, ?, 'running') RETURNING run_id",
                 (r.kind, r.label, r.sha256, r.fmt, r.params, r.started),
-            ).lastrowid
+            ).fetchone()[0]
             self.report.run_id = self.run_id
             self.rejects = RejectsWriter(r.rejects_folder, f"{self.run_id:05d}_{r.kind}", r.rejects_source)
         return self.run_id
@@ -135,7 +136,7 @@ class RunContext:
         keep seeing the indexed table until the commit, by which time the indexes are rebuilt.
         Primary-key and unique indexes stay: they enforce ``INSERT OR IGNORE``.
         """
-        if first_batch < BULK_INDEX_ROWS:
+        if first_batch < BULK_INDEX_ROWS or is_postgres(self.con):
             return
         try:
             stored = self.con.execute(f"SELECT MAX(rowid) FROM {table}").fetchone()[0] or 0
@@ -163,7 +164,11 @@ class RunContext:
 def _page_cache(con: sqlite3.Connection, kib: int) -> Iterator[None]:
     """A large page cache for one ingest, then the connection's own again (the service reuses
     connections per thread). It keeps the primary-key and date indexes in memory while a big file
-    is inserted: the default 2,000 pages make random-order inserts about twice as slow."""
+    is inserted: the default 2,000 pages make random-order inserts about twice as slow.
+    PostgreSQL's buffers are the server's: nothing to set."""
+    if is_postgres(con):
+        yield
+        return
     previous = con.execute("PRAGMA cache_size").fetchone()[0]
     con.execute(f"PRAGMA cache_size = -{kib}")
     try:

@@ -26,6 +26,7 @@ from sauti.models.registry_store import current_model, load_model, save_model
 from sauti.models.target import make_target
 
 from sauti.constants import LOCALITY_DIM, LOCALITY_ID, PERIOD, PERIOD_DIM
+from sauti.db import read_frame
 from sauti.errors import NotFoundError, NotReadyError, SautiError
 from sauti.store import utc_now
 
@@ -366,11 +367,13 @@ def _store_scores(workspace: Workspace, rows: list[tuple], *, partial: bool) -> 
         "ON CONFLICT(locality_id, period, freq, unit) DO UPDATE SET probability = excluded.probability, "
         "rank = excluded.rank, change = excluded.change, model_version = excluded.model_version, "
         "data_snapshot = excluded.data_snapshot, scored_at = excluded.scored_at, "
-        "drivers = CASE WHEN ? IS NULL THEN risk_scores.drivers ELSE excluded.drivers END"
+        "drivers = CASE WHEN CAST(? AS TEXT) IS NULL THEN risk_scores.drivers ELSE excluded.drivers END"
     )
-    history_sql = (
-        f"INSERT OR {'IGNORE' if partial else 'REPLACE'} INTO risk_scores ({columns}) "
-        "VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+    replace = ", ".join(f"{c} = excluded.{c}" for c in columns.split(", ")[4:])
+    history_sql = f"INSERT INTO risk_scores ({columns}) VALUES (?,?,?,?,?,?,?,?,?,?,?) " + (
+        "ON CONFLICT DO NOTHING"
+        if partial
+        else f"ON CONFLICT(locality_id, period, freq, unit) DO UPDATE SET {replace}"
     )
     history = [row for row in rows if row[1] != latest]
     with workspace.session() as con, workspace.transaction(con):
@@ -439,11 +442,11 @@ def period_scores(
             if period is None:
                 raise NotReadyError("no risk scores yet: run `sauti score` first")
         wanted = f"{pd.Timestamp(period):%Y-%m-%d}"
-        frame = pd.read_sql_query(
+        frame = read_frame(
+            con,
             f"SELECT {', '.join(SCORE_COLUMNS)} FROM risk_scores WHERE freq = ? AND unit = ? AND period = ? "
             "ORDER BY rank, locality_id",
-            con,
-            params=(*key, wanted),
+            (*key, wanted),
         )
     if frame.empty:
         raise NotFoundError(f"no scores for period {wanted} (unit {record['unit']}, freq {record['freq']})")
@@ -466,11 +469,11 @@ def risk_history(workspace: Workspace, locality_id: str) -> pd.DataFrame:
         raise NotReadyError("no trained model for this workspace: run `sauti train` first")
     key = (record["freq"], record["unit"])
     with workspace.session() as con:
-        frame = pd.read_sql_query(
+        frame = read_frame(
+            con,
             "SELECT period, probability, rank FROM risk_scores "
             "WHERE locality_id = ? AND freq = ? AND unit = ? ORDER BY period",
-            con,
-            params=(locality_id, *key),
+            (locality_id, *key),
         )
     from sauti.features import load_cube
 

@@ -1,8 +1,9 @@
-"""The workspace: an embedded SQLite store (WAL) plus folders for rejects, cubes, models, rasters.
+"""The workspace: the store (an embedded SQLite file with WAL, or a PostgreSQL + PostGIS database
+given by ``SAUTI_DATABASE_URL``) plus folders for rejects, cubes, models, rasters.
 
-Schema changes are numbered SQL files in ``sauti/migrations`` applied in order and recorded in
-``PRAGMA user_version``. Every layer reads and writes through :class:`Workspace`; tests swap it
-for one in a temporary folder.
+Schema changes are numbered SQL files in ``sauti/migrations`` applied in order on either back-end
+(:mod:`sauti.db` words them for PostgreSQL) and recorded in ``schema_migrations``. Every layer
+reads and writes through :class:`Workspace`; tests swap it for one in a temporary folder.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sauti import db
 from sauti.constants import ALERT_COLUMNS, INCIDENT_COLUMNS, LOCALITY_COLUMNS, STORAGE_CRS
+from sauti.db import read_frame
 from sauti.errors import SautiError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -48,9 +51,14 @@ _MIGRATIONS_TABLE = (
 )
 
 
+_MIGRATION_LOCK = 0x5A071  # PostgreSQL advisory lock held while migrating
+
+
 def _applied(con: sqlite3.Connection) -> set[int] | None:
     """Numbers of the migrations already applied to this store; None without a record of them
     (a new store, or one from before migrations were tracked)."""
+    if db.is_postgres(con) and con.execute("SELECT to_regclass('schema_migrations')").fetchone()[0] is None:
+        return None
     try:
         return {row[0] for row in con.execute("SELECT number FROM schema_migrations")}
     except sqlite3.OperationalError:
@@ -111,10 +119,15 @@ class Workspace:
     ----------
     root : path
         The folder; created if it does not exist.
+    database_url : str, optional
+        The store: ``sqlite:///PATH`` or ``postgresql://USER:PASSWORD@HOST:PORT/NAME``. Default
+        ``sqlite:///<root>/sauti.sqlite``. On PostgreSQL no SQLite file is written.
     """
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
+    def __init__(self, root: str | os.PathLike[str], database_url: str | None = None) -> None:
         self.root = Path(root).absolute()
+        self.database_url = database_url or db.default_url(self.root)
+        self.backend = db.backend_of(self.database_url)
         self._kept: threading.local | None = None  # per-thread connections, see keep_connections
 
     def keep_connections(self) -> None:
@@ -130,6 +143,9 @@ class Workspace:
     # --- layout ------------------------------------------------------------------------------
     @property
     def db_path(self) -> Path:
+        """The SQLite file (on PostgreSQL: where it would be; it is never written)."""
+        if self.backend == db.SQLITE:
+            return db.sqlite_path(self.database_url)
         return self.root / DB_NAME
 
     def folder(self, name: str) -> Path:
@@ -140,12 +156,28 @@ class Workspace:
 
     @property
     def exists(self) -> bool:
-        return self.db_path.exists()
+        """Whether the store has been created (on PostgreSQL: migrated at least once)."""
+        if self.backend == db.SQLITE:
+            return self.db_path.exists()
+        con = db.connect_postgres(self.database_url)
+        try:
+            return con.execute("SELECT to_regclass('schema_migrations')").fetchone()[0] is not None
+        finally:
+            con.close()
 
     # --- connection --------------------------------------------------------------------------
     def connect(self) -> sqlite3.Connection:
         """Open the store (creating and migrating it if needed)."""
         self.root.mkdir(parents=True, exist_ok=True)
+        if self.backend == db.POSTGRESQL:
+            con = db.connect_postgres(self.database_url)
+            try:
+                self._migrate(con)
+            except BaseException:
+                con.close()
+                raise
+            return con
+        self.db_path.parent.mkdir(parents=True, exist_ok=True)
         con = sqlite3.connect(self.db_path, timeout=30, isolation_level=None, check_same_thread=False)
         con.row_factory = sqlite3.Row
         con.execute("PRAGMA journal_mode=WAL")
@@ -159,7 +191,7 @@ class Workspace:
     def session(self) -> Iterator[sqlite3.Connection]:
         """A connection that is closed afterwards (or kept for the thread: :meth:`keep_connections`)."""
         kept = self._kept
-        if kept is not None and not getattr(kept, "busy", False) and self.db_path.exists():
+        if kept is not None and not getattr(kept, "busy", False) and self._keepable():
             if getattr(kept, "con", None) is None:
                 kept.con = self.connect()
             kept.busy = True
@@ -173,6 +205,9 @@ class Workspace:
             yield con
         finally:
             con.close()
+
+    def _keepable(self) -> bool:
+        return self.backend == db.POSTGRESQL or self.db_path.exists()
 
     @staticmethod
     @contextmanager
@@ -192,35 +227,41 @@ class Workspace:
         Tracking the set of applied numbers, not only the highest, means a migration merged later
         with a lower number is still applied to a store that already has higher ones.
         """
+        postgres = db.is_postgres(con)
         applied = _applied(con)
-        if applied is None:
+        if applied is None and not postgres:
             _adopt_legacy_version(con)
             applied = _applied(con) or set()
-        pending = [m for m in _migrations() if m[0] not in applied]
+        pending = [m for m in _migrations() if m[0] not in (applied or set())]
         for number, name, sql in pending:
             con.execute("BEGIN IMMEDIATE")
             try:
+                if postgres:  # the write lock SQLite's BEGIN IMMEDIATE takes, for migrations
+                    con.execute("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))
+                    con.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+                con.execute(_MIGRATIONS_TABLE)
                 # re-check under the write lock: another process may have migrated meanwhile
                 if number in (_applied(con) or set()):
                     con.execute("ROLLBACK")
                     continue
-                con.execute(_MIGRATIONS_TABLE)
                 for statement in _split_sql(sql):
-                    con.execute(statement)
+                    con.execute(db.migration_statement(statement, self.backend))
                 con.execute(
                     "INSERT INTO schema_migrations (number, name, applied_at) VALUES (?, ?, ?)",
                     (number, name, utc_now()),
                 )
-                version = max(number, con.execute("PRAGMA user_version").fetchone()[0])
-                con.execute(f"PRAGMA user_version = {version}")
+                if not postgres:  # kept for tools that read it; schema_migrations is the record
+                    version = max(number, con.execute("PRAGMA user_version").fetchone()[0])
+                    con.execute(f"PRAGMA user_version = {version}")
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
             con.execute("COMMIT")
 
     def schema_version(self) -> int:
+        """The highest migration applied to the store."""
         with self.session() as con:
-            return con.execute("PRAGMA user_version").fetchone()[0]
+            return con.execute("SELECT MAX(number) FROM schema_migrations").fetchone()[0] or 0
 
     # --- secret for reporter pseudonyms --------------------------------------------------------
     def secret(self) -> bytes:
@@ -245,16 +286,14 @@ class Workspace:
 
     # --- ingest runs ---------------------------------------------------------------------------
     def runs(self) -> pd.DataFrame:
-        import pandas as pd
 
         with self.session() as con:
-            return pd.read_sql_query("SELECT * FROM ingest_runs ORDER BY run_id", con)
+            return read_frame(con, "SELECT * FROM ingest_runs ORDER BY run_id")
 
     # --- readers used by the higher layers -----------------------------------------------------
     def localities(self, level: str | None = None) -> gpd.GeoDataFrame:
         """Stored localities (all levels, or one) as a GeoDataFrame in EPSG:4326."""
         import geopandas as gpd
-        import pandas as pd
         import shapely
 
         query = f"SELECT {', '.join(LOCALITY_COLUMNS)} FROM localities"
@@ -264,7 +303,7 @@ class Workspace:
             params = (level,)
         query += " ORDER BY locality_id"
         with self.session() as con:
-            frame = pd.read_sql_query(query, con, params=params)
+            frame = read_frame(con, query, params)
         geometry = shapely.from_wkb(frame.pop("geometry").to_numpy())
         frame["alt_names"] = frame["alt_names"].map(json.loads)
         return gpd.GeoDataFrame(frame, geometry=geometry, crs=STORAGE_CRS)
@@ -286,7 +325,7 @@ class Workspace:
             params = (until,)
         query += " ORDER BY occurred_on, event_id"
         with self.session() as con:
-            frame = pd.read_sql_query(query, con, params=params)
+            frame = read_frame(con, query, params)
         frame["occurred_on"] = pd.to_datetime(frame["occurred_on"])
         return frame
 
@@ -296,7 +335,7 @@ class Workspace:
 
         query = f"SELECT {', '.join(ALERT_COLUMNS)}, run_id, created_at, updated_at FROM alerts"
         with self.session() as con:
-            frame = pd.read_sql_query(query + " ORDER BY received_at, alert_id", con)
+            frame = read_frame(con, query + " ORDER BY received_at, alert_id")
         frame["received_at"] = pd.to_datetime(frame["received_at"], utc=True)
         return frame
 
@@ -310,7 +349,7 @@ class Workspace:
             "ORDER BY decided_at, rowid"
         )
         with self.session() as con:
-            frame = pd.read_sql_query(query, con)
+            frame = read_frame(con, query)
         frame["decided_at"] = pd.to_datetime(frame["decided_at"], utc=True)
         return frame
 
@@ -333,9 +372,10 @@ class Workspace:
             categories = dict(
                 con.execute("SELECT category, COUNT(*) FROM incidents GROUP BY category").fetchall()
             )
-            version = con.execute("PRAGMA user_version").fetchone()[0]
+            version = con.execute("SELECT MAX(number) FROM schema_migrations").fetchone()[0] or 0
         return {
             "workspace": str(self.root.resolve()),
+            "store": db.redact(self.database_url),
             "schema_version": version,
             "localities": self.levels(),
             "incidents": counts["incidents"],

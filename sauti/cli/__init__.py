@@ -24,7 +24,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-_state: dict[str, object] = {"workspace": None, "debug": False}
+_state: dict[str, object] = {"workspace": None, "database": None, "debug": False}
 
 
 @app.callback()
@@ -36,6 +36,14 @@ def _root(
         envvar="SAUTI_WORKSPACE",
         help="Workspace folder (default: ./workspace, or $SAUTI_WORKSPACE).",
     ),
+    database: str = typer.Option(
+        None,
+        "--database",
+        envvar="SAUTI_DATABASE_URL",
+        help="The store: sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/NAME "
+        "(default: sauti.sqlite in the workspace, or $SAUTI_DATABASE_URL).",
+        show_default=False,
+    ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress details."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
 ) -> None:
@@ -43,6 +51,7 @@ def _root(
     from sauti.settings import get_settings
 
     _state["workspace"] = workspace or get_settings().workspace
+    _state["database"] = database or get_settings().database_url
     _state["debug"] = debug
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
@@ -52,10 +61,11 @@ def _root(
 
 
 def current_workspace():
-    """The workspace chosen by ``--workspace``/``SAUTI_WORKSPACE``."""
+    """The workspace chosen by ``--workspace``/``SAUTI_WORKSPACE`` with the store chosen by
+    ``--database``/``SAUTI_DATABASE_URL``."""
     from sauti.store import Workspace
 
-    return Workspace(_state["workspace"] or "workspace")
+    return Workspace(_state["workspace"] or "workspace", _state["database"])
 
 
 def warn_if_stale(workspace) -> None:

@@ -1,0 +1,331 @@
+"""The store's two back-ends, SQLite (the default, embedded) and PostgreSQL + PostGIS (a mission's
+shared store), behind one connection interface: every dialect difference lives in this module.
+
+The code base writes its SQL once, in the DB-API style of :mod:`sqlite3` (``?`` placeholders,
+``BEGIN IMMEDIATE`` … ``COMMIT``, rows readable by position and by name). On SQLite the
+connection *is* a :class:`sqlite3.Connection`. On PostgreSQL, :class:`PgConnection` takes a
+psycopg 3 connection from the SQLAlchemy engine's pool and translates each statement here, once:
+placeholders, the ``OR IGNORE`` form of ``INSERT``, ``rowid`` (``ctid``), the SQLite column types
+of the migrations (``REAL`` is a double, ``BLOB`` is ``BYTEA``, ``AUTOINCREMENT`` an identity), and
+the constraint messages (PostgreSQL's, reworded as SQLite's, so a rejects file reads the same).
+Errors are raised as the DB-API classes of :mod:`sqlite3` (subclasses below), so one ``except``
+serves both back-ends.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sauti.errors import SautiError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+    from sqlalchemy.engine import Engine
+
+SQLITE = "sqlite"
+POSTGRESQL = "postgresql"
+
+
+class StoreUrlError(SautiError):
+    """A database URL Sauti cannot use."""
+
+
+class IntegrityError(sqlite3.IntegrityError):
+    """A constraint refused a row (raised by the PostgreSQL connection)."""
+
+
+class OperationalError(sqlite3.OperationalError):
+    """The database could not run a statement (raised by the PostgreSQL connection)."""
+
+
+class ProgrammingError(sqlite3.ProgrammingError):
+    """A statement or a bound value the database refused (raised by the PostgreSQL connection)."""
+
+
+def default_url(root: str | os.PathLike[str]) -> str:
+    """The default store: ``sqlite:///<root>/sauti.sqlite``."""
+    return f"sqlite:///{Path(root).absolute() / 'sauti.sqlite'}"
+
+
+def backend_of(url: str) -> str:
+    """``"sqlite"`` or ``"postgresql"`` for a store URL; :class:`StoreUrlError` for anything else."""
+    scheme = url.split(":", 1)[0].split("+", 1)[0].lower()
+    if scheme == SQLITE:
+        return SQLITE
+    if scheme in ("postgresql", "postgres"):
+        return POSTGRESQL
+    raise StoreUrlError(
+        f"unsupported database URL {redact(url)!r}: use sqlite:///PATH or postgresql://USER@HOST:PORT/NAME"
+    )
+
+
+def sqlite_path(url: str) -> Path:
+    """The file of a ``sqlite:///PATH`` URL."""
+    if not url.startswith("sqlite:///"):
+        raise StoreUrlError(f"{url!r}: a SQLite URL is sqlite:///PATH (three slashes, then the file)")
+    return Path(url[len("sqlite:///") :])
+
+
+def redact(url: str) -> str:
+    """The URL with its password replaced by ``***`` (for messages and logs)."""
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+
+
+def is_postgres(con: Any) -> bool:
+    """Whether ``con`` (a store connection) is on PostgreSQL."""
+    return isinstance(con, PgConnection)
+
+
+@lru_cache(maxsize=8)
+def _engine(url: str, pid: int) -> Engine:
+    from sqlalchemy import create_engine
+
+    if backend_of(url) == POSTGRESQL:
+        driver_url = re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql+psycopg://", url)
+        return create_engine(driver_url, pool_pre_ping=True, pool_size=5, max_overflow=20)
+    return create_engine(url)
+
+
+def engine(url: str) -> Engine:
+    """The SQLAlchemy engine of ``url``, one per process (a forked worker makes its own pool)."""
+    return _engine(url, os.getpid())
+
+
+def connect_postgres(url: str) -> PgConnection:
+    """A pooled PostgreSQL connection in autocommit mode (transactions are explicit, as on SQLite)."""
+    from sqlalchemy.exc import OperationalError as SAOperationalError
+
+    try:
+        raw = engine(url).raw_connection()
+    except SAOperationalError as exc:
+        raise StoreUrlError(f"cannot connect to the store at {redact(url)}: {exc.orig}") from None
+    return PgConnection(raw)
+
+
+# --- statements ------------------------------------------------------------------------------
+_TOKENS = re.compile(r"'(?:[^']|'')*'|\"[^\"]*\"|\?|%|\browid\b|\bBEGIN\s+IMMEDIATE\b", re.IGNORECASE)
+_OR_IGNORE = re.compile(r"^\s*INSERT\s+OR\s+IGNORE\s+INTO\b", re.IGNORECASE)
+
+
+@lru_cache(maxsize=512)
+def postgres_statement(sql: str) -> str:
+    """A statement written for SQLite, as PostgreSQL (psycopg) takes it."""
+
+    def swap(match: re.Match[str]) -> str:
+        token = match.group(0)
+        if token[0] in "'\"":
+            return token.replace("%", "%%")
+        if token == "?":
+            return "%s"
+        if token == "%":
+            return "%%"
+        if token.lower() == "rowid":
+            return "ctid"
+        return "BEGIN"
+
+    out = _TOKENS.sub(swap, sql)
+    if _OR_IGNORE.match(out):
+        out = _OR_IGNORE.sub("INSERT INTO", out).rstrip().rstrip(";") + " ON CONFLICT DO NOTHING"
+    return out
+
+
+_DDL_TYPES = (
+    (
+        re.compile(r"\bINTEGER\s+PRIMARY\s+KEY\s+AUTOINCREMENT\b", re.I),
+        "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY",
+    ),
+    (re.compile(r"\bBLOB\b", re.I), "BYTEA"),
+    (re.compile(r"\bREAL\b", re.I), "DOUBLE PRECISION"),
+)
+
+
+def migration_statement(sql: str, backend: str) -> str:
+    """A statement of a numbered migration file for ``backend``.
+
+    The files are written in SQLite's words (``TEXT``, ``INTEGER``, ``REAL``; older ones ``BLOB``
+    and ``AUTOINCREMENT``); on PostgreSQL ``REAL`` becomes ``DOUBLE PRECISION`` (SQLite's REAL is
+    8 bytes: coordinates keep their digits), ``BLOB`` ``BYTEA`` and an ``AUTOINCREMENT`` key an
+    identity column.
+    """
+    if backend != POSTGRESQL:
+        return sql
+    for pattern, replacement in _DDL_TYPES:
+        sql = pattern.sub(replacement, sql)
+    return sql
+
+
+# --- the PostgreSQL connection ----------------------------------------------------------------
+class Row(tuple):
+    """A result row readable by position and by column name (as :class:`sqlite3.Row`)."""
+
+    _index: dict[str, int]
+
+    def __new__(cls, values: Sequence[Any], index: dict[str, int]) -> Row:
+        row = super().__new__(cls, values)
+        row._index = index
+        return row
+
+    def __getitem__(self, key):  # type: ignore[override]
+        if isinstance(key, str):
+            return tuple.__getitem__(self, self._index[key])
+        return tuple.__getitem__(self, key)
+
+    def keys(self) -> list[str]:
+        return list(self._index)
+
+
+def _row_factory(cursor):
+    description = cursor.description or ()
+    index = {column.name: i for i, column in enumerate(description)}
+    return lambda values: Row(values, index)
+
+
+_PG_MESSAGES = {
+    "23502": "NOT NULL constraint failed: {table}.{column}",
+    "23514": "CHECK constraint failed: {constraint}",
+    "23503": "FOREIGN KEY constraint failed",
+    "23505": "UNIQUE constraint failed: {table} ({constraint})",
+}
+
+
+def _translate_error(exc: Exception) -> Exception:
+    import psycopg
+
+    diag = getattr(exc, "diag", None)
+    if isinstance(exc, psycopg.IntegrityError):
+        template = _PG_MESSAGES.get(getattr(exc, "sqlstate", None) or "")
+        if template and diag is not None:
+            return IntegrityError(
+                template.format(
+                    table=diag.table_name, column=diag.column_name, constraint=diag.constraint_name
+                )
+            )
+        return IntegrityError(str(exc).strip())
+    if isinstance(exc, psycopg.ProgrammingError | psycopg.DataError):
+        return ProgrammingError(str(exc).strip())
+    return OperationalError(str(exc).strip())
+
+
+class PgCursor:
+    """The result of a statement on :class:`PgConnection` (a DB-API cursor, as sqlite3's)."""
+
+    lastrowid = None
+
+    def __init__(self, owner: PgConnection) -> None:
+        self._owner = owner
+        self._cur = owner.raw.cursor(row_factory=_row_factory)
+
+    def execute(self, sql: str, params: Sequence[Any] | None = ()) -> PgCursor:
+        import psycopg
+
+        try:
+            self._cur.execute(postgres_statement(sql), tuple(params or ()))
+        except psycopg.Error as exc:
+            raise _translate_error(exc) from exc
+        if self._cur.rowcount > 0 and self._cur.description is None:
+            self._owner.total_changes += self._cur.rowcount
+        return self
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> PgCursor:
+        import psycopg
+
+        try:
+            self._cur.executemany(postgres_statement(sql), rows)
+        except psycopg.Error as exc:
+            raise _translate_error(exc) from exc
+        if self._cur.rowcount > 0:
+            self._owner.total_changes += self._cur.rowcount
+        return self
+
+    @property
+    def rowcount(self) -> int:
+        return self._cur.rowcount
+
+    @property
+    def description(self):
+        return self._cur.description
+
+    def fetchone(self) -> Row | None:
+        return self._cur.fetchone() if self._cur.description is not None else None
+
+    def fetchall(self) -> list[Row]:
+        return self._cur.fetchall() if self._cur.description is not None else []
+
+    def fetchmany(self, size: int = 1000) -> list[Row]:
+        return self._cur.fetchmany(size) if self._cur.description is not None else []
+
+    def __iter__(self) -> Iterator[Row]:
+        return iter(self.fetchall())
+
+    def close(self) -> None:
+        self._cur.close()
+
+
+class PgConnection:
+    """A PostgreSQL connection that takes the store's statements as a :class:`sqlite3.Connection`
+    does (autocommit unless a ``BEGIN`` is executed; ``?`` placeholders; rows by name)."""
+
+    backend = POSTGRESQL
+
+    def __init__(self, pooled: Any) -> None:
+        self._pooled = pooled  # SQLAlchemy's pool proxy: close() gives it back to the pool
+        self.raw = pooled.driver_connection
+        self.raw.autocommit = True
+        _register_types(self.raw)
+        self.total_changes = 0
+
+    def execute(self, sql: str, params: Sequence[Any] | None = ()) -> PgCursor:
+        return PgCursor(self).execute(sql, params)
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> PgCursor:
+        return PgCursor(self).executemany(sql, rows)
+
+    def cursor(self) -> PgCursor:
+        return PgCursor(self)
+
+    @property
+    def in_transaction(self) -> bool:
+        from psycopg.pq import TransactionStatus
+
+        return self.raw.info.transaction_status != TransactionStatus.IDLE
+
+    def close(self) -> None:
+        if self.in_transaction:
+            self.raw.execute("ROLLBACK")
+        self._pooled.close()
+
+
+def _register_types(raw: Any) -> None:
+    """Numbers as SQLite gives them: a SUM of integers is an ``int``, an AVG a ``float`` (psycopg
+    would give ``Decimal``); a Python ``bool`` is bound as 0/1 (the store's flags are INTEGER)."""
+    if getattr(raw, "_sauti_types", False):
+        return
+    from psycopg.adapt import Loader
+    from psycopg.types.numeric import IntDumper
+
+    class NumberLoader(Loader):
+        def load(self, data):
+            text = bytes(data).decode()
+            return float(text) if any(c in text for c in ".eEN") else int(text)
+
+    raw.adapters.register_loader("numeric", NumberLoader)
+    raw.adapters.register_dumper(bool, IntDumper)
+    raw._sauti_types = True
+
+
+# --- reading into frames ---------------------------------------------------------------------
+def read_frame(con: Any, query: str, params: Sequence[Any] = ()) -> pd.DataFrame:
+    """The result of ``query`` as a DataFrame, on either back-end (``pandas.read_sql_query``)."""
+    import pandas as pd
+
+    if not isinstance(con, PgConnection):
+        return pd.read_sql_query(query, con, params=tuple(params))
+    cur = con.execute(query, params)
+    columns = [column.name for column in cur.description]
+    return pd.DataFrame.from_records([tuple(r) for r in cur.fetchall()], columns=columns, coerce_float=True)
