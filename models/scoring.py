@@ -310,6 +310,7 @@ def score(
     drivers = _drivers(predictor, table[-1], np.flatnonzero(np.isin(ids, sorted(wanted))), names, reference)
     rows = _score_rows(ids, periods, probabilities, drivers, record, data_snapshot(cube))
     _store_scores(workspace, rows, partial=localities is not None)
+    _store_feature_labels(workspace, names, record["freq"])
     result = latest_scores(workspace, freq=record["freq"], unit=record["unit"])
     if localities is not None:
         result = result[result[LOCALITY_ID].isin(localities)].reset_index(drop=True)
@@ -380,6 +381,20 @@ def _store_scores(workspace: Workspace, rows: list[tuple], *, partial: bool) -> 
         con.executemany(upsert, [(*row, row[7]) for row in rows if row[1] == latest])
         if history and not _history_current(con, history):
             con.executemany(history_sql, history)
+
+
+def _store_feature_labels(workspace: Workspace, names: list[str], freq: str) -> None:
+    """The plain-word label of each feature the model uses (``feature_labels``), for readers of the
+    store that cannot call the glossary (the PostgreSQL view ``sauti_risk_latest``)."""
+    from sauti.features.glossary import feature_label
+
+    rows = [(name, freq, feature_label(name, freq=freq)) for name in names]
+    with workspace.session() as con, workspace.transaction(con):
+        con.executemany(
+            "INSERT INTO feature_labels (feature, freq, label) VALUES (?, ?, ?) "
+            "ON CONFLICT (feature, freq) DO UPDATE SET label = excluded.label",
+            rows,
+        )
 
 
 def _history_current(con, history: list[tuple]) -> bool:

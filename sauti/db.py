@@ -220,6 +220,9 @@ class PgCursor:
     def __init__(self, owner: PgConnection) -> None:
         self._owner = owner
         self._cur = owner.raw.cursor(row_factory=_row_factory)
+        _register_types(
+            self._cur.adapters
+        )  # on the cursor: SQLAlchemy's own use of the connection keeps psycopg's
 
     def execute(self, sql: str, params: Sequence[Any] | None = ()) -> PgCursor:
         import psycopg
@@ -277,7 +280,6 @@ class PgConnection:
         self._pooled = pooled  # SQLAlchemy's pool proxy: close() gives it back to the pool
         self.raw = pooled.driver_connection
         self.raw.autocommit = True
-        _register_types(self.raw)
         self.total_changes = 0
 
     def execute(self, sql: str, params: Sequence[Any] | None = ()) -> PgCursor:
@@ -301,22 +303,30 @@ class PgConnection:
         self._pooled.close()
 
 
-def _register_types(raw: Any) -> None:
+def _register_types(adapters: Any) -> None:
     """Numbers as SQLite gives them: a SUM of integers is an ``int``, an AVG a ``float`` (psycopg
     would give ``Decimal``); a Python ``bool`` is bound as 0/1 (the store's flags are INTEGER)."""
-    if getattr(raw, "_sauti_types", False):
-        return
+    adapters.register_loader("numeric", _number_loader())
+    adapters.register_dumper(bool, _int_dumper())
+
+
+@lru_cache(maxsize=1)
+def _number_loader():
     from psycopg.adapt import Loader
-    from psycopg.types.numeric import IntDumper
 
     class NumberLoader(Loader):
         def load(self, data):
             text = bytes(data).decode()
             return float(text) if any(c in text for c in ".eEN") else int(text)
 
-    raw.adapters.register_loader("numeric", NumberLoader)
-    raw.adapters.register_dumper(bool, IntDumper)
-    raw._sauti_types = True
+    return NumberLoader
+
+
+@lru_cache(maxsize=1)
+def _int_dumper():
+    from psycopg.types.numeric import IntDumper
+
+    return IntDumper
 
 
 # --- reading into frames ---------------------------------------------------------------------
@@ -329,3 +339,23 @@ def read_frame(con: Any, query: str, params: Sequence[Any] = ()) -> pd.DataFrame
     cur = con.execute(query, params)
     columns = [column.name for column in cur.description]
     return pd.DataFrame.from_records([tuple(r) for r in cur.fetchall()], columns=columns, coerce_float=True)
+
+
+# --- tools and copies --------------------------------------------------------------------------
+def libpq_url(url: str) -> str:
+    """The URL as libpq tools (``pg_dump``, ``psql``, ``ogrinfo PG:``) take it (no driver suffix)."""
+    return re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql://", url)
+
+
+def reset_identities(con: PgConnection, table: str) -> None:
+    """After rows with explicit ids were copied in: move ``table``'s identity counters past them."""
+    rows = con.execute(
+        "SELECT column_name FROM information_schema.columns "
+        "WHERE table_schema = current_schema() AND table_name = ? AND is_identity = 'YES'",
+        (table,),
+    ).fetchall()
+    for (column,) in rows:
+        con.execute(
+            f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), "
+            f"COALESCE((SELECT MAX({column}) FROM {table}), 0) + 1, false)"
+        )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
 import sqlite3
 import threading
@@ -91,15 +92,35 @@ def _adopt_legacy_version(con: sqlite3.Connection) -> None:
     con.execute("COMMIT")
 
 
-@lru_cache(maxsize=1)
-def _migrations() -> tuple[tuple[int, str, str], ...]:
+@lru_cache(maxsize=2)
+def _migrations(backend: str = db.SQLITE) -> tuple[tuple[int, str, str], ...]:
+    """The numbered migrations for ``backend``: ``NNNN_name.sql`` for both, ``NNNN_name.postgresql.sql``
+    only for PostgreSQL (PostGIS geometry, triggers, views for GIS tools)."""
     folder = resources.files("sauti").joinpath("migrations")
     found = []
     for entry in folder.iterdir():
         name = entry.name
-        if name.endswith(".sql") and name[:4].isdigit():
+        if not (name.endswith(".sql") and name[:4].isdigit()):
+            continue
+        only = name[:-4].rsplit(".", 1)[1] if name[:-4].count(".") else None
+        if only is None or only == backend:
             found.append((int(name[:4]), name, entry.read_text(encoding="utf-8")))
     return tuple(sorted(found))
+
+
+def pending_migrations(workspace: Workspace) -> list[str]:
+    """Names of the migrations not yet applied to ``workspace``'s store (without applying them)."""
+    if workspace.backend == db.SQLITE:
+        if not workspace.db_path.exists():
+            return [name for _, name, _ in _migrations(db.SQLITE)]
+        con = sqlite3.connect(workspace.db_path)
+    else:
+        con = db.connect_postgres(workspace.database_url)
+    try:
+        applied = _applied(con) or set()
+    finally:
+        con.close()
+    return [name for number, name, _ in _migrations(workspace.backend) if number not in applied]
 
 
 # Rows are never deleted from these tables and a REPLACE re-inserts, so the highest rowid moves with
@@ -232,7 +253,7 @@ class Workspace:
         if applied is None and not postgres:
             _adopt_legacy_version(con)
             applied = _applied(con) or set()
-        pending = [m for m in _migrations() if m[0] not in (applied or set())]
+        pending = [m for m in _migrations(self.backend) if m[0] not in (applied or set())]
         for number, name, sql in pending:
             con.execute("BEGIN IMMEDIATE")
             try:
@@ -390,9 +411,20 @@ class Workspace:
 
 
 def _split_sql(sql: str) -> list[str]:
-    """Split a migration file into statements (no semicolons inside strings in our migrations)."""
+    """Split a migration file into statements at semicolons outside quotes and ``$$ … $$`` bodies."""
     lines = [line.split("--", 1)[0] for line in sql.splitlines()]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+    statements, current = [], []
+    for token in _SQL_TOKENS.findall("\n".join(lines)):
+        if token == ";":
+            statements.append("".join(current))
+            current = []
+        else:
+            current.append(token)
+    statements.append("".join(current))
+    return [s.strip() for s in statements if s.strip()]
+
+
+_SQL_TOKENS = re.compile(r"\$\$.*?\$\$|'(?:[^']|'')*'|;|[^;'$]+|[$']", re.DOTALL)
 
 
 def stored_keys(con: sqlite3.Connection, table: str, column: str, values: list) -> set:

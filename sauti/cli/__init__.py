@@ -80,9 +80,27 @@ def warn_if_stale(workspace) -> None:
 
 
 def _register() -> None:
-    from sauti.cli import export_cmd, features_cmd, ingest_cmd, models_cmd, patrol_cmd, serve_cmd, status_cmd
+    from sauti.cli import (
+        db_cmd,
+        export_cmd,
+        features_cmd,
+        ingest_cmd,
+        models_cmd,
+        patrol_cmd,
+        serve_cmd,
+        status_cmd,
+    )
 
-    for module in (ingest_cmd, status_cmd, features_cmd, models_cmd, patrol_cmd, serve_cmd, export_cmd):
+    for module in (
+        ingest_cmd,
+        status_cmd,
+        features_cmd,
+        models_cmd,
+        patrol_cmd,
+        serve_cmd,
+        export_cmd,
+        db_cmd,
+    ):
         module.register(app)
 
 
