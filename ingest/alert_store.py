@@ -18,6 +18,7 @@ from sauti.ingest.runs import RunContext
 
 from sauti.cache import Memo
 from sauti.constants import ALERT_COLUMNS, ALERT_SENSITIVE_COLUMNS, ALERT_VERIFICATION
+from sauti.db import hold_lock
 from sauti.errors import NotFoundError, SautiError
 from sauti.store import Workspace, stored_keys, utc_now
 
@@ -158,6 +159,7 @@ def stored_reply(con: sqlite3.Connection, claim: IdempotencyKey) -> tuple[int, d
     request with the same key waits for the first to commit and then replays its reply.
     Raises :class:`IdempotencyConflict` when the key came with another request.
     """
+    hold_lock(con, "idempotency", claim.user, claim.key)
     row = con.execute(
         "SELECT body_sha256, status_code, response_body FROM idempotency_keys"
         " WHERE user_name = ? AND key = ?",

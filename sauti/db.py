@@ -304,10 +304,13 @@ class PgConnection:
 
 
 def _register_types(adapters: Any) -> None:
-    """Numbers as SQLite gives them: a SUM of integers is an ``int``, an AVG a ``float`` (psycopg
-    would give ``Decimal``); a Python ``bool`` is bound as 0/1 (the store's flags are INTEGER)."""
+    """Values as SQLite takes and gives them: a float ``NaN`` (pandas' gap) is bound as NULL, a
+    Python ``bool`` as 0/1 (the store's flags are INTEGER); a SUM of integers comes back an ``int``
+    and an AVG a ``float`` (psycopg would give ``Decimal``)."""
     adapters.register_loader("numeric", _number_loader())
     adapters.register_dumper(bool, _int_dumper())
+    for dumper in _nan_dumpers():
+        adapters.register_dumper(float, dumper)
 
 
 @lru_cache(maxsize=1)
@@ -320,6 +323,21 @@ def _number_loader():
             return float(text) if any(c in text for c in ".eEN") else int(text)
 
     return NumberLoader
+
+
+@lru_cache(maxsize=1)
+def _nan_dumpers() -> tuple[type, type]:
+    from psycopg.types.numeric import FloatBinaryDumper, FloatDumper
+
+    class NanAsNull(FloatDumper):
+        def dump(self, obj):
+            return None if obj != obj else super().dump(obj)
+
+    class NanAsNullBinary(FloatBinaryDumper):
+        def dump(self, obj):
+            return None if obj != obj else super().dump(obj)
+
+    return NanAsNull, NanAsNullBinary
 
 
 @lru_cache(maxsize=1)
@@ -359,3 +377,14 @@ def reset_identities(con: PgConnection, table: str) -> None:
             f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), "
             f"COALESCE((SELECT MAX({column}) FROM {table}), 0) + 1, false)"
         )
+
+
+def hold_lock(con: Any, *parts: str) -> None:
+    """Hold, until the transaction ends, the lock named by ``parts`` (one Idempotency-Key, say).
+
+    On SQLite the transaction's ``BEGIN IMMEDIATE`` already holds the one write lock; PostgreSQL
+    lets writers run side by side, so a check-then-write on one key takes an advisory lock on it:
+    a second request with the same key waits for the first to commit, then sees its row.
+    """
+    if is_postgres(con):
+        con.execute("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", ("\x1f".join(parts),))

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # A throw-away PostgreSQL 15 + PostGIS 3 cluster for the tests (and for trying the mission store).
 #
-#   bash scripts/postgres.sh start   # prints the URL: postgresql://sauti:sauti@127.0.0.1:PORT/sauti
-#   bash scripts/postgres.sh stop DIR|URL-FILE
+#   eval "$(bash scripts/postgres.sh start)"   # sets SAUTI_PG_URL and SAUTI_PG_DIR
+#   bash scripts/postgres.sh stop "$SAUTI_PG_DIR"
 #
 # `start` installs postgresql-15-postgis-3 from Debian when it is missing, creates a cluster in a
 # new temporary folder owned by the `postgres` user (initdb and pg_ctl refuse to run as root),
-# listening on 127.0.0.1 only on a free port, with a `sauti` superuser (password `sauti`) and a
-# `sauti` database with PostGIS. The last line printed is the URL; the folder is in
-# $SAUTI_PG_DIR's file <dir>/url and is what `stop` removes.
+# listening on 127.0.0.1 only, on a free port, with a `sauti` superuser (password `sauti`) and a
+# `sauti` database with PostGIS. It prints SAUTI_PG_URL=… and SAUTI_PG_DIR=… (the folder `stop`
+# removes, server and data with it). fsync is off: this cluster is for tests, never for data.
 set -euo pipefail
 
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
@@ -59,8 +59,8 @@ CREATE EXTENSION postgis;
 SQL
     local url="postgresql://sauti:sauti@127.0.0.1:$port/sauti"
     echo "$url" >"$dir/url"
-    echo "$dir" >&2
-    echo "$url"
+    echo "SAUTI_PG_URL=$url"
+    echo "SAUTI_PG_DIR=$dir"
 }
 
 stop() {
