@@ -67,7 +67,7 @@ def serve(
         port=port,
         log_level=settings.log_level.lower(),
         workers=workers,
-        **uvicorn_options(settings),
+        **uvicorn_options(settings, workers),
     )
 
 
