@@ -388,3 +388,55 @@ def hold_lock(con: Any, *parts: str) -> None:
     """
     if is_postgres(con):
         con.execute("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", ("\x1f".join(parts),))
+
+
+COPY_MIN_ROWS = 1000  # a batch this large goes into PostgreSQL by COPY
+
+
+def copy_insert(
+    con: PgConnection,
+    table: str,
+    bound: list[str],
+    constants: dict[str, str],
+    rows: Any,
+) -> int | None:
+    """Insert a large batch by ``COPY`` into a temporary table, then ``INSERT … SELECT … ON CONFLICT
+    DO NOTHING``; returns how many rows were new, or ``None`` (nothing stored) when a row breaks a
+    constraint, so the caller can find it row by row. ``rows()`` makes the rows (missing values as
+    ``None``)."""
+    import psycopg
+
+    names = ", ".join(bound)
+    staging = f"sauti_load_{table}_{abs(hash(names)) % 10**8}"  # one per column set
+    con.execute("SAVEPOINT copy_batch")
+    try:
+        cur = PgCursor(con)
+        raw = cur._cur
+        # the bound columns' types, no constraints: a refused row fails the INSERT, not the COPY
+        raw.execute(f"CREATE TEMP TABLE IF NOT EXISTS {staging} AS SELECT {names} FROM {table} WITH NO DATA")
+        raw.execute(f"TRUNCATE {staging}")
+        with raw.copy(f"COPY {staging} ({names}) FROM STDIN") as copy:
+            for row in rows():
+                copy.write_row(row)
+        select = ", ".join([*bound, *constants.values()])
+        raw.execute(
+            f"INSERT INTO {table} ({', '.join([*bound, *constants])}) "
+            f"SELECT {select} FROM {staging} ON CONFLICT DO NOTHING"
+        )
+        new = max(raw.rowcount, 0)
+        raw.execute(f"TRUNCATE {staging}")
+    except psycopg.IntegrityError:
+        con.execute("ROLLBACK TO copy_batch")
+        con.execute("RELEASE copy_batch")
+        return None
+    except psycopg.Error as exc:
+        con.execute("ROLLBACK TO copy_batch")
+        con.execute("RELEASE copy_batch")
+        raise _translate_error(exc) from exc
+    except BaseException:
+        con.execute("ROLLBACK TO copy_batch")
+        con.execute("RELEASE copy_batch")
+        raise
+    con.execute("RELEASE copy_batch")
+    con.total_changes += new
+    return new

@@ -478,6 +478,10 @@ def insert_new(con: sqlite3.Connection, table: str, frame: pd.DataFrame) -> tupl
     names = ", ".join([*bound, *constants])
     slots = ", ".join(["?"] * len(bound) + list(constants.values()))
     sql = f"INSERT INTO {table} ({names}) VALUES ({slots}) ON CONFLICT DO NOTHING"
+    if db.is_postgres(con) and len(frame) >= db.COPY_MIN_ROWS:
+        new = db.copy_insert(con, table, bound, constants, lambda: _copy_rows(frame, bound))
+        if new is not None:  # None: a row broke a constraint; the rows go again below to find it
+            return new, []
     failed: list[tuple[int, str]] = []
     con.execute("SAVEPOINT insert_batch")
     try:
@@ -502,6 +506,19 @@ def _rows(frame: pd.DataFrame, bound: list[str], scan_text: bool) -> Iterator[tu
     if not bound:  # every column constant: one empty tuple per row
         return [()] * len(frame)
     return zip(*[_bindable(frame[c], scan_text=scan_text) for c in bound], strict=True)
+
+
+def _copy_rows(frame: pd.DataFrame, bound: list[str]) -> Iterator[tuple]:
+    """The rows for ``COPY``: as :func:`_rows`, with a float column's ``NaN`` as ``None`` (COPY would
+    store NaN, where binding stores NULL)."""
+    columns = []
+    for c in bound:
+        series = frame[c]
+        if series.dtype.kind == "f":
+            columns.append(series.astype(object).where(series.notna(), None).tolist())
+        else:
+            columns.append(_bindable(series, scan_text=True))
+    return zip(*columns, strict=True)
 
 
 def _insert_bisecting(
