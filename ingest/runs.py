@@ -22,7 +22,7 @@ import pandas as pd
 from sauti.ingest.report import IngestReport, RejectsWriter, alert_reject_view, make_rejects, raw_json
 
 from sauti.checksum import sha256_file
-from sauti.db import is_postgres
+from sauti.db import approximate_rows, is_postgres, secondary_indexes
 from sauti.store import Workspace, insert_new, utc_now
 
 log = logging.getLogger(__name__)
@@ -136,20 +136,12 @@ class RunContext:
         keep seeing the indexed table until the commit, by which time the indexes are rebuilt.
         Primary-key and unique indexes stay: they enforce ``INSERT OR IGNORE``.
         """
-        if first_batch < BULK_INDEX_ROWS or is_postgres(self.con):
+        if first_batch < BULK_INDEX_ROWS:
             return
-        try:
-            stored = self.con.execute(f"SELECT MAX(rowid) FROM {table}").fetchone()[0] or 0
-        except sqlite3.OperationalError:  # a WITHOUT ROWID table: leave its indexes alone
+        stored = approximate_rows(self.con, table)
+        if stored is None or stored > first_batch:
             return
-        if stored > first_batch:
-            return
-        indexes = self.con.execute(
-            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL"
-            " AND sql NOT LIKE 'CREATE UNIQUE%'",
-            (table,),
-        ).fetchall()
-        for name, sql in indexes:
+        for name, sql in secondary_indexes(self.con, table):
             self.con.execute(f'DROP INDEX "{name}"')
             self.deferred_indexes[name] = sql
 

@@ -440,3 +440,39 @@ def copy_insert(
     con.execute("RELEASE copy_batch")
     con.total_changes += new
     return new
+
+
+def approximate_rows(con: Any, table: str) -> int | None:
+    """About how many rows ``table`` holds, cheaply (SQLite: the highest rowid; PostgreSQL: the
+    planner's estimate, or a count of a small table); ``None`` when it cannot tell."""
+    if is_postgres(con):
+        estimate = con.execute(
+            "SELECT reltuples FROM pg_class WHERE oid = to_regclass(?)", (table,)
+        ).fetchone()
+        if estimate is None:
+            return None
+        if estimate[0] is None or estimate[0] < 0:  # never analysed: count (only small tables are)
+            return con.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+        return int(estimate[0])
+    try:
+        return con.execute(f"SELECT MAX(rowid) FROM {table}").fetchone()[0] or 0
+    except sqlite3.OperationalError:  # a WITHOUT ROWID table
+        return None
+
+
+def secondary_indexes(con: Any, table: str) -> list[tuple[str, str]]:
+    """``(name, CREATE statement)`` of ``table``'s indexes that are neither primary keys nor unique
+    (those enforce ``ON CONFLICT``): what a bulk load may drop and build again afterwards."""
+    if is_postgres(con):
+        rows = con.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() "
+            "AND tablename = ? AND indexdef NOT LIKE 'CREATE UNIQUE%'",
+            (table,),
+        ).fetchall()
+    else:
+        rows = con.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL"
+            " AND sql NOT LIKE 'CREATE UNIQUE%'",
+            (table,),
+        ).fetchall()
+    return [(r[0], r[1]) for r in rows]

@@ -1,38 +1,16 @@
 -- PostgreSQL only: localities and located incidents as PostGIS geometries (EPSG:4326, GiST-indexed),
--- kept in step with the WKB / longitude-latitude columns by triggers, and the views GIS desktop
+-- generated from the WKB / longitude-latitude columns, and the views GIS desktop
 -- tools open: sauti_risk_latest (one polygon per locality of the current model's unit) and
 -- sauti_alert_counts (alerts per locality: counts only, never text, reporter or coordinates).
 CREATE EXTENSION IF NOT EXISTS postgis;
 
-ALTER TABLE localities ADD COLUMN IF NOT EXISTS geom geometry(MultiPolygon, 4326);
-CREATE OR REPLACE FUNCTION sauti_locality_geom() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    NEW.geom := ST_Multi(ST_CollectionExtract(ST_SetSRID(ST_GeomFromWKB(NEW.geometry), 4326), 3));
-    RETURN NEW;
-END
-$$;
-DROP TRIGGER IF EXISTS localities_geom ON localities;
-CREATE TRIGGER localities_geom BEFORE INSERT OR UPDATE OF geometry ON localities
-    FOR EACH ROW EXECUTE FUNCTION sauti_locality_geom();
-UPDATE localities SET geom = ST_Multi(ST_CollectionExtract(ST_SetSRID(ST_GeomFromWKB(geometry), 4326), 3));
+-- generated columns (computed by the server from the stored WKB / coordinates, on every write)
+ALTER TABLE localities ADD COLUMN IF NOT EXISTS geom geometry(MultiPolygon, 4326)
+    GENERATED ALWAYS AS (ST_Multi(ST_CollectionExtract(ST_SetSRID(ST_GeomFromWKB(geometry), 4326), 3))) STORED;
 CREATE INDEX IF NOT EXISTS localities_geom_gist ON localities USING GIST (geom);
 
-ALTER TABLE incidents ADD COLUMN IF NOT EXISTS geom geometry(Point, 4326);
-CREATE OR REPLACE FUNCTION sauti_incident_geom() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF NEW.longitude IS NULL OR NEW.latitude IS NULL THEN
-        NEW.geom := NULL;
-    ELSE
-        NEW.geom := ST_SetSRID(ST_MakePoint(NEW.longitude, NEW.latitude), 4326);
-    END IF;
-    RETURN NEW;
-END
-$$;
-DROP TRIGGER IF EXISTS incidents_geom ON incidents;
-CREATE TRIGGER incidents_geom BEFORE INSERT OR UPDATE OF longitude, latitude ON incidents
-    FOR EACH ROW EXECUTE FUNCTION sauti_incident_geom();
-UPDATE incidents SET geom = ST_SetSRID(ST_MakePoint(longitude, latitude), 4326)
-    WHERE longitude IS NOT NULL AND latitude IS NOT NULL;
+ALTER TABLE incidents ADD COLUMN IF NOT EXISTS geom geometry(Point, 4326)
+    GENERATED ALWAYS AS (ST_SetSRID(ST_MakePoint(longitude, latitude), 4326)) STORED;
 CREATE INDEX IF NOT EXISTS incidents_geom_gist ON incidents USING GIST (geom);
 
 CREATE OR REPLACE VIEW sauti_alert_counts AS
