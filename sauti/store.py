@@ -329,6 +329,26 @@ class Workspace:
         frame["alt_names"] = frame["alt_names"].map(json.loads)
         return gpd.GeoDataFrame(frame, geometry=geometry, crs=STORAGE_CRS)
 
+    def locate_incidents(self, level: str) -> pd.DataFrame:
+        """Point-in-polygon in the database (PostgreSQL + PostGIS): ``event_id`` and the
+        ``locality_id`` of the ``level`` locality containing each located incident, through the GiST
+        indexes. On a shared border the smallest ``locality_id`` wins, as in
+        :func:`sauti.features.assign.locate_points`. Incidents in no locality are left out.
+
+        Raises :class:`~sauti.errors.SautiError` on SQLite (no spatial index there: the features
+        layer locates points in memory with shapely).
+        """
+        if self.backend != db.POSTGRESQL:
+            raise SautiError("locating incidents in the database needs the PostgreSQL + PostGIS store")
+        with self.session() as con:
+            return read_frame(
+                con,
+                "SELECT DISTINCT ON (i.event_id) i.event_id, l.locality_id FROM incidents i "
+                "JOIN localities l ON l.level = ? AND ST_Intersects(l.geom, i.geom) "
+                "WHERE i.geom IS NOT NULL ORDER BY i.event_id, l.locality_id",
+                (level,),
+            )
+
     def levels(self) -> dict[str, int]:
         """Number of stored localities per level."""
         with self.session() as con:

@@ -223,3 +223,19 @@ def test_backup_and_restore(store: Workspace, tmp_path: Path) -> None:
     restore(store, path)
     assert store.status()["incidents"] == 4
     assert store.status()["ingest_runs"] == 1
+
+
+def test_point_in_polygon_in_the_database_agrees_with_shapely(postgres_sample: Workspace) -> None:
+    from sauti.features.assign import locate_points
+
+    localities = postgres_sample.localities("admin2")
+    incidents = postgres_sample.incidents().dropna(subset=["longitude", "latitude"])
+    position, _snapped = locate_points(
+        incidents["longitude"].to_numpy(), incidents["latitude"].to_numpy(), localities, tolerance_km=0
+    )
+    inside = position >= 0
+    ids = localities["locality_id"].to_numpy()[position[inside]]
+    expected = dict(zip(incidents["event_id"][inside], ids, strict=True))
+    located = postgres_sample.locate_incidents("admin2")
+    assert len(expected) > 1000
+    assert dict(zip(located["event_id"], located["locality_id"], strict=True)) == expected
