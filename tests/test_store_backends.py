@@ -12,8 +12,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from live_server import copy_workspace
-from sauti.ingest.alert_store import IdempotencyKey, save_reply, stored_reply
 from sauti.ingest.alerts import ingest_alerts
+from sauti.ingest.alerts.store import IdempotencyKey, save_reply, stored_reply
 from sauti.ingest.boundaries import ingest_boundaries
 from sauti.ingest.incidents import ingest_incidents
 
