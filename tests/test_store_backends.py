@@ -239,3 +239,28 @@ def test_point_in_polygon_in_the_database_agrees_with_shapely(postgres_sample: W
     located = postgres_sample.locate_incidents("admin2")
     assert len(expected) > 1000
     assert dict(zip(located["event_id"], located["locality_id"], strict=True)) == expected
+
+
+def test_db_status_and_upgrade_from_the_cli(tmp_path: Path, store_url: str | None, capsys) -> None:
+    import json
+
+    from sauti.cli import main
+
+    base = ["--workspace", str(tmp_path / "ws")] + (["--database", store_url] if store_url else [])
+    assert main([*base, "db", "status", "--json"]) == 0
+    before = json.loads(capsys.readouterr().out)
+    assert before["backend"] == ("postgresql" if store_url else "sqlite")
+    assert before["revision"] is None
+    assert before["pending"][0] == "0001_store.sql"
+    assert main([*base, "db", "upgrade"]) == 0
+    capsys.readouterr()
+    assert main([*base, "db", "status", "--json"]) == 0
+    after = json.loads(capsys.readouterr().out)
+    assert after["pending"] == []
+    assert after["revision"] == max(n for n, _name, _sql in _migrations(after["backend"]))
+    if store_url:
+        assert "sauti:***@" in after["url"]  # the password never printed
+        assert not (tmp_path / "ws" / "sauti.sqlite").exists()
+    else:
+        assert main([*base, "db", "gis-role", "qgis"]) == 2
+        assert "needs the PostgreSQL store" in capsys.readouterr().err
