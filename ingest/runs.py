@@ -141,6 +141,8 @@ class RunContext:
         stored = approximate_rows(self.con, table)
         if stored is None or stored > first_batch:
             return
+        if stored and is_postgres(self.con):  # DROP INDEX locks out PostgreSQL's readers till the
+            return  # commit: only for a first load into an empty table, which nobody reads yet
         for name, sql in secondary_indexes(self.con, table):
             self.con.execute(f'DROP INDEX "{name}"')
             self.deferred_indexes[name] = sql
