@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database", help="a PostgreSQL superuser URL (default: start a throw-away cluster)")
     args = parser.parse_args(argv)
     rows = 100_000 if args.quick else args.rows
-    server, folder = args.database, None
+    server, folder, url = args.database, None, None
     if not server:
         done = subprocess.run(
             ["bash", str(ROOT / "scripts" / "postgres.sh"), "start"],
@@ -116,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ratio to plain COPY    {ratio:.2f}×  (target ≤ {TARGET_RATIO}×: {ok_ratio})")
         print(f"load average           {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     finally:
+        if url and not folder:  # a server of the user's: leave no benchmark database behind
+            _admin(server, f"DROP DATABASE IF EXISTS {url.rsplit('/', 1)[1]} WITH (FORCE)")
         if folder:
             subprocess.run(["bash", str(ROOT / "scripts" / "postgres.sh"), "stop", folder], check=False)
     return 0
