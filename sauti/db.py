@@ -410,8 +410,7 @@ def copy_insert(
     staging = f"sauti_load_{table}_{abs(hash(names)) % 10**8}"  # one per column set
     con.execute("SAVEPOINT copy_batch")
     try:
-        cur = PgCursor(con)
-        raw = cur._cur
+        raw = con.raw.cursor()  # psycopg's own (C) dumpers: the rows hold no NaN and no bool
         # the bound columns' types, no constraints: a refused row fails the INSERT, not the COPY
         raw.execute(f"CREATE TEMP TABLE IF NOT EXISTS {staging} AS SELECT {names} FROM {table} WITH NO DATA")
         raw.execute(f"TRUNCATE {staging}")
