@@ -264,3 +264,15 @@ def test_db_status_and_upgrade_from_the_cli(tmp_path: Path, store_url: str | Non
     else:
         assert main([*base, "db", "gis-role", "qgis"]) == 2
         assert "needs the PostgreSQL store" in capsys.readouterr().err
+
+
+def test_a_bulk_batch_with_one_refused_row_stores_the_rest(store: Workspace) -> None:
+    """On PostgreSQL a batch this large goes by COPY; a refused row sends it to the row-finding path."""
+    rows = _incidents(1500)
+    rows.loc[700, "category"] = None
+    with store.session() as con, Workspace.transaction(con):
+        rows["run_id"] = _run(con)
+        new, failed = insert_new(con, "incidents", rows)
+    assert new == 1499
+    assert failed == [(700, "NOT NULL constraint failed: incidents.category")]
+    assert store.status()["incidents"] == 1499
