@@ -9,11 +9,16 @@ exact zero for a feature at its typical value (most counts are zero most of the 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sklearn.base import BaseEstimator
 
 
 def median_contributions(
-    model,
+    model: BaseEstimator,
     X: np.ndarray,
     reference: np.ndarray,
     *,

@@ -11,15 +11,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import secrets
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +24,7 @@ from sauti import db
 from sauti.constants import ALERT_COLUMNS, INCIDENT_COLUMNS, LOCALITY_COLUMNS, STORAGE_CRS
 from sauti.db import read_frame
 from sauti.errors import SautiError
+from sauti.schema import migrate
 
 if TYPE_CHECKING:  # pragma: no cover
     import geopandas as gpd
@@ -44,83 +42,6 @@ def utc_now(timespec: str = "seconds") -> str:
     within one second, such as risk scores refreshed by the nowcaster right after one another.
     """
     return datetime.now(UTC).isoformat(timespec=timespec).replace("+00:00", "Z")
-
-
-_MIGRATIONS_TABLE = (
-    "CREATE TABLE IF NOT EXISTS schema_migrations "
-    "(number INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
-)
-
-
-_MIGRATION_LOCK = 0x5A071  # PostgreSQL advisory lock held while migrating
-
-
-def _applied(con: sqlite3.Connection) -> set[int] | None:
-    """Numbers of the migrations already applied to this store; None without a record of them
-    (a new store, or one from before migrations were tracked)."""
-    if db.is_postgres(con) and con.execute("SELECT to_regclass('schema_migrations')").fetchone()[0] is None:
-        return None
-    try:
-        return {row[0] for row in con.execute("SELECT number FROM schema_migrations")}
-    except sqlite3.OperationalError:
-        return None
-
-
-def _adopt_legacy_version(con: sqlite3.Connection) -> None:
-    """Record, in ``schema_migrations``, the migrations a store made before that table existed.
-
-    Such a store tracked only ``PRAGMA user_version`` (every migration up to it applied): without
-    this its first migration would be run again ("table ingest_runs already exists"). Called when
-    :func:`_applied` found no record; a new store (version 0) is left to the migrations.
-    """
-    con.execute("BEGIN IMMEDIATE")
-    try:
-        version = con.execute("PRAGMA user_version").fetchone()[0]
-        if version > 0 and _applied(con) is None:  # re-checked under the write lock
-            con.execute(_MIGRATIONS_TABLE)
-            con.executemany(
-                "INSERT INTO schema_migrations (number, name, applied_at) VALUES (?, ?, ?)",
-                [
-                    (number, name, "before-tracking")
-                    for number, name, _sql in _migrations()
-                    if number <= version
-                ],
-            )
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    con.execute("COMMIT")
-
-
-@lru_cache(maxsize=2)
-def _migrations(backend: str = db.SQLITE) -> tuple[tuple[int, str, str], ...]:
-    """The numbered migrations for ``backend``: ``NNNN_name.sql`` for both, ``NNNN_name.postgresql.sql``
-    only for PostgreSQL (PostGIS geometry, triggers, views for GIS tools)."""
-    folder = resources.files("sauti").joinpath("migrations")
-    found = []
-    for entry in folder.iterdir():
-        name = entry.name
-        if not (name.endswith(".sql") and name[:4].isdigit()):
-            continue
-        only = name[:-4].rsplit(".", 1)[1] if name[:-4].count(".") else None
-        if only is None or only == backend:
-            found.append((int(name[:4]), name, entry.read_text(encoding="utf-8")))
-    return tuple(sorted(found))
-
-
-def pending_migrations(workspace: Workspace) -> list[str]:
-    """Names of the migrations not yet applied to ``workspace``'s store (without applying them)."""
-    if workspace.backend == db.SQLITE:
-        if not workspace.db_path.exists():
-            return [name for _, name, _ in _migrations(db.SQLITE)]
-        con = sqlite3.connect(workspace.db_path)
-    else:
-        con = db.connect_postgres(workspace.database_url)
-    try:
-        applied = _applied(con) or set()
-    finally:
-        con.close()
-    return [name for number, name, _ in _migrations(workspace.backend) if number not in applied]
 
 
 # Rows are never deleted from these tables and a REPLACE re-inserts, so the highest rowid moves with
@@ -243,41 +164,8 @@ class Workspace:
         con.execute("COMMIT")
 
     def _migrate(self, con: sqlite3.Connection) -> None:
-        """Apply every migration not yet recorded in ``schema_migrations`` (by number, in order).
-
-        Tracking the set of applied numbers, not only the highest, means a migration merged later
-        with a lower number is still applied to a store that already has higher ones.
-        """
-        postgres = db.is_postgres(con)
-        applied = _applied(con)
-        if applied is None and not postgres:
-            _adopt_legacy_version(con)
-            applied = _applied(con) or set()
-        pending = [m for m in _migrations(self.backend) if m[0] not in (applied or set())]
-        for number, name, sql in pending:
-            con.execute("BEGIN IMMEDIATE")
-            try:
-                if postgres:  # the write lock SQLite's BEGIN IMMEDIATE takes, for migrations
-                    con.execute("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))
-                    con.execute("CREATE EXTENSION IF NOT EXISTS postgis")
-                con.execute(_MIGRATIONS_TABLE)
-                # re-check under the write lock: another process may have migrated meanwhile
-                if number in (_applied(con) or set()):
-                    con.execute("ROLLBACK")
-                    continue
-                for statement in _split_sql(sql):
-                    con.execute(db.migration_statement(statement, self.backend))
-                con.execute(
-                    "INSERT INTO schema_migrations (number, name, applied_at) VALUES (?, ?, ?)",
-                    (number, name, utc_now()),
-                )
-                if not postgres:  # kept for tools that read it; schema_migrations is the record
-                    version = max(number, con.execute("PRAGMA user_version").fetchone()[0])
-                    con.execute(f"PRAGMA user_version = {version}")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            con.execute("COMMIT")
+        """Apply every migration not yet recorded in ``schema_migrations`` (:func:`sauti.schema.migrate`)."""
+        migrate(con, self.backend)
 
     def schema_version(self) -> int:
         """The highest migration applied to the store."""
@@ -428,23 +316,6 @@ class Workspace:
             "place_names": counts["place_names"],
             "ingest_runs": counts["ingest_runs"],
         }
-
-
-def _split_sql(sql: str) -> list[str]:
-    """Split a migration file into statements at semicolons outside quotes and ``$$ … $$`` bodies."""
-    lines = [line.split("--", 1)[0] for line in sql.splitlines()]
-    statements, current = [], []
-    for token in _SQL_TOKENS.findall("\n".join(lines)):
-        if token == ";":
-            statements.append("".join(current))
-            current = []
-        else:
-            current.append(token)
-    statements.append("".join(current))
-    return [s.strip() for s in statements if s.strip()]
-
-
-_SQL_TOKENS = re.compile(r"\$\$.*?\$\$|'(?:[^']|'')*'|;|[^;'$]+|[$']", re.DOTALL)
 
 
 def stored_keys(con: sqlite3.Connection, table: str, column: str, values: list) -> set:

@@ -14,7 +14,8 @@ from typing import Any
 
 from sauti import db
 from sauti.errors import InvalidInputError, SautiError
-from sauti.store import SECRET_NAME, Workspace, pending_migrations
+from sauti.schema import pending_migrations
+from sauti.store import SECRET_NAME, Workspace
 
 COPY_BATCH = 5000
 # tables a GIS desktop role may read: the risk layer, the boundaries, incidents (public event

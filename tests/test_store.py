@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 
 from sauti.errors import SautiError
-from sauti.store import Workspace, _migrations, insert_ignore
+from sauti.schema import migrations as _migrations
+from sauti.store import Workspace, insert_ignore
 
 
 def test_migrations_are_numbered_without_gaps() -> None:

@@ -18,7 +18,8 @@ from sauti.ingest.boundaries import ingest_boundaries
 from sauti.ingest.incidents import ingest_incidents
 
 from sauti import accounts, db
-from sauti.store import Workspace, _migrations, insert_new
+from sauti.schema import migrations as _migrations
+from sauti.store import Workspace, insert_new
 from sauti.store_admin import backup, copy_store, create_gis_role, restore, table_counts
 
 AWSD = "awsd_security_incidents_1997-2025.csv"
