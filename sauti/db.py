@@ -88,7 +88,8 @@ def _engine(url: str, pid: int) -> Engine:
 
     if backend_of(url) == POSTGRESQL:
         driver_url = re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql+psycopg://", url)
-        return create_engine(driver_url, pool_pre_ping=True, pool_size=5, max_overflow=20)
+        # the service's threads each take a connection per request (and a nested one at times)
+        return create_engine(driver_url, pool_pre_ping=True, pool_size=10, max_overflow=40, pool_timeout=60)
     return create_engine(url)
 
 

@@ -71,6 +71,7 @@ class Workspace:
         self.database_url = database_url or db.default_url(self.root)
         self.backend = db.backend_of(self.database_url)
         self._kept: threading.local | None = None  # per-thread connections, see keep_connections
+        self._migrated = False  # PostgreSQL: migrations checked by this object already
 
     def keep_connections(self) -> None:
         """Reuse one open connection per thread for :meth:`session` (a long-running service).
@@ -113,11 +114,14 @@ class Workspace:
         self.root.mkdir(parents=True, exist_ok=True)
         if self.backend == db.POSTGRESQL:
             con = db.connect_postgres(self.database_url)
+            if self._migrated:  # once per process and store: a session is then one pool checkout
+                return con
             try:
                 self._migrate(con)
             except BaseException:
                 con.close()
                 raise
+            self._migrated = True
             return con
         self.db_path.parent.mkdir(parents=True, exist_ok=True)
         con = sqlite3.connect(self.db_path, timeout=30, isolation_level=None, check_same_thread=False)
@@ -149,7 +153,9 @@ class Workspace:
             con.close()
 
     def _keepable(self) -> bool:
-        return self.backend == db.POSTGRESQL or self.db_path.exists()
+        # PostgreSQL: the engine's pool is the reuse; a connection kept by each of the service's
+        # threads would hold the pool's every connection and starve the rest
+        return self.backend == db.SQLITE and self.db_path.exists()
 
     @staticmethod
     @contextmanager
