@@ -39,7 +39,17 @@ __all__ = [
 # What each role may do. One table, read by every router through ``require(permission)``.
 PERMISSIONS: dict[str, frozenset[str]] = {
     "reporter": frozenset({"alerts:write"}),
-    "planner": frozenset({"risk:read", "incidents:read", "map:read", "patrols:read", "alerts:aggregate"}),
+    "planner": frozenset(
+        {
+            "risk:read",
+            "incidents:read",
+            "map:read",
+            "patrols:read",
+            "alerts:aggregate",
+            "responses:read",
+            "responses:write",
+        }
+    ),
     "analyst": frozenset(
         {
             "risk:read",
@@ -50,6 +60,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
             "alerts:detail",
             "alerts:write",
             "alerts:verify",
+            "responses:read",
+            "responses:write",
         }
     ),
 }

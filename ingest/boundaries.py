@@ -28,6 +28,7 @@ from sauti.ingest.boundary_schemas import (
 )
 from sauti.ingest.errors import IngestError
 from sauti.ingest.runs import ProgressCallback, ingest_run
+from sauti.ingest.tabular import require_regular_file
 from sauti.ingest.validate import RowChecker, blank
 
 from sauti.constants import LEVELS, LOCALITY_COLUMNS, LOCALITY_ID, STORAGE_CRS
@@ -103,8 +104,7 @@ def read_boundary_file(
     ``crs`` is the CRS of the coordinates when the file does not say (a shapefile without its
     ``.prj``); a file without one whose coordinates cannot be degrees is refused.
     """
-    if not path.exists():
-        raise IngestError(path, "file not found")
+    require_regular_file(path, folder_ok=True)
     notes: list[str] = []
     try:
         with warnings.catch_warnings():

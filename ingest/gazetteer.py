@@ -465,11 +465,11 @@ def ingest_places(
     import pandas as pd
     from sauti.ingest.errors import IngestError
     from sauti.ingest.runs import ingest_run
+    from sauti.ingest.tabular import require_regular_file
     from sauti.ingest.validate import RowChecker, blank, parse_numbers
 
     path = Path(path)
-    if not path.exists():
-        raise IngestError(path, "file not found")
+    require_regular_file(path)
     raw = _read_places(path)
     columns = {_norm_col(c): c for c in raw.columns if c != "_row"}
     name_col = next((columns[a] for a in NAME_ALIASES if a in columns), None)

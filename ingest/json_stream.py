@@ -107,7 +107,7 @@ class _Scanner:
         if depth > MAX_DEPTH:
             return RecordProblem(f"nested deeper than {MAX_DEPTH} levels")
         try:
-            return json.loads(text)
+            return json.loads(text, parse_constant=_constant)
         except json.JSONDecodeError as exc:
             return RecordProblem(f"not valid JSON ({exc.msg})")
 
@@ -242,3 +242,10 @@ def _object_or_wrapper(scanner: _Scanner, list_keys: tuple[str, ...]) -> Iterato
     scanner.i += 1
     if streamed is None:
         yield problem or members
+
+
+def _constant(name: str) -> float | str:
+    """JSON's non-standard constants: ``NaN`` kept as the text ``"NaN"`` (a value that was *given*,
+    not a missing key, so a NaN coordinate is refused like ``Infinity``; as text it is still a
+    spelt-out null for every other field), ``Infinity`` and ``-Infinity`` as floats."""
+    return "NaN" if name == "NaN" else float(name)

@@ -524,12 +524,24 @@ def backtest_workspace(
     progress: Callable[[int], None] | None = None,
     use_alerts: bool = True,
     include_synthetic_alerts: bool = False,
+    use_responses: bool = False,
+    include_synthetic_responses: bool = False,
 ) -> tuple[xr.Dataset, BacktestResult]:
-    """The workspace's cube and the backtest on it, with the alerts decision recorded in the detail."""
+    """The workspace's cube and the backtest on it, with the alerts decision recorded in the detail.
+
+    ``use_responses`` adds the recorded responses as features (real ones only unless
+    ``include_synthetic_responses``) and gives them to the Sauti model's learned member: the
+    with-responses skill of :func:`sauti.models.responses.response_skill` (docs/models.md).
+    """
     from sauti.models.alert_use import decide_alert_use
 
     alerts = decide_alert_use(workspace, use_alerts=use_alerts, include_synthetic=include_synthetic_alerts)
     cube = load_or_build_cube(workspace, freq=freq, unit=unit)
+    sauti_params = None
+    if use_responses:  # issue 19: responses as exposure/selection controls, on request only
+        from sauti.models.responses import with_response_features
+
+        cube, sauti_params = with_response_features(workspace, cube, horizon, include_synthetic_responses)
     result = backtest_cube(
         cube,
         start=start,
@@ -539,8 +551,10 @@ def backtest_workspace(
         use_alerts=alerts.use_alerts,
         random_state=random_state,
         progress=progress,
+        sauti_params=sauti_params,
     )
     result.detail["alerts"] = alerts.as_dict()
+    result.detail["use_responses"] = bool(use_responses)
     return cube, result
 
 

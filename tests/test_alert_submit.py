@@ -3,7 +3,6 @@ and alert ids that are keys (an id written as a phone number is stored keyed).""
 
 from __future__ import annotations
 
-import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,10 +18,9 @@ NAME = "Jean-Paul Ngakoutou"
 
 
 @pytest.fixture
-def ws(car_template: Path, tmp_path: Path) -> Workspace:
-    """A fresh workspace holding the CAR admin2 and admin3 boundaries."""
-    shutil.copytree(car_template, tmp_path / "ws")
-    return Workspace(tmp_path / "ws")
+def ws(car_workspace: Workspace) -> Workspace:
+    """The CAR boundaries workspace the submissions are stored in."""
+    return car_workspace
 
 
 def test_submit_alerts_outcomes_and_run_record(ws: Workspace) -> None:

@@ -29,6 +29,8 @@ ENDPOINTS = [
     ("patrols", "GET", "/api/v1/patrols/priorities", READERS),
     ("post-alert", "POST", "/api/v1/alerts", {"reporter", "analyst", "admin"}),
     ("verify-alert", "PATCH", "/api/v1/alerts/{alert}", {"analyst", "admin"}),
+    ("responses", "GET", "/api/v1/responses?start=2022-12-01", READERS),
+    ("responses-summary", "GET", "/api/v1/responses/summary?start=2022-12-01&end=2022-12-31", READERS),
     ("users", "GET", "/api/v1/users", {"admin"}),
     ("audit", "GET", "/api/v1/audit", {"admin"}),
 ]

@@ -13,7 +13,7 @@ from sauti.api.errors import InvalidInput
 from sauti.api.services import redaction
 
 from sauti import accounts
-from sauti.errors import NotFoundError
+from sauti.errors import NotFoundError, SautiError
 
 
 def test_key_is_stored_only_as_its_hash(workspace):
@@ -245,3 +245,15 @@ def test_users_cli_prints_the_key_once_and_lists_without_it(workspace, capsys):
     assert key not in listing
     assert main(["--workspace", str(workspace.root), "users", "add", "x", "--role", "boss"]) == 2
     assert "unknown role" in capsys.readouterr().err
+
+
+def test_the_last_admin_cannot_be_revoked_not_even_by_itself(workspace):
+    """Nobody could add users or revoke keys after it: refused until another admin exists."""
+    root, _ = security.create_user(workspace, "root", "admin")
+    with pytest.raises(SautiError, match="the last active admin cannot be revoked"):
+        security.revoke_user(workspace, "root", by=root, resource="/api/v1/users/root")
+    assert security.audit_entries(workspace) == []  # nothing done, nothing audited
+    deputy, _ = security.create_user(workspace, "deputy", "admin")
+    security.revoke_user(workspace, "root", by=deputy, resource="/api/v1/users/root")
+    with pytest.raises(SautiError, match="last active admin"):
+        security.revoke_user(workspace, "deputy", by=deputy, resource="/api/v1/users/deputy")

@@ -14,6 +14,7 @@ import pandas as pd
 from sauti.ingest.alerts.fields import normalize_verification
 from sauti.ingest.alerts.prepare import AlertContext, PreparedAlerts
 from sauti.ingest.gazetteer import Gazetteer
+from sauti.ingest.incidents import workspace_extent
 from sauti.ingest.runs import RunContext
 
 from sauti.cache import Memo
@@ -45,8 +46,6 @@ def workspace_gazetteer(workspace: Workspace) -> Gazetteer:
 
 def alert_context(workspace: Workspace, *, timezone: str, **kwargs: Any) -> AlertContext:
     """What preparing alerts for ``workspace`` needs (``kwargs``: the :class:`AlertContext` defaults)."""
-    from sauti.ingest.incidents import workspace_extent
-
     with workspace.session() as con:
         known = {r[0] for r in con.execute("SELECT token_ref FROM reporter_name_tokens")}
     return AlertContext(

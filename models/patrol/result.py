@@ -16,6 +16,7 @@ import pandas as pd
 from sauti.models.patrol.reasons import expected_localities_text
 
 from sauti.constants import LOCALITY_ID, STORAGE_CRS
+from sauti.csv_safe import write_csv
 from sauti.jsonable import json_scalar
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -161,8 +162,6 @@ class PatrolPlan:
     def to_csv(self, path: str | PathLike[str]) -> Path:
         """Write the assignments as CSV (drivers joined by ``; ``; text that a spreadsheet would run
         as a formula is escaped, see :mod:`sauti.csv_safe`); return the path."""
-        from sauti.csv_safe import write_csv
-
         frame = self.assignments.copy()
         frame["drivers"] = frame["drivers"].map(lambda d: "; ".join(d))
         return write_csv(frame, path, float_format="%.6g")

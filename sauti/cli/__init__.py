@@ -91,11 +91,12 @@ def _register() -> None:
         ingest_cmd,
         models_cmd,
         patrol_cmd,
+        responses_cmd,
         serve_cmd,
         status_cmd,
     )
 
-    for module in (
+    modules = (
         ingest_cmd,
         status_cmd,
         features_cmd,
@@ -103,8 +104,10 @@ def _register() -> None:
         patrol_cmd,
         serve_cmd,
         export_cmd,
+        responses_cmd,
         db_cmd,
-    ):
+    )
+    for module in modules:
         module.register(app)
 
 
