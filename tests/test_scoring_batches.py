@@ -40,8 +40,9 @@ def _scored(root, monkeypatch, batch: int) -> tuple[pd.DataFrame, int]:
 
 
 def test_scores_are_committed_in_batches_with_the_same_rows(tmp_path, monkeypatch):
-    whole, one = _scored(tmp_path / "one", monkeypatch, 1_000_000)
-    batched, many = _scored(tmp_path / "many", monkeypatch, 7)
+    whole, (*one, labels) = _scored(tmp_path / "one", monkeypatch, 1_000_000)
+    batched, (*many, labels_again) = _scored(tmp_path / "many", monkeypatch, 7)
+    assert labels == labels_again > 0  # the last transaction stores the features' plain-word labels
     assert len(whole) == 15 * 24  # the latest period and 23 before it
     assert len(one) == 2  # history, then the latest period
     assert max(many) <= 7
