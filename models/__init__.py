@@ -38,6 +38,7 @@ _EXPORTS = {
     "origins_figure": "sauti.models.report",
     "map_figure": "sauti.models.report",
     "metrics_table_html": "sauti.models.report",
+    "comparison_words": "sauti.models.report",
     # patrol priorities
     "plan_patrols": "sauti.models.patrol",
     "read_bases": "sauti.models.patrol",
