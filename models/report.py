@@ -150,24 +150,15 @@ def map_figure(result: BacktestResult, localities: gpd.GeoDataFrame):
     shapes = localities[[LOCALITY_ID, "geometry"]].merge(
         table, left_on=LOCALITY_ID, right_index=True, how="inner"
     )
-    fig, ax = plt.subplots(figsize=(8.5, 6))
+    fig, ax = plt.subplots(figsize=(8.5, 6), layout="constrained")
     colours = shapes["class"].map(MAP_CLASSES)
     shapes.plot(ax=ax, color=colours, edgecolor="#666", linewidth=0.4)
     counts = shapes["class"].value_counts()
     handles = [Patch(color=c, label=f"{k} ({counts.get(k, 0)})") for k, c in MAP_CLASSES.items()]
     # outside the data extent (right of the map), so no locality is hidden under it
-    ax.legend(
-        handles=handles,
-        fontsize=7,
-        loc="upper left",
-        bbox_to_anchor=(1.01, 1.0),
-        borderaxespad=0.0,
-        title="localities",
-        title_fontsize=7,
-    )
+    fig.legend(handles=handles, fontsize=7, loc="outside right upper", title="localities", title_fontsize=7)
     ax.set_axis_off()
     ax.set_title(f"{result.metrics['primary']}: top-10% hits and misses over all origins", fontsize=10)
-    fig.tight_layout()
     return fig
 
 

@@ -94,7 +94,7 @@ def test_the_hit_miss_legend_lies_outside_the_localities(past_the_data):
     fig = map_figure(past_the_data, shapes)
     fig.canvas.draw()
     ax = fig.axes[0]
-    legend = ax.get_legend().get_window_extent()
+    legend = (ax.get_legend() or fig.legends[0]).get_window_extent()
     minx, miny, maxx, maxy = shapes.total_bounds
     (x0, y0), (x1, y1) = ax.transData.transform([(minx, miny), (maxx, maxy)])
     overlaps = legend.x0 < x1 and legend.x1 > x0 and legend.y0 < y1 and legend.y1 > y0
