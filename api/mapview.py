@@ -260,7 +260,8 @@ def build_map(
     _add_heatmap(fmap, source)
     _add_incidents(fmap, source, shown)
     shown_alerts = _add_alerts(fmap, source, principal)
-    if shown is None or shown.latest:  # the stored plan stands on the latest scores only
+    # the stored plan stands on the latest scores only, and is for roles that may read plans
+    if (shown is None or shown.latest) and principal.can("patrols:read"):
         _add_patrol_layer(fmap, source)
     folium.LayerControl(collapsed=False, position="topleft").add_to(fmap)
     panels = _panels_html(source, shown, views)

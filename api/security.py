@@ -40,6 +40,11 @@ __all__ = [
 PERMISSIONS: dict[str, frozenset[str]] = {
     "reporter": frozenset({"alerts:write"}),
     "planner": frozenset({"risk:read", "incidents:read", "map:read", "patrols:read", "alerts:aggregate"}),
+    # notebooks and backtests, read-only: risk, incidents, the map, alerts as counts; no alert text,
+    # no writes, no patrol plans (operational)
+    "researcher": frozenset(
+        {"risk:read", "incidents:read", "map:read", "alerts:aggregate", "backtests:read"}
+    ),
     "analyst": frozenset(
         {
             "risk:read",
@@ -50,6 +55,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
             "alerts:detail",
             "alerts:write",
             "alerts:verify",
+            "backtests:read",
         }
     ),
 }

@@ -409,10 +409,16 @@ def rising(source: DataSource, n: int = 5, period: str | None = None) -> dict:
     """What rose into ``period`` (default the latest): the ``n`` largest increases since the
     previous period and the localities newly in the top 10%, with names, risk and change."""
 
+    scored = scored_periods(source)
+    if period is not None and period not in scored["periods"]:  # refused, and not repeated back
+        periods = scored["periods"]
+        known = f": scored periods run {periods[0]} to {periods[-1]}" if periods else ""
+        raise NotFoundError(f"no scores for the period asked for{known}")
+
     def build():
         from sauti.models.score_history import rising_localities, score_histories
 
-        latest = period or scored_periods(source)["latest"]
+        latest = period or scored["latest"]
         if latest is None:
             return {"period": None, "increases": [], "new_in_top": []}
         found = rising_localities(score_histories(source.workspace, until=latest, n=2), latest, n=n)

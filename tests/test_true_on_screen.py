@@ -1,0 +1,42 @@
+"""What a person reads is the same number everywhere and never their own input echoed back."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from sauti.features.glossary import percent
+
+
+def test_the_patrol_table_prints_risk_as_the_map_does():
+    from rich.console import Console
+
+    from sauti.cli.patrol_cmd import _priority_table
+
+    class Plan:
+        row = {"base": "Bangui", "rank": 1, "name": "Bambari", "risk": 0.0086, "distance_km": 12.0}
+        assignments = pd.DataFrame([{**row, "drivers": []}])
+
+    console = Console(width=200, record=True)
+    console.print(_priority_table(Plan(), {"weighted": False}))
+    text = console.export_text()
+    assert percent(0.0086) == "0.86%"
+    assert " 0.86% " in text
+    assert "0.9%" not in text
+
+
+@pytest.mark.server
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/localities?period=2030-01-01",
+        "/api/v1/localities/rising?period=2030-01-01",
+        "/map?period=2030-01-01",
+    ],
+    ids=["localities", "rising", "map"],
+)
+def test_an_unscored_period_is_refused_without_echo(server, path):
+    response = server.get(path, "planner")
+    assert response.status_code == 404, response.text
+    assert "2030" not in response.text
+    assert "scored periods run" in response.text
