@@ -257,7 +257,7 @@ def build_map(
     _add_outline(fmap, source, "admin1" if "admin1" in set(localities["level"]) else level)
     views = mapcontent.locality_views(source, units, shown, level)
     layer = _add_localities(fmap, units, views, shown, level)
-    _add_heatmap(fmap, source)
+    heat = _add_heatmap(fmap, source)
     _add_incidents(fmap, source, shown)
     shown_alerts = _add_alerts(fmap, source, principal)
     # the stored plan stands on the latest scores only, and is for roles that may read plans
@@ -266,7 +266,8 @@ def build_map(
     folium.LayerControl(collapsed=False, position="topleft").add_to(fmap)
     panels = _panels_html(source, shown, views)
     fmap.get_root().html.add_child(Element(panels))
-    map_script("SautiPanels", f"sautiMap.init({{map}}, {layer.get_name()});").add_to(fmap)
+    heat_name = "null" if heat is None else heat.get_name()  # heatmap on: localities as outlines only
+    map_script("SautiPanels", f"sautiMap.init({{map}}, {layer.get_name()}, {heat_name});").add_to(fmap)
     return fmap.get_root().render(), shown_alerts
 
 
@@ -345,6 +346,7 @@ def _add_localities(
             "color": "#555",
             "weight": 0.7,
             "fillOpacity": 0.8,
+            "className": "sauti-locality",  # sauti-map.css clears the fill while the heatmap is on
         },
         highlight_function=lambda f: {"weight": 2.5, "color": "#222"},
         tooltip=GeoJsonTooltip(fields=["label"], labels=False),
@@ -353,13 +355,14 @@ def _add_localities(
     return layer
 
 
-def _add_heatmap(fmap: folium.Map, source: DataSource) -> None:
-    """The risk surface's tiles, off by default (it would hide the localities' colours)."""
+def _add_heatmap(fmap: folium.Map, source: DataSource) -> folium.TileLayer | None:
+    """The risk surface's tiles, off by default; while it is on, ``sauti-map.js`` draws the
+    localities as outlines only (their colours would cover it)."""
     import folium
 
     if not source.risk_surface_path.exists():
-        return
-    folium.TileLayer(
+        return None
+    return folium.TileLayer(
         tiles="/tiles/{z}/{x}/{y}.png",
         attr="Sauti risk surface",
         name="Risk heatmap",
