@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from sauti.features.glossary import driver_label, feature_label, points
+from sauti.features.glossary import driver_label, driver_words, feature_label, points
 from sauti.models.patrol.bases import read_bases, resolve_bases, save_bases, workspace_bases
 from sauti.models.patrol.borders import border_warnings, locate_bases
 from sauti.models.patrol.reach import Reach, compute_reach
@@ -300,6 +300,8 @@ def _driver_text(item: dict) -> str:
     """``label (+0.68 pp)``: the driver in plain words (:mod:`sauti.features.glossary`, so no internal
     name reaches a person) and its contribution in percentage points, like the risk in %."""
     name = driver_label(item) or str(item.get("name") or "?")
+    if item.get("feature") and item.get("value") is not None:
+        name = driver_words(item)  # the value (and the typical locality's) in words
     contribution = item.get("contribution")
     if isinstance(contribution, (int, float)) and not isinstance(contribution, bool):
         return f"{name} ({points(contribution)})"
