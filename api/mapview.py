@@ -151,14 +151,18 @@ def _alerts_data(source: DataSource, principal: Principal) -> tuple[dict, list[s
     names = dict(zip(localities[LOCALITY_ID], localities["name"], strict=True))
     features, shown = [], []
     if redaction.may_see_alert_details(principal):
+        from sauti.api.services.risk import data_date, mark_after_forecast_data
+
         recent = alerts.sort_values("received_at").tail(500)
-        for detail in redaction.alert_details(recent):
+        through = f"{data_date(source) - timedelta(days=1):%d %b %Y}".lstrip("0")
+        for detail in mark_after_forecast_data(source, redaction.alert_details(recent)):
             if detail[LOCALITY_ID] not in points:
                 continue
             lon, lat = points[detail[LOCALITY_ID]]
             detail["text"] = str(detail.get("text") or "")[:300]
             detail["received_at"] = str(detail["received_at"])
-            popup = mapcontent.render("alert_popup.html", a=detail, place=names.get(detail[LOCALITY_ID]))
+            place = names.get(detail[LOCALITY_ID])
+            popup = mapcontent.render("alert_popup.html", a=detail, place=place, through=through)
             features.append(
                 {
                     "type": "Feature",

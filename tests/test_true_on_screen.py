@@ -40,3 +40,24 @@ def test_an_unscored_period_is_refused_without_echo(server, path):
     assert response.status_code == 404, response.text
     assert "2030" not in response.text
     assert "scored periods run" in response.text
+
+
+@pytest.mark.server
+@pytest.mark.slow
+def test_an_alert_newer_than_the_forecast_data_is_marked(server):
+    alert = {
+        "text": "Tension au marché après la réunion",
+        "category": "intercommunal_tension",
+        "place_name": "Bria",
+        "received_at": "2026-11-30T08:00:00Z",
+    }
+    with server.client("analyst") as client:
+        posted = client.post("/api/v1/alerts", json=alert)
+    assert posted.status_code in (200, 201), posted.text
+    reply = posted.json()
+    detail = server.get(f"/api/v1/localities/{reply['locality_id']}", "analyst").json()
+    marks = {a["alert_id"]: a["after_forecast_data"] for a in detail["alerts"]}
+    assert marks[reply["alert_id"]] is True
+    assert any(v is False for v in marks.values())  # the sample's alerts are inside the data
+    page = server.get("/map", "analyst").text
+    assert "After the forecast's data: received after 30 Dec 2022" in page.replace("\\u0027", "'")

@@ -126,6 +126,20 @@ def data_date(source: DataSource) -> datetime:
     return datetime.fromisoformat(through).replace(tzinfo=UTC) + timedelta(days=1)
 
 
+def mark_after_forecast_data(source: DataSource, details: list[dict]) -> list[dict]:
+    """Set ``after_forecast_data`` on each alert detail: received after the day the forecast's incident
+    data run to (:func:`data_date`), so it is not in the forecast shown (a person must be told)."""
+    import pandas as pd
+
+    cutoff = pd.Timestamp(data_date(source))
+    for detail in details:
+        when = pd.Timestamp(detail["received_at"]) if detail.get("received_at") else None
+        if when is not None and when.tzinfo is None:
+            when = when.tz_localize("UTC")
+        detail["after_forecast_data"] = bool(when is not None and when >= cutoff)
+    return details
+
+
 def _scores_by_id(source: DataSource, period: str | None = None, level: str | None = None) -> dict[str, dict]:
     """Scores of ``period`` (default the latest) by locality id; for a coarser ``level`` than the
     scored one (``admin1``), each unit's risk of at least one incident among its localities."""
@@ -371,7 +385,7 @@ def _detail(source: DataSource, locality_id: str) -> tuple[dict, list[dict]]:
         "incidents": recent_incidents(source, row.geometry),
         "alerts_summary": redaction.alert_counts(here),
     }
-    return body, redaction.alert_details(here.head(50))
+    return body, mark_after_forecast_data(source, redaction.alert_details(here.head(50)))
 
 
 def _scores_by_id_cached(source: DataSource) -> dict[str, dict]:
