@@ -247,6 +247,8 @@ def value_words(
     subject, window = parts
     if amount == "1":
         subject = _one(subject)
+    elif not window.startswith("trend") and 0 <= value < 0.05:  # a weighted trace is "almost no"
+        amount = "no" if value == 0 else "almost no"
     if place:
         where = "neighbouring" if place == PLACES["splag1"] else "second-ring"
         return f"{amount} {subject} per {where} locality on average, {window}"
