@@ -25,6 +25,12 @@ from sauti.models.explain import top_drivers
             "1.2 violent incidents per neighbouring locality on average, last 3 months (weighted)",
         ),
         ("decay_fatalities_hl3", 30.3, "30 deaths in recorded incidents in the last 3 months (weighted)"),
+        (
+            "decay_count_intercommunal_hl6",
+            0.0054,
+            "almost no intercommunal incidents in the last 6 months (weighted)",
+        ),
+        ("roll3_count_intercommunal", 0.0, "no intercommunal incidents in the last 3 months"),
     ],
     ids=[
         "window",
@@ -36,6 +42,8 @@ from sauti.models.explain import top_drivers
         "distance",
         "neighbours",
         "deaths",
+        "trace",
+        "none",
     ],
 )
 def test_a_value_in_plain_words(name, value, words):
