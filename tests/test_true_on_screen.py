@@ -61,3 +61,19 @@ def test_an_alert_newer_than_the_forecast_data_is_marked(server):
     assert any(v is False for v in marks.values())  # the sample's alerts are inside the data
     page = server.get("/map", "analyst").text
     assert "After the forecast's data: received after 30 Dec 2022" in page.replace("\\u0027", "'")
+
+
+def test_the_plan_maps_risk_scale_reads_in_percent():
+    from patrol_helpers import greedy_trap
+    from sauti.models.patrol import plan_patrols
+    from sauti.models.patrol.plot import plan_figure
+
+    localities, risk, bases = greedy_trap()
+    risk = risk.assign(probability=risk["probability"] / 100)  # small risks, as on the sample
+    figure = plan_figure(plan_patrols(localities, risk, bases))
+    figure.canvas.draw()
+    colourbar = figure.axes[-1]
+    ticks = [t.get_text() for t in colourbar.get_yticklabels() if t.get_text()]
+    assert ticks
+    assert all(t.endswith("%") for t in ticks), ticks
+    assert colourbar.get_ylabel() == "risk of at least one intercommunal incident"
