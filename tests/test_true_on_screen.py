@@ -59,6 +59,8 @@ def test_an_alert_newer_than_the_forecast_data_is_marked(server):
     marks = {a["alert_id"]: a["after_forecast_data"] for a in detail["alerts"]}
     assert marks[reply["alert_id"]] is True
     assert any(v is False for v in marks.values())  # the sample's alerts are inside the data
+    item = server.get(f"/ogc/collections/alerts/items/{reply['alert_id']}", "analyst").json()
+    assert item["properties"]["after_forecast_data"] is True
     page = server.get("/map", "analyst").text
     assert "After the forecast's data: received after 30 Dec 2022" in page.replace("\\u0027", "'")
 
