@@ -23,9 +23,9 @@ from pathlib import Path
 
 import pandas as pd
 from sauti.ingest.alerts import ingest_alerts
+from sauti.ingest.alerts.synthetic import CSV_NAME, generate_alerts
 from sauti.ingest.boundaries import ingest_boundaries
 from sauti.ingest.gazetteer import Gazetteer
-from sauti.ingest.synthetic_alerts import CSV_NAME, generate_alerts
 
 from sauti.store import Workspace
 

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import shapely
+from sauti.ingest.bookkeeping import IngestReport, raw_json
 from sauti.ingest.boundary_schemas import (
     SchemaChoice,
     has_id_column,
@@ -26,7 +27,6 @@ from sauti.ingest.boundary_schemas import (
     schema_titles,
 )
 from sauti.ingest.errors import IngestError
-from sauti.ingest.report import IngestReport, raw_json
 from sauti.ingest.runs import ProgressCallback, ingest_run
 from sauti.ingest.validate import RowChecker, blank
 

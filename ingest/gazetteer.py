@@ -37,7 +37,7 @@ from sauti.privacy import fold, fold_word
 
 if TYPE_CHECKING:  # pragma: no cover
     import geopandas as gpd
-    from sauti.ingest.report import IngestReport
+    from sauti.ingest.bookkeeping import IngestReport
     from sauti.ingest.runs import ProgressCallback
 
     from sauti.store import Workspace

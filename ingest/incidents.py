@@ -6,12 +6,12 @@ import logging
 from datetime import date
 from pathlib import Path
 
+from sauti.ingest.bookkeeping import IngestReport
 from sauti.ingest.currency import coverage_date, latest_date, parse_complete_through, record_coverage
 from sauti.ingest.errors import IngestError
 from sauti.ingest.readers import INCIDENT_READERS, IncidentReader, ReaderOptions
 from sauti.ingest.readers.columns import is_json, source_columns
 from sauti.ingest.readers.mapped import resolve_mapping
-from sauti.ingest.report import IngestReport
 from sauti.ingest.runs import ProgressCallback, ingest_run
 from sauti.ingest.tabular import inspect_text
 from sauti.ingest.validate import validate_incidents

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sauti.ingest.report import IngestReport, RejectsWriter, alert_reject_view, make_rejects, raw_json
+from sauti.ingest.bookkeeping import IngestReport, RejectsWriter, alert_reject_view, make_rejects, raw_json
 
 from sauti.checksum import sha256_file
 from sauti.store import Workspace, insert_new, utc_now
@@ -264,7 +264,7 @@ def _constraint_rejects(
     source_name: str, rows: pd.DataFrame, failed: list[tuple[Any, str]], table: str
 ) -> pd.DataFrame:
     """Reject records for rows the store refused: the column and a reason a person can act on
-    (alerts shown as :func:`~sauti.ingest.report.alert_reject_view` shows them)."""
+    (alerts shown as :func:`~sauti.ingest.bookkeeping.alert_reject_view` shows them)."""
     labels = [label for label, _ in failed]
     fields, reasons = [], []
     for _, message in failed:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sauti.ingest.report import empty_rejects, raw_json
+from sauti.ingest.bookkeeping import empty_rejects, raw_json
 from sauti.ingest.tabular import (
     EXTRA_FIELDS,
     RAGGED_REASON,

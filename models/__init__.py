@@ -33,12 +33,12 @@ _EXPORTS = {
     "LEARNED_FEATURES": "sauti.models.ensemble",
     "synthetic_cube": "sauti.models.synthetic",
     # figures and tables of a backtest result (what report.html draws)
-    "pr_figure": "sauti.models.report",
-    "reliability_figure": "sauti.models.report",
-    "origins_figure": "sauti.models.report",
-    "map_figure": "sauti.models.report",
-    "metrics_table_html": "sauti.models.report",
-    "comparison_words": "sauti.models.report",
+    "pr_figure": "sauti.models.backtest_report",
+    "reliability_figure": "sauti.models.backtest_report",
+    "origins_figure": "sauti.models.backtest_report",
+    "map_figure": "sauti.models.backtest_report",
+    "metrics_table_html": "sauti.models.backtest_report",
+    "comparison_words": "sauti.models.backtest_report",
     # patrol priorities
     "plan_patrols": "sauti.models.patrol",
     "read_bases": "sauti.models.patrol",

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 import xarray as xr
+from sauti.models.backtest_report import write_report
 from sauti.models.baselines import BASELINES, baseline_scores
 from sauti.models.catalog import PRIMARY, sauti_design
 from sauti.models.ensemble import SautiClassifier
@@ -33,7 +34,6 @@ from sauti.models.metrics import (
     reliability_curve,
 )
 from sauti.models.panel import model_features, panel_frame, variable_matrix
-from sauti.models.report import write_report
 from sauti.models.result import CONTRACT_METRICS, REPORTED_METRICS, BacktestResult
 from sauti.models.target import lead_occurrence, make_target
 from sklearn.base import clone
@@ -501,7 +501,7 @@ def run_backtest(workspace: Workspace, *, out: str | Path | None = None, **optio
     ``out``, also writes ``metrics_detail.json``, ``predictions.csv`` and ``report.html``. Alerts
     from files marked synthetic are left out unless ``include_synthetic_alerts``
     (:mod:`sauti.models.alert_use`). Patrol plans are evaluated on top by
-    :func:`sauti.pipeline.backtest_with_patrols`.
+    :func:`sauti.cli.pipeline.backtest_with_patrols`.
     """
     _cube, result = backtest_workspace(workspace, **options)
     if out is not None:

@@ -33,7 +33,7 @@
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from sauti.pipeline import SAMPLE, build_demo, notebook_setup
+from sauti.cli.pipeline import SAMPLE, build_demo, notebook_setup
 
 setup = notebook_setup(build=False)  # $SAUTI_WORKSPACE or ./workspace; built below
 workspace = setup.workspace
@@ -86,7 +86,7 @@ pd.DataFrame(top["drivers"])
 # no alert points. `.save("map.html")` writes it to a file you can send.
 
 # %%
-from sauti.api.notebook import offline_map
+from sauti.api.map.notebook import offline_map
 
 risk_map = offline_map(workspace)
 risk_map

@@ -33,7 +33,7 @@
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from sauti.pipeline import notebook_setup
+from sauti.cli.pipeline import notebook_setup
 
 setup = notebook_setup()  # $SAUTI_WORKSPACE or ./workspace, built from data/sample if missing
 workspace = setup.workspace

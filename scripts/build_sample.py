@@ -58,13 +58,13 @@ def crop_population(shared: Path) -> None:
 
 
 def build_alerts() -> None:
-    """SYNTHETIC Community Alert Network stream (see ``ingest/synthetic_alerts.py``).
+    """SYNTHETIC Community Alert Network stream (see ``ingest/alerts/synthetic.py``).
 
     Seeded and deterministic; reads the boundaries and UCDP GED events just written to the
     sample, so it runs after them. Writes ``alerts/synthetic_alerts.csv`` (CLA spreadsheet,
     French headers, a ``synthetic`` column) and ``alerts/synthetic_sms_gateway.jsonl``.
     """
-    from sauti.ingest.synthetic_alerts import write_sample_alerts
+    from sauti.ingest.alerts.synthetic import write_sample_alerts
 
     for path in write_sample_alerts(SAMPLE):
         print(f"synthetic alerts written to {path.relative_to(ROOT)}")

@@ -49,8 +49,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None, help="keep each horizon's outputs in OUT/h<N>")
     args = parser.parse_args()
     from sauti.models.backtest import run_backtest
+    from sauti.models.backtest_report import metrics_markdown, verdict_line
     from sauti.models.catalog import sauti_design
-    from sauti.models.report import metrics_markdown, verdict_line
     from sauti.models.result import BacktestResult
 
     start, end = PERIODS[args.period]

@@ -7,7 +7,7 @@ import re
 
 import pytest
 from sauti.models.backtest import backtest_cube, write_backtest
-from sauti.models.report import write_report
+from sauti.models.backtest_report import write_report
 from sauti.models.synthetic import synthetic_cube
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 from sauti.models.backtest import CONTRACT_METRICS, backtest_cube, write_backtest
+from sauti.models.backtest_report import write_report
 from sauti.models.baselines import BASELINES
 from sauti.models.metrics import (
     METRICS,
@@ -21,7 +22,6 @@ from sauti.models.metrics import (
     captured_share,
     compute_metrics,
 )
-from sauti.models.report import write_report
 from sauti.models.synthetic import synthetic_cube
 from sauti.models.target import make_target
 from sklearn.base import BaseEstimator, ClassifierMixin

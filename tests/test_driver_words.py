@@ -88,7 +88,7 @@ def test_top_drivers_carry_the_reference_they_are_measured_against():
 def test_the_locality_popup_shows_each_drivers_value_and_what_its_points_mean():
     import re
 
-    from sauti.api.mapcontent import LocalityView, plain_drivers, render
+    from sauti.api.map.content import LocalityView, plain_drivers, render
 
     stored = [
         {"feature": "since_intercommunal", "contribution": 0.0017, "value": 38.0, "typical": 120.0},

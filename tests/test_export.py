@@ -18,7 +18,7 @@ import pytest
 from live_server import copy_workspace
 from sauti.api.services.redaction import generalised_points
 from sauti.ingest.alerts import submit_alerts
-from sauti.ingest.synthetic_alerts import reporter_pool
+from sauti.ingest.alerts.synthetic import reporter_pool
 from test_privacy import find
 
 from sauti.cli import main

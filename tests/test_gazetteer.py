@@ -277,7 +277,7 @@ def test_the_workspace_gazetteer_is_kept_until_places_or_boundaries_change(
 ) -> None:
     import shutil
 
-    from sauti.ingest.alert_store import workspace_gazetteer
+    from sauti.ingest.alerts.store import workspace_gazetteer
 
     ws = Workspace(tmp_path / "ws")
     shutil.copytree(car_workspace.root, ws.root)

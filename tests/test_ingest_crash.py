@@ -28,7 +28,7 @@ ROWS, BAD_EVERY = 6_000, 50
 
 DRIVER = r"""
 import logging, os, signal, sys
-from sauti.ingest import report, runs
+from sauti.ingest import bookkeeping, runs
 from sauti.store import Workspace
 
 point = sys.argv[1]
@@ -44,15 +44,15 @@ if point == "streaming":
 if point == "before-rename":
     def replace(src, dst):
         die()
-    report.os.replace = replace
-close = report.RejectsWriter.close
+    bookkeeping.os.replace = replace
+close = bookkeeping.RejectsWriter.close
 def closing(self):
     path = close(self)
     if point == "before-commit":
         die()
     armed["on"] = True
     return path
-report.RejectsWriter.close = closing
+bookkeeping.RejectsWriter.close = closing
 connect = Workspace.connect
 def connecting(self):
     con = connect(self)

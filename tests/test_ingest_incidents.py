@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from sauti.ingest.bookkeeping import RAW_VALUE_CHARS
 from sauti.ingest.boundaries import ingest_boundaries
 from sauti.ingest.errors import IngestError
 from sauti.ingest.incidents import ingest_incidents
-from sauti.ingest.report import RAW_VALUE_CHARS
 from sauti.ingest.tabular import MAX_FIELD_CHARS
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ingest"

@@ -21,7 +21,6 @@ RANKS = {
     "sauti.features": 2,
     "sauti.models": 3,
     "sauti.api": 4,
-    "sauti.pipeline": 5,
     "sauti.cli": 5,
 }
 FOLDERS = {
@@ -47,8 +46,7 @@ def _modules():
             yield package, _dotted(package, path.relative_to(ROOT / folder)), path
     for path in (ROOT / CORE_FOLDER).rglob("*.py"):
         rel = path.relative_to(ROOT / CORE_FOLDER)
-        top = {"cli": "sauti.cli", "pipeline.py": "sauti.pipeline"}
-        yield top.get(rel.parts[0], "sauti"), _dotted("sauti", rel), path
+        yield ("sauti.cli" if rel.parts[0] == "cli" else "sauti"), _dotted("sauti", rel), path
 
 
 def _dotted(package: str, rel: Path) -> str:
@@ -110,8 +108,8 @@ def test_no_upward_imports(package: str, module: str, path: Path) -> None:
     ("source", "importer", "is_package", "expected"),
     [
         ("from ..models import backtest", "sauti.features.cube", False, "sauti.models"),
-        ("from ..api.app import create_app", "sauti.models.report", False, "sauti.api.app"),
-        ("from . import report", "sauti.features", True, "sauti.features.report"),
+        ("from ..api.app import create_app", "sauti.models.backtest_report", False, "sauti.api.app"),
+        ("from . import cube_report", "sauti.features", True, "sauti.features.cube_report"),
         ("from .counts import incident_counts", "sauti.features.cube", False, "sauti.features.counts"),
         ("import importlib\nimportlib.import_module('sauti.api')", "sauti.ingest.x", False, "sauti.api"),
         ("from importlib import import_module\nimport_module('sauti.cli')", "sauti.x", False, "sauti.cli"),
@@ -146,6 +144,38 @@ def test_no_top_level_api_or_models_module() -> None:
         assert spec is None or "site-packages" not in str(spec.origin), f"{name} installed at top level"
 
 
+# --- clusters live in their own subpackages (issue 21) ---------------------------------------------
+#: subpackage -> the file names that would put one of its modules back beside it as a prefixed file
+CLUSTERS = {
+    "sauti.ingest.alerts": ("ingest", ("alert*.py", "*_alerts.py")),
+    "sauti.api.map": ("api", ("map*.py", "notebook.py")),
+}
+
+
+@pytest.mark.parametrize("package", sorted(CLUSTERS))
+def test_the_checker_walks_the_cluster_subpackages(package: str) -> None:
+    """Every module of the alert and map clusters is checked, in the layer of its parent package."""
+    found = [(layer, module) for layer, module, _ in MODULES if module.startswith(package + ".")]
+    assert len(found) >= 4, f"{package}: {found}"
+    assert {layer for layer, _ in found} == {_layer(package)}
+
+
+@pytest.mark.parametrize("package", sorted(CLUSTERS))
+def test_no_cluster_module_beside_its_subpackage(package: str) -> None:
+    """``ingest/alert_store.py`` or ``api/mapview.py`` would split a cluster again: its modules live in
+    the subpackage (``ingest/alerts/store.py``, ``api/map/view.py``)."""
+    folder, patterns = CLUSTERS[package]
+    stray = sorted(path.name for pattern in patterns for path in (ROOT / folder).glob(pattern))
+    assert not stray, f"{folder}/: {stray} belong in {package}"
+
+
+def test_a_cluster_module_importing_a_higher_layer_is_seen() -> None:
+    """An upward import written inside a cluster subpackage is attributed to its layer."""
+    imported = set(_imports("from ...models import current_model", "sauti.ingest.alerts.read"))
+    assert "sauti.models" in imported
+    assert RANKS[_layer("sauti.models")] > RANKS[_layer("sauti.ingest.alerts.read")]
+
+
 # --- the patrol layer: models/patrol/ sits beside the backtest, never under it ---------------------
 PATROL_PACKAGE = "sauti.models.patrol"
 
@@ -176,7 +206,7 @@ def test_backtest_modules_are_found() -> None:
 
 @pytest.mark.parametrize("path", _backtest_modules(), ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_backtest_does_not_import_the_patrol_layer(path: Path) -> None:
-    """The CLI or sauti.pipeline combines a backtest with a patrol evaluation; the backtest stays
+    """The CLI or sauti.cli.pipeline combines a backtest with a patrol evaluation; the backtest stays
     free of patrols (issue #14)."""
     patrol = [
         module
@@ -194,7 +224,7 @@ def test_backtest_does_not_import_the_patrol_layer(path: Path) -> None:
         ("from .patrol import plan_patrols", True),
         ("from . import patrol", True),
         ("import importlib\nimportlib.import_module('sauti.models.patrol.bases')", True),
-        ("from sauti.models.report import write_report", False),
+        ("from sauti.models.backtest_report import write_report", False),
         ("from .metrics import METRICS", False),
     ],
     ids=["absolute", "from-package", "relative", "relative-package", "import-module", "report", "metrics"],

@@ -7,7 +7,7 @@ import re
 
 import pandas as pd
 import pytest
-from sauti.api.mapcontent import (
+from sauti.api.map.content import (
     RANK_CLASSES,
     MapPeriod,
     history_chart,
@@ -178,7 +178,7 @@ def test_heatmap_legend_speaks_the_rasters_units(tmp_path, units, quantity, low,
     import numpy as np
     import rasterio
     from affine import Affine
-    from sauti.api.mapcontent import heatmap_legend
+    from sauti.api.map.content import heatmap_legend
     from sauti.api.services.source import DataSource
 
     from sauti.settings import Settings

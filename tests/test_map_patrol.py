@@ -9,7 +9,7 @@ import folium
 import pandas as pd
 import pytest
 from patrol_helpers import bases_at, line_localities, risk_of
-from sauti.api.map_patrol import add_patrol_layer, base_popup, percent, target_popup
+from sauti.api.map.patrol import add_patrol_layer, base_popup, percent, target_popup
 from sauti.models.patrol import plan_patrols
 
 
@@ -28,7 +28,7 @@ def plan():
 
 def _render(plan) -> str:
     fmap = folium.Map(tiles=None)
-    fmap.default_js, fmap.default_css = [], []  # as api/mapview.py does: Leaflet is served by Sauti
+    fmap.default_js, fmap.default_css = [], []  # as api/map/view.py does: Leaflet is served by Sauti
     assert add_patrol_layer(fmap, plan) is not None
     folium.LayerControl().add_to(fmap)
     return fmap.get_root().render()

@@ -84,7 +84,7 @@ def test_notebook_setup_takes_the_workspace_and_the_quick_switch_from_the_enviro
 ) -> None:
     import pandas as pd
 
-    from sauti.pipeline import notebook_setup
+    from sauti.cli.pipeline import notebook_setup
 
     lines: list[str] = []
     monkeypatch.setenv("SAUTI_WORKSPACE", str(tmp_path / "ws"))
@@ -101,13 +101,19 @@ def test_notebook_setup_takes_the_workspace_and_the_quick_switch_from_the_enviro
     assert lines == [f"workspace: {(tmp_path / 'ws').resolve()}  quick: {flag}" for flag in (False, True)]
 
 
-PUBLIC_MODULES = {"sauti.store", "sauti.pipeline", "sauti.features", "sauti.models", "sauti.api.notebook"}
+PUBLIC_MODULES = {
+    "sauti.store",
+    "sauti.cli.pipeline",
+    "sauti.features",
+    "sauti.models",
+    "sauti.api.map.notebook",
+}
 
 
 @pytest.mark.parametrize("name", NAMES, ids=IDS)
 def test_notebook_uses_only_the_package_api(name: str) -> None:
     """Imports come from the package's public modules only (no submodule such as
-    ``sauti.models.report``, no private ``_name``), and nothing is fetched from a URL."""
+    ``sauti.models.backtest_report``, no private ``_name``), and nothing is fetched from a URL."""
     source = "\n".join(cell.source for cell in _read(name).cells if cell.cell_type == "code")
     for line in source.splitlines():
         match = re.match(r"\s*from (sauti[\w.]*) import (.+)", line)
@@ -284,7 +290,7 @@ def boundaries_only(workspace, sample_dir):
 
 
 def test_offline_map_loads_nothing_from_a_server(boundaries_only) -> None:
-    from sauti.api.notebook import offline_map
+    from sauti.api.map.notebook import offline_map
 
     risk_map = offline_map(boundaries_only)
     page = risk_map.html
@@ -300,7 +306,7 @@ def test_offline_map_loads_nothing_from_a_server(boundaries_only) -> None:
 
 
 def test_offline_map_save_writes_the_page(boundaries_only, tmp_path) -> None:
-    from sauti.api.notebook import offline_map
+    from sauti.api.map.notebook import offline_map
 
     path = offline_map(boundaries_only).save(tmp_path / "map.html")
     assert path.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
@@ -308,7 +314,7 @@ def test_offline_map_save_writes_the_page(boundaries_only, tmp_path) -> None:
 
 @pytest.mark.parametrize("role", ["visitor", ""], ids=["unknown-role", "empty-role"])
 def test_offline_map_rejects_an_unknown_role(boundaries_only, role) -> None:
-    from sauti.api.notebook import offline_map
+    from sauti.api.map.notebook import offline_map
 
     with pytest.raises(ValueError, match="role must be one of"):
         offline_map(boundaries_only, role=role)
@@ -319,7 +325,7 @@ def test_offline_map_rejects_an_unknown_role(boundaries_only, role) -> None:
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian chromium (scripts/system-deps.sh)")
 def test_offline_map_draws_in_a_browser_with_the_network_cut(boundaries_only, tmp_path) -> None:
     """Headless Chromium, every host unresolvable and a dead proxy: Leaflet still builds the map."""
-    from sauti.api.notebook import offline_map
+    from sauti.api.map.notebook import offline_map
 
     page = offline_map(boundaries_only).save(tmp_path / "map.html")
     command = [

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sauti.api.notebook import offline_map_html
+from sauti.api.map.notebook import offline_map_html
 
 pytestmark = pytest.mark.slow
 OLD = "Incident data is old"

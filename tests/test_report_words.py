@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sauti.models.backtest import backtest_cube, write_backtest
-from sauti.models.report import comparison_words, map_figure, write_report
+from sauti.models.backtest_report import comparison_words, map_figure, write_report
 from sauti.models.synthetic import synthetic_cube
 from sklearn.base import BaseEstimator, ClassifierMixin
 

@@ -11,9 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sauti.ingest.alerts import parse_received_at
-from sauti.ingest.boundaries import ingest_boundaries
-from sauti.ingest.gazetteer import Gazetteer
-from sauti.ingest.synthetic_alerts import (
+from sauti.ingest.alerts.synthetic import (
     CSV_NAME,
     GATEWAY_NAME,
     UNRESOLVABLE_PLACES,
@@ -21,6 +19,8 @@ from sauti.ingest.synthetic_alerts import (
     generate_alerts,
     reporter_pool,
 )
+from sauti.ingest.boundaries import ingest_boundaries
+from sauti.ingest.gazetteer import Gazetteer
 
 from sauti.store import Workspace
 

@@ -15,9 +15,9 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sauti.api import mapcontent, mapview
 from sauti.api.deps import current_principal, get_source, require
 from sauti.api.errors import Forbidden, Unauthenticated
+from sauti.api.map import content, view
 from sauti.api.security import SESSION_COOKIE, SESSION_SECONDS, Principal, audit, issue_session_token
 from sauti.api.services.source import DataSource
 
@@ -92,26 +92,24 @@ def _sign_in(source: DataSource, key: str, period: str | None) -> Response:
 
 
 def _ask_for_key(message: str | None, period: str | None) -> HTMLResponse:
-    page = mapcontent.render(
-        "map_message.html", title="Risk map", message=message, ask_key=True, period=period
-    )
+    page = content.render("map_message.html", title="Risk map", message=message, ask_key=True, period=period)
     return HTMLResponse(
         page, status_code=401, headers={"WWW-Authenticate": "Bearer", "Cache-Control": "no-store"}
     )
 
 
 def _message(title: str, message: str, status: int) -> HTMLResponse:
-    page = mapcontent.render("map_message.html", title=title, message=message, ask_key=False)
+    page = content.render("map_message.html", title=title, message=message, ask_key=False)
     return HTMLResponse(page, status_code=status, headers={"Cache-Control": "no-store"})
 
 
 def _render(source: DataSource, principal: Principal, period: str | None) -> HTMLResponse:
-    mapview.map_ready(source)
+    view.map_ready(source)
     basemap = _basemap(source)
     zooms = None if basemap is None else (basemap.min_zoom, basemap.max_zoom)
     page, shown = source.cached(
-        ("map", mapview.redaction.may_see_alert_details(principal), zooms, period),
-        lambda: mapview.build_map(source, principal, basemap=zooms, period=period),
+        ("map", view.redaction.may_see_alert_details(principal), zooms, period),
+        lambda: view.build_map(source, principal, basemap=zooms, period=period),
     )
     if shown:
         audit(source.workspace, principal, "read_alert_details", "/map", alert_ids=shown)

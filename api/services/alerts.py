@@ -60,8 +60,8 @@ def _submit(
 ) -> tuple[int, dict, bool]:
     """Store ``records`` and answer with ``reply(outcomes)``; with an idempotency ``claim`` the key
     is reserved in the same transaction (a retry waits for the first request and replays it)."""
-    from sauti.ingest.alert_store import IdempotencyConflict
     from sauti.ingest.alerts import submit_alerts, submit_alerts_once
+    from sauti.ingest.alerts.store import IdempotencyConflict
 
     source.require_store()
     # only those who may verify (analysts, admins) may send an alert already verified
@@ -196,7 +196,7 @@ def with_idempotency(
 
     Returns ``(status, body, replayed)``.
     """
-    from sauti.ingest.alert_store import IdempotencyKey
+    from sauti.ingest.alerts.store import IdempotencyKey
 
     if not key:
         return run(None)

@@ -167,7 +167,7 @@ def _scores_by_id(source: DataSource, period: str | None = None, level: str | No
 
 def _rolled_up(source: DataSource, scores, level: str) -> dict[str, dict]:
     """Scores of ``level`` units from their localities' (``1 − Π(1 − p)``, ranked), no drivers."""
-    from sauti.models.rollup import region_risk
+    from sauti.models.roll_up import region_risk
 
     ids = scores[LOCALITY_ID].astype(str)
     regions = dict(zip(ids, roll_up(source, ids, level), strict=True))

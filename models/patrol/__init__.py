@@ -14,7 +14,7 @@ Public API::
     from sauti.models.patrol import evaluate_patrol_plans, observed_counts, population_weight
 
 The backtest does not import this package (``tests/test_layering.py``):
-:func:`sauti.pipeline.backtest_with_patrols` combines a backtest with a patrol evaluation.
+:func:`sauti.cli.pipeline.backtest_with_patrols` combines a backtest with a patrol evaluation.
 """
 
 from __future__ import annotations

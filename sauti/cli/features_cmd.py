@@ -94,7 +94,7 @@ def features(
         "seconds": round(seconds, 2),
     }
     if report:
-        from sauti.features.report import write_cube_report
+        from sauti.features.cube_report import write_cube_report
         from sauti.features.units import unit_localities
 
         summary["report"] = str(
@@ -159,8 +159,8 @@ def heatmap(
     """
     from sauti.cli import current_workspace
     from sauti.features import DEFAULT_SURFACE, workspace_surface, write_cog
+    from sauti.features.cube_report import write_surface_preview
     from sauti.features.periods import check_freq
-    from sauti.features.report import write_surface_preview
 
     workspace = current_workspace()
     freq = check_freq(freq)

@@ -99,7 +99,7 @@ def backtest(
     _warn_if_empty(workspace, options)
     with progress_bar(f"backtest h={horizon}", n) as advance:
         if bases is not None:
-            from sauti.pipeline import backtest_with_patrols
+            from sauti.cli.pipeline import backtest_with_patrols
 
             metrics = backtest_with_patrols(
                 workspace,

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import typer
 
+from sauti.cli.pipeline import SAMPLE, build_demo
 from sauti.constants import LOCALITY_ID
 from sauti.errors import SautiError
-from sauti.pipeline import SAMPLE, build_demo
 
 users_app = typer.Typer(help="API users and their keys (stored hashed).", no_args_is_help=True)
 

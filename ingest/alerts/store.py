@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
-from sauti.ingest.alert_fields import normalize_verification
-from sauti.ingest.alert_prepare import AlertContext, PreparedAlerts
+from sauti.ingest.alerts.fields import normalize_verification
+from sauti.ingest.alerts.prepare import AlertContext, PreparedAlerts
 from sauti.ingest.gazetteer import Gazetteer
 from sauti.ingest.runs import RunContext
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sauti.ingest.alert_fields import (
+from sauti.ingest.alerts.fields import (
     EARLIEST,
     FUTURE_TOLERANCE,
     as_text,
@@ -28,8 +28,8 @@ from sauti.ingest.alert_fields import (
     normalize_category,
     parse_received_at,
 )
+from sauti.ingest.bookkeeping import alert_reject_view
 from sauti.ingest.gazetteer import Gazetteer, PlaceMatch
-from sauti.ingest.report import alert_reject_view
 from sauti.ingest.tabular import (
     MAX_FIELD_CHARS,
     RAGGED_REASON,

@@ -1,4 +1,4 @@
-"""The feature cube's HTML report (features/report.py), rendered from a packaged jinja2 template."""
+"""The feature cube's HTML report (features/cube_report.py), rendered from a packaged jinja2 template."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from importlib.resources import files
 
 import pandas as pd
 from sauti.features import build_cube
-from sauti.features.report import write_cube_report
+from sauti.features.cube_report import write_cube_report
 
 
 def _cube(three_squares, three_points):

@@ -1,6 +1,6 @@
 """Alerts posted to the service: validated, stored and answered in one transaction.
 
-With an :class:`~sauti.ingest.alert_store.IdempotencyKey`, the key is reserved in the same
+With an :class:`~sauti.ingest.alerts.store.IdempotencyKey`, the key is reserved in the same
 transaction that stores the alerts: a retry that overlaps the first request waits for it and
 replays its reply (same ``alert_id``), and nothing is ever stored twice.
 """
@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sauti.ingest.alert_prepare import PreparedAlerts, prepare_alerts
-from sauti.ingest.alert_store import IdempotencyKey, alert_context, save_reply, store_alerts, stored_reply
+from sauti.ingest.alerts.prepare import PreparedAlerts, prepare_alerts
+from sauti.ingest.alerts.store import IdempotencyKey, alert_context, save_reply, store_alerts, stored_reply
 from sauti.ingest.runs import ingest_run
 
 from sauti.constants import DEFAULT_TIMEZONE, LOCALITY_ID
@@ -84,7 +84,7 @@ def submit_alerts_once(
 
     ``reply`` turns the outcomes into the status and body sent back; they are kept under the key
     in the transaction that stores the alerts. The same key again gets that reply (``replayed``);
-    with another request it raises :class:`~sauti.ingest.alert_store.IdempotencyConflict`.
+    with another request it raises :class:`~sauti.ingest.alerts.store.IdempotencyConflict`.
     """
     with workspace.session() as con:  # a finished first request: replay without preparing anything
         done = stored_reply(con, claim)

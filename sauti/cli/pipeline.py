@@ -12,7 +12,7 @@ from pathlib import Path
 from sauti.errors import SautiError
 
 # data/sample beside the package folders (a source checkout or an editable install)
-SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
+SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
 HEATMAP_RESOLUTION_KM = 5.0
 
 

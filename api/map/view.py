@@ -5,7 +5,7 @@ instance with the vendored Leaflet under ``/static/vendor`` and uses no plugin t
 assets (no markers with icon fonts, no branca colormap, which loads d3 from a CDN). There is no
 basemap tile server: the boundaries are the basemap, with an optional local MBTiles/PMTiles file served at
 ``/basemap/{z}/{x}/{y}.png``. What the page says (period, currency, classes, popups, panels, legends)
-comes from :mod:`sauti.api.mapcontent`; this module draws it.
+comes from :mod:`sauti.api.map.content`; this module draws it.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import json
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
-from sauti.api import mapcontent
-from sauti.api.mapcontent import MapPeriod
+from sauti.api.map import content
+from sauti.api.map.content import MapPeriod
 from sauti.api.services import redaction
 from sauti.api.services.risk import served_level
 from sauti.api.services.source import DataSource
@@ -48,7 +48,7 @@ def level_words(level: str) -> str:
 
 
 def _locality_layer_data(
-    units: gpd.GeoDataFrame, views: list[mapcontent.LocalityView], shown: MapPeriod | None
+    units: gpd.GeoDataFrame, views: list[content.LocalityView], shown: MapPeriod | None
 ) -> dict:
     """The localities as GeoJSON: colour, tooltip label and popup HTML per feature."""
     import shapely
@@ -60,12 +60,12 @@ def _locality_layer_data(
     charts = shown is not None and len(views) <= MAX_CHARTS
     features = []
     for view, geom in zip(views, geoms, strict=True):
-        chart = mapcontent.history_chart(view.history, shown) if charts else ""
-        label = view.name + ("" if view.risk is None else f" – {mapcontent.percent(view.risk)}")
+        chart = content.history_chart(view.history, shown) if charts else ""
+        label = view.name + ("" if view.risk is None else f" – {content.percent(view.risk)}")
         props = {
             "colour": view.colour,
             "label": html.escape(label),
-            "popup": mapcontent.render("locality_popup.html", v=view, chart=chart, **context),
+            "popup": content.render("locality_popup.html", v=view, chart=chart, **context),
         }
         features.append(
             {
@@ -78,7 +78,7 @@ def _locality_layer_data(
     return {"type": "FeatureCollection", "features": features}
 
 
-def _popup_context(views: list[mapcontent.LocalityView], shown: MapPeriod | None) -> dict:
+def _popup_context(views: list[content.LocalityView], shown: MapPeriod | None) -> dict:
     risks = [v.risk for v in views if v.risk is not None]
     return {
         "n": len(risks),
@@ -131,7 +131,7 @@ def _incidents_data(source: DataSource, shown: MapPeriod | None) -> dict:
                     "coordinates": [round(row["longitude"], 4), round(row["latitude"], 4)],
                 },
                 "properties": {
-                    "popup": mapcontent.render(
+                    "popup": content.render(
                         "incident_popup.html",
                         category=str(row["category"]),
                         date=f"{row['occurred_on']:%d %b %Y}",
@@ -162,7 +162,7 @@ def _alerts_data(source: DataSource, principal: Principal) -> tuple[dict, list[s
             detail["text"] = str(detail.get("text") or "")[:300]
             detail["received_at"] = str(detail["received_at"])
             place = names.get(detail[LOCALITY_ID])
-            popup = mapcontent.render("alert_popup.html", a=detail, place=place, through=through)
+            popup = content.render("alert_popup.html", a=detail, place=place, through=through)
             features.append(
                 {
                     "type": "Feature",
@@ -178,9 +178,9 @@ def _alerts_data(source: DataSource, principal: Principal) -> tuple[dict, list[s
             counts = redaction.alert_counts(group)
             lon, lat = points[lid]
             popup = (
-                f"<b>{html.escape(str(names.get(lid)))}</b><br>{mapcontent.plural(counts['count'], 'alert')} "
+                f"<b>{html.escape(str(names.get(lid)))}</b><br>{content.plural(counts['count'], 'alert')} "
                 f"({counts['by_verification']['verified']} verified, "
-                f"{mapcontent.plural(counts['by_verification']['false_alarm'], 'false alarm')})"
+                f"{content.plural(counts['by_verification']['false_alarm'], 'false alarm')})"
             )
             features.append(
                 {
@@ -254,12 +254,12 @@ def build_map(
     level = served_level(source)
     localities = source.localities()
     units = localities[localities["level"] == level]
-    shown = mapcontent.map_period(source, period)
+    shown = content.map_period(source, period)
     fmap = _base_map(units)
     if basemap:
         _add_basemap(fmap, basemap)
     _add_outline(fmap, source, "admin1" if "admin1" in set(localities["level"]) else level)
-    views = mapcontent.locality_views(source, units, shown, level)
+    views = content.locality_views(source, units, shown, level)
     layer = _add_localities(fmap, units, views, shown, level)
     heat = _add_heatmap(fmap, source)
     _add_incidents(fmap, source, shown)
@@ -334,7 +334,7 @@ def _add_outline(fmap: folium.Map, source: DataSource, level: str) -> None:
 def _add_localities(
     fmap: folium.Map,
     units: gpd.GeoDataFrame,
-    views: list[mapcontent.LocalityView],
+    views: list[content.LocalityView],
     shown: MapPeriod | None,
     level: str,
 ) -> folium.GeoJson:
@@ -417,17 +417,17 @@ def _add_alerts(fmap: folium.Map, source: DataSource, principal: Principal) -> l
 
 
 def _add_patrol_layer(fmap: folium.Map, source: DataSource) -> None:
-    """PATROL LAYER CALL SITE: the stored patrol plan on the map (drawn by :mod:`sauti.api.map_patrol`)."""
-    from sauti.api.map_patrol import add_patrol_layer
+    """PATROL LAYER CALL SITE: the stored patrol plan on the map (drawn by :mod:`sauti.api.map.patrol`)."""
+    from sauti.api.map.patrol import add_patrol_layer
 
     add_patrol_layer(fmap, _patrol_plan(source))
 
 
-def _panels_html(source: DataSource, shown: MapPeriod | None, views: list[mapcontent.LocalityView]) -> str:
+def _panels_html(source: DataSource, shown: MapPeriod | None, views: list[content.LocalityView]) -> str:
     """Title, period control, warnings, priority list, rising panel and legends."""
     through = source.data_through()
     context = _popup_context(views, shown)
-    return mapcontent.render(
+    return content.render(
         "map_panels.html",
         title=_title(shown, through),
         period_options=[]
@@ -436,14 +436,14 @@ def _panels_html(source: DataSource, shown: MapPeriod | None, views: list[mapcon
         period_value=None if shown is None else f"{shown.period:%Y-%m-%d}",
         warnings=_warnings(source, through),
         note=None if shown is None or shown.latest else _PAST_NOTE,
-        priorities=mapcontent.priorities(views),
-        rising=mapcontent.rising(source, shown),
+        priorities=content.priorities(views),
+        rising=content.rising(source, shown),
         forecast=context["forecast"],
         previous=context["previous"],
         n=context["n"],
-        classes=[(label, colour) for _, label, colour in mapcontent.RANK_CLASSES],
-        no_score=mapcontent.NO_SCORE_COLOUR,
-        heatmap=mapcontent.heatmap_legend(source),
+        classes=[(label, colour) for _, label, colour in content.RANK_CLASSES],
+        no_score=content.NO_SCORE_COLOUR,
+        heatmap=content.heatmap_legend(source),
     )
 
 

@@ -26,7 +26,7 @@ N_NOISE = 2_400
 PRECURSOR_SHARE = 0.65  # share of real non-state events preceded by alerts
 CSV_NAME = "synthetic_alerts.csv"
 GATEWAY_NAME = "synthetic_sms_gateway.jsonl"
-SYNTHETIC_NOTE = "SYNTHETIC: made-up alerts, reporters and phone numbers (sauti.ingest.synthetic_alerts)"
+SYNTHETIC_NOTE = "SYNTHETIC: made-up alerts, reporters and phone numbers (sauti.ingest.alerts.synthetic)"
 
 _FIRST = (
     "Jean-Paul", "Marie", "Thérèse", "Abdoulaye", "Fatimé", "Ousmane", "Brigitte", "Serge", "Clarisse",

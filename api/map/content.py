@@ -1,8 +1,8 @@
 """What the risk map says, computed once per data stamp and period: which period it shows, how current
 the data are, each locality's colour class and popup, the priority list, what is rising, the legends.
 
-:mod:`sauti.api.mapview` draws it with folium; the HTML fragments come from the jinja2 templates in
-``api/templates`` (package data). Nothing here names an internal column or feature to a person.
+:mod:`sauti.api.map.view` draws it with folium; the HTML fragments come from the jinja2 templates in
+``api/map/templates`` (package data). Nothing here names an internal column or feature to a person.
 """
 
 from __future__ import annotations
@@ -37,11 +37,11 @@ RISING_LENGTH = 5
 
 
 def render(name: str, **context: Any) -> str:
-    """Render the template ``api/templates/<name>`` with the map's number and word helpers."""
+    """Render the template ``api/map/templates/<name>`` with the map's number and word helpers."""
     from sauti.figures import page_template
 
     helpers = {"pct": percent, "pp": points, "plural": plural, "words": words, "incident": incident_words}
-    return page_template("sauti.api", name).render(**helpers, **context)
+    return page_template("sauti.api.map", name).render(**helpers, **context)
 
 
 # --- words and numbers -----------------------------------------------------------------------------

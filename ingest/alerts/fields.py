@@ -1,4 +1,4 @@
-"""Alert fields: the column names and vocabularies of ``alert_vocabulary.yaml``, and alert times.
+"""Alert fields: the column names and vocabularies of ``vocabulary.yaml``, and alert times.
 
 Column names and vocabulary words are compared folded (no accents, case or punctuation), so
 ``Date de réception`` is ``received_at`` and ``Mouvement de groupes armés`` is
@@ -22,7 +22,7 @@ from sauti.ingest.validate import parse_dates
 from sauti.constants import ALERT_CATEGORIES, ALERT_CHANNELS, ALERT_VERIFICATION
 from sauti.privacy import fold
 
-VOCABULARY_FILE = "alert_vocabulary.yaml"
+VOCABULARY_FILE = "vocabulary.yaml"
 NAIVE_FORMATS = (
     "%d/%m/%Y %H:%M:%S",
     "%d/%m/%Y %H:%M",
@@ -47,7 +47,7 @@ def field_key(value: Any) -> str:
 @cache
 def vocabulary() -> dict[str, dict[str, tuple[str, ...]]]:
     """The packaged vocabularies: ``field_aliases``, ``categories``, ``channels``, ``verification``."""
-    text = resources.files("sauti.ingest").joinpath(VOCABULARY_FILE).read_text(encoding="utf-8")
+    text = resources.files("sauti.ingest.alerts").joinpath(VOCABULARY_FILE).read_text(encoding="utf-8")
     doc = yaml.safe_load(text)
     tables = {name: {k: tuple(v) for k, v in table.items()} for name, table in doc.items()}
     for name, allowed in (

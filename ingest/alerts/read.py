@@ -1,15 +1,15 @@
 """Community alerts (CSV, JSON, SMS-gateway posts) → canonical, pseudonymised, geocoded alerts.
 
-Files and API submissions share one implementation (:mod:`sauti.ingest.alert_prepare`): column
-aliases in French or English (``alert_vocabulary.yaml``), the reporter's phone number or name
+Files and API submissions share one implementation (:mod:`sauti.ingest.alerts.prepare`): column
+aliases in French or English (``vocabulary.yaml``), the reporter's phone number or name
 turned into ``reporter_ref`` (HMAC with the workspace secret) the moment it is read, free text
 scrubbed of phone numbers and of the reporter's own name and number (ids are keys and are never
 scrubbed), ``received_at`` normalised to UTC, vocabularies normalised, and the locality resolved
 through the :class:`~sauti.ingest.gazetteer.Gazetteer`. Nothing raw is stored, logged or written
 to a rejects file: rejected rows show their pseudonymised, scrubbed form.
 
-This module reads files (:func:`ingest_alerts`); :mod:`~sauti.ingest.alert_submit` takes records
-posted to the service; :mod:`~sauti.ingest.alert_store` holds the SQL.
+This module reads files (:func:`ingest_alerts`); :mod:`~sauti.ingest.alerts.submit` takes records
+posted to the service; :mod:`~sauti.ingest.alerts.store` holds the SQL.
 """
 
 from __future__ import annotations
@@ -22,18 +22,14 @@ from typing import Any
 
 import pandas as pd
 import shapely
-from sauti.ingest.alert_fields import (
+from sauti.ingest.alerts.fields import (
     FIELD_ALIASES,
     canonical_columns,
-    normalize_category,
-    normalize_verification,
-    parse_received_at,
 )
-from sauti.ingest.alert_prepare import GEOMETRY_PROBLEM, prepare_alerts
-from sauti.ingest.alert_store import alert_context, mark_run_synthetic, set_verification, store_alerts
-from sauti.ingest.alert_submit import AlertOutcome, submit_alerts, submit_alerts_once
+from sauti.ingest.alerts.prepare import GEOMETRY_PROBLEM, prepare_alerts
+from sauti.ingest.alerts.store import alert_context, mark_run_synthetic, store_alerts
+from sauti.ingest.bookkeeping import IngestReport
 from sauti.ingest.errors import IngestError
-from sauti.ingest.report import IngestReport
 from sauti.ingest.runs import ProgressCallback, ingest_run
 from sauti.ingest.tabular import RECORD_PROBLEM, iter_json_records, read_delimited
 
@@ -175,18 +171,3 @@ def _marked_synthetic(chunk: pd.DataFrame) -> bool:
         return False
     values = chunk[column].astype(str).str.strip().str.lower()
     return bool(values.isin(["true", "1", "yes", "oui", "vrai"]).any())
-
-
-__all__ = [
-    "AlertOutcome",
-    "FIELD_ALIASES",
-    "canonical_columns",
-    "feature_point",
-    "ingest_alerts",
-    "normalize_category",
-    "normalize_verification",
-    "parse_received_at",
-    "set_verification",
-    "submit_alerts",
-    "submit_alerts_once",
-]

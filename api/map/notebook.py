@@ -1,6 +1,6 @@
 """The service's risk map as one self-contained page, for Jupyter and for files sent offline.
 
-:func:`sauti.api.mapview.build_map` draws the map the service serves at ``/map``; its scripts and
+:func:`sauti.api.map.view.build_map` draws the map the service serves at ``/map``; its scripts and
 stylesheets are URLs on the Sauti server (``/static/vendor/...``). Here the same page is built and
 every one of those files is written *into* the page (scripts and styles inline, images as
 ``data:`` URIs), so it displays in a notebook or a browser with no server and no network. The
@@ -19,7 +19,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sauti.api.mapview import LOCAL_CSS, LOCAL_JS, build_map
+from sauti.api.map.view import LOCAL_CSS, LOCAL_JS, build_map
 from sauti.api.security import ROLES, Principal
 from sauti.api.services.source import DataSource
 from sauti.ingest.currency import STALE_AFTER_DAYS
@@ -141,7 +141,7 @@ def offline_map(
 
     Examples
     --------
-    >>> from sauti.api.notebook import offline_map  # doctest: +SKIP
+    >>> from sauti.api.map.notebook import offline_map  # doctest: +SKIP
     >>> offline_map(Workspace("workspace"))  # doctest: +SKIP
     """
     return OfflineMap(
