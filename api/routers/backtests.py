@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Path
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from sauti.api.deps import get_source, require
 from sauti.api.schemas import NOT_FOUND
 from sauti.api.security import Principal
@@ -32,11 +32,11 @@ def run_metrics(
 @router.get(
     "/backtests/{name}/report",
     summary="A backtest run's report (HTML)",
-    response_class=HTMLResponse,
-    responses=NOT_FOUND,
+    response_class=Response,  # errors stay JSON, as documented for every route
+    responses={200: {"content": {"text/html": {}}}, **NOT_FOUND},
 )
 def run_report(
     name: str = NAME, source: DataSource = Depends(get_source), _: Principal = Depends(READ)
-) -> HTMLResponse:
+) -> Response:
     """The self-contained report page: tables, curves, the hit/miss map (no external file)."""
     return HTMLResponse(backtests.backtest_report(source, name))
