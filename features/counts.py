@@ -6,11 +6,16 @@ million events over 10,000 localities × 520 weeks cost a few hundred millisecon
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 from sauti.features.periods import period_start, to_days
 
 from sauti.constants import ALERT_CATEGORIES, ALERT_VERIFICATION, INCIDENT_CATEGORIES, VIOLENT_CATEGORIES
+
+if TYPE_CHECKING:  # pragma: no cover
+    from numpy.typing import DTypeLike
 
 
 def count_grid(
@@ -18,7 +23,7 @@ def count_grid(
     period_index: np.ndarray,
     shape: tuple[int, int],
     weights: np.ndarray | None = None,
-    dtype=np.int32,
+    dtype: DTypeLike = np.int32,
 ) -> np.ndarray:
     """Sum of ``weights`` (or 1) per (locality, period); rows with a negative index are skipped."""
     n_loc, n_per = shape

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -17,15 +18,16 @@ import xarray as xr
 from sauti.constants import INCIDENT_CATEGORIES, LOCALITY_DIM, LOCALITY_ID, PERIOD_DIM
 from sauti.figures import page_template, png_base64
 
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
 
-def cube_figure(cube: xr.Dataset, localities: gpd.GeoDataFrame):
+
+def cube_figure(cube: xr.Dataset, localities: gpd.GeoDataFrame) -> Figure:
     """Counts per category over time (all localities) and the latest decayed violence map."""
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(13, 4.8), gridspec_kw={"width_ratios": [1.4, 1]})
+    fig = Figure(figsize=(13, 4.8))
+    ax_t, ax_m = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.4, 1]})
     periods = cube[PERIOD_DIM].to_numpy()
     for cat in INCIDENT_CATEGORIES:
         series = cube[f"count_{cat}"].sum(LOCALITY_DIM).to_numpy()
@@ -74,14 +76,12 @@ def _crs_label(wkt: str | None) -> str:
 
 def write_surface_preview(surface: xr.DataArray, path: str | Path) -> Path:
     """A PNG of the surface (its own CRS, km axes)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     x = surface["x"].to_numpy() / 1000.0
     y = surface["y"].to_numpy() / 1000.0
-    fig, ax = plt.subplots(figsize=(9, 6))
+    fig = Figure(figsize=(9, 6))
+    ax = fig.subplots()
     image = ax.imshow(
         np.ma.masked_invalid(surface.to_numpy()),
         extent=(x[0], x[-1], y[-1], y[0]),
@@ -100,5 +100,4 @@ def write_surface_preview(surface: xr.DataArray, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
     return path

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -21,13 +22,16 @@ from sauti.features.periods import period_midpoint
 
 from sauti.geo import local_crs
 
+if TYPE_CHECKING:  # pragma: no cover
+    from pyproj import CRS
+
 log = logging.getLogger(__name__)
 
 
 SEGMENT_DEGREES = 0.05
 
 
-def projected(localities: gpd.GeoDataFrame):
+def projected(localities: gpd.GeoDataFrame) -> tuple[gpd.GeoSeries, CRS]:
     """``(geometries in the local equal-area CRS, that CRS)``.
 
     Edges are first densified to ``SEGMENT_DEGREES`` in lon/lat, so a long straight edge of a
@@ -122,7 +126,7 @@ def static_covariates(
     *,
     population: str | Path | None = None,
     capital: tuple[float, float] | None = None,
-    outline=None,
+    outline: shapely.Geometry | None = None,
     is_density: bool = True,
 ) -> dict[str, np.ndarray]:
     """``area_km2``, ``population``, ``pop_density``, ``dist_capital_km``, ``dist_border_km``,

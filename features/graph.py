@@ -9,6 +9,8 @@ the unit itself) come from :func:`second_order`.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -16,6 +18,9 @@ from sauti.features.params import FeatureParams
 
 from sauti.constants import LOCALITY_ID
 from sauti.geo import local_crs
+
+if TYPE_CHECKING:  # pragma: no cover
+    from libpysal.graph import Graph
 
 
 def _indexed(localities: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -36,7 +41,7 @@ def _centroids(frame: gpd.GeoDataFrame) -> gpd.GeoSeries:
     return projected.geometry.centroid
 
 
-def build_graph(localities: gpd.GeoDataFrame, params: FeatureParams | None = None):
+def build_graph(localities: gpd.GeoDataFrame, params: FeatureParams | None = None) -> Graph:
     """First-order neighbour graph of ``localities``, binary weights, ids = ``locality_id``.
 
     Parameters
@@ -104,13 +109,13 @@ def _with_island_fallback(graph, centroids: gpd.GeoSeries, k: int):
     return Graph.from_arrays(focal[order], neighbor[order], weight[order])
 
 
-def second_order(graph):
+def second_order(graph: Graph) -> Graph:
     """Neighbours at exactly two steps: first-order neighbours and self excluded (binary)."""
     binary = graph.transform("b")
     return binary.higher_order(k=2, shortest_path=True, diagonal=False)
 
 
-def lag_matrices(graph):
+def lag_matrices(graph: Graph) -> tuple[Graph, Graph]:
     """Row-standardised sparse matrices (first order, second order) in the graph's id order."""
     first = graph.transform("r")
     second = second_order(graph).transform("r")

@@ -6,8 +6,18 @@ Everything here is vectorised on ``datetime64[D]`` arrays so a million dates tak
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:  # pragma: no cover
+    from datetime import date
+
+    from numpy.typing import ArrayLike
+
+    #: what the period functions take as a date: text, a date or datetime (Timestamp too), a numpy date
+    DateLike = str | date | np.datetime64
 
 FREQS = {"M": "month (starting on the 1st)", "W": "ISO week (starting on Monday)"}
 
@@ -21,7 +31,7 @@ def check_freq(freq: str) -> str:
     return norm
 
 
-def to_days(dates, timezone: str | None = None) -> np.ndarray:
+def to_days(dates: ArrayLike, timezone: str | None = None) -> np.ndarray:
     """Calendar dates (``datetime64[D]``) of date-likes; naive values are taken as they are.
 
     Time-zone-aware values (alert reception times) are first converted to ``timezone`` (the
@@ -47,7 +57,7 @@ def period_start(days: np.ndarray, freq: str) -> np.ndarray:
     return (ordinal - (ordinal + 3) % 7).astype("datetime64[D]")
 
 
-def period_range(first, last, freq: str) -> pd.DatetimeIndex:
+def period_range(first: DateLike, last: DateLike, freq: str) -> pd.DatetimeIndex:
     """Every period start from the period of ``first`` to that of ``last``, without gaps."""
     freq = check_freq(freq)
     start = period_start(to_days([first]), freq)[0]
@@ -88,7 +98,7 @@ def period_midpoint(periods: pd.DatetimeIndex, freq: str) -> pd.DatetimeIndex:
     return periods + (ends - periods + pd.Timedelta(days=1)) / 2
 
 
-def forecast_window(period, freq: str, horizon: int = 1) -> dict[str, str]:
+def forecast_window(period: DateLike, freq: str, horizon: int = 1) -> dict[str, str]:
     """The periods a score made at ``period`` forecasts (``t+1 … t+horizon``), in words and dates.
 
     Scores are stored under the last period of data they saw; planners need the period they are

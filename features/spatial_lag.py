@@ -7,10 +7,16 @@ no second-order neighbour gets 0. One sparse product per variable covers every p
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
+if TYPE_CHECKING:  # pragma: no cover
+    from libpysal.graph import Graph
+    from numpy.typing import DTypeLike
 
-def check_graph_order(graph, ids: np.ndarray) -> None:
+
+def check_graph_order(graph: Graph, ids: np.ndarray) -> None:
     """Raise ``ValueError`` unless the graph's ids are exactly ``ids`` in the same order."""
     graph_ids = np.asarray(graph.unique_ids).astype(str)
     if len(graph_ids) != len(ids) or not np.array_equal(graph_ids, np.asarray(ids).astype(str)):
@@ -20,12 +26,14 @@ def check_graph_order(graph, ids: np.ndarray) -> None:
         )
 
 
-def spatial_lag(weights, values: np.ndarray, dtype=np.float32) -> np.ndarray:
+def spatial_lag(weights: Graph, values: np.ndarray, dtype: DTypeLike = np.float32) -> np.ndarray:
     """``weights.lag(values)`` for a ``(locality, period)`` array (``weights`` row-standardised)."""
     return np.asarray(weights.lag(np.asarray(values, dtype=np.float64)), dtype=dtype)
 
 
-def spatial_lags(first, second, variables: dict[str, np.ndarray], dtype=np.float32) -> dict[str, np.ndarray]:
+def spatial_lags(
+    first: Graph, second: Graph, variables: dict[str, np.ndarray], dtype: DTypeLike = np.float32
+) -> dict[str, np.ndarray]:
     """``splag1_<name>`` and ``splag2_<name>`` for every array in ``variables``."""
     out: dict[str, np.ndarray] = {}
     for name, values in variables.items():

@@ -19,6 +19,7 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -28,6 +29,11 @@ import xarray as xr
 
 from sauti.constants import DEFAULT_SURFACE, LOCALITY_ID
 from sauti.geo import utm_crs
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sauti.features.periods import DateLike
+
+    from sauti.store import Workspace
 
 NODATA = -9999.0
 MAX_PIXELS = 60_000_000
@@ -68,7 +74,7 @@ def risk_surface(
     scores: pd.DataFrame | None = None,
     *,
     resolution_km: float = 2.0,
-    until=None,
+    until: DateLike | None = None,
     half_life_days: float = 90,
     bandwidth_km: float = 25,
     blend: float = 0.5,
@@ -274,7 +280,7 @@ def _cog_driver_available() -> bool:
         return "COG" in env.drivers()
 
 
-def write_cog(surface: xr.DataArray, path) -> Path:
+def write_cog(surface: xr.DataArray, path: str | Path) -> Path:
     """Write ``surface`` as a Cloud-Optimized GeoTIFF (tiled, deflate, overviews), atomically.
 
     NaN pixels are written as ``surface.attrs["nodata"]`` (default -9999) and declared as nodata;
@@ -348,7 +354,7 @@ def _write_tiled_with_overviews(src, path) -> None:  # pragma: no cover - old GD
         dst.build_overviews(factors, Resampling.average)
 
 
-def read_surface(path) -> xr.DataArray:
+def read_surface(path: str | Path) -> xr.DataArray:
     """Read a surface written by :func:`write_cog` (or any single-band GeoTIFF).
 
     Nodata pixels come back as NaN; ``attrs`` carry ``crs`` (WKT), ``transform`` and ``nodata``.
@@ -379,7 +385,9 @@ def read_surface(path) -> xr.DataArray:
     return xr.DataArray(data, dims=("y", "x"), coords={"y": ys, "x": xs}, name="risk", attrs=attrs)
 
 
-def refresh_default_surface(workspace, scores: pd.DataFrame | None, *, unit: str = "admin2") -> Path | None:
+def refresh_default_surface(
+    workspace: Workspace, scores: pd.DataFrame | None, *, unit: str = "admin2"
+) -> Path | None:
     """Rewrite the workspace's stored surface with new ``scores``, keeping how it was made.
 
     Resolution, half-life, bandwidth, blend, score scaling and reference date are read back from
@@ -405,7 +413,12 @@ def refresh_default_surface(workspace, scores: pd.DataFrame | None, *, unit: str
 
 
 def workspace_surface(
-    workspace, scores: pd.DataFrame | None = None, *, unit: str = "admin2", until=None, **kwargs
+    workspace: Workspace,
+    scores: pd.DataFrame | None = None,
+    *,
+    unit: str = "admin2",
+    until: DateLike | None = None,
+    **kwargs: Any,
 ) -> xr.DataArray:
     """:func:`risk_surface` over a workspace's ``unit`` localities from its stored incidents.
 
@@ -429,14 +442,14 @@ def workspace_surface(
 
 
 def write_default_surface(
-    workspace,
+    workspace: Workspace,
     scores: pd.DataFrame | None = None,
     *,
     unit: str = "admin2",
     resolution_km: float = 2.0,
-    until=None,
+    until: DateLike | None = None,
     out: str | Path | None = None,
-    **kwargs,
+    **kwargs: Any,
 ) -> Path:
     """Compute the surface from the store and write it to ``<workspace>/rasters/risk_surface.tif``.
 

@@ -6,11 +6,16 @@ Each works on a whole ``(locality, period)`` array at once and is causal: the va
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from scipy.signal import lfilter
 
+if TYPE_CHECKING:  # pragma: no cover
+    from numpy.typing import DTypeLike
 
-def decayed_sum(values: np.ndarray, half_life: float, dtype=np.float32) -> np.ndarray:
+
+def decayed_sum(values: np.ndarray, half_life: float, dtype: DTypeLike = np.float32) -> np.ndarray:
     """``D[t] = x[t] + a * D[t-1]`` with ``a = 0.5 ** (1 / half_life)`` (a recursive filter).
 
     An event ``half_life`` periods ago weighs half an event now.
@@ -19,7 +24,7 @@ def decayed_sum(values: np.ndarray, half_life: float, dtype=np.float32) -> np.nd
     return lfilter([1.0], [1.0, -a], np.asarray(values, dtype=np.float64), axis=1).astype(dtype, copy=False)
 
 
-def rolling_sum(values: np.ndarray, window: int, dtype=np.float32) -> np.ndarray:
+def rolling_sum(values: np.ndarray, window: int, dtype: DTypeLike = np.float32) -> np.ndarray:
     """Sum over the last ``window`` periods, ``t`` included."""
     window = int(window)
     csum = np.cumsum(np.asarray(values, dtype=np.float64), axis=1)
@@ -39,7 +44,7 @@ def periods_since(values: np.ndarray, cap: int) -> np.ndarray:
     return np.minimum(since, cap).astype(np.int32, copy=False)
 
 
-def trend(values: np.ndarray, short: int, long: int, dtype=np.float32) -> np.ndarray:
+def trend(values: np.ndarray, short: int, long: int, dtype: DTypeLike = np.float32) -> np.ndarray:
     """Mean over the last ``short`` periods minus the mean over the last ``long`` periods."""
     return (
         rolling_sum(values, short, np.float64) / short - rolling_sum(values, long, np.float64) / long

@@ -8,6 +8,7 @@ Grid cells are squares in the country's Lambert azimuthal equal-area CRS
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -17,6 +18,11 @@ import shapely
 from sauti.constants import LOCALITY_COLUMNS, LOCALITY_ID, STORAGE_CRS
 from sauti.errors import NotReadyError
 from sauti.geo import local_crs, parent_positions
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pyproj import CRS
+
+    from sauti.store import Workspace
 
 _GRID = re.compile(r"grid:(\d+(?:\.\d+)?)\s*km")
 
@@ -43,7 +49,7 @@ def unit_slug(unit: str) -> str:
     return kind
 
 
-def make_grid(outline, cell_km: float, *, crs=None) -> gpd.GeoDataFrame:
+def make_grid(outline: shapely.Geometry, cell_km: float, *, crs: CRS | None = None) -> gpd.GeoDataFrame:
     """Square cells of ``cell_km`` covering ``outline`` (EPSG:4326), clipped to it.
 
     Parameters
@@ -111,7 +117,9 @@ def _polygonal(geoms: np.ndarray) -> np.ndarray:
     return out
 
 
-def stored_level(workspace, level: str, stored: gpd.GeoDataFrame | None = None) -> gpd.GeoDataFrame:
+def stored_level(
+    workspace: Workspace, level: str, stored: gpd.GeoDataFrame | None = None
+) -> gpd.GeoDataFrame:
     """The stored localities of one level: from ``stored`` (every level, already read from the
     store) when given, else read from the workspace. Same rows, order and columns either way."""
     if stored is None:
@@ -124,7 +132,7 @@ def stored_level(workspace, level: str, stored: gpd.GeoDataFrame | None = None) 
 
 
 def country_outline(
-    workspace, stored: gpd.GeoDataFrame | None = None
+    workspace: Workspace, stored: gpd.GeoDataFrame | None = None
 ) -> tuple[object | None, pd.Series | None]:
     """The country outline (union of the stored admin0 localities) and the first admin0 row.
 
@@ -137,7 +145,7 @@ def country_outline(
     return shapely.union_all(admin0.geometry.to_numpy()), admin0.iloc[0]
 
 
-def _grid_outline(workspace, stored: gpd.GeoDataFrame | None) -> tuple[object, pd.Series | None]:
+def _grid_outline(workspace: Workspace, stored: gpd.GeoDataFrame | None) -> tuple[object, pd.Series | None]:
     """What a grid covers: the country outline, else the union of the finest admin level stored."""
     levels = workspace.levels()
     if not levels:
@@ -152,7 +160,9 @@ def _grid_outline(workspace, stored: gpd.GeoDataFrame | None) -> tuple[object, p
     return shapely.union_all(stored_level(workspace, finest, stored).geometry.to_numpy()), None
 
 
-def grid_localities(workspace, cell_km: float, *, stored: gpd.GeoDataFrame | None = None) -> gpd.GeoDataFrame:
+def grid_localities(
+    workspace: Workspace, cell_km: float, *, stored: gpd.GeoDataFrame | None = None
+) -> gpd.GeoDataFrame:
     """The ``grid:<cell_km>km`` unit set of a workspace, with admin1 parents from the store
     (``stored``: every stored locality, when the caller has read them already)."""
     outline, admin0 = _grid_outline(workspace, stored)
@@ -181,7 +191,7 @@ def grid_localities(workspace, cell_km: float, *, stored: gpd.GeoDataFrame | Non
 
 
 def unit_localities(
-    workspace, unit: str = "admin2", *, stored: gpd.GeoDataFrame | None = None
+    workspace: Workspace, unit: str = "admin2", *, stored: gpd.GeoDataFrame | None = None
 ) -> gpd.GeoDataFrame:
     """The localities of a unit set: a stored admin level, or ``grid:<N>km`` cells.
 

@@ -46,7 +46,11 @@ def level_number(level: str) -> int:
 
 
 def choose_columns(
-    frame: pd.DataFrame, level: str, id_field: str | None = None, name_field: str | None = None, path=None
+    frame: pd.DataFrame,
+    level: str,
+    id_field: str | None = None,
+    name_field: str | None = None,
+    path: str | Path | None = None,
 ) -> SchemaChoice:
     """The schema of a boundary file and the columns to read at ``level`` (see boundary_schemas.yaml)."""
     geometry = frame.geometry.name if isinstance(frame, gpd.GeoDataFrame) else None

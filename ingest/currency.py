@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from sauti.errors import SautiError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sauti.store import Workspace
 
 SOURCES = ("incidents", "alerts")
 #: incident data older than this many days gets a warning (the setting's default)
@@ -75,7 +79,7 @@ def latest_date(values: pd.Series) -> date | None:
     return None if pd.isna(latest) else latest.date()
 
 
-def data_through(workspace) -> dict[str, str | None]:
+def data_through(workspace: Workspace) -> dict[str, str | None]:
     """``{"incidents": "YYYY-MM-DD", "alerts": "YYYY-MM-DD"}``: the date each source covers.
 
     Incidents: the latest recorded coverage of any incident ingest (declared or the latest event

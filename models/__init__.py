@@ -15,9 +15,9 @@ from typing import Any
 _EXPORTS = {
     "train": "sauti.models.scoring",
     "score": "sauti.models.scoring",
-    "latest_scores": "sauti.models.scoring",
-    "risk_history": "sauti.models.scoring",
-    "period_scores": "sauti.models.scoring",
+    "latest_scores": "sauti.models.stored_scores",
+    "risk_history": "sauti.models.stored_scores",
+    "period_scores": "sauti.models.stored_scores",
     "scored_periods": "sauti.models.score_history",
     "score_histories": "sauti.models.score_history",
     "rising_localities": "sauti.models.score_history",

@@ -39,7 +39,7 @@ from sauti.models.target import lead_occurrence, make_target
 from sklearn.base import clone
 
 from sauti.constants import LOCALITY_DIM, LOCALITY_ID, PERIOD_DIM
-from sauti.jsonable import plain
+from sauti.jsonable import json_scalar
 
 if TYPE_CHECKING:  # pragma: no cover
     from sauti.store import Workspace
@@ -320,9 +320,11 @@ def _model_scores(
 ) -> tuple[dict, dict, list, dict, dict]:
     """One model's metrics, bootstrap intervals, reliability curve, metrics by lead, replicate values."""
     names = list(REPORTED_METRICS)
-    values = {k: plain(v) for k, v in compute_metrics(f, names).items()}
+    values = {k: json_scalar(v) for k, v in compute_metrics(f, names).items()}
     replicates = {k: bootstrap_values(f, weights, k) for k in names}
-    intervals = {k: {kk: plain(vv) for kk, vv in percentile_interval(replicates[k]).items()} for k in names}
+    intervals = {
+        k: {kk: json_scalar(vv) for kk, vv in percentile_interval(replicates[k]).items()} for k in names
+    }
     by_lead = {}
     rows = pred["_row"].to_numpy()
     for lead, occ in leads.items():
@@ -333,7 +335,7 @@ def _model_scores(
         ok = np.isfinite(obs)
         reference = f.reference[ok] if f.reference is not None else None
         lf = Forecasts(obs[ok], f.probability[ok], f.group[ok], f.area[ok], reference)
-        by_lead[str(lead)] = {k: plain(v) for k, v in compute_metrics(lf, names).items()}
+        by_lead[str(lead)] = {k: json_scalar(v) for k, v in compute_metrics(lf, names).items()}
     return values, intervals, reliability_curve(f.observed, f.probability), by_lead, replicates
 
 
@@ -355,7 +357,7 @@ def _evaluate(predictions, cube, horizon, area, *, random_state, n_boot, block_l
     )
     metrics = {
         "n_forecasts": len(first),
-        "positive_rate": plain(float(first["observed"].mean())),
+        "positive_rate": json_scalar(float(first["observed"].mean())),
         "models": {name: v[0] for name, v in scored.items()},
     }
     detail = {
@@ -416,9 +418,9 @@ def versus_best_baseline(
             "baseline": best,
             "value": mine,
             "baseline_value": values[best],
-            "difference": plain(float(difference)),
-            "low": plain(interval["low"]),
-            "high": plain(interval["high"]),
+            "difference": json_scalar(float(difference)),
+            "low": json_scalar(interval["low"]),
+            "high": json_scalar(interval["high"]),
             "better": bool(difference > 0 if higher else difference < 0),
         }
     return out

@@ -2,12 +2,13 @@
 
 Shows the metrics table with bootstrap confidence intervals, precision-recall curves, the
 reliability diagram, skill by lead time, positives per origin and a map of hits, misses and false
-alarms of the primary model at the top-10% threshold.
+alarms of the primary model at the top-10% threshold. The page and its metrics table are jinja2
+templates (``templates/``); figures are :class:`matplotlib.figure.Figure` objects, never pyplot,
+so drawing one leaves a notebook's backend alone.
 """
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,6 +20,7 @@ from sauti.constants import LOCALITY_ID
 
 if TYPE_CHECKING:  # pragma: no cover
     import geopandas as gpd
+    from matplotlib.figure import Figure
 
 MAP_CLASSES = {
     "hits only": "#1a9850",
@@ -33,12 +35,13 @@ def _models(result: BacktestResult) -> list[str]:
     return list(result.metrics["models"])
 
 
-def pr_figure(result: BacktestResult):
+def pr_figure(result: BacktestResult) -> Figure:
     """Pooled precision-recall curve of every model."""
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
     from sklearn.metrics import precision_recall_curve
 
-    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    fig = Figure(figsize=(6.5, 4.5))
+    ax = fig.subplots()
     pred = result.predictions
     for name in _models(result):
         sub = pred[pred["model"] == name]
@@ -60,11 +63,12 @@ def pr_figure(result: BacktestResult):
     return fig
 
 
-def reliability_figure(result: BacktestResult):
+def reliability_figure(result: BacktestResult) -> Figure:
     """Observed frequency against forecast probability (bins of equal count)."""
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
-    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    fig = Figure(figsize=(5.5, 4.5))
+    ax = fig.subplots()
     top = 0.05
     for name in _models(result):
         curve = result.detail["reliability"].get(name, [])
@@ -80,12 +84,13 @@ def reliability_figure(result: BacktestResult):
     return fig
 
 
-def lead_figure(result: BacktestResult):
+def lead_figure(result: BacktestResult) -> Figure:
     """Average precision and Brier skill against lead time within the target window."""
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     by_lead = result.detail["by_lead"]
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    fig = Figure(figsize=(9, 3.6))
+    axes = fig.subplots(1, 2)
     for name in _models(result):
         leads = sorted(by_lead[name], key=int)
         x = [int(k) for k in leads]
@@ -102,12 +107,13 @@ def lead_figure(result: BacktestResult):
     return fig
 
 
-def origins_figure(result: BacktestResult):
+def origins_figure(result: BacktestResult) -> Figure:
     """Positives per origin: where the pooled metrics get their information from."""
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     per = pd.DataFrame(result.detail["per_origin"])
-    fig, ax = plt.subplots(figsize=(9, 2.4))
+    fig = Figure(figsize=(9, 2.4))
+    ax = fig.subplots()
     ax.bar(pd.to_datetime(per["origin"]), per["positives"], width=25, color="#555")
     ax.set(ylabel="positive localities", title="Localities with an intercommunal incident, per origin")
     return fig
@@ -141,16 +147,17 @@ def hit_miss_table(result: BacktestResult, model: str | None = None) -> pd.DataF
     return table
 
 
-def map_figure(result: BacktestResult, localities: gpd.GeoDataFrame):
+def map_figure(result: BacktestResult, localities: gpd.GeoDataFrame) -> Figure:
     """Locality polygons coloured by hit / miss / false alarm of the primary model."""
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
     from matplotlib.patches import Patch
 
     table = hit_miss_table(result)
     shapes = localities[[LOCALITY_ID, "geometry"]].merge(
         table, left_on=LOCALITY_ID, right_index=True, how="inner"
     )
-    fig, ax = plt.subplots(figsize=(8.5, 6), layout="constrained")
+    fig = Figure(figsize=(8.5, 6), layout="constrained")
+    ax = fig.subplots()
     colours = shapes["class"].map(MAP_CLASSES)
     shapes.plot(ax=ax, color=colours, edgecolor="#666", linewidth=0.4)
     counts = shapes["class"].value_counts()
@@ -241,8 +248,9 @@ def _value_and_interval(values: dict, detail: dict, name: str, metric: str) -> t
     ), f"[{format_value(ci.get('low'))}, {format_value(ci.get('high'))}]"
 
 
-def metrics_table_html(result: BacktestResult) -> str:
-    """The metrics table with 90% block-bootstrap intervals; the best value per column in bold."""
+def metrics_table(result: BacktestResult) -> dict:
+    """The metrics table as template data: ``metrics`` (column names) and ``rows``, one a model, each
+    cell a value, its 90% block-bootstrap interval and whether it is the best of its column."""
     from sauti.models.metrics import METRICS
 
     models = result.metrics["models"]
@@ -252,16 +260,22 @@ def metrics_table_html(result: BacktestResult) -> str:
         if values:
             pick = max if METRICS[metric].higher_is_better else min
             best[metric] = pick(values, key=values.get)
-    head = "".join(f"<th>{html.escape(m)}</th>" for m in REPORTED_METRICS)
     rows = []
     for name, values in models.items():
         cells = []
         for metric in REPORTED_METRICS:
             value, interval = _value_and_interval(values, result.detail, name, metric)
-            text = f"{value}<br><small>{interval}</small>"
-            cells.append(f"<td>{'<b>' + text + '</b>' if best.get(metric) == name else text}</td>")
-        rows.append(f"<tr><th>{html.escape(name)}</th>{''.join(cells)}</tr>")
-    return f"<table><tr><th>model</th>{head}</tr>{''.join(rows)}</table>"
+            cells.append({"value": value, "interval": interval, "best": best.get(metric) == name})
+        rows.append({"name": name, "cells": cells})
+    return {"metrics": list(REPORTED_METRICS), "rows": rows}
+
+
+def metrics_table_html(result: BacktestResult) -> str:
+    """The metrics table with 90% block-bootstrap intervals; the best value per column in bold
+    (the template ``templates/metrics_table.html.j2`` that the report includes)."""
+    from sauti.figures import page_template
+
+    return page_template("sauti.models", "metrics_table.html.j2").render(**metrics_table(result))
 
 
 def _patrol_rows(patrol: dict) -> dict:
@@ -355,12 +369,8 @@ def write_report(
     patrol: dict | None = None,
 ) -> Path:
     """Write the self-contained HTML report of a backtest to ``path`` (template shipped with the package)."""
-    import matplotlib
-    from markupsafe import Markup
-
     from sauti.figures import page_template
 
-    matplotlib.use("Agg")
     d = result.detail
     weights = "; ".join(
         f"{c['origin'][:7]}: "
@@ -377,7 +387,7 @@ def write_report(
         verdict=verdict_line(result),
         positive_rate=format_value(result.metrics["positive_rate"], 4),
         alerts=alerts.get("reason", ""),
-        table=Markup(metrics_table_html(result)),
+        **metrics_table(result),
         weights=weights or "–",
         figures=_figures(result, localities),
         patrol=_patrol_rows(patrol) if patrol is not None else None,

@@ -16,6 +16,7 @@ attributes end in ``_``, ``random_state`` goes through ``check_random_state``).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
@@ -28,13 +29,20 @@ from sklearn.utils import get_tags
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Iterator
+    from contextlib import AbstractContextManager
+    from typing import Self
+
+    from numpy.typing import ArrayLike
+
 _EPS = 1e-6
 
 
 _CONTROLLER = None
 
 
-def single_thread():
+def single_thread() -> AbstractContextManager[object]:
     """Limit OpenMP/BLAS to one thread: on a shared 2-core machine the tree models' default
     threading oversubscribes and runs 10-100x slower than one thread."""
     global _CONTROLLER
@@ -195,7 +203,7 @@ class PlattScoreClassifier(_BinaryMixin, ClassifierMixin, BaseEstimator):
         columns = self._columns(X.shape[1])
         return np.nan_to_num(signed_log1p(X[:, columns].sum(axis=1))) if columns else np.zeros(len(X))
 
-    def fit(self, X, y):
+    def fit(self, X: ArrayLike, y: ArrayLike) -> Self:
         X, y = validate_data(self, X, y, ensure_all_finite="allow-nan")
         self.classes_ = _binary_classes(self, y)
         self.slope_, self.intercept_ = _fit_platt(self._score(X), self._positive(y))
@@ -227,11 +235,11 @@ class ColumnSubset(TransformerMixin, BaseEstimator):
         tags.input_tags.allow_nan = True
         return tags
 
-    def fit(self, X, y=None):
+    def fit(self, X: ArrayLike, y: ArrayLike | None = None) -> Self:
         X = validate_data(self, X, ensure_all_finite="allow-nan")
         return self
 
-    def transform(self, X):
+    def transform(self, X: ArrayLike) -> np.ndarray:
         check_is_fitted(self, "n_features_in_")
         X = validate_data(self, X, reset=False, ensure_all_finite="allow-nan")
         return X[:, list(self.columns)] if self.columns else X
@@ -261,10 +269,14 @@ class PeriodSplit:
         self.gap = gap
         self.test_size = test_size
 
-    def get_n_splits(self, X=None, y=None, groups=None) -> int:
+    def get_n_splits(
+        self, X: np.ndarray | None = None, y: np.ndarray | None = None, groups: np.ndarray | None = None
+    ) -> int:
         return self.n_splits
 
-    def split(self, X, y=None, groups=None):
+    def split(
+        self, X: np.ndarray, y: np.ndarray | None = None, groups: np.ndarray | None = None
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Yield ``(train_index, validation_index)``; ``groups`` are the rows' periods."""
         n = len(X)
         groups = np.arange(n) if groups is None else np.asarray(groups)
@@ -404,7 +416,7 @@ class TemporalCalibratedClassifier(_BinaryMixin, ClassifierMixin, BaseEstimator)
             tags.input_tags.allow_nan = False
         return tags
 
-    def fit(self, X, y, periods=None):
+    def fit(self, X: ArrayLike, y: ArrayLike, periods: ArrayLike | None = None) -> Self:
         X, y = validate_data(self, X, y, ensure_all_finite="allow-nan")
         self.classes_ = _binary_classes(self, y)
         if self.method not in ("sigmoid", "isotonic"):

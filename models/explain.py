@@ -16,11 +16,16 @@ never lowers the risk. Each driver carries ``typical`` so people see what it is 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sklearn.base import BaseEstimator
 
 
 def median_contributions(
-    model,
+    model: BaseEstimator,
     X: np.ndarray,
     reference: np.ndarray,
     *,

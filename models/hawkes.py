@@ -18,11 +18,18 @@ values read as 0 (counts cannot be negative).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from sauti.models.estimators import _binary_classes, _BinaryMixin
 from scipy.optimize import minimize
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
+
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Self
+
+    from numpy.typing import ArrayLike
 
 _FLOOR = 1e-8
 
@@ -48,7 +55,7 @@ class SelfExcitingClassifier(_BinaryMixin, ClassifierMixin, BaseEstimator):
     def __init__(self, alpha: float = 1e-3) -> None:
         self.alpha = alpha
 
-    def fit(self, X, y):
+    def fit(self, X: ArrayLike, y: ArrayLike) -> Self:
         X, y = validate_data(self, X, y, ensure_all_finite="allow-nan", dtype=np.float64)
         self.classes_ = _binary_classes(self, y)
         target = self._positive(y)
@@ -77,7 +84,7 @@ class SelfExcitingClassifier(_BinaryMixin, ClassifierMixin, BaseEstimator):
         self.excitation_ = params[1:] / self.scale_
         return self
 
-    def intensity(self, X) -> np.ndarray:
+    def intensity(self, X: ArrayLike) -> np.ndarray:
         """λ of each row: the expected number of incidents over the target window."""
         check_is_fitted(self, "excitation_")
         X = validate_data(self, X, reset=False, ensure_all_finite="allow-nan", dtype=np.float64)

@@ -122,7 +122,9 @@ def refresh_risk(
     return done
 
 
-def _rebuild(workspace, freq: str, unit: str, previous, **given) -> tuple[xr.Dataset, list[str] | None]:
+def _rebuild(
+    workspace: Workspace, freq: str, unit: str, previous, **given
+) -> tuple[xr.Dataset, list[str] | None]:
     """The cube with the new data and the localities whose latest values changed (``None``: unknown).
 
     New alerts in the last period update ``previous`` in place (:func:`update_features`);
@@ -143,10 +145,11 @@ def _rebuild(workspace, freq: str, unit: str, previous, **given) -> tuple[xr.Dat
 
 
 def _score_and_draw(
-    workspace, cube, changed: list[str] | None, model: dict, localities, on_scored, resolution_km
+    workspace: Workspace, cube, changed: list[str] | None, model: dict, localities, on_scored, resolution_km
 ) -> dict[str, Any]:
     from sauti.features import DEFAULT_SURFACE, refresh_default_surface, write_default_surface
-    from sauti.models.scoring import data_snapshot, latest_scores, score, served_stamp
+    from sauti.models.scoring import data_snapshot, score
+    from sauti.models.stored_scores import latest_scores, served_stamp
 
     period, snapshot, version = served_stamp(workspace, model)
     last = str(pd.Timestamp(cube[PERIOD_DIM].to_numpy()[-1]).date())

@@ -15,6 +15,8 @@ from sauti.errors import NotReadyError, SautiError
 from sauti.store import utc_now
 
 if TYPE_CHECKING:  # pragma: no cover
+    from sklearn.base import BaseEstimator
+
     from sauti.store import Workspace
 
 #: Types (beyond skops' defaults) an artifact may contain. Nothing else is ever loaded.
@@ -50,7 +52,7 @@ def _record(row) -> dict[str, Any]:
 
 def save_model(
     workspace: Workspace,
-    model,
+    model: BaseEstimator,
     *,
     freq: str,
     unit: str,
@@ -128,7 +130,7 @@ def list_models(workspace: Workspace) -> list[dict[str, Any]]:
     return [_record(r) for r in rows]
 
 
-def load_model(workspace: Workspace, record: dict[str, Any]):
+def load_model(workspace: Workspace, record: dict[str, Any]) -> BaseEstimator:
     """Load a recorded artifact safely: checksum first, then skops with an explicit trusted list."""
     import skops.io as sio
 

@@ -1,4 +1,5 @@
-"""Train the Sauti model on all labelled data, score the latest period, and read the scores back.
+"""Train the Sauti model on all labelled data and score the latest period (read back by
+:mod:`sauti.models.stored_scores`).
 
 ``train`` fits and records a model; ``score`` applies the current model to the current cube (no
 retraining: this is the nowcast after new alerts) and stores probability, rank, change since the
@@ -11,7 +12,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -23,6 +24,7 @@ from sauti.models.estimators import single_thread
 from sauti.models.explain import median_contributions, top_drivers
 from sauti.models.panel import model_features, panel_frame, variable_matrix
 from sauti.models.registry_store import current_model, load_model, save_model
+from sauti.models.stored_scores import latest_scores
 from sauti.models.target import make_target
 
 from sauti.constants import LOCALITY_DIM, LOCALITY_ID, PERIOD, PERIOD_DIM
@@ -36,18 +38,6 @@ if TYPE_CHECKING:  # pragma: no cover
 HISTORY_PERIODS = 23  # with the latest: 24 periods, as the map's chart shows
 #: drivers kept per locality
 TOP_DRIVERS = 5
-SCORE_COLUMNS = (
-    LOCALITY_ID,
-    PERIOD,
-    "probability",
-    "rank",
-    "change",
-    "drivers",
-    "model_version",
-    "data_snapshot",
-    "scored_at",
-)
-OBSERVED_VARIABLES = ("count_intercommunal", "count_violent", "fatalities")
 
 
 def data_snapshot(cube: xr.Dataset) -> str:
@@ -214,7 +204,7 @@ def _model_view(model, features: list[str]):
     return model, features, getattr(model, "feature_medians_", None)
 
 
-def _loaded_model(workspace, record: dict):
+def _loaded_model(workspace: Workspace, record: dict):
     """The record's model, loaded once per artifact file (a nowcast reuses it)."""
     path = workspace.root / record["artifact"]
     try:
@@ -231,7 +221,9 @@ def _load_model_cached(root: str, record_json: str, _stamp: int):
     return load_model(Workspace(root), json.loads(record_json))
 
 
-def _history_start(workspace, record: dict, periods: pd.DatetimeIndex, n_ids: int, *, nowcast: bool) -> int:
+def _history_start(
+    workspace: Workspace, record: dict, periods: pd.DatetimeIndex, n_ids: int, *, nowcast: bool
+) -> int:
     """First period to predict: :data:`HISTORY_PERIODS` before the latest, or only the one before it
     for a nowcast when this model's scores of that period are already stored for every locality
     (new data in the latest period does not change earlier features: they are causal)."""
@@ -388,118 +380,3 @@ def _history_current(con, history: list[tuple]) -> bool:
         (first[2], first[3], periods[0], periods[-1], first[8], first[9]),
     ).fetchone()[0]
     return stored == len(history)
-
-
-def served_stamp(workspace: Workspace, record: dict) -> tuple[str | None, str | None, str | None]:
-    """``(period, data_snapshot, model_version)`` of the latest stored scores of ``record``'s
-    frequency and unit (all ``None`` before the first scoring): what the served scores stand on."""
-    with workspace.session() as con:
-        row = con.execute(
-            "SELECT period, data_snapshot, model_version FROM risk_scores WHERE freq = ? AND unit = ? "
-            "ORDER BY period DESC, scored_at DESC LIMIT 1",
-            (record["freq"], record["unit"]),
-        ).fetchone()
-    return (None, None, None) if row is None else (str(row[0])[:10], row[1], row[2])
-
-
-def latest_scores(workspace: Workspace, *, freq: str | None = None, unit: str | None = None) -> pd.DataFrame:
-    """Stored scores of the latest scored period, best rank first.
-
-    Columns: ``locality_id``, ``period`` (Timestamp), ``probability``, ``rank``, ``change``,
-    ``drivers`` (list of ``{"feature","label","contribution","value"}``: ``label`` in plain words from
-    :mod:`sauti.features.glossary`, ``contribution`` in probability like ``probability``), ``model_version``,
-    ``data_snapshot``, ``scored_at``.
-    """
-    return period_scores(workspace, None, freq=freq, unit=unit)
-
-
-def period_scores(
-    workspace: Workspace,
-    period: pd.Timestamp | str | None,
-    *,
-    freq: str | None = None,
-    unit: str | None = None,
-) -> pd.DataFrame:
-    """Stored scores of one scored ``period`` (``None``: the latest), best rank first.
-
-    Columns as :func:`latest_scores`. Periods before the latest hold fitted values of the model
-    and no drivers (``[]``).
-    """
-    record = current_model(workspace, freq, unit)
-    if record is None:
-        raise NotReadyError("no trained model for this workspace: run `sauti train` first")
-    key = (record["freq"], record["unit"])
-    with workspace.session() as con:
-        if period is None:
-            period = con.execute(
-                "SELECT MAX(period) FROM risk_scores WHERE freq = ? AND unit = ?", key
-            ).fetchone()[0]
-            if period is None:
-                raise NotReadyError("no risk scores yet: run `sauti score` first")
-        wanted = f"{pd.Timestamp(period):%Y-%m-%d}"
-        frame = pd.read_sql_query(
-            f"SELECT {', '.join(SCORE_COLUMNS)} FROM risk_scores WHERE freq = ? AND unit = ? AND period = ? "
-            "ORDER BY rank, locality_id",
-            con,
-            params=(*key, wanted),
-        )
-    if frame.empty:  # the period asked for is not repeated back: the scored ones are named instead
-        with workspace.session() as con:
-            first, last = con.execute(
-                "SELECT MIN(period), MAX(period) FROM risk_scores WHERE freq = ? AND unit = ?", key
-            ).fetchone()
-        if first is None:
-            raise NotReadyError("no risk scores yet: run `sauti score` first")
-        raise NotFoundError(
-            "no scores for the period asked for: scored periods run "
-            f"{pd.Timestamp(first):%Y-%m-%d} to {pd.Timestamp(last):%Y-%m-%d}"
-        )
-    frame[PERIOD] = pd.to_datetime(frame[PERIOD])
-    from sauti.features.glossary import label_drivers
-
-    frame["drivers"] = frame["drivers"].map(lambda text: label_drivers(json.loads(text), freq=key[0]))
-    return frame
-
-
-def risk_history(workspace: Workspace, locality_id: str) -> pd.DataFrame:
-    """Stored scores of one locality over time with its observed counts from the cube.
-
-    Columns: ``period``, ``probability``, ``rank``, ``count_intercommunal``, ``count_violent``,
-    ``fatalities`` (observed in that period). Scores before the latest period are fitted values of
-    the current model (those periods were in its training data).
-    """
-    record = current_model(workspace)
-    if record is None:
-        raise NotReadyError("no trained model for this workspace: run `sauti train` first")
-    key = (record["freq"], record["unit"])
-    with workspace.session() as con:
-        frame = pd.read_sql_query(
-            "SELECT period, probability, rank FROM risk_scores "
-            "WHERE locality_id = ? AND freq = ? AND unit = ? ORDER BY period",
-            con,
-            params=(locality_id, *key),
-        )
-    from sauti.features import load_cube
-
-    try:  # a read: the stored cube or none, never one built (and written) here
-        cube = load_cube(workspace, freq=record["freq"], unit=record["unit"])
-    except NotReadyError:
-        cube = None
-    known = cube is not None and locality_id in set(cube[LOCALITY_DIM].to_numpy().astype(str))
-    if frame.empty and not known:
-        raise NotFoundError(f"no locality {locality_id!r} in unit {record['unit']}")
-    frame[PERIOD] = pd.to_datetime(frame[PERIOD])
-    if known:
-        sel = cube.sel({LOCALITY_DIM: locality_id})
-        observed = pd.DataFrame(
-            {name: sel[name].to_numpy() for name in OBSERVED_VARIABLES if name in cube},
-            index=pd.DatetimeIndex(cube[PERIOD_DIM].to_numpy(), name=PERIOD),
-        )
-        frame = frame.merge(observed, left_on=PERIOD, right_index=True, how="left")
-    return frame.reset_index(drop=True)
-
-
-def model_summary(record: dict[str, Any]) -> dict[str, Any]:
-    """The parts of a model record worth showing a user (no file paths)."""
-    keys = ("version", "created_at", "freq", "unit", "horizon", "estimator", "data_snapshot", "training")
-    return {k: record[k] for k in keys}

@@ -32,7 +32,6 @@
 
 # %%
 # %matplotlib inline
-import matplotlib.pyplot as plt
 import pandas as pd
 
 from sauti.cli.pipeline import notebook_setup
@@ -81,7 +80,6 @@ print(
 from sauti.models import origins_figure
 
 origins_figure(result)
-plt.show()
 
 # %% [markdown]
 # ## Metrics with confidence intervals
@@ -112,11 +110,10 @@ metrics.round(3)
 # frequency against the forecast probability: a calibrated model lies on the diagonal.
 
 # %%
+from IPython.display import display
 from sauti.models import pr_figure, reliability_figure
 
-pr_figure(result)
-reliability_figure(result)
-plt.show()
+display(pr_figure(result), reliability_figure(result))
 
 # %% [markdown]
 # ## Where the top-10% forecasts hit and miss
@@ -128,7 +125,6 @@ plt.show()
 from sauti.models import map_figure
 
 map_figure(result, workspace.localities("admin2"))
-plt.show()
 
 # %% [markdown]
 # ## Does the Sauti model beat the baselines?

@@ -5,7 +5,7 @@ metrics files, patrol plans).
 Examples
 --------
 >>> import numpy as np, pandas as pd
->>> [plain(np.float64("nan")), plain(np.int64(3)), plain(pd.NaT)]
+>>> [json_scalar(np.float64("nan")), json_scalar(np.int64(3)), json_scalar(pd.NaT)]
 [None, 3, None]
 >>> json_value(pd.Timestamp("2022-01-01", tz="UTC"))
 '2022-01-01T00:00:00Z'
@@ -19,7 +19,7 @@ import math
 from typing import Any
 
 
-def plain(value: Any) -> Any:
+def json_scalar(value: Any) -> Any:
     """``None`` for missing values (None, NaN, NA, NaT, ±inf), plain Python scalars otherwise."""
     if value is None:
         return None
@@ -46,16 +46,16 @@ def plain(value: Any) -> Any:
 
 
 def json_value(value: Any) -> Any:
-    """:func:`plain`, with dates and times as ISO 8601 text (UTC written ``Z``)."""
-    value = plain(value)
+    """:func:`json_scalar`, with dates and times as ISO 8601 text (UTC written ``Z``)."""
+    value = json_scalar(value)
     if hasattr(value, "isoformat"):
         return value.isoformat().replace("+00:00", "Z")
     return value
 
 
 def json_number(value: Any, digits: int = 6) -> Any:
-    """:func:`plain`, floats rounded to ``digits`` decimals."""
-    value = plain(value)
+    """:func:`json_scalar`, floats rounded to ``digits`` decimals."""
+    value = json_scalar(value)
     return round(value, digits) if isinstance(value, float) else value
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import geopandas as gpd
 import pytest
 from live_server import LiveServer, add_users, copy_workspace, sauti, start_server
+from sauti.ingest.boundaries import ingest_boundaries
 from shapely.geometry import Point, box
 
 from sauti.store import Workspace
@@ -30,6 +31,16 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def sample_dir() -> Path:
     return SAMPLE
+
+
+@pytest.fixture(scope="session")
+def car_template(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path) -> Path:
+    """A workspace holding the sample's CAR admin2 and admin3 boundaries, built once per session (the
+    alert tests copy it: tests/test_alerts.py, tests/test_alert_submit.py)."""
+    ws = Workspace(tmp_path_factory.mktemp("car") / "ws")
+    ingest_boundaries(ws, sample_dir / "boundaries" / "caf_adm2.gpkg", "admin2")
+    ingest_boundaries(ws, sample_dir / "boundaries" / "caf_adm3.gpkg", "admin3")
+    return ws.root
 
 
 @pytest.fixture(scope="session")

@@ -46,3 +46,17 @@ def test_cube_report_is_one_self_contained_escaped_page(three_squares, three_poi
     shown = html.unescape(re.search(r"<pre>(.*)</pre>", page, re.S).group(1))
     assert json.loads(shown) == json.loads(cube.attrs["provenance"])
     assert not re.search(r"https?://", page)  # offline: nothing to fetch
+
+
+def test_the_figure_leaves_pyplot_alone(three_squares, three_points) -> None:
+    """A library figure is a plain ``Figure``: pyplot (a notebook's figure list and backend) never
+    sees it, so drawing a report in a notebook opens no stray window or inline copy."""
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+    from sauti.features.cube_report import cube_figure
+
+    before = set(plt.get_fignums())
+    figure = cube_figure(_cube(three_squares, three_points), three_squares)
+    assert isinstance(figure, Figure)
+    assert [ax.get_title() for ax in figure.axes][0].startswith("Located incidents per period (M)")
+    assert set(plt.get_fignums()) == before

@@ -176,6 +176,56 @@ def test_a_cluster_module_importing_a_higher_layer_is_seen() -> None:
     assert RANKS[_layer("sauti.models")] > RANKS[_layer("sauti.ingest.alerts.read")]
 
 
+# --- modules of one subject: none over 600 lines (issue 21) ------------------------------------------
+MAX_LINES = 600
+SOURCE_FOLDERS = ("sauti", "ingest", "features", "models", "api", "tests", "scripts", "bench", "notebooks")
+
+
+def test_no_module_is_over_600_lines() -> None:
+    """A module past 600 lines holds more than one subject: split it (tests too, by subject)."""
+    sizes = {
+        path.relative_to(ROOT).as_posix(): len(path.read_text(encoding="utf-8").splitlines())
+        for folder in SOURCE_FOLDERS
+        for path in (ROOT / folder).rglob("*.py")
+    }
+    assert len(sizes) > 100, "the source folders were not found"
+    assert not {k: v for k, v in sizes.items() if v > MAX_LINES}
+
+
+# --- library code never drives pyplot (issue 21) --------------------------------------------------
+def _uses_pyplot(source: str) -> list[str]:
+    """``import matplotlib.pyplot`` (any form) and ``matplotlib.use(...)`` calls in ``source``."""
+    found = [m for m in _imports(source) if m == "matplotlib.pyplot" or m.startswith("matplotlib.pyplot.")]
+    for node in ast.walk(ast.parse(source)):
+        func = node.func if isinstance(node, ast.Call) else None
+        if isinstance(func, ast.Attribute) and func.attr == "use" and isinstance(func.value, ast.Name):
+            found += ["matplotlib.use"] if func.value.id in ("matplotlib", "mpl") else []
+    return found
+
+
+@pytest.mark.parametrize(
+    ("package", "module", "path"), MODULES, ids=[str(path.relative_to(ROOT)) for _, _, path in MODULES]
+)
+def test_library_code_never_touches_pyplot(package: str, module: str, path: Path) -> None:
+    """Figures are ``matplotlib.figure.Figure`` objects, so a notebook's backend and figure list are
+    never changed by the library (notebooks themselves may use pyplot)."""
+    assert not _uses_pyplot(path.read_text(encoding="utf-8")), f"{path.relative_to(ROOT)} uses pyplot"
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("import matplotlib.pyplot as plt", True),
+        ("from matplotlib import pyplot", True),
+        ("import matplotlib\nmatplotlib.use('Agg')", True),
+        ("from matplotlib.figure import Figure", False),
+    ],
+    ids=["import-pyplot", "from-matplotlib-import-pyplot", "matplotlib-use", "figure"],
+)
+def test_the_pyplot_check_sees_every_form(source: str, expected: bool) -> None:
+    assert bool(_uses_pyplot(source)) is expected
+
+
 # --- the patrol layer: models/patrol/ sits beside the backtest, never under it ---------------------
 PATROL_PACKAGE = "sauti.models.patrol"
 

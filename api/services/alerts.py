@@ -18,6 +18,7 @@ from sauti.api.services.source import DataSource
 
 from sauti.constants import LOCALITY_ID
 from sauti.errors import SautiError
+from sauti.jsonable import json_scalar
 
 if TYPE_CHECKING:  # pragma: no cover
     from sauti.api.security import Principal
@@ -34,15 +35,15 @@ def outcome_dict(outcome: Any) -> dict:
         {"field": e.get("field"), "reason": e.get("reason")} if isinstance(e, dict) else {"reason": str(e)}
         for e in (outcome.errors or [])
     ]
-    confidence = redaction.plain(outcome.locality_confidence)
+    confidence = json_scalar(outcome.locality_confidence)
     return {
         "row": int(outcome.row),
         "status": outcome.status,
-        "alert_id": redaction.plain(outcome.alert_id),
-        LOCALITY_ID: redaction.plain(outcome.locality_id),
-        "locality_name": redaction.plain(outcome.locality_name),
+        "alert_id": json_scalar(outcome.alert_id),
+        LOCALITY_ID: json_scalar(outcome.locality_id),
+        "locality_name": json_scalar(outcome.locality_name),
         "locality_confidence": None if confidence is None else round(float(confidence), 3),
-        "location_source": redaction.plain(outcome.location_source),
+        "location_source": json_scalar(outcome.location_source),
         "errors": errors,
     }
 

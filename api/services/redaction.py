@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from sauti.constants import ALERT_CATEGORIES, ALERT_VERIFICATION, LOCALITY_ID
-from sauti.jsonable import json_value, plain  # noqa: F401 - plain: what callers here use for outcomes
+from sauti.jsonable import json_value
 
 if TYPE_CHECKING:  # pragma: no cover
     import geopandas as gpd

@@ -183,7 +183,7 @@ class DataSource:
 
     def period_scores(self, period: str) -> pd.DataFrame | None:
         """Stored scores of an earlier scored ``period`` (ISO date); raises NotFoundError if unscored."""
-        from sauti.models.scoring import period_scores
+        from sauti.models.stored_scores import period_scores
 
         self.require_store()
         return self.cached(("period_scores_iso", period), lambda: period_scores(self.workspace, period))

@@ -5,6 +5,9 @@ One module per step: :mod:`~sauti.models.patrol.bases` (read, check and store ba
 can reach whom), :mod:`~sauti.models.patrol.solve` (the covering problem on plain arrays),
 :mod:`~sauti.models.patrol.borders` (bases outside the boundaries, patrols across a border),
 :mod:`~sauti.models.patrol.plan` (a plan from localities, risk and bases),
+:mod:`~sauti.models.patrol.result` (the plan and how it is written out: summary, CSV, GeoJSON),
+:mod:`~sauti.models.patrol.reasons` (the plan in plain words),
+:mod:`~sauti.models.patrol.from_workspace` (a plan from the workspace's scores and bases),
 :mod:`~sauti.models.patrol.evaluate` (patrol hit rate over backtest origins) and
 :mod:`~sauti.models.patrol.plot` (a static map of a plan).
 
@@ -21,9 +24,11 @@ from __future__ import annotations
 
 from sauti.models.patrol.bases import BasesError, check_bases, read_bases, save_bases, workspace_bases
 from sauti.models.patrol.evaluate import PLANS, evaluate_patrol_plans, hit_rate_figure, observed_counts
-from sauti.models.patrol.plan import PatrolPlan, plan_from_workspace, plan_patrols
+from sauti.models.patrol.from_workspace import plan_from_workspace
+from sauti.models.patrol.plan import plan_patrols
 from sauti.models.patrol.plot import plan_figure
 from sauti.models.patrol.reach import Reach, compute_reach
+from sauti.models.patrol.result import PatrolPlan
 from sauti.models.patrol.solve import CoverProblem
 from sauti.models.patrol.weights import population_weight
 

@@ -30,6 +30,7 @@ from sauti.progress import progress_bar
 
 if TYPE_CHECKING:  # pragma: no cover
     import geopandas as gpd
+    import xarray as xr
     from matplotlib.figure import Figure
 
 PLANS = ("optimised", "closest_to_base", "last_incidents", "oracle")
@@ -440,7 +441,7 @@ def hit_rate_figure(result: dict[str, Any], title: str | None = None) -> Figure:
     return figure
 
 
-def observed_counts(cube, category: str = "intercommunal") -> pd.DataFrame:
+def observed_counts(cube: xr.Dataset, category: str = "intercommunal") -> pd.DataFrame:
     """Incidents of ``category`` per (period, locality) from the feature cube, non-zero rows only.
 
     The ``incidents_observed`` argument of :func:`evaluate_patrol_plans` for a one-period horizon:

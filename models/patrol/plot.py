@@ -14,7 +14,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import geopandas as gpd
     import pandas as pd
     from matplotlib.figure import Figure
-    from sauti.models.patrol.plan import PatrolPlan
+    from sauti.models.patrol.result import PatrolPlan
 
 
 def plan_figure(

@@ -14,6 +14,7 @@ from sauti.errors import NotReadyError
 
 if TYPE_CHECKING:  # pragma: no cover
     import geopandas as gpd
+    import xarray as xr
 
     from sauti.store import Workspace
 
@@ -93,7 +94,7 @@ def raster_cell_km2(path: str | Path, latitude: float) -> float:
     return abs(area) / 1e6
 
 
-def coarse_population_note(cube, population: pd.Series) -> str | None:
+def coarse_population_note(cube: xr.Dataset, population: pd.Series) -> str | None:
     """A caveat when localities are smaller than the population raster's cells, else None.
 
     Zonal statistics give such a locality its area's share of the cell's *average* density, so a

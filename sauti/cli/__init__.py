@@ -9,10 +9,14 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from sauti.errors import SautiError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sauti.store import Workspace
 
 app = typer.Typer(
     name="sauti",
@@ -51,14 +55,14 @@ def _root(
     )
 
 
-def current_workspace():
+def current_workspace() -> Workspace:
     """The workspace chosen by ``--workspace``/``SAUTI_WORKSPACE``."""
     from sauti.store import Workspace
 
     return Workspace(_state["workspace"] or "workspace")
 
 
-def warn_if_stale(workspace) -> None:
+def warn_if_stale(workspace: Workspace) -> None:
     """The data-currency warning of ``sauti status``, /health and the map, on stderr (for commands
     that print a forecast: ``score``, ``patrol``)."""
     from sauti.ingest.currency import currency_warning, data_through

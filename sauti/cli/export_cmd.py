@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from sauti.errors import SautiError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sauti.store import Workspace
 
 FORMATS = ("gpkg", "geojson", "csv")
 
@@ -68,7 +72,7 @@ def export(
         )
 
 
-def _left_out(workspace, frame, collection: str) -> int:
+def _left_out(workspace: Workspace, frame, collection: str) -> int:
     """How many stored incidents or alerts the file leaves out (those the API cannot place either)."""
     if collection == "localities":
         return 0

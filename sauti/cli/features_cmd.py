@@ -6,18 +6,22 @@ import json
 import sqlite3
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from sauti.constants import LOCALITY_ID
 from sauti.progress import progress_bar
 
+if TYPE_CHECKING:  # pragma: no cover
+    from sauti.store import Workspace
+
 SAMPLE_POPULATION = (
     Path(__file__).resolve().parents[2] / "data" / "sample" / "population" / "worldpop2020_density_caf.tif"
 )
 
 
-def _default_population(workspace, population: Path | None) -> Path | None:
+def _default_population(workspace: Workspace, population: Path | None) -> Path | None:
     """The --population file, else the setting, else the sample raster where it covers the localities."""
     if population is not None:
         return population
@@ -31,7 +35,7 @@ def _default_population(workspace, population: Path | None) -> Path | None:
     return None
 
 
-def _covers(raster: Path, workspace) -> bool:
+def _covers(raster: Path, workspace: Workspace) -> bool:
     """Whether ``raster`` covers every stored locality (the sample's CAR raster says 0 elsewhere)."""
     import rasterio
     from rasterio.warp import transform_bounds
@@ -213,7 +217,7 @@ def _values_mode(values: str, scores, blend: float, note: str) -> tuple[float, b
     return 0.0, False
 
 
-def _heatmap_scores(workspace, freq: str, unit: str):
+def _heatmap_scores(workspace: Workspace, freq: str, unit: str):
     """The latest locality scores to blend in (None when there are none for ``unit``) and a note."""
     from sauti.errors import SautiError
     from sauti.features import unit_localities

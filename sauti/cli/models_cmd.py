@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from sauti.constants import LOCALITY_ID
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from sauti.store import Workspace
 
 
 def register(app: typer.Typer) -> None:
@@ -44,7 +50,7 @@ def _month(value: str, option: str) -> str:
     return value
 
 
-def pd_months(start: str, end: str):
+def pd_months(start: str, end: str) -> pd.PeriodIndex:
     """The months from ``start`` to ``end`` (for the progress bar's total)."""
     import pandas as pd
 
@@ -120,7 +126,7 @@ def backtest(
     _print_metrics(metrics, out)
 
 
-def _warn_if_empty(workspace, options: dict) -> None:
+def _warn_if_empty(workspace: Workspace, options: dict) -> None:
     """Say at the start when the backtest's window holds no observed incident (metrics undefined)."""
     from sauti.models.backtest import load_or_build_cube, window_positives
 
@@ -181,7 +187,7 @@ def train_cmd(
     """Fit a model on all labelled data and save it (skops) as the current model."""
     from sauti.cli import current_workspace
     from sauti.models import train
-    from sauti.models.scoring import model_summary
+    from sauti.models.stored_scores import model_summary
     from sauti.progress import progress_bar
 
     with progress_bar("train", 3) as advance:
@@ -246,7 +252,7 @@ def score_cmd(
     _echo_scores(ws, frame, record, top)
 
 
-def _echo_scores(ws, frame, record: dict, top: int) -> None:
+def _echo_scores(ws: Workspace, frame, record: dict, top: int) -> None:
     """The scores for a person: names, risk in %, change in percentage points, drivers in words."""
     from sauti.features.glossary import percent, points
 
@@ -267,7 +273,7 @@ def _echo_scores(ws, frame, record: dict, top: int) -> None:
         typer.echo(f"{row.rank:>4}  {name:<24}{risk:>7}{change:>11}  {driver}")
 
 
-def locality_names(ws, unit: str) -> dict[str, str]:
+def locality_names(ws: Workspace, unit: str) -> dict[str, str]:
     """``locality_id -> name`` of the unit set (tables show names, not codes)."""
     from sauti.features.units import unit_localities
 

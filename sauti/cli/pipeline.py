@@ -8,8 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sauti.errors import SautiError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Callable
+    from typing import Any
+
+    from sauti.store import Workspace
 
 # data/sample beside the package folders (a source checkout or an editable install)
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
@@ -17,7 +24,12 @@ HEATMAP_RESOLUTION_KM = 5.0
 
 
 def build_demo(
-    workspace, sample: Path, *, force: bool = False, echo=print, timezone: str | None = None
+    workspace: Workspace,
+    sample: Path,
+    *,
+    force: bool = False,
+    echo: Callable[[str], object] = print,
+    timezone: str | None = None,
 ) -> list[str]:
     """The demo pipeline on ``sample`` into ``workspace``; returns one line per step.
 
@@ -90,7 +102,7 @@ def build_demo(
     return done
 
 
-def _has_scores(workspace, latest_scores) -> bool:
+def _has_scores(workspace: Workspace, latest_scores) -> bool:
     try:
         frame = latest_scores(workspace)
     except SautiError:
@@ -99,13 +111,13 @@ def _has_scores(workspace, latest_scores) -> bool:
 
 
 def backtest_with_patrols(
-    workspace,
+    workspace: Workspace,
     *,
     out: Path,
     bases: Path,
     patrols: int | None = None,
     range_km: float | None = None,
-    **backtest,
+    **backtest: Any,
 ) -> dict:
     """A backtest (``sauti.models.backtest``) plus the patrol evaluation of its primary model's forecasts.
 
@@ -156,12 +168,12 @@ NOTEBOOK_WINDOWS = {"full": ("2017-01", "2022-11"), "quick": ("2017-01", "2017-1
 class NotebookSetup:
     """What every notebook starts from: its workspace, whether it runs quick, its backtest window."""
 
-    workspace: object
+    workspace: Workspace
     quick: bool
     window: tuple[str, str]
 
 
-def notebook_setup(*, build: bool = True, echo=print) -> NotebookSetup:
+def notebook_setup(*, build: bool = True, echo: Callable[[str], object] = print) -> NotebookSetup:
     """The notebooks' first cell, written once.
 
     The workspace is ``$SAUTI_WORKSPACE`` (as for the CLI), else ``./workspace`` beside the

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from sauti.cli.pipeline import SAMPLE, build_demo
 from sauti.constants import LOCALITY_ID
 from sauti.errors import SautiError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sauti.store import Workspace
 
 users_app = typer.Typer(help="API users and their keys (stored hashed).", no_args_is_help=True)
 
@@ -135,7 +139,7 @@ def demo(
         serve(host=host, port=port)
 
 
-def _print_top_localities(workspace, n: int = 5) -> None:
+def _print_top_localities(workspace: Workspace, n: int = 5) -> None:
     """The few localities an analyst would look at first, and where to go next."""
     from sauti.features.glossary import percent
     from sauti.models import latest_scores
