@@ -92,7 +92,7 @@ def test_the_hit_miss_legend_lies_outside_the_localities(past_the_data):
     squares = [box(i % 5, i // 5, i % 5 + 1, i // 5 + 1) for i in range(20)]
     shapes = gpd.GeoDataFrame({"locality_id": ids}, geometry=squares, crs=4326)
     fig = map_figure(past_the_data, shapes)
-    fig.canvas.draw()
+    fig.draw_without_rendering()  # lays the figure out as saving it does
     ax = fig.axes[0]
     legend = (ax.get_legend() or fig.legends[0]).get_window_extent()
     minx, miny, maxx, maxy = shapes.total_bounds
