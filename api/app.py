@@ -10,6 +10,7 @@ import logging
 import re
 from contextlib import asynccontextmanager
 from importlib import resources
+from urllib.parse import unquote
 
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
@@ -20,6 +21,7 @@ from sauti.api.schemas import COMMON_ERRORS
 from sauti.api.services.nowcast import Nowcaster, preload
 from sauti.api.services.source import DataSource
 
+from sauti.privacy import may_hold_identifier, scrub_identifiers
 from sauti.settings import Settings, get_settings
 from sauti.store import Workspace
 
@@ -31,12 +33,29 @@ def redact_url(text: str) -> str:
     return _KEY_RE.sub(r"\1***", text)
 
 
+_TILE_PATH_RE = re.compile(r"/\d+/\d+/\d+(?:@\dx)?\.\w+$")
+
+
+def redact_path(text: str) -> str:
+    """A logged path without keys and without identifiers (a phone number given as an alert id).
+
+    The path is decoded first (``%2B``, ``%20``) so the detector sees what the client meant; tile
+    addresses (``/12/2345/1987.png``) are numbers, not identifiers, and are kept.
+    """
+    text = redact_url(text)
+    if not text.startswith("/") or _TILE_PATH_RE.search(text.split("?", 1)[0]):
+        return text
+    decoded = unquote(text)
+    return scrub_identifiers(decoded) if may_hold_identifier(decoded) else text
+
+
 class RedactKeysFilter(logging.Filter):
-    """Keeps API keys passed as ``?key=`` out of uvicorn's access log (and any other log line)."""
+    """Keeps API keys passed as ``?key=`` and identifiers in a path (``PATCH /api/v1/alerts/+236…``)
+    out of uvicorn's access log (and any other log line)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple) and record.args:
-            record.args = tuple(redact_url(a) if isinstance(a, str) else a for a in record.args)
+            record.args = tuple(redact_path(a) if isinstance(a, str) else a for a in record.args)
         if isinstance(record.msg, str) and "=" in record.msg:
             record.msg = redact_url(record.msg)
         return True
@@ -57,7 +76,7 @@ def create_app(settings: Settings | None = None, workspace: Workspace | None = N
     --------
     >>> app = create_app(workspace=Workspace("workspace"))  # doctest: +SKIP
     """
-    from sauti.api.routers import alerts, backtests, localities, map, meta, ogc, patrols, tiles
+    from sauti.api.routers import alerts, backtests, localities, map, meta, ogc, patrols, responses, tiles
     from sauti.api.services.meta import code_version
 
     settings = settings or get_settings()
@@ -100,7 +119,7 @@ def create_app(settings: Settings | None = None, workspace: Workspace | None = N
     )
     app.add_middleware(errors.ServerErrors)  # outermost: whatever escapes becomes a 500 with an id
 
-    for module in (meta, localities, alerts, patrols, backtests, ogc, tiles, map):
+    for module in (meta, localities, alerts, responses, patrols, backtests, ogc, tiles, map):
         app.include_router(module.router, responses=COMMON_ERRORS)
     static = resources.files("sauti.api").joinpath("static")
     app.mount("/static", StaticFiles(directory=str(static)), name="static")

@@ -19,6 +19,9 @@ from sauti.api.security import SESSION_COOKIE, Principal
 from sauti.api.services.source import DataSource
 
 SAFE_METHODS = ("GET", "HEAD")
+# the map page's own writes (a response recorded from a popup) carry this header: a cookie alone
+# never writes (the cookie is SameSite=Strict, and another origin cannot add the header without CORS)
+MAP_WRITE_HEADER = "X-Sauti-Map"
 
 
 def get_source(request: Request) -> DataSource:
@@ -27,7 +30,8 @@ def get_source(request: Request) -> DataSource:
 
 
 def current_principal(request: Request, source: DataSource = Depends(get_source)) -> Principal:
-    """The caller, from ``Authorization: Bearer KEY`` or (for GET only) the map's session cookie."""
+    """The caller, from ``Authorization: Bearer KEY`` or the map's session cookie (GET, or a write
+    from the map page carrying :data:`MAP_WRITE_HEADER`)."""
     header = request.headers.get("authorization", "")
     principal = None
     if header:
@@ -37,7 +41,9 @@ def current_principal(request: Request, source: DataSource = Depends(get_source)
         principal = source.principal_for_key(key.strip())
         if principal is None:
             raise Unauthenticated("unknown or revoked API key: ask an admin for one (`sauti users add`)")
-    elif request.method in SAFE_METHODS and request.cookies.get(SESSION_COOKIE):
+    elif request.cookies.get(SESSION_COOKIE) and (
+        request.method in SAFE_METHODS or request.headers.get(MAP_WRITE_HEADER) == "1"
+    ):
         principal = source.principal_for_session(request.cookies[SESSION_COOKIE])
         if principal is None:
             raise Unauthenticated("the map session expired: open /map?key=<API key> again")

@@ -3,8 +3,10 @@
 Every error reply has one shape (:class:`sauti.api.schemas.ErrorBody`): ``detail`` (one sentence),
 ``type``, and where it helps ``errors`` (``[{"field", "reason"}]``) or ``error_id``. Replies name the
 field that is wrong and never repeat what was sent (a value may hold a phone number). Only domain
-validation errors (:class:`~sauti.errors.InvalidInputError`) are the caller's fault (422); anything
-unexpected, a plain ``ValueError`` included, is a 500 whose ``error_id`` is in the server log.
+validation errors (:class:`~sauti.errors.InvalidInputError`) are the caller's fault (422); a step
+that must run first (:class:`~sauti.errors.NotReadyError`: no bases, no model, no heatmap) is a 503
+whose ``detail`` says what to run; anything unexpected, a plain ``ValueError`` included, is a 500
+whose ``error_id`` is in the server log.
 """
 
 from __future__ import annotations
@@ -81,8 +83,10 @@ def error_response(
 
 def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     status = status_for(exc)
-    if status >= 500:  # a SautiError subclass nobody mapped: still a bug
+    if status == 500:  # not a domain error after all: still a bug
         return internal_error(request.method, request.url.path, exc)
+    if status == 503:  # a known "not ready" state: the reply says what to run; no traceback
+        log.info("not ready on %s %s: %s", request.method, request.url.path, exc)
     return error_response(status, str(exc), type(exc).__name__, getattr(exc, "errors", None))
 
 

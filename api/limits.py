@@ -72,10 +72,33 @@ class RequestLimits:
     async def _has_valid_key(self, scope) -> bool:
         header = (_header(scope, b"authorization") or b"").decode("latin-1")
         scheme, _, key = header.partition(" ")
-        if scheme.lower() != "bearer" or not key.strip():
-            return False
         source = scope["app"].state.source
+        if scheme.lower() != "bearer" or not key.strip():
+            session = _map_session(scope)  # a write from the map page (a response from a popup)
+            return (
+                session is not None
+                and await run_in_threadpool(source.principal_for_session, session) is not None
+            )
         return await run_in_threadpool(source.principal_for_key, key.strip()) is not None
+
+
+def _map_session(scope) -> str | None:
+    """The map's session token, when the request carries it with the map-write header (see
+    :data:`sauti.api.deps.MAP_WRITE_HEADER`); else ``None``."""
+    from http.cookies import SimpleCookie
+
+    from sauti.api.deps import MAP_WRITE_HEADER
+    from sauti.api.security import SESSION_COOKIE
+
+    if _header(scope, MAP_WRITE_HEADER.lower().encode()) != b"1":
+        return None
+    cookies = SimpleCookie()
+    try:
+        cookies.load((_header(scope, b"cookie") or b"").decode("latin-1"))
+    except Exception:  # a malformed cookie header: no session
+        return None
+    morsel = cookies.get(SESSION_COOKIE)
+    return morsel.value if morsel is not None else None
 
 
 def _limited(receive, send, max_bytes: int, timeout_s: float):

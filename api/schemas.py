@@ -8,11 +8,23 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, model_validator
 
 from sauti.constants import ALERT_VERIFICATION
 
 MAX_TEXT = 5000
+MAX_ALERT_FIELDS = 100
+"""Most fields one alert object may carry (the canonical ones and a gateway's own: refused early,
+before a request of 330,000 keys costs the server a DataFrame of as many columns)."""
+
+
+def _not_a_boolean(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not true/false")
+    return value
+
+
+Coordinate = Annotated[float | None, BeforeValidator(_not_a_boolean)]
 
 
 class AlertIn(BaseModel):
@@ -40,8 +52,8 @@ class AlertIn(BaseModel):
     channel: str | None = Field(None, max_length=32, description="sms | phone | in_person | app")
     text: str | None = Field(None, max_length=MAX_TEXT)
     category: str | None = Field(None, max_length=64)
-    longitude: float | None = Field(None, ge=-180, le=180)
-    latitude: float | None = Field(None, ge=-90, le=90)
+    longitude: Coordinate = Field(None, ge=-180, le=180, allow_inf_nan=False)
+    latitude: Coordinate = Field(None, ge=-90, le=90, allow_inf_nan=False)
     place_name: str | None = Field(None, max_length=200)
     locality_id: str | None = Field(None, max_length=64)
     severity: int | None = Field(None, ge=1, le=5)
@@ -51,6 +63,13 @@ class AlertIn(BaseModel):
     reporter_name: str | None = Field(
         None, max_length=200, description="Pseudonymised at once, never stored."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bounded(cls, data: Any) -> Any:
+        if isinstance(data, dict) and len(data) > MAX_ALERT_FIELDS:
+            raise ValueError(f"an alert has at most {MAX_ALERT_FIELDS} fields; this one has {len(data):,}")
+        return data
 
 
 class SmsIn(BaseModel):

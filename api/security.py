@@ -39,9 +39,19 @@ __all__ = [
 # What each role may do. One table, read by every router through ``require(permission)``.
 PERMISSIONS: dict[str, frozenset[str]] = {
     "reporter": frozenset({"alerts:write"}),
-    "planner": frozenset({"risk:read", "incidents:read", "map:read", "patrols:read", "alerts:aggregate"}),
+    "planner": frozenset(
+        {
+            "risk:read",
+            "incidents:read",
+            "map:read",
+            "patrols:read",
+            "alerts:aggregate",
+            "responses:read",
+            "responses:write",
+        }
+    ),
     # notebooks and backtests, read-only: risk, incidents, the map, alerts as counts; no alert text,
-    # no writes, no patrol plans (operational)
+    # no writes, no patrol plans nor responses (operational)
     "researcher": frozenset(
         {"risk:read", "incidents:read", "map:read", "alerts:aggregate", "backtests:read"}
     ),
@@ -55,6 +65,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
             "alerts:detail",
             "alerts:write",
             "alerts:verify",
+            "responses:read",
+            "responses:write",
             "backtests:read",
         }
     ),

@@ -10,6 +10,7 @@ from sauti.features.cube import BUILD_STEPS, build_cube, feature_names
 from sauti.features.graph import build_graph, second_order
 from sauti.features.params import FeatureParams
 from sauti.features.periods import period_range
+from sauti.features.responses import load_responses, response_summary
 from sauti.features.spatial_lag import spatial_lag
 from sauti.features.storage import (
     compute_features,
@@ -47,12 +48,14 @@ __all__ = [
     "decayed_sum",
     "feature_names",
     "load_cube",
+    "load_responses",
     "make_grid",
     "period_range",
     "periods_since",
     "provenance",
     "read_surface",
     "refresh_default_surface",
+    "response_summary",
     "risk_surface",
     "rolling_sum",
     "save_cube",

@@ -330,3 +330,21 @@ def driver_text(driver: dict[str, Any], *, freq: str = "M") -> str:
     """One driver for a person: "<label> (+0.50 pp)"."""
     label = driver_label(driver, freq=freq) or feature_label("", freq=freq)
     return f"{label} ({points(driver.get('contribution'))})"
+
+
+def last_events_text(last_events: dict[str, str]) -> str:
+    """The latest incident of each category in words (the map's and ``sauti status``'s line).
+
+    >>> last_events_text({"intercommunal": "2020-11-21", "armed_clash": "2022-12-30"})
+    'Latest incident of each kind: intercommunal incident 21 Nov 2020 · armed clash 30 Dec 2022'
+    """
+    from datetime import date
+
+    if not last_events:
+        return "No incidents in the store."
+    parts = [
+        f"{INCIDENT_ONE.get(category, category.replace('_', ' '))} "
+        f"{date.fromisoformat(day).strftime('%d %b %Y').lstrip('0')}"
+        for category, day in last_events.items()
+    ]
+    return "Latest incident of each kind: " + " · ".join(parts)

@@ -6,6 +6,8 @@ Everything here is vectorised on ``datetime64[D]`` arrays so a million dates tak
 
 from __future__ import annotations
 
+import re
+from datetime import date
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -131,3 +133,44 @@ def forecast_window(period: DateLike, freq: str, horizon: int = 1) -> dict[str, 
         if horizon > 1:
             label = f"the {horizon} weeks from {first.day} {first:%B %Y}"
     return {"label": label, "start": str(first.date()), "end": str(end.date())}
+
+
+#: how a period is written on the command line, per frequency (named in every parse error)
+PERIOD_FORMS = {
+    "M": "a month like 2017-01",
+    "W": "a date like 2019-01-07 or an ISO week like 2019-W02",
+}
+_MONTH_TEXT = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+_DATE_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}")
+_WEEK_TEXT = re.compile(r"\d{4}-W\d{2}(-[1-7])?")
+
+
+def parse_period(value: str | date | pd.Timestamp, freq: str) -> pd.Timestamp:
+    """The first day of the period of ``freq`` that ``value`` names (a backtest origin, say).
+
+    Monthly: ``YYYY-MM`` (a ``YYYY-MM-DD`` date names its month). Weekly: an ISO date (its week)
+    or an ISO week ``YYYY-Www`` (``YYYY-Www-D`` too). Dates and timestamps name the period that
+    contains them. Raises ``ValueError`` naming the form expected for ``freq``.
+
+    Examples
+    --------
+    >>> parse_period("2017-01", "M"), parse_period("2019-01-09", "W"), parse_period("2019-W02", "W")
+    (Timestamp('2017-01-01 00:00:00'), Timestamp('2019-01-07 00:00:00'), Timestamp('2019-01-07 00:00:00'))
+    """
+    freq = check_freq(freq)
+    if isinstance(value, str):
+        text = value.strip()
+        if freq == "M" and _MONTH_TEXT.fullmatch(text):
+            text += "-01"
+        forms = (_DATE_TEXT,) if freq == "M" else (_DATE_TEXT, _WEEK_TEXT)
+        try:
+            if not any(form.fullmatch(text) for form in forms):
+                raise ValueError(text)
+            day = date.fromisoformat(text)
+        except ValueError:
+            raise ValueError(
+                f"{value!r} is not {PERIOD_FORMS[freq]} ({'monthly' if freq == 'M' else 'weekly'} periods)"
+            ) from None
+    else:
+        day = pd.Timestamp(value)
+    return pd.Timestamp(period_start(to_days([day]), freq)[0])

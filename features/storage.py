@@ -13,7 +13,6 @@ import hashlib
 import json
 import logging
 import os
-import threading
 from pathlib import Path
 
 import geopandas as gpd
@@ -33,6 +32,7 @@ import sauti
 from sauti.checksum import sha256_file_unchanged
 from sauti.constants import LOCALITY_DIM, LOCALITY_ID, PERIOD_DIM
 from sauti.errors import NotReadyError
+from sauti.tempfiles import remove_stale_temps, temp_path
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,8 @@ def save_cube(cube: xr.Dataset, path: str | Path) -> Path:
     """Write ``cube`` to ``path`` (NetCDF via h5netcdf, packed and compressed), atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    remove_stale_temps(path.parent)  # those of a crashed write (never a live writer's)
+    tmp = temp_path(path)
     packed = pack(cube)
     encoding = {
         name: {"compression": "gzip", "compression_opts": 1}

@@ -35,11 +35,14 @@ class IngestReport:
     format: str | None = None
     warnings: list[str] = field(default_factory=list)
     schema: dict[str, Any] | None = None  # boundaries: the schema recognised and the columns read
+    outside: int | None = None  # incidents: valid rows (stored) outside the boundaries' extent
 
     def summary(self) -> dict[str, Any]:
         """The JSON object the CLI prints with ``--json`` (keys fixed by the CLI contract).
 
-        Boundary ingests add ``schema`` (name, title, id/name/parent columns).
+        Boundary ingests add ``schema`` (name, title, id/name/parent columns); incident ingests add
+        ``outside``, the valid rows lying outside the stored boundaries' extent (stored and counted
+        among ``accepted`` or ``duplicates``, assigned to no locality).
         """
         out: dict[str, Any] = {
             "read": self.read,
@@ -50,6 +53,8 @@ class IngestReport:
         }
         if self.schema is not None:
             out["schema"] = self.schema
+        if self.outside is not None:
+            out["outside"] = self.outside
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -153,14 +158,23 @@ class RejectsWriter:
         self._writer.writerows(rejects[list(REJECT_COLUMNS)].itertuples(index=False, name=None))
         self.count += len(rejects)
 
-    def close(self) -> Path:
-        """Flush and fsync the file, move it into place and fsync the folder (durable rename)."""
+    def sync(self) -> Path:
+        """Flush and fsync what is written and have the file in place (moved there, durably, the
+        first time): a run that commits in batches calls this before each batch's COMMIT."""
         self._fh.flush()
         os.fsync(self._fh.fileno())
+        if not self._renamed:
+            os.replace(self._tmp, self.path)
+            self._renamed = True
+            _fsync_folder(self.path.parent)
+        return self.path
+
+    def close(self) -> Path:
+        """Flush and fsync the file, move it into place and fsync the folder (durable rename)."""
+        if self._fh.closed:
+            return self.path
+        self.sync()
         self._fh.close()
-        os.replace(self._tmp, self.path)
-        self._renamed = True
-        _fsync_folder(self.path.parent)
         return self.path
 
     def abort(self) -> None:

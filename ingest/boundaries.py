@@ -28,11 +28,13 @@ from sauti.ingest.boundary_schemas import (
 )
 from sauti.ingest.errors import IngestError
 from sauti.ingest.runs import ProgressCallback, ingest_run
+from sauti.ingest.tabular import require_regular_file
 from sauti.ingest.validate import RowChecker, blank
 
 from sauti.constants import LEVELS, LOCALITY_COLUMNS, LOCALITY_ID, STORAGE_CRS
 from sauti.errors import reader_problem
 from sauti.geo import EQUAL_AREA_CRS, parent_positions
+from sauti.privacy import shown
 from sauti.store import Workspace, stored_keys
 
 log = logging.getLogger(__name__)
@@ -57,13 +59,15 @@ def choose_columns(
     columns = [c for c in frame.columns if c != geometry]
     for given in (id_field, name_field):
         if given is not None and given not in columns:
-            raise IngestError(path or "boundaries", f"has no column {given!r}; it has {', '.join(columns)}")
+            raise IngestError(
+                path or "boundaries", f"has no column {given!r}; it has {', '.join(map(shown, columns))}"
+            )
     choice = recognise_schema(columns, level_number(level), id_field, name_field)
     if choice is None:
         missing = "name" if id_field or has_id_column(columns, level_number(level)) else "id"
         raise IngestError(
             path or "boundaries",
-            f"no {level} {missing} column found among {', '.join(columns)} "
+            f"no {level} {missing} column found among {', '.join(map(shown, columns))} "
             f"(known schemas: {'; '.join(schema_titles())}); pass --id-field/--name-field",
         )
     return choice
@@ -103,8 +107,7 @@ def read_boundary_file(
     ``crs`` is the CRS of the coordinates when the file does not say (a shapefile without its
     ``.prj``); a file without one whose coordinates cannot be degrees is refused.
     """
-    if not path.exists():
-        raise IngestError(path, "file not found")
+    require_regular_file(path, folder_ok=True)
     notes: list[str] = []
     try:
         with warnings.catch_warnings():
@@ -167,7 +170,7 @@ def _choose_layer(
         named = [c for c in candidates if layer in (c[1], Path(c[2]).stem, c[2])]
         if not named:
             raise IngestError(
-                path, f"has no layer {layer!r}; its layers: {', '.join(c[1] for c in candidates)}"
+                path, f"has no layer {layer!r}; its layers: {', '.join(shown(c[1]) for c in candidates)}"
             )
         return named[0][0], named[0][1], None
     if len(candidates) <= 1 or level is None:
@@ -190,7 +193,7 @@ def _choose_layer(
         # simplified copies): the full-detail one, in the richest format
         fitting = [min(fitting, key=_format_rank)]
     if len(fitting) != 1:
-        names = ", ".join(c[1] for c in candidates)
+        names = ", ".join(shown(c[1]) for c in candidates)
         found = "none has" if not fitting else f"{len(fitting)} have"
         raise IngestError(
             path,

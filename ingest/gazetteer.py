@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sauti.constants import LEVELS, LOCALITY_ID
-from sauti.privacy import fold, fold_word
+from sauti.privacy import fold, fold_word, shown
 
 if TYPE_CHECKING:  # pragma: no cover
     import geopandas as gpd
@@ -465,16 +465,17 @@ def ingest_places(
     import pandas as pd
     from sauti.ingest.errors import IngestError
     from sauti.ingest.runs import ingest_run
+    from sauti.ingest.tabular import require_regular_file
     from sauti.ingest.validate import RowChecker, blank, parse_numbers
 
     path = Path(path)
-    if not path.exists():
-        raise IngestError(path, "file not found")
+    require_regular_file(path)
     raw = _read_places(path)
     columns = {_norm_col(c): c for c in raw.columns if c != "_row"}
     name_col = next((columns[a] for a in NAME_ALIASES if a in columns), None)
     if name_col is None:
-        raise IngestError(path, f"no name column ({'|'.join(NAME_ALIASES)}) among {', '.join(columns)}")
+        among = ", ".join(map(shown, columns))
+        raise IngestError(path, f"no name column ({'|'.join(NAME_ALIASES)}) among {among}")
     lon_col = next((columns[a] for a in ("longitude", "lon", "lng", "x") if a in columns), None)
     lat_col = next((columns[a] for a in ("latitude", "lat", "y") if a in columns), None)
     if lon_col is None or lat_col is None:

@@ -6,6 +6,7 @@ import logging
 from datetime import date
 from pathlib import Path
 
+import shapely
 from sauti.ingest.bookkeeping import IngestReport
 from sauti.ingest.currency import coverage_date, latest_date, parse_complete_through, record_coverage
 from sauti.ingest.errors import IngestError
@@ -14,7 +15,7 @@ from sauti.ingest.readers.columns import is_json, source_columns
 from sauti.ingest.readers.mapped import resolve_mapping
 from sauti.ingest.runs import ProgressCallback, ingest_run
 from sauti.ingest.tabular import inspect_text
-from sauti.ingest.validate import validate_incidents
+from sauti.ingest.validate import Footprint, coordinate_warnings, suspected_swaps, validate_incidents
 
 from sauti.store import Workspace
 
@@ -54,6 +55,18 @@ def workspace_extent(workspace: Workspace) -> tuple[float, float, float, float] 
     return None if row[0] is None else tuple(row)
 
 
+def workspace_footprint(workspace: Workspace) -> Footprint | None:
+    """The stored boundaries' bounding box and the union of their coarsest level (prepared for
+    fast point tests), or ``None`` when there are none."""
+    extent = workspace_extent(workspace)
+    if extent is None:
+        return None
+    coarsest = min(workspace.levels())
+    shape = shapely.union_all(workspace.localities(coarsest).geometry.to_numpy())
+    shapely.prepare(shape)
+    return Footprint(extent, shape)
+
+
 def ingest_incidents(
     workspace: Workspace,
     path: str | Path,
@@ -83,23 +96,32 @@ def ingest_incidents(
     mapping = resolve_mapping(mapping) if mapping else None
     reader = resolve_reader(path, fmt, mapping)
     options = ReaderOptions(mapping=mapping, rules=Path(rules) if rules else None, chunksize=chunksize)
-    extent = workspace_extent(workspace)
+    footprint = workspace_footprint(workspace)
+    extent = footprint.extent if footprint else None
     params = {"mapping": str(mapping) if mapping else None, "rules": str(rules) if rules else None}
-    with ingest_run(workspace, "incidents", path, fmt=reader.name, params=params) as run:
+    with ingest_run(workspace, "incidents", path, fmt=reader.name, params=params, batched=True) as run:
         note = None if is_json(path) else inspect_text(path).warning
         if note:
             log.warning("%s: %s", path, note)
             run.report.warnings.append(note)
-        latest = None
+        latest, swaps = None, 0
+        run.report.outside = 0
         for chunk in reader.read(path, options):
             run.count_read(len(chunk.frame))
-            good, rejects = validate_incidents(chunk.frame, chunk.checker, today=today, extent=extent)
+            good, rejects = validate_incidents(chunk.frame, chunk.checker, today=today)
             run.reject(rejects)
+            if footprint is not None:
+                run.report.outside += int(footprint.outside(good["longitude"], good["latitude"]).sum())
+            swaps += int(suspected_swaps(good["longitude"], good["latitude"], extent).sum())
             run.store("incidents", good)
             if len(good):
                 latest = max(filter(None, (latest, latest_date(good["occurred_on"]))), default=None)
             if progress:
                 progress(len(chunk.frame))
+        for note in coordinate_warnings(run.report.outside, swaps):
+            log.warning("%s: %s", path, note)
+            run.report.warnings.append(note)
         through = coverage_date(latest, declared, source=str(path), today=today or date.today())
+        run.begin()  # the coverage is committed with the run's record
         record_coverage(run.con, run.run_id, "incidents", through, declared=declared is not None)
     return run.report

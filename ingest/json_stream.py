@@ -38,6 +38,13 @@ class RecordProblem:
     reason: str
 
 
+def _character(ch: str) -> str:
+    """One character for a message: quoted if it prints, else by its code point (``U+0000``)."""
+    if ch.isprintable() and ch != "\ufffd":
+        return repr(ch)
+    return f"a character that does not print (U+{ord(ch):04X})"
+
+
 class _Scanner:
     """A text stream read in blocks: ``buf[i]`` is the next character to look at.
 
@@ -86,7 +93,7 @@ class _Scanner:
     def expect(self, allowed: str, context: str) -> str:
         ch = self.peek()
         if ch is None or ch not in allowed:
-            found = "the end of the file" if ch is None else repr(ch)
+            found = "the end of the file" if ch is None else _character(ch)
             raise JsonSyntaxError(f"not valid JSON at {self.where()}: expected {context}, found {found}")
         self.i += 1
         return ch
@@ -107,7 +114,7 @@ class _Scanner:
         if depth > MAX_DEPTH:
             return RecordProblem(f"nested deeper than {MAX_DEPTH} levels")
         try:
-            return json.loads(text)
+            return json.loads(text, parse_constant=_constant)
         except json.JSONDecodeError as exc:
             return RecordProblem(f"not valid JSON ({exc.msg})")
 
@@ -242,3 +249,10 @@ def _object_or_wrapper(scanner: _Scanner, list_keys: tuple[str, ...]) -> Iterato
     scanner.i += 1
     if streamed is None:
         yield problem or members
+
+
+def _constant(name: str) -> float | str:
+    """JSON's non-standard constants: ``NaN`` kept as the text ``"NaN"`` (a value that was *given*,
+    not a missing key, so a NaN coordinate is refused like ``Infinity``; as text it is still a
+    spelt-out null for every other field), ``Infinity`` and ``-Infinity`` as floats."""
+    return "NaN" if name == "NaN" else float(name)

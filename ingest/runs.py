@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import re
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -23,11 +24,16 @@ from sauti.ingest.bookkeeping import IngestReport, RejectsWriter, alert_reject_v
 
 from sauti.checksum import sha256_file
 from sauti.store import Workspace, insert_new, utc_now
+from sauti.tempfiles import process_running
 
 log = logging.getLogger(__name__)
 
 INGEST_CACHE_KIB = 256 * 1024  # SQLite page cache for an ingest connection
 BULK_INDEX_ROWS = 50_000  # a first batch this large into a smaller table defers its secondary indexes
+BATCH_ROWS = 20_000
+"""Rows a batched run inserts per COMMIT: the store's write lock is held for one batch's inserts
+(a fraction of a second), so alert posts and other writers never wait for a whole file."""
+RUNNING = "running in process {pid}"  # an unfinished run's message: whose it is
 
 
 @dataclass(frozen=True)
@@ -62,15 +68,20 @@ class RunContext:
     deferred_indexes: dict[str, str] = field(default_factory=dict)
     _bulk_checked: set[str] = field(default_factory=set)
     refused: list[Any] = field(default_factory=list)  # index labels of rows the store refused
+    # batched: rows are committed BATCH_ROWS at a time (see :func:`ingest_run`)
+    batched: bool = False
+    in_transaction: bool = True
+    committed_batches: int = 0
 
     def open(self) -> int:
         """Insert the run record (status ``running``) and start its rejects file, once."""
         if self.run_id is None:
             r = self.record
+            self.begin()
             self.run_id = self.con.execute(
-                "INSERT INTO ingest_runs (kind, path, sha256, format, params, started_at, status)"
-                " VALUES (?, ?, ?, ?, ?, ?, 'running')",
-                (r.kind, r.label, r.sha256, r.fmt, r.params, r.started),
+                "INSERT INTO ingest_runs (kind, path, sha256, format, params, started_at, status, message)"
+                " VALUES (?, ?, ?, ?, ?, ?, 'running', ?)",
+                (r.kind, r.label, r.sha256, r.fmt, r.params, r.started, RUNNING.format(pid=os.getpid())),
             ).lastrowid
             self.report.run_id = self.run_id
             self.rejects = RejectsWriter(r.rejects_folder, f"{self.run_id:05d}_{r.kind}", r.rejects_source)
@@ -83,19 +94,52 @@ class RunContext:
         self.rejects.write(rejects)
         self.report.rejected += len(rejects)
 
+    def begin(self) -> None:
+        """Open the next batch's transaction (``BEGIN IMMEDIATE``) if none is open."""
+        if not self.in_transaction:
+            self.con.execute("BEGIN IMMEDIATE")
+            self.in_transaction = True
+
+    def commit_batch(self) -> None:
+        """A batched run: record the counts so far, have the rejects file synced and in place, then
+        COMMIT — the rows stored so far are kept even if the run is stopped later (a re-run of the
+        file stores the rest: rows are keyed, so it is idempotent). No-op for a one-transaction run."""
+        if not self.batched or not self.in_transaction:
+            return
+        if self.run_id is not None:
+            r = self.report
+            self.con.execute(
+                "UPDATE ingest_runs SET rows_read=?, accepted=?, rejected=?, duplicates=? WHERE run_id=?",
+                (r.read, r.accepted, r.rejected, r.duplicates, self.run_id),
+            )
+            self.rejects.sync()
+        self.con.execute("COMMIT")
+        self.in_transaction = False
+        self.committed_batches += 1
+
     def store(self, table: str, rows: pd.DataFrame, read: int | None = None) -> int:
         """Insert ``rows``: new keys stored, known keys counted as duplicates, and a row the store
-        refuses (a NOT NULL or CHECK constraint) rejected with the column and SQLite's reason."""
+        refuses (a NOT NULL or CHECK constraint) rejected with the column and SQLite's reason.
+
+        A batched run inserts and commits :data:`BATCH_ROWS` rows at a time."""
+        if not self.batched or len(rows) <= BATCH_ROWS:
+            return self._store(table, rows)
+        return sum(self._store(table, rows.iloc[i : i + BATCH_ROWS]) for i in range(0, len(rows), BATCH_ROWS))
+
+    def _store(self, table: str, rows: pd.DataFrame) -> int:
+        self.begin()
         rows = rows.assign(run_id=self.run_id)
         if table not in self._bulk_checked:
             self._bulk_checked.add(table)
-            self._defer_indexes(table, len(rows))
+            if not self.batched:  # batched: readers see every commit, so indexes stay
+                self._defer_indexes(table, len(rows))
         new, failed = insert_new(self.con, table, rows)
         if failed:
             self.reject(_constraint_rejects(self.source_name, rows, failed, table))
             self.refused.extend(label for label, _ in failed)
         self.report.accepted += new
         self.report.duplicates += len(rows) - new - len(failed)
+        self.commit_batch()
         return new
 
     def finish(self) -> None:
@@ -103,6 +147,7 @@ class RunContext:
         the rejects file flushed, fsynced and renamed into place — all BEFORE the COMMIT, so a run
         recorded ``ok`` always has its rejects file (a crash before the COMMIT leaves at most a
         rejects file of a run that never happened, replaced by the next run of that id)."""
+        self.begin()
         self.rebuild_indexes()
         self.report.check_invariant()
         if self.run_id is None:
@@ -111,15 +156,20 @@ class RunContext:
         r = self.report
         self.con.execute(
             "UPDATE ingest_runs SET finished_at=?, status='ok', rows_read=?, accepted=?,"
-            " rejected=?, duplicates=?, rejects_file=? WHERE run_id=?",
+            " rejected=?, duplicates=?, rejects_file=?, message=NULL WHERE run_id=?",
             (utc_now(), r.read, r.accepted, r.rejected, r.duplicates, r.rejects_file, self.run_id),
         )
         self.rejects.close()
 
     def discard(self) -> None:
-        """After a failure: no rejects file, partial or in place, for a run rolled back."""
-        if self.rejects is not None:
-            self.rejects.abort()
+        """After a failure: no rejects file, partial or in place, for a run rolled back; a batched
+        run that committed rows keeps it (it accounts for rows of the committed batches)."""
+        if self.rejects is None:
+            return
+        if self.committed_batches and self.run_id is not None:
+            self.rejects.close()
+            return
+        self.rejects.abort()
 
     def count_read(self, n: int) -> None:
         self.report.read += n
@@ -182,8 +232,9 @@ def ingest_run(
     params: dict[str, Any] | None = None,
     payload: bytes | None = None,
     lazy: bool = False,
+    batched: bool = False,
 ) -> Iterator[RunContext]:
-    """Run one file's ingest inside a single transaction.
+    """Run one file's ingest inside a single transaction (or, ``batched``, in batches).
 
     On success the run is recorded with its counts and its rejects file is in place before the
     COMMIT; on any exception nothing of the file is stored, no rejects file is left, a ``failed``
@@ -192,20 +243,41 @@ def ingest_run(
     For a source that is not a file (records posted to the API), pass ``payload``: its sha256 is
     recorded instead of the file's, and ``path`` is only a label (``api:<source>``) stored as is.
     With ``lazy=True`` the run is recorded only if a row is rejected (:class:`RunContext`).
+
+    With ``batched=True`` (large files) rows are committed :data:`BATCH_ROWS` at a time, the
+    rejects file synced and in place before each COMMIT, so that the store's write lock is never
+    held for a whole file: the live service's alert posts and reads wait a fraction of a second,
+    not the length of the ingest. A run stopped part-way keeps the rows it committed (its record
+    says ``failed``, or ``interrupted`` once the next batched run finds its process gone); ingesting
+    the file again stores the rest and gives the same store as one uninterrupted run (rows are
+    keyed: ``ON CONFLICT DO NOTHING``). Secondary indexes are not deferred in this mode.
     """
     record = _run_record(workspace, kind, path, fmt, params, payload)
     report = IngestReport(kind=kind, path=str(path), format=fmt)
     with workspace.session() as con, _page_cache(con, INGEST_CACHE_KIB):
-        ctx = RunContext(con, record, report, source_name=path.name)
+        if batched:
+            close_interrupted_runs(con)
+        ctx = RunContext(con, record, report, source_name=path.name, batched=batched, in_transaction=False)
         try:
-            with Workspace.transaction(con):
+            ctx.begin()
+            try:
                 if not lazy:
                     ctx.open()
+                ctx.commit_batch()  # batched: the run record is visible ("running in process …")
                 yield ctx
                 ctx.finish()
+            except BaseException:
+                if ctx.in_transaction:
+                    con.execute("ROLLBACK")
+                    ctx.in_transaction = False
+                raise
+            con.execute("COMMIT")
+            ctx.in_transaction = False
         except BaseException as exc:
             ctx.discard()
-            _record_failure(con, record, exc)
+            kept = ctx.run_id if ctx.committed_batches else None
+            rows_kept = ctx.committed_batches > 1  # (the first commit holds only the run record)
+            _record_failure(con, record, exc, kept, ctx.rejects.path if ctx.rejects else None, rows_kept)
             raise
     if ctx.run_id is not None:
         log.info(
@@ -244,9 +316,55 @@ def _run_record(
     )
 
 
-def _record_failure(con: sqlite3.Connection, record: RunRecord, exc: BaseException) -> None:
+def close_interrupted_runs(con: sqlite3.Connection) -> list[int]:
+    """Mark ``interrupted`` the runs left ``running`` by a process that is gone (killed part-way
+    through a batched ingest); their committed rows stay. Returns their ids."""
+    closed = []
+    for run_id, message in con.execute(
+        "SELECT run_id, message FROM ingest_runs WHERE status = 'running'"
+    ).fetchall():
+        match = re.fullmatch(RUNNING.format(pid=r"(\d+)"), message or "")
+        if match is None or process_running(int(match.group(1))):
+            continue
+        con.execute(
+            "UPDATE ingest_runs SET status = 'interrupted', finished_at = ?, message = ?"
+            " WHERE run_id = ? AND status = 'running'",
+            (utc_now(), INTERRUPTED, run_id),
+        )
+        closed.append(run_id)
+    return closed
+
+
+INTERRUPTED = (
+    "stopped before it finished; the rows it committed are kept: ingest the file again to complete it"
+)
+
+
+def _record_failure(
+    con: sqlite3.Connection,
+    record: RunRecord,
+    exc: BaseException,
+    run_id: int | None = None,
+    rejects_file: Path | None = None,
+    rows_kept: bool = False,
+) -> None:
+    """Record a failed run: a new ``failed`` record, or (``run_id``: a batched run that committed
+    rows) its own record marked ``failed`` with the counts it reached."""
     message = str(exc)[:500]
     try:
+        if run_id is not None:
+            with Workspace.transaction(con):
+                con.execute(
+                    "UPDATE ingest_runs SET status='failed', finished_at=?, message=?, rejects_file=?"
+                    " WHERE run_id=?",
+                    (
+                        utc_now(),
+                        f"{message} (rows committed before are kept)" if rows_kept else message,
+                        str(rejects_file) if rejects_file else None,
+                        run_id,
+                    ),
+                )
+            return
         with Workspace.transaction(con):
             con.execute(
                 "INSERT INTO ingest_runs (kind, path, sha256, format, started_at, finished_at, status,"

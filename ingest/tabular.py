@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 from sauti.ingest.errors import IngestError
 
+from sauti.privacy import shown
+
 MAX_FIELD_CHARS = 100_000
 MAX_COLUMNS = 10_000
 """Most columns a delimited file or a JSON record may have."""
@@ -45,6 +47,8 @@ class TextSource:
     # a bound on the length of every line when the file holds no quote character (so that no
     # record spans lines and no field can be longer); ``None`` when unknown
     longest_line: int | None = None
+    # whether the file holds a NUL byte (dropped from the values read; ``None``: not known)
+    has_nul: bool | None = None
 
 
 def inspect_text(path: Path | bytes, sample_bytes: int = 1 << 16, name: str = "upload") -> TextSource:
@@ -55,15 +59,28 @@ def inspect_text(path: Path | bytes, sample_bytes: int = 1 << 16, name: str = "u
             return _inspect_data(path, len(path), None, sample_bytes)
         except IngestError as exc:
             raise IngestError(name, exc.problem) from None
-    if not path.exists():
-        raise IngestError(path, "file not found")
-    if path.is_dir():
-        raise IngestError(path, "is a folder, not a file")
+    require_regular_file(path)
     stat = path.stat()
     try:
         return _inspect_text(path.resolve(), stat.st_size, stat.st_mtime_ns, sample_bytes)
     except IngestError as exc:  # name the file as the user did
         raise IngestError(path, exc.problem) from None
+
+
+def require_regular_file(path: Path, folder_ok: bool = False) -> None:
+    """Refuse a path that is missing, a folder (unless ``folder_ok``: a File Geodatabase), or not a
+    regular file (a device such as ``/dev/zero`` or a pipe never ends and cannot be read twice:
+    save its data to a file first)."""
+    if not path.exists():
+        raise IngestError(path, "file not found")
+    if path.is_dir():
+        if folder_ok:
+            return
+        raise IngestError(path, "is a folder, not a file")
+    if not path.is_file():
+        raise IngestError(
+            path, "is not a regular file (a device or a pipe); save its data to a file and ingest that"
+        )
 
 
 @lru_cache(maxsize=16)
@@ -90,6 +107,9 @@ def _inspect_data(data: bytes, size: int, path: Path | None, sample_bytes: int) 
     if wide is not None:  # Excel's "Unicode text", some SMS gateways: UTF-16 (or UTF-32)
         sample = data[:sample_bytes].decode(wide, errors="replace").lstrip("\ufeff")
         return TextSource(wide, "replace", _sniff_delimiter(sample), f"file is {wide.upper()}; read as such")
+    first_line = data[: (data.find(b"\n") + 1) or len(data)]
+    if b"\x00" in first_line:
+        raise IngestError(path or "upload", "its first line holds NUL bytes: binary data, not delimited text")
     encoding, errors, warning = "utf-8-sig", "strict", None
     lines = _LineBound(MAX_FIELD_CHARS)
     valid = _valid_utf8(path, data, size, lines=lines)
@@ -101,7 +121,8 @@ def _inspect_data(data: bytes, size: int, path: Path | None, sample_bytes: int) 
             encoding = "cp1252"
             warning = "file is not UTF-8; read as Windows-1252"
     sample = data[:sample_bytes].decode(encoding, errors="replace")
-    return TextSource(encoding, errors, _sniff_delimiter(sample), warning, lines.result())
+    has_nul = lines.nul if valid else None  # (an invalid file was not read to its end)
+    return TextSource(encoding, errors, _sniff_delimiter(sample), warning, lines.result(), has_nul)
 
 
 class _LineBound:
@@ -118,8 +139,10 @@ class _LineBound:
         self.limit = limit
         self.tail = b""  # bytes since the last newline (fewer than ``limit``)
         self.ok = True
+        self.nul = False  # whether any block held a NUL byte
 
     def feed(self, block: bytes) -> None:
+        self.nul = self.nul or b"\x00" in block
         if not self.ok:
             return
         if b'"' in block:
@@ -249,10 +272,24 @@ def _head_records(path: Path | bytes, source: TextSource) -> tuple[list[str], in
         reader = csv.reader(fh, delimiter=source.delimiter)
         try:
             header = next(reader, [])
+        except csv.Error as exc:  # a header cell over the csv module's limit (128 KiB)
+            raise IngestError(
+                path if not isinstance(path, bytes) else "upload",
+                f"its header (line 1) cannot be read: {_csv_problem(exc)}",
+            ) from None
+        try:
             first = next((record for record in reader if record), [])
-        except csv.Error:  # the C parser names the problem
+        except csv.Error:  # the C parser reads such a record; the row checks name its problem
             first = []
     return [c.strip() for c in header], len(first)
+
+
+def _csv_problem(exc: csv.Error) -> str:
+    """The csv module's complaint in plain words (it never quotes the data)."""
+    text = str(exc)
+    if "field larger than field limit" in text:
+        return f"a column name is longer than {csv.field_size_limit():,} characters"
+    return "not delimited text"
 
 
 def check_header(path: object, header: list[str]) -> None:
@@ -263,15 +300,17 @@ def check_header(path: object, header: list[str]) -> None:
     """
     if len(header) > MAX_COLUMNS:
         raise IngestError(path, f"has {len(header):,} columns; at most {MAX_COLUMNS:,} are read")
-    seen: dict[str, int] = {}
-    for name in header:
+    seen: dict[str, list[int]] = {}
+    for position, name in enumerate(header, start=1):
         if name:
-            key = name.strip().lower()
-            seen[key] = seen.get(key, 0) + 1
-    repeated = [name for name, count in seen.items() if count > 1]
-    if repeated:
-        shown = ", ".join(repr(n) for n in repeated[:10])
-        raise IngestError(path, f"column names given more than once: {shown} (rename or remove the copies)")
+            seen.setdefault(name.strip().lower(), []).append(position)
+    repeated = [positions for positions in seen.values() if len(positions) > 1]
+    if repeated:  # by position, and the name only in a safe form (a header cell may hold anything)
+        listed = "; ".join(
+            f"columns {', '.join(map(str, positions))} ({shown(header[positions[0] - 1])})"
+            for positions in repeated[:10]
+        )
+        raise IngestError(path, f"column names given more than once: {listed} (rename or remove the copies)")
 
 
 def _column_names(header: list[str]) -> list[str]:
@@ -353,6 +392,7 @@ def read_delimited(
                 chunk.insert(0, "_row", chunk.index.to_numpy())
                 chunk.attrs["undecodable"] = source.errors != "strict"
                 chunk.attrs["longest_field_bound"] = source.longest_line
+                chunk.attrs["nul"] = source.has_nul is not False
                 offset += len(chunk)
                 yield chunk
         except pd.errors.EmptyDataError as exc:
@@ -400,6 +440,7 @@ def _read_ragged(
         chunk[EXTRA_FIELDS] = surplus
         chunk.attrs["undecodable"] = source.errors != "strict"
         chunk.attrs["longest_field_bound"] = source.longest_line
+        chunk.attrs["nul"] = source.has_nul is not False
         return chunk
 
     with open_text(path, source.encoding, source.errors) as fh:
@@ -460,8 +501,8 @@ def iter_json_records(
     if hasattr(path, "read"):
         path = path.read()
     label = name or ("upload" if isinstance(path, bytes) else path)
-    if not isinstance(path, bytes) and not path.exists():
-        raise IngestError(label, "file not found")
+    if not isinstance(path, bytes):
+        require_regular_file(path)
     records, first_row = [], 1
     head = path[:4096] if isinstance(path, bytes) else _head(path, 4096)
     with open_text(path, _wide_encoding(head) or "utf-8-sig", errors="replace") as fh:

@@ -7,11 +7,13 @@ Readers turn a source's columns into canonical ones and record parse failures in
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import shapely
 from sauti.ingest.bookkeeping import empty_rejects, raw_json
 from sauti.ingest.tabular import (
     EXTRA_FIELDS,
@@ -30,8 +32,11 @@ from sauti.constants import (
     LOCATION_PRECISIONS,
 )
 
-# A point this far outside the workspace's extent (degrees) whose swap falls inside is "swapped".
+# A point this far outside the workspace's extent (degrees) whose swap falls inside is a suspected
+# swap: a warning with a count, never a reject (a file may hold another country's events).
 EXTENT_MARGIN_DEG = 1.0
+Extent = tuple[float, float, float, float]  # minx, miny, maxx, maxy (degrees)
+NOT_FINITE = "not a finite number (NaN or Infinity)"
 
 
 class RowChecker:
@@ -289,13 +294,20 @@ def parse_dates(
 
 
 def parse_numbers(values: pd.Series) -> pd.Series:
-    """Numbers written with a dot or a decimal comma (surrounding spaces allowed); unparseable → NaN."""
-    if pd.api.types.is_bool_dtype(values.dtype) or not (
-        _is_text(values) or pd.api.types.is_numeric_dtype(values.dtype)
-    ):
+    """Numbers written with a dot or a decimal comma (surrounding spaces allowed); unparseable → NaN.
+
+    ``true``/``false`` (JSON booleans) are not numbers: NaN (``latitude: false`` is not 0.0).
+    """
+    if pd.api.types.is_bool_dtype(values.dtype):
+        return pd.Series(np.nan, index=values.index)
+    if not (_is_text(values) or pd.api.types.is_numeric_dtype(values.dtype)):
         values = values.astype("object")
     if pd.api.types.is_numeric_dtype(values.dtype):
         return values.astype("float64")
+    if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
+        booleans = np.fromiter((type(v) is bool for v in values.to_numpy()), dtype=bool, count=len(values))
+        if booleans.any():  # JSON true/false among numbers
+            values = values.where(~booleans, None)
     try:
         out = pd.to_numeric(values, errors="coerce").astype("float64")
     except (TypeError, ValueError):  # values that are neither text nor numbers (lists, dicts)
@@ -322,18 +334,38 @@ def check_required_columns(columns: list[str], required: tuple[str, ...]) -> lis
     return [c for c in required if c not in have]
 
 
+def without_nul(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with NUL characters dropped from its text values (as alerts drop them: a NUL cuts
+    text short in C readers and shows as nothing). Frames from
+    :func:`~sauti.ingest.tabular.read_delimited` say in ``attrs["nul"]`` whether the file held any;
+    when it did not, nothing is scanned."""
+    if not frame.attrs.get("nul", True):
+        return frame
+    out = frame
+    for column in frame.columns:
+        values = frame[column]
+        if values.dtype != object and not pd.api.types.is_string_dtype(values.dtype):
+            continue
+        holds = values.str.contains("\x00", regex=False, na=False).to_numpy(dtype=bool)
+        if holds.any():
+            if out is frame:
+                out = frame.copy()
+            out.loc[holds, column] = values[holds].str.replace("\x00", "", regex=False)
+    return out
+
+
 # --- the shared incident checks -------------------------------------------------------------------
 def validate_incidents(
     frame: pd.DataFrame,
     checker: RowChecker,
     *,
     today: date | None = None,
-    extent: tuple[float, float, float, float] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Apply the canonical incident checks; return ``(accepted rows, rejects)``.
 
     ``frame`` holds the canonical columns (``occurred_on`` as datetime, coordinates as float).
-    ``extent`` is the workspace's bounding box, used to recognise swapped coordinates.
+    Nothing is rejected on a guess: a point outside the workspace's boundaries, even one whose
+    swapped pair lies inside them, is stored (:func:`suspected_swaps`, :func:`coordinate_warnings`).
     """
     today = today or date.today()
     checker.check_raw()
@@ -362,32 +394,91 @@ def validate_incidents(
     checker.fail(too_old, name("occurred_on"), "date is before 1900")
     for column, allowed in vocabularies.items():
         checker.fail(outside[column], name(column), "not one of " + ", ".join(allowed))
-    _check_coordinates(frame, checker, extent)
+    _check_coordinates(frame, checker)
     checker.fail(frame["fatalities"] < 0, name("fatalities"), "negative count")
     good = frame.loc[checker.good, list(INCIDENT_COLUMNS)]
+    good.attrs["nul"] = checker.raw.attrs.get("nul", True)
+    good = without_nul(good)
     good["occurred_on"] = iso_dates(good["occurred_on"])
     good["fatalities"] = good["fatalities"].fillna(0).astype("int64")
     return good, checker.rejects()
 
 
-def _check_coordinates(
-    frame: pd.DataFrame, checker: RowChecker, extent: tuple[float, float, float, float] | None
-) -> None:
+def impossible_swaps(lon: pd.Series, lat: pd.Series) -> pd.Series:
+    """A "latitude" beyond ±90 that is a valid longitude while the "longitude" is a valid latitude."""
+    return lat.notna() & (lat.abs() > 90) & (lat.abs() <= 180) & (lon.abs() <= 90)
+
+
+def outside_extent(lon: pd.Series, lat: pd.Series, extent: Extent | None, margin: float = 0.0) -> pd.Series:
+    """True for points given and lying outside ``extent`` (grown by ``margin`` degrees)."""
+    if extent is None:
+        return pd.Series(False, index=lon.index)
+    minx, miny, maxx, maxy = extent
+    inside = lon.between(minx - margin, maxx + margin) & lat.between(miny - margin, maxy + margin)
+    return lon.notna() & lat.notna() & ~inside
+
+
+@dataclass(frozen=True)
+class Footprint:
+    """Where the workspace's boundaries lie: their bounding box and the union of their polygons."""
+
+    extent: Extent
+    shape: Any = None  # a prepared shapely geometry; ``None``: the bounding box only
+
+    def outside(self, lon: pd.Series, lat: pd.Series) -> pd.Series:
+        """True for points given and lying outside the boundaries (on an edge counts as inside)."""
+        out = outside_extent(lon, lat, self.extent)
+        check = (lon.notna() & lat.notna() & ~out).to_numpy()
+        if self.shape is not None and check.any():
+            x, y = lon.to_numpy(dtype=float)[check], lat.to_numpy(dtype=float)[check]
+            out[check] = ~shapely.intersects_xy(self.shape, x, y)
+        return out
+
+
+def suspected_swaps(lon: pd.Series, lat: pd.Series, extent: Extent | None) -> pd.Series:
+    """Points more than :data:`EXTENT_MARGIN_DEG` outside ``extent`` whose swapped pair lies inside
+    it: worth a warning, but a guess (a file may hold a neighbouring country's events)."""
+    m = EXTENT_MARGIN_DEG
+    return outside_extent(lon, lat, extent, m) & ~outside_extent(lat, lon, extent, m)
+
+
+def coordinate_warnings(outside: int, swaps: int, noun: str = "row") -> list[str]:
+    """Plain-words warnings for points outside the boundaries (stored) and suspected swaps."""
+
+    def count(n: int) -> str:
+        return f"{n:,} {noun}{'' if n == 1 else 's'} {'lies' if n == 1 else 'lie'}"
+
+    notes = []
+    if outside:
+        notes.append(
+            f"{count(outside)} outside the stored boundaries: stored, but counted towards no locality"
+        )
+    if swaps:
+        notes.append(
+            f"{count(swaps)} outside the boundaries but would lie inside if latitude and longitude were"
+            " swapped: stored as written; check the file's coordinate columns"
+        )
+    return notes
+
+
+def _check_coordinates(frame: pd.DataFrame, checker: RowChecker) -> None:
     lon, lat = frame["longitude"], frame["latitude"]
     has_lon, has_lat = lon.notna(), lat.notna()
     lon_name, lat_name = checker.field_name("longitude"), checker.field_name("latitude")
+    # NaN is refused like Infinity (a blank cell says "no coordinates"): as the API refuses it
+    for column, given in (("latitude", has_lat), ("longitude", has_lon)):
+        source = checker.field_name(column)
+        if source in checker.raw.columns and not given.all():
+            raw = checker.raw[source][~given]
+            nan = strip_text(raw.where(raw.notna(), "")) if len(raw) else np.array([], dtype=object)
+            spelt = pd.Series([str(v).lower() == "nan" for v in nan], index=raw.index, dtype=bool)
+            checker.fail(spelt.reindex(frame.index, fill_value=False), source, NOT_FINITE)
+    checker.fail(has_lat & ~np.isfinite(lat.fillna(0)), lat_name, NOT_FINITE)
+    checker.fail(has_lon & ~np.isfinite(lon.fillna(0)), lon_name, NOT_FINITE)
     checker.fail(has_lon & ~has_lat, lat_name, "only one of longitude/latitude is given")
     checker.fail(has_lat & ~has_lon, lon_name, "only one of longitude/latitude is given")
-    swapped = has_lat & (lat.abs() > 90) & (lat.abs() <= 180) & (lon.abs() <= 90)
-    if extent is not None:
-        minx, miny, maxx, maxy = extent
-        m = EXTENT_MARGIN_DEG
-
-        def inside(x: pd.Series, y: pd.Series) -> pd.Series:
-            return x.between(minx - m, maxx + m) & y.between(miny - m, maxy + m)
-
-        swapped |= has_lat & ~inside(lon, lat) & inside(lat, lon)
-    checker.fail(swapped, lat_name, "latitude and longitude look swapped")
+    # a "latitude" beyond ±90 is impossible: the row is rejected, and the reason says why it failed
+    checker.fail(impossible_swaps(lon, lat), lat_name, "latitude and longitude look swapped")
     checker.fail(has_lat & ~lat.between(-90, 90), lat_name, "out of range [-90, 90]")
     checker.fail(has_lon & ~lon.between(-180, 180), lon_name, "out of range [-180, 180]")
     point = frame["location_precision"] == "point"

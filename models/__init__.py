@@ -44,6 +44,10 @@ _EXPORTS = {
     "read_bases": "sauti.models.patrol",
     "plan_figure": "sauti.models.patrol",
     "population_weight": "sauti.models.patrol",
+    # the early-response report (issue 19)
+    "response_report": "sauti.models.responses",
+    "write_response_report": "sauti.models.responses",
+    "workspace_plan": "sauti.models.responses",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 import xarray as xr
+from sauti.features.periods import parse_period
 from sauti.models.backtest_report import write_report
 from sauti.models.baselines import BASELINES, baseline_scores
 from sauti.models.catalog import PRIMARY, sauti_design
@@ -50,32 +51,38 @@ REFERENCE = "climatology"
 __all__ = ["CONTRACT_METRICS", "BacktestResult", "backtest_cube", "run_backtest", "write_backtest"]
 
 
-def _period_bound(value: str | pd.Timestamp, *, end: bool) -> pd.Timestamp:
-    try:
-        ts = pd.Timestamp(str(value))
-    except (ValueError, TypeError) as exc:
-        raise ValueError(
-            f"backtest {'end' if end else 'start'} {value!r} is not a date like 2017-01"
-        ) from exc
-    if end and len(str(value)) <= 7:  # YYYY-MM means the whole month
-        ts = ts + pd.offsets.MonthEnd(0)
-    return ts
-
-
 def origin_indices(cube: xr.Dataset, start, end) -> np.ndarray:
-    """Positions (in the cube's period axis) of the origins from ``start`` to ``end`` inclusive."""
+    """Positions (in the cube's period axis) of the origins from ``start`` to ``end`` inclusive.
+
+    ``start`` and ``end`` name periods of the cube's frequency
+    (:func:`~sauti.features.periods.parse_period`: ``YYYY-MM`` for months; an ISO date or ISO week
+    ``YYYY-Www`` for weeks); a date names the period that contains it.
+    """
+    freq = cube.attrs.get("freq", "M")
     periods = pd.DatetimeIndex(cube[PERIOD_DIM].to_numpy())
-    lo, hi = _period_bound(start, end=False), _period_bound(end, end=True)
+    lo, hi = _origin(start, freq, "start"), _origin(end, freq, "end")
     if lo > hi:
         raise ValueError(f"backtest start {start} is after its end {end}")
     idx = np.flatnonzero((periods >= lo) & (periods <= hi))
     idx = idx[idx >= 1]  # an origin needs one period of features before it
     if idx.size == 0:
         raise ValueError(
-            f"no period of the feature cube ({periods.min():%Y-%m} to {periods.max():%Y-%m}) "
-            f"falls between --start {start} and --end {end}"
+            f"no period of the feature cube ({_period_text(periods.min(), freq)} to "
+            f"{_period_text(periods.max(), freq)}) falls between --start {start} and --end {end}"
         )
     return idx
+
+
+def _origin(value, freq: str, which: str) -> pd.Timestamp:
+    try:
+        return parse_period(value, freq)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"backtest {which}: {exc}") from None
+
+
+def _period_text(period: pd.Timestamp, freq: str) -> str:
+    """A period as people write it on the command line: ``2017-01`` (months), ``2019-01-07`` (weeks)."""
+    return f"{period:%Y-%m}" if freq == "M" else f"{period:%Y-%m-%d}"
 
 
 def _resolve_models(models) -> dict[str, Any]:
@@ -277,7 +284,9 @@ def backtest_cube(
         raise ValueError(f"no origin between {start} and {end} has an observed target window (h={horizon})")
     result = _result(pd.concat(records, ignore_index=True), cube, panel, specs, horizon, random_state, boot)
     result.detail.update({"ensemble": stacking.history, "empty_window": positives == 0})
-    result.metrics.update({"start": f"{pd.Timestamp(start):%Y-%m}", "end": f"{pd.Timestamp(end):%Y-%m}"})
+    freq = cube.attrs.get("freq", "M")
+    first, last = _origin(start, freq, "start"), _origin(end, freq, "end")
+    result.metrics.update({"start": _period_text(first, freq), "end": _period_text(last, freq)})
     result.metrics = _ordered(result.metrics, cube.attrs.get("freq", "M"), horizon, specs)
     replicates = result.detail.pop("_replicates")
     result.detail["versus_best_baseline"] = versus_best_baseline(result.metrics, replicates)
@@ -524,12 +533,24 @@ def backtest_workspace(
     progress: Callable[[int], None] | None = None,
     use_alerts: bool = True,
     include_synthetic_alerts: bool = False,
+    use_responses: bool = False,
+    include_synthetic_responses: bool = False,
 ) -> tuple[xr.Dataset, BacktestResult]:
-    """The workspace's cube and the backtest on it, with the alerts decision recorded in the detail."""
+    """The workspace's cube and the backtest on it, with the alerts decision recorded in the detail.
+
+    ``use_responses`` adds the recorded responses as features (real ones only unless
+    ``include_synthetic_responses``) and gives them to the Sauti model's learned member: the
+    with-responses skill of :func:`sauti.models.responses.response_skill` (docs/models.md).
+    """
     from sauti.models.alert_use import decide_alert_use
 
     alerts = decide_alert_use(workspace, use_alerts=use_alerts, include_synthetic=include_synthetic_alerts)
     cube = load_or_build_cube(workspace, freq=freq, unit=unit)
+    sauti_params = None
+    if use_responses:  # issue 19: responses as exposure/selection controls, on request only
+        from sauti.models.responses import with_response_features
+
+        cube, sauti_params = with_response_features(workspace, cube, horizon, include_synthetic_responses)
     result = backtest_cube(
         cube,
         start=start,
@@ -539,8 +560,10 @@ def backtest_workspace(
         use_alerts=alerts.use_alerts,
         random_state=random_state,
         progress=progress,
+        sauti_params=sauti_params,
     )
     result.detail["alerts"] = alerts.as_dict()
+    result.detail["use_responses"] = bool(use_responses)
     return cube, result
 
 

@@ -14,9 +14,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+from sauti.models.metrics import METRICS
 from sauti.models.result import REPORTED_METRICS, BacktestResult, format_value
 
 from sauti.constants import LOCALITY_ID
+from sauti.figures import page_template, png_base64
 
 if TYPE_CHECKING:  # pragma: no cover
     import geopandas as gpd
@@ -251,8 +253,6 @@ def _value_and_interval(values: dict, detail: dict, name: str, metric: str) -> t
 def metrics_table(result: BacktestResult) -> dict:
     """The metrics table as template data: ``metrics`` (column names) and ``rows``, one a model, each
     cell a value, its 90% block-bootstrap interval and whether it is the best of its column."""
-    from sauti.models.metrics import METRICS
-
     models = result.metrics["models"]
     best = {}
     for metric in REPORTED_METRICS:
@@ -273,8 +273,6 @@ def metrics_table(result: BacktestResult) -> dict:
 def metrics_table_html(result: BacktestResult) -> str:
     """The metrics table with 90% block-bootstrap intervals; the best value per column in bold
     (the template ``templates/metrics_table.html.j2`` that the report includes)."""
-    from sauti.figures import page_template
-
     return page_template("sauti.models", "metrics_table.html.j2").render(**metrics_table(result))
 
 
@@ -330,8 +328,6 @@ def verdict_line(result: BacktestResult) -> str:
 
 
 def _figures(result: BacktestResult, localities) -> list[dict]:
-    from sauti.figures import png_base64
-
     figures = [
         {
             "title": "Precision-recall",
@@ -369,8 +365,6 @@ def write_report(
     patrol: dict | None = None,
 ) -> Path:
     """Write the self-contained HTML report of a backtest to ``path`` (template shipped with the package)."""
-    from sauti.figures import page_template
-
     d = result.detail
     weights = "; ".join(
         f"{c['origin'][:7]}: "

@@ -60,6 +60,25 @@ def servable_baselines() -> list[str]:
     return [n for n, spec in BASELINES.items() if spec.columns is not None]
 
 
+def model_label(name: str) -> str:
+    """The served model in plain words, for the map, the patrol plan, the CLI and ``/version``.
+
+    >>> model_label("sauti")
+    'the Sauti model (calibrated rules and a learned model, combined)'
+    >>> model_label("neighbourhood")
+    "the neighbourhood rule (own plus neighbours' mean decayed intercommunal count), calibrated to \
+probabilities on its training data"
+    """
+    from sauti.models.baselines import BASELINES
+
+    if name == PRIMARY:
+        return "the Sauti model (calibrated rules and a learned model, combined)"
+    if name in BASELINES:
+        rule, what = name.replace("_", " "), BASELINES[name].description
+        return f"the {rule} rule ({what}), calibrated to probabilities on its training data"
+    return f"a researcher's model ({name})"
+
+
 def resolve_model(
     name: str, *, horizon: int = 1, random_state: int = 0, trusted_types: tuple[str, ...] = ()
 ) -> ModelChoice:

@@ -14,6 +14,9 @@ from sauti.constants import LOCALITY_DIM, LOCALITY_ID, PERIOD, PERIOD_DIM
 
 # variables that carry alert information (left out of incident-only runs)
 ALERT_MARKER = "alerts_"
+# variables derived from recorded responses (patrols…): used only when the cube is marked
+# ``with_responses`` (sauti.features.responses.add_response_features), never by train/score
+RESPONSE_MARKER = "responses_"
 
 
 def model_features(cube: xr.Dataset, *, use_alerts: bool = True) -> list[str]:
@@ -37,6 +40,8 @@ def model_features(cube: xr.Dataset, *, use_alerts: bool = True) -> list[str]:
             continue
         if not use_alerts and ALERT_MARKER in name:
             continue
+        if RESPONSE_MARKER in name and not cube.attrs.get("with_responses"):
+            continue  # responses only in a backtest that asked for them (docs/models.md, issue 19)
         out.append(name)
     if not out:
         raise ValueError("the feature cube has no numeric (locality, period) variables to model with")

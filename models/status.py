@@ -9,7 +9,13 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from sauti.ingest.currency import STALE_AFTER_DAYS, currency_warning, data_through
+from sauti.ingest.currency import (
+    STALE_AFTER_DAYS,
+    currency_warning,
+    data_through,
+    last_events,
+    target_silence,
+)
 
 from sauti.errors import SautiError
 
@@ -23,20 +29,29 @@ def risk_status(
     """Model (name, version, frequency, unit), scored period, heatmap and data currency.
 
     Returns ``{"model": {...} | None, "scored_period": "YYYY-MM-DD" | None, "heatmap": {...} | None,
-    "data_through": {"incidents", "alerts"}, "warning": str | None}``, and ``"forecast"`` (the
+    "data_through": {"incidents", "alerts"}, "last_events": {category: date}, "target_silence":
+    {...} | None, "warning": str | None, "warnings": [str]}``, and ``"forecast"`` (the
     :func:`~sauti.features.periods.forecast_window` of the scored period) when there are scores.
+    ``warning`` is the stale-data warning; ``warnings`` adds the silent-target one
+    (:func:`~sauti.ingest.currency.target_silence`).
     """
     from sauti.features import DEFAULT_SURFACE
+    from sauti.models.catalog import model_label
     from sauti.models.registry_store import current_model
     from sauti.models.score_history import scored_periods
 
     through = data_through(workspace)
+    silence = target_silence(workspace, through)
+    stale = currency_warning(through, stale_after_days=stale_after_days, today=today)
     out: dict[str, Any] = {
         "model": None,
         "scored_period": None,
         "heatmap": None,
         "data_through": through,
-        "warning": currency_warning(through, stale_after_days=stale_after_days, today=today),
+        "last_events": last_events(workspace),
+        "target_silence": silence,
+        "warning": stale,
+        "warnings": [w for w in (stale, silence["warning"] if silence else None) if w],
     }
     if not workspace.exists:
         return out
@@ -44,6 +59,7 @@ def risk_status(
     if record is not None:
         out["model"] = {
             "name": str(record.get("estimator") or "sauti"),
+            "label": model_label(str(record.get("estimator") or "sauti")),
             "version": record["version"],
             "freq": record["freq"],
             "unit": record["unit"],

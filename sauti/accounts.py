@@ -13,7 +13,7 @@ import json
 import secrets
 from typing import Any
 
-from sauti.errors import InvalidInputError, NotFoundError
+from sauti.errors import InvalidInputError, NotFoundError, SautiError
 from sauti.store import Workspace, utc_now
 
 ROLES = ("reporter", "planner", "researcher", "analyst", "admin")
@@ -81,6 +81,21 @@ def active_user(workspace: Workspace, user_id: int) -> dict[str, Any] | None:
     return None if row is None else dict(row)
 
 
+def _keep_an_admin(con: Any, name: str) -> None:
+    """Refuse to revoke the last active admin (nobody could then add users or revoke keys)."""
+    row = con.execute("SELECT role FROM api_users WHERE name = ? AND disabled_at IS NULL", (name,)).fetchone()
+    if row is None or row[0] != "admin":
+        return
+    admins = con.execute(
+        "SELECT COUNT(*) FROM api_users WHERE role = 'admin' AND disabled_at IS NULL"
+    ).fetchone()
+    if admins[0] <= 1:
+        raise SautiError(
+            "the last active admin cannot be revoked: add another admin first"
+            " (`sauti users add NAME --role admin`), then revoke this one"
+        )
+
+
 def revoke_user(
     workspace: Workspace, name: str, *, by: str, by_role: str, resource: str, **detail: Any
 ) -> dict[str, Any]:
@@ -90,11 +105,14 @@ def revoke_user(
     ------
     sauti.errors.NotFoundError
         If there is no active user of that name.
+    sauti.errors.SautiError
+        If the user is the last active admin.
     """
     now = utc_now()
     with workspace.session() as con:
         con.execute("BEGIN IMMEDIATE")
         try:
+            _keep_an_admin(con, name)
             cur = con.execute(
                 "UPDATE api_users SET disabled_at = ? WHERE name = ? AND disabled_at IS NULL", (now, name)
             )

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pyproj import CRS
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+    from numpy.typing import ArrayLike
 
 # Equal-area CRS valid worldwide (WGS 84 / NSIDC EASE-Grid 2.0 Global) for areas in km².
 EQUAL_AREA_CRS = "EPSG:6933"
@@ -32,7 +38,7 @@ def utm_crs(bounds: tuple[float, float, float, float]) -> CRS:
     return CRS.from_epsg((32600 if lat0 >= 0 else 32700) + zone)
 
 
-def parent_positions(children, parents):
+def parent_positions(children: ArrayLike, parents: ArrayLike) -> np.ndarray:
     """Index of the parent polygon holding each child's representative point, else of the nearest.
 
     ``children`` and ``parents`` are arrays of shapely geometries in one CRS; returns an int array

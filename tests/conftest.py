@@ -43,6 +43,13 @@ def car_template(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path) -> 
     return ws.root
 
 
+@pytest.fixture
+def car_workspace(car_template: Path, tmp_path: Path) -> Workspace:
+    """A fresh copy of :func:`car_template`: a workspace holding the CAR admin2 and admin3 boundaries."""
+    shutil.copytree(car_template, tmp_path / "ws")
+    return Workspace(tmp_path / "ws")
+
+
 @pytest.fixture(scope="session")
 def sample_workspace_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The sample workspace (``sauti demo --no-serve``: boundaries, incidents, alerts, monthly admin2

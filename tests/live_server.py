@@ -152,3 +152,12 @@ def start_server(
         time.sleep(0.2)
     server.stop()
     pytest.fail(f"uvicorn did not answer /api/v1/health within {STARTUP_S} s")
+
+
+def drop_patrol_bases(workspace: Path) -> Path:
+    """Remove the saved patrol bases of a (not yet served) workspace copy: a workspace as a mission
+    has it before anyone ran ``sauti patrol --save-bases``."""
+    with sqlite3.connect(workspace / STORE) as con:
+        con.execute("DELETE FROM patrol_bases")
+    con.close()
+    return workspace

@@ -3,7 +3,6 @@ and alert ids that are keys (an id written as a phone number is stored keyed).""
 
 from __future__ import annotations
 
-import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,10 +18,9 @@ NAME = "Jean-Paul Ngakoutou"
 
 
 @pytest.fixture
-def ws(car_template: Path, tmp_path: Path) -> Workspace:
-    """A fresh workspace holding the CAR admin2 and admin3 boundaries."""
-    shutil.copytree(car_template, tmp_path / "ws")
-    return Workspace(tmp_path / "ws")
+def ws(car_workspace: Workspace) -> Workspace:
+    """The CAR boundaries workspace the submissions are stored in."""
+    return car_workspace
 
 
 def test_submit_alerts_outcomes_and_run_record(ws: Workspace) -> None:
@@ -73,6 +71,19 @@ def test_set_verification(ws: Workspace) -> None:
         set_verification(ws, outcome.alert_id, "maybe")
 
 
+def test_verification_by_the_id_as_written_finds_its_keyed_form_and_an_unknown_id_is_not_repeated(
+    ws: Workspace,
+) -> None:
+    record = {"alert_id": "sms-23672114465", "text": "Attaque à Bria", "received_at": "2022-01-01T10:00:00Z"}
+    (outcome,) = submit_alerts(ws, [record])
+    assert outcome.alert_id.startswith("id_")
+    result = set_verification(ws, "sms-23672114465", "verified")
+    assert (result["alert_id"], result["verification"]) == (outcome.alert_id, "verified")
+    with pytest.raises(NotFoundError) as caught:
+        set_verification(ws, "+23672114495", "verified")
+    assert str(caught.value) == "no alert with this id"
+
+
 def test_verification_decisions_are_kept_with_time_and_author(ws: Workspace) -> None:
     (outcome,) = submit_alerts(ws, [{"text": "Attaque à Bria", "received_at": "2022-01-01T10:00:00Z"}])
     assert ws.alert_verifications().empty  # unverified on arrival: no decision yet
@@ -97,6 +108,30 @@ def test_verification_decisions_are_kept_with_time_and_author(ws: Workspace) -> 
         ("99120001", False),  # a gateway's numeric id
         ("2021-03-04-0001", False),  # a dated id
         ("a1b2c3d4-1234-5678-9abc-def012345678", False),  # a KoboToolbox uuid
+        ("sms-23672114465", True),  # a number in E.164 digits behind a prefix
+        ("0023672114466", True),  # the 00 international prefix
+        ("tel:+23672114467", True),
+        ("msisdn-72114468", True),  # a label and a local number
+        ("sms-99120001", False),  # a gateway counter behind a prefix
+        ("2021030400001", False),  # 13 digits that are no country's number
+        ("1234567890123456", False),  # a 16-digit KoboToolbox id: longer than any E.164 number
+        ("secours.bambari@gmail.com", True),  # an e-mail address as an id
+    ],
+    ids=[
+        "intl-spaced",
+        "parentheses-dots",
+        "local-dashes",
+        "gateway-counter",
+        "dated",
+        "uuid",
+        "prefix-e164",
+        "00-prefix",
+        "tel-plus",
+        "label-local",
+        "prefixed-counter",
+        "long-counter",
+        "kobo-16-digits",
+        "email",
     ],
 )
 def test_an_alert_id_written_as_a_phone_number_is_keyed(ws: Workspace, given: str, keyed: bool) -> None:

@@ -4,7 +4,6 @@ service: tests/test_alert_submit.py; field parsing: tests/test_alert_fields.py).
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -24,10 +23,9 @@ NAME = "Jean-Paul Ngakoutou"
 
 
 @pytest.fixture
-def ws(car_template: Path, tmp_path: Path) -> Workspace:
-    """A fresh workspace holding the CAR admin2 and admin3 boundaries."""
-    shutil.copytree(car_template, tmp_path / "ws")
-    return Workspace(tmp_path / "ws")
+def ws(car_workspace: Workspace) -> Workspace:
+    """A fresh workspace holding the CAR admin2 and admin3 boundaries (files are ingested into it)."""
+    return car_workspace
 
 
 def _csv(path: Path, header: str, *rows: str) -> Path:
@@ -109,11 +107,12 @@ def test_same_file_twice_adds_nothing_and_ids_are_stable(ws: Workspace, tmp_path
         ("31/02/2021 10:00;;;SMS;texte;;;;;;", "received_at", "not a date"),
         (";;;SMS;texte;;;;;;", "received_at", "required value is missing"),
         ("04/03/2021 10:22;;;pigeon;texte;;;;;;", "channel", "not one of sms, phone, in_person, app"),
+        ("04/03/2021 10:22;;;72114462;texte;;;;;;", "channel", "holds a phone number, not a channel"),
         ("04/03/2021 10:22;;;SMS;texte;;;;;peut-être;", "verification", "not one of unverified"),
         ("04/03/2021 10:22;;;SMS;;;;;;;", "text", "neither text nor category"),
         ("04/03/2021 10:22;;;SMS;texte;;;5.5;;;", "latitude", "only one of longitude/latitude"),
         ("04/03/2021 10:22;;;SMS;texte;;;95;150;;", "latitude", "out of range"),
-        ("04/03/2021 10:22;;;SMS;texte;;;20.6;5.7;;", "latitude", "look swapped"),
+        ("04/03/2021 10:22;;;SMS;texte;;;120.6;5.7;;", "latitude", "look swapped"),
         ("04/03/2021 10:22;;;SMS;texte;;;abc;20;;", "latitude", "not a number"),
     ],
     ids=[
@@ -123,6 +122,7 @@ def test_same_file_twice_adds_nothing_and_ids_are_stable(ws: Workspace, tmp_path
         "impossible-date",
         "no-date",
         "channel",
+        "channel-phone-number",
         "verification",
         "empty-alert",
         "half-point",
@@ -142,6 +142,19 @@ def test_bad_rows_are_rejected_with_field_and_reason(
     assert rejects["row"].tolist() == ["3"]  # spreadsheet row: header is row 1
     assert rejects["field"].iloc[0] == field
     assert reason in rejects["reason"].iloc[0]
+
+
+def test_a_swap_suspected_from_the_boundaries_is_kept_with_a_warning(ws: Workspace, tmp_path: Path) -> None:
+    """20.6 N 5.7 E lies in Niger; swapped it lies in CAR. A guess: the alert is stored as written."""
+    row = "04/03/2021 10:22;;;SMS;texte;;;20.6;5.7;;"
+    report = ingest_alerts(ws, _csv(tmp_path / "alerts.csv", FR_HEADER, row))
+    assert (report.read, report.accepted, report.rejected) == (1, 1, 0)
+    assert report.warnings == [
+        "1 alert lies outside the boundaries but would lie inside if latitude and longitude were"
+        " swapped: stored as written; check the file's coordinate columns"
+    ]
+    with ws.session() as con:
+        assert [tuple(r) for r in con.execute("SELECT latitude, longitude FROM alerts")] == [(20.6, 5.7)]
 
 
 def test_rejected_rows_show_only_pseudonymised_scrubbed_values(ws: Workspace, tmp_path: Path) -> None:

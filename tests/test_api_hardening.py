@@ -304,3 +304,43 @@ def test_impossible_periods_are_422_not_500(server, path, value):
     response = server.get(path, "planner", params={"period": value})
     assert response.status_code == 422, response.text
     assert [e["field"] for e in response.json()["errors"]] == ["period"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "reason"),
+    [
+        ('{"text": "calme", "latitude": false, "longitude": 20.6}', "latitude", "not true/false"),
+        ('{"text": "calme", "latitude": NaN, "longitude": 20.6}', "latitude", "finite number"),
+        ('{"text": "calme", "latitude": 5.7, "longitude": Infinity}', "longitude", "finite number"),
+    ],
+    ids=["boolean", "nan", "infinity"],
+)
+def test_a_coordinate_that_is_not_a_finite_number_is_422(server, body, field, reason):
+    """``latitude: false`` was stored as 0.0; NaN and Infinity are refused alike."""
+    headers = {"Content-Type": "application/json"}
+    response = server.client("reporter").post("/api/v1/alerts", content=body, headers=headers)
+    assert response.status_code == 422, response.text
+    errors = response.json()["errors"]
+    assert any(e["field"].endswith(field) and reason in e["reason"] for e in errors), errors
+
+
+def test_an_alert_with_330000_keys_is_refused_quickly(server):
+    """It cost 27.5 s of server CPU and was accepted: bounded by the field count, 422 in well
+    under a second of work (the wall time allows for a busy test machine)."""
+    record = {"text": "calme", "received_at": "2022-11-03T08:15:00Z"}
+    body = json.dumps({**record, **{f"k{i}": 1 for i in range(330_000)}})
+    started = time.monotonic()
+    response = server.client("reporter").post(
+        "/api/v1/alerts", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 422, response.text[:500]
+    assert time.monotonic() - started < 5
+    assert "at most 100 fields" in response.text
+    assert "k329999" not in response.text
+
+
+def test_a_channel_that_is_a_phone_number_is_refused_and_never_stored(server):
+    response = server.client("reporter").post("/api/v1/alerts", json={"text": "calme", "channel": "72114462"})
+    assert response.status_code == 422, response.text
+    assert "72114462" not in response.text
+    assert "holds a phone number" in response.text

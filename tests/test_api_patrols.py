@@ -28,10 +28,12 @@ def test_stored_plan_names_its_forecast_period_model_and_expected_localities(ser
         summary["expected_localities_covered"], sum(r["risk"] for r in body["priorities"]), rtol=1e-9
     )
     assert summary["expected_localities_covered"] <= summary["expected_localities_total"]
-    # the sample's incident log ends in 2022: the plan carries the same stale-data warning as /health
+    # the sample's incident log ends in 2022, its last intercommunal incident in 2020: the plan carries
+    # the same stale-data and silent-target warnings as /health
     stale = server.get("/api/v1/health").json()["warnings"]
-    assert len(stale) == 1
+    assert len(stale) == 2
     assert stale[0].startswith("Incident data is old")
+    assert stale[1].startswith("No intercommunal incident since 21 Nov 2020")
     assert summary["warnings"] == stale
 
 
@@ -55,10 +57,11 @@ def test_a_posted_base_across_the_border_is_warned_about(server):
         response = client.post("/api/v1/patrols/priorities", json=bases)
     assert response.status_code == 200, response.text
     summary = response.json()["summary"]
-    assert len(summary["warnings"]) == 2
+    assert len(summary["warnings"]) == 3
     assert summary["warnings"][0].startswith("Incident data is old")
-    assert summary["warnings"][1].startswith("Base Garoua-Boulaï lies outside the workspace's boundaries")
-    assert "would cross the border into Central African Republic" in summary["warnings"][1]
+    assert summary["warnings"][1].startswith("No intercommunal incident since")
+    assert summary["warnings"][2].startswith("Base Garoua-Boulaï lies outside the workspace's boundaries")
+    assert "would cross the border into Central African Republic" in summary["warnings"][2]
     outside = {b["name"]: b["outside_boundaries"] for b in summary["bases"]}
     assert outside == {"Garoua-Boulaï": True, "Bangui": False}
     kinds = [

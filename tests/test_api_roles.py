@@ -10,7 +10,7 @@ pytestmark = [pytest.mark.server, pytest.mark.slow]
 
 ROLES = (None, "reporter", "planner", "researcher", "analyst", "admin")
 READERS = {"planner", "researcher", "analyst", "admin"}
-PLANNERS = {"planner", "analyst", "admin"}  # patrol plans are operational: not for researchers
+PLANNERS = {"planner", "analyst", "admin"}  # patrol plans and responses are operational: not for researchers
 BACKTEST_READERS = {"researcher", "analyst", "admin"}
 ANYONE = {"reporter", "planner", "researcher", "analyst", "admin"}
 
@@ -32,6 +32,8 @@ ENDPOINTS = [
     ("backtests", "GET", "/api/v1/backtests", BACKTEST_READERS),
     ("post-alert", "POST", "/api/v1/alerts", {"reporter", "analyst", "admin"}),
     ("verify-alert", "PATCH", "/api/v1/alerts/{alert}", {"analyst", "admin"}),
+    ("responses", "GET", "/api/v1/responses?start=2022-12-01", PLANNERS),  # operational: not researchers
+    ("responses-summary", "GET", "/api/v1/responses/summary?start=2022-12-01&end=2022-12-31", PLANNERS),
     ("users", "GET", "/api/v1/users", {"admin"}),
     ("audit", "GET", "/api/v1/audit", {"admin"}),
 ]

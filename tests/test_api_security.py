@@ -13,7 +13,7 @@ from sauti.api.errors import InvalidInput
 from sauti.api.services import redaction
 
 from sauti import accounts
-from sauti.errors import NotFoundError
+from sauti.errors import NotFoundError, SautiError
 
 
 def test_key_is_stored_only_as_its_hash(workspace):
@@ -128,6 +128,26 @@ def test_audit_rows(workspace):
 )
 def test_redact_url(url, expected):
     assert redact_url(url) == expected
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/api/v1/alerts/+23672114495", "/api/v1/alerts/[phone]"),
+        ("/api/v1/alerts/%2B23672114495", "/api/v1/alerts/[phone]"),
+        ("/api/v1/alerts/72%2011%2044%2055?key=sk_x", "/api/v1/alerts/[phone]?key=***"),
+        ("/api/v1/localities/CF4112", "/api/v1/localities/CF4112"),
+        ("/tiles/12/2345/1987.png", "/tiles/12/2345/1987.png"),
+    ],
+    ids=["plus", "encoded-plus", "encoded-spaces-and-key", "p-code", "tile-address"],
+)
+def test_access_log_paths_are_decoded_and_scrubbed(path, expected):
+    record = logging.LogRecord(
+        "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5", "PATCH", path, "1.1", 404), None,
+    )  # fmt: skip
+    RedactKeysFilter().filter(record)
+    assert f"PATCH {expected} HTTP" in record.getMessage()
 
 
 def test_access_log_filter_rewrites_uvicorn_args():
@@ -250,3 +270,15 @@ def test_users_cli_prints_the_key_once_and_lists_without_it(workspace, capsys):
     assert key not in listing
     assert main(["--workspace", str(workspace.root), "users", "add", "x", "--role", "boss"]) == 2
     assert "unknown role" in capsys.readouterr().err
+
+
+def test_the_last_admin_cannot_be_revoked_not_even_by_itself(workspace):
+    """Nobody could add users or revoke keys after it: refused until another admin exists."""
+    root, _ = security.create_user(workspace, "root", "admin")
+    with pytest.raises(SautiError, match="the last active admin cannot be revoked"):
+        security.revoke_user(workspace, "root", by=root, resource="/api/v1/users/root")
+    assert security.audit_entries(workspace) == []  # nothing done, nothing audited
+    deputy, _ = security.create_user(workspace, "deputy", "admin")
+    security.revoke_user(workspace, "root", by=deputy, resource="/api/v1/users/root")
+    with pytest.raises(SautiError, match="last active admin"):
+        security.revoke_user(workspace, "deputy", by=deputy, resource="/api/v1/users/deputy")

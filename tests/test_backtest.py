@@ -351,3 +351,52 @@ def test_an_empty_window_is_said_in_the_detail_and_the_report(tmp_path):
     assert sauti["brier"] is not None  # Brier and log loss stay defined
     text = write_report(result, tmp_path / "report.html").read_text()
     assert "No positive in this window" in text
+
+
+@pytest.fixture(scope="module")
+def weekly_workspace(tmp_path_factory):
+    """A workspace holding only a weekly synthetic cube (60 weeks from Monday 2018-01-01)."""
+    from sauti.features import cube_path, save_cube
+
+    from sauti.store import Workspace
+
+    ws = Workspace(tmp_path_factory.mktemp("weekly") / "ws")
+    cube = synthetic_cube(12, 60, start="2018-01-01", freq="W", seed=2)
+    save_cube(cube, cube_path(ws, freq="W", unit="admin2"))
+    return ws
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [("2018-07-02", "2018-08-27"), ("2018-W27", "2018-W35"), ("2018-07-04", "2018-W35-7")],
+    ids=["dates", "iso-weeks", "mixed"],
+)
+def test_weekly_origins_are_dates_or_iso_weeks(weekly_workspace, start, end, tmp_path, capsys):
+    from sauti.cli import main
+
+    argv = ["-w", str(weekly_workspace.root), "backtest", "--freq", "W", "--start", start, "--end", end]
+    argv += ["--models", "climatology,last_value", "--out", str(tmp_path), "--json"]
+    code = main(argv)
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    metrics = json.loads(captured.out)
+    assert (metrics["start"], metrics["end"]) == ("2018-07-02", "2018-08-27")  # the weeks' Mondays
+    origins = pd.read_csv(tmp_path / "predictions.csv")["origin"].unique()
+    assert list(origins) == [f"{d:%Y-%m-%d}" for d in pd.date_range("2018-07-02", "2018-08-27", freq="7D")]
+
+
+@pytest.mark.parametrize(
+    ("freq", "start", "named"),
+    [("W", "2018-07", "an ISO week like 2019-W02"), ("M", "2018-W27", "a month like 2017-01")],
+    ids=["month-for-weeks", "week-for-months"],
+)
+def test_a_backtest_origin_in_the_wrong_form_names_the_form_expected(
+    weekly_workspace, freq, start, named, capsys
+):
+    from sauti.cli import main
+
+    argv = ["-w", str(weekly_workspace.root), "backtest", "--freq", freq, "--start", start, "--end", start]
+    assert main([*argv, "--out", str(weekly_workspace.root / "bt")]) == 2
+    err = " ".join(capsys.readouterr().err.split())  # typer wraps its box
+    assert named in err
+    assert "--start" in err

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from sauti.ingest import runs
 
 from sauti.cli import main
 from sauti.store import Workspace
@@ -41,7 +42,8 @@ def test_json_summary_has_exactly_the_contract_keys(tmp_path):
     lines = done.stdout.strip().splitlines()
     assert len(lines) == 1
     summary = json.loads(lines[0])
-    assert list(summary) == SUMMARY_KEYS
+    assert list(summary) == [*SUMMARY_KEYS, "outside"]  # incidents: rows outside the boundaries
+    assert summary["outside"] == 0  # (none stored: nothing lies outside them)
     assert summary["read"] == summary["accepted"] == 6
     assert (summary["rejected"], summary["duplicates"]) == (0, 0)
     assert Path(summary["rejects_file"]).parent == ws.resolve() / "rejects"
@@ -205,7 +207,9 @@ def _big_acled(path: Path, rows: int) -> Path:
 
 
 @pytest.mark.slow
-def test_killed_ingest_leaves_no_half_file_and_a_rerun_completes(tmp_path):
+def test_killed_ingest_keeps_its_committed_batches_and_a_rerun_completes(tmp_path):
+    """Incident files are committed in batches: a run killed part-way keeps whole batches (never
+    half of one), is marked interrupted by the next run, and the re-run stores the rest."""
     rows = 250_000
     big = _big_acled(tmp_path / "big.csv", rows)
     ws = tmp_path / "ws"
@@ -217,13 +221,17 @@ def test_killed_ingest_leaves_no_half_file_and_a_rerun_completes(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
+
+    def stored() -> int:
+        with sqlite3.connect(ws / "sauti.sqlite", timeout=30) as con:
+            count = "SELECT COUNT(*) FROM incidents WHERE event_id LIKE 'acled:KILL%'"
+            return con.execute(count).fetchone()[0]
+
     try:
-        deadline = time.monotonic() + 60
-        # the rejects file is opened (as *.partial) once the run's transaction has begun
-        while not list((ws / "rejects").glob("*.partial")) and time.monotonic() < deadline:
+        deadline = time.monotonic() + 120
+        while stored() == 0 and time.monotonic() < deadline:  # a first batch committed
             assert proc.poll() is None, proc.communicate()
             time.sleep(0.02)
-        time.sleep(1.0)  # well into reading, validating and inserting rows
         assert proc.poll() is None, "the ingest finished before it could be killed: use a bigger file"
         proc.send_signal(signal.SIGKILL)
         assert proc.wait(timeout=30) == -signal.SIGKILL
@@ -231,13 +239,19 @@ def test_killed_ingest_leaves_no_half_file_and_a_rerun_completes(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+    kept = stored()
     with sqlite3.connect(ws / "sauti.sqlite") as con:
-        stored = con.execute("SELECT COUNT(*) FROM incidents WHERE event_id LIKE 'acled:KILL%'").fetchone()[0]
         finished = con.execute("SELECT COUNT(*) FROM ingest_runs WHERE status = 'ok'").fetchone()[0]
-    assert stored in (0, rows)
-    assert (stored, finished) == (0, 0)  # killed mid-file: nothing of it, and no run recorded as done
+    assert 0 < kept < rows
+    assert kept % runs.BATCH_ROWS == 0  # whole batches only
+    assert finished == 0
     done = run_cli(ws, "ingest", "incidents", str(big), "--json")
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
-    assert (summary["read"], summary["accepted"], summary["duplicates"]) == (rows, rows, 0)
+    assert (summary["read"], summary["accepted"], summary["duplicates"]) == (rows, rows - kept, kept)
     assert len(Workspace(ws).incidents()) == rows
+    with sqlite3.connect(ws / "sauti.sqlite") as con:
+        assert [r[0] for r in con.execute("SELECT status FROM ingest_runs ORDER BY run_id")] == [
+            "interrupted",
+            "ok",
+        ]

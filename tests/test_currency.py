@@ -14,7 +14,7 @@ import pytest
 from sauti.features import compute_features
 from sauti.ingest.alerts import ingest_alerts
 from sauti.ingest.boundaries import ingest_boundaries
-from sauti.ingest.currency import currency_warning, data_through
+from sauti.ingest.currency import currency_warning, data_through, last_events, target_silence
 from sauti.ingest.incidents import ingest_incidents
 from test_ingest_incidents import BASE, write_acled
 
@@ -192,7 +192,8 @@ def test_status_shows_model_period_heatmap_and_currency(sample_workspace):
     lines = dict(
         line.split(None, 1) for line in done.stdout.splitlines() if line and not line.startswith(" ")
     )
-    assert lines["model"].startswith("sauti, version m")
+    served = "the Sauti model (calibrated rules and a learned model, combined)"  # in words, not "sauti"
+    assert lines["model"].startswith(f"{served}, version m")
     assert "monthly" in lines["model"]
     assert "scored period  2022-12-01 (data to its end; forecast for January 2023)" in done.stdout
     assert "risk_surface.tif" in done.stdout
@@ -207,3 +208,108 @@ def test_the_warning_is_plain_text_for_the_map_and_health():
     assert text.startswith("Incident data is old: complete through 30 Dec 2022, 1,430 days ago (limit 45).")
     assert "`" not in text
     assert text.endswith("with: sauti ingest incidents FILE --complete-through DATE.")
+
+
+# --- currency per incident category and the silent forecast target (#20 item 11) ---------------------
+def _category_log(tmp_path: Path, target: list[date], other: list[date]) -> Path:
+    """An ACLED log: ``target`` days are intercommunal (inter code 4), ``other`` days armed clashes."""
+    rows = [
+        {"event_date": f"{d:%d %B %Y}", "inter1": "4", "event_type": "Violence against civilians"}
+        for d in target
+    ]
+    rows += [{"event_date": f"{d:%d %B %Y}"} for d in other]
+    return write_acled(tmp_path / "categories.csv", rows)
+
+
+def _every(first: str, n: int, days: int) -> list[date]:
+    return [d.date() for d in pd.date_range(first, periods=n, freq=f"{days}D")]
+
+
+@pytest.fixture
+def bounded(tmp_path: Path, sample_dir: Path) -> Workspace:
+    ws = Workspace(tmp_path / "ws")
+    ingest_boundaries(ws, sample_dir / "boundaries" / "caf_adm2.gpkg", "admin2")
+    return ws
+
+
+def test_a_target_silent_far_longer_than_its_usual_gaps_is_warned(bounded, tmp_path):
+    # intercommunal every 10 days (12 events, 11 gaps) up to 2021-01-01; armed clashes go on to 2022-12-06
+    target = _every("2020-09-13", 12, 10)
+    ingest_incidents(bounded, _category_log(tmp_path, target, [date(2021, 6, 1), date(2022, 12, 6)]))
+    assert list(last_events(bounded).items()) == [
+        ("intercommunal", "2021-01-01"),
+        ("armed_clash", "2022-12-06"),
+    ]
+    silence = target_silence(bounded)
+    assert silence["last_event"] == "2021-01-01"
+    assert (
+        silence["silent_days"] == (date(2022, 12, 6) - date(2021, 1, 1)).days
+    )  # to the data's end, not today
+    assert (silence["gaps"], silence["usual_gap_days"], silence["longest_gap_days"]) == (11, 10, 10)
+    assert silence["warning"].startswith("No intercommunal incident since 1 Jan 2021: 704 days up to the end")
+    assert (
+        "95 in 100 earlier gaps between intercommunal incidents were 10 days or shorter" in silence["warning"]
+    )
+    assert "_" not in silence["warning"]
+    assert "`" not in silence["warning"]
+
+
+@pytest.mark.parametrize(
+    ("target", "other", "usual"),
+    [
+        (_every("2020-09-13", 12, 10), [date(2021, 1, 9)], 10),  # 8 days of silence: usual
+        (_every("2020-12-12", 3, 10), [date(2022, 12, 6)], None),  # 2 gaps say nothing of what is usual
+    ],
+    ids=["within-usual-gaps", "too-few-gaps"],
+)
+def test_no_silence_warning_within_usual_gaps_or_without_history(bounded, tmp_path, target, other, usual):
+    ingest_incidents(bounded, _category_log(tmp_path, target, other))
+    silence = target_silence(bounded)
+    assert silence["usual_gap_days"] == usual
+    assert silence["warning"] is None
+
+
+def test_a_store_without_the_target_category_has_no_silence(bounded, tmp_path):
+    ingest_incidents(bounded, _category_log(tmp_path, [], [date(2022, 12, 6)]))
+    assert last_events(bounded) == {"armed_clash": "2022-12-06"}
+    assert target_silence(bounded) is None
+
+
+def test_the_sample_shows_each_category_and_warns_of_the_silent_target(server):
+    """The sample's last intercommunal incident is 21 Nov 2020 while its data runs to 30 Dec 2022."""
+    version = server.get("/api/v1/version", "planner").json()
+    assert version["last_events"]["intercommunal"] == "2020-11-21"
+    assert list(version["last_events"])[0] == "intercommunal"  # the forecast target first
+    assert version["last_events"]["armed_clash"] == version["data_through"]["incidents"]
+    silence = version["target_silence"]
+    assert (
+        silence["silent_days"]
+        == (date.fromisoformat(version["data_through"]["incidents"]) - date(2020, 11, 21)).days
+    )
+    assert silence["silent_days"] > silence["usual_gap_days"]
+    health = server.get("/api/v1/health").json()
+    assert silence["warning"] in health["warnings"]
+    plan = server.get("/api/v1/patrols/priorities", "planner").json()
+    assert silence["warning"] in plan["summary"]["warnings"]
+    page = server.get("/map", "analyst").text
+    assert "Latest incident of each kind: intercommunal incident 21 Nov 2020 · armed clash " in page
+    assert "No intercommunal incident since 21 Nov 2020" in page
+
+
+def test_status_lists_the_latest_incident_of_each_category(sample_workspace):
+    done = subprocess.run(
+        [sys.executable, "-m", "sauti.cli", "-w", str(sample_workspace.root), "status", "--json"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    risk = json.loads(done.stdout)["risk"]
+    assert risk["last_events"]["intercommunal"] == "2020-11-21"
+    assert any(w.startswith("No intercommunal incident since 21 Nov 2020") for w in risk["warnings"])
+    text = subprocess.run(
+        [sys.executable, "-m", "sauti.cli", "-w", str(sample_workspace.root), "status"],
+        capture_output=True,
+        text=True,
+    )
+    assert "latest event   intercommunal 2020-11-21 (the forecast target)" in text.stdout
+    assert "warning: No intercommunal incident since 21 Nov 2020" in text.stderr

@@ -9,11 +9,14 @@ measured by ``bench/bench_hostile.py`` (time and peak memory), not here.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from live_server import sauti
 from sauti.ingest.boundaries import ingest_boundaries
 
 from sauti.cli import main
@@ -83,7 +86,8 @@ EXPECTED = {
     "deep-json-array-item": (2, 1, 1, {"nested deeper than 64 levels"}),
     "deep-json-object": (1, 0, 1, {"nested deeper than 64 levels"}),
     "deep-jsonl-line": (2, 1, 1, {"nested deeper than 64 levels"}),
-    "nan-inf-coordinates": (2, 1, 1, {"not a finite number"}),
+    # NaN is refused like Infinity (as the API refuses both): a blank says "no coordinates"
+    "nan-inf-coordinates": (2, 0, 2, {"not a finite number (NaN or Infinity)"}),
     "geojson-nan-polygon": (
         3,
         1,
@@ -106,7 +110,12 @@ FATAL_FILES: dict[str, tuple[str, str | bytes, str]] = {
     "duplicate-headers": (
         "dup.csv",
         "received_at,text,Text\n2021-03-04,a,b\n",
-        "given more than once: 'text'",
+        "given more than once: columns 2, 3 (text)",
+    ),
+    "duplicate-headers-holding-a-phone": (  # named by position; the cell only scrubbed
+        "dupphone.csv",
+        "received_at,text,+236 72 11 44 95,+236 72 11 44 95\n2021-03-04,a,b,c\n",
+        "given more than once: columns 3, 4 ([phone])",
     ),
     "many-columns": (
         "wide.csv",
@@ -126,6 +135,13 @@ FATAL_FILES: dict[str, tuple[str, str | bytes, str]] = {
     ),
     "xls-workbook": ("alerts.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(500), "spreadsheet workbook"),
     "gzip": ("alerts.csv.gz", b"\x1f\x8b\x08\x00" + bytes(100), "extract its file and ingest that"),
+    # a header cell over the csv module's 128 KiB limit, a file of NUL bytes: one line, not a traceback
+    "huge-header-cell": (
+        "bighead.csv",
+        "x" * 140_000 + ",text\n2021-03-04,a\n",
+        "longer than 131,072 characters",
+    ),
+    "nul-bytes-only": ("zeros.csv", bytes(100_000), "first line holds NUL bytes"),
     # JSON Lines with a stray bracket, or junk between records, once read as empty values forever
     "jsonl-stray-bracket": (
         "stray.jsonl",
@@ -217,7 +233,7 @@ OTHER_FILES: dict[str, tuple[list[str], str, str | bytes, str | None]] = {
         ["incidents", "--format", "acled"],
         "dup.csv",
         ACLED_HEADER + ",fatalities\nX1,01 March 2019,Battles,2,3,5,20,1,0,0\n",
-        "given more than once: 'fatalities'",
+        "given more than once: columns 9, 10 (fatalities)",
     ),
     "incidents-wide": (
         ["incidents", "--format", "acled"],
@@ -254,6 +270,13 @@ OTHER_FILES: dict[str, tuple[list[str], str, str | bytes, str | None]] = {
         "noise",
     ),
     "boundaries-empty": (["boundaries", "--level", "admin2"], "empty.geojson", "", "empty.geojson"),
+    "incidents-huge-header-cell": (
+        ["incidents"],
+        "bighead.csv",
+        "x" * 140_000 + "," + ACLED_HEADER + "\n",
+        "header (line 1) cannot be read: a column name is longer than 131,072 characters",
+    ),
+    "incidents-nul-bytes-only": (["incidents"], "zeros.csv", bytes(100_000), "first line holds NUL bytes"),
 }
 
 
@@ -275,7 +298,8 @@ def test_hostile_incident_and_boundary_files(ws: Workspace, tmp_path: Path, caps
     summary = json.loads(out)
     assert (summary["read"], summary["accepted"], summary["rejected"], summary["duplicates"]) == (4, 2, 2, 0)
     rejects = pd.read_csv(summary["rejects_file"])
-    assert rejects["reason"].tolist() == ["only one of longitude/latitude is given", "out of range [-90, 90]"]
+    assert rejects["reason"].tolist() == ["not a finite number (NaN or Infinity)"] * 2
+    assert set(ws.incidents()["source_category"]) == {"Battles"}  # the NUL byte dropped, not kept
 
 
 def test_a_ucdp_geojson_is_streamed_and_a_hostile_feature_is_one_rejected_row(
@@ -321,3 +345,34 @@ def test_a_feature_with_too_many_properties_is_refused_like_any_wide_record(tmp_
         frame[RECORD_PROBLEM].iloc[1] == f"has {MAX_COLUMNS + 3:,} fields; at most {MAX_COLUMNS:,} are read"
     )
     assert frame.loc[1, ["id", "longitude", "latitude"]].tolist() == [1, 20, 5]
+
+
+@pytest.mark.parametrize("kind", ["incidents", "alerts", "places"])
+def test_an_endless_input_is_refused_at_once(ws: Workspace, tmp_path: Path, kind: str) -> None:
+    """``/dev/zero`` and a pipe nobody closes were read forever (and the progress bar counted their
+    lines first): refused in one line, exit 2, before any byte is read."""
+    fifo = tmp_path / "endless.csv"
+    os.mkfifo(fifo)
+    for path in (Path("/dev/zero"), fifo):
+        started = time.monotonic()
+        done = sauti("ingest", kind, str(path), workspace=ws.root)
+        assert done.returncode == 2, done.stderr
+        refused = "is not a regular file (a device or a pipe); save its data to a file and ingest that"
+        assert done.stderr.strip().splitlines() == [f"error: {path}: {refused}"]
+        assert time.monotonic() - started < 60
+
+
+def test_a_boolean_coordinate_is_not_a_number(ws: Workspace, tmp_path: Path, sample_dir: Path, capsys):
+    """``"latitude": false`` in a GED GeoJSON was stored as 0.0."""
+    sample = json.loads((sample_dir / "events" / "ucdp_ged_v23_1_CAF.geojson").read_text())
+    features = sample["features"][:2]
+    features[1]["properties"]["latitude"] = False
+    path = _write(tmp_path, "ged.geojson", json.dumps({"type": "FeatureCollection", "features": features}))
+    code = main(["--workspace", str(ws.root), "ingest", "incidents", str(path), "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    summary = json.loads(out)
+    assert (summary["read"], summary["accepted"], summary["rejected"]) == (2, 1, 1)
+    rejects = pd.read_csv(summary["rejects_file"])
+    assert (rejects["row"].tolist(), rejects["field"].tolist()) == ([2], ["latitude"])
+    assert rejects["reason"].tolist() == ["not a number"]

@@ -1,11 +1,14 @@
-"""Fault injection: ``sauti ingest`` killed with SIGKILL at each point of a run's end, in a real
+"""Fault injection: ``sauti ingest`` killed with SIGKILL at each point of a run, in a real
 subprocess, leaves store, run record and rejects file consistent.
 
-The kill points are set by a small driver that wraps the real code (no hook in Sauti itself):
-while rows stream in, after the rejects file is fsynced but before its rename, after the rename
-but before the COMMIT, as the COMMIT starts (SQLite's statement trace), and right after it. At
-every point: a run recorded ``ok`` has its rejects file with exactly ``rejected`` rows and its
-rows stored; a run not recorded ``ok`` stored nothing; and a second run completes the file.
+Incident files are committed in batches (so the live service never waits for a whole file): the
+kill points are set by a small driver that wraps the real code (no hook in Sauti itself): while
+rows stream in (before the first rows' COMMIT), between two batches, after the rejects file is
+fsynced but before its rename, after the rename but before the last COMMIT, as that COMMIT starts
+(SQLite's statement trace), and right after it. At every point: a run recorded ``ok`` has its
+rejects file with exactly ``rejected`` rows and its rows stored; a run that committed rows has its
+rejects file in place; a killed run is marked ``interrupted`` by the next one; and the next run
+completes the file, giving the same store as one uninterrupted run.
 """
 
 from __future__ import annotations
@@ -41,7 +44,15 @@ if point == "streaming":
     def store(self, *args, **kwargs):
         die()
     runs.RunContext.store = store
-if point == "before-rename":
+if point == "between-batches":
+    runs.BATCH_ROWS = 1000
+    commit_batch = runs.RunContext.commit_batch
+    def committing(self):
+        commit_batch(self)
+        if self.committed_batches == 3:  # the run record, then two batches of rows
+            die()
+    runs.RunContext.commit_batch = committing
+if point == "before-rename":  # the first rename: before the run record's COMMIT
     def replace(src, dst):
         die()
     bookkeeping.os.replace = replace
@@ -91,8 +102,8 @@ def _ingest(ws: Path, source: Path, point: str | None) -> subprocess.CompletedPr
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
 
 
-def _check_consistent(ws: Path) -> int:
-    """Store, run records and rejects files agree; returns how many runs are recorded ok."""
+def _check_consistent(ws: Path) -> tuple[int, int]:
+    """Store, run records and rejects files agree; returns (runs recorded ok, rows stored)."""
     with sqlite3.connect(ws / "sauti.sqlite") as con:
         runs = con.execute(
             "SELECT run_id, rows_read, accepted, rejected, duplicates, rejects_file FROM ingest_runs "
@@ -101,40 +112,51 @@ def _check_consistent(ws: Path) -> int:
         stored = con.execute("SELECT COUNT(*) FROM incidents WHERE event_id LIKE 'acled:CRASH%'").fetchone()[
             0
         ]
+        holding = [r[0] for r in con.execute("SELECT DISTINCT run_id FROM incidents")]
     for _run_id, read, accepted, rejected, duplicates, rejects_file in runs:
         assert read == accepted + rejected + duplicates
         assert Path(rejects_file).exists(), "a run recorded ok without its rejects file"
         assert len(pd.read_csv(rejects_file)) == rejected
+    for run_id in holding:  # every run that committed rows has its rejects file in place
+        assert list((ws / "rejects").glob(f"{run_id:05d}_incidents_*.rejects.csv")), run_id
     expected = ROWS - ROWS // BAD_EVERY
-    assert stored == (expected if runs else 0)
-    return len(runs)
+    assert stored <= expected
+    if runs:
+        assert stored == expected
+    return len(runs), stored
 
 
 @pytest.mark.parametrize(
-    ("point", "committed"),
+    ("point", "committed", "rows_kept"),
     [
-        ("streaming", False),
-        ("before-rename", False),
-        ("before-commit", False),
-        ("at-commit", False),
-        ("after-commit", True),
+        ("streaming", False, False),
+        ("between-batches", False, True),
+        ("before-rename", False, False),
+        ("before-commit", False, True),
+        ("at-commit", False, True),
+        ("after-commit", True, True),
     ],
 )
 def test_sigkill_at_each_point_leaves_a_consistent_workspace(
-    tmp_path: Path, point: str, committed: bool
+    tmp_path: Path, point: str, committed: bool, rows_kept: bool
 ) -> None:
     ws = tmp_path / "ws"
     Workspace(ws).schema_version()
     source = _acled(tmp_path / "acled.csv")
     killed = _ingest(ws, source, point)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
-    assert _check_consistent(ws) == int(committed)
+    ok_runs, stored = _check_consistent(ws)
+    assert ok_runs == int(committed)
+    assert (stored > 0) == rows_kept
     again = _ingest(ws, source, None)  # the next run completes (or finds everything stored)
     assert again.returncode == 0, again.stderr
     summary = json.loads(again.stdout)
+    expected = ROWS - ROWS // BAD_EVERY
     assert summary["rejected"] == ROWS // BAD_EVERY
-    assert (summary["accepted"], summary["duplicates"]) == (
-        (0, ROWS - ROWS // BAD_EVERY) if committed else (ROWS - ROWS // BAD_EVERY, 0)
-    )
-    assert _check_consistent(ws) == 1 + int(committed)
+    assert (summary["accepted"], summary["duplicates"]) == (expected - stored, stored)
+    assert _check_consistent(ws) == (1 + int(committed), expected)
     assert len(pd.read_csv(summary["rejects_file"])) == ROWS // BAD_EVERY
+    with sqlite3.connect(ws / "sauti.sqlite") as con:
+        statuses = [r[0] for r in con.execute("SELECT status FROM ingest_runs ORDER BY run_id")]
+    recorded = point != "before-rename"  # killed before its record's COMMIT: no record
+    assert statuses == (["ok", "ok"] if committed else ["interrupted", "ok"] if recorded else ["ok"])

@@ -179,18 +179,48 @@ def test_swapped_coordinates_without_boundaries(workspace, tmp_path):
     assert reasons(rejects_of(report)) == [(3, "latitude", "latitude and longitude look swapped")]
 
 
-def test_swapped_coordinates_with_boundaries(workspace, tmp_path, sample_dir):
-    """With CAR boundaries stored, a point outside them whose swap falls inside is a swap, while a
-    point elsewhere in the world that is not a swap is kept."""
+def test_a_suspected_swap_is_a_warning_not_a_reject(workspace, tmp_path, sample_dir):
+    """With CAR boundaries stored, a point outside them whose swap falls inside is stored as written
+    and counted in a warning: it may be a neighbour's event (Agadez, Niger, swaps into CAR)."""
     ingest_boundaries(workspace, sample_dir / "boundaries" / "caf_adm2.gpkg", "admin2")
     rows = [
         {},
-        {"latitude": "18.5550", "longitude": "4.3612"},  # Bangui, swapped: both in range
+        {"latitude": "18.5550", "longitude": "4.3612"},  # Bangui swapped, or a point in Niger
+        {"latitude": "16.97", "longitude": "7.99", "location": "Agadez"},  # Niger: swap lands in CAR
         {"latitude": "9.03", "longitude": "38.74", "location": "Addis Ababa"},  # outside, not swapped
     ]
     report = ingest_incidents(workspace, write_acled(tmp_path / "swapped.csv", rows))
-    assert reasons(rejects_of(report)) == [(3, "latitude", "latitude and longitude look swapped")]
-    assert report.accepted == 2
+    assert (report.read, report.accepted, report.rejected, report.outside) == (4, 4, 0, 3)
+    assert report.summary()["outside"] == 3
+    assert report.warnings == [
+        "3 rows lie outside the stored boundaries: stored, but counted towards no locality",
+        "2 rows lie outside the boundaries but would lie inside if latitude and longitude were swapped:"
+        " stored as written; check the file's coordinate columns",
+    ]
+    with workspace.session() as con:
+        stored = {r[0]: r[1] for r in con.execute("SELECT place_name, latitude FROM incidents")}
+    assert stored["Agadez"] == 16.97  # as written
+
+
+def test_another_countrys_file_keeps_every_row(workspace, tmp_path, sample_dir, shared_data):
+    """Real South Sudan points (OCHA admin2 units) ingested into a CAR workspace: all kept, all
+    counted as outside (many lie inside CAR's bounding box: the polygons decide)."""
+    import geopandas as gpd
+
+    ingest_boundaries(workspace, sample_dir / "boundaries" / "caf_adm2.gpkg", "admin2")
+    ssd = gpd.read_file(shared_data / "boundaries" / "SSD" / "ocha_codab_ssd_adm2.shp").to_crs(4326)
+    points = ssd.representative_point()
+    rows = [
+        {"latitude": f"{p.y:.4f}", "longitude": f"{p.x:.4f}", "location": str(name)}
+        for p, name in zip(points, ssd["ADM2_EN"], strict=True)
+    ]
+    report = ingest_incidents(workspace, write_acled(tmp_path / "ssd.csv", rows))
+    assert (report.read, report.accepted, report.rejected, report.duplicates) == (len(rows), len(rows), 0, 0)
+    assert report.outside == len(rows)
+    assert report.warnings == [
+        f"{len(rows)} rows lie outside the stored boundaries: stored, but counted towards no locality"
+    ]
+    assert len(workspace.incidents()) == len(rows)
 
 
 def test_duplicates_within_a_file_and_on_reingest(workspace, tmp_path):

@@ -21,7 +21,13 @@ from browser import CHROMIUM, OFFLINE_FLAGS
 
 ROOT = Path(__file__).resolve().parents[1]
 FOLDER = ROOT / "notebooks"
-NAMES = ["01_quickstart.py", "02_backtest.py", "03_new_feature.py", "04_patrol_what_if.py"]
+NAMES = [
+    "01_quickstart.py",
+    "02_backtest.py",
+    "03_new_feature.py",
+    "04_patrol_what_if.py",
+    "05_early_response.py",
+]
 IDS = [n.removesuffix(".py") for n in NAMES]
 RUN_TIMEOUT_S = 600  # per cell
 
@@ -279,6 +285,15 @@ def test_patrol_notebook_shows_covered_risk_growing(executed) -> None:
 
 
 # --- the offline map helper the quickstart uses ----------------------------------------------------
+
+
+@pytest.mark.slow
+def test_early_response_notebook_measures_the_loop(executed, sample_workspace) -> None:
+    nb = executed("05_early_response.py")
+    text = "\n".join(_text(cell) for cell in nb.cells if cell.cell_type == "code")
+    assert re.search(r"\d+ responses, \d+ of them synthetic", text)
+    assert re.search(r"2022: \d+ alerts, \d+ answered", text)
+    assert (sample_workspace.root / "early_response_report.html").exists()
 
 
 @pytest.fixture

@@ -69,7 +69,8 @@ def test_plan_on_the_scored_sample_writes_geojson_csv_and_a_table(
     assert captured.err.startswith("warning: Incident data is old: complete through 30 Dec 2022")
     assert "gap" in printed
     # planner terms: the forecast period (the month after the last data), the model, the headline
-    assert "Forecast for January 2023 (2023-01-01 to 2023-01-31; model m" in printed
+    served = "the Sauti model (calibrated rules and a learned model, combined), version m"  # in words
+    assert f"Forecast for January 2023 (2023-01-01 to 2023-01-31; {served}" in " ".join(printed.split())
     assert "Expected localities with an incident covered: " in printed
     assert "covered risk" not in printed
     collection = json.loads(out.read_text(encoding="utf-8"))

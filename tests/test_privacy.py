@@ -15,6 +15,7 @@ import unicodedata
 from pathlib import Path
 
 import pytest
+from live_server import LiveServer, sauti
 from sauti.ingest.alerts import ingest_alerts, set_verification, submit_alerts
 from sauti.ingest.alerts.synthetic import CSV_NAME, GATEWAY_NAME, Reporter, reporter_pool
 from sauti.ingest.boundaries import ingest_boundaries
@@ -147,7 +148,30 @@ PHONE_FORMS = (
     "_23674665542",
     "78.66.55.43",
     "75 12 34 98",
+    # issue 20: forms a field audit found passing the detector
+    "72,11,44,29",
+    "72:11:44:30",
+    "72*11*44*34",
+    "72\u200b11\u200b44\u200b33",
+    "72  -  11  -  44  -  32",
+    "72\u064011\u064044\u064051",
+    "72\u201911\u201944\u201952",
 )
+MIXED_FORM = "sept deux 72 11 quarante-quatre 35"
+"""Digits mixed with number words: its digits alone are too few to find, the form itself is the needle."""
+REPORTER = "Ali Ngaikoisset"
+OTHER_IDENTIFIERS = {
+    # what the text holds -> what must not come back (and the placeholder it becomes)
+    "secours.bambari@gmail.com": ({b"secours.bambari", b"bambari@gmail"}, "[email]"),
+    "CNI CF-1987-0045871": ({b"0045871", b"CF-1987"}, "[id-number]"),
+    "passeport AB0457": ({b"AB0457"}, "[id-number]"),
+    "ID 7211446": ({b"7211446", b"721 1446"}, "[id-number]"),
+    "signé ngaikoisset72": ({b"ngaikoisset"}, "[name]"),
+}
+PHONE_IDS = ("sms-23672114465", "0023672114466", "tel:+23672114467")
+"""Alert ids carrying someone's number: stored as their keyed pseudonym."""
+KEPT = ("15/01/2022", "1 500", "2023-01-15", "14:30", "12 maisons brûlées", "CF4112")
+"""Dates, times, counts and P-codes the wider detector must not take for numbers."""
 
 
 def _digit_needles(form: str) -> set[bytes]:
@@ -160,11 +184,30 @@ def _digit_needles(form: str) -> set[bytes]:
     return {n.encode() for n in out}
 
 
+def all_needles() -> set[bytes]:
+    """Every byte string of the unusual forms, identifiers and phone-bearing ids that must not come back."""
+    needles = set().union(*(_digit_needles(f) for f in (*PHONE_FORMS, *PHONE_IDS)))
+    needles |= {f.encode() for f in PHONE_FORMS} | {MIXED_FORM.encode(), b"quarante-quatre 35"}
+    return needles.union(*(n for n, _ in OTHER_IDENTIFIERS.values()))
+
+
+def found_in(data: bytes) -> list[bytes]:
+    lowered = data.lower()
+    return [n for n in all_needles() if n.lower() in lowered]
+
+
+TEXT = (
+    "Appelez "
+    + ", ".join((*PHONE_FORMS, MIXED_FORM))
+    + " — réunion le 15/01/2022, environ 1 500 déplacés; le 2023-01-15 à 14:30, 12 maisons brûlées à CF4112. "
+    + ", ".join(OTHER_IDENTIFIERS)
+)
+
+
 def test_no_digit_of_an_unusual_phone_form_anywhere_in_the_workspace(
     tmp_path: Path, sample_dir: Path, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture
 ) -> None:
-    needles = set().union(*(_digit_needles(f) for f in PHONE_FORMS))
-    text = "Appelez " + ", ".join(PHONE_FORMS) + " — réunion le 15/01/2022, environ 1 500 déplacés"
+    text = TEXT
     ws = Workspace(tmp_path / "ws")
     ingest_boundaries(ws, sample_dir / "boundaries" / "caf_adm2.gpkg", "admin2")
     keeper = ws.connect()
@@ -173,30 +216,104 @@ def test_no_digit_of_an_unusual_phone_form_anywhere_in_the_workspace(
     try:
         source = tmp_path / "forms.csv"
         source.write_text(
-            "id,received_at,text,place,gravite\n"
-            f'99120001,2021-03-04 10:00,"{text}","près de {PHONE_FORMS[1]}",3\n'
-            f'99120002,2021-03-04 11:00,"{text}",Bria,9\n',  # rejected (severity): in the rejects file
+            "id,received_at,text,place,gravite,nom\n"
+            f'99120001,2021-03-04 10:00,"{text}","près de {PHONE_FORMS[1]}",3,{REPORTER}\n'
+            f'{PHONE_IDS[0]},2021-03-04 10:30,"{text}",Bria,2,{REPORTER}\n'
+            f'99120002,2021-03-04 11:00,"{text}",Bria,9,{REPORTER}\n'  # rejected (severity): rejects file
+            f'{PHONE_IDS[1]},2021-03-04 11:30,"{text}",Bria,9,\n',  # rejected, its id shown keyed
             encoding="utf-8",
         )
-        assert (
-            main(["--workspace", str(ws.root), "--verbose", "ingest", "alerts", str(source), "--json"]) == 0
+        for _ in range(2):  # the second run: duplicates, found by the keyed ids too
+            assert (
+                main(["--workspace", str(ws.root), "--verbose", "ingest", "alerts", str(source), "--json"])
+                == 0
+            )
+        outcomes = submit_alerts(
+            ws,
+            [
+                {"text": text, "place": PHONE_FORMS[2], "alert_id": PHONE_IDS[2], "reporter_name": REPORTER},
+                {"text": text, "severity": 0},
+                {"text": text, "alert_id": PHONE_IDS[2], "reporter_name": REPORTER},  # the same alert again
+            ],
         )
-        outcomes = submit_alerts(ws, [{"text": text, "place": PHONE_FORMS[2]}, {"text": text, "severity": 0}])
-        assert [o.status for o in outcomes] == ["accepted", "rejected"]
+        assert [o.status for o in outcomes] == ["accepted", "rejected", "duplicate"]
         stored = ws.alerts()
+        assert len(stored) == 3
         assert set(stored["alert_id"]) >= {"99120001"}  # the id is a key, never scrubbed
-        assert stored["text"].str.contains("15/01/2022", regex=False).all()  # dates survive
-        assert stored["text"].str.contains("1 500", regex=False).all()  # counts of people survive
+        assert sum(i.startswith("id_") for i in stored["alert_id"]) == 2  # the ids holding a number
+        for kept in KEPT:  # dates, times, counts and P-codes survive
+            assert stored["text"].str.contains(kept, regex=False).all(), kept
+        for placeholder in ("[email]", "[id-number]", "[name]", "[phone]"):
+            assert stored["text"].str.contains(placeholder, regex=False).all(), placeholder
         files = [p for p in ws.root.rglob("*") if p.is_file()]
         assert any(p.name.endswith(".rejects.csv") for p in files)
         for path in files:
-            data = path.read_bytes()
-            assert [n for n in needles if n in data] == [], f"phone digits found in {path.name}"
+            assert found_in(path.read_bytes()) == [], f"identifier found in {path.name}"
     finally:
         keeper.close()
     for path in [p for p in ws.root.rglob("*") if p.is_file()]:
-        data = path.read_bytes()
-        assert [n for n in needles if n in data] == [], f"phone digits found in {path.name}"
+        assert found_in(path.read_bytes()) == [], f"identifier found in {path.name}"
     captured = capsys.readouterr()
     for name, logged in (("log", caplog.text), ("stdout", captured.out), ("stderr", captured.err)):
-        assert [n for n in needles if n in logged.encode()] == [], f"phone digits found in {name}"
+        assert found_in(logged.encode()) == [], f"identifier found in {name}"
+
+
+def test_positive_control_the_scan_sees_every_form_as_sent() -> None:
+    for sent in (*PHONE_FORMS, MIXED_FORM, *OTHER_IDENTIFIERS, *PHONE_IDS):
+        assert found_in(f"x {sent} y".encode()), sent
+
+
+def test_no_unusual_form_comes_back_from_the_live_service(server: LiveServer, tmp_path: Path) -> None:
+    """Issue 20 through real HTTP: the 201 reply, OGC items, the PATCH by the id as the gateway wrote
+    it, a 404 for an unknown id, the audit log, an export and the server's own log hold none of the
+    forms, identifiers and phone-bearing ids sent."""
+    replies: list[tuple[str, bytes]] = []
+    ids = []
+    with server.client("reporter") as client:
+        for n, alert_id in enumerate(PHONE_IDS):
+            record = {
+                "alert_id": alert_id,
+                "text": f"{TEXT} ({n})",
+                "reporter_name": REPORTER,
+                "place": "Bria",
+                "received_at": "2022-12-01T10:00:00Z",
+            }
+            first, again = (
+                client.post("/api/v1/alerts", json=record),
+                client.post("/api/v1/alerts", json=record),
+            )
+            assert first.status_code == 201, first.text
+            assert again.json()["status"] == "duplicate"
+            assert again.json()["alert_id"] == first.json()["alert_id"] != alert_id
+            replies += [("201 reply", first.content), ("duplicate reply", again.content)]
+            ids.append(first.json()["alert_id"])
+    assert all(i.startswith("id_") for i in ids)
+    with server.client("analyst") as client:
+        # the analyst can verify by the id as the gateway wrote it: it finds the keyed one
+        verified = client.patch(f"/api/v1/alerts/{PHONE_IDS[0]}", json={"verification": "verified"})
+        assert verified.status_code == 200, verified.text
+        assert verified.json()["alert_id"] == ids[0]
+        missing = client.patch("/api/v1/alerts/+23672114495", json={"verification": "verified"})
+        assert missing.status_code == 404
+        assert "72114495" not in missing.text
+        items = client.get("/ogc/collections/alerts/items", params={"limit": 10000})
+        assert items.status_code == 200
+        served = {f["properties"].get("alert_id") for f in items.json()["features"]}
+        assert set(ids) <= served
+        replies += [
+            ("PATCH reply", verified.content),
+            ("404 reply", missing.content),
+            ("OGC items", items.content),
+        ]
+    audit = server.get("/api/v1/audit", role="admin", params={"limit": 10000})
+    assert audit.status_code == 200
+    assert any(e["action"] == "verify_alert" for e in audit.json())
+    replies.append(("audit", audit.content))
+    out = tmp_path / "alerts.csv"
+    done = sauti("export", "alerts", "--role", "analyst", "--out", str(out), workspace=server.workspace)
+    assert done.returncode == 0, done.stderr
+    assert all(i in out.read_text(encoding="utf-8") for i in ids)  # the export holds these alerts
+    replies += [("export", out.read_bytes()), ("server log", server.log.read_bytes())]
+    assert b"/api/v1/alerts/" in server.log.read_bytes()  # the access log was written
+    for where, data in replies:
+        assert found_in(data) == [], f"identifier found in the {where}"

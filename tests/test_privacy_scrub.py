@@ -137,3 +137,105 @@ def test_a_phone_next_to_a_date_is_scrubbed_and_the_date_kept() -> None:
 def test_scrub_text_uses_the_same_detector() -> None:
     out = scrub_text("tel23677665544 et 72/11/44/55", ["Jean Ngaba"])
     assert out == "tel[phone] et [phone]"
+
+
+# --- forms a field audit found passing the detector (issue 20) ----------------------------------------
+HIDDEN_FORMS = {
+    "commas": "72,11,44,29",
+    "colons": "72:11:44:30",
+    "stars": "72*11*44*34",
+    "zero-width-spaces": "72\u200b11\u200b44\u200b33",
+    "zero-width-joiner": "72\u200d11\u200d44\u200d31",
+    "wide-separators": "72  -  11  -  44  -  32",
+    "wide-spaces": "72      11      44      36",
+    "arabic-tatweel": "72\u064011\u064044\u064051",
+    "curly-apostrophe": "72\u201911\u201944\u201952",
+    "apostrophe": "72'11'44'53",
+    "hashes": "72#11#44#54",
+    "intl-commas": "+236,72,11,44,55",
+    "words-and-digits": "sept deux 72 11 quarante-quatre 35",
+    "digits-then-words": "72 11 quarante-quatre trente-cinq",
+    "english-words": "seven two 72 11 forty-four 35",
+}
+
+
+@pytest.mark.parametrize("phone", list(HIDDEN_FORMS.values()), ids=list(HIDDEN_FORMS))
+def test_hidden_phone_forms_are_scrubbed(phone: str) -> None:
+    out = scrub_phone_numbers(f"Des hommes armés à Bria, contact {phone} demain.")
+    assert out == "Des hommes armés à Bria, contact [phone] demain."
+
+
+KEPT_WITH_WIDER_SEPARATORS = {
+    "iso-date": "Attaque le 2023-01-15 au matin.",
+    "french-date": "Attaque le 15/01/2023 au matin.",
+    "count": "12 maisons brûlées, 3 morts",
+    "p-code": "Localités CF4112 et CF4111",
+    "time": "Attaque à 14:30.",
+    "time-with-seconds": "Attaque à 14:30:05 le 2023-01-15",
+    "time-range": "entre 14:30-16:45 puis 18:00 - 19:30",
+    "day-and-time": "le 15/01 14:30",
+    "date-then-time": "15/01/2023 14:30",
+    "coordinates-no-space": "vu à 6.4833,20.6667",
+    "coordinates-french": "vu à 6,4833 20,6667",
+    "years-list": "en 2019,2020,2021 et 2022",
+    "counts-list": "12, 15, 20, 30 morts selon les sources",
+    "number-words-and-counts": "trois morts, 12 blessés et deux 4x4 brûlés",
+    "number-words-and-year": "le quinze sept 2022 à 10 30",
+    "words-only-count": "vingt-deux hommes armés, sept femmes",
+    "ratio": "score 3:1 hier",
+    "count-comma-range": "a ransom of between 40-60,000 USD",
+    "count-comma-thousands": "1,500-2,000 displaced, 12,500 in the camp",
+}
+
+
+@pytest.mark.parametrize(
+    "text", list(KEPT_WITH_WIDER_SEPARATORS.values()), ids=list(KEPT_WITH_WIDER_SEPARATORS)
+)
+def test_dates_times_counts_and_pcodes_survive_the_wider_separators(text: str) -> None:
+    assert scrub_phone_numbers(text) == text
+
+
+IDENTIFIERS = {
+    "email": ("écrire à secours.bambari@gmail.com svp", "écrire à [email] svp"),
+    "email-digits": ("ngaikoisset72114465@yahoo.fr", "[email]"),
+    "email-at-words": ("secours (at) bambari (dot) org", "[email]"),
+    "cni": ("CNI CF-1987-0045871 perdue", "CNI [id-number] perdue"),
+    "cni-numero": ("sa CNI n° 1987004587 à Bria", "sa CNI n° [id-number] à Bria"),
+    "passeport": ("passeport AB0457 volé", "passeport [id-number] volé"),
+    "passport": ("passport number: P1234567", "passport number: [id-number]"),
+    "carte-identite": ("carte d'identité 72114455", "carte d'identité [id-number]"),
+    "carte-identite-curly": (
+        "carte nationale d’identité : 0045871",
+        "carte nationale d’identité : [id-number]",
+    ),
+    "id-7-digits": ("ID 7211446", "ID [id-number]"),
+    "id-colon": ("ID: CF1987 0045871 signalé", "ID: [id-number] signalé"),
+}
+
+
+@pytest.mark.parametrize(("text", "expected"), list(IDENTIFIERS.values()), ids=list(IDENTIFIERS))
+def test_emails_and_labelled_id_numbers_have_their_own_placeholders(text: str, expected: str) -> None:
+    assert scrub_text(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["passeport malien perdu", "sa CNI a été volée", "12 hommes, ID inconnue", "passeport 12", "un @ seul"],
+    ids=["label-without-number", "label-alone", "id-without-number", "too-short", "lone-at"],
+)
+def test_labels_without_a_number_and_lone_at_signs_survive(text: str) -> None:
+    assert scrub_text(text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ngaikoisset72 a vu des hommes armés", "[name]72 a vu des hommes armés"),
+        ("signé jean_ngaikoisset.", "signé jean_[name]."),
+        ("chezngaikoisset à Bria", "chez[name] à Bria"),
+        ("la totalité des maisons", "la totalité des maisons"),
+    ],
+    ids=["glued-digits", "glued-underscore", "glued-letters-long-token", "short-token-inside-a-word"],
+)
+def test_reporter_name_glued_to_other_text_is_removed(text: str, expected: str) -> None:
+    assert scrub_text(text, ["Ali Ngaikoisset"]) == expected

@@ -343,3 +343,92 @@ def test_time_since_the_last_incident_never_raises_the_risk(trained):
             assert d["contribution"] >= 0, d
             assert "since the last" in d["text"]
             assert "typical locality" in d["text"]
+
+
+# --- a rule served by name is calibrated as in the backtest, and named in plain words (#20 item 12) ----
+@pytest.fixture(scope="module")
+def rule_served(tmp_path_factory):
+    """The neighbourhood rule trained and scored on a synthetic cube without its last period."""
+    ws = Workspace(tmp_path_factory.mktemp("rule") / "ws")
+    full = synthetic_cube(24, 60, start="2015-01-01", seed=11)
+    cube = full.isel(period=slice(0, -1))
+    save_cube(cube, cube_path(ws, freq="M", unit="admin2"))
+    record = train(ws, freq="M", unit="admin2", model="neighbourhood", cube=cube)
+    return ws, full, cube, record, score(ws, cube=cube)
+
+
+def test_a_served_rule_gives_the_backtests_calibrated_probabilities(rule_served):
+    from sauti.models.backtest import backtest_cube
+
+    _ws, full, cube, record, frame = rule_served
+    origin = f"{pd.Timestamp(full.period.values[-1]):%Y-%m}"  # trained on every period before it
+    result = backtest_cube(
+        full, start=origin, end=origin, models=["neighbourhood"], n_boot=5, use_alerts=False
+    )
+    backtest = result.predictions.query("model == 'neighbourhood'").set_index("locality_id")["probability"]
+    served = frame.set_index("locality_id")["probability"]
+    assert_allclose(served.sort_index().to_numpy(), backtest.sort_index().to_numpy(), rtol=1e-6)
+    raw = (cube["decay_count_intercommunal_hl6"] + cube["splag1_decay_count_intercommunal_hl6"]).isel(
+        period=-1
+    )
+    assert not np.allclose(served.sort_index().to_numpy(), raw.to_series().sort_index().to_numpy())
+
+
+def test_a_served_rule_expects_as_many_localities_with_an_incident_as_training_saw(rule_served):
+    """Calibration in the large: summed over its training window, the served probabilities expect as
+    many (locality, period) incidents as there were; the rule's raw scores do not."""
+    from sauti.models.panel import panel_frame
+    from sauti.models.target import make_target
+
+    ws, _full, cube, record, _frame = rule_served
+    features = record["features"]
+    table = panel_frame(cube, features, extra={"_target": make_target(cube, 1).to_numpy()})
+    labelled = table[np.isfinite(table["_target"].to_numpy())]
+    assert len(labelled) == record["training"]["rows"]
+    periods = labelled["period"].nunique()
+    observed = labelled["_target"].sum() / periods  # localities with an incident per period
+    expected = load_model(ws, record).predict_proba(labelled[features])[:, 1].sum() / periods
+    assert expected == pytest.approx(observed, rel=0.02)
+    raw = (labelled["decay_count_intercommunal_hl6"] + labelled["splag1_decay_count_intercommunal_hl6"]).sum()
+    assert raw / periods != pytest.approx(observed, rel=0.5)  # what serving raw scores would claim
+
+
+def test_the_cli_plan_and_version_name_the_served_rule_in_plain_words(rule_served, capsys):
+    from sauti.api.services.meta import version
+    from sauti.api.services.source import DataSource
+
+    from sauti.cli import main
+    from sauti.settings import Settings
+
+    ws, *_ = rule_served
+    words = "the neighbourhood rule (own plus neighbours' mean decayed intercommunal count), calibrated"
+    assert main(["-w", str(ws.root), "status"]) == 0
+    assert f"model          {words}" in capsys.readouterr().out
+    served = version(DataSource(Workspace(ws.root), Settings(workspace=ws.root)))
+    assert served["model_name"] == "neighbourhood"
+    assert served["model_label"].startswith(words)
+
+
+@pytest.mark.server
+@pytest.mark.slow
+def test_the_map_and_the_plan_name_a_served_rule(server, tmp_path):
+    """``sauti train --model neighbourhood && sauti score`` on the sample: the map, the plan (API and
+    CLI) and ``sauti score`` say which model the risk comes from, in words."""
+    from live_server import copy_workspace, sauti, start_server
+
+    ws = copy_workspace(server.workspace, tmp_path / "ws")
+    assert sauti("train", "--model", "neighbourhood", workspace=ws).returncode == 0
+    scored = sauti("score", workspace=ws)
+    assert scored.returncode == 0, scored.stderr
+    words = "the neighbourhood rule (own plus neighbours' mean decayed intercommunal count), calibrated"
+    assert f"served model: {words}" in scored.stdout
+    planned = sauti("patrol", workspace=ws)
+    assert planned.returncode == 0, planned.stderr
+    assert words in " ".join(planned.stdout.split())
+    live = start_server(ws, server.keys)
+    try:
+        assert f"Risk from {words}" in live.get("/map", "analyst").text.replace("&#39;", "'")
+        plan = live.get("/api/v1/patrols/priorities", "planner").json()
+        assert plan["summary"]["model"].startswith(words)
+    finally:
+        live.stop()

@@ -12,11 +12,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from sauti.api.services.risk import RECENT_ALERT_DAYS, alert_counts_by_locality, data_date, scored_periods
+from sauti.api.services.risk import rising as rising_answer
 from sauti.api.services.source import DataSource
-from sauti.features.glossary import percent, points
+from sauti.api.services.tiles import HeatmapRenderer, risk_colormap
+from sauti.features.glossary import INCIDENT_ONE, percent, points
+from sauti.features.periods import forecast_window
+from sauti.models import current_model, score_histories
 
 from sauti.constants import LOCALITY_ID
 from sauti.errors import NotFoundError
+from sauti.figures import page_template
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -38,8 +44,6 @@ RISING_LENGTH = 5
 
 def render(name: str, **context: Any) -> str:
     """Render the template ``api/map/templates/<name>`` with the map's number and word helpers."""
-    from sauti.figures import page_template
-
     helpers = {"pct": percent, "pp": points, "plural": plural, "words": words, "incident": incident_words}
     return page_template("sauti.api.map", name).render(**helpers, **context)
 
@@ -52,8 +56,6 @@ def words(code: object) -> str:
 
 def incident_words(category: str) -> str:
     """One incident of ``category`` in words, from the glossary: ``armed_clash`` → "armed clash"."""
-    from sauti.features.glossary import INCIDENT_ONE
-
     return INCIDENT_ONE.get(category, words(category))
 
 
@@ -103,8 +105,6 @@ class MapPeriod:
 
     def forecast_of(self, period: pd.Timestamp) -> str:
         """What the scores of ``period`` forecast, in words."""
-        from sauti.features.periods import forecast_window
-
         return forecast_window(period, self.freq, self.horizon)["label"]
 
     @property
@@ -119,12 +119,10 @@ class MapPeriod:
 def map_period(source: DataSource, requested: str | None = None) -> MapPeriod | None:
     """The period to show: ``requested`` (``YYYY-MM`` or ``YYYY-MM-DD``), else the latest scored."""
     import pandas as pd
-    from sauti.models import current_model
 
     record = current_model(source.workspace)
     if record is None or source.scores() is None:
         return None
-    from sauti.api.services.risk import scored_periods
 
     periods = tuple(pd.Timestamp(p) for p in scored_periods(source)["periods"])
     if not periods:
@@ -226,8 +224,6 @@ def _alert_counts(
     earlier period counts the 30 days up to its end."""
     from datetime import timedelta
 
-    from sauti.api.services.risk import RECENT_ALERT_DAYS, alert_counts_by_locality, data_date
-
     if shown is None or shown.latest:
         end = data_date(source)
         counts = alert_counts_by_locality(source, level, window_end=end)
@@ -257,8 +253,6 @@ def _period_scores(source: DataSource, shown: MapPeriod | None) -> pd.DataFrame:
 
 
 def _histories(source: DataSource, shown: MapPeriod | None) -> dict[str, list]:
-    from sauti.models import score_histories
-
     if shown is None:
         return {}
 
@@ -274,8 +268,6 @@ def _histories(source: DataSource, shown: MapPeriod | None) -> dict[str, list]:
 
 def rising(source: DataSource, shown: MapPeriod | None) -> dict[str, list[dict]]:
     """The rising panel's two lists, with names (the same answer as ``GET /localities/rising``)."""
-    from sauti.api.services.risk import rising as rising_answer
-
     if shown is None or shown.previous is None:
         return {"increases": [], "new_in_top": []}
     return rising_answer(source, n=RISING_LENGTH, period=f"{shown.period:%Y-%m-%d}")
@@ -338,8 +330,6 @@ def history_chart(history: list[tuple[pd.Timestamp, float]], shown: MapPeriod) -
 def heatmap_legend(source: DataSource) -> dict[str, str] | None:
     """What the heatmap's colours mean, from the raster's own ``units``/``description`` tags and the
     colour stretch the tiles use (0 → 99th percentile); ``None`` without a risk surface."""
-    from sauti.api.services.tiles import HeatmapRenderer, risk_colormap
-
     if not source.risk_surface_path.exists():
         return None
     renderer = HeatmapRenderer(source.risk_surface_path)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import html
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sauti.features.glossary import percent
 
@@ -21,6 +21,7 @@ from sauti.constants import LOCALITY_ID
 if TYPE_CHECKING:  # pragma: no cover
     import folium
     import pandas as pd
+    from branca.element import MacroElement
     from sauti.models.patrol import PatrolPlan
 
 LAYER_NAME = "Patrol plan"
@@ -146,7 +147,7 @@ def _add_targets(group, plan: PatrolPlan, period: str | None) -> None:
             ).add_child(bound_popup(popup)).add_to(group)
 
 
-def bound_popup(content: str, max_width: int = 320):
+def bound_popup(content: str, max_width: int = 320) -> MacroElement:
     """A popup bound to its parent layer, its HTML passed as a JSON string.
 
     folium's ``Popup`` builds its content with jQuery (``$(...)``), which the offline map does not
@@ -167,7 +168,7 @@ def bound_popup(content: str, max_width: int = 320):
     return element
 
 
-def base_popup(base, rows: pd.DataFrame) -> str:
+def base_popup(base: Any, rows: pd.DataFrame) -> str:
     """A base's popup: patrols placed of available, range, and the localities it covers."""
     name = html.escape(str(base.name))
     lines = [
@@ -189,7 +190,7 @@ def base_popup(base, rows: pd.DataFrame) -> str:
     return "<br>".join(lines)
 
 
-def target_popup(row, period: str | None) -> str:
+def target_popup(row: Any, period: str | None) -> str:
     """A patrolled locality's popup: which base covers it, at what distance, and its risk."""
     when = f" in {html.escape(period)}" if period else ""
     return (

@@ -17,9 +17,12 @@ from typing import TYPE_CHECKING
 
 from sauti.api.map import content
 from sauti.api.map.content import MapPeriod
+from sauti.api.map.patrol import add_patrol_layer
+from sauti.api.map.responses import MapResponses, response_layer
 from sauti.api.services import redaction
 from sauti.api.services.risk import served_level
 from sauti.api.services.source import DataSource
+from sauti.features.glossary import last_events_text
 
 from sauti.constants import LOCALITY_ID
 from sauti.errors import NotReadyError, SautiError
@@ -27,6 +30,7 @@ from sauti.errors import NotReadyError, SautiError
 if TYPE_CHECKING:  # pragma: no cover
     import folium
     import geopandas as gpd
+    from branca.element import MacroElement
     from sauti.api.security import Principal
 
 VENDOR = "/static/vendor/leaflet-1.9.4"
@@ -48,7 +52,10 @@ def level_words(level: str) -> str:
 
 
 def _locality_layer_data(
-    units: gpd.GeoDataFrame, views: list[content.LocalityView], shown: MapPeriod | None
+    units: gpd.GeoDataFrame,
+    views: list[content.LocalityView],
+    shown: MapPeriod | None,
+    responses: MapResponses | None = None,
 ) -> dict:
     """The localities as GeoJSON: colour, tooltip label and popup HTML per feature."""
     import shapely
@@ -65,7 +72,8 @@ def _locality_layer_data(
         props = {
             "colour": view.colour,
             "label": html.escape(label),
-            "popup": content.render("locality_popup.html", v=view, chart=chart, **context),
+            "popup": content.render("locality_popup.html", v=view, chart=chart, **context)
+            + (responses.unit_html(view.locality_id) if responses else ""),  # issue 19
         }
         features.append(
             {
@@ -143,7 +151,9 @@ def _incidents_data(source: DataSource, shown: MapPeriod | None) -> dict:
     return {"type": "FeatureCollection", "features": features}
 
 
-def _alerts_data(source: DataSource, principal: Principal) -> tuple[dict, list[str]]:
+def _alerts_data(
+    source: DataSource, principal: Principal, responses: MapResponses | None = None
+) -> tuple[dict, list[str]]:
     """Analysts: one point per alert at its locality's representative point; planners: counts."""
     alerts = source.alerts().dropna(subset=[LOCALITY_ID])
     localities = source.localities()
@@ -163,6 +173,8 @@ def _alerts_data(source: DataSource, principal: Principal) -> tuple[dict, list[s
             detail["received_at"] = str(detail["received_at"])
             place = names.get(detail[LOCALITY_ID])
             popup = content.render("alert_popup.html", a=detail, place=place, through=through)
+            if responses:  # issue 19: what was done about it, and the form to record it
+                popup += responses.alert_html(detail["alert_id"], detail[LOCALITY_ID])
             features.append(
                 {
                     "type": "Feature",
@@ -181,7 +193,7 @@ def _alerts_data(source: DataSource, principal: Principal) -> tuple[dict, list[s
                 f"<b>{html.escape(str(names.get(lid)))}</b><br>{content.plural(counts['count'], 'alert')} "
                 f"({counts['by_verification']['verified']} verified, "
                 f"{content.plural(counts['by_verification']['false_alarm'], 'false alarm')})"
-            )
+            ) + (responses.form(locality_id=lid) if responses else "")
             features.append(
                 {
                     "type": "Feature",
@@ -202,7 +214,7 @@ def _patrol_plan(source: DataSource):
         return None
 
 
-def map_script(name: str, code: str):
+def map_script(name: str, code: str) -> MacroElement:
     """A folium element that runs ``code`` after the map and the layers added before it exist;
     ``{map}`` in ``code`` stands for the map's JavaScript variable."""
     from branca.element import MacroElement
@@ -215,7 +227,7 @@ def map_script(name: str, code: str):
     return element
 
 
-def fit_bounds_now(bounds: list[list[float]]):
+def fit_bounds_now(bounds: list[list[float]]) -> MacroElement:
     """``map.fitBounds(bounds, {animate: false})`` as a folium element, leaving room for the panels.
 
     folium's ``fit_bounds`` animates the zoom, and Leaflet cancels the tile requests it started
@@ -260,10 +272,11 @@ def build_map(
         _add_basemap(fmap, basemap)
     _add_outline(fmap, source, "admin1" if "admin1" in set(localities["level"]) else level)
     views = content.locality_views(source, units, shown, level)
-    layer = _add_localities(fmap, units, views, shown, level)
+    responses = response_layer(source, principal, units, level)  # issue 19: response state, form
+    layer = _add_localities(fmap, units, views, shown, level, responses)
     heat = _add_heatmap(fmap, source)
     _add_incidents(fmap, source, shown)
-    shown_alerts = _add_alerts(fmap, source, principal)
+    shown_alerts = _add_alerts(fmap, source, principal, responses)
     # the stored plan stands on the latest scores only, and is for roles that may read plans
     if (shown is None or shown.latest) and principal.can("patrols:read"):
         _add_patrol_layer(fmap, source)
@@ -337,13 +350,14 @@ def _add_localities(
     views: list[content.LocalityView],
     shown: MapPeriod | None,
     level: str,
+    responses: MapResponses | None = None,
 ) -> folium.GeoJson:
     """The choropleth; popups are bound per feature by ``sauti-map.js`` (so lists can open them)."""
     import folium
     from folium.features import GeoJsonTooltip
 
     layer = folium.GeoJson(
-        _locality_layer_data(units, views, shown),
+        _locality_layer_data(units, views, shown, responses),
         name=f"Risk rank by locality ({level_words(level)})",
         style_function=lambda f: {
             "fillColor": f["properties"]["colour"],
@@ -395,12 +409,14 @@ def _add_incidents(fmap: folium.Map, source: DataSource, shown: MapPeriod | None
     ).add_to(fmap)
 
 
-def _add_alerts(fmap: folium.Map, source: DataSource, principal: Principal) -> list[str]:
+def _add_alerts(
+    fmap: folium.Map, source: DataSource, principal: Principal, responses: MapResponses | None = None
+) -> list[str]:
     """Alerts (details for analysts, counts for planners), off by default; the ids shown in detail."""
     import folium
     from folium.features import GeoJsonPopup
 
-    alerts, shown = _alerts_data(source, principal)
+    alerts, shown = _alerts_data(source, principal, responses)
     if not alerts["features"]:
         return shown
     detail = redaction.may_see_alert_details(principal)
@@ -418,8 +434,6 @@ def _add_alerts(fmap: folium.Map, source: DataSource, principal: Principal) -> l
 
 def _add_patrol_layer(fmap: folium.Map, source: DataSource) -> None:
     """PATROL LAYER CALL SITE: the stored patrol plan on the map (drawn by :mod:`sauti.api.map.patrol`)."""
-    from sauti.api.map.patrol import add_patrol_layer
-
     add_patrol_layer(fmap, _patrol_plan(source))
 
 
@@ -435,6 +449,8 @@ def _panels_html(source: DataSource, shown: MapPeriod | None, views: list[conten
         else [(f"{p:%Y-%m-%d}", shown.forecast_of(p)) for p in reversed(shown.periods)],  # as the title
         period_value=None if shown is None else f"{shown.period:%Y-%m-%d}",
         warnings=_warnings(source, through),
+        last_events=last_events_text(source.last_events()) if through["incidents"] else None,  # #20 item 11
+        model=_served_model(source) if shown is not None else None,  # #20 item 12
         note=None if shown is None or shown.latest else _PAST_NOTE,
         priorities=content.priorities(views),
         rising=content.rising(source, shown),
@@ -445,6 +461,15 @@ def _panels_html(source: DataSource, shown: MapPeriod | None, views: list[conten
         no_score=content.NO_SCORE_COLOUR,
         heatmap=content.heatmap_legend(source),
     )
+
+
+def _served_model(source: DataSource) -> str | None:
+    """The model behind the scores shown, in plain words (a rule served by name says so)."""
+    from sauti.models import current_model
+    from sauti.models.catalog import model_label
+
+    record = current_model(source.workspace)
+    return None if record is None else model_label(str(record.get("estimator") or "sauti"))
 
 
 _PAST_NOTE = (
@@ -465,11 +490,10 @@ def _title(shown: MapPeriod | None, through: dict) -> str:
 
 
 def _warnings(source: DataSource, through: dict) -> list[str]:
-    """The stale-data warning (one text with ``/health`` and ``sauti status``), or the lack of incidents."""
+    """The data warnings (one text each with ``/health`` and ``sauti status``), or the lack of incidents."""
     if through["incidents"] is None:
         return ["No incidents in the store: the forecast rests on alerts alone."]
-    warning = source.currency_warning()
-    return [warning] if warning else []
+    return source.data_warnings()  # stale incident data; a forecast target silent far longer than usual
 
 
 def map_ready(source: DataSource) -> None:

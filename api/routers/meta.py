@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from sauti.api.deps import current_principal, get_source, require
-from sauti.api.schemas import NOT_FOUND
+from sauti.api.schemas import NOT_FOUND, error_reply
 from sauti.api.security import Principal, audit_entries, list_users, revoke_user
 from sauti.api.services import meta
 from sauti.api.services.source import DataSource
@@ -30,7 +30,11 @@ def users(source: DataSource = Depends(get_source), _: Principal = Depends(requi
     return list_users(source.workspace)
 
 
-@router.delete("/users/{name}", summary="Revoke a user's key and map sessions (admins)", responses=NOT_FOUND)
+@router.delete(
+    "/users/{name}",
+    summary="Revoke a user's key and map sessions (admins)",
+    responses={**NOT_FOUND, 400: error_reply("The last active admin cannot be revoked.")},
+)
 def revoke(
     request: Request,
     name: str = Path(..., max_length=100, description="The user's name."),

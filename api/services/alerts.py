@@ -172,9 +172,9 @@ def verify(source: DataSource, principal: Principal, alert_id: str, verification
     stored = set_verification(
         source.workspace, alert_id, verification, decided_by=principal.name, source="api"
     )
-    audit(
-        source.workspace, principal, "verify_alert", f"/api/v1/alerts/{alert_id}", verification=verification
-    )
+    # the stored id in the audit: the one in the path may be as the gateway wrote it (a phone number)
+    resource = f"/api/v1/alerts/{stored['alert_id']}"
+    audit(source.workspace, principal, "verify_alert", resource, verification=verification)
     source.bump()
     if source.nowcast is not None:
         source.nowcast.request({stored.get(LOCALITY_ID)} - {None})

@@ -21,12 +21,12 @@ def code_version() -> str:
 def health(source: DataSource) -> dict[str, Any]:
     """Liveness plus what is ready (store, scores, risk surface), data currency and the nowcast state.
 
-    ``warnings`` lists what a person should know (incident data older than the setting).
+    ``warnings`` lists what a person should know (incident data older than the setting, a forecast
+    target silent far longer than its usual gaps; the figures behind the second are in ``/version``).
     """
     ready_store = source.workspace.exists
     scores = source.scores() if ready_store else None
     nowcast = dict(source.nowcast.state) if source.nowcast is not None else None
-    warning = source.currency_warning()
     return {
         "status": "ok",
         "store": ready_store,
@@ -34,13 +34,15 @@ def health(source: DataSource) -> dict[str, Any]:
         "risk_surface": source.risk_surface_path.exists(),
         "generation": source.generation,
         "data_through": source.data_through(),
-        "warnings": [warning] if warning else [],
+        "warnings": source.data_warnings(),
         "nowcast": nowcast,
     }
 
 
 def version(source: DataSource) -> dict[str, Any]:
-    """Code version, and the model version and data snapshot behind the served scores."""
+    """Code version, the model version and data snapshot behind the served scores, and data currency:
+    the date each source covers, the latest incident of each category, and how long the forecast
+    target has been silent against its usual gaps (``target_silence``, with its ``warning``)."""
     scores = source.scores() if source.workspace.exists else None
     model_version = data_snapshot = scored_at = period = None
     if scores is not None:
@@ -50,13 +52,18 @@ def version(source: DataSource) -> dict[str, Any]:
         scored_at = str(latest["scored_at"])
         period = f"{latest['period']:%Y-%m-%d}"
     from sauti.models import model_name
+    from sauti.models.catalog import model_label
 
+    name = model_name(source.workspace, model_version) if model_version else None
     return {
         "code_version": code_version(),
-        "model_name": model_name(source.workspace, model_version) if model_version else None,
+        "model_name": name,
+        "model_label": model_label(name) if name else None,
         "model_version": model_version,
         "data_snapshot": data_snapshot,
         "scored_at": scored_at,
         "period": period,
         "data_through": source.data_through(),
+        "last_events": source.last_events(),
+        "target_silence": source.target_silence(),
     }

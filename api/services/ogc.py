@@ -130,7 +130,7 @@ def incidents_table(source: DataSource) -> FeatureTable:
         end = start + np.timedelta64(1, "D") - np.timedelta64(1, "ns")
         return FeatureTable(located["event_id"].astype(str).tolist(), np.hstack([xy, xy]), start, end, texts)
 
-    return source.cached("ogc:incidents", build)
+    return source.cached_incidents("ogc:incidents", build)
 
 
 def alert_points_table(source: DataSource) -> FeatureTable:

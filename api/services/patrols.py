@@ -51,12 +51,13 @@ def plan(source: DataSource, query: PatrolQuery, bases_body: dict | None = None)
         answer = build()
     else:
         answer = source.cached(("patrols", query.patrols, query.range_km, query.method), build)
-    return _with_currency_warning(answer, source.currency_warning())
+    return _with_currency_warning(answer, source.data_warnings())
 
 
-def _with_currency_warning(answer: dict, warning: str | None) -> dict:
-    """The plan with the stale-data warning first among its warnings (a copy: answers are cached)."""
-    if warning is None:
+def _with_currency_warning(answer: dict, warnings: list[str]) -> dict:
+    """The plan with the data warnings (stale incidents, silent target) first among its warnings (a
+    copy: answers are cached)."""
+    if not warnings:
         return answer
     summary = answer["summary"]
-    return {**answer, "summary": {**summary, "warnings": [warning, *summary.get("warnings", [])]}}
+    return {**answer, "summary": {**summary, "warnings": [*warnings, *summary.get("warnings", [])]}}

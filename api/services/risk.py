@@ -15,7 +15,7 @@ from sauti.api.services import redaction
 from sauti.api.services.source import DataSource
 
 from sauti.constants import LOCALITY_ID
-from sauti.errors import NotFoundError
+from sauti.errors import NotFoundError, NotReadyError
 from sauti.jsonable import json_number, json_text
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -64,6 +64,8 @@ def _served_level(source: DataSource, requested: str | None) -> str:
     for level in ("admin2", "admin3", "admin1", "grid"):
         if level in levels:
             return level
+    if not levels:
+        raise NotReadyError("the workspace holds no localities: run `sauti ingest boundaries FILE` first")
     return sorted(levels)[0]
 
 

@@ -88,6 +88,13 @@ class DataSource:
         self._memo = Memo(CACHE_ENTRIES)
         self._auth = Memo(4096, ttl=AUTH_TTL_S, keep_none=False)
         self._stamp = _Throttled(self._fingerprint, STAMP_EVERY_S)
+        # incidents change only when an incident ingest finishes: their views are kept apart, so an
+        # alert post (bump) or a batch committed mid-ingest does not make the next read rebuild them
+        self._incident_stamp = _Throttled(self._finished_incident_runs, STAMP_EVERY_S)
+        self._incident_memo = Memo(8)
+        self._incident_last: dict[Any, Any] = {}  # key → the latest built value (served while rebuilding)
+        self._incident_rebuilding: set[Any] = set()
+        self._building = threading.local()  # set in a rebuild thread: nested views are built fresh
         self._revocations = _Throttled(self._revocation_marker, REVOCATION_EVERY_S)
         self._lock = threading.Lock()
         self._memo_stamp: Any = None
@@ -110,6 +117,52 @@ class DataSource:
         except FileNotFoundError:
             surface = None
         return self.workspace.fingerprint(), surface
+
+    def _finished_incident_runs(self) -> Any:
+        if not self.workspace.exists:
+            return None
+        with self.workspace.session() as con:
+            finished = "WHERE kind = 'incidents' AND status <> 'running'"
+            return tuple(con.execute(f"SELECT MAX(run_id), COUNT(*) FROM ingest_runs {finished}").fetchone())
+
+    def cached_incidents(self, key: Any, build: Callable[[], Any]) -> Any:
+        """Like :meth:`cached` for a view of the incidents alone, valid until an incident ingest
+        ends (a large ingest commits in batches: readers keep the last finished state meanwhile).
+
+        When an ingest has finished, the view is rebuilt once in a background thread and the
+        previous one is served until it is ready: a read never waits for a million incidents to be
+        read back (only the very first build of a view is waited for)."""
+        stamp = self._incident_stamp.get()
+        missing = object()
+        value = self._incident_memo.peek((stamp, key), missing)
+        if value is not missing:
+            return value
+        last = self._incident_last.get(key)
+        if last is None or getattr(self._building, "active", False):
+            return self._remember(key, stamp, build)
+        with self._lock:
+            start = (stamp, key) not in self._incident_rebuilding
+            self._incident_rebuilding.add((stamp, key))
+        if start:
+            threading.Thread(target=self._rebuild, args=(key, stamp, build), daemon=True).start()
+        return last
+
+    def _remember(self, key: Any, stamp: Any, build: Callable[[], Any]) -> Any:
+        value = self._incident_memo.get((stamp, key), build)
+        self._incident_last[key] = value
+        return value
+
+    def _rebuild(self, key: Any, stamp: Any, build: Callable[[], Any]) -> None:
+        self._building.active = True
+        try:
+            self._remember(key, stamp, build)
+        except Exception:  # the next read tries again (and waits, showing the error)
+            log.exception("rebuilding %s failed", key)
+            self._incident_last.pop(key, None)
+        finally:
+            self._building.active = False
+            with self._lock:
+                self._incident_rebuilding.discard((stamp, key))
 
     def stamp(self) -> Any:
         """What the data looks like now: cheap, re-read from the store at most once a second."""
@@ -203,7 +256,7 @@ class DataSource:
 
     def incidents(self) -> pd.DataFrame:
         self.require_store()
-        return self.cached("incidents", self.workspace.incidents)
+        return self.cached_incidents("incidents", self.workspace.incidents)
 
     def alerts(self) -> pd.DataFrame:
         """Stored alerts with sensitive columns: only ever passed through ``services.redaction``."""
@@ -221,6 +274,26 @@ class DataSource:
         from sauti.ingest.currency import currency_warning
 
         return currency_warning(self.data_through(), stale_after_days=self.settings.stale_after_days)
+
+    def last_events(self) -> dict[str, str]:
+        """``{category: date}`` of the latest incident of each category (the target first)."""
+        from sauti.ingest.currency import last_events
+
+        return self.cached_incidents("last_events", lambda: last_events(self.workspace))
+
+    def target_silence(self) -> dict | None:
+        """How long the forecast target has been silent against its usual gaps (with a warning)."""
+        from sauti.ingest.currency import target_silence
+
+        return self.cached_incidents(  # both dates move only when an incident ingest finishes
+            "target_silence", lambda: target_silence(self.workspace, self.data_through())
+        )
+
+    def data_warnings(self) -> list[str]:
+        """What a person must know about the data: incidents older than the setting, a silent target."""
+        silence = self.target_silence()
+        warnings = [self.currency_warning(), silence["warning"] if silence else None]
+        return [w for w in warnings if w]
 
     @property
     def risk_surface_path(self) -> Path:

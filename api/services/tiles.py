@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 
 import numpy as np
+from sauti.api.errors import InvalidInput
 
 from sauti.cache import Memo
 from sauti.errors import InvalidInputError, NotReadyError
@@ -47,6 +48,15 @@ def _empty_png() -> bytes:
     return buffer.getvalue()
 
 
+def _require_area(bbox: tuple[float, float, float, float] | None, what: str) -> None:
+    """An image needs a box with width and height (a point or a line has no pixels to draw)."""
+    if bbox is not None and (bbox[2] <= bbox[0] or bbox[3] <= bbox[1]):
+        raise InvalidInput(
+            f"{what} needs a bbox with width and height: minx must be below maxx and miny below maxy",
+            [{"field": "bbox", "reason": "zero width or height"}],
+        )
+
+
 class HeatmapRenderer:
     """Renders one risk-surface file; safe to share between request threads.
 
@@ -71,7 +81,7 @@ class HeatmapRenderer:
             return self.path.stat().st_mtime_ns
         except FileNotFoundError:
             raise NotReadyError(
-                f"no risk surface at {self.path}: run `sauti heatmap` (or `sauti demo --no-serve`) first"
+                "no risk surface in the workspace yet: run `sauti heatmap` (or `sauti demo --no-serve`) first"
             ) from None
 
     def reader(self):
@@ -129,6 +139,7 @@ class HeatmapRenderer:
 
     def png(self, bbox: tuple[float, float, float, float] | None, width: int | None) -> bytes:
         """A coloured PNG of the surface (EPSG:4326) for ``bbox`` (default: all of it)."""
+        _require_area(bbox, "heatmap.png")
         reader = self.reader()
         bbox = bbox or tuple(reader.get_geographic_bounds("EPSG:4326"))
         minx, miny, maxx, maxy = bbox
@@ -148,6 +159,7 @@ class HeatmapRenderer:
         ``units``, ``description``, …); the last few parts are kept so the byte-range requests of
         one client (GDAL's ``/vsicurl/``) do not render it again.
         """
+        _require_area(bbox, "heatmap.tif")
         key = (self.version(), bbox, resolution_km)
         return self._parts.get(key, lambda: self._render_part(bbox, resolution_km))
 

@@ -33,3 +33,48 @@ window.sautiMap = {
     });
   }
 };
+
+/* Record a response from a popup (issue 19): the form posts to the local server with the map's
+   session cookie; the X-Sauti-Map header is what lets a cookie write (same origin only). */
+document.addEventListener("submit", function (event) {
+  var form = event.target;
+  if (!form.classList || !form.classList.contains("sauti-respond")) { return; }
+  event.preventDefault();
+  var status = form.querySelector(".sauti-respond-status");
+  var body = {};
+  new FormData(form).forEach(function (value, name) {
+    if (value === "") { return; }
+    body[name] = name === "alert_ids" ? [value] : value;
+  });
+  status.textContent = "Saving…";
+  fetch("/api/v1/responses", {
+    method: "POST",
+    credentials: "same-origin",
+    headers: {"Content-Type": "application/json", "X-Sauti-Map": "1"},
+    body: JSON.stringify(body)
+  }).then(function (reply) {
+    return reply.json().then(function (data) { return [reply.status, data]; });
+  }).then(function (result) {
+    var code = result[0], data = result[1];
+    if (code === 201 || code === 200) {
+      status.textContent = code === 201 ? "Saved." : "Already recorded.";
+      form.querySelector("button").disabled = true;
+    } else {
+      var first = (data.errors && data.errors[0]) || {};
+      status.textContent = "Not saved: " + (first.field ? first.field + ": " + first.reason : data.detail);
+    }
+  }).catch(function () { status.textContent = "Not saved: the server did not answer."; });
+});
+/* The title bar grows with its warnings (stale data, a silent forecast target): keep the map's
+   controls and the side panel below it, whatever its height. */
+(function () {
+  function placeBelowTitle() {
+    var title = document.querySelector(".sauti-title");
+    if (title) {
+      document.documentElement.style.setProperty("--sauti-title-height", title.offsetHeight + "px");
+    }
+  }
+  document.addEventListener("DOMContentLoaded", placeBelowTitle);
+  window.addEventListener("load", placeBelowTitle);
+  window.addEventListener("resize", placeBelowTitle);
+})();

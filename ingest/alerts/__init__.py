@@ -3,6 +3,7 @@
 One cluster, one module a step: :mod:`~sauti.ingest.alerts.read` reads files
 (:func:`ingest_alerts`), :mod:`~sauti.ingest.alerts.submit` takes records posted to the service,
 :mod:`~sauti.ingest.alerts.prepare` turns a chunk of either into storable rows,
+:mod:`~sauti.ingest.alerts.ids` says which ids are stored keyed (they carry a phone number),
 :mod:`~sauti.ingest.alerts.fields` holds column names, vocabularies (``vocabulary.yaml``) and
 times, :mod:`~sauti.ingest.alerts.store` the SQL, and :mod:`~sauti.ingest.alerts.synthetic` the
 seeded, made-up alert stream of the sample. See docs/alerts.md.

@@ -86,8 +86,8 @@ def normalize_verification(value: Any) -> str:
     key = field_key(value if value is not None else "")
     if not key:
         return "unverified"
-    if key not in lookup("verification"):
-        raise ValueError(f"verification must be one of {', '.join(ALERT_VERIFICATION)}, not {value!r}")
+    if key not in lookup("verification"):  # the value is not repeated (it may hold anything)
+        raise ValueError(f"verification must be one of {', '.join(ALERT_VERIFICATION)}")
     return lookup("verification")[key]
 
 

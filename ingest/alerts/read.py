@@ -31,7 +31,8 @@ from sauti.ingest.alerts.store import alert_context, mark_run_synthetic, store_a
 from sauti.ingest.bookkeeping import IngestReport
 from sauti.ingest.errors import IngestError
 from sauti.ingest.runs import ProgressCallback, ingest_run
-from sauti.ingest.tabular import RECORD_PROBLEM, iter_json_records, read_delimited
+from sauti.ingest.tabular import RECORD_PROBLEM, iter_json_records, read_delimited, require_regular_file
+from sauti.ingest.validate import coordinate_warnings, suspected_swaps
 
 from sauti.constants import DEFAULT_TIMEZONE
 from sauti.store import Workspace
@@ -145,22 +146,26 @@ def ingest_alerts(
     True
     """
     path = Path(path)
-    if not path.exists():
-        raise IngestError(path, "file not found")
+    require_regular_file(path)
     kind = _detect_kind(path)
     ctx = alert_context(workspace, timezone=timezone)
-    synthetic = False
+    synthetic, swaps = False, 0
     with ingest_run(workspace, "alerts", path, fmt=kind) as run:
         for chunk in _chunks(path, kind):
             run.count_read(len(chunk))
             synthetic = synthetic or _marked_synthetic(chunk)
             prepared = prepare_alerts(chunk, path.name, ctx)
             store_alerts(run, prepared)
+            lon, lat = prepared.rows["longitude"].astype(float), prepared.rows["latitude"].astype(float)
+            swaps += int(suspected_swaps(lon, lat, ctx.extent).sum())
             log.debug("alerts chunk of %d rows: %d rejected", len(chunk), int(prepared.checker.bad.sum()))
             if progress:
                 progress(len(chunk))
         if synthetic:  # models leave such alerts out of skill (issue #10)
             mark_run_synthetic(run)
+        for note in coordinate_warnings(0, swaps, noun="alert"):
+            log.warning("%s: %s", path, note)
+            run.report.warnings.append(note)
     return run.report
 
 

@@ -12,8 +12,10 @@ from typing import Any
 
 import pandas as pd
 from sauti.ingest.alerts.fields import normalize_verification
+from sauti.ingest.alerts.ids import stored_alert_id
 from sauti.ingest.alerts.prepare import AlertContext, PreparedAlerts
 from sauti.ingest.gazetteer import Gazetteer
+from sauti.ingest.incidents import workspace_extent
 from sauti.ingest.runs import RunContext
 
 from sauti.cache import Memo
@@ -44,8 +46,6 @@ def workspace_gazetteer(workspace: Workspace) -> Gazetteer:
 
 def alert_context(workspace: Workspace, *, timezone: str, **kwargs: Any) -> AlertContext:
     """What preparing alerts for ``workspace`` needs (``kwargs``: the :class:`AlertContext` defaults)."""
-    from sauti.ingest.incidents import workspace_extent
-
     with workspace.session() as con:
         known = {r[0] for r in con.execute("SELECT token_ref FROM reporter_name_tokens")}
     return AlertContext(
@@ -116,20 +116,25 @@ def set_verification(
     if not str(verification or "").strip():
         raise ValueError(f"verification must be one of {', '.join(ALERT_VERIFICATION)}")
     now = utc_now()
+    # an id given as the gateway wrote it finds the keyed form it was stored as (it held a number)
+    candidates = dict.fromkeys([alert_id, stored_alert_id(alert_id, workspace.secret())])
+    matched = None
     with workspace.session() as con:
         with Workspace.transaction(con):
-            updated = con.execute(
-                "UPDATE alerts SET verification = ?, updated_at = ? WHERE alert_id = ?",
-                (state, now, alert_id),
-            ).rowcount
-            if updated:
-                con.execute(_INSERT_DECISION, (alert_id, state, now, decided_by, source))
-        if not updated:
-            raise NotFoundError(f"alert {alert_id!r} not found")
+            for key in candidates:
+                updated = con.execute(
+                    "UPDATE alerts SET verification = ?, updated_at = ? WHERE alert_id = ?", (state, now, key)
+                ).rowcount
+                if updated:
+                    con.execute(_INSERT_DECISION, (key, state, now, decided_by, source))
+                    matched = key
+                    break
+        if matched is None:  # the id is not repeated: it may hold a phone number
+            raise NotFoundError("no alert with this id")
         row = con.execute(
-            f"SELECT {', '.join(_PUBLIC_ALERT_COLUMNS)} FROM alerts WHERE alert_id = ?", (alert_id,)
+            f"SELECT {', '.join(_PUBLIC_ALERT_COLUMNS)} FROM alerts WHERE alert_id = ?", (matched,)
         ).fetchone()
-    log.info("alert %s set to %s", alert_id, state)
+    log.info("alert %s set to %s", matched, state)
     return dict(row)
 
 

@@ -22,7 +22,14 @@ from sauti.ingest.errors import IngestError
 from sauti.ingest.readers.columns import feature_row, is_json
 from sauti.ingest.readers.registry import Chunk, IncidentReader, ReaderOptions, register
 from sauti.ingest.tabular import iter_json_records, read_delimited
-from sauti.ingest.validate import RowChecker, blank, check_required_columns, parse_dates, parse_numbers
+from sauti.ingest.validate import (
+    RowChecker,
+    blank,
+    check_required_columns,
+    fail_unparsed,
+    parse_dates,
+    parse_numbers,
+)
 
 REQUIRED = ("id", "type_of_violence", "date_start", "where_prec")
 SIGNATURE = {"type_of_violence", "where_prec", "date_start", "side_a"}
@@ -122,6 +129,9 @@ def read(path: Path, options: ReaderOptions) -> Iterator[Chunk]:
         frame["location_precision"] = location
         frame["longitude"] = parse_numbers(raw["longitude"]) if "longitude" in raw else np.nan
         frame["latitude"] = parse_numbers(raw["latitude"]) if "latitude" in raw else np.nan
+        for axis in ("longitude", "latitude"):
+            if axis in raw:  # given but not a number (text, true/false)
+                fail_unparsed(checker, frame[axis], raw[axis], axis, "not a number")
         frame["category"] = classify(raw, rules)
         checker.fail(frame["category"].isna(), "type_of_violence", "not a UCDP violence type (1-3)")
         best = parse_numbers(raw["best"]) if "best" in raw else pd.Series(0.0, index=raw.index)

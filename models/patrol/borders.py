@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from sauti.constants import LOCALITY_ID, STORAGE_CRS
+from sauti.geo import local_crs
 
 if TYPE_CHECKING:  # pragma: no cover
     import geopandas as gpd
@@ -34,8 +35,6 @@ def _countries(localities: gpd.GeoDataFrame) -> np.ndarray:
 def _distance_km(point, polygon) -> float:
     """Straight-line distance from a base to a polygon, in a local equal-area CRS around both."""
     import geopandas as gpd
-
-    from sauti.geo import local_crs
 
     pair = gpd.GeoSeries([point, polygon], crs=STORAGE_CRS)
     projected = pair.to_crs(local_crs(tuple(pair.total_bounds)))

@@ -25,7 +25,7 @@ from sauti.models.patrol.bases import resolve_bases
 from sauti.models.patrol.reach import compute_reach
 from sauti.models.patrol.solve import CoverProblem, solve
 
-from sauti.constants import LOCALITY_ID, PERIOD, check_columns
+from sauti.constants import LOCALITY_DIM, LOCALITY_ID, PERIOD, PERIOD_DIM, check_columns
 from sauti.progress import progress_bar
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -447,8 +447,6 @@ def observed_counts(cube: xr.Dataset, category: str = "intercommunal") -> pd.Dat
     The ``incidents_observed`` argument of :func:`evaluate_patrol_plans` for a one-period horizon:
     ``period`` (Timestamp), ``locality_id``, ``count``.
     """
-    from sauti.constants import LOCALITY_DIM, PERIOD_DIM
-
     name = f"count_{category}"
     if name not in cube:
         raise ValueError(f"the feature cube has no {name!r} variable")

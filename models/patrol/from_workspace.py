@@ -75,6 +75,12 @@ def plan_from_workspace(
     )
     if plan.period is not None and record is not None and record.get("freq"):
         plan.forecast_period = forecast_window(plan.period, record["freq"], record.get("horizon") or 1)
+    if plan.model_version is not None:  # the served model in plain words (#20 item 12)
+        from sauti.models.catalog import model_label
+        from sauti.models.registry_store import model_name
+
+        name = model_name(workspace, plan.model_version)
+        plan.model = model_label(name) if name else None
     caveat = weight.attrs.get("caveat") if isinstance(weight, pd.Series) else None
     if caveat:
         plan.warnings.append(caveat)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sauti.constants import LOCALITY_ID, STORAGE_CRS
+from sauti.geo import local_crs
 
 if TYPE_CHECKING:  # pragma: no cover
     import geopandas as gpd
@@ -57,8 +58,6 @@ def plan_figure(
 
 def _drawing_crs(plan: PatrolPlan, localities: gpd.GeoDataFrame | None):
     """The local equal-area CRS around the bases and localities (as distances were measured)."""
-    from sauti.geo import local_crs
-
     frames = [plan.bases.to_crs(STORAGE_CRS)]
     if localities is not None and len(localities):
         frames.append(localities.to_crs(STORAGE_CRS))

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sauti.constants import STORAGE_CRS
+from sauti.geo import local_crs
 
 if TYPE_CHECKING:  # pragma: no cover
     import geopandas as gpd
@@ -91,8 +92,6 @@ def compute_reach(
     :func:`sauti.geo.local_crs` centred on the localities and bases.
     """
     import shapely
-
-    from sauti.geo import local_crs
 
     names = bases["name"].astype(str).tolist()
     ranges = bases["range_km"].to_numpy(dtype=float)

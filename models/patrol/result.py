@@ -16,6 +16,7 @@ import pandas as pd
 from sauti.models.patrol.reasons import expected_localities_text
 
 from sauti.constants import LOCALITY_ID, STORAGE_CRS
+from sauti.csv_safe import write_csv
 from sauti.jsonable import json_scalar
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -82,6 +83,8 @@ class PatrolPlan:
     localities: gpd.GeoDataFrame | None = field(default=None, repr=False)
     period: str | None = None
     model_version: str | None = None
+    #: the served model in plain words (:func:`sauti.models.catalog.model_label`)
+    model: str | None = None
     forecast_period: dict[str, str] | None = None
     weighted: bool = False
     warnings: list[str] = field(default_factory=list)
@@ -114,6 +117,7 @@ class PatrolPlan:
             "period": self.period,
             "forecast_period": self.forecast_period,
             "model_version": self.model_version,
+            "model": self.model,
             "headline": self.headline,
             "expected_localities_covered": _num(expected_covered),
             "expected_localities_total": _num(expected_total),
@@ -161,8 +165,6 @@ class PatrolPlan:
     def to_csv(self, path: str | PathLike[str]) -> Path:
         """Write the assignments as CSV (drivers joined by ``; ``; text that a spreadsheet would run
         as a formula is escaped, see :mod:`sauti.csv_safe`); return the path."""
-        from sauti.csv_safe import write_csv
-
         frame = self.assignments.copy()
         frame["drivers"] = frame["drivers"].map(lambda d: "; ".join(d))
         return write_csv(frame, path, float_format="%.6g")

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+from sauti.features import load_cube
 
 from sauti.constants import LOCALITY_ID
 from sauti.errors import NotReadyError
@@ -46,8 +47,6 @@ def population_weight(workspace: Workspace, localities: gpd.GeoDataFrame) -> pd.
     NotReadyError
         When no cube of that unit holds a population (features not computed, or without a raster).
     """
-    from sauti.features import load_cube
-
     unit = _unit_of(localities)
     problems = []
     for freq in ("M", "W"):

@@ -63,20 +63,44 @@ def current_workspace() -> Workspace:
 
 
 def warn_if_stale(workspace: Workspace) -> None:
-    """The data-currency warning of ``sauti status``, /health and the map, on stderr (for commands
-    that print a forecast: ``score``, ``patrol``)."""
-    from sauti.ingest.currency import currency_warning, data_through
+    """The data-currency warnings of ``sauti status``, /health and the map, on stderr (for commands
+    that print a forecast: ``score``, ``patrol``): old incident data, a silent forecast target."""
+    from sauti.ingest.currency import currency_warning, data_through, target_silence
     from sauti.settings import get_settings
 
-    warning = currency_warning(data_through(workspace), stale_after_days=get_settings().stale_after_days)
-    if warning:
+    through = data_through(workspace)
+    silence = target_silence(workspace, through)
+    warnings = (
+        currency_warning(through, stale_after_days=get_settings().stale_after_days),
+        silence["warning"] if silence else None,
+    )
+    for warning in filter(None, warnings):
         typer.echo(f"warning: {warning}", err=True)
 
 
 def _register() -> None:
-    from sauti.cli import export_cmd, features_cmd, ingest_cmd, models_cmd, patrol_cmd, serve_cmd, status_cmd
+    from sauti.cli import (
+        export_cmd,
+        features_cmd,
+        ingest_cmd,
+        models_cmd,
+        patrol_cmd,
+        responses_cmd,
+        serve_cmd,
+        status_cmd,
+    )
 
-    for module in (ingest_cmd, status_cmd, features_cmd, models_cmd, patrol_cmd, serve_cmd, export_cmd):
+    modules = (
+        ingest_cmd,
+        status_cmd,
+        features_cmd,
+        models_cmd,
+        patrol_cmd,
+        serve_cmd,
+        export_cmd,
+        responses_cmd,
+    )
+    for module in modules:
         module.register(app)
 
 

@@ -33,7 +33,11 @@ def _emit(report, as_json: bool) -> None:
 
 
 def _line_count(path: Path) -> int | None:
+    """Lines of a regular file (for the progress bar); ``None`` for anything else (a device such as
+    ``/dev/zero`` or a pipe never ends: ingest refuses it)."""
     try:
+        if not path.is_file():
+            return None
         with open(path, "rb") as fh:
             return max(sum(block.count(b"\n") for block in iter(lambda: fh.read(1 << 20), b"")) - 1, 0)
     except OSError:
@@ -130,6 +134,26 @@ def alerts(
     _emit(report, as_json)
 
 
+def responses(
+    path: Path = typer.Argument(
+        ...,
+        help="Patrol reports / responses: CSV or JSON with action, alert_ids (';'-separated), "
+        "locality_id, unit, decided_at, dispatched_at, arrived_at, completed_at, outcome, casualties, notes.",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON summary object."),
+) -> None:
+    """Store what the mission did about alerts: every row stored or rejected with its field and reason."""
+    from sauti.cli import current_workspace
+    from sauti.ingest.responses import ingest_responses
+    from sauti.settings import get_settings
+
+    with progress_bar(f"ingest {path.name}", _line_count(path)) as advance:
+        report = ingest_responses(
+            current_workspace(), path, timezone=get_settings().timezone, progress=advance
+        )
+    _emit(report, as_json)
+
+
 def places(
     path: Path = typer.Argument(
         ..., help="Settlements: CSV/JSON with name, latitude, longitude (alt_names optional) or a point file."
@@ -151,4 +175,5 @@ def register(app: typer.Typer) -> None:
     ingest_app.command("incidents")(incidents)
     ingest_app.command("alerts")(alerts)
     ingest_app.command("places")(places)
+    ingest_app.command("responses")(responses)
     app.add_typer(ingest_app, name="ingest")

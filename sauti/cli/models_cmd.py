@@ -42,24 +42,44 @@ def _metric_help() -> str:
     return "; ".join(f"{name}: {spec.description}" for name, spec in METRICS.items())
 
 
-def _month(value: str, option: str) -> str:
-    import re
+def _origin(value: str, freq: str, option: str) -> str:
+    """A backtest origin in the form of its frequency, as the backtest reads it (``YYYY-MM`` for
+    months, the week's Monday ``YYYY-MM-DD`` for weeks); the error names the form expected."""
+    from sauti.features.periods import parse_period
 
-    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value):
-        raise typer.BadParameter(f"{value!r} is not a month like 2017-01", param_hint=option)
-    return value
+    try:
+        period = parse_period(value, freq)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint=option) from None
+    return f"{period:%Y-%m}" if freq == "M" else f"{period:%Y-%m-%d}"
 
 
-def pd_months(start: str, end: str) -> pd.PeriodIndex:
-    """The months from ``start`` to ``end`` (for the progress bar's total)."""
+def _freq(value: str) -> str:
+    from sauti.features.periods import check_freq
+
+    try:
+        return check_freq(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--freq") from None
+
+
+def pd_periods(start: str, end: str, freq: str) -> pd.DatetimeIndex:
+    """The periods from ``start`` to ``end`` (for the progress bar's total; empty when reversed)."""
     import pandas as pd
 
-    return pd.period_range(start, end, freq="M")
+    from sauti.features.periods import period_range
+
+    try:
+        return period_range(start, end, freq)
+    except ValueError:
+        return pd.DatetimeIndex([])  # the backtest names the problem
 
 
 def backtest(
-    start: str = typer.Option(..., "--start", help="First origin, YYYY-MM."),
-    end: str = typer.Option(..., "--end", help="Last origin, YYYY-MM."),
+    start: str = typer.Option(
+        ..., "--start", help="First origin: YYYY-MM (monthly); YYYY-MM-DD or ISO week YYYY-Www (weekly)."
+    ),
+    end: str = typer.Option(..., "--end", help="Last origin, in the same form as --start."),
     freq: str = typer.Option("M", "--freq", help="Period: M (month) or W (week)."),
     horizon: int = typer.Option(
         1, "--horizon", min=1, help="Target window: incident within the next N periods."
@@ -88,12 +108,13 @@ def backtest(
     from sauti.cli import current_workspace
     from sauti.progress import progress_bar
 
-    start_m, end_m = _month(start, "--start"), _month(end, "--end")
-    n = len(pd_months(start_m, end_m)) if freq.upper() == "M" else None
+    freq = _freq(freq)
+    first, last = _origin(start, freq, "--start"), _origin(end, freq, "--end")
+    n = len(pd_periods(first, last, freq)) or None
     options = {
-        "start": start_m,
-        "end": end_m,
-        "freq": freq.upper(),
+        "start": first,
+        "end": last,
+        "freq": freq,
         "horizon": horizon,
         "unit": unit,
         "models": [m.strip() for m in models.split(",") if m.strip()] if models else None,
@@ -207,9 +228,11 @@ def train_cmd(
     if as_json:
         typer.echo(json.dumps(summary, default=str))
         return
+    from sauti.models.catalog import model_label
+
     t = summary["training"]
     typer.echo(
-        f"model {summary['version']} ({summary['estimator']}), data {summary['data_snapshot']}: "
+        f"model {summary['version']} ({model_label(summary['estimator'])}), data {summary['data_snapshot']}: "
         f"{t['rows']} rows, {t['positives']} positives, {t['first_period']} to {t['last_period']}; "
         f"alerts: {t.get('alerts', {}).get('reason', 'n/a')}"
     )
@@ -261,9 +284,11 @@ def _echo_scores(ws: Workspace, frame, record: dict, top: int) -> None:
         return
     names = locality_names(ws, record["unit"])
     first = frame.iloc[0]
+    from sauti.models.catalog import model_label
+
     typer.echo(
         f"risk of at least one intercommunal incident in the period after {first['period']:%B %Y}; "
-        f"model {record['estimator']}, version {first['model_version']}"
+        f"served model: {model_label(record['estimator'])}, version {first['model_version']}"
     )
     typer.echo(f"{'rank':>4}  {'locality':<24}{'risk':>7}{'change':>11}  main driver")
     for row in frame.head(top).itertuples():

@@ -127,7 +127,8 @@ def _forecast_line(summary: dict) -> str:
     """``Forecast for January 2023 (data through December 2022 period; model m2026…)``."""
     window = summary.get("forecast_period")
     version = summary.get("model_version")
-    model = f"model {version}" if version else "model unknown"
+    served = summary.get("model") or "model"
+    model = f"{served}, version {version}" if version else "model unknown"
     if window:
         return f"Forecast for {window['label']} ({window['start']} to {window['end']}; {model})"
     scored = summary.get("period")

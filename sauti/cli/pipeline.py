@@ -63,6 +63,13 @@ def build_demo(
 
         report = ingest_alerts(workspace, alerts_csv, timezone=timezone)
         note(f"alerts: {report.accepted} new, {report.duplicates} already stored, {report.rejected} rejected")
+        from sauti.ingest.responses import ingest_responses
+        from sauti.ingest.responses.synthetic import write_synthetic_responses
+
+        responses_csv = write_synthetic_responses(workspace, workspace.folder("synthetic"))
+        if responses_csv is not None:  # made-up answers to the made-up alerts (issue 19)
+            report = ingest_responses(workspace, responses_csv, timezone=timezone)
+            note(f"responses (synthetic): {report.accepted} new, {report.duplicates} already stored")
 
     from sauti.features import DEFAULT_SURFACE, compute_features
     from sauti.models import latest_scores, train

@@ -6,11 +6,14 @@ import json
 
 import typer
 
+from sauti.constants import TARGET_CATEGORY
+
 
 def status(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """What the workspace holds (localities, incidents, alerts, runs), its model, scored period and heatmap.
 
-    Warns (on stderr) when the incident data is older than ``SAUTI_STALE_AFTER_DAYS`` (default 45).
+    Warns (on stderr) when the incident data is older than ``SAUTI_STALE_AFTER_DAYS`` (default 45),
+    and when the forecast target has been silent longer than 95 in 100 of its past gaps.
     """
     from sauti.cli import current_workspace
     from sauti.models.status import risk_status
@@ -43,7 +46,7 @@ def _echo_risk(risk: dict) -> None:
         typer.echo("model          none (run `sauti train`)")
     else:
         where = f"{model['unit']}, {'monthly' if model['freq'] == 'M' else 'weekly'}"
-        typer.echo(f"model          {model['name']}, version {model['version']} ({where})")
+        typer.echo(f"model          {model['label']}, version {model['version']} ({where})")
     scored = risk["scored_period"]
     if scored is None:
         typer.echo("scored period  none (run `sauti score`)")
@@ -55,8 +58,11 @@ def _echo_risk(risk: dict) -> None:
     typer.echo(
         f"data through   incidents {through['incidents'] or 'none'}, alerts {through['alerts'] or 'none'}"
     )
-    if risk["warning"]:
-        typer.echo(f"warning: {risk['warning']}", err=True)
+    for k, (category, day) in enumerate(risk["last_events"].items()):  # the forecast target first
+        target = " (the forecast target)" if category == TARGET_CATEGORY else ""
+        typer.echo(f"{'' if k else 'latest event':<15}{category.replace('_', ' ')} {day}{target}")
+    for warning in risk["warnings"]:
+        typer.echo(f"warning: {warning}", err=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -1,0 +1,164 @@
+"""Responses (issue 19) in the store: patrol-report files, checks, scrubbing, idempotency, the summary."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from sauti.features.responses import response_summary
+from sauti.ingest.alerts import ingest_alerts
+from sauti.ingest.boundaries import ingest_boundaries
+from sauti.ingest.responses import (
+    ingest_responses,
+    list_responses,
+    response_frames,
+    submit_responses,
+    update_response,
+)
+
+from sauti.errors import InvalidInputError, NotFoundError
+
+ALERTS = [
+    "alert_id,received_at,telephone,nom,message,categorie,latitude,longitude",
+    "a1,2024-03-01T08:00:00Z,+236 75 69 51 79,,Tension ici,tension intercommunautaire,5.5,20.5",
+    "a2,2024-03-01T09:00:00Z,+236 75 69 51 80,,Hommes armés,mouvement de groupe armé,5.5,21.5",
+    "a3,2024-03-01T10:00:00Z,,Jean-Baptiste Ngaba,Menaces,tension intercommunautaire,5.5,22.5",
+]
+
+
+@pytest.fixture
+def response_workspace(workspace, three_squares, tmp_path):
+    shapes = tmp_path / "squares.geojson"
+    three_squares.to_file(shapes, driver="GeoJSON")
+    ingest_boundaries(workspace, shapes, "admin2", id_field="locality_id", name_field="name")
+    alerts = tmp_path / "alerts.csv"
+    alerts.write_text("\n".join(ALERTS) + "\n", encoding="utf-8")
+    assert ingest_alerts(workspace, alerts, timezone="UTC").accepted == 3
+    return workspace
+
+
+def _write(tmp_path, name: str, lines: list[str]):
+    path = tmp_path / name
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_three_patrol_reports_one_arriving_before_dispatch(response_workspace, tmp_path):
+    path = _write(
+        tmp_path,
+        "patrols.csv",
+        [
+            "response_id,action,alert_ids,unit,dispatched_at,arrived_at,outcome,notes",
+            "r1,patrol,a1,BANBAT 1,2024-03-01T08:30:00Z,2024-03-01T09:40:00Z,calm,Chief met",
+            "r2,patrol,a2;a3,BANBAT 2,2024-03-01T10:15:00Z,2024-03-01T11:00:00Z,tension,",
+            "r3,patrol,a1,BANBAT 3,2024-03-01T12:00:00Z,2024-03-01T11:00:00Z,calm,",
+        ],
+    )
+    report = ingest_responses(response_workspace, path, timezone="UTC")
+    assert (report.read, report.accepted, report.rejected, report.duplicates) == (3, 2, 1, 0)
+    rejects = pd.read_csv(report.rejects_file)
+    assert rejects[["row", "field", "reason"]].values.tolist() == [
+        [4, "arrived_at", "arrival before dispatch"]
+    ]  # line 4 (header is line 1)
+    stored = {r["response_id"]: r for r in list_responses(response_workspace)}
+    assert sorted(stored) == ["r1", "r2"]
+    assert stored["r2"]["alert_ids"] == ["a2", "a3"]
+    assert stored["r2"]["locality_id"] == "B"  # the first linked alert's locality
+    # the same file again: nothing new
+    again = ingest_responses(response_workspace, path, timezone="UTC")
+    assert (again.accepted, again.duplicates, again.rejected) == (0, 2, 1)
+
+
+@pytest.mark.parametrize(
+    ("record", "field", "reason"),
+    [
+        ({"action": "patrol", "alert_ids": "a1", "dispatched_at": "2024-03-01T07:00:00Z"}, "dispatched_at",
+         "dispatch before the alert was received"),
+        ({"action": "fly", "alert_ids": "a1"}, "action",
+         "not one of patrol, engagement, message, other, none"),
+        ({"action": "none", "alert_ids": "a1"}, "notes", None),
+        ({"action": "patrol", "alert_ids": "zz"}, "alert_ids", "1 of 1 alert ids are not stored alerts"),
+        ({"action": "patrol", "locality_id": "Q"}, "locality_id", "not a stored locality"),
+        ({"action": "patrol"}, "locality_id", None),
+        ({"action": "patrol", "alert_ids": "a1", "outcome": "fine"}, "outcome", None),
+        ({"action": "patrol", "alert_ids": "a1", "casualties": "-2"}, "casualties", None),
+        ({"action": "patrol", "alert_ids": "a1", "decided_at": "2024-03-01T09:00:00Z",
+          "dispatched_at": "2024-03-01T08:30:00Z"}, "dispatched_at", "dispatch before decision"),
+        ({"action": "patrol", "alert_ids": "a1", "arrived_at": "yesterday"}, "arrived_at", None),
+    ],
+    ids=["before-alert", "action", "none-without-notes", "unknown-alert", "unknown-locality", "no-place",
+         "outcome", "casualties", "dispatch-before-decision", "bad-time"],
+)  # fmt: skip
+def test_a_bad_response_is_rejected_with_its_field(response_workspace, record, field, reason):
+    (outcome,) = submit_responses(response_workspace, [record], timezone="UTC")
+    assert outcome.status == "rejected"
+    assert outcome.errors[0]["field"] == field
+    if reason:
+        assert outcome.errors[0]["reason"] == reason
+    assert list_responses(response_workspace) == []
+
+
+def test_notes_are_scrubbed_of_phone_numbers_and_reporter_names(response_workspace):
+    (outcome,) = submit_responses(
+        response_workspace,
+        [{"response_id": "r9", "action": "engagement", "alert_ids": ["a3"],
+          "notes": "Met Ngaba, call him on +236 75 11 22 33 or 72112233"}],
+        timezone="UTC",
+    )  # fmt: skip
+    assert outcome.status == "accepted"
+    (stored,) = list_responses(response_workspace)
+    assert stored["notes"] == "Met [name], call him on [phone] or [phone]"
+    with response_workspace.session() as con:
+        dump = "\n".join(con.iterdump())
+    for secret in ("75 11 22 33", "72112233", "Ngaba, call"):
+        assert secret not in dump
+
+
+def test_the_same_response_id_stores_nothing_new_and_a_patch_adds_times(response_workspace):
+    record = {
+        "response_id": "p1",
+        "action": "patrol",
+        "alert_ids": "a1",
+        "dispatched_at": "2024-03-01T08:20:00Z",
+    }
+    first = submit_responses(response_workspace, [record], recorded_by="ana", timezone="UTC")
+    second = submit_responses(response_workspace, [{**record, "notes": "other"}], timezone="UTC")
+    assert (first[0].status, second[0].status) == ("accepted", "duplicate")
+    assert second[0].response_id == "p1"
+    assert len(list_responses(response_workspace)) == 1
+    updated, changed = update_response(
+        response_workspace, "p1", {"arrived_at": "2024-03-01T09:05:00Z", "outcome": "calm"}, timezone="UTC"
+    )
+    assert changed == ["arrived_at", "outcome"]
+    assert (updated["arrived_at"], updated["outcome"]) == ("2024-03-01T09:05:00Z", "calm")
+    with pytest.raises(InvalidInputError) as bad:
+        update_response(response_workspace, "p1", {"completed_at": "2024-03-01T09:00:00Z"}, timezone="UTC")
+    assert bad.value.errors == [{"field": "completed_at", "reason": "completion before arrival"}]
+    with pytest.raises(NotFoundError):
+        update_response(response_workspace, "nope", {"outcome": "calm"})
+
+
+def test_summary_counts_answered_alerts_and_minutes(response_workspace):
+    submit_responses(
+        response_workspace,
+        [
+            {"action": "patrol", "alert_ids": "a1", "dispatched_at": "2024-03-01T08:30:00Z",
+             "arrived_at": "2024-03-01T09:30:00Z"},
+            {"action": "patrol", "alert_ids": "a2;a3", "dispatched_at": "2024-03-01T11:00:00Z"},
+            {"action": "none", "alert_ids": "a3", "notes": "road cut"},
+        ],
+        timezone="UTC",
+    )  # fmt: skip
+    responses, links = response_frames(response_workspace)
+    alerts = response_workspace.alerts()
+    localities = response_workspace.localities()
+    summary = response_summary(alerts, responses, links, localities, start="2024-03-01", end="2024-03-01")
+    assert (summary["alerts"], summary["alerts_with_response"]) == (3, 3)
+    # dispatch: a1 30 min, a2 120 min, a3 60 min → median 60; arrival only a1: 90
+    assert summary["minutes_alert_to_dispatch"] == {"median": 60.0, "p90": 108.0, "n": 3}
+    assert summary["minutes_alert_to_arrival"] == {"median": 90.0, "p90": 90.0, "n": 1}
+    regions = {r["admin1_name"]: (r["alerts"], r["alerts_with_response"]) for r in summary["by_admin1"]}
+    assert regions == {"Region One": (2, 2), "Region Two": (1, 1)}
+    assert response_summary(alerts, responses, links, localities, start="2024-03-02")["alerts"] == 0
+    json.dumps(summary)  # plain JSON
