@@ -80,7 +80,7 @@ def create_app(settings: Settings | None = None, workspace: Workspace | None = N
     from sauti.api.services.meta import code_version
 
     settings = settings or get_settings()
-    workspace = workspace or Workspace(settings.workspace)
+    workspace = workspace or Workspace(settings.workspace, settings.database_url)
     source = DataSource(workspace, settings)
     source.nowcast = Nowcaster(source)
     install_log_filter()

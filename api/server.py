@@ -23,7 +23,7 @@ MAX_HEADER_BYTES = 16 * 1024
 class HeaderDeadlineProtocol(H11Protocol):
     """uvicorn's h11 protocol with a deadline for each request's headers."""
 
-    header_timeout_s = 10.0  # set per server by :func:`uvicorn_options`
+    header_timeout_s: float | None = None  # set per server by :func:`uvicorn_options`; None: the settings'
 
     def connection_made(self, transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -32,7 +32,12 @@ class HeaderDeadlineProtocol(H11Protocol):
 
     def _arm(self) -> None:
         if self._header_timer is None:
-            self._header_timer = self.loop.call_later(self.header_timeout_s, self._headers_too_slow)
+            timeout = self.header_timeout_s
+            if timeout is None:  # a worker process: this process's settings (the same environment)
+                from sauti.settings import get_settings
+
+                timeout = get_settings().timeout_headers_s
+            self._header_timer = self.loop.call_later(timeout, self._headers_too_slow)
 
     def _disarm(self) -> None:
         if self._header_timer is not None:
@@ -63,10 +68,20 @@ class HeaderDeadlineProtocol(H11Protocol):
             self.transport.close()
 
 
-def uvicorn_options(settings: Settings) -> dict[str, Any]:
-    """Keyword arguments for ``uvicorn.run`` that apply the settings' connection limits."""
-    protocol = type(
-        "HeaderDeadlineProtocol", (HeaderDeadlineProtocol,), {"header_timeout_s": settings.timeout_headers_s}
+def uvicorn_options(settings: Settings, workers: int = 1) -> dict[str, Any]:
+    """Keyword arguments for ``uvicorn.run`` that apply the settings' connection limits.
+
+    Several workers are separate processes that get the protocol class by name (pickled): each
+    then reads the header deadline from its own settings, built from the same environment.
+    """
+    protocol = (
+        HeaderDeadlineProtocol
+        if workers > 1
+        else type(
+            "HeaderDeadlineProtocol",
+            (HeaderDeadlineProtocol,),
+            {"header_timeout_s": settings.timeout_headers_s},
+        )
     )
     return {
         "http": protocol,

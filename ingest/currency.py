@@ -70,7 +70,9 @@ def record_coverage(
     if complete_through is None:
         return
     con.execute(
-        "INSERT OR REPLACE INTO source_coverage (run_id, kind, complete_through, declared) VALUES (?,?,?,?)",
+        "INSERT INTO source_coverage (run_id, kind, complete_through, declared) VALUES (?,?,?,?)"
+        " ON CONFLICT (run_id) DO UPDATE SET kind = excluded.kind,"
+        " complete_through = excluded.complete_through, declared = excluded.declared",
         (run_id, kind, complete_through, int(declared)),
     )
 

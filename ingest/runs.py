@@ -23,6 +23,7 @@ import pandas as pd
 from sauti.ingest.bookkeeping import IngestReport, RejectsWriter, alert_reject_view, make_rejects, raw_json
 
 from sauti.checksum import sha256_file
+from sauti.db import approximate_rows, is_postgres, secondary_indexes
 from sauti.store import Workspace, insert_new, utc_now
 from sauti.tempfiles import process_running
 
@@ -80,9 +81,9 @@ class RunContext:
             self.begin()
             self.run_id = self.con.execute(
                 "INSERT INTO ingest_runs (kind, path, sha256, format, params, started_at, status, message)"
-                " VALUES (?, ?, ?, ?, ?, ?, 'running', ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, 'running', ?) RETURNING run_id",
                 (r.kind, r.label, r.sha256, r.fmt, r.params, r.started, RUNNING.format(pid=os.getpid())),
-            ).lastrowid
+            ).fetchone()[0]
             self.report.run_id = self.run_id
             self.rejects = RejectsWriter(r.rejects_folder, f"{self.run_id:05d}_{r.kind}", r.rejects_source)
         return self.run_id
@@ -187,18 +188,12 @@ class RunContext:
         """
         if first_batch < BULK_INDEX_ROWS:
             return
-        try:
-            stored = self.con.execute(f"SELECT MAX(rowid) FROM {table}").fetchone()[0] or 0
-        except sqlite3.OperationalError:  # a WITHOUT ROWID table: leave its indexes alone
+        stored = approximate_rows(self.con, table)
+        if stored is None or stored > first_batch:
             return
-        if stored > first_batch:
-            return
-        indexes = self.con.execute(
-            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL"
-            " AND sql NOT LIKE 'CREATE UNIQUE%'",
-            (table,),
-        ).fetchall()
-        for name, sql in indexes:
+        if stored and is_postgres(self.con):  # DROP INDEX locks out PostgreSQL's readers till the
+            return  # commit: only for a first load into an empty table, which nobody reads yet
+        for name, sql in secondary_indexes(self.con, table):
             self.con.execute(f'DROP INDEX "{name}"')
             self.deferred_indexes[name] = sql
 
@@ -213,7 +208,11 @@ class RunContext:
 def _page_cache(con: sqlite3.Connection, kib: int) -> Iterator[None]:
     """A large page cache for one ingest, then the connection's own again (the service reuses
     connections per thread). It keeps the primary-key and date indexes in memory while a big file
-    is inserted: the default 2,000 pages make random-order inserts about twice as slow."""
+    is inserted: the default 2,000 pages make random-order inserts about twice as slow.
+    PostgreSQL's buffers are the server's: nothing to set."""
+    if is_postgres(con):
+        yield
+        return
     previous = con.execute("PRAGMA cache_size").fetchone()[0]
     con.execute(f"PRAGMA cache_size = -{kib}")
     try:

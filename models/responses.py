@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from sauti.constants import LOCALITY_ID, PERIOD
+from sauti.db import read_frame
 from sauti.errors import NotReadyError, SautiError
 from sauti.store import Workspace
 
@@ -55,10 +56,10 @@ def _scores_history(workspace: Workspace) -> tuple[pd.DataFrame, dict | None]:
     if record is None:
         return pd.DataFrame(columns=[LOCALITY_ID, PERIOD, "probability"]), None
     with workspace.session() as con:
-        frame = pd.read_sql_query(
-            "SELECT locality_id, period, probability FROM risk_scores WHERE freq = ? AND unit = ?",
+        frame = read_frame(
             con,
-            params=(record["freq"], record["unit"]),
+            "SELECT locality_id, period, probability FROM risk_scores WHERE freq = ? AND unit = ?",
+            (record["freq"], record["unit"]),
         )
     frame[PERIOD] = pd.to_datetime(frame[PERIOD])
     return frame, record

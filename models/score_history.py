@@ -14,6 +14,7 @@ import pandas as pd
 from sauti.models.registry_store import current_model
 
 from sauti.constants import LOCALITY_ID, PERIOD
+from sauti.db import read_frame
 from sauti.errors import NotReadyError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -66,11 +67,11 @@ def score_histories(
     if not periods:
         return pd.DataFrame(columns=[LOCALITY_ID, PERIOD, "probability", "rank"])
     with workspace.session() as con:
-        frame = pd.read_sql_query(
+        frame = read_frame(
+            con,
             f"SELECT {LOCALITY_ID}, {PERIOD}, probability, rank FROM risk_scores "
             "WHERE freq = ? AND unit = ? AND period BETWEEN ? AND ? ORDER BY locality_id, period",
-            con,
-            params=(*key, f"{periods[0]:%Y-%m-%d}", f"{periods[-1]:%Y-%m-%d}"),
+            (*key, f"{periods[0]:%Y-%m-%d}", f"{periods[-1]:%Y-%m-%d}"),
         )
     frame[PERIOD] = pd.to_datetime(frame[PERIOD])
     return frame

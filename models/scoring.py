@@ -299,6 +299,7 @@ def score(
     drivers = _drivers(predictor, table[-1], np.flatnonzero(np.isin(ids, sorted(wanted))), names, reference)
     rows = _score_rows(ids, periods, probabilities, drivers, record, data_snapshot(cube))
     _store_scores(workspace, rows, partial=localities is not None)
+    _store_feature_labels(workspace, names, record["freq"])
     result = latest_scores(workspace, freq=record["freq"], unit=record["unit"])
     if localities is not None:
         result = result[result[LOCALITY_ID].isin(localities)].reset_index(drop=True)
@@ -356,17 +357,33 @@ def _store_scores(workspace: Workspace, rows: list[tuple], *, partial: bool) -> 
         "ON CONFLICT(locality_id, period, freq, unit) DO UPDATE SET probability = excluded.probability, "
         "rank = excluded.rank, change = excluded.change, model_version = excluded.model_version, "
         "data_snapshot = excluded.data_snapshot, scored_at = excluded.scored_at, "
-        "drivers = CASE WHEN ? IS NULL THEN risk_scores.drivers ELSE excluded.drivers END"
+        "drivers = CASE WHEN CAST(? AS TEXT) IS NULL THEN risk_scores.drivers ELSE excluded.drivers END"
     )
-    history_sql = (
-        f"INSERT OR {'IGNORE' if partial else 'REPLACE'} INTO risk_scores ({columns}) "
-        "VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+    replace = ", ".join(f"{c} = excluded.{c}" for c in columns.split(", ")[4:])
+    history_sql = f"INSERT INTO risk_scores ({columns}) VALUES (?,?,?,?,?,?,?,?,?,?,?) " + (
+        "ON CONFLICT DO NOTHING"
+        if partial
+        else f"ON CONFLICT(locality_id, period, freq, unit) DO UPDATE SET {replace}"
     )
     history = [row for row in rows if row[1] != latest]
     with workspace.session() as con, workspace.transaction(con):
         con.executemany(upsert, [(*row, row[7]) for row in rows if row[1] == latest])
         if history and not _history_current(con, history):
             con.executemany(history_sql, history)
+
+
+def _store_feature_labels(workspace: Workspace, names: list[str], freq: str) -> None:
+    """The plain-word label of each feature the model uses (``feature_labels``), for readers of the
+    store that cannot call the glossary (the PostgreSQL view ``sauti_risk_latest``)."""
+    from sauti.features.glossary import feature_label
+
+    rows = [(name, freq, feature_label(name, freq=freq)) for name in names]
+    with workspace.session() as con, workspace.transaction(con):
+        con.executemany(
+            "INSERT INTO feature_labels (feature, freq, label) VALUES (?, ?, ?) "
+            "ON CONFLICT (feature, freq) DO UPDATE SET label = excluded.label",
+            rows,
+        )
 
 
 def _history_current(con, history: list[tuple]) -> bool:

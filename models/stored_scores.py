@@ -17,6 +17,7 @@ from sauti.features.glossary import label_drivers
 from sauti.models.registry_store import current_model
 
 from sauti.constants import LOCALITY_DIM, LOCALITY_ID, PERIOD, PERIOD_DIM
+from sauti.db import read_frame
 from sauti.errors import NotFoundError, NotReadyError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -83,11 +84,11 @@ def period_scores(
             if period is None:
                 raise NotReadyError("no risk scores yet: run `sauti score` first")
         wanted = f"{pd.Timestamp(period):%Y-%m-%d}"
-        frame = pd.read_sql_query(
+        frame = read_frame(
+            con,
             f"SELECT {', '.join(SCORE_COLUMNS)} FROM risk_scores WHERE freq = ? AND unit = ? AND period = ? "
             "ORDER BY rank, locality_id",
-            con,
-            params=(*key, wanted),
+            (*key, wanted),
         )
     if frame.empty:  # the period asked for is not repeated back: the scored ones are named instead
         with workspace.session() as con:
@@ -117,11 +118,11 @@ def risk_history(workspace: Workspace, locality_id: str) -> pd.DataFrame:
         raise NotReadyError("no trained model for this workspace: run `sauti train` first")
     key = (record["freq"], record["unit"])
     with workspace.session() as con:
-        frame = pd.read_sql_query(
+        frame = read_frame(
+            con,
             "SELECT period, probability, rank FROM risk_scores "
             "WHERE locality_id = ? AND freq = ? AND unit = ? ORDER BY period",
-            con,
-            params=(locality_id, *key),
+            (locality_id, *key),
         )
     try:  # a read: the stored cube or none, never one built (and written) here
         cube = load_cube(workspace, freq=record["freq"], unit=record["unit"])

@@ -46,10 +46,11 @@ def add_user(workspace: Workspace, name: str, role: str) -> tuple[dict[str, Any]
         if con.execute("SELECT 1 FROM api_users WHERE name = ?", (name,)).fetchone():
             raise InvalidInputError(f"user {name!r} already exists: pick another name")
         cur = con.execute(
-            "INSERT INTO api_users (name, role, key_hash, key_prefix, created_at) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO api_users (name, role, key_hash, key_prefix, created_at) VALUES (?, ?, ?, ?, ?)"
+            " RETURNING user_id",
             (name, role, hash_key(key), key[: 3 + KEY_PREFIX_CHARS], utc_now()),
         )
-        user_id = int(cur.lastrowid)
+        user_id = int(cur.fetchone()[0])
     return {"user_id": user_id, "name": name, "role": role}, key
 
 

@@ -17,6 +17,11 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SAUTI_", extra="ignore")
 
     workspace: Path = Field(Path("workspace"), description="Workspace folder (store, cube, models).")
+    database_url: str | None = Field(
+        None,
+        description="The store: sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/NAME (PostgreSQL "
+        "≥ 15 with PostGIS ≥ 3). Unset: sqlite:///<workspace>/sauti.sqlite.",
+    )
     log_level: str = "INFO"
     host: str = "127.0.0.1"
     port: int = 8000

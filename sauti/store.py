@@ -1,8 +1,9 @@
-"""The workspace: an embedded SQLite store (WAL) plus folders for rejects, cubes, models, rasters.
+"""The workspace: the store (an embedded SQLite file with WAL, or a PostgreSQL + PostGIS database
+given by ``SAUTI_DATABASE_URL``) plus folders for rejects, cubes, models, rasters.
 
-Schema changes are numbered SQL files in ``sauti/migrations`` applied in order and recorded in
-``PRAGMA user_version``. Every layer reads and writes through :class:`Workspace`; tests swap it
-for one in a temporary folder.
+Schema changes are numbered SQL files in ``sauti/migrations`` applied in order on either back-end
+(:mod:`sauti.db` words them for PostgreSQL) and recorded in ``schema_migrations``. Every layer
+reads and writes through :class:`Workspace`; tests swap it for one in a temporary folder.
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sauti import db
 from sauti.constants import ALERT_COLUMNS, INCIDENT_COLUMNS, LOCALITY_COLUMNS, STORAGE_CRS
+from sauti.db import read_frame
 from sauti.errors import SautiError
+from sauti.schema import migrate
 
 if TYPE_CHECKING:  # pragma: no cover
     import geopandas as gpd
@@ -42,58 +44,6 @@ def utc_now(timespec: str = "seconds") -> str:
     return datetime.now(UTC).isoformat(timespec=timespec).replace("+00:00", "Z")
 
 
-_MIGRATIONS_TABLE = (
-    "CREATE TABLE IF NOT EXISTS schema_migrations "
-    "(number INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
-)
-
-
-def _applied(con: sqlite3.Connection) -> set[int] | None:
-    """Numbers of the migrations already applied to this store; None without a record of them
-    (a new store, or one from before migrations were tracked)."""
-    try:
-        return {row[0] for row in con.execute("SELECT number FROM schema_migrations")}
-    except sqlite3.OperationalError:
-        return None
-
-
-def _adopt_legacy_version(con: sqlite3.Connection) -> None:
-    """Record, in ``schema_migrations``, the migrations a store made before that table existed.
-
-    Such a store tracked only ``PRAGMA user_version`` (every migration up to it applied): without
-    this its first migration would be run again ("table ingest_runs already exists"). Called when
-    :func:`_applied` found no record; a new store (version 0) is left to the migrations.
-    """
-    con.execute("BEGIN IMMEDIATE")
-    try:
-        version = con.execute("PRAGMA user_version").fetchone()[0]
-        if version > 0 and _applied(con) is None:  # re-checked under the write lock
-            con.execute(_MIGRATIONS_TABLE)
-            con.executemany(
-                "INSERT INTO schema_migrations (number, name, applied_at) VALUES (?, ?, ?)",
-                [
-                    (number, name, "before-tracking")
-                    for number, name, _sql in _migrations()
-                    if number <= version
-                ],
-            )
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    con.execute("COMMIT")
-
-
-@lru_cache(maxsize=1)
-def _migrations() -> tuple[tuple[int, str, str], ...]:
-    folder = resources.files("sauti").joinpath("migrations")
-    found = []
-    for entry in folder.iterdir():
-        name = entry.name
-        if name.endswith(".sql") and name[:4].isdigit():
-            found.append((int(name[:4]), name, entry.read_text(encoding="utf-8")))
-    return tuple(sorted(found))
-
-
 # Rows are never deleted from these tables and a REPLACE re-inserts, so the highest rowid moves with
 # every insert; updates move the (indexed) write times. Every part is a B-tree look-up, not a count.
 _FINGERPRINT_SQL = (
@@ -111,11 +61,17 @@ class Workspace:
     ----------
     root : path
         The folder; created if it does not exist.
+    database_url : str, optional
+        The store: ``sqlite:///PATH`` or ``postgresql://USER:PASSWORD@HOST:PORT/NAME``. Default
+        ``sqlite:///<root>/sauti.sqlite``. On PostgreSQL no SQLite file is written.
     """
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
+    def __init__(self, root: str | os.PathLike[str], database_url: str | None = None) -> None:
         self.root = Path(root).absolute()
+        self.database_url = database_url or db.default_url(self.root)
+        self.backend = db.backend_of(self.database_url)
         self._kept: threading.local | None = None  # per-thread connections, see keep_connections
+        self._migrated = False  # PostgreSQL: migrations checked by this object already
 
     def keep_connections(self) -> None:
         """Reuse one open connection per thread for :meth:`session` (a long-running service).
@@ -130,6 +86,9 @@ class Workspace:
     # --- layout ------------------------------------------------------------------------------
     @property
     def db_path(self) -> Path:
+        """The SQLite file (on PostgreSQL: where it would be; it is never written)."""
+        if self.backend == db.SQLITE:
+            return db.sqlite_path(self.database_url)
         return self.root / DB_NAME
 
     def folder(self, name: str) -> Path:
@@ -140,12 +99,31 @@ class Workspace:
 
     @property
     def exists(self) -> bool:
-        return self.db_path.exists()
+        """Whether the store has been created (on PostgreSQL: migrated at least once)."""
+        if self.backend == db.SQLITE:
+            return self.db_path.exists()
+        con = db.connect_postgres(self.database_url)
+        try:
+            return con.execute("SELECT to_regclass('schema_migrations')").fetchone()[0] is not None
+        finally:
+            con.close()
 
     # --- connection --------------------------------------------------------------------------
     def connect(self) -> sqlite3.Connection:
         """Open the store (creating and migrating it if needed)."""
         self.root.mkdir(parents=True, exist_ok=True)
+        if self.backend == db.POSTGRESQL:
+            con = db.connect_postgres(self.database_url)
+            if self._migrated:  # once per process and store: a session is then one pool checkout
+                return con
+            try:
+                self._migrate(con)
+            except BaseException:
+                con.close()
+                raise
+            self._migrated = True
+            return con
+        self.db_path.parent.mkdir(parents=True, exist_ok=True)
         con = sqlite3.connect(self.db_path, timeout=30, isolation_level=None, check_same_thread=False)
         con.row_factory = sqlite3.Row
         con.execute("PRAGMA journal_mode=WAL")
@@ -159,7 +137,7 @@ class Workspace:
     def session(self) -> Iterator[sqlite3.Connection]:
         """A connection that is closed afterwards (or kept for the thread: :meth:`keep_connections`)."""
         kept = self._kept
-        if kept is not None and not getattr(kept, "busy", False) and self.db_path.exists():
+        if kept is not None and not getattr(kept, "busy", False) and self._keepable():
             if getattr(kept, "con", None) is None:
                 kept.con = self.connect()
             kept.busy = True
@@ -174,6 +152,11 @@ class Workspace:
         finally:
             con.close()
 
+    def _keepable(self) -> bool:
+        # PostgreSQL: the engine's pool is the reuse; a connection kept by each of the service's
+        # threads would hold the pool's every connection and starve the rest
+        return self.backend == db.SQLITE and self.db_path.exists()
+
     @staticmethod
     @contextmanager
     def transaction(con: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
@@ -187,40 +170,13 @@ class Workspace:
         con.execute("COMMIT")
 
     def _migrate(self, con: sqlite3.Connection) -> None:
-        """Apply every migration not yet recorded in ``schema_migrations`` (by number, in order).
-
-        Tracking the set of applied numbers, not only the highest, means a migration merged later
-        with a lower number is still applied to a store that already has higher ones.
-        """
-        applied = _applied(con)
-        if applied is None:
-            _adopt_legacy_version(con)
-            applied = _applied(con) or set()
-        pending = [m for m in _migrations() if m[0] not in applied]
-        for number, name, sql in pending:
-            con.execute("BEGIN IMMEDIATE")
-            try:
-                # re-check under the write lock: another process may have migrated meanwhile
-                if number in (_applied(con) or set()):
-                    con.execute("ROLLBACK")
-                    continue
-                con.execute(_MIGRATIONS_TABLE)
-                for statement in _split_sql(sql):
-                    con.execute(statement)
-                con.execute(
-                    "INSERT INTO schema_migrations (number, name, applied_at) VALUES (?, ?, ?)",
-                    (number, name, utc_now()),
-                )
-                version = max(number, con.execute("PRAGMA user_version").fetchone()[0])
-                con.execute(f"PRAGMA user_version = {version}")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            con.execute("COMMIT")
+        """Apply every migration not yet recorded in ``schema_migrations`` (:func:`sauti.schema.migrate`)."""
+        migrate(con, self.backend)
 
     def schema_version(self) -> int:
+        """The highest migration applied to the store."""
         with self.session() as con:
-            return con.execute("PRAGMA user_version").fetchone()[0]
+            return con.execute("SELECT MAX(number) FROM schema_migrations").fetchone()[0] or 0
 
     # --- secret for reporter pseudonyms --------------------------------------------------------
     def secret(self) -> bytes:
@@ -245,16 +201,14 @@ class Workspace:
 
     # --- ingest runs ---------------------------------------------------------------------------
     def runs(self) -> pd.DataFrame:
-        import pandas as pd
 
         with self.session() as con:
-            return pd.read_sql_query("SELECT * FROM ingest_runs ORDER BY run_id", con)
+            return read_frame(con, "SELECT * FROM ingest_runs ORDER BY run_id")
 
     # --- readers used by the higher layers -----------------------------------------------------
     def localities(self, level: str | None = None) -> gpd.GeoDataFrame:
         """Stored localities (all levels, or one) as a GeoDataFrame in EPSG:4326."""
         import geopandas as gpd
-        import pandas as pd
         import shapely
 
         query = f"SELECT {', '.join(LOCALITY_COLUMNS)} FROM localities"
@@ -264,10 +218,30 @@ class Workspace:
             params = (level,)
         query += " ORDER BY locality_id"
         with self.session() as con:
-            frame = pd.read_sql_query(query, con, params=params)
+            frame = read_frame(con, query, params)
         geometry = shapely.from_wkb(frame.pop("geometry").to_numpy())
         frame["alt_names"] = frame["alt_names"].map(json.loads)
         return gpd.GeoDataFrame(frame, geometry=geometry, crs=STORAGE_CRS)
+
+    def locate_incidents(self, level: str) -> pd.DataFrame:
+        """Point-in-polygon in the database (PostgreSQL + PostGIS): ``event_id`` and the
+        ``locality_id`` of the ``level`` locality containing each located incident, through the GiST
+        indexes. On a shared border the smallest ``locality_id`` wins, as in
+        :func:`sauti.features.assign.locate_points`. Incidents in no locality are left out.
+
+        Raises :class:`~sauti.errors.SautiError` on SQLite (no spatial index there: the features
+        layer locates points in memory with shapely).
+        """
+        if self.backend != db.POSTGRESQL:
+            raise SautiError("locating incidents in the database needs the PostgreSQL + PostGIS store")
+        with self.session() as con:
+            return read_frame(
+                con,
+                "SELECT DISTINCT ON (i.event_id) i.event_id, l.locality_id FROM incidents i "
+                "JOIN localities l ON l.level = ? AND ST_Intersects(l.geom, i.geom) "
+                "WHERE i.geom IS NOT NULL ORDER BY i.event_id, l.locality_id",
+                (level,),
+            )
 
     def levels(self) -> dict[str, int]:
         """Number of stored localities per level."""
@@ -286,7 +260,7 @@ class Workspace:
             params = (until,)
         query += " ORDER BY occurred_on, event_id"
         with self.session() as con:
-            frame = pd.read_sql_query(query, con, params=params)
+            frame = read_frame(con, query, params)
         frame["occurred_on"] = pd.to_datetime(frame["occurred_on"])
         return frame
 
@@ -296,7 +270,7 @@ class Workspace:
 
         query = f"SELECT {', '.join(ALERT_COLUMNS)}, run_id, created_at, updated_at FROM alerts"
         with self.session() as con:
-            frame = pd.read_sql_query(query + " ORDER BY received_at, alert_id", con)
+            frame = read_frame(con, query + " ORDER BY received_at, alert_id")
         frame["received_at"] = pd.to_datetime(frame["received_at"], utc=True)
         return frame
 
@@ -310,7 +284,7 @@ class Workspace:
             "ORDER BY decided_at, rowid"
         )
         with self.session() as con:
-            frame = pd.read_sql_query(query, con)
+            frame = read_frame(con, query)
         frame["decided_at"] = pd.to_datetime(frame["decided_at"], utc=True)
         return frame
 
@@ -333,9 +307,10 @@ class Workspace:
             categories = dict(
                 con.execute("SELECT category, COUNT(*) FROM incidents GROUP BY category").fetchall()
             )
-            version = con.execute("PRAGMA user_version").fetchone()[0]
+            version = con.execute("SELECT MAX(number) FROM schema_migrations").fetchone()[0] or 0
         return {
             "workspace": str(self.root.resolve()),
+            "store": db.redact(self.database_url),
             "schema_version": version,
             "localities": self.levels(),
             "incidents": counts["incidents"],
@@ -347,12 +322,6 @@ class Workspace:
             "place_names": counts["place_names"],
             "ingest_runs": counts["ingest_runs"],
         }
-
-
-def _split_sql(sql: str) -> list[str]:
-    """Split a migration file into statements (no semicolons inside strings in our migrations)."""
-    lines = [line.split("--", 1)[0] for line in sql.splitlines()]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
 
 
 def stored_keys(con: sqlite3.Connection, table: str, column: str, values: list) -> set:
@@ -406,6 +375,10 @@ def insert_new(con: sqlite3.Connection, table: str, frame: pd.DataFrame) -> tupl
     names = ", ".join([*bound, *constants])
     slots = ", ".join(["?"] * len(bound) + list(constants.values()))
     sql = f"INSERT INTO {table} ({names}) VALUES ({slots}) ON CONFLICT DO NOTHING"
+    if db.is_postgres(con) and len(frame) >= db.COPY_MIN_ROWS:
+        new = db.copy_insert(con, table, bound, constants, lambda: _copy_rows(frame, bound))
+        if new is not None:  # None: a row broke a constraint; the rows go again below to find it
+            return new, []
     failed: list[tuple[int, str]] = []
     con.execute("SAVEPOINT insert_batch")
     try:
@@ -430,6 +403,19 @@ def _rows(frame: pd.DataFrame, bound: list[str], scan_text: bool) -> Iterator[tu
     if not bound:  # every column constant: one empty tuple per row
         return [()] * len(frame)
     return zip(*[_bindable(frame[c], scan_text=scan_text) for c in bound], strict=True)
+
+
+def _copy_rows(frame: pd.DataFrame, bound: list[str]) -> Iterator[tuple]:
+    """The rows for ``COPY``: as :func:`_rows`, with a float column's ``NaN`` as ``None`` (COPY would
+    store NaN, where binding stores NULL)."""
+    columns = []
+    for c in bound:
+        series = frame[c]
+        if series.dtype.kind == "f":
+            columns.append(series.astype(object).where(series.notna(), None).tolist())
+        else:
+            columns.append(_bindable(series, scan_text=True))
+    return zip(*columns, strict=True)
 
 
 def _insert_bisecting(

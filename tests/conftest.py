@@ -15,6 +15,8 @@ from shapely.geometry import Point, box
 
 from sauti.store import Workspace
 
+pytest_plugins = ["postgres_fixtures"]  # --postgres, and the fixtures that run a test on both back-ends
+
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"
 SHARED = ROOT.parent / "shared" / "data"

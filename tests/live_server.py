@@ -119,7 +119,12 @@ def add_users(workspace: Path, prefix: str = "test") -> dict[str, str]:
 
 
 def start_server(
-    workspace: Path, keys: dict[str, str], extra_env: dict[str, str] | None = None, via_cli: bool = False
+    workspace: Path,
+    keys: dict[str, str],
+    extra_env: dict[str, str] | None = None,
+    via_cli: bool = False,
+    extra_args: tuple[str, ...] = (),
+    startup_s: float = STARTUP_S,
 ) -> LiveServer:
     """Start uvicorn on a free loopback port for ``workspace`` and wait for /api/v1/health.
 
@@ -135,12 +140,12 @@ def start_server(
     )
     with open(log, "wb") as handle:  # the child keeps its own descriptor
         process = subprocess.Popen(
-            [sys.executable, *command, "--host", "127.0.0.1", "--port", str(port)],
+            [sys.executable, *command, "--host", "127.0.0.1", "--port", str(port), *extra_args],
             env=env, stdout=handle, stderr=subprocess.STDOUT, cwd=workspace.parent,
         )  # fmt: skip
     server = LiveServer(f"http://127.0.0.1:{port}", workspace, keys, log, process)
     atexit.register(server.stop)
-    deadline = time.monotonic() + STARTUP_S
+    deadline = time.monotonic() + startup_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
             pytest.fail(f"uvicorn exited with {process.returncode}:\n{log.read_text()[-3000:]}")
@@ -151,7 +156,7 @@ def start_server(
             pass
         time.sleep(0.2)
     server.stop()
-    pytest.fail(f"uvicorn did not answer /api/v1/health within {STARTUP_S} s")
+    pytest.fail(f"uvicorn did not answer /api/v1/health within {startup_s} s")
 
 
 def drop_patrol_bases(workspace: Path) -> Path:

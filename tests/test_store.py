@@ -13,11 +13,15 @@ import pandas as pd
 import pytest
 
 from sauti.errors import SautiError
-from sauti.store import Workspace, _migrations, insert_ignore
+from sauti.schema import migrations as _migrations
+from sauti.store import Workspace, insert_ignore
 
 
 def test_migrations_are_numbered_without_gaps() -> None:
-    numbers = [number for number, _name, _sql in _migrations()]
+    """Numbers are shared by both back-ends: a PostgreSQL-only file (``NNNN_x.postgresql.sql``) takes one."""
+    numbers = sorted(
+        {number for backend in ("sqlite", "postgresql") for number, _n, _s in _migrations(backend)}
+    )
     assert numbers == list(range(1, max(numbers) + 1))
 
 

@@ -20,6 +20,7 @@ from sauti.ingest.runs import RunContext
 
 from sauti.cache import Memo
 from sauti.constants import ALERT_COLUMNS, ALERT_SENSITIVE_COLUMNS, ALERT_VERIFICATION
+from sauti.db import hold_lock
 from sauti.errors import NotFoundError, SautiError
 from sauti.store import Workspace, stored_keys, utc_now
 
@@ -91,10 +92,12 @@ def store_alerts(run: RunContext, prepared: PreparedAlerts, source: str = "file"
 
 def mark_run_synthetic(run: RunContext) -> None:
     """Record that the run's file marks its alerts as synthetic (``params.synthetic``)."""
-    run.con.execute(
-        "UPDATE ingest_runs SET params = json_set(params, '$.synthetic', json('true')) WHERE run_id = ?",
-        (run.open(),),
+    run_id = run.open()
+    params = json.loads(
+        run.con.execute("SELECT params FROM ingest_runs WHERE run_id = ?", (run_id,)).fetchone()[0]
     )
+    params["synthetic"] = True
+    run.con.execute("UPDATE ingest_runs SET params = ? WHERE run_id = ?", (json.dumps(params), run_id))
 
 
 def set_verification(
@@ -161,6 +164,7 @@ def stored_reply(con: sqlite3.Connection, claim: IdempotencyKey) -> tuple[int, d
     request with the same key waits for the first to commit and then replays its reply.
     Raises :class:`IdempotencyConflict` when the key came with another request.
     """
+    hold_lock(con, "idempotency", claim.user, claim.key)
     row = con.execute(
         "SELECT body_sha256, status_code, response_body FROM idempotency_keys"
         " WHERE user_name = ? AND key = ?",

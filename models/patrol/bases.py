@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from sauti.constants import STORAGE_CRS
+from sauti.db import read_frame
 from sauti.errors import InvalidInputError, NotReadyError, SautiError, reader_problem
 from sauti.store import Workspace, utc_now
 
@@ -258,8 +259,8 @@ def save_bases(workspace: Workspace, bases: gpd.GeoDataFrame, source: str | None
 def workspace_bases(workspace: Workspace) -> gpd.GeoDataFrame:
     """The patrol bases stored in the workspace; raises ``NotReadyError`` when there are none."""
     with workspace.session() as con:
-        frame = pd.read_sql_query(
-            "SELECT name, longitude, latitude, patrols, range_km FROM patrol_bases ORDER BY rowid", con
+        frame = read_frame(
+            con, "SELECT name, longitude, latitude, patrols, range_km FROM patrol_bases ORDER BY rowid"
         )
     if frame.empty:
         raise NotReadyError(

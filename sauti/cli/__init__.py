@@ -28,7 +28,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-_state: dict[str, object] = {"workspace": None, "debug": False}
+_state: dict[str, object] = {"workspace": None, "database": None, "debug": False}
 
 
 @app.callback()
@@ -40,6 +40,14 @@ def _root(
         envvar="SAUTI_WORKSPACE",
         help="Workspace folder (default: ./workspace, or $SAUTI_WORKSPACE).",
     ),
+    database: str = typer.Option(
+        None,
+        "--database",
+        envvar="SAUTI_DATABASE_URL",
+        help="The store: sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/NAME "
+        "(default: sauti.sqlite in the workspace, or $SAUTI_DATABASE_URL).",
+        show_default=False,
+    ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress details."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
 ) -> None:
@@ -47,6 +55,7 @@ def _root(
     from sauti.settings import get_settings
 
     _state["workspace"] = workspace or get_settings().workspace
+    _state["database"] = database or get_settings().database_url
     _state["debug"] = debug
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
@@ -56,10 +65,11 @@ def _root(
 
 
 def current_workspace() -> Workspace:
-    """The workspace chosen by ``--workspace``/``SAUTI_WORKSPACE``."""
+    """The workspace chosen by ``--workspace``/``SAUTI_WORKSPACE`` with the store chosen by
+    ``--database``/``SAUTI_DATABASE_URL``."""
     from sauti.store import Workspace
 
-    return Workspace(_state["workspace"] or "workspace")
+    return Workspace(_state["workspace"] or "workspace", _state["database"])
 
 
 def warn_if_stale(workspace: Workspace) -> None:
@@ -80,6 +90,7 @@ def warn_if_stale(workspace: Workspace) -> None:
 
 def _register() -> None:
     from sauti.cli import (
+        db_cmd,
         export_cmd,
         features_cmd,
         ingest_cmd,
@@ -99,6 +110,7 @@ def _register() -> None:
         serve_cmd,
         export_cmd,
         responses_cmd,
+        db_cmd,
     )
     for module in modules:
         module.register(app)

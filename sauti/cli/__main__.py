@@ -4,4 +4,5 @@ import sys
 
 from sauti.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # not again in a worker process started by spawning (serve --workers)
+    sys.exit(main())

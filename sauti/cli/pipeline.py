@@ -193,7 +193,8 @@ def notebook_setup(*, build: bool = True, echo: Callable[[str], object] = print)
     from sauti.settings import Settings
     from sauti.store import Workspace
 
-    workspace = Workspace(Path(Settings().workspace).resolve())
+    settings = Settings()
+    workspace = Workspace(Path(settings.workspace).resolve(), settings.database_url)
     quick = os.environ.get("SAUTI_NOTEBOOK_QUICK") == "1"
     if build and not workspace.exists:
         build_demo(workspace, SAMPLE, echo=echo)

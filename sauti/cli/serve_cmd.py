@@ -31,6 +31,12 @@ def register(app: typer.Typer) -> None:
 def serve(
     host: str = typer.Option(None, "--host", help="Interface to listen on (default: settings, 127.0.0.1)."),
     port: int = typer.Option(None, "--port", help="Port (default: settings, 8000)."),
+    workers: int = typer.Option(
+        1,
+        "--workers",
+        min=1,
+        help="Worker processes (several need the PostgreSQL store: SQLite has one writer at a time).",
+    ),
 ) -> None:
     """Serve the API, OGC API Features, heatmap tiles and the map for the workspace (uvicorn)."""
     import os
@@ -47,7 +53,13 @@ def serve(
         raise SautiError(
             f"workspace {workspace.root} has no store: run `sauti demo --no-serve` or ingest first"
         )
+    if workers > 1 and workspace.backend != "postgresql":
+        raise SautiError(
+            "--workers above 1 needs the PostgreSQL store (--database postgresql://…): "
+            "a SQLite store has one writer at a time"
+        )
     os.environ["SAUTI_WORKSPACE"] = str(workspace.root)
+    os.environ["SAUTI_DATABASE_URL"] = workspace.database_url  # the worker processes read it
     get_settings.cache_clear()
     host = host or settings.host
     port = port or settings.port
@@ -58,7 +70,8 @@ def serve(
         host=host,
         port=port,
         log_level=settings.log_level.lower(),
-        **uvicorn_options(settings),
+        workers=workers,
+        **uvicorn_options(settings, workers),
     )
 
 

@@ -26,6 +26,7 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
         typer.echo(json.dumps(info, default=str))
         return
     typer.echo(f"workspace      {info['workspace']} (schema v{info['schema_version']})")
+    typer.echo(f"store          {info['store']}")
     levels = ", ".join(f"{k}: {v}" for k, v in info["localities"].items()) or "none"
     typer.echo(f"localities     {levels}")
     dates = " to ".join(str(d) for d in info["incident_dates"] if d) or "-"

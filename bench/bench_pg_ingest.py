@@ -1,0 +1,127 @@
+"""PostgreSQL ingest benchmark: N synthetic ACLED-like incident rows end to end into a PostgreSQL
+store (``ingest_incidents``: read, validate, reject, COPY), against a plain ``COPY`` of the same CSV
+through ``psql`` into a table of text columns (no validation: the floor).
+
+Targets: ≥ 100,000 rows/s, and at most 1.5× the plain COPY's time. The CSV is the one of
+``bench_ingest.py`` (seeded; ~0.3 % bad rows, ~0.2 % repeats).
+
+    .venv/bin/python bench/bench_pg_ingest.py                    # starts a throw-away cluster
+    .venv/bin/python bench/bench_pg_ingest.py --database postgresql://sauti:sauti@127.0.0.1:5432/sauti
+    .venv/bin/python bench/bench_pg_ingest.py --quick            # 100,000 rows
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_ingest import generate
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGET_ROWS_PER_S = 100_000
+TARGET_RATIO = 1.5
+
+
+def _admin(url: str, sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as con:
+        con.execute(sql)
+
+
+def _fresh_database(server: str) -> str:
+    name = f"sauti_bench_{uuid.uuid4().hex[:8]}"
+    _admin(server, f"CREATE DATABASE {name}")
+    url = server.rsplit("/", 1)[0] + "/" + name
+    _admin(url, "CREATE EXTENSION IF NOT EXISTS postgis")
+    return url
+
+
+def _plain_copy(url: str, csv_path: Path) -> float:
+    """Seconds for ``psql \\copy`` of the CSV into a table with one text column per CSV column."""
+    with open(csv_path, newline="", encoding="utf-8") as fh:
+        header = next(csv.reader(fh))
+    columns = ", ".join(f'"c{i}" text' for i in range(len(header)))
+    _admin(url, f"DROP TABLE IF EXISTS plain_copy; CREATE UNLOGGED TABLE plain_copy ({columns})")
+    start = time.perf_counter()
+    subprocess.run(
+        ["psql", url, "-v", "ON_ERROR_STOP=1", "-c", f"\\copy plain_copy FROM '{csv_path}' CSV HEADER"],
+        check=True,
+        capture_output=True,
+    )
+    return time.perf_counter() - start
+
+
+def _sauti_ingest(url: str, csv_path: Path) -> tuple[float, dict]:
+    from sauti.ingest.incidents import ingest_incidents
+
+    from sauti.store import Workspace
+
+    with tempfile.TemporaryDirectory() as tmp:
+        ws = Workspace(Path(tmp) / "ws", url)
+        ws.schema_version()  # create and migrate the store outside the timing
+        start = time.perf_counter()
+        report = ingest_incidents(ws, csv_path)
+        wall = time.perf_counter() - start
+        with ws.session() as con:
+            stored = con.execute("SELECT COUNT(*) FROM incidents").fetchone()[0]
+            located = con.execute("SELECT COUNT(geom) FROM incidents").fetchone()[0]
+        assert not (ws.root / "sauti.sqlite").exists()
+    return wall, {**report.summary(), "stored": stored, "located": located}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--quick", action="store_true", help="100,000 rows")
+    parser.add_argument("--database", help="a PostgreSQL superuser URL (default: start a throw-away cluster)")
+    args = parser.parse_args(argv)
+    rows = 100_000 if args.quick else args.rows
+    server, folder, url = args.database, None, None
+    if not server:
+        done = subprocess.run(
+            ["bash", str(ROOT / "scripts" / "postgres.sh"), "start"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        values = dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line)
+        server, folder = values["SAUTI_PG_URL"], values["SAUTI_PG_DIR"]
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            csv_path = Path(tmp) / "acled_synthetic.csv"
+            generate(csv_path, rows)
+            url = _fresh_database(server)
+            plain = _plain_copy(url, csv_path)
+            wall, report = _sauti_ingest(url, csv_path)
+        read = report["read"]
+        assert read == report["accepted"] + report["rejected"] + report["duplicates"]
+        assert report["stored"] == report["accepted"]
+        rate, ratio = read / wall, wall / plain
+        print(f"rows read {read:,}: accepted {report['accepted']:,}, rejected {report['rejected']:,}, "
+              f"duplicates {report['duplicates']:,}; located {report['located']:,}")  # fmt: skip
+        print(f"plain psql \\copy       {plain:.2f} s  ({read / plain:,.0f} rows/s, text columns, no checks)")
+        ok_rate = "met" if rate >= TARGET_ROWS_PER_S else "NOT met"
+        ok_ratio = "met" if ratio <= TARGET_RATIO else "NOT met"
+        target = f"target ≥ {TARGET_ROWS_PER_S:,}: {ok_rate}"
+        print(f"sauti ingest           {wall:.2f} s  ({rate:,.0f} rows/s; {target})")
+        print(f"ratio to plain COPY    {ratio:.2f}×  (target ≤ {TARGET_RATIO}×: {ok_ratio})")
+        print(f"load average           {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    finally:
+        if url and not folder:  # a server of the user's: leave no benchmark database behind
+            _admin(server, f"DROP DATABASE IF EXISTS {url.rsplit('/', 1)[1]} WITH (FORCE)")
+        if folder:
+            subprocess.run(["bash", str(ROOT / "scripts" / "postgres.sh"), "stop", folder], check=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
