@@ -76,7 +76,7 @@ def create_app(settings: Settings | None = None, workspace: Workspace | None = N
     --------
     >>> app = create_app(workspace=Workspace("workspace"))  # doctest: +SKIP
     """
-    from sauti.api.routers import alerts, localities, map, meta, ogc, patrols, responses, tiles
+    from sauti.api.routers import alerts, backtests, localities, map, meta, ogc, patrols, responses, tiles
     from sauti.api.services.meta import code_version
 
     settings = settings or get_settings()
@@ -119,7 +119,7 @@ def create_app(settings: Settings | None = None, workspace: Workspace | None = N
     )
     app.add_middleware(errors.ServerErrors)  # outermost: whatever escapes becomes a 500 with an id
 
-    for module in (meta, localities, alerts, responses, patrols, ogc, tiles, map):
+    for module in (meta, localities, alerts, responses, patrols, backtests, ogc, tiles, map):
         app.include_router(module.router, responses=COMMON_ERRORS)
     static = resources.files("sauti.api").joinpath("static")
     app.mount("/static", StaticFiles(directory=str(static)), name="static")

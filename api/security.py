@@ -50,6 +50,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
             "responses:write",
         }
     ),
+    # notebooks and backtests, read-only: risk, incidents, the map, alerts as counts; no alert text,
+    # no writes, no patrol plans nor responses (operational)
+    "researcher": frozenset(
+        {"risk:read", "incidents:read", "map:read", "alerts:aggregate", "backtests:read"}
+    ),
     "analyst": frozenset(
         {
             "risk:read",
@@ -62,6 +67,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
             "alerts:verify",
             "responses:read",
             "responses:write",
+            "backtests:read",
         }
     ),
 }

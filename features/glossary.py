@@ -141,8 +141,139 @@ def feature_label(name: str, *, freq: str = "M", trend: tuple[int, int] = DEFAUL
     return f"{subject} {place}, {window}" if place else f"{subject}, {window}"
 
 
+#: what a driver's contribution means, for people (map popups, docs, the API's description)
+CONTRIBUTION_MEANING = (
+    "how much this value raises (+) or lowers (−) the risk compared with a typical locality, "
+    "where the same measure has its usual value in the training data, in percentage points"
+)
+SINCE_CAP = 120  # FeatureParams.since_cap: "periods since" never counts past it
+
+
+def _number(value: float) -> str:
+    """A count or measure for people: whole numbers as such, else two significant digits (10.4 → "10",
+    0.029 → "0.029", 2.5 → "2.5")."""
+    if abs(value - round(value)) < 1e-9:
+        return f"{round(value):,}"
+    decimals = significant_decimals(value)
+    return f"{value:,.{decimals}f}"
+
+
+STATIC_NAMES = {
+    "area_km2": "area",
+    "population": "population",
+    "pop_density": "population density",
+    "dist_capital_km": "distance to the capital",
+    "dist_border_km": "distance to the national border",
+    "centroid_lon": "longitude of the locality's centre",
+    "centroid_lat": "latitude of the locality's centre",
+    "rainy_season": "rainy season month",
+}
+_ONE = (
+    ("riots and protests", "riot or protest"),
+    ("explosions and remote violence", "explosion or remote attack"),
+    ("incidents", "incident"),
+    ("clashes", "clash"),
+    ("alerts", "alert"),
+    ("deaths", "death"),
+)
+
+
+def _one(subject: str) -> str:
+    """The singular of a subject ("violent incidents" → "violent incident")."""
+    for many, one in _ONE:
+        if many in subject:
+            return subject.replace(many, one, 1)
+    return subject
+
+
+def _static_value(name: str, value: float) -> str | None:
+    if name == "area_km2":
+        return f"{value:,.0f} km²"
+    if name == "population":
+        return f"{value:,.0f} people"
+    if name == "pop_density":
+        return f"{_number(value)} people per km²"
+    if name in ("dist_capital_km", "dist_border_km"):
+        return f"{value:,.0f} km"
+    if name in ("centroid_lon", "centroid_lat"):
+        return f"{value:.2f}°"
+    if name == "rainy_season":
+        return "yes" if value >= 0.5 else "no"
+    if name in SEASON_WORDS:
+        return f"{value:+.2f}"
+    return None
+
+
+def value_words(
+    name: str,
+    value: float | None,
+    *,
+    freq: str = "M",
+    trend: tuple[int, int] = DEFAULT_TREND,
+    since_cap: int = SINCE_CAP,
+    short: bool = False,
+) -> str:
+    """A feature's value in plain words, with what it counts: "3 intercommunal incidents in the last
+    3 months", "38 months since the last intercommunal incident", "12 km".
+
+    With ``short`` only the amount and its unit ("38 months", "0.029", "12 km"): for a typical value
+    beside a driver. Values the glossary does not know are shown as numbers.
+    """
+    if value is None or value != value:
+        return "no value"
+    value = float(value)
+    many = PERIOD_WORDS.get(freq, PERIOD_WORDS["M"])[1]
+    if (static := _static_value(name, value)) is not None:
+        what = STATIC_NAMES.get(name) or SEASON_WORDS[name].split(" (")[0]
+        return static if short else f"{what}: {static}"
+    if (m := re.fullmatch(r"since_(.+)", name)) and m[1] in INCIDENT_ONE:
+        if value >= since_cap:
+            return (
+                f"{since_cap:g} {many} or more"
+                if short
+                else f"no {INCIDENT_ONE[m[1]]} in the last {since_cap:g} {many}"
+            )
+        amount = _periods(value, freq) if value != 1 else f"1 {PERIOD_WORDS.get(freq, PERIOD_WORDS['M'])[0]}"
+        return amount if short else f"{amount} since the last {INCIDENT_ONE[m[1]]}"
+    place = ""
+    base = name
+    if m := re.fullmatch(r"(splag[12])_(.+)", name):
+        place, base = PLACES[m[1]], m[2]
+    parts = _parts(base, freq, trend)
+    amount = _number(value)
+    if parts is None:
+        return amount
+    if short:  # a typical count of a few hundredths is "none" to a person
+        return "none" if 0 <= value < 0.05 and not base.startswith("trend_") else amount
+    subject, window = parts
+    if amount == "1":
+        subject = _one(subject)
+    elif not window.startswith("trend") and 0 <= value < 0.05:  # a weighted trace is "almost no"
+        amount = "no" if value == 0 else "almost no"
+    if place:
+        where = "neighbouring" if place == PLACES["splag1"] else "second-ring"
+        return f"{amount} {subject} per {where} locality on average, {window}"
+    if window.startswith("trend"):
+        return f"{subject}, {window}: {value:+.2g} per {PERIOD_WORDS.get(freq, PERIOD_WORDS['M'])[0]}"
+    return f"{amount} {subject} in the {window}"
+
+
+def driver_words(driver: dict[str, Any], *, freq: str = "M") -> str:
+    """One driver's value and the typical locality's in words (no contribution): "38 months since the
+    last intercommunal incident (typical locality: 120 months or more)"."""
+    feature = str(driver.get("feature") or "")
+    if driver.get("value") is None:
+        return driver_label(driver, freq=freq)
+    text = value_words(feature, driver.get("value"), freq=freq)
+    if driver.get("typical") is not None:
+        typical = f"typical locality: {value_words(feature, driver['typical'], freq=freq, short=True)}"
+        text = f"{text[:-1]}; {typical})" if text.endswith(")") else f"{text} ({typical})"
+    return text
+
+
 def label_drivers(drivers: list[dict[str, Any]] | None, *, freq: str = "M") -> list[dict[str, Any]]:
-    """Drivers as ``{"feature", "label", "contribution", "value"}`` (a label added to each).
+    """Drivers as ``{"feature", "label", "contribution", "value", "typical", "text"}``: the plain-words
+    label of the feature, and ``text``, the value (and the typical locality's) in words.
 
     Labels are worded once per feature and frequency (a scored period of 10,000 localities names
     the same few dozen features 50,000 times).
@@ -150,14 +281,15 @@ def label_drivers(drivers: list[dict[str, Any]] | None, *, freq: str = "M") -> l
     out = []
     for driver in drivers or []:
         feature = str(driver.get("feature", ""))
-        out.append(
-            {
-                "feature": feature,
-                "label": _cached_label(feature, freq),
-                "contribution": driver.get("contribution"),
-                "value": driver.get("value"),
-            }
-        )
+        item = {
+            "feature": feature,
+            "label": _cached_label(feature, freq),
+            "contribution": driver.get("contribution"),
+            "value": driver.get("value"),
+            "typical": driver.get("typical"),
+        }
+        item["text"] = driver_words(item, freq=freq)
+        out.append(item)
     return out
 
 

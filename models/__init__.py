@@ -38,6 +38,7 @@ _EXPORTS = {
     "origins_figure": "sauti.models.backtest_report",
     "map_figure": "sauti.models.backtest_report",
     "metrics_table_html": "sauti.models.backtest_report",
+    "comparison_words": "sauti.models.backtest_report",
     # patrol priorities
     "plan_patrols": "sauti.models.patrol",
     "read_bases": "sauti.models.patrol",

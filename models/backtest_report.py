@@ -158,16 +158,89 @@ def map_figure(result: BacktestResult, localities: gpd.GeoDataFrame) -> Figure:
     shapes = localities[[LOCALITY_ID, "geometry"]].merge(
         table, left_on=LOCALITY_ID, right_index=True, how="inner"
     )
-    fig = Figure(figsize=(7.5, 6))
+    fig = Figure(figsize=(8.5, 6), layout="constrained")
     ax = fig.subplots()
     colours = shapes["class"].map(MAP_CLASSES)
     shapes.plot(ax=ax, color=colours, edgecolor="#666", linewidth=0.4)
     counts = shapes["class"].value_counts()
     handles = [Patch(color=c, label=f"{k} ({counts.get(k, 0)})") for k, c in MAP_CLASSES.items()]
-    ax.legend(handles=handles, fontsize=7, loc="lower left", title="localities", title_fontsize=7)
+    # outside the data extent (right of the map), so no locality is hidden under it
+    fig.legend(handles=handles, fontsize=7, loc="outside right upper", title="localities", title_fontsize=7)
     ax.set_axis_off()
     ax.set_title(f"{result.metrics['primary']}: top-10% hits and misses over all origins", fontsize=10)
     return fig
+
+
+def comparison_words(ours: float, theirs: float, digits: int = 3) -> str:
+    """How one value stands against another, in words with a positive amount:
+    ``"beats it by 0.022"``, ``"trails it by 0.022"`` or ``"ties with it"`` (higher is better)."""
+    difference = round(float(ours) - float(theirs), digits)
+    if difference > 0:
+        return f"beats it by {difference:.{digits}f}"
+    if difference < 0:
+        return f"trails it by {-difference:.{digits}f}"
+    return "ties with it"
+
+
+def _month(period: pd.Timestamp, freq: str) -> str:
+    return f"{period:%Y-%m}" if freq == "M" else f"{period:%Y-%m-%d}"
+
+
+def origins_words(result: BacktestResult) -> dict[str, str]:
+    """The origins and target periods the forecasts really cover (from the predictions), in words.
+
+    ``origins``: first and last origin run; ``targets``: the first and last target window (the
+    periods forecast); ``asked``: the origins asked for when they differ (forecasts whose target window
+    runs past the data are left out, so the last origins asked for may have none); ``""`` otherwise.
+    """
+    m = result.metrics
+    freq, horizon = m.get("freq", "M"), int(m.get("horizon") or 1)
+    pred = result.predictions
+    if pred is None or pred.empty:
+        return {"origins": f"{m['start']} to {m['end']}", "targets": "none", "asked": ""}
+    origins = pd.to_datetime(pred["origin"])
+    periods = pd.to_datetime(pred["period"])
+    first, last = origins.min(), origins.max()
+
+    def window(start: pd.Timestamp, end: pd.Timestamp) -> str:
+        return _month(start, freq) if horizon == 1 else f"{_month(start, freq)} – {_month(end, freq)}"
+
+    first_end, last_end = periods[origins == first].max(), periods.max()
+    origins_text = f"{_month(first, freq)} to {_month(last, freq)}"
+    asked = ""
+    if (_month(first, freq), _month(last, freq)) != (m["start"], m["end"]):
+        asked = (
+            f"asked for origins {m['start']} to {m['end']}; origins whose target window runs past the data "
+            "(or before the first period with features) have no forecast and are left out"
+        )
+    return {
+        "origins": origins_text,
+        "targets": f"{window(first, first_end)} to {window(last, last_end)}",
+        "asked": asked,
+    }
+
+
+def below_chance_notes(result: BacktestResult) -> list[dict[str, str]]:
+    """One plain-words note per model whose pooled ROC AUC is below 0.5 (ranks worse than chance)."""
+    notes = []
+    pred = result.predictions
+    for name, values in result.metrics["models"].items():
+        auc = values.get("roc_auc")
+        if auc is None or auc != auc or auc >= 0.5:
+            continue
+        sub = pred[pred["model"] == name] if pred is not None else None
+        tied = 0.0
+        if sub is not None and len(sub):
+            sizes = sub.groupby(["origin", "probability"])["probability"].transform("size")
+            tied = float((sizes > 1).mean())
+        notes.append(
+            {
+                "model": name,
+                "auc": format_value(auc),
+                "tied": f"{tied:.0%}",
+            }
+        )
+    return notes
 
 
 def _value_and_interval(values: dict, detail: dict, name: str, metric: str) -> tuple[str, str]:
@@ -312,6 +385,8 @@ def write_report(
         weights=weights or "–",
         figures=_figures(result, localities),
         patrol=_patrol_rows(patrol) if patrol is not None else None,
+        span=origins_words(result),
+        below_chance=below_chance_notes(result),
     )
     path = Path(path)
     path.write_text(page, encoding="utf-8")

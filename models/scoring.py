@@ -264,10 +264,8 @@ def _drivers(model, X_now: np.ndarray, rows: np.ndarray, features: list[str], re
             reference,
             feature_names=features if hasattr(model, "feature_names_in_") else None,
         )
-    return {
-        int(i): json.dumps(d)
-        for i, d in zip(rows, top_drivers(contrib, X_now[rows], features, TOP_DRIVERS), strict=True)
-    }
+    explained = top_drivers(contrib, X_now[rows], features, TOP_DRIVERS, reference)
+    return {int(i): json.dumps(d) for i, d in zip(rows, explained, strict=True)}
 
 
 def score(

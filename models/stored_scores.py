@@ -90,8 +90,17 @@ def period_scores(
             "ORDER BY rank, locality_id",
             (*key, wanted),
         )
-    if frame.empty:
-        raise NotFoundError(f"no scores for period {wanted} (unit {record['unit']}, freq {record['freq']})")
+    if frame.empty:  # the period asked for is not repeated back: the scored ones are named instead
+        with workspace.session() as con:
+            first, last = con.execute(
+                "SELECT MIN(period), MAX(period) FROM risk_scores WHERE freq = ? AND unit = ?", key
+            ).fetchone()
+        if first is None:
+            raise NotReadyError("no risk scores yet: run `sauti score` first")
+        raise NotFoundError(
+            "no scores for the period asked for: scored periods run "
+            f"{pd.Timestamp(first):%Y-%m-%d} to {pd.Timestamp(last):%Y-%m-%d}"
+        )
     frame[PERIOD] = pd.to_datetime(frame[PERIOD])
     frame["drivers"] = frame["drivers"].map(lambda text: label_drivers(json.loads(text), freq=key[0]))
     return frame

@@ -133,6 +133,8 @@ map_figure(result, workspace.localities("admin2"))
 # ranking metric, and whether the difference is clear of the bootstrap interval.
 
 # %%
+from sauti.models import comparison_words
+
 models = result.metrics["models"]
 intervals = result.detail["intervals"]
 baselines = [name for name in models if name != result.metrics["primary"]]
@@ -147,10 +149,9 @@ for metric in ("average_precision", "hit_rate_top10"):
         if low > theirs
         else ("but within the uncertainty of the bootstrap interval" if ours > theirs else "")
     )
-    outcome = "beats it" if ours > theirs else "does NOT beat it"
     print(
         f"{metric}: Sauti {ours:.3f} vs best baseline {best} {theirs:.3f} → "
-        f"{outcome} by {ours - theirs:+.3f} {clear}".rstrip()
+        f"{comparison_words(ours, theirs)} {clear}".rstrip()
     )
 print(
     "Overall:",

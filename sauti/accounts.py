@@ -16,7 +16,7 @@ from typing import Any
 from sauti.errors import InvalidInputError, NotFoundError, SautiError
 from sauti.store import Workspace, utc_now
 
-ROLES = ("reporter", "planner", "analyst", "admin")
+ROLES = ("reporter", "planner", "researcher", "analyst", "admin")
 KEY_PREFIX_CHARS = 6
 MAX_NAME_CHARS = 100
 

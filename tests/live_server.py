@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-ROLES = ("reporter", "planner", "analyst", "admin")
+ROLES = ("reporter", "planner", "researcher", "analyst", "admin")
 STARTUP_S = 60
 STORE = "sauti.sqlite"
 

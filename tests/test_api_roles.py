@@ -8,9 +8,11 @@ import pytest
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
-ROLES = (None, "reporter", "planner", "analyst", "admin")
-READERS = {"planner", "analyst", "admin"}
-ANYONE = {"reporter", "planner", "analyst", "admin"}
+ROLES = (None, "reporter", "planner", "researcher", "analyst", "admin")
+READERS = {"planner", "researcher", "analyst", "admin"}
+PLANNERS = {"planner", "analyst", "admin"}  # patrol plans and responses are operational: not for researchers
+BACKTEST_READERS = {"researcher", "analyst", "admin"}
+ANYONE = {"reporter", "planner", "researcher", "analyst", "admin"}
 
 # (id, method, path, roles allowed) — paths with {locality}/{alert} are filled from the server
 ENDPOINTS = [
@@ -26,11 +28,12 @@ ENDPOINTS = [
     ("heatmap-tif", "GET", "/heatmap.tif", READERS),
     ("heatmap-tif-head", "HEAD", "/heatmap.tif", READERS),
     ("map", "GET", "/map", READERS),
-    ("patrols", "GET", "/api/v1/patrols/priorities", READERS),
+    ("patrols", "GET", "/api/v1/patrols/priorities", PLANNERS),
+    ("backtests", "GET", "/api/v1/backtests", BACKTEST_READERS),
     ("post-alert", "POST", "/api/v1/alerts", {"reporter", "analyst", "admin"}),
     ("verify-alert", "PATCH", "/api/v1/alerts/{alert}", {"analyst", "admin"}),
-    ("responses", "GET", "/api/v1/responses?start=2022-12-01", READERS),
-    ("responses-summary", "GET", "/api/v1/responses/summary?start=2022-12-01&end=2022-12-31", READERS),
+    ("responses", "GET", "/api/v1/responses?start=2022-12-01", PLANNERS),  # operational: not researchers
+    ("responses-summary", "GET", "/api/v1/responses/summary?start=2022-12-01&end=2022-12-31", PLANNERS),
     ("users", "GET", "/api/v1/users", {"admin"}),
     ("audit", "GET", "/api/v1/audit", {"admin"}),
 ]

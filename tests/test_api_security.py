@@ -87,10 +87,15 @@ def test_session_token_round_trip_tamper_and_expiry(workspace):
             {"risk:read", "map:read", "patrols:read", "alerts:aggregate"},
             {"alerts:detail", "alerts:write"},
         ),
-        ("analyst", {"alerts:detail", "alerts:verify", "risk:read"}, {"users:admin"}),
-        ("admin", {"users:admin", "alerts:detail"}, set()),
+        (
+            "researcher",
+            {"risk:read", "incidents:read", "map:read", "alerts:aggregate", "backtests:read"},
+            {"alerts:detail", "alerts:write", "alerts:verify", "patrols:read", "users:admin"},
+        ),
+        ("analyst", {"alerts:detail", "alerts:verify", "risk:read", "backtests:read"}, {"users:admin"}),
+        ("admin", {"users:admin", "alerts:detail", "backtests:read"}, set()),
     ],
-    ids=["reporter", "planner", "analyst", "admin"],
+    ids=["reporter", "planner", "researcher", "analyst", "admin"],
 )
 def test_role_table(role, allowed, denied):
     principal = security.Principal(1, "x", role)

@@ -68,6 +68,8 @@ def test_drivers_carry_label_and_units_match_the_risk():
             "label": "area of the locality in km² (static)",
             "contribution": 0.005,
             "value": 1200.0,
+            "typical": None,
+            "text": "area: 1,200 km²",
         }
     ]
     assert percent(0.0112) == "1.1%"

@@ -46,7 +46,7 @@ def test_period_scores_reads_one_period_and_latest_is_the_last(scored):
     assert (earlier["period"] == periods[3]).all()
     assert earlier["rank"].tolist() == sorted(earlier["rank"])
     assert earlier["drivers"].map(len).eq(0).all()  # fitted history carries no drivers
-    with pytest.raises(NotFoundError, match="no scores for period 2001-01-01"):
+    with pytest.raises(NotFoundError, match="no scores for the period asked for: scored periods run "):
         period_scores(scored, "2001-01-01")
 
 

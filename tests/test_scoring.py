@@ -143,7 +143,9 @@ def test_score_ranks_explains_and_stores(trained):
     assert_allclose(frame["change"].iloc[0], frame["probability"].iloc[0] - prev)
     drivers = frame["drivers"].iloc[0]
     assert 0 < len(drivers) <= 5
-    assert set(drivers[0]) == {"feature", "label", "contribution", "value"}
+    assert set(drivers[0]) == {"feature", "label", "contribution", "value", "typical", "text"}
+    assert drivers[0]["typical"] is not None  # what the contribution is measured against
+    assert drivers[0]["text"][0].isdigit() or drivers[0]["text"].startswith("no ")  # the value, in words
     assert drivers[0]["feature"] in record["features"]
     assert "_" not in drivers[0]["label"]
     assert len(drivers[0]["label"].split()) >= 3
@@ -317,6 +319,30 @@ def test_cli_score_warns_like_status_when_the_incident_data_is_old(sample_worksp
     captured = capsys.readouterr()
     assert json.loads(captured.out)  # stdout stays JSON; the warning is on stderr
     assert "Incident data is old" in captured.err
+
+
+def test_time_since_the_last_incident_never_raises_the_risk(trained):
+    """A driver's sign reads against the typical locality: more recent than typical raises the risk,
+    and quieter for longer never does (the learned members are monotone in time since)."""
+    from sauti.models.scoring import _model_view
+
+    ws, _cube, record = trained
+    frame = score(ws)
+    model = load_model(ws, record)
+    predictor, names, reference = _model_view(model, record["features"])
+    since = [j for j, n in enumerate(names) if n.startswith("since_")]
+    assert since
+    for j in since:
+        rows = np.tile(reference, (7, 1)).astype(float)
+        rows[:, j] = [0, 1, 3, 12, 36, 60, 120]
+        p = predictor.predict_proba(rows)[:, 1]
+        assert np.all(np.diff(p) <= 1e-12), (names[j], p)
+    seen = [d for drivers in frame["drivers"] for d in drivers if d["feature"].startswith("since_")]
+    for d in seen:
+        if d["value"] < d["typical"]:
+            assert d["contribution"] >= 0, d
+            assert "since the last" in d["text"]
+            assert "typical locality" in d["text"]
 
 
 # --- a rule served by name is calibrated as in the backtest, and named in plain words (#20 item 12) ----

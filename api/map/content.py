@@ -171,9 +171,16 @@ class LocalityView:
 
 
 def plain_drivers(drivers: list[dict]) -> list[dict]:
-    """Drivers a person can read: ``{"label", "contribution"}`` for those with a plain-words label."""
+    """Drivers a person can read: ``{"label", "text", "contribution"}`` for those with a plain-words
+    label; ``text`` is the value (and the typical locality's) in words, else the label."""
+    from sauti.features.glossary import driver_words
+
     return [
-        {"label": str(d["label"]), "contribution": float(d.get("contribution") or 0.0)}
+        {
+            "label": str(d["label"]),
+            "text": str(d.get("text") or driver_words(d)),
+            "contribution": float(d.get("contribution") or 0.0),
+        }
         for d in drivers
         if d.get("label")
     ]

@@ -161,14 +161,18 @@ def _alerts_data(
     names = dict(zip(localities[LOCALITY_ID], localities["name"], strict=True))
     features, shown = [], []
     if redaction.may_see_alert_details(principal):
+        from sauti.api.services.risk import data_date, mark_after_forecast_data
+
         recent = alerts.sort_values("received_at").tail(500)
-        for detail in redaction.alert_details(recent):
+        through = f"{data_date(source) - timedelta(days=1):%d %b %Y}".lstrip("0")
+        for detail in mark_after_forecast_data(source, redaction.alert_details(recent)):
             if detail[LOCALITY_ID] not in points:
                 continue
             lon, lat = points[detail[LOCALITY_ID]]
             detail["text"] = str(detail.get("text") or "")[:300]
             detail["received_at"] = str(detail["received_at"])
-            popup = content.render("alert_popup.html", a=detail, place=names.get(detail[LOCALITY_ID]))
+            place = names.get(detail[LOCALITY_ID])
+            popup = content.render("alert_popup.html", a=detail, place=place, through=through)
             if responses:  # issue 19: what was done about it, and the form to record it
                 popup += responses.alert_html(detail["alert_id"], detail[LOCALITY_ID])
             features.append(
@@ -270,15 +274,17 @@ def build_map(
     views = content.locality_views(source, units, shown, level)
     responses = response_layer(source, principal, units, level)  # issue 19: response state, form
     layer = _add_localities(fmap, units, views, shown, level, responses)
-    _add_heatmap(fmap, source)
+    heat = _add_heatmap(fmap, source)
     _add_incidents(fmap, source, shown)
     shown_alerts = _add_alerts(fmap, source, principal, responses)
-    if shown is None or shown.latest:  # the stored plan stands on the latest scores only
+    # the stored plan stands on the latest scores only, and is for roles that may read plans
+    if (shown is None or shown.latest) and principal.can("patrols:read"):
         _add_patrol_layer(fmap, source)
     folium.LayerControl(collapsed=False, position="topleft").add_to(fmap)
     panels = _panels_html(source, shown, views)
     fmap.get_root().html.add_child(Element(panels))
-    map_script("SautiPanels", f"sautiMap.init({{map}}, {layer.get_name()});").add_to(fmap)
+    heat_name = "null" if heat is None else heat.get_name()  # heatmap on: localities as outlines only
+    map_script("SautiPanels", f"sautiMap.init({{map}}, {layer.get_name()}, {heat_name});").add_to(fmap)
     return fmap.get_root().render(), shown_alerts
 
 
@@ -358,6 +364,7 @@ def _add_localities(
             "color": "#555",
             "weight": 0.7,
             "fillOpacity": 0.8,
+            "className": "sauti-locality",  # sauti-map.css clears the fill while the heatmap is on
         },
         highlight_function=lambda f: {"weight": 2.5, "color": "#222"},
         tooltip=GeoJsonTooltip(fields=["label"], labels=False),
@@ -366,13 +373,14 @@ def _add_localities(
     return layer
 
 
-def _add_heatmap(fmap: folium.Map, source: DataSource) -> None:
-    """The risk surface's tiles, off by default (it would hide the localities' colours)."""
+def _add_heatmap(fmap: folium.Map, source: DataSource) -> folium.TileLayer | None:
+    """The risk surface's tiles, off by default; while it is on, ``sauti-map.js`` draws the
+    localities as outlines only (their colours would cover it)."""
     import folium
 
     if not source.risk_surface_path.exists():
-        return
-    folium.TileLayer(
+        return None
+    return folium.TileLayer(
         tiles="/tiles/{z}/{x}/{y}.png",
         attr="Sauti risk surface",
         name="Risk heatmap",

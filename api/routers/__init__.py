@@ -1,1 +1,1 @@
-"""One router per file: localities, ogc, tiles, map, alerts, patrols, meta."""
+"""One router per file: localities, ogc, tiles, map, alerts, patrols, backtests, meta."""

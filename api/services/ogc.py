@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 
 import numpy as np
 from sauti.api.services import redaction
-from sauti.api.services.risk import _feature_table, served_level
+from sauti.api.services.risk import _feature_table, mark_after_forecast_data, served_level
 from sauti.api.services.source import DataSource
 
 from sauti.constants import LOCALITY_ID
@@ -142,7 +142,7 @@ def alert_points_table(source: DataSource) -> FeatureTable:
         points = redaction.generalised_points(located, source.localities())
         located = located[located[LOCALITY_ID].isin(points)]
         texts, xy = [], []
-        for detail in redaction.alert_details(located):
+        for detail in mark_after_forecast_data(source, redaction.alert_details(located)):
             lon, lat = points[detail[LOCALITY_ID]]
             props = {**detail, "position": "locality_representative_point"}
             texts.append(_point_text(detail["alert_id"], lon, lat, props))

@@ -128,6 +128,20 @@ def data_date(source: DataSource) -> datetime:
     return datetime.fromisoformat(through).replace(tzinfo=UTC) + timedelta(days=1)
 
 
+def mark_after_forecast_data(source: DataSource, details: list[dict]) -> list[dict]:
+    """Set ``after_forecast_data`` on each alert detail: received after the day the forecast's incident
+    data run to (:func:`data_date`), so it is not in the forecast shown (a person must be told)."""
+    import pandas as pd
+
+    cutoff = pd.Timestamp(data_date(source))
+    for detail in details:
+        when = pd.Timestamp(detail["received_at"]) if detail.get("received_at") else None
+        if when is not None and when.tzinfo is None:
+            when = when.tz_localize("UTC")
+        detail["after_forecast_data"] = bool(when is not None and when >= cutoff)
+    return details
+
+
 def _scores_by_id(source: DataSource, period: str | None = None, level: str | None = None) -> dict[str, dict]:
     """Scores of ``period`` (default the latest) by locality id; for a coarser ``level`` than the
     scored one (``admin1``), each unit's risk of at least one incident among its localities."""
@@ -373,7 +387,7 @@ def _detail(source: DataSource, locality_id: str) -> tuple[dict, list[dict]]:
         "incidents": recent_incidents(source, row.geometry),
         "alerts_summary": redaction.alert_counts(here),
     }
-    return body, redaction.alert_details(here.head(50))
+    return body, mark_after_forecast_data(source, redaction.alert_details(here.head(50)))
 
 
 def _scores_by_id_cached(source: DataSource) -> dict[str, dict]:
@@ -411,10 +425,16 @@ def rising(source: DataSource, n: int = 5, period: str | None = None) -> dict:
     """What rose into ``period`` (default the latest): the ``n`` largest increases since the
     previous period and the localities newly in the top 10%, with names, risk and change."""
 
+    scored = scored_periods(source)
+    if period is not None and period not in scored["periods"]:  # refused, and not repeated back
+        periods = scored["periods"]
+        known = f": scored periods run {periods[0]} to {periods[-1]}" if periods else ""
+        raise NotFoundError(f"no scores for the period asked for{known}")
+
     def build():
         from sauti.models.score_history import rising_localities, score_histories
 
-        latest = period or scored_periods(source)["latest"]
+        latest = period or scored["latest"]
         if latest is None:
             return {"period": None, "increases": [], "new_in_top": []}
         found = rising_localities(score_histories(source.workspace, until=latest, n=2), latest, n=n)

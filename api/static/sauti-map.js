@@ -3,10 +3,17 @@
 var CLEAR_TOP_LEFT = [370, 100];
 var CLEAR_BOTTOM_RIGHT = [300, 10];
 window.sautiMap = {
-  init: function (map, layer) {
+  init: function (map, layer, heat) {
     var byId = {};
     this.map = map;
     this.layer = layer;
+    this.heat = heat;
+    if (heat) {  /* heatmap on: locality fills cleared (sauti-map.css), outlines kept, so it shows */
+      var container = map.getContainer();
+      var sync = function () { container.classList.toggle("sauti-heat-on", map.hasLayer(heat)); };
+      map.on("overlayadd overlayremove layeradd layerremove", sync);
+      sync();
+    }
     layer.eachLayer(function (item) {
       byId[item.feature.id] = item;
       item.bindPopup(item.feature.properties.popup, {

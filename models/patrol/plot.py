@@ -78,9 +78,20 @@ def _draw_localities(ax, shown: gpd.GeoDataFrame, risk: pd.DataFrame | None) -> 
         edgecolor="#777777",
         linewidth=0.4,
         legend=True,
-        legend_kwds={"label": "probability of intercommunal violence", "shrink": 0.6},
+        legend_kwds={  # in % as the map and the CLI print risk (features.glossary.percent)
+            "label": "risk of at least one intercommunal incident",
+            "shrink": 0.6,
+            "format": _percent_ticks(),
+        },
         missing_kwds={"color": "#eeeeee"},
     )
+
+
+def _percent_ticks():
+    from matplotlib.ticker import FuncFormatter
+    from sauti.features.glossary import percent
+
+    return FuncFormatter(lambda value, _position: percent(value))
 
 
 def _draw_ranges(ax, bases: gpd.GeoDataFrame) -> None:

@@ -11,7 +11,7 @@ import math
 from typing import Any
 
 import numpy as np
-from sauti.features.glossary import driver_label, feature_label, points
+from sauti.features.glossary import driver_label, driver_words, feature_label, points
 
 TOP_DRIVERS = 3
 
@@ -39,6 +39,8 @@ def driver_text(item: dict) -> str:
     """``label (+0.68 pp)``: the driver in plain words (:mod:`sauti.features.glossary`, so no internal
     name reaches a person) and its contribution in percentage points, like the risk in %."""
     name = driver_label(item) or str(item.get("name") or "?")
+    if item.get("feature") and item.get("value") is not None:
+        name = driver_words(item)  # the value (and the typical locality's) in words
     contribution = item.get("contribution")
     if isinstance(contribution, (int, float)) and not isinstance(contribution, bool):
         return f"{name} ({points(contribution)})"

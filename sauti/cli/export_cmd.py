@@ -25,8 +25,8 @@ def export(
     role: str = typer.Option(
         "planner",
         "--role",
-        help="Whose view to export: planner (alerts as counts per locality) or analyst/admin (alerts "
-        "at their locality's point, scrubbed text). Never stored coordinates, phones or names.",
+        help="Whose view to export: planner or researcher (alerts as counts per locality) or analyst/admin "
+        "(alerts at their locality's point, scrubbed text). Never stored coordinates, phones or names.",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON summary object."),
 ) -> None:

@@ -305,7 +305,7 @@ def _echo_scores(ws: Workspace, frame, record: dict, top: int) -> None:
     )
     typer.echo(f"{'rank':>4}  {'locality':<24}{'risk':>7}{'change':>11}  main driver")
     for row in frame.head(top).itertuples():
-        driver = row.drivers[0]["label"] if row.drivers else "–"
+        driver = (row.drivers[0].get("text") or row.drivers[0]["label"]) if row.drivers else "–"
         name = names.get(row.locality_id, row.locality_id)[:23]
         risk, change = percent(row.probability), points(row.change)
         typer.echo(f"{row.rank:>4}  {name:<24}{risk:>7}{change:>11}  {driver}")

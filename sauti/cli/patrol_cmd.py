@@ -138,6 +138,8 @@ def _forecast_line(summary: dict) -> str:
 def _priority_table(plan, summary: dict):
     from rich.table import Table
 
+    from sauti.features.glossary import percent
+
     table = Table(title="Patrol priorities", show_lines=False)
     columns = [("Base", "left"), ("#", "right"), ("Locality", "left"), ("Risk", "right")]
     if summary["weighted"]:
@@ -146,7 +148,7 @@ def _priority_table(plan, summary: dict):
     for column, justify in columns:
         table.add_column(column, justify=justify)
     for row in plan.assignments.itertuples(index=False):
-        cells = [row.base, str(row.rank), row.name, f"{row.risk:.1%}"]
+        cells = [row.base, str(row.rank), row.name, percent(row.risk)]  # as the map prints it
         if summary["weighted"]:
             cells.append(f"{row.weight:,.0f}")
         cells += [f"{row.distance_km:.0f}", ", ".join(d.rsplit(" (", 1)[0] for d in row.drivers)]
