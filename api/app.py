@@ -15,12 +15,12 @@ from urllib.parse import unquote
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
+
 from sauti.api import errors
 from sauti.api.limits import RequestLimits
 from sauti.api.schemas import COMMON_ERRORS
 from sauti.api.services.nowcast import Nowcaster, preload
 from sauti.api.services.source import DataSource
-
 from sauti.privacy import may_hold_identifier, scrub_identifiers
 from sauti.settings import Settings, get_settings
 from sauti.store import Workspace

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import Depends, Query, Request
+
 from sauti.api.errors import Forbidden, InvalidInput, Unauthenticated
 from sauti.api.security import SESSION_COOKIE, Principal
 from sauti.api.services.source import DataSource

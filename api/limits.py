@@ -15,8 +15,9 @@ from __future__ import annotations
 import asyncio
 import time
 
-from sauti.api.errors import error_response
 from starlette.concurrency import run_in_threadpool
+
+from sauti.api.errors import error_response
 
 SAFE_METHODS = (b"GET", b"HEAD", b"OPTIONS")
 SIGN_IN_PATHS = ("/map",)  # the map's key form: its body *is* the key

@@ -22,11 +22,11 @@ import time
 from pathlib import Path
 
 import pandas as pd
+
 from sauti.ingest.alerts import ingest_alerts
 from sauti.ingest.alerts.synthetic import CSV_NAME, generate_alerts
 from sauti.ingest.boundaries import ingest_boundaries
 from sauti.ingest.gazetteer import Gazetteer
-
 from sauti.store import Workspace
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"

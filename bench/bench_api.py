@@ -212,7 +212,6 @@ def declare_current(workspace: Path, unit: str = "admin2", train_sample: int = 5
     from sauti.ingest.incidents import ingest_incidents
     from sauti.models import train
     from sauti.models.refresh import refresh_risk
-
     from sauti.store import Workspace
 
     ws = Workspace(workspace)
@@ -230,7 +229,6 @@ def declare_current(workspace: Path, unit: str = "admin2", train_sample: int = 5
 def freshness_on_copy(workspace: Path, folder: Path, unit: str, rounds: int, workers: int) -> dict:
     """Copy the demo workspace, declare its log current (``unit``), serve it, time alert → rescored."""
     from sauti.api.security import create_user
-
     from sauti.store import Workspace
 
     copy = folder / f"current-{unit.replace(':', '')}"
@@ -299,7 +297,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         workspace = args.workspace or build_workspace(temp)
         from sauti.api.security import create_user
-
         from sauti.store import Workspace
 
         _, key = create_user(Workspace(workspace), f"bench-{os.getpid()}-{int(time.time())}", "analyst")

@@ -33,7 +33,6 @@ def bench_backtest(tmp: Path, quick: bool, repeat: int) -> dict:
     from sauti.ingest.boundaries import ingest_boundaries
     from sauti.ingest.incidents import ingest_incidents
     from sauti.models.backtest import backtest_cube
-
     from sauti.progress import progress_bar
     from sauti.store import Workspace
 
@@ -71,7 +70,6 @@ def bench_scoring(tmp: Path, n_localities: int, repeat: int) -> dict:
     from sauti.models.scoring import data_snapshot
     from sauti.models.synthetic import synthetic_cube
     from sauti.models.target import make_target
-
     from sauti.store import Workspace
 
     ws = Workspace(tmp / "score_ws")

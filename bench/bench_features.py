@@ -22,6 +22,7 @@ def child(events: int, side: int, weeks: int, alerts: int) -> dict:
     """One measured build, in this process."""
     t0 = time.perf_counter()
     import pandas as pd
+
     from sauti.features import FeatureParams, build_cube
     from sauti.features.synthetic import synthetic_alerts, synthetic_grid, synthetic_incidents
 
@@ -79,7 +80,6 @@ def sample_nowcast(repeat: int = 5) -> dict:
     from sauti.features import compute_features
     from sauti.ingest.boundaries import ingest_boundaries
     from sauti.ingest.incidents import ingest_incidents
-
     from sauti.store import Workspace
 
     sample = Path(__file__).resolve().parents[1] / "data" / "sample"

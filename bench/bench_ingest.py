@@ -136,7 +136,6 @@ def _peak_rss_mb() -> float:
 def _child(csv_path: str, profile: bool) -> None:
     """Run one ingest into a fresh workspace and print its figures as JSON."""
     from sauti.ingest.incidents import ingest_incidents
-
     from sauti.store import Workspace
 
     with tempfile.TemporaryDirectory() as tmp:

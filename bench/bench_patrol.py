@@ -17,6 +17,7 @@ import time
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+
 from sauti.models.patrol import compute_reach, plan_patrols
 from sauti.models.patrol.solve import CoverProblem, solve, solve_exact
 

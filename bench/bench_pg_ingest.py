@@ -62,7 +62,6 @@ def _plain_copy(url: str, csv_path: Path) -> float:
 
 def _sauti_ingest(url: str, csv_path: Path) -> tuple[float, dict]:
     from sauti.ingest.incidents import ingest_incidents
-
     from sauti.store import Workspace
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
+
 from sauti.features.counts import alert_counts, incident_counts, region_rows
 from sauti.features.spatial_lag import spatial_lags
 from sauti.features.temporal import history_names, temporal_summaries
@@ -26,6 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import dask.array
     from dask.callbacks import Callback
     from libpysal.graph import Graph
+
     from sauti.features.params import FeatureParams
 
 #: cells (localities × periods) per block: ~110 float32 variables of 500k cells are ~220 MB

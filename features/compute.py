@@ -16,6 +16,9 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 import xarray as xr
+
+from sauti.constants import LOCALITY_DIM, LOCALITY_ID, PERIOD_DIM
+from sauti.errors import NotReadyError
 from sauti.features.blocks import block_progress, block_size
 from sauti.features.counts import verification_as_of_receipt
 from sauti.features.cube import Progress, build_cube
@@ -26,14 +29,10 @@ from sauti.features.provenance import CubeInputs, stamp_inputs, stamp_runs
 from sauti.features.storage import cube_path, load_cube, read_cube, save_cube
 from sauti.features.units import country_outline, stored_level, unit_localities
 from sauti.ingest.currency import data_through
-
-from sauti.constants import LOCALITY_DIM, LOCALITY_ID, PERIOD_DIM
-from sauti.errors import NotReadyError
 from sauti.progress import peak_memory_gb
 
 if TYPE_CHECKING:  # pragma: no cover
     from sauti.features.periods import DateLike
-
     from sauti.store import Workspace
 
 log = logging.getLogger(__name__)

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from sauti.features.periods import period_start, to_days
 
 from sauti.constants import ALERT_CATEGORIES, ALERT_VERIFICATION, INCIDENT_CATEGORIES, VIOLENT_CATEGORIES
+from sauti.features.periods import period_start, to_days
 
 if TYPE_CHECKING:  # pragma: no cover
     from numpy.typing import DTypeLike

@@ -21,6 +21,10 @@ import numpy as np
 import pandas as pd
 import shapely
 import xarray as xr
+
+import sauti
+from sauti.cache import Memo
+from sauti.constants import INCIDENT_CATEGORIES, LOCALITY_DIM, LOCALITY_ID, PERIOD_DIM, check_columns
 from sauti.features.assign import assign_alerts, assign_to_localities
 from sauti.features.blocks import EventIndex, dynamic_arrays
 from sauti.features.counts import per_region_counts
@@ -29,10 +33,6 @@ from sauti.features.graph import build_graph, lag_matrices
 from sauti.features.params import FeatureParams
 from sauti.features.periods import check_freq, period_index, period_range, to_days
 from sauti.features.spatial_lag import check_graph_order
-
-import sauti
-from sauti.cache import Memo
-from sauti.constants import INCIDENT_CATEGORIES, LOCALITY_DIM, LOCALITY_ID, PERIOD_DIM, check_columns
 
 # identifiers and bookkeeping that are not predictors
 IDENTIFIERS = (LOCALITY_DIM, PERIOD_DIM, "name", "admin1_id", "level")

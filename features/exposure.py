@@ -18,8 +18,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from sauti.features.periods import period_midpoint
 
+from sauti.features.periods import period_midpoint
 from sauti.geo import local_crs
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from sauti.features.params import FeatureParams
 
 from sauti.constants import LOCALITY_ID
+from sauti.features.params import FeatureParams
 from sauti.geo import local_crs
 
 if TYPE_CHECKING:  # pragma: no cover

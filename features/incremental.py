@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 import xarray as xr
+
+from sauti.constants import LOCALITY_DIM, PERIOD_DIM
 from sauti.features.compute import _alerts_on_units, _capital, _events, _population, cube_end
 from sauti.features.cube import build_cube
 from sauti.features.periods import check_freq
 from sauti.features.provenance import CubeInputs, provenance, stamp_runs
 from sauti.features.units import country_outline, unit_localities
-
-from sauti.constants import LOCALITY_DIM, PERIOD_DIM
 
 if TYPE_CHECKING:  # pragma: no cover
     from sauti.store import Workspace

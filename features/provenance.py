@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import xarray as xr
-from sauti.features.params import FeatureParams
-from sauti.features.units import parse_unit
 
 import sauti
 from sauti.checksum import sha256_file_unchanged
+from sauti.features.params import FeatureParams
+from sauti.features.units import parse_unit
 
 if TYPE_CHECKING:  # pragma: no cover
     from sauti.store import Workspace

@@ -159,9 +159,8 @@ def add_response_features(
     They are exposure and selection controls (where the mission was present and what it saw), not a
     treatment the model may credit with safety: docs/models.md says how they are used.
     """
-    from sauti.features.periods import period_start, to_days
-
     from sauti.constants import LOCALITY_DIM, PERIOD_DIM
+    from sauti.features.periods import period_start, to_days
 
     units = [str(v) for v in cube[LOCALITY_DIM].to_numpy()]
     periods = pd.DatetimeIndex(cube[PERIOD_DIM].to_numpy())

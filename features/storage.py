@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import xarray as xr
-from sauti.features.periods import check_freq
-from sauti.features.units import unit_slug
 
 from sauti.constants import LOCALITY_DIM, PERIOD_DIM
 from sauti.errors import NotReadyError
+from sauti.features.periods import check_freq
+from sauti.features.units import unit_slug
 from sauti.tempfiles import remove_stale_temps, temp_path
 
 if TYPE_CHECKING:  # pragma: no cover

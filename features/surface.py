@@ -32,7 +32,6 @@ from sauti.geo import utm_crs
 
 if TYPE_CHECKING:  # pragma: no cover
     from sauti.features.periods import DateLike
-
     from sauti.store import Workspace
 
 NODATA = -9999.0
@@ -475,10 +474,9 @@ def workspace_surface(
     them once). ``attrs["unit"]`` records the unit set. Raises NotReadyError when the store has no
     incidents.
     """
+    from sauti.errors import NotReadyError
     from sauti.features.compute import incidents_until
     from sauti.features.units import unit_localities
-
-    from sauti.errors import NotReadyError
 
     units = unit_localities(workspace, unit)
     incidents = incidents_until(workspace, until, incidents)

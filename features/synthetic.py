@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import shapely
 from pyproj import CRS, Transformer
-from sauti.features.units import make_grid
 
 from sauti.constants import ALERT_CATEGORIES, ALERT_VERIFICATION, INCIDENT_CATEGORIES, LOCALITY_ID
+from sauti.features.units import make_grid
 
 CENTRE = (20.9, 6.6)  # near the middle of CAR, for realistic projections
 

@@ -15,6 +15,7 @@ from sauti.constants import INCIDENT_CATEGORIES
 
 if TYPE_CHECKING:  # pragma: no cover
     from numpy.typing import DTypeLike
+
     from sauti.features.params import FeatureParams
 
 

@@ -19,6 +19,10 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import shapely
+
+from sauti.constants import LEVELS, LOCALITY_COLUMNS, LOCALITY_ID, STORAGE_CRS
+from sauti.errors import reader_problem
+from sauti.geo import EQUAL_AREA_CRS, parent_positions
 from sauti.ingest.bookkeeping import IngestReport, raw_json
 from sauti.ingest.boundary_schemas import (
     SchemaChoice,
@@ -30,10 +34,6 @@ from sauti.ingest.errors import IngestError
 from sauti.ingest.runs import ProgressCallback, ingest_run
 from sauti.ingest.tabular import require_regular_file
 from sauti.ingest.validate import RowChecker, blank
-
-from sauti.constants import LEVELS, LOCALITY_COLUMNS, LOCALITY_ID, STORAGE_CRS
-from sauti.errors import reader_problem
-from sauti.geo import EQUAL_AREA_CRS, parent_positions
 from sauti.privacy import shown
 from sauti.store import Workspace, stored_keys
 

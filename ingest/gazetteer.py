@@ -37,9 +37,9 @@ from sauti.privacy import fold, fold_word, shown
 
 if TYPE_CHECKING:  # pragma: no cover
     import geopandas as gpd
+
     from sauti.ingest.bookkeeping import IngestReport
     from sauti.ingest.runs import ProgressCallback
-
     from sauti.store import Workspace
 
 FUZZY_THRESHOLD = 0.85
@@ -463,6 +463,7 @@ def ingest_places(
     locality are rejected.
     """
     import pandas as pd
+
     from sauti.ingest.errors import IngestError
     from sauti.ingest.runs import ingest_run
     from sauti.ingest.tabular import require_regular_file
@@ -528,6 +529,7 @@ def _norm_col(name: str) -> str:
 
 def _read_places(path: Path):
     import pandas as pd
+
     from sauti.ingest.tabular import read_delimited, read_json_records
 
     suffix = path.suffix.lower()

@@ -7,6 +7,7 @@ from datetime import date
 from pathlib import Path
 
 import shapely
+
 from sauti.ingest.bookkeeping import IngestReport
 from sauti.ingest.currency import coverage_date, latest_date, parse_complete_through, record_coverage
 from sauti.ingest.errors import IngestError
@@ -16,7 +17,6 @@ from sauti.ingest.readers.mapped import resolve_mapping
 from sauti.ingest.runs import ProgressCallback, ingest_run
 from sauti.ingest.tabular import inspect_text
 from sauti.ingest.validate import Footprint, coordinate_warnings, suspected_swaps, validate_incidents
-
 from sauti.store import Workspace
 
 AUTO = "auto"

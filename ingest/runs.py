@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sauti.ingest.bookkeeping import IngestReport, RejectsWriter, alert_reject_view, make_rejects, raw_json
 
 from sauti.checksum import sha256_file
 from sauti.db import approximate_rows, is_postgres, secondary_indexes
+from sauti.ingest.bookkeeping import IngestReport, RejectsWriter, alert_reject_view, make_rejects, raw_json
 from sauti.store import Workspace, insert_new, utc_now
 from sauti.tempfiles import process_running
 

@@ -18,8 +18,8 @@ from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
-from sauti.ingest.errors import IngestError
 
+from sauti.ingest.errors import IngestError
 from sauti.privacy import shown
 
 MAX_FIELD_CHARS = 100_000

@@ -14,6 +14,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import shapely
+
+from sauti.constants import (
+    DATE_PRECISIONS,
+    INCIDENT_CATEGORIES,
+    INCIDENT_COLUMNS,
+    INCIDENT_REQUIRED,
+    LOCATION_PRECISIONS,
+)
 from sauti.ingest.bookkeeping import empty_rejects, raw_json
 from sauti.ingest.tabular import (
     EXTRA_FIELDS,
@@ -22,14 +30,6 @@ from sauti.ingest.tabular import (
     WHOLE_ROW,
     oversized_or_garbled,
     ragged_rows,
-)
-
-from sauti.constants import (
-    DATE_PRECISIONS,
-    INCIDENT_CATEGORIES,
-    INCIDENT_COLUMNS,
-    INCIDENT_REQUIRED,
-    LOCATION_PRECISIONS,
 )
 
 # A point this far outside the workspace's extent (degrees) whose swap falls inside is a suspected

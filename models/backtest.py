@@ -19,7 +19,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 import xarray as xr
+from sklearn.base import clone
+
+from sauti.constants import LOCALITY_DIM, LOCALITY_ID, PERIOD_DIM
 from sauti.features.periods import parse_period
+from sauti.jsonable import json_scalar
 from sauti.models.backtest_report import write_report
 from sauti.models.baselines import BASELINES, baseline_scores
 from sauti.models.catalog import PRIMARY, sauti_design
@@ -37,14 +41,9 @@ from sauti.models.metrics import (
 from sauti.models.panel import model_features, panel_frame, variable_matrix
 from sauti.models.result import CONTRACT_METRICS, REPORTED_METRICS, BacktestResult
 from sauti.models.target import lead_occurrence, make_target
-from sklearn.base import clone
-
-from sauti.constants import LOCALITY_DIM, LOCALITY_ID, PERIOD_DIM
-from sauti.jsonable import json_scalar
 
 if TYPE_CHECKING:  # pragma: no cover
     from sauti.features import CubeInputs
-
     from sauti.store import Workspace
 
 log = logging.getLogger(__name__)

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from sauti.models.metrics import METRICS
-from sauti.models.result import REPORTED_METRICS, BacktestResult, format_value
 
 from sauti.constants import LOCALITY_ID
 from sauti.figures import page_template, png_base64
+from sauti.models.metrics import METRICS
+from sauti.models.result import REPORTED_METRICS, BacktestResult, format_value
 
 if TYPE_CHECKING:  # pragma: no cover
     import geopandas as gpd

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
-from sauti.features.temporal import rolling_sum
 
 from sauti.constants import LOCALITY_DIM, PERIOD_DIM, TARGET_CATEGORY
+from sauti.features.temporal import rolling_sum
 
 #: half-life (periods) of the decayed-count baselines
 BASELINE_HALF_LIFE = 6

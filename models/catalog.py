@@ -17,9 +17,8 @@ from dataclasses import dataclass, field
 from importlib import import_module
 from typing import Any
 
-from sauti.models.ensemble import LONG_HORIZON_FEATURES
-
 from sauti.errors import SautiError
+from sauti.models.ensemble import LONG_HORIZON_FEATURES
 
 PRIMARY = "sauti"
 #: The Sauti model's design per horizon (design 2), fixed on the sample's validation origins

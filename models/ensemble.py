@@ -16,6 +16,16 @@ import warnings
 from collections.abc import Callable
 
 import numpy as np
+from scipy.optimize import minimize
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import average_precision_score
+from sklearn.pipeline import Pipeline
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from sauti.constants import TARGET_CATEGORY
 from sauti.models.estimators import (
     _EPS,
     ColumnSubset,
@@ -29,16 +39,6 @@ from sauti.models.estimators import (
     _time_folds,
     single_thread,
 )
-from scipy.optimize import minimize
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import average_precision_score
-from sklearn.pipeline import Pipeline
-from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted, validate_data
-
-from sauti.constants import TARGET_CATEGORY
 
 _T = TARGET_CATEGORY
 #: Features of the learned members (cube variable names; those a cube lacks are skipped):

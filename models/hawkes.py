@@ -21,10 +21,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-from sauti.models.estimators import _binary_classes, _BinaryMixin
 from scipy.optimize import minimize
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
+
+from sauti.models.estimators import _binary_classes, _BinaryMixin
 
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Self

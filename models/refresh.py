@@ -17,8 +17,8 @@ from sauti.constants import PERIOD_DIM
 
 if TYPE_CHECKING:  # pragma: no cover
     import xarray as xr
-    from sauti.features import CubeInputs, FeatureParams
 
+    from sauti.features import CubeInputs, FeatureParams
     from sauti.store import Workspace
 
 
@@ -36,10 +36,9 @@ def rebuild_inputs(
     A nowcast keeps the definition of the cube it replaces (parameters, raster, time zone as
     recorded in its provenance) unless the caller passes others.
     """
+    from sauti.errors import SautiError
     from sauti.features import CubeInputs, cube_inputs
     from sauti.features.storage import stored_provenance
-
-    from sauti.errors import SautiError
 
     try:
         recorded = stored_provenance(workspace, freq=freq, unit=unit)

@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from sauti.models.registry_store import current_model
 
 from sauti.constants import LOCALITY_ID, PERIOD
 from sauti.db import read_frame
 from sauti.errors import NotReadyError
+from sauti.models.registry_store import current_model
 
 if TYPE_CHECKING:  # pragma: no cover
     from sauti.store import Workspace

@@ -17,6 +17,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 import xarray as xr
+
+from sauti.constants import LOCALITY_DIM, LOCALITY_ID, PERIOD, PERIOD_DIM
+from sauti.errors import NotFoundError, NotReadyError, SautiError
 from sauti.models.alert_use import decide_alert_use
 from sauti.models.catalog import PRIMARY, resolve_model
 from sauti.models.estimators import single_thread
@@ -25,14 +28,10 @@ from sauti.models.panel import model_features, panel_frame, variable_matrix
 from sauti.models.registry_store import current_model, load_model, save_model
 from sauti.models.stored_scores import latest_scores
 from sauti.models.target import make_target
-
-from sauti.constants import LOCALITY_DIM, LOCALITY_ID, PERIOD, PERIOD_DIM
-from sauti.errors import NotFoundError, NotReadyError, SautiError
 from sauti.store import utc_now
 
 if TYPE_CHECKING:  # pragma: no cover
     from sauti.features import CubeInputs
-
     from sauti.store import Workspace
 
 #: periods of fitted scores stored before the latest one (risk history for the API)

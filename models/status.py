@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from sauti.errors import SautiError
 from sauti.ingest.currency import (
     STALE_AFTER_DAYS,
     currency_warning,
@@ -16,8 +17,6 @@ from sauti.ingest.currency import (
     last_events,
     target_silence,
 )
-
-from sauti.errors import SautiError
 
 if TYPE_CHECKING:  # pragma: no cover
     from sauti.store import Workspace

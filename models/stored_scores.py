@@ -12,13 +12,13 @@ import json
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from sauti.features import load_cube
-from sauti.features.glossary import label_drivers
-from sauti.models.registry_store import current_model
 
 from sauti.constants import LOCALITY_DIM, LOCALITY_ID, PERIOD, PERIOD_DIM
 from sauti.db import read_frame
 from sauti.errors import NotFoundError, NotReadyError
+from sauti.features import load_cube
+from sauti.features.glossary import label_drivers
+from sauti.models.registry_store import current_model
 
 if TYPE_CHECKING:  # pragma: no cover
     from sauti.store import Workspace

@@ -12,10 +12,10 @@ import json
 import numpy as np
 import pandas as pd
 import xarray as xr
-from sauti.features.params import FeatureParams
-from sauti.features.temporal import decayed_sum, periods_since, rolling_sum, trend
 
 from sauti.constants import INCIDENT_CATEGORIES, LOCALITY_DIM, PERIOD_DIM, VIOLENT_CATEGORIES
+from sauti.features.params import FeatureParams
+from sauti.features.temporal import decayed_sum, periods_since, rolling_sum, trend
 
 HALF_LIVES = (1, 3, 6, 12)
 WINDOWS = (3, 12)

@@ -93,6 +93,7 @@ origins_figure(result)
 
 # %%
 from IPython.display import HTML
+
 from sauti.models import metrics_table_html
 
 HTML(metrics_table_html(result))
@@ -111,6 +112,7 @@ metrics.round(3)
 
 # %%
 from IPython.display import display
+
 from sauti.models import pr_figure, reliability_figure
 
 display(pr_figure(result), reliability_figure(result))

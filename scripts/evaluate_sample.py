@@ -33,7 +33,6 @@ def _git(*args: str) -> str:
 def _workspace(folder: Path):
     from sauti.ingest.boundaries import ingest_boundaries
     from sauti.ingest.incidents import ingest_incidents
-
     from sauti.store import Workspace
 
     ws = Workspace(folder / "sample_ws")

@@ -10,9 +10,9 @@ from pathlib import Path
 import geopandas as gpd
 import pytest
 from live_server import LiveServer, add_users, copy_workspace, sauti, start_server
-from sauti.ingest.boundaries import ingest_boundaries
 from shapely.geometry import Point, box
 
+from sauti.ingest.boundaries import ingest_boundaries
 from sauti.store import Workspace
 
 pytest_plugins = ["postgres_fixtures"]  # --postgres, and the fixtures that run a test on both back-ends

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
 from sauti.ingest.errors import IngestError
 from sauti.ingest.incidents import detect_format, ingest_incidents
 from sauti.ingest.readers import acled
-
 from sauti.store import Workspace
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ingest"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+
 from sauti.ingest.alerts import normalize_category, parse_received_at
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from sauti.ingest.alerts import set_verification, submit_alerts
 
 from sauti.errors import NotFoundError
+from sauti.ingest.alerts import set_verification, submit_alerts
 from sauti.store import Workspace
 
 PHONE = "+236 72 12 34 56"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from sauti.features import cube_path, save_cube
 from sauti.ingest.alerts import ingest_alerts
 from sauti.ingest.boundaries import ingest_boundaries

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
+from sauti.cli import main
 from sauti.ingest.alerts import (
     ingest_alerts,
     set_verification,
     submit_alerts,
 )
 from sauti.ingest.errors import IngestError
-
-from sauti.cli import main
 from sauti.store import Workspace
 
 PHONE = "+236 72 12 34 56"

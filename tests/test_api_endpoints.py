@@ -343,9 +343,9 @@ def current_server(server, sample_dir, tmp_path_factory):
     from datetime import UTC, datetime
 
     from live_server import start_server
+
     from sauti.ingest.incidents import ingest_incidents
     from sauti.models.refresh import refresh_risk
-
     from sauti.store import Workspace
 
     root = tmp_path_factory.mktemp("current") / "ws"

@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 from live_server import sauti, start_server
-from sauti.ingest.boundaries import ingest_boundaries
 
+from sauti.ingest.boundaries import ingest_boundaries
 from sauti.store import Workspace
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+
 from sauti.models.backtest import backtest_cube, write_backtest
 from sauti.models.backtest_report import write_report
 from sauti.models.synthetic import synthetic_cube

@@ -11,9 +11,9 @@ from pathlib import Path
 import httpx
 import pytest
 from live_server import start_server
-from sauti.ingest.boundaries import ingest_boundaries
 
 from sauti.accounts import add_user
+from sauti.ingest.boundaries import ingest_boundaries
 from sauti.store import Workspace
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]

@@ -11,6 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.metrics import average_precision_score
+
 from sauti.models.backtest import CONTRACT_METRICS, backtest_cube, write_backtest
 from sauti.models.backtest_report import write_report
 from sauti.models.baselines import BASELINES
@@ -24,8 +27,6 @@ from sauti.models.metrics import (
 )
 from sauti.models.synthetic import synthetic_cube
 from sauti.models.target import make_target
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.metrics import average_precision_score
 
 CHEATER_LOG: list[dict] = []
 
@@ -357,7 +358,6 @@ def test_an_empty_window_is_said_in_the_detail_and_the_report(tmp_path):
 def weekly_workspace(tmp_path_factory):
     """A workspace holding only a weekly synthetic cube (60 weeks from Monday 2018-01-01)."""
     from sauti.features import cube_path, save_cube
-
     from sauti.store import Workspace
 
     ws = Workspace(tmp_path_factory.mktemp("weekly") / "ws")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
+
 from sauti.models.backtest import backtest_cube
 from sauti.models.baselines import BASELINES, baseline_scores
 from sauti.models.synthetic import panel_cube

@@ -11,10 +11,10 @@ import pandas as pd
 import pyogrio
 import pytest
 import shapely
-from sauti.ingest.boundaries import ingest_boundaries
-from sauti.ingest.errors import IngestError
 from shapely.geometry import Polygon, box
 
+from sauti.ingest.boundaries import ingest_boundaries
+from sauti.ingest.errors import IngestError
 from sauti.store import Workspace
 
 CAF = "boundaries/CAF/caf_admbnda_adm{n}_200k_sigcaf_reach_itos_v2.shp"

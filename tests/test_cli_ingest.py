@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from sauti.ingest import runs
 
 from sauti.cli import main
+from sauti.ingest import runs
 from sauti.store import Workspace
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ingest"

@@ -9,6 +9,7 @@ import re
 from importlib.resources import files
 
 import pandas as pd
+
 from sauti.features import build_cube
 from sauti.features.cube_report import write_cube_report
 
@@ -53,6 +54,7 @@ def test_the_figure_leaves_pyplot_alone(three_squares, three_points) -> None:
     sees it, so drawing a report in a notebook opens no stray window or inline copy."""
     import matplotlib.pyplot as plt
     from matplotlib.figure import Figure
+
     from sauti.features.cube_report import cube_figure
 
     before = set(plt.get_fignums())

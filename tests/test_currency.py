@@ -11,15 +11,15 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from test_ingest_incidents import BASE, write_acled
+
+from sauti.constants import PERIOD_DIM
+from sauti.errors import SautiError
 from sauti.features import compute_features
 from sauti.ingest.alerts import ingest_alerts
 from sauti.ingest.boundaries import ingest_boundaries
 from sauti.ingest.currency import currency_warning, data_through, last_events, target_silence
 from sauti.ingest.incidents import ingest_incidents
-from test_ingest_incidents import BASE, write_acled
-
-from sauti.constants import PERIOD_DIM
-from sauti.errors import SautiError
 from sauti.store import Workspace
 
 
@@ -157,6 +157,7 @@ def _alert_file(tmp_path: Path, when: str, name: str) -> Path:
 
 def test_new_alerts_update_the_last_period_exactly_as_a_full_build(logged, tmp_path):
     import numpy as np
+
     from sauti.features import CubeInputs
     from sauti.features.incremental import update_features
 

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sauti.features import CubeInputs, compute_features
-from sauti.models import latest_scores, score, train
 
 from sauti.constants import LOCALITY_ID
 from sauti.errors import SautiError
+from sauti.features import CubeInputs, compute_features
+from sauti.models import latest_scores, score, train
 from sauti.scheduler import dask_scheduler
 from sauti.store import Workspace
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from sauti.features.glossary import CONTRIBUTION_MEANING, driver_words, label_drivers, value_words
 from sauti.models.explain import top_drivers
 

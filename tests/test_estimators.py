@@ -6,6 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
+from sklearn.linear_model import LogisticRegression
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
 from sauti.models.ensemble import LEARNED_FEATURES, SautiClassifier, stack_weights, top_members
 from sauti.models.estimators import (
     ColumnSubset,
@@ -16,8 +19,6 @@ from sauti.models.estimators import (
     signed_log1p,
 )
 from sauti.models.hawkes import SelfExcitingClassifier
-from sklearn.linear_model import LogisticRegression
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 
 @parametrize_with_checks(

@@ -16,12 +16,12 @@ from pathlib import Path
 import pyogrio
 import pytest
 from live_server import copy_workspace
-from sauti.api.services.redaction import generalised_points
-from sauti.ingest.alerts import submit_alerts
-from sauti.ingest.alerts.synthetic import reporter_pool
 from test_privacy import find
 
+from sauti.api.services.redaction import generalised_points
 from sauti.cli import main
+from sauti.ingest.alerts import submit_alerts
+from sauti.ingest.alerts.synthetic import reporter_pool
 from sauti.store import Workspace
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from shapely.geometry import box
+
 from sauti.features import assign_alerts, assign_to_localities
 from sauti.features.assign import match_names, normalise_name
-from shapely.geometry import box
 
 # 1° of longitude at 5.5°N is about 110.8 km: 0.02° ≈ 2.2 km, 0.1° ≈ 11 km
 

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import xarray as xr
 from numpy.testing import assert_allclose
-from sauti.features import CubeInputs, compute_features, cube_path, load_cube, load_or_build_cube
-from sauti.features.storage import legacy_cube_path, stored_provenance, write_legacy_cube
 
 from sauti.constants import LOCALITY_DIM, PERIOD_DIM
 from sauti.errors import NotReadyError
+from sauti.features import CubeInputs, compute_features, cube_path, load_cube, load_or_build_cube
+from sauti.features.storage import legacy_cube_path, stored_provenance, write_legacy_cube
 
 
 @pytest.fixture(scope="module")

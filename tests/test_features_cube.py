@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 import xarray as xr
 from numpy.testing import assert_allclose, assert_array_equal
-from sauti.features import FeatureParams, build_cube, build_graph, feature_names, make_grid
-from sauti.features.temporal import decayed_sum
 from shapely.geometry import box
 
 from sauti.constants import ALERT_CATEGORIES, INCIDENT_CATEGORIES, LOCALITY_DIM, PERIOD_DIM
+from sauti.features import FeatureParams, build_cube, build_graph, feature_names, make_grid
+from sauti.features.temporal import decayed_sum
 
 HISTORY = ("count_intercommunal", "count_violent", "fatalities", "alerts_total")
 

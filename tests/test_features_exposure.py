@@ -11,9 +11,10 @@ import pytest
 import rasterio
 from numpy.testing import assert_allclose, assert_array_equal
 from rasterio.transform import from_origin
+from shapely.geometry import box
+
 from sauti.features.exposure import find_capital, season, static_covariates, zonal_population
 from sauti.features.periods import period_range
-from shapely.geometry import box
 
 
 @pytest.fixture

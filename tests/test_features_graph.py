@@ -7,10 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
+from shapely.geometry import box
+
 from sauti.features import FeatureParams, build_graph, second_order
 from sauti.features.graph import lag_matrices
 from sauti.features.spatial_lag import check_graph_order, spatial_lags
-from shapely.geometry import box
 
 
 def _neighbours(graph) -> dict[str, set[str]]:

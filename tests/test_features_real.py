@@ -11,6 +11,9 @@ import pandas as pd
 import pytest
 import xarray as xr
 from numpy.testing import assert_allclose, assert_array_equal
+
+from sauti.constants import INCIDENT_CATEGORIES, LOCALITY_DIM, PERIOD_DIM, VIOLENT_CATEGORIES
+from sauti.errors import NotReadyError
 from sauti.features import (
     FeatureParams,
     assign_to_localities,
@@ -22,9 +25,6 @@ from sauti.features import (
 )
 from sauti.features.assign import IN_SCOPE
 from sauti.features.periods import period_start
-
-from sauti.constants import INCIDENT_CATEGORIES, LOCALITY_DIM, PERIOD_DIM, VIOLENT_CATEGORIES
-from sauti.errors import NotReadyError
 from sauti.store import Workspace
 
 

@@ -8,6 +8,7 @@ import pytest
 import rasterio
 from numpy.testing import assert_allclose
 from pyproj import CRS
+
 from sauti.features import DEFAULT_SURFACE, read_surface, risk_surface, write_cog, write_default_surface
 
 

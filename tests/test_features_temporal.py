@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
+
 from sauti.features.temporal import decayed_sum, periods_since, rolling_sum, trend
 
 SERIES = np.array([[0, 2, 0, 0, 1, 0, 0, 0, 3, 0], [0] * 10, [1] * 10], dtype=float)

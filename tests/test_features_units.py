@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import shapely
 from geopandas.testing import assert_geodataframe_equal
+
 from sauti.features import unit_localities
 from sauti.features.units import country_outline
-
 from sauti.store import Workspace
 
 

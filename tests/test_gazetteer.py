@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+from shapely.geometry import Point
+
 from sauti.ingest.boundaries import ingest_boundaries
 from sauti.ingest.errors import IngestError
 from sauti.ingest.gazetteer import FUZZY_THRESHOLD, TEXT_FACTOR, Gazetteer, compact, ingest_places
-from shapely.geometry import Point
-
 from sauti.store import Workspace
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+
 from sauti.features import FeatureParams, build_cube
 from sauti.features.glossary import driver_text, feature_label, label_drivers, percent, points
 from sauti.features.synthetic import synthetic_alerts, synthetic_grid, synthetic_incidents

@@ -17,9 +17,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from live_server import sauti
-from sauti.ingest.boundaries import ingest_boundaries
 
 from sauti.cli import main
+from sauti.ingest.boundaries import ingest_boundaries
 from sauti.store import Workspace
 
 OK = "2021-03-04T10:00:00Z"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import sys
 
 import pytest
-from sauti.models.panel import model_features
-from sauti.models.synthetic import synthetic_cube
 
 from sauti.cli.features_cmd import _heatmap_scores
+from sauti.models.panel import model_features
+from sauti.models.synthetic import synthetic_cube
 from sauti.store import Workspace
 
 

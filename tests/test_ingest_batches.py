@@ -10,7 +10,6 @@ from pathlib import Path
 from sauti.api.services.source import DataSource
 from sauti.ingest import runs
 from sauti.ingest.incidents import ingest_incidents
-
 from sauti.settings import Settings
 from sauti.store import Workspace
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
 from sauti.ingest.bookkeeping import RAW_VALUE_CHARS
 from sauti.ingest.boundaries import ingest_boundaries
 from sauti.ingest.errors import IngestError

@@ -7,6 +7,7 @@ import re
 
 import pandas as pd
 import pytest
+
 from sauti.api.map.content import (
     RANK_CLASSES,
     MapPeriod,
@@ -120,7 +121,6 @@ def test_the_key_form_signs_in_or_says_why_not(server):
 @pytest.mark.slow
 def test_an_expired_session_gets_the_form_again(server):
     from sauti.api.security import SESSION_COOKIE, authenticate_key, issue_session_token
-
     from sauti.store import Workspace
 
     workspace = Workspace(server.workspace)
@@ -178,9 +178,9 @@ def test_heatmap_legend_speaks_the_rasters_units(tmp_path, units, quantity, low,
     import numpy as np
     import rasterio
     from affine import Affine
+
     from sauti.api.map.content import heatmap_legend
     from sauti.api.services.source import DataSource
-
     from sauti.settings import Settings
     from sauti.store import Workspace
 

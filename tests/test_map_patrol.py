@@ -9,6 +9,7 @@ import folium
 import pandas as pd
 import pytest
 from patrol_helpers import bases_at, line_localities, risk_of
+
 from sauti.api.map.patrol import add_patrol_layer, base_popup, percent, target_popup
 from sauti.models.patrol import plan_patrols
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
 from sauti.ingest.errors import IngestError
 from sauti.ingest.incidents import ingest_incidents
 from sauti.ingest.readers.mapped import load_mapping, packaged_mappings

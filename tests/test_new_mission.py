@@ -13,9 +13,9 @@ from pathlib import Path
 import boundary_fixtures
 import pytest
 import rasterio
-from sauti.models import latest_scores
 
 from sauti.cli import main
+from sauti.models import latest_scores
 from sauti.store import Workspace
 
 POPULATION = "population/afripop2020_worldpop_20km_africa.tif"
@@ -101,9 +101,8 @@ def test_the_sample_population_is_a_default_only_where_it_covers_the_localities(
     workspace, shared_data, monkeypatch, boundaries, uses_sample
 ):
     """The sample's CAR raster would give South Sudan a population of 0 everywhere, silently."""
-    from sauti.ingest.boundaries import ingest_boundaries
-
     from sauti.cli.features_cmd import SAMPLE_POPULATION, _default_population
+    from sauti.ingest.boundaries import ingest_boundaries
     from sauti.settings import get_settings
 
     monkeypatch.delenv("SAUTI_POPULATION", raising=False)

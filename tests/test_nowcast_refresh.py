@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from sauti.api.services.nowcast import refresh
 from sauti.api.services.source import DataSource
-
 from sauti.settings import Settings
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from sauti.api.map.notebook import offline_map_html
 
 pytestmark = pytest.mark.slow
@@ -23,8 +24,8 @@ def test_alert_counts_say_since_when_a_newer_alert_is_counted(sample_workspace, 
     """An alert received today is in the latest period's count (as /localities counts it), so the
     popup must not claim the count is of "the 30 days to 30 Dec 2022"."""
     from live_server import copy_workspace
-    from sauti.ingest.alerts import submit_alerts
 
+    from sauti.ingest.alerts import submit_alerts
     from sauti.store import Workspace
 
     ws = Workspace(copy_workspace(sample_workspace.root, tmp_path / "ws"))

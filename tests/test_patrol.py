@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from patrol_helpers import bases_at, greedy_trap, line_localities, lon, risk_of
-from sauti.models.patrol import PatrolPlan, plan_patrols
 from shapely.geometry import box
+
+from sauti.models.patrol import PatrolPlan, plan_patrols
 
 
 def _pairs(plan: PatrolPlan) -> set[tuple[str, str]]:
@@ -300,6 +301,7 @@ def test_plan_map_draws_one_route_per_patrol_and_labels_each_base() -> None:
 
 def test_distances_on_real_communes_match_geodesics(shared_data, sample_dir) -> None:
     from pyproj import Geod
+
     from sauti.models.patrol import read_bases
 
     communes = gpd.read_file(

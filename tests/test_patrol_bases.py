@@ -9,11 +9,11 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 from geopandas.testing import assert_geodataframe_equal
-from sauti.models.patrol import read_bases, save_bases, workspace_bases
-from sauti.models.patrol.bases import BasesError
 from shapely.geometry import Point
 
 from sauti.errors import NotReadyError
+from sauti.models.patrol import read_bases, save_bases, workspace_bases
+from sauti.models.patrol.bases import BasesError
 from sauti.store import Workspace
 
 TOWNS = ["Bangui", "Bambari", "Bria", "Kaga-Bandoro", "Bouar", "Paoua", "Ndélé", "Birao", "Obo", "Berbérati"]

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from sauti.models.patrol import read_bases, workspace_bases
 
 from sauti.cli import main
+from sauti.models.patrol import read_bases, workspace_bases
 from sauti.store import Workspace
 
 

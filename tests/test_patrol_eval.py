@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from patrol_helpers import bases_at, line_localities
+
 from sauti.models.patrol.evaluate import evaluate_patrol_plans, hit_rate_figure
 
 # L0..L3 at 0, 10, 20, 30 km; one base at 0 km with 1 patrol and a 40 km range.

@@ -6,6 +6,7 @@ import itertools
 
 import numpy as np
 import pytest
+
 from sauti.models.patrol.solve import CoverProblem, solve, solve_exact, solve_greedy, upper_bound
 
 

@@ -6,6 +6,7 @@ import re
 
 import pandas as pd
 import pytest
+
 from sauti.features.periods import forecast_window, parse_period
 
 

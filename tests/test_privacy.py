@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 from live_server import LiveServer, sauti
+
+from sauti.cli import main
 from sauti.ingest.alerts import ingest_alerts, set_verification, submit_alerts
 from sauti.ingest.alerts.synthetic import CSV_NAME, GATEWAY_NAME, Reporter, reporter_pool
 from sauti.ingest.boundaries import ingest_boundaries
-
-from sauti.cli import main
 from sauti.store import Workspace
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
 from sauti.ingest.errors import IngestError
 from sauti.ingest.tabular import iter_json_records, read_delimited
 

@@ -8,10 +8,11 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin
+
 from sauti.models.backtest import backtest_cube, write_backtest
 from sauti.models.backtest_report import comparison_words, map_figure, write_report
 from sauti.models.synthetic import synthetic_cube
-from sklearn.base import BaseEstimator, ClassifierMixin
 
 
 class Contrarian(ClassifierMixin, BaseEstimator):

@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
-from sauti.features.responses import RESPONSE_VARIABLES, add_response_features
-from sauti.models.panel import model_features
 
 from sauti.constants import LOCALITY_DIM, LOCALITY_ID, PERIOD_DIM
+from sauti.features.responses import RESPONSE_VARIABLES, add_response_features
+from sauti.models.panel import model_features
 
 
 def _cube() -> xr.Dataset:

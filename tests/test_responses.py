@@ -6,6 +6,8 @@ import json
 
 import pandas as pd
 import pytest
+
+from sauti.errors import InvalidInputError, NotFoundError
 from sauti.features.responses import response_summary
 from sauti.ingest.alerts import ingest_alerts
 from sauti.ingest.boundaries import ingest_boundaries
@@ -16,8 +18,6 @@ from sauti.ingest.responses import (
     submit_responses,
     update_response,
 )
-
-from sauti.errors import InvalidInputError, NotFoundError
 
 ALERTS = [
     "alert_id,received_at,telephone,nom,message,categorie,latitude,longitude",

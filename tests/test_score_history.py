@@ -5,6 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
+
+from sauti.errors import NotFoundError
 from sauti.features import cube_path, save_cube
 from sauti.models import (
     latest_scores,
@@ -16,8 +18,6 @@ from sauti.models import (
     train,
 )
 from sauti.models.synthetic import synthetic_cube
-
-from sauti.errors import NotFoundError
 from sauti.store import Workspace
 
 

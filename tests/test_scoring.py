@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
+
+from sauti.errors import NotFoundError, NotReadyError, SautiError
 from sauti.features import cube_path, load_cube, save_cube
 from sauti.models import latest_scores, risk_history, score, train
 from sauti.models.explain import median_contributions, top_drivers
@@ -21,8 +23,6 @@ from sauti.models.registry_store import (
     runtime,
 )
 from sauti.models.synthetic import synthetic_cube
-
-from sauti.errors import NotFoundError, NotReadyError, SautiError
 from sauti.store import Workspace
 
 
@@ -274,7 +274,6 @@ def test_a_user_model_round_trips_through_skops_only_when_its_types_are_trusted(
 def test_cli_train_a_baseline_then_score_serves_it_and_version_names_it(trained, capsys):
     from sauti.api.services.meta import version
     from sauti.api.services.source import DataSource
-
     from sauti.cli import main
     from sauti.settings import Settings
 
@@ -396,7 +395,6 @@ def test_a_served_rule_expects_as_many_localities_with_an_incident_as_training_s
 def test_the_cli_plan_and_version_name_the_served_rule_in_plain_words(rule_served, capsys):
     from sauti.api.services.meta import version
     from sauti.api.services.source import DataSource
-
     from sauti.cli import main
     from sauti.settings import Settings
 

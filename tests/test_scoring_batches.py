@@ -5,11 +5,11 @@ from __future__ import annotations
 import contextlib
 
 import pandas as pd
+
 import sauti.models.scoring as scoring
 from sauti.features import cube_path, save_cube
 from sauti.models import score, train
 from sauti.models.synthetic import synthetic_cube
-
 from sauti.store import Workspace
 
 

@@ -12,12 +12,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from live_server import copy_workspace
+
+from sauti import accounts, db
 from sauti.ingest.alerts import ingest_alerts
 from sauti.ingest.alerts.store import IdempotencyKey, save_reply, stored_reply
 from sauti.ingest.boundaries import ingest_boundaries
 from sauti.ingest.incidents import ingest_incidents
-
-from sauti import accounts, db
 from sauti.schema import migrations as _migrations
 from sauti.store import Workspace, insert_new
 from sauti.store_admin import backup, copy_store, create_gis_role, restore, table_counts

@@ -10,6 +10,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+
 from sauti.ingest.alerts import parse_received_at
 from sauti.ingest.alerts.synthetic import (
     CSV_NAME,
@@ -21,7 +22,6 @@ from sauti.ingest.alerts.synthetic import (
 )
 from sauti.ingest.boundaries import ingest_boundaries
 from sauti.ingest.gazetteer import Gazetteer
-
 from sauti.store import Workspace
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
+
 from sauti.features.params import FeatureParams
 from sauti.models.synthetic import synthetic_cube
 

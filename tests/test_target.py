@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
+
 from sauti.models.synthetic import panel_cube
 from sauti.models.target import lead_occurrence, make_target
 

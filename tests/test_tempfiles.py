@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
-from sauti.features.storage import save_cube
 
+from sauti.features.storage import save_cube
 from sauti.tempfiles import STALE_AFTER_S, remove_stale_temps, temp_path
 
 

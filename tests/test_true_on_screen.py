@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+
 from sauti.features.glossary import percent
 
 
@@ -67,6 +68,7 @@ def test_an_alert_newer_than_the_forecast_data_is_marked(server):
 
 def test_the_plan_maps_risk_scale_reads_in_percent():
     from patrol_helpers import greedy_trap
+
     from sauti.models.patrol import plan_patrols
     from sauti.models.patrol.plot import plan_figure
 

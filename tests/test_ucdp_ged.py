@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+
 from sauti.ingest.incidents import detect_format, ingest_incidents
 
 GED = "ucdp_ged_v23_1_CAF.geojson"

@@ -16,13 +16,12 @@ from sauti.api.services.risk import RECENT_ALERT_DAYS, alert_counts_by_locality,
 from sauti.api.services.risk import rising as rising_answer
 from sauti.api.services.source import DataSource
 from sauti.api.services.tiles import HeatmapRenderer, risk_colormap
-from sauti.features.glossary import INCIDENT_ONE, percent, points
-from sauti.features.periods import forecast_window
-from sauti.models import current_model, score_histories
-
 from sauti.constants import LOCALITY_ID
 from sauti.errors import NotFoundError
+from sauti.features.glossary import INCIDENT_ONE, percent, points
+from sauti.features.periods import forecast_window
 from sauti.figures import page_template
+from sauti.models import current_model, score_histories
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd

@@ -23,7 +23,6 @@ from sauti.api.map.view import LOCAL_CSS, LOCAL_JS, build_map
 from sauti.api.security import ROLES, Principal
 from sauti.api.services.source import DataSource
 from sauti.ingest.currency import STALE_AFTER_DAYS
-
 from sauti.settings import Settings
 
 if TYPE_CHECKING:  # pragma: no cover

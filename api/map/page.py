@@ -11,11 +11,11 @@ import logging
 from urllib.parse import urlencode
 
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
 from sauti.api.errors import Forbidden, Unauthenticated
 from sauti.api.map import content, view
 from sauti.api.security import SESSION_COOKIE, SESSION_SECONDS, Principal, audit, issue_session_token
 from sauti.api.services.source import DataSource
-
 from sauti.basemap import Basemap, BasemapError, open_basemap
 
 log = logging.getLogger("sauti.api")

@@ -14,14 +14,14 @@ import html
 import json
 from typing import TYPE_CHECKING, Any
 
-from sauti.features.glossary import percent
-
 from sauti.constants import LOCALITY_ID
+from sauti.features.glossary import percent
 
 if TYPE_CHECKING:  # pragma: no cover
     import folium
     import pandas as pd
     from branca.element import MacroElement
+
     from sauti.models.patrol import PatrolPlan
 
 LAYER_NAME = "Patrol plan"

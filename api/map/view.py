@@ -22,15 +22,15 @@ from sauti.api.map.responses import MapResponses, response_layer
 from sauti.api.services import redaction
 from sauti.api.services.risk import served_level
 from sauti.api.services.source import DataSource
-from sauti.features.glossary import last_events_text
-
 from sauti.constants import LOCALITY_ID
 from sauti.errors import NotReadyError, SautiError
+from sauti.features.glossary import last_events_text
 
 if TYPE_CHECKING:  # pragma: no cover
     import folium
     import geopandas as gpd
     from branca.element import MacroElement
+
     from sauti.api.security import Principal
 
 VENDOR = "/static/vendor/leaflet-1.9.4"

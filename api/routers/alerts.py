@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, File, Header, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+
 from sauti.api.deps import get_source, require
 from sauti.api.schemas import (
     BODY_ERRORS,

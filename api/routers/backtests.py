@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Path
 from fastapi.responses import HTMLResponse, Response
+
 from sauti.api.deps import get_source, require
 from sauti.api.schemas import NOT_FOUND
 from sauti.api.security import Principal

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
+
 from sauti.api.deps import LocalityQuery, get_source, parse_period, require
 from sauti.api.schemas import NOT_FOUND
 from sauti.api.security import Principal, audit

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
+
 from sauti.api.deps import current_principal, get_source, require
 from sauti.api.errors import Unauthenticated
 from sauti.api.map.page import ask_for_key, map_response, message_page, sign_in_page
 from sauti.api.security import SESSION_COOKIE, Principal
 from sauti.api.services.source import DataSource
-
 from sauti.basemap import BasemapError, open_basemap
 from sauti.errors import NotFoundError
 

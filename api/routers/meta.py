@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+
 from sauti.api.deps import current_principal, get_source, require
 from sauti.api.schemas import NOT_FOUND, error_reply
 from sauti.api.security import Principal, audit_entries, list_users, revoke_user

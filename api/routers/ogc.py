@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
+
 from sauti.api.deps import ItemsQuery, get_source, require
 from sauti.api.schemas import NOT_FOUND
 from sauti.api.security import Principal, audit

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends
+
 from sauti.api.deps import PatrolQuery, get_source, require
 from sauti.api.schemas import BODY_ERRORS
 from sauti.api.security import Principal

@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+
 from sauti.api.deps import MAX_PARAM_CHARS, get_source, parse_period, require
 from sauti.api.schemas import BODY_ERRORS, NOT_FOUND
 from sauti.api.security import Principal

@@ -6,6 +6,7 @@ import hashlib
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, Response
+
 from sauti.api.byte_ranges import bytes_response
 from sauti.api.deps import HeatmapQuery, get_source, require
 from sauti.api.security import Principal

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 from sauti.api.errors import Conflict, InvalidInput
 from sauti.api.services import redaction
 from sauti.api.services.source import DataSource
-
 from sauti.constants import LOCALITY_ID
 from sauti.errors import SautiError
 from sauti.jsonable import json_scalar

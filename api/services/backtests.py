@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from sauti.api.services.source import DataSource
-
 from sauti.errors import NotFoundError
 
 BACKTESTS_FOLDER = "backtests"

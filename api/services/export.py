@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 from sauti.api.services import ogc
 from sauti.api.services.source import DataSource
-from sauti.features.glossary import driver_label
-
 from sauti.errors import SautiError
+from sauti.features.glossary import driver_label
 
 if TYPE_CHECKING:  # pragma: no cover
     import geopandas as gpd
+
     from sauti.api.security import Principal
 
 COLLECTIONS = ("localities", "incidents", "alerts")

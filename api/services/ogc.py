@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import numpy as np
+
 from sauti.api.services import redaction
 from sauti.api.services.risk import _feature_table, mark_after_forecast_data, served_level
 from sauti.api.services.source import DataSource
-
 from sauti.constants import LOCALITY_ID
 from sauti.errors import NotFoundError
 from sauti.jsonable import json_number, json_text

@@ -16,6 +16,7 @@ from sauti.jsonable import json_value
 if TYPE_CHECKING:  # pragma: no cover
     import geopandas as gpd
     import pandas as pd
+
     from sauti.api.security import Principal
 
 # what an analyst may read of one alert

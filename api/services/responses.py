@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 from sauti.api.errors import InvalidInput
 from sauti.api.services.source import DataSource
-
 from sauti.constants import LOCALITY_ID
 from sauti.jsonable import json_value
 
@@ -67,9 +66,8 @@ def record(source: DataSource, principal: Principal, body: dict) -> tuple[int, d
 def change(source: DataSource, principal: Principal, response_id: str, changes: dict[str, Any]) -> dict:
     """Add times, outcome or notes to a stored response; audited with the fields that changed."""
     from sauti.api.security import audit
-    from sauti.ingest.responses import update_response
-
     from sauti.errors import InvalidInputError
+    from sauti.ingest.responses import update_response
 
     source.require_store()
     try:

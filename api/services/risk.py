@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 from sauti.api.services import redaction
 from sauti.api.services.source import DataSource
-
 from sauti.constants import LOCALITY_ID
 from sauti.errors import NotFoundError, NotReadyError
 from sauti.jsonable import json_number, json_text
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
+
     from sauti.api.deps import LocalityQuery
     from sauti.api.security import Principal
 

@@ -32,6 +32,7 @@ from sauti.store import Workspace
 if TYPE_CHECKING:  # pragma: no cover
     import geopandas as gpd
     import pandas as pd
+
     from sauti.api.security import Principal
 
 log = logging.getLogger("sauti.api")

@@ -13,8 +13,8 @@ import threading
 from pathlib import Path
 
 import numpy as np
-from sauti.api.errors import InvalidInput
 
+from sauti.api.errors import InvalidInput
 from sauti.cache import Memo
 from sauti.errors import InvalidInputError, NotReadyError
 
@@ -166,6 +166,7 @@ class HeatmapRenderer:
     def _render_part(self, bbox, resolution_km) -> bytes:
         import xarray as xr
         from rasterio.warp import transform_bounds
+
         from sauti.features.surface import cog_bytes
 
         dataset = self.reader().dataset

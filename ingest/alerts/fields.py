@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import yaml
-from sauti.ingest.validate import parse_dates
 
 from sauti.constants import ALERT_CATEGORIES, ALERT_CHANNELS, ALERT_VERIFICATION
+from sauti.ingest.validate import parse_dates
 from sauti.privacy import fold
 
 VOCABULARY_FILE = "vocabulary.yaml"

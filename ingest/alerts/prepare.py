@@ -18,6 +18,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from sauti.constants import (
+    ALERT_CHANNELS,
+    ALERT_COLUMNS,
+    ALERT_SEVERITY_RANGE,
+    ALERT_VERIFICATION,
+    LOCALITY_ID,
+)
 from sauti.ingest.alerts.fields import (
     EARLIEST,
     FUTURE_TOLERANCE,
@@ -40,14 +48,6 @@ from sauti.ingest.tabular import (
     ragged_rows,
 )
 from sauti.ingest.validate import NOT_FINITE, RowChecker, blank, impossible_swaps, parse_numbers
-
-from sauti.constants import (
-    ALERT_CHANNELS,
-    ALERT_COLUMNS,
-    ALERT_SEVERITY_RANGE,
-    ALERT_VERIFICATION,
-    LOCALITY_ID,
-)
 from sauti.privacy import (
     GLUED_NAME_MIN_CHARS,
     REDACTED_PHONE,

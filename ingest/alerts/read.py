@@ -22,6 +22,8 @@ from typing import Any
 
 import pandas as pd
 import shapely
+
+from sauti.constants import DEFAULT_TIMEZONE
 from sauti.ingest.alerts.fields import (
     FIELD_ALIASES,
     canonical_columns,
@@ -33,8 +35,6 @@ from sauti.ingest.errors import IngestError
 from sauti.ingest.runs import ProgressCallback, ingest_run
 from sauti.ingest.tabular import RECORD_PROBLEM, iter_json_records, read_delimited, require_regular_file
 from sauti.ingest.validate import coordinate_warnings, suspected_swaps
-
-from sauti.constants import DEFAULT_TIMEZONE
 from sauti.store import Workspace
 
 log = logging.getLogger(__name__)

@@ -11,17 +11,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
+
+from sauti.cache import Memo
+from sauti.constants import ALERT_COLUMNS, ALERT_SENSITIVE_COLUMNS, ALERT_VERIFICATION
+from sauti.db import hold_lock
+from sauti.errors import NotFoundError, SautiError
 from sauti.ingest.alerts.fields import normalize_verification
 from sauti.ingest.alerts.ids import stored_alert_id
 from sauti.ingest.alerts.prepare import AlertContext, PreparedAlerts
 from sauti.ingest.gazetteer import Gazetteer
 from sauti.ingest.incidents import workspace_extent
 from sauti.ingest.runs import RunContext
-
-from sauti.cache import Memo
-from sauti.constants import ALERT_COLUMNS, ALERT_SENSITIVE_COLUMNS, ALERT_VERIFICATION
-from sauti.db import hold_lock
-from sauti.errors import NotFoundError, SautiError
 from sauti.store import Workspace, stored_keys, utc_now
 
 log = logging.getLogger(__name__)

@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from sauti.constants import DEFAULT_TIMEZONE, LOCALITY_ID
 from sauti.ingest.alerts.prepare import PreparedAlerts, prepare_alerts
 from sauti.ingest.alerts.store import IdempotencyKey, alert_context, save_reply, store_alerts, stored_reply
 from sauti.ingest.runs import ingest_run
-
-from sauti.constants import DEFAULT_TIMEZONE, LOCALITY_ID
 from sauti.store import Workspace
 
 Reply = tuple[int, dict]

@@ -19,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 import yaml
+
 from sauti.ingest.errors import IngestError
 from sauti.ingest.readers.columns import is_json, json_row
 from sauti.ingest.readers.registry import Chunk, IncidentReader, ReaderOptions, register

@@ -23,12 +23,12 @@ import numpy as np
 import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from sauti.constants import DATE_PRECISIONS, INCIDENT_CATEGORIES, LOCATION_PRECISIONS
 from sauti.ingest.errors import IngestError
 from sauti.ingest.readers.registry import Chunk, IncidentReader, ReaderOptions, register
 from sauti.ingest.tabular import read_delimited
 from sauti.ingest.validate import RowChecker, blank, fail_unparsed, none_if_blank, parse_dates, parse_numbers
-
-from sauti.constants import DATE_PRECISIONS, INCIDENT_CATEGORIES, LOCATION_PRECISIONS
 
 FORMAT = "csv"
 MAPPING_SUFFIXES = (".yaml", ".yml", ".toml")

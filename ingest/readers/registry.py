@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
 from sauti.ingest.validate import RowChecker
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import yaml
+
 from sauti.ingest.errors import IngestError
 from sauti.ingest.readers.columns import feature_row, is_json
 from sauti.ingest.readers.registry import Chunk, IncidentReader, ReaderOptions, register

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
+
+from sauti.constants import LOCALITY_ID
 from sauti.ingest.alerts.fields import FUTURE_TOLERANCE, parse_received_at
 from sauti.ingest.alerts.prepare import AlertContext, scrub_free_text
 from sauti.ingest.tabular import MAX_FIELD_CHARS
-
-from sauti.constants import LOCALITY_ID
 from sauti.privacy import find_phone_numbers
 
 log = logging.getLogger(__name__)

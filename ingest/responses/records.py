@@ -19,6 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from sauti.constants import DEFAULT_TIMEZONE, LOCALITY_ID
+from sauti.errors import NotFoundError
 from sauti.ingest.alerts.prepare import AlertContext, scrub_free_text
 from sauti.ingest.alerts.store import alert_context
 from sauti.ingest.bookkeeping import IngestReport
@@ -48,9 +51,6 @@ from sauti.ingest.tabular import (
     read_delimited,
 )
 from sauti.ingest.validate import RowChecker
-
-from sauti.constants import DEFAULT_TIMEZONE, LOCALITY_ID
-from sauti.errors import NotFoundError
 from sauti.store import Workspace, stored_keys, utc_now
 
 log = logging.getLogger(__name__)

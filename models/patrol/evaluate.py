@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+
+from sauti.constants import LOCALITY_DIM, LOCALITY_ID, PERIOD, PERIOD_DIM, check_columns
 from sauti.models.patrol.bases import resolve_bases
 from sauti.models.patrol.reach import compute_reach
 from sauti.models.patrol.solve import CoverProblem, solve
-
-from sauti.constants import LOCALITY_DIM, LOCALITY_ID, PERIOD, PERIOD_DIM, check_columns
 from sauti.progress import progress_bar
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -6,6 +6,9 @@ from os import PathLike
 from typing import TYPE_CHECKING
 
 import pandas as pd
+
+from sauti.constants import LOCALITY_ID
+from sauti.errors import NotReadyError
 from sauti.features import unit_localities
 from sauti.features.periods import forecast_window
 from sauti.models.patrol.bases import read_bases, workspace_bases
@@ -14,9 +17,6 @@ from sauti.models.patrol.result import PatrolPlan
 from sauti.models.patrol.weights import population_weight
 from sauti.models.registry_store import current_model
 from sauti.models.stored_scores import latest_scores
-
-from sauti.constants import LOCALITY_ID
-from sauti.errors import NotReadyError
 
 if TYPE_CHECKING:  # pragma: no cover
     import geopandas as gpd

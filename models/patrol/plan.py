@@ -21,14 +21,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+
+from sauti.constants import LOCALITY_ID, PERIOD, STORAGE_CRS, check_columns
 from sauti.models.patrol.bases import resolve_bases
 from sauti.models.patrol.borders import border_warnings, locate_bases
 from sauti.models.patrol.reach import Reach, compute_reach
 from sauti.models.patrol.reasons import driver_names, plan_reasons
 from sauti.models.patrol.result import PatrolPlan, assignment_frame, empty_plan
 from sauti.models.patrol.solve import METHODS, CoverProblem, solve
-
-from sauti.constants import LOCALITY_ID, PERIOD, STORAGE_CRS, check_columns
 
 if TYPE_CHECKING:  # pragma: no cover
     import geopandas as gpd

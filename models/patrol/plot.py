@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import geopandas as gpd
     import pandas as pd
     from matplotlib.figure import Figure
+
     from sauti.models.patrol.result import PatrolPlan
 
 
@@ -89,6 +90,7 @@ def _draw_localities(ax, shown: gpd.GeoDataFrame, risk: pd.DataFrame | None) -> 
 
 def _percent_ticks():
     from matplotlib.ticker import FuncFormatter
+
     from sauti.features.glossary import percent
 
     return FuncFormatter(lambda value, _position: percent(value))

@@ -11,6 +11,7 @@ import math
 from typing import Any
 
 import numpy as np
+
 from sauti.features.glossary import driver_label, driver_words, feature_label, points
 
 TOP_DRIVERS = 3

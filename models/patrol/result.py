@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from sauti.models.patrol.reasons import expected_localities_text
 
 from sauti.constants import LOCALITY_ID, STORAGE_CRS
 from sauti.csv_safe import write_csv
 from sauti.jsonable import json_scalar
+from sauti.models.patrol.reasons import expected_localities_text
 
 if TYPE_CHECKING:  # pragma: no cover
     import geopandas as gpd

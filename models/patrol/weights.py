@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from sauti.features import load_cube
 
 from sauti.constants import LOCALITY_ID
 from sauti.errors import NotReadyError
+from sauti.features import load_cube
 
 if TYPE_CHECKING:  # pragma: no cover
     import geopandas as gpd
