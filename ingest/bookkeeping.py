@@ -120,8 +120,8 @@ def raw_json(records: pd.DataFrame) -> pd.Series:
     Values longer than :data:`RAW_VALUE_CHARS` are cut (their length is noted), so a row rejected
     for a gigantic field does not copy that field into the rejects file.
     """
-    if records.empty:
-        return pd.Series([], dtype="object", index=records.index)
+    if records.empty:  # no rows, or rows without a field worth showing (each is then "{}")
+        return pd.Series(["{}"] * len(records), dtype="object", index=records.index)
     cols = list(records.columns)
     values = records.astype("object").where(records.notna(), None).to_numpy()
     return pd.Series(

@@ -96,8 +96,21 @@ def read_store(workspace: Path) -> Iterator[sqlite3.Connection]:
 
 
 def copy_workspace(source: Path, destination: Path) -> Path:
-    """Copy a workspace folder; the store goes through SQLite's backup API (safe while it is served)."""
-    shutil.copytree(source, destination, ignore=shutil.ignore_patterns(f"{STORE}*"))
+    """Copy a workspace folder; the store goes through SQLite's backup API (safe while it is served).
+
+    A served workspace may swap in a new cube (a Zarr folder behind a link) while it is copied: the
+    files of the one replaced vanish mid-copy, so such a copy is started again (a few times).
+    """
+    for attempt in range(5):
+        try:
+            shutil.copytree(source, destination, ignore=shutil.ignore_patterns(f"{STORE}*", ".*.tmp"))
+            break
+        except shutil.Error as error:
+            vanished = all("No such file or directory" in str(why) for *_, why in error.args[0])
+            shutil.rmtree(destination, ignore_errors=True)
+            if not vanished or attempt == 4:
+                raise
+            time.sleep(0.5)
     if (source / STORE).exists():
         with sqlite3.connect(source / STORE) as live, sqlite3.connect(destination / STORE) as copy:
             live.backup(copy)

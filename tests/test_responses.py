@@ -162,3 +162,12 @@ def test_summary_counts_answered_alerts_and_minutes(response_workspace):
     assert regions == {"Region One": (2, 2), "Region Two": (1, 1)}
     assert response_summary(alerts, responses, links, localities, start="2024-03-02")["alerts"] == 0
     json.dumps(summary)  # plain JSON
+
+
+def test_an_empty_response_is_rejected_not_an_error(response_workspace):
+    """A body with no field at all (a gateway's empty post) is a reject naming the missing field;
+    the rejects file shows it as an empty record (it raised a ValueError: a 500 to the client)."""
+    (outcome,) = submit_responses(response_workspace, [{}], timezone="UTC")
+    assert outcome.status == "rejected"
+    assert outcome.errors[0]["field"] == "action"
+    assert list_responses(response_workspace) == []

@@ -6,12 +6,14 @@
 docs/responses.md.
 """
 
-from sauti.ingest.responses.records import (
+from sauti.ingest.responses.check import (
     RESPONSE_ACTIONS,
     RESPONSE_OUTCOMES,
     RESPONSE_TIMES,
     ResponseOutcome,
     check_response,
+)
+from sauti.ingest.responses.records import (
     ingest_responses,
     list_responses,
     response_frames,

@@ -31,7 +31,6 @@ from sauti.ingest.responses.check import (
     RESPONSE_ACTIONS,
     RESPONSE_COLUMNS,
     RESPONSE_FIELDS,
-    RESPONSE_OUTCOMES,
     RESPONSE_TIMES,
     CheckedResponse,
     ResponseLookups,
@@ -429,15 +428,4 @@ def response_frames(
     return responses, links
 
 
-__all__ = [
-    "RESPONSE_ACTIONS",
-    "RESPONSE_OUTCOMES",
-    "RESPONSE_TIMES",
-    "ResponseOutcome",
-    "check_response",
-    "ingest_responses",
-    "list_responses",
-    "response_frames",
-    "submit_responses",
-    "update_response",
-]
+__all__ = ["ingest_responses", "list_responses", "response_frames", "submit_responses", "update_response"]
