@@ -121,7 +121,8 @@ def read_cube(
     Only the chunks holding them are read. ``lazy`` returns it Dask-backed (nothing read until
     used: a block of localities of a continental cube); by default it is loaded into memory.
     """
-    opened = xr.open_zarr(path, consolidated=True, chunks={} if lazy else None)
+    # the link is resolved once: a cube swapped in while this reads cannot mix two versions
+    opened = xr.open_zarr(Path(path).resolve(), consolidated=True, chunks={} if lazy else None)
     order = json.loads(opened.attrs.pop("variable_order", "[]"))
     opened = opened[[n for n in order if n in opened.data_vars]] if order else opened
     if last_periods is not None and PERIOD_DIM in opened.dims:
