@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from sauti.constants import LOCALITY_ID
+from sauti.ingest.responses.check import RESPONSE_OUTCOMES
 from sauti.store import Workspace
 
 SEED = 19
@@ -34,7 +35,6 @@ ANSWER_RATE = {
 }
 ACTIONS = ("patrol", "engagement", "message", "other")
 ACTION_WEIGHTS = (0.6, 0.25, 0.12, 0.03)
-OUTCOMES = ("calm", "tension", "violence", "unreachable", "unknown")
 OUTCOME_WEIGHTS = (0.55, 0.25, 0.05, 0.08, 0.07)
 UNITS = ("BANBAT 1 Coy", "BANBAT 2 Coy", "PAKBAT QRF", "RWABATT 3", "FPU Bangui", "CAC team")
 NO_ACTION_NOTES = (
@@ -83,7 +83,7 @@ def synthetic_responses(alerts: pd.DataFrame, seed: int = SEED) -> pd.DataFrame:
                     "dispatched_at": dispatched,
                     "arrived_at": arrived if reported else None,
                     "completed_at": completed if reported else None,
-                    "outcome": rng.choice(OUTCOMES, p=OUTCOME_WEIGHTS) if reported else "unknown",
+                    "outcome": rng.choice(RESPONSE_OUTCOMES, p=OUTCOME_WEIGHTS) if reported else "unknown",
                     "notes": "",
                 }
             )
