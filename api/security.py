@@ -1,6 +1,6 @@
 """Who may do what: roles, API keys, browser session tokens and the audit log, as the API sees them.
 
-Users, key hashes and audit rows live in the store (:mod:`sauti.accounts`); this module adds the
+Users, key hashes and audit rows live in the store (:mod:`sauti.api.services.accounts`); this module adds the
 role table, the constant-time key check and the map's session tokens. A browser cannot send a
 bearer header on a plain navigation, so ``/map?key=...`` trades the key for a short-lived signed
 session token in an ``HttpOnly`` cookie (HMAC keyed by the workspace secret) and redirects to
@@ -16,9 +16,10 @@ import hmac
 import json
 import time
 from dataclasses import dataclass
+from typing import Any
 
-from sauti import accounts
-from sauti.accounts import ROLES, audit_entries, hash_key, list_users
+from sauti.api.services import accounts
+from sauti.api.services.accounts import ROLES, audit_entries, hash_key, list_users
 from sauti.store import Workspace
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "ROLES",
     "Principal",
     "audit",
+    "audit_in",
     "audit_entries",
     "authenticate_key",
     "authenticate_session",
@@ -155,3 +157,8 @@ def authenticate_session(workspace: Workspace, token: str | None) -> Principal |
 def audit(workspace: Workspace, principal: Principal, action: str, resource: str, **detail) -> None:
     """Record that ``principal`` did ``action`` on ``resource`` (who read alert details, who verified)."""
     accounts.record_audit(workspace, principal.name, principal.role, action, resource, **detail)
+
+
+def audit_in(con: Any, principal: Principal, action: str, resource: str, **detail) -> None:
+    """:func:`audit` on ``con``, inside the caller's transaction: written with what it records."""
+    accounts.insert_audit(con, principal.name, principal.role, action, resource, detail)

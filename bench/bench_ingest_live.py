@@ -48,7 +48,7 @@ sys.exit(main(["ingest", "incidents", sys.argv[2], "--json"]))
 
 
 def _users(workspace: Path) -> dict[str, str]:
-    from sauti.accounts import add_user
+    from sauti.api.services.accounts import add_user
     from sauti.store import Workspace
 
     ws = Workspace(workspace)

@@ -399,3 +399,33 @@ def _constraint_rejects(
 
 
 ProgressCallback = Callable[[int], None]
+
+
+@contextmanager
+def ingest_run_within(
+    con: sqlite3.Connection,
+    workspace: Workspace,
+    kind: str,
+    path: Path,
+    *,
+    fmt: str | None = None,
+    params: dict[str, Any] | None = None,
+    payload: bytes | None = None,
+) -> Iterator[RunContext]:
+    """:func:`ingest_run` for a caller that owns the transaction (the service, which writes its own
+    rows — an Idempotency-Key reply, an audit entry — beside the ingested ones and commits them all).
+
+    ``con`` must be inside a transaction; nothing here begins, commits or rolls back. The run is
+    lazy (recorded only when a row is rejected, as a ``payload`` run of :func:`ingest_run`); on an
+    exception its rejects file is discarded and the exception propagates: the caller's rollback
+    undoes the rest.
+    """
+    record = _run_record(workspace, kind, path, fmt, params, payload)
+    report = IngestReport(kind=kind, path=str(path), format=fmt)
+    ctx = RunContext(con, record, report, source_name=path.name, in_transaction=True)
+    try:
+        yield ctx
+        ctx.finish()
+    except BaseException:
+        ctx.discard()
+        raise

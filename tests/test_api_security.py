@@ -7,12 +7,11 @@ import logging
 import pandas as pd
 import pytest
 
-from sauti import accounts
 from sauti.api import security
 from sauti.api.app import RedactKeysFilter, redact_url
 from sauti.api.deps import parse_bbox, parse_datetime
 from sauti.api.errors import InvalidInput
-from sauti.api.services import redaction
+from sauti.api.services import accounts, redaction
 from sauti.errors import NotFoundError, SautiError
 
 

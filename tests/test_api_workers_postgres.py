@@ -12,7 +12,7 @@ import httpx
 import pytest
 from live_server import start_server
 
-from sauti.accounts import add_user
+from sauti.api.services.accounts import add_user
 from sauti.ingest.boundaries import ingest_boundaries
 from sauti.store import Workspace
 

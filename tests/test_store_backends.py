@@ -13,9 +13,10 @@ import pandas as pd
 import pytest
 from live_server import copy_workspace
 
-from sauti import accounts, db
+from sauti import db
+from sauti.api.services import accounts
+from sauti.api.services.idempotency import IdempotencyKey, save_reply, stored_reply
 from sauti.ingest.alerts import ingest_alerts
-from sauti.ingest.alerts.store import IdempotencyKey, save_reply, stored_reply
 from sauti.ingest.boundaries import ingest_boundaries
 from sauti.ingest.incidents import ingest_incidents
 from sauti.schema import migrations as _migrations

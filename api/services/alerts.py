@@ -1,23 +1,28 @@
 """Alert intake and verification for the API, with ``Idempotency-Key`` handling.
 
 Validation, pseudonymisation, scrubbing, geocoding and storage are the ingest layer's
-(:func:`sauti.ingest.alerts.submit_alerts`); this module turns its outcomes into responses, replays
-the stored response when a client retries with the same key and body, refuses the same key with
-another body (409), and asks the nowcaster to refresh risk after anything was accepted.
+(:func:`sauti.ingest.alerts.prepare_submission`, :func:`~sauti.ingest.alerts.store_submission`).
+This module opens the transaction, has ingest store the alerts on its connection and writes the
+service's own rows in the same commit: the reply kept under an ``Idempotency-Key``
+(:mod:`sauti.api.services.idempotency`), the audit entry of a verification. It turns the outcomes
+into responses, replays the stored response when a client retries with the same key and body,
+refuses the same key with another body (409), and asks the nowcaster to refresh risk after
+anything was accepted.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from sauti.api.errors import Conflict, InvalidInput
-from sauti.api.services import redaction
+from sauti.api.services import idempotency, redaction
+from sauti.api.services.idempotency import IdempotencyKey
 from sauti.api.services.source import DataSource
 from sauti.constants import LOCALITY_ID
 from sauti.errors import SautiError
 from sauti.jsonable import json_scalar
+from sauti.store import Workspace
 
 if TYPE_CHECKING:  # pragma: no cover
     from sauti.api.security import Principal
@@ -56,40 +61,52 @@ def _submit(
     records: list[dict],
     channel_source: str,
     reply: Callable[[list[dict]], Reply],
-    claim: Any = None,
+    claim: IdempotencyKey | None = None,
 ) -> tuple[int, dict, bool]:
-    """Store ``records`` and answer with ``reply(outcomes)``; with an idempotency ``claim`` the key
-    is reserved in the same transaction (a retry waits for the first request and replays it)."""
-    from sauti.ingest.alerts import submit_alerts, submit_alerts_once
-    from sauti.ingest.alerts.store import IdempotencyConflict
+    """Store ``records`` and answer with ``reply(outcomes)``.
+
+    The service owns the transaction: ingest stores the prepared alerts on its connection, and the
+    reply kept under an idempotency ``claim`` is written in the same commit (a retry waits for the
+    first request and replays it; nothing is stored twice).
+    """
+    from sauti.ingest.alerts import prepare_submission, store_submission
 
     source.require_store()
+    workspace = source.workspace
+    if claim is not None:  # a finished first request: replay without preparing anything
+        with workspace.session() as con:
+            done = _stored_reply(con, claim)
+        if done is not None:
+            return done[0], done[1], True
     # only those who may verify (analysts, admins) may send an alert already verified
-    options = {
-        "source": channel_source,
-        "may_verify": principal.can("alerts:verify"),
-        "timezone": source.settings.timezone,
-    }
-    outcomes: list[dict] = []
-
-    def answer(submitted: list) -> Reply:
-        outcomes.extend(outcome_dict(o) for o in submitted)
-        return reply(outcomes)
-
-    if claim is None:
-        status, body = answer(submit_alerts(source.workspace, records, **options))
-        replayed = False
-    else:
-        try:
-            status, body, replayed = submit_alerts_once(source.workspace, records, claim, answer, **options)
-        except IdempotencyConflict as exc:
-            raise Conflict(str(exc)) from None
+    submission = prepare_submission(
+        workspace,
+        records,
+        source=channel_source,
+        may_verify=principal.can("alerts:verify"),
+        timezone=source.settings.timezone,
+    )
+    with workspace.session() as con, Workspace.transaction(con):
+        done = _stored_reply(con, claim) if claim is not None else None
+        if done is not None:  # an overlapping request with this key committed while we waited
+            return done[0], done[1], True
+        outcomes = [outcome_dict(o) for o in store_submission(con, workspace, submission)]
+        status, body = reply(outcomes)
+        if claim is not None:
+            idempotency.save_reply(con, claim, status, body)
     accepted = {o[LOCALITY_ID] for o in outcomes if o["status"] == "accepted"}
     if any(o["status"] == "accepted" for o in outcomes):
         source.bump()
         if source.nowcast is not None:
             source.nowcast.request({lid for lid in accepted if lid})
-    return status, body, replayed
+    return status, body, False
+
+
+def _stored_reply(con: Any, claim: IdempotencyKey) -> Reply | None:
+    try:
+        return idempotency.stored_reply(con, claim)
+    except idempotency.IdempotencyConflict as exc:
+        raise Conflict(str(exc)) from None
 
 
 def _one_reply(outcomes: list[dict]) -> Reply:
@@ -128,7 +145,7 @@ def submit_many(
     principal: Principal,
     records: list[dict],
     channel_source: str = "api-batch",
-    claim: Any = None,
+    claim: IdempotencyKey | None = None,
 ) -> tuple[int, dict, bool]:
     """A batch: 200 with one outcome per record and the counts (read = accepted + rejected + duplicates)."""
     if not records:
@@ -163,17 +180,22 @@ def csv_records(data: bytes, filename: str = "upload.csv") -> list[dict]:
 
 
 def verify(source: DataSource, principal: Principal, alert_id: str, verification: str) -> dict:
-    """Set an alert's verification state; returns the alert as an analyst sees it."""
-    from sauti.api.security import audit
-    from sauti.ingest.alerts import set_verification
+    """Set an alert's verification state; returns the alert as an analyst sees it.
+
+    The decision and its audit entry are written in one transaction: no verification without the
+    record of who made it."""
+    from sauti.api.security import audit_in
+    from sauti.ingest.alerts import record_verification
 
     source.require_store()
-    stored = set_verification(
-        source.workspace, alert_id, verification, decided_by=principal.name, source="api"
-    )
-    # the stored id in the audit: the one in the path may be as the gateway wrote it (a phone number)
-    resource = f"/api/v1/alerts/{stored['alert_id']}"
-    audit(source.workspace, principal, "verify_alert", resource, verification=verification)
+    workspace = source.workspace
+    with workspace.session() as con, Workspace.transaction(con):
+        stored = record_verification(
+            con, workspace, alert_id, verification, decided_by=principal.name, source="api"
+        )
+        # the stored id in the audit: the one in the path may be as the gateway wrote it (a phone number)
+        resource = f"/api/v1/alerts/{stored['alert_id']}"
+        audit_in(con, principal, "verify_alert", resource, verification=verification)
     source.bump()
     if source.nowcast is not None:
         source.nowcast.request({stored.get(LOCALITY_ID)} - {None})
@@ -188,16 +210,14 @@ def with_idempotency(
     method: str,
     path: str,
     body: bytes,
-    run: Callable[[Any], tuple[int, dict, bool]],
+    run: Callable[[IdempotencyKey | None], tuple[int, dict, bool]],
 ) -> tuple[int, dict, bool]:
     """Run ``run(claim)`` once per (user, key): replay the first response for the same body, 409
-    for another. The claim is reserved by the ingest layer in the transaction that stores the
-    alerts, so overlapping retries are answered with the first reply and stored once.
+    for another. The claim is reserved in the transaction that stores the alerts (:func:`_submit`),
+    so overlapping retries are answered with the first reply and stored once.
 
     Returns ``(status, body, replayed)``.
     """
-    from sauti.ingest.alerts.store import IdempotencyKey
-
     if not key:
         return run(None)
     if len(key) > MAX_IDEMPOTENCY_KEY:
@@ -205,5 +225,4 @@ def with_idempotency(
             f"Idempotency-Key is longer than {MAX_IDEMPOTENCY_KEY} characters",
             [{"field": "Idempotency-Key", "reason": "too long"}],
         )
-    digest = hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + body).hexdigest()
-    return run(IdempotencyKey(principal.name, key, method, path, digest))
+    return run(IdempotencyKey.for_request(principal.name, key, method, path, body))

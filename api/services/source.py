@@ -180,7 +180,7 @@ class DataSource:
 
     # --- authentication (cached look-ups, revocation-aware) ------------------------------------
     def _revocation_marker(self) -> Any:
-        from sauti.accounts import revocation_marker
+        from sauti.api.services.accounts import revocation_marker
 
         return revocation_marker(self.workspace) if self.workspace.exists else None
 

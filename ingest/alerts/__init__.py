@@ -17,11 +17,18 @@ from sauti.ingest.alerts.fields import (
     parse_received_at,
 )
 from sauti.ingest.alerts.read import feature_point, ingest_alerts
-from sauti.ingest.alerts.store import set_verification
-from sauti.ingest.alerts.submit import AlertOutcome, submit_alerts, submit_alerts_once
+from sauti.ingest.alerts.store import record_verification, set_verification
+from sauti.ingest.alerts.submit import (
+    AlertOutcome,
+    Submission,
+    prepare_submission,
+    store_submission,
+    submit_alerts,
+)
 
 __all__ = [
     "AlertOutcome",
+    "Submission",
     "FIELD_ALIASES",
     "canonical_columns",
     "feature_point",
@@ -29,7 +36,9 @@ __all__ = [
     "normalize_category",
     "normalize_verification",
     "parse_received_at",
+    "prepare_submission",
+    "record_verification",
     "set_verification",
+    "store_submission",
     "submit_alerts",
-    "submit_alerts_once",
 ]

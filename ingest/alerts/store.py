@@ -1,12 +1,12 @@
-"""Alerts in the store: the context a run reads, storing prepared chunks, verification decisions and
-idempotency keys. The SQL of alert intake lives here."""
+"""Alerts in the store: the context a run reads, storing prepared chunks and verification decisions.
+The SQL of alert intake lives here (the service's Idempotency-Key replies are the API's:
+:mod:`sauti.api.services.idempotency`)."""
 
 from __future__ import annotations
 
 import json
 import logging
 import sqlite3
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,8 +14,7 @@ import pandas as pd
 
 from sauti.cache import Memo
 from sauti.constants import ALERT_COLUMNS, ALERT_SENSITIVE_COLUMNS, ALERT_VERIFICATION
-from sauti.db import hold_lock
-from sauti.errors import NotFoundError, SautiError
+from sauti.errors import NotFoundError
 from sauti.ingest.alerts.fields import normalize_verification
 from sauti.ingest.alerts.ids import stored_alert_id
 from sauti.ingest.alerts.prepare import AlertContext, PreparedAlerts
@@ -110,89 +109,47 @@ def set_verification(
 ) -> dict:
     """Set an alert's verification state (``verified``, ``false_alarm``, ``unverified``).
 
-    The decision is kept with its time and author in ``alert_verifications``: features use the
-    state known at the end of each period, never a later one. Returns the alert without its
+    :func:`record_verification` in a transaction of its own. Returns the alert without its
     sensitive columns (no reporter pseudonym, no exact point). Raises
     :class:`~sauti.errors.NotFoundError` for an unknown id and ``ValueError`` for an unknown state.
+    """
+    with workspace.session() as con, Workspace.transaction(con):
+        row = record_verification(
+            con, workspace, alert_id, verification, decided_by=decided_by, source=source
+        )
+    log.info("alert %s set to %s", row["alert_id"], row["verification"])
+    return row
+
+
+def record_verification(
+    con: sqlite3.Connection,
+    workspace: Workspace,
+    alert_id: str,
+    verification: str,
+    *,
+    decided_by: str | None = None,
+    source: str = "library",
+) -> dict:
+    """Set an alert's verification state on ``con``, inside the caller's transaction.
+
+    The decision is kept with its time and author in ``alert_verifications``: features use the
+    state known at the end of each period, never a later one. Returns the alert without its
+    sensitive columns. Raises :class:`~sauti.errors.NotFoundError` for an unknown id (the caller's
+    transaction is then rolled back: nothing was written) and ``ValueError`` for an unknown state.
     """
     state = normalize_verification(verification)
     if not str(verification or "").strip():
         raise ValueError(f"verification must be one of {', '.join(ALERT_VERIFICATION)}")
     now = utc_now()
     # an id given as the gateway wrote it finds the keyed form it was stored as (it held a number)
-    candidates = dict.fromkeys([alert_id, stored_alert_id(alert_id, workspace.secret())])
-    matched = None
-    with workspace.session() as con:
-        with Workspace.transaction(con):
-            for key in candidates:
-                updated = con.execute(
-                    "UPDATE alerts SET verification = ?, updated_at = ? WHERE alert_id = ?", (state, now, key)
-                ).rowcount
-                if updated:
-                    con.execute(_INSERT_DECISION, (key, state, now, decided_by, source))
-                    matched = key
-                    break
-        if matched is None:  # the id is not repeated: it may hold a phone number
-            raise NotFoundError("no alert with this id")
-        row = con.execute(
-            f"SELECT {', '.join(_PUBLIC_ALERT_COLUMNS)} FROM alerts WHERE alert_id = ?", (matched,)
-        ).fetchone()
-    log.info("alert %s set to %s", matched, state)
-    return dict(row)
-
-
-# --- idempotency keys -------------------------------------------------------------------------------
-class IdempotencyConflict(SautiError):
-    """An ``Idempotency-Key`` already used with another request."""
-
-
-@dataclass(frozen=True)
-class IdempotencyKey:
-    """A client's retry key for one request: who, which key, and what the request was."""
-
-    user: str
-    key: str
-    method: str
-    path: str
-    body_sha256: str
-
-
-def stored_reply(con: sqlite3.Connection, claim: IdempotencyKey) -> tuple[int, dict] | None:
-    """The reply first given under this key, or ``None`` for a new key.
-
-    Read inside the transaction that stores the request (the write lock is held), so a second
-    request with the same key waits for the first to commit and then replays its reply.
-    Raises :class:`IdempotencyConflict` when the key came with another request.
-    """
-    hold_lock(con, "idempotency", claim.user, claim.key)
-    row = con.execute(
-        "SELECT body_sha256, status_code, response_body FROM idempotency_keys"
-        " WHERE user_name = ? AND key = ?",
-        (claim.user, claim.key),
-    ).fetchone()
-    if row is None:
-        return None
-    if row[0] != claim.body_sha256:
-        raise IdempotencyConflict(
-            "this Idempotency-Key was already used with a different request: use a new key for a new request"
-        )
-    return int(row[1]), json.loads(row[2])
-
-
-def save_reply(con: sqlite3.Connection, claim: IdempotencyKey, status: int, body: dict) -> None:
-    """Keep the reply under its key, in the same transaction as what the request stored."""
-    con.execute(
-        "INSERT INTO idempotency_keys "
-        "(user_name, key, method, path, body_sha256, status_code, response_body, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            claim.user,
-            claim.key,
-            claim.method,
-            claim.path,
-            claim.body_sha256,
-            status,
-            json.dumps(body),
-            utc_now(),
-        ),
-    )
+    for key in dict.fromkeys([alert_id, stored_alert_id(alert_id, workspace.secret())]):
+        updated = con.execute(
+            "UPDATE alerts SET verification = ?, updated_at = ? WHERE alert_id = ?", (state, now, key)
+        ).rowcount
+        if updated:
+            con.execute(_INSERT_DECISION, (key, state, now, decided_by, source))
+            row = con.execute(
+                f"SELECT {', '.join(_PUBLIC_ALERT_COLUMNS)} FROM alerts WHERE alert_id = ?", (key,)
+            ).fetchone()
+            return dict(row)
+    raise NotFoundError("no alert with this id")  # the id is not repeated: it may hold a phone number

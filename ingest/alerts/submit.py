@@ -1,14 +1,16 @@
-"""Alerts posted to the service: validated, stored and answered in one transaction.
+"""Alerts posted to the service: validated, prepared, then stored in the caller's transaction.
 
-With an :class:`~sauti.ingest.alerts.store.IdempotencyKey`, the key is reserved in the same
-transaction that stores the alerts: a retry that overlaps the first request waits for it and
-replays its reply (same ``alert_id``), and nothing is ever stored twice.
+:func:`prepare_submission` does the work that needs no lock (validation, pseudonyms, scrubbing,
+geocoding); :func:`store_submission` stores the prepared rows on a connection whose transaction the
+caller owns, so the service can keep its own rows (an Idempotency-Key reply, an audit entry) in the
+same commit without ingest knowing about them. :func:`submit_alerts` does both in a transaction of
+its own (the library's and the tests' entry point).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,11 +19,9 @@ import pandas as pd
 
 from sauti.constants import DEFAULT_TIMEZONE, LOCALITY_ID
 from sauti.ingest.alerts.prepare import PreparedAlerts, prepare_alerts
-from sauti.ingest.alerts.store import IdempotencyKey, alert_context, save_reply, store_alerts, stored_reply
-from sauti.ingest.runs import ingest_run
+from sauti.ingest.alerts.store import alert_context, store_alerts
+from sauti.ingest.runs import RunContext, ingest_run, ingest_run_within
 from sauti.store import Workspace
-
-Reply = tuple[int, dict]
 
 
 @dataclass
@@ -38,6 +38,62 @@ class AlertOutcome:
     errors: list[dict] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Submission:
+    """Posted alerts, prepared for the store (pseudonymised and geocoded) but not stored yet."""
+
+    frame: pd.DataFrame
+    prepared: PreparedAlerts
+    source: str
+
+    @property
+    def label(self) -> Path:
+        """The run's label (``api:<source>``): what its rejects file and run record are named for."""
+        return Path(f"api:{self.source}")
+
+    def run_args(self) -> dict[str, Any]:
+        """What :func:`~sauti.ingest.runs.ingest_run` records of the run (its checksum is over the
+        pseudonymised rows, never the raw identifiers)."""
+        payload = _digest_payload(self.prepared)
+        return {"fmt": "records", "params": {"source": self.source}, "payload": payload}
+
+
+def prepare_submission(
+    workspace: Workspace,
+    records: list[dict],
+    *,
+    source: str = "api",
+    may_verify: bool = True,
+    timezone: str = DEFAULT_TIMEZONE,
+) -> Submission:
+    """Validate, pseudonymise, scrub and geocode alerts posted to the service (nothing is stored).
+
+    ``records`` are canonical alert dicts or SMS-gateway dicts (``from``/``text``/``received_at``).
+    A record without ``received_at`` is dated now; one without ``channel`` is ``sms`` in the gateway
+    shape, else ``app``; naive times are local times in ``timezone``. Nothing raw is kept. With
+    ``may_verify=False`` (a reporter's key) a record giving a state other than ``unverified`` or a
+    ``verified_at`` is rejected: verification is an analyst's decision.
+    """
+    frame = _records_frame(records)
+    ctx = alert_context(
+        workspace, timezone=timezone, default_received_now=True, default_channel="app", may_verify=may_verify
+    )
+    return Submission(frame, prepare_alerts(frame, f"api:{source}", ctx), source)
+
+
+def store_submission(
+    con: sqlite3.Connection, workspace: Workspace, submission: Submission
+) -> list[AlertOutcome]:
+    """Store prepared alerts on ``con``, inside the caller's transaction; one outcome per record.
+
+    Nothing is committed here: the caller commits (or rolls back) the alerts together with its own
+    rows. A run record (kind ``alerts``, path ``api:<source>``) and a rejects file are written only
+    when a record is rejected.
+    """
+    with ingest_run_within(con, workspace, "alerts", submission.label, **submission.run_args()) as run:
+        return _store(run, submission)
+
+
 def submit_alerts(
     workspace: Workspace,
     records: list[dict],
@@ -46,79 +102,24 @@ def submit_alerts(
     may_verify: bool = True,
     timezone: str = DEFAULT_TIMEZONE,
 ) -> list[AlertOutcome]:
-    """Validate, pseudonymise, scrub, geocode and store alerts posted to the service.
+    """:func:`prepare_submission` then :func:`store_submission`, in ONE transaction of its own.
 
-    ``records`` are canonical alert dicts or SMS-gateway dicts (``from``/``text``/``received_at``);
-    all of them are handled in ONE transaction. A record without ``received_at`` is dated now; one
-    without ``channel`` is ``sms`` in the gateway shape, else ``app``; naive times are local times
-    in ``timezone``. Nothing raw is persisted anywhere. With ``may_verify=False`` (a reporter's key)
-    a record giving a state other than ``unverified`` or a ``verified_at`` is rejected:
-    verification is an analyst's decision. A run record (kind ``alerts``, path ``api:<source>``)
-    and a rejects file are written only when a record is rejected.
-
-    Returns one :class:`AlertOutcome` per record, in order.
+    Returns one :class:`AlertOutcome` per record, in order. A failure stores nothing and records a
+    ``failed`` run.
     """
     if not records:
         return []
-    outcomes: list[AlertOutcome] = []
-
-    def keep(found: list[AlertOutcome]) -> Reply:
-        outcomes.extend(found)
-        return 200, {}
-
-    _submit(workspace, records, source, may_verify, timezone, None, keep)
-    return outcomes
-
-
-def submit_alerts_once(
-    workspace: Workspace,
-    records: list[dict],
-    claim: IdempotencyKey,
-    reply: Callable[[list[AlertOutcome]], Reply],
-    *,
-    source: str = "api",
-    may_verify: bool = True,
-    timezone: str = DEFAULT_TIMEZONE,
-) -> tuple[int, dict, bool]:
-    """:func:`submit_alerts` once per key: ``(status, body, replayed)``.
-
-    ``reply`` turns the outcomes into the status and body sent back; they are kept under the key
-    in the transaction that stores the alerts. The same key again gets that reply (``replayed``);
-    with another request it raises :class:`~sauti.ingest.alerts.store.IdempotencyConflict`.
-    """
-    with workspace.session() as con:  # a finished first request: replay without preparing anything
-        done = stored_reply(con, claim)
-    if done is not None:
-        return done[0], done[1], True
-    return _submit(workspace, records, source, may_verify, timezone, claim, reply)
-
-
-def _submit(
-    workspace: Workspace,
-    records: list[dict],
-    source: str,
-    may_verify: bool,
-    timezone: str,
-    claim: IdempotencyKey | None,
-    reply: Callable[[list[AlertOutcome]], Reply],
-) -> tuple[int, dict, bool]:
-    frame = _records_frame(records)
-    ctx = alert_context(
-        workspace, timezone=timezone, default_received_now=True, default_channel="app", may_verify=may_verify
+    submission = prepare_submission(
+        workspace, records, source=source, may_verify=may_verify, timezone=timezone
     )
-    label = f"api:{source}"
-    prepared = prepare_alerts(frame, label, ctx)
-    run_args = {"fmt": "records", "params": {"source": source}, "payload": _digest_payload(prepared)}
-    with ingest_run(workspace, "alerts", Path(label), lazy=True, **run_args) as run:
-        done = stored_reply(run.con, claim) if claim is not None else None
-        if done is not None:  # an overlapping request with this key committed while we waited
-            return done[0], done[1], True
-        run.count_read(len(frame))
-        status = store_alerts(run, prepared, source="api")
-        code, body = reply(_outcomes(frame.index, prepared, status))
-        if claim is not None:
-            save_reply(run.con, claim, code, body)
-    return code, body, False
+    with ingest_run(workspace, "alerts", submission.label, lazy=True, **submission.run_args()) as run:
+        return _store(run, submission)
+
+
+def _store(run: RunContext, submission: Submission) -> list[AlertOutcome]:
+    run.count_read(len(submission.frame))
+    status = store_alerts(run, submission.prepared, source="api")
+    return _outcomes(submission.frame.index, submission.prepared, status)
 
 
 def _records_frame(records: list[dict]) -> pd.DataFrame:

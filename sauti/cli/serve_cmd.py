@@ -81,7 +81,7 @@ def users_add(
     as_json: bool = typer.Option(False, "--json", help="Print {name, role, key} as JSON."),
 ) -> None:
     """Create an API user and print its key ONCE (only its hash is stored)."""
-    from sauti.accounts import add_user
+    from sauti.api.services.accounts import add_user
     from sauti.cli import current_workspace
 
     user, key = add_user(current_workspace(), name, role)
@@ -96,7 +96,7 @@ def users_add(
 
 def users_list(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """List API users (name, role, key prefix, created, state); never keys."""
-    from sauti.accounts import list_users
+    from sauti.api.services.accounts import list_users
     from sauti.cli import current_workspace
 
     users = list_users(current_workspace())
@@ -116,7 +116,7 @@ def users_revoke(name: str = typer.Argument(..., help="The user whose key is rev
     """Revoke a user's key and map sessions (a running service refuses them within ~2 s); audited."""
     import getpass
 
-    from sauti.accounts import revoke_user
+    from sauti.api.services.accounts import revoke_user
     from sauti.cli import current_workspace
 
     try:

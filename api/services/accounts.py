@@ -1,5 +1,8 @@
 """API users and the audit log, in the store: the SQL behind ``sauti users`` and the service's keys.
 
+The tables ``api_users`` and ``audit_log`` are the API layer's: only this module reads or writes
+them (the CLI's ``sauti users`` calls it too).
+
 An API key is 32 random bytes (URL-safe text) shown once when the user is created; the store keeps
 only its SHA-256 hash. Revoking a user sets ``disabled_at`` and writes an audit row in the same
 transaction; :func:`revocation_marker` is the cheap stamp a running service re-reads (at most once
@@ -126,7 +129,7 @@ def revoke_user(
                     (name,),
                 ).fetchone()
             )
-            _insert_audit(con, by, by_role, "revoke_user", resource, {"user": name, **detail})
+            insert_audit(con, by, by_role, "revoke_user", resource, {"user": name, **detail})
         except BaseException:
             con.execute("ROLLBACK")
             raise
@@ -144,7 +147,8 @@ def revocation_marker(workspace: Workspace) -> tuple:
         )
 
 
-def _insert_audit(con, user_name: str, role: str, action: str, resource: str, detail: dict) -> None:
+def insert_audit(con: Any, user_name: str, role: str, action: str, resource: str, detail: dict) -> None:
+    """Write one audit row on ``con``, inside the caller's transaction (with what it audits)."""
     con.execute(
         "INSERT INTO audit_log (at, user_name, role, action, resource, detail) VALUES (?, ?, ?, ?, ?, ?)",
         (utc_now(), user_name, role, action, resource, json.dumps(detail, default=str)),
@@ -156,7 +160,7 @@ def record_audit(
 ) -> None:
     """Record that ``user_name`` did ``action`` on ``resource`` (who read alert details, who revoked)."""
     with workspace.session() as con:
-        _insert_audit(con, user_name, role, action, resource, detail)
+        insert_audit(con, user_name, role, action, resource, detail)
 
 
 def audit_entries(workspace: Workspace, limit: int = 100) -> list[dict[str, Any]]:
