@@ -9,7 +9,14 @@ from pathlib import Path
 
 import geopandas as gpd
 import pytest
-from live_server import LiveServer, add_users, copy_workspace, sauti, start_server
+from live_server import (
+    LiveServer,
+    add_users,
+    copy_workspace,
+    copy_workspace_to_postgres,
+    sauti,
+    start_server,
+)
 from shapely.geometry import Point, box
 
 from sauti.ingest.boundaries import ingest_boundaries
@@ -78,10 +85,39 @@ def sample_workspace(sample_workspace_template: Path, tmp_path_factory: pytest.T
 
 
 @pytest.fixture(scope="session")
-def server(sample_workspace_template: Path, tmp_path_factory: pytest.TempPathFactory) -> LiveServer:
+def sqlite_server(sample_workspace_template: Path, tmp_path_factory: pytest.TempPathFactory) -> LiveServer:
     """A real uvicorn process on 127.0.0.1 serving a copy of the sample workspace, one user per role."""
     workspace = copy_workspace(sample_workspace_template, tmp_path_factory.mktemp("served") / "ws")
     live = start_server(workspace, add_users(workspace))
+    yield live
+    live.stop()
+
+
+@pytest.fixture(scope="session")
+def server(sqlite_server: LiveServer) -> LiveServer:
+    """The served sample workspace (:func:`sqlite_server`); modules run on both back-ends override
+    it with :func:`served`."""
+    return sqlite_server
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def served(request: pytest.FixtureRequest, sample_workspace_template: Path, tmp_path_factory) -> LiveServer:
+    """The sample workspace served on each back-end, one server per back-end per module: SQLite is
+    the session's :func:`server`; PostgreSQL a copy of the sample moved into a database of the
+    module's own (``sauti db copy``'s function), served by ``sauti serve`` with one user per role.
+
+    A module whose tests exercise SQL runs them on both by asking for ``served`` (or by naming it
+    overriding ``server`` in the module with a fixture that returns it)."""
+    if request.param == "sqlite":
+        yield request.getfixturevalue("sqlite_server")
+        return
+    url = request.getfixturevalue("postgres_module_url")
+    root = copy_workspace_to_postgres(
+        sample_workspace_template, tmp_path_factory.mktemp("served-pg") / "ws", url
+    )
+    live = start_server(
+        root, add_users(root, database_url=url), extra_env={"SAUTI_DATABASE_URL": url}, startup_s=180
+    )
     yield live
     live.stop()
 

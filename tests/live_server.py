@@ -25,6 +25,7 @@ import httpx
 import pytest
 
 ROLES = ("reporter", "planner", "researcher", "analyst", "admin")
+DATABASE_URLS: dict[Path, str] = {}  # workspace folder → its PostgreSQL store (copy_workspace_to_postgres)
 STARTUP_S = 60
 STORE = "sauti.sqlite"
 
@@ -71,9 +72,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def sauti(*args: str, workspace: Path) -> subprocess.CompletedProcess:
-    """Run the ``sauti`` CLI of this interpreter on ``workspace``."""
+def sauti(*args: str, workspace: Path, database_url: str | None = None) -> subprocess.CompletedProcess:
+    """Run the ``sauti`` CLI of this interpreter on ``workspace`` (its store at ``database_url``)."""
     env = {**os.environ, "SAUTI_WORKSPACE": str(workspace)}
+    if database_url:
+        env["SAUTI_DATABASE_URL"] = database_url
     return subprocess.run(
         [sys.executable, "-m", "sauti.cli", *args], env=env, capture_output=True, text=True, timeout=600
     )
@@ -85,8 +88,16 @@ def read_store(workspace: Path) -> Iterator[sqlite3.Connection]:
 
     Tests must not leave connections to a served store open, nor copy its files byte by byte: a
     copy of a live WAL database can be malformed, and closing any other descriptor of the file
-    drops this process's SQLite locks on it.
+    drops this process's SQLite locks on it. A workspace whose store is on PostgreSQL
+    (:func:`copy_workspace_to_postgres`) gets a connection to it (same ``?`` placeholders, rows by name).
     """
+    url = DATABASE_URLS.get(Path(workspace))
+    if url is not None:
+        from sauti.store import Workspace
+
+        with Workspace(workspace, url).session() as con:
+            yield con
+        return
     con = sqlite3.connect(f"file:{workspace / STORE}?mode=ro", uri=True, timeout=30)
     con.row_factory = sqlite3.Row
     try:
@@ -119,13 +130,28 @@ def copy_workspace(source: Path, destination: Path) -> Path:
     return destination
 
 
-def add_users(workspace: Path, prefix: str = "test") -> dict[str, str]:
+def copy_workspace_to_postgres(source: Path, destination: Path, database_url: str) -> Path:
+    """:func:`copy_workspace` with the store moved into ``database_url`` (an empty PostgreSQL
+    database) by ``sauti db copy``'s function; no SQLite file is left in the copy."""
+    from sauti.store import Workspace
+    from sauti.store_admin import copy_store
+
+    copy_workspace(source, destination)
+    copy_store(Workspace(destination), Workspace(destination, database_url))
+    for leftover in destination.glob(f"{STORE}*"):
+        leftover.unlink()
+    DATABASE_URLS[Path(destination)] = database_url
+    return destination
+
+
+def add_users(workspace: Path, prefix: str = "test", database_url: str | None = None) -> dict[str, str]:
     """One user per role (``<prefix>-<role>``); returns the bearer key of each role."""
     import json
 
     keys = {}
     for role in ROLES:
-        done = sauti("users", "add", f"{prefix}-{role}", "--role", role, "--json", workspace=workspace)
+        args = ("users", "add", f"{prefix}-{role}", "--role", role, "--json")
+        done = sauti(*args, workspace=workspace, database_url=database_url)
         assert done.returncode == 0, done.stderr
         keys[role] = json.loads(done.stdout)["key"]
     return keys

@@ -74,6 +74,15 @@ def postgres_url(postgres_server: str) -> str:
     _admin(postgres_server, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
+@pytest.fixture(scope="module")
+def postgres_module_url(postgres_server: str) -> str:
+    """A new, empty database with PostGIS shared by one test module (a served workspace's store)."""
+    name = f"sauti_m_{uuid.uuid4().hex[:12]}"
+    _admin(postgres_server, f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
+    yield postgres_server.rsplit("/", 1)[0] + "/" + name
+    _admin(postgres_server, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store_url(request: pytest.FixtureRequest) -> str | None:
     """The store of a test that runs on both back-ends: ``None`` (the workspace's SQLite file) or a

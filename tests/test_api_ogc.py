@@ -9,6 +9,12 @@ from live_server import read_store
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
 
+@pytest.fixture(scope="module")
+def server(served):
+    """Every test here runs on SQLite and on PostgreSQL (one served workspace per back-end)."""
+    return served
+
+
 def _links(body: dict) -> dict[str, dict]:
     return {link["rel"]: link for link in body["links"]}
 

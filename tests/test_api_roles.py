@@ -8,6 +8,12 @@ import pytest
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
+
+@pytest.fixture(scope="module")
+def server(served):
+    """Every test here runs on SQLite and on PostgreSQL (one served workspace per back-end)."""
+    return served
+
 ROLES = (None, "reporter", "planner", "researcher", "analyst", "admin")
 READERS = {"planner", "researcher", "analyst", "admin"}
 PLANNERS = {"planner", "analyst", "admin"}  # patrol plans and responses are operational: not for researchers

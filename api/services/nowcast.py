@@ -2,8 +2,11 @@
 redraw the stored heatmap with the new scores.
 
 No retraining. Requests are coalesced: one worker thread runs at most one refresh at a time and a
-burst of alerts causes one more refresh, not one per alert. Progress is visible on
-``GET /api/v1/health`` (``nowcast`` block) and each finished refresh drops the service's caches.
+burst of alerts causes one more refresh, not one per alert. Across worker processes on one store a
+refresh is claimed in the store (:mod:`sauti.api.services.refresh_claims`): it runs once per data
+change, and a process whose request a finished refresh already covered skips it and serves that
+result. Progress is visible on ``GET /api/v1/health`` (``nowcast`` block) and each finished
+refresh drops the service's caches.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import threading
 import time
 from typing import Any
 
+from sauti.api.services.refresh_claims import claim_refresh, finish_refresh, latest_refresh, refresh_turn
 from sauti.api.services.source import DataSource
 
 log = logging.getLogger("sauti.api.nowcast")
@@ -101,7 +105,14 @@ class Nowcaster:
         self._stop = threading.Event()
         self._pending: set[str] = set()
         self._lock = threading.Lock()
-        self.state: dict[str, Any] = {"runs": 0, "running": False, "last": None, "last_error": None}
+        self.state: dict[str, Any] = {
+            "runs": 0,
+            "skipped": 0,
+            "running": False,
+            "last": None,
+            "last_error": None,
+        }
+        self._mark: int | None = -1  # the latest refresh when the pending requests' data was stored
         self._thread: threading.Thread | None = None
         self._cube = None  # the cube of the last refresh (or warm-up)
 
@@ -116,9 +127,16 @@ class Nowcaster:
         self._wanted.set()
 
     def request(self, localities: set[str] | None = None) -> None:
-        """Ask for a refresh (returns at once)."""
+        """Ask for a refresh of data already committed (returns at once)."""
+        try:
+            mark = latest_refresh(self.source.workspace)
+        except Exception as exc:  # no mark: this request is refreshed whatever others did
+            log.warning("nowcast: latest refresh unknown (%s): refreshing", exc)
+            mark = None
         with self._lock:
             self._pending |= set(localities or ())
+            if self._mark is not None:
+                self._mark = None if mark is None else max(self._mark, mark)
         self.start()
         self._wanted.set()
 
@@ -160,15 +178,37 @@ class Nowcaster:
             self._wanted.clear()
             with self._lock:
                 pending, self._pending = self._pending, set()
-            self.state["running"] = True
-            try:
-                done = refresh(self.source, pending, previous=self._cube)
-                self._cube = done.pop("cube", None)
-                self.state["last"] = done
-                self.state["last_error"] = None
-            except Exception as exc:  # keep serving; report on /health
-                log.warning("nowcast refresh failed: %s", exc)
-                self.state["last_error"] = f"{type(exc).__name__}: {exc}"
-            finally:
-                self.state["running"] = False
-                self.state["runs"] += 1
+                mark, self._mark = self._mark, -1
+            self._refresh_once(pending, mark)
+
+    def _refresh_once(self, pending: set[str], mark: int | None) -> None:
+        """In this process's turn on the store: skip when a refresh claimed after ``mark`` covered
+        the request (serve its result), else claim, run and record one."""
+        workspace = self.source.workspace
+        self.state["running"] = True
+        try:
+            with refresh_turn(workspace):
+                claim = claim_refresh(workspace, -1 if mark is None else mark, skip=mark is not None)
+                if claim is None:
+                    self.state["skipped"] += 1
+                    self.source.bump()  # the other process's scores are served from here on
+                    return
+                ok = False
+                cpu = time.process_time()
+                try:
+                    done = refresh(self.source, pending, previous=self._cube)
+                    # the refresh's own work, whatever else the machine runs (the process's CPU
+                    # time: the refresh's threads, dask's included; requests served meanwhile add a little)
+                    done["cpu_seconds"] = round(time.process_time() - cpu, 3)
+                    ok = True
+                finally:
+                    finish_refresh(workspace, claim, ok)
+                    self.state["runs"] += 1
+            self._cube = done.pop("cube", None)
+            self.state["last"] = done
+            self.state["last_error"] = None
+        except Exception as exc:  # keep serving; report on /health
+            log.warning("nowcast refresh failed: %s", exc)
+            self.state["last_error"] = f"{type(exc).__name__}: {exc}"
+        finally:
+            self.state["running"] = False
