@@ -14,6 +14,7 @@ def server(served):
     """Every test here runs on SQLite and on PostgreSQL (one served workspace per back-end)."""
     return served
 
+
 ROLES = (None, "reporter", "planner", "researcher", "analyst", "admin")
 READERS = {"planner", "researcher", "analyst", "admin"}
 PLANNERS = {"planner", "analyst", "admin"}  # patrol plans and responses are operational: not for researchers
