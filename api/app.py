@@ -21,6 +21,7 @@ from sauti.api.limits import RequestLimits
 from sauti.api.schemas import COMMON_ERRORS
 from sauti.api.services.nowcast import Nowcaster, preload
 from sauti.api.services.source import DataSource
+from sauti.cache import Caches, using
 from sauti.privacy import may_hold_identifier, scrub_identifiers
 from sauti.settings import Settings, get_settings
 from sauti.store import Workspace
@@ -69,6 +70,19 @@ def install_log_filter() -> None:
             logger.addFilter(RedactKeysFilter())
 
 
+class CurrentCaches:
+    """ASGI middleware: the service's caches (``app.state.caches``) are the ones every layer uses
+    while a request is handled (:func:`sauti.cache.using`; the thread pool copies the context)."""
+
+    def __init__(self, app, caches: Caches) -> None:
+        self.app = app
+        self.caches = caches
+
+    async def __call__(self, scope, receive, send) -> None:
+        with using(self.caches):
+            await self.app(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None, workspace: Workspace | None = None) -> FastAPI:
     """Build the service for ``workspace`` (default: ``settings.workspace``).
 
@@ -104,6 +118,7 @@ def create_app(settings: Settings | None = None, workspace: Workspace | None = N
     )
     app.state.source = source
     app.state.settings = settings
+    app.state.caches = source.caches  # process-wide state hangs on the service, not on modules
     errors.install(app)
     if settings.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
@@ -117,6 +132,7 @@ def create_app(settings: Settings | None = None, workspace: Workspace | None = N
     app.add_middleware(
         RequestLimits, max_bytes=settings.max_body_bytes, body_timeout_s=settings.timeout_body_s
     )
+    app.add_middleware(CurrentCaches, caches=source.caches)
     app.add_middleware(errors.ServerErrors)  # outermost: whatever escapes becomes a 500 with an id
 
     for module in (meta, localities, alerts, responses, patrols, backtests, ogc, tiles, map):

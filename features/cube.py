@@ -23,7 +23,7 @@ import shapely
 import xarray as xr
 
 import sauti
-from sauti.cache import Memo
+from sauti.cache import memo
 from sauti.constants import INCIDENT_CATEGORIES, LOCALITY_DIM, LOCALITY_ID, PERIOD_DIM, check_columns
 from sauti.features.assign import assign_alerts, assign_to_localities
 from sauti.features.blocks import EventIndex, dynamic_arrays
@@ -405,16 +405,14 @@ def _assemble(units, periods, level: str, groups, static, seasonal) -> xr.Datase
     return xr.Dataset(data_vars=data, coords=coords)
 
 
-_CACHE = Memo(8)
-
-
 def _cached(key, function, *args):
     """Memoise the event-independent parts (graph, static covariates) of the last unit sets.
 
     The service rebuilds the cube after every new alert; the unit set, raster and parameters
-    rarely change, so this saves most of a nowcast.
+    rarely change, so this saves most of a nowcast. The cache is its owner's (the service's,
+    :func:`sauti.cache.memo`); keys hold the geometry's hash, so they never go stale.
     """
-    return _CACHE.get(key, lambda: function(*args))
+    return memo("features.cube", 8).get(key, lambda: function(*args))
 
 
 def _geometry_key(units: gpd.GeoDataFrame) -> str:

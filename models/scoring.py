@@ -11,13 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
+from sauti.cache import memo
 from sauti.constants import LOCALITY_DIM, LOCALITY_ID, PERIOD, PERIOD_DIM
 from sauti.errors import NotFoundError, NotReadyError, SautiError
 from sauti.models.alert_use import decide_alert_use
@@ -216,14 +216,8 @@ def _loaded_model(workspace: Workspace, record: dict):
         stamp = path.stat().st_mtime_ns
     except FileNotFoundError:
         return load_model(workspace, record)  # says what is missing
-    return _load_model_cached(str(workspace.root), json.dumps(record, sort_keys=True, default=str), stamp)
-
-
-@lru_cache(maxsize=2)
-def _load_model_cached(root: str, record_json: str, _stamp: int):
-    from sauti.store import Workspace
-
-    return load_model(Workspace(root), json.loads(record_json))
+    key = (str(workspace.root), json.dumps(record, sort_keys=True, default=str), stamp)
+    return memo("models.loaded", 2).get(key, lambda: load_model(workspace, record))
 
 
 def _history_start(

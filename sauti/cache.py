@@ -5,6 +5,13 @@ given). Values are built on a miss by the caller's function. With ``keep_none=Fa
 is not stored (for look-ups where "nothing found" must be asked again next time, such as a key
 created a moment ago).
 
+Caches that outlive one call hang on an owner, a :class:`Caches`: the service creates one in its app
+factory (``app.state.caches``) and makes it current for its requests and its refresh thread
+(:func:`using`); a library call outside the service (the CLI, a notebook) uses the process's own.
+Lower layers ask for theirs by name (:func:`memo`), so no module keeps state in a global, and
+every key says what the value was built from (a store's data stamp, a file's version, a geometry's
+hash), so a value is never served for data that changed — in this process or another.
+
 Examples
 --------
 >>> memo = Memo(maxsize=2)
@@ -21,7 +28,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from cachetools import LRUCache, TTLCache
@@ -90,3 +99,65 @@ class Memo:
     def __len__(self) -> int:
         with self._lock:
             return len(self._data)
+
+
+class Caches:
+    """The named caches one owner keeps (the service keeps one; so does the process for the rest).
+
+    Examples
+    --------
+    >>> caches = Caches()
+    >>> caches.memo("cube.graph", 8).get("key", lambda: "built")
+    'built'
+    >>> caches.sizes()
+    {'cube.graph': 1}
+    """
+
+    def __init__(self) -> None:
+        self._memos: dict[str, Memo] = {}
+        self._lock = threading.Lock()
+
+    def memo(self, name: str, maxsize: int = 128, **options: Any) -> Memo:
+        """The cache called ``name`` (made on first use with ``maxsize`` and :class:`Memo`'s options)."""
+        with self._lock:
+            found = self._memos.get(name)
+            if found is None:
+                found = self._memos[name] = Memo(maxsize, **options)
+            return found
+
+    def invalidate(self) -> None:
+        """Empty every cache of this owner."""
+        with self._lock:
+            memos = list(self._memos.values())
+        for memo in memos:
+            memo.invalidate()
+
+    def sizes(self) -> dict[str, int]:
+        """Entries per cache (for the health check)."""
+        with self._lock:
+            return {name: len(memo) for name, memo in sorted(self._memos.items())}
+
+
+_PROCESS = Caches()  # library calls outside a service
+_CURRENT: ContextVar[Caches | None] = ContextVar("sauti_caches", default=None)
+
+
+def current_caches() -> Caches:
+    """The caches in use here: the service's inside its requests and refreshes, else the process's."""
+    return _CURRENT.get() or _PROCESS
+
+
+def memo(name: str, maxsize: int = 128, **options: Any) -> Memo:
+    """The cache ``name`` of :func:`current_caches` (what a lower layer calls instead of a global)."""
+    return current_caches().memo(name, maxsize, **options)
+
+
+@contextmanager
+def using(caches: Caches) -> Iterator[Caches]:
+    """Make ``caches`` current for the code run inside (this thread or task, and what it starts
+    with a copied context: Starlette's thread pool)."""
+    token = _CURRENT.set(caches)
+    try:
+        yield caches
+    finally:
+        _CURRENT.reset(token)

@@ -54,3 +54,32 @@ def test_none_is_kept_only_when_asked():
     assert kept.get("x", lambda: "late") is None  # a cached "nothing"
     assert skipped.get("x", lambda: None) is None
     assert skipped.get("x", lambda: "late") == "late"  # asked again
+
+
+def test_a_layer_uses_the_caches_of_whoever_made_them_current():
+    """Lower layers ask for a cache by name; inside ``using(service)`` they get the service's, in
+    another thread started with the context too, and outside it the process's own."""
+    import contextvars
+    import threading
+
+    from sauti.cache import Caches, current_caches, memo, using
+
+    service = Caches()
+    process = current_caches()
+    with using(service):
+        assert memo("layer.thing", 4).get("k", lambda: "service") == "service"
+        seen = []
+        context = contextvars.copy_context()
+
+        def look() -> None:
+            seen.append(memo("layer.thing").peek("k"))
+
+        thread = threading.Thread(target=context.run, args=(look,))
+        thread.start()
+        thread.join()
+        assert seen == ["service"]
+    assert current_caches() is process
+    assert memo("layer.thing", 4).peek("k") is None  # the process's cache never saw it
+    assert service.sizes() == {"layer.thing": 1}
+    service.invalidate()
+    assert service.sizes() == {"layer.thing": 0}

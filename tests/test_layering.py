@@ -8,6 +8,7 @@ fails when a lower layer imports a higher one.
 from __future__ import annotations
 
 import ast
+import re
 import tomllib
 from pathlib import Path
 
@@ -142,6 +143,40 @@ def test_no_top_level_api_or_models_module() -> None:
     for name in ("api", "models", "ingest", "features"):
         spec = importlib.util.find_spec(name)
         assert spec is None or "site-packages" not in str(spec.origin), f"{name} installed at top level"
+
+
+# --- each layer owns its tables (issue 18 item 9) -------------------------------------------------
+#: the API's tables: only sauti.api reads or writes them (others go through its functions)
+API_TABLES = ("api_users", "audit_log", "idempotency_keys", "refresh_runs")
+_SQL_TABLE = re.compile(r"\b(?:FROM|INTO|UPDATE|JOIN)\s+(" + "|".join(API_TABLES) + r")\b", re.I)
+INGEST_MODULES = [m for m in MODULES if m[0] == "sauti.ingest"]
+
+
+@pytest.mark.parametrize(
+    ("package", "module", "path"),
+    INGEST_MODULES,
+    ids=[str(path.relative_to(ROOT)) for _, _, path in INGEST_MODULES],
+)
+def test_ingest_does_not_import_the_api(package: str, module: str, path: Path) -> None:
+    """Ingest never calls back into the service: the API opens the transaction and calls ingest
+    with its connection (an Idempotency-Key reply or an audit row is written by the API)."""
+    imported = set(_imports(path.read_text(encoding="utf-8"), module, path.name == "__init__.py"))
+    assert not {name for name in imported if _layer(name) == "sauti.api"}, path
+
+
+def test_only_the_api_reads_or_writes_its_tables() -> None:
+    found = []
+    for package, _module, path in MODULES:
+        if package in ("sauti.api", "sauti.cli"):
+            continue
+        found += [(str(path.relative_to(ROOT)), m.group(1)) for m in _SQL_TABLE.finditer(path.read_text())]
+    assert found == [], f"SQL on the API's tables outside sauti.api: {found}"
+
+
+def test_the_table_check_sees_sql_on_an_api_table() -> None:
+    assert _SQL_TABLE.search('con.execute("SELECT body FROM idempotency_keys WHERE key = ?")')
+    assert _SQL_TABLE.search("INSERT INTO audit_log (at) VALUES (?)")
+    assert not _SQL_TABLE.search("the audit_log table is the API's")
 
 
 # --- clusters live in their own subpackages (issue 21) ---------------------------------------------

@@ -36,6 +36,7 @@ def health(source: DataSource) -> dict[str, Any]:
         "data_through": source.data_through(),
         "warnings": source.data_warnings(),
         "nowcast": nowcast,
+        "caches": source.caches.sizes(),  # entries of the caches this service owns, by name
     }
 
 

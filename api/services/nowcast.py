@@ -18,6 +18,7 @@ from typing import Any
 
 from sauti.api.services.refresh_claims import claim_refresh, finish_refresh, latest_refresh, refresh_turn
 from sauti.api.services.source import DataSource
+from sauti.cache import using
 
 log = logging.getLogger("sauti.api.nowcast")
 
@@ -167,6 +168,10 @@ class Nowcaster:
         self.state["warm_seconds"] = round(time.perf_counter() - started, 3)
 
     def _loop(self) -> None:
+        with using(self.source.caches):  # the graph the warm-up builds is the service's
+            self._run()
+
+    def _run(self) -> None:
         try:
             self._warm()
         except Exception as exc:  # pragma: no cover - the worker must survive anything

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sauti.cache import Memo
+from sauti.cache import Caches, Memo
 from sauti.constants import DEFAULT_SURFACE
 from sauti.errors import NotFoundError, NotReadyError
 from sauti.settings import Settings
@@ -87,6 +87,9 @@ class DataSource:
         self.settings = settings
         self.generation = 0
         self._memo = Memo(CACHE_ENTRIES)
+        # what the lower layers cache while serving (feature graph, loaded model, gazetteer): the
+        # service's own, made current for its requests and refreshes (sauti.cache.using)
+        self.caches = Caches()
         self._auth = Memo(4096, ttl=AUTH_TTL_S, keep_none=False)
         self._stamp = _Throttled(self._fingerprint, STAMP_EVERY_S)
         # incidents change only when an incident ingest finishes: their views are kept apart, so an

@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from sauti.cache import Memo
+from sauti.cache import memo
 from sauti.constants import ALERT_COLUMNS, ALERT_SENSITIVE_COLUMNS, ALERT_VERIFICATION
 from sauti.errors import NotFoundError
 from sauti.ingest.alerts.fields import normalize_verification
@@ -30,7 +30,6 @@ _INSERT_DECISION = (
     "VALUES (?, ?, ?, ?, ?)"
 )
 _PUBLIC_ALERT_COLUMNS = [c for c in ALERT_COLUMNS if c not in ALERT_SENSITIVE_COLUMNS] + ["updated_at"]
-_GAZETTEER_CACHE = Memo(1)  # the last workspace's gazetteer, keyed by its boundaries/places runs
 
 
 def workspace_gazetteer(workspace: Workspace) -> Gazetteer:
@@ -41,7 +40,8 @@ def workspace_gazetteer(workspace: Workspace) -> Gazetteer:
             " WHERE kind IN ('boundaries', 'settlements') AND status = 'ok'"
         ).fetchone()
     key = (str(workspace.root), int(stamp[0]), int(stamp[1]))
-    return _GAZETTEER_CACHE.get(key, lambda: Gazetteer.from_workspace(workspace))
+    # the last workspace's gazetteer, keyed by its boundaries/places runs; the cache is its owner's
+    return memo("ingest.gazetteer", 1).get(key, lambda: Gazetteer.from_workspace(workspace))
 
 
 def alert_context(workspace: Workspace, *, timezone: str, **kwargs: Any) -> AlertContext:
