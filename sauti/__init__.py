@@ -5,7 +5,7 @@ Data flows one way: ``sauti.ingest`` → ``sauti.features`` → ``sauti.models``
 
 This folder holds the two ends of that flow. The **foundation**, which every layer may import and
 which imports no layer: ``store`` (workspace, connections, migrations), ``settings``,
-``constants``, ``errors``, ``privacy``, ``accounts``, ``cache``, ``geo``, ``jsonable``,
+``constants``, ``errors``, ``privacy``, ``cache``, ``geo``, ``jsonable``,
 ``csv_safe``, ``checksum``, ``figures``, ``basemap``, ``progress``. The **edge**, which may import
 everything: ``cli/`` (the ``sauti`` command, and ``cli/pipeline.py``, the end-to-end job the
 command and the notebooks share). ``tests/test_layering.py`` holds the line between them.
