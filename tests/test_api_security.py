@@ -13,6 +13,14 @@ from sauti.api.deps import parse_bbox, parse_datetime
 from sauti.api.errors import InvalidInput
 from sauti.api.services import accounts, redaction
 from sauti.errors import NotFoundError, SautiError
+from sauti.store import Workspace
+
+
+@pytest.fixture
+def store(tmp_path, store_url) -> Workspace:
+    """An empty workspace on each back-end: its SQLite file, or a fresh PostgreSQL database (users,
+    revocations, sessions and the audit log are SQL the API owns: services/accounts.py)."""
+    return Workspace(tmp_path / "ws", store_url)
 
 
 def test_key_is_stored_only_as_its_hash(workspace):
@@ -39,42 +47,42 @@ def test_key_is_stored_only_as_its_hash(workspace):
     ],
     ids=["unknown-role", "empty-name", "duplicate-name"],
 )
-def test_create_user_refuses_bad_input(workspace, name, role, message):
-    security.create_user(workspace, "amina", "planner")
+def test_create_user_refuses_bad_input(store, name, role, message):
+    security.create_user(store, "amina", "planner")
     with pytest.raises(ValueError, match=message):
-        security.create_user(workspace, name, role)
+        security.create_user(store, name, role)
 
 
-def test_revoked_user_cannot_authenticate_and_the_revocation_is_audited(workspace):
-    admin, _ = security.create_user(workspace, "root", "admin")
-    paul, key = security.create_user(workspace, "paul", "planner")
-    token = security.issue_session_token(workspace, paul)
-    marker = accounts.revocation_marker(workspace)
-    security.revoke_user(workspace, "paul", by=admin, resource="/api/v1/users/paul")
-    assert security.authenticate_key(workspace, key) is None
-    assert security.authenticate_session(workspace, token) is None
-    assert accounts.revocation_marker(workspace) != marker
-    (row,) = security.audit_entries(workspace)
+def test_revoked_user_cannot_authenticate_and_the_revocation_is_audited(store):
+    admin, _ = security.create_user(store, "root", "admin")
+    paul, key = security.create_user(store, "paul", "planner")
+    token = security.issue_session_token(store, paul)
+    marker = accounts.revocation_marker(store)
+    security.revoke_user(store, "paul", by=admin, resource="/api/v1/users/paul")
+    assert security.authenticate_key(store, key) is None
+    assert security.authenticate_session(store, token) is None
+    assert accounts.revocation_marker(store) != marker
+    (row,) = security.audit_entries(store)
     assert (row["user_name"], row["action"], row["detail"]) == (
         "root",
         "revoke_user",
         {"user": "paul", "via": "api"},
     )
     with pytest.raises(NotFoundError):  # already revoked
-        security.revoke_user(workspace, "paul", by=admin, resource="/api/v1/users/paul")
+        security.revoke_user(store, "paul", by=admin, resource="/api/v1/users/paul")
 
 
-def test_session_token_round_trip_tamper_and_expiry(workspace):
-    principal, _ = security.create_user(workspace, "amina", "planner")
-    token = security.issue_session_token(workspace, principal)
-    assert security.authenticate_session(workspace, token) == principal
+def test_session_token_round_trip_tamper_and_expiry(store):
+    principal, _ = security.create_user(store, "amina", "planner")
+    token = security.issue_session_token(store, principal)
+    assert security.authenticate_session(store, token) == principal
     body, signature = token.rsplit(".", 1)
     forged = body[:-2] + ("A" if body[-2] != "A" else "B") + body[-1] + "." + signature
-    assert security.authenticate_session(workspace, forged) is None
-    expired = security.issue_session_token(workspace, principal, ttl_s=-1)
-    assert security.authenticate_session(workspace, expired) is None
-    other = type(workspace)(workspace.root.parent / "other")
-    assert security.authenticate_session(other, token) is None  # another workspace's secret
+    assert security.authenticate_session(store, forged) is None
+    expired = security.issue_session_token(store, principal, ttl_s=-1)
+    assert security.authenticate_session(store, expired) is None
+    other = type(store)(store.root.parent / "other")
+    assert security.authenticate_session(other, token) is None  # another store's secret
 
 
 @pytest.mark.parametrize(
@@ -102,12 +110,10 @@ def test_role_table(role, allowed, denied):
     assert not any(principal.can(p) for p in denied)
 
 
-def test_audit_rows(workspace):
-    principal, _ = security.create_user(workspace, "amina", "analyst")
-    security.audit(
-        workspace, principal, "read_alert_details", "/api/v1/localities/CF11", alert_ids=["a1", "a2"]
-    )
-    (row,) = security.audit_entries(workspace)
+def test_audit_rows(store):
+    principal, _ = security.create_user(store, "amina", "analyst")
+    security.audit(store, principal, "read_alert_details", "/api/v1/localities/CF11", alert_ids=["a1", "a2"])
+    (row,) = security.audit_entries(store)
     assert (row["user_name"], row["action"], row["detail"]) == (
         "amina",
         "read_alert_details",
