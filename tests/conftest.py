@@ -100,26 +100,28 @@ def server(sqlite_server: LiveServer) -> LiveServer:
     return sqlite_server
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def served(request: pytest.FixtureRequest, sample_workspace_template: Path, tmp_path_factory) -> LiveServer:
-    """The sample workspace served on each back-end, one server per back-end per module: SQLite is
-    the session's :func:`server`; PostgreSQL a copy of the sample moved into a database of the
-    module's own (``sauti db copy``'s function), served by ``sauti serve`` with one user per role.
-
-    A module whose tests exercise SQL runs them on both by asking for ``served`` (or by naming it
-    overriding ``server`` in the module with a fixture that returns it)."""
-    if request.param == "sqlite":
-        yield request.getfixturevalue("sqlite_server")
-        return
-    url = request.getfixturevalue("postgres_module_url")
-    root = copy_workspace_to_postgres(
-        sample_workspace_template, tmp_path_factory.mktemp("served-pg") / "ws", url
-    )
+@pytest.fixture(scope="session")
+def postgres_served(
+    sample_workspace_template: Path, tmp_path_factory: pytest.TempPathFactory, postgres_session_url: str
+) -> LiveServer:
+    """:func:`sqlite_server` on PostgreSQL: a copy of the sample moved into a database of its own
+    (``sauti db copy``'s function), one user per role, served with ``SAUTI_DATABASE_URL``."""
+    url = postgres_session_url
+    folder = tmp_path_factory.mktemp("served-pg") / "ws"
+    root = copy_workspace_to_postgres(sample_workspace_template, folder, url)
     live = start_server(
         root, add_users(root, database_url=url), extra_env={"SAUTI_DATABASE_URL": url}, startup_s=180
     )
     yield live
     live.stop()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def served(request: pytest.FixtureRequest) -> LiveServer:
+    """The sample workspace served on each back-end: a module whose tests exercise SQL runs them on
+    both by overriding ``server`` with a fixture that returns this one. One server per back-end for
+    the session (:func:`sqlite_server`, :func:`postgres_served`), as the SQLite one always was."""
+    return request.getfixturevalue("sqlite_server" if request.param == "sqlite" else "postgres_served")
 
 
 @pytest.fixture

@@ -74,10 +74,11 @@ def postgres_url(postgres_server: str) -> str:
     _admin(postgres_server, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
-@pytest.fixture(scope="module")
-def postgres_module_url(postgres_server: str) -> str:
-    """A new, empty database with PostGIS shared by one test module (a served workspace's store)."""
-    name = f"sauti_m_{uuid.uuid4().hex[:12]}"
+@pytest.fixture(scope="session")
+def postgres_session_url(postgres_server: str) -> str:
+    """A new, empty database with PostGIS for the session (the served sample's store, shared by the
+    API modules that run on both back-ends, as the SQLite server is)."""
+    name = f"sauti_s_{uuid.uuid4().hex[:12]}"
     _admin(postgres_server, f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
     yield postgres_server.rsplit("/", 1)[0] + "/" + name
     _admin(postgres_server, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
