@@ -67,10 +67,20 @@ def refresh_turn(workspace: Workspace) -> Iterator[None]:
             try:
                 yield
             finally:
-                con.execute("SELECT pg_advisory_unlock(hashtextextended(?, 0))", (LOCK_NAME,))
+                _unlock(con)
     else:
         with _file_lock(workspace.root / LOCK_FILE):
             yield
+
+
+def _unlock(con) -> None:
+    """Release the session lock; a connection that cannot say so is dropped, not pooled (its
+    lock goes with it), so no pooled connection ever holds the turn."""
+    try:
+        con.execute("SELECT pg_advisory_unlock(hashtextextended(?, 0))", (LOCK_NAME,))
+    except Exception:
+        log.exception("refresh lock: could not release it; dropping the connection")
+        con.raw.close()  # the pool sees a closed connection and replaces it
 
 
 @contextmanager
