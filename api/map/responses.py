@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from sauti.api.security import Principal
     from sauti.api.services.source import DataSource
 
+
 def _when(value) -> str:
     if value is None or pd.isna(value):
         return ""
