@@ -9,12 +9,12 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 from shapely.geometry import Point
+from store_rows import with_squares, write_lines
 
 from sauti import db
 from sauti.errors import InvalidInputError, NotFoundError
 from sauti.features.responses import response_summary
 from sauti.ingest.alerts import ingest_alerts
-from sauti.ingest.boundaries import ingest_boundaries
 from sauti.ingest.responses import (
     ingest_responses,
     list_responses,
@@ -36,12 +36,8 @@ ALERTS = [
 @pytest.fixture
 def response_workspace(tmp_path, store_url, three_squares):
     """Three squares and three alerts in a store on SQLite or on a real PostgreSQL server."""
-    workspace = Workspace(tmp_path / "ws", store_url)
-    shapes = tmp_path / "squares.geojson"
-    three_squares.to_file(shapes, driver="GeoJSON")
-    ingest_boundaries(workspace, shapes, "admin2", id_field="locality_id", name_field="name")
-    alerts = tmp_path / "alerts.csv"
-    alerts.write_text("\n".join(ALERTS) + "\n", encoding="utf-8")
+    workspace = with_squares(Workspace(tmp_path / "ws", store_url), three_squares, tmp_path)
+    alerts = write_lines(tmp_path, "alerts.csv", ALERTS)
     assert ingest_alerts(workspace, alerts, timezone="UTC").accepted == 3
     return workspace
 
@@ -58,14 +54,8 @@ def _store_text(workspace: Workspace) -> str:
         return "\n".join(con.iterdump())
 
 
-def _write(tmp_path, name: str, lines: list[str]):
-    path = tmp_path / name
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
 def test_three_patrol_reports_one_arriving_before_dispatch(response_workspace, tmp_path):
-    path = _write(
+    path = write_lines(
         tmp_path,
         "patrols.csv",
         [
