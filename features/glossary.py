@@ -90,8 +90,9 @@ OUTCOME_WORDS = {
 }
 #: where a patrol plan's coverage came from (:func:`sauti.models.patrol.evaluate_plan_visits`)
 VISIT_SOURCE_WORDS = {
-    "recorded visits": "from the patrols' recorded arrivals",
-    "plan as drawn": "assuming the plan was carried out as drawn (no patrol arrival recorded for its period)",
+    "recorded visits": "recorded visits: counted from the arrival times patrols recorded",
+    "plan as drawn": "plan as drawn: no patrol arrival is recorded for the period, so every target counts as "
+    "covered as if the plan was carried out exactly",
 }
 DEFAULT_TREND = (3, 12)
 

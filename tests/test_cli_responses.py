@@ -65,6 +65,7 @@ def test_the_report_is_a_self_contained_page(sample_workspace, tmp_path):
     assert len(re.findall(r'src="data:image/png;base64,', page)) == 2  # times and the map
     assert not re.search(r'(src|href)="https?://', page)  # nothing to fetch: opens offline
     assert "Plan adherence" in page
+    assert "Source: plan as drawn" in page  # the sample logs no patrol in the plan's period (January 2023)
     bad = sauti(
         "responses", "report", "--out", str(out), "--start", "2022-13-01", workspace=sample_workspace.root
     )
