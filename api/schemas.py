@@ -174,3 +174,54 @@ BODY_ERRORS = {
     408: error_reply("The request body did not arrive within the body timeout."),
     413: error_reply("The request body is larger than the limit (SAUTI_MAX_BODY_BYTES)."),
 }
+
+
+# --- responses (issue 19) ---------------------------------------------------------------------
+RESPONSE_TIME = Field(None, max_length=64, description="ISO 8601; naive times are mission local.")
+RESPONSE_NOTES = Field(None, max_length=5000, description="Scrubbed of phone numbers and reporter names.")
+
+
+class ResponseChange(BaseModel):
+    """What may be added or corrected later: times, outcome, casualties, unit, notes, plan entry."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    unit: str | None = Field(None, max_length=200, description="Who went.")
+    plan_entry: str | None = Field(None, max_length=200, description="The patrol-plan entry it carried out.")
+    decided_at: str | None = RESPONSE_TIME
+    dispatched_at: str | None = RESPONSE_TIME
+    arrived_at: str | None = RESPONSE_TIME
+    completed_at: str | None = RESPONSE_TIME
+    outcome: str | None = Field(
+        None, max_length=32, description="calm | tension | violence | unreachable | unknown"
+    )
+    casualties: int | None = Field(None, ge=0, le=1_000_000)
+    notes: str | None = RESPONSE_NOTES
+
+
+class ResponseIn(ResponseChange):
+    """A response: an action linked to alerts and/or a locality, its times and outcome."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "response_id": "BANBAT-2024-03-01-01",
+                    "action": "patrol",
+                    "alert_ids": ["a1"],
+                    "unit": "BANBAT 2 Coy",
+                    "dispatched_at": "2024-03-01T08:30:00Z",
+                    "arrived_at": "2024-03-01T09:40:00Z",
+                    "outcome": "calm",
+                }
+            ]
+        },
+    )
+
+    response_id: str | None = Field(
+        None, max_length=200, description="The client's key: the same id again stores nothing new."
+    )
+    action: str = Field(..., max_length=32, description="patrol | engagement | message | other | none")
+    alert_ids: list[Annotated[str, Field(max_length=200)]] = Field(default_factory=list, max_length=500)
+    locality_id: str | None = Field(None, max_length=64, description="Default: the first alert's locality.")

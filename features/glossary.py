@@ -72,6 +72,28 @@ PLACES = {
     "splag2": "in second-ring localities (neighbours of neighbours)",
 }
 PERIOD_WORDS = {"M": ("month", "months"), "W": ("week", "weeks")}
+#: what the mission did about an alert (a response's ``action``), as the map popup and the report say it
+ACTION_WORDS = {
+    "patrol": "patrol",
+    "engagement": "engagement with the community",
+    "message": "warning passed on",
+    "other": "other action",
+    "none": "decided not to act",
+}
+#: what the patrol found (a response's ``outcome``)
+OUTCOME_WORDS = {
+    "calm": "calm",
+    "tension": "tension",
+    "violence": "violence",
+    "unreachable": "could not reach the place",
+    "unknown": "outcome not reported yet",
+}
+#: where a patrol plan's coverage came from (:func:`sauti.models.patrol.evaluate_plan_visits`)
+VISIT_SOURCE_WORDS = {
+    "recorded visits": "recorded visits: counted from the arrival times patrols recorded",
+    "plan as drawn": "plan as drawn: no patrol arrival is recorded for the period, so every target counts as "
+    "covered as if the plan was carried out exactly",
+}
 DEFAULT_TREND = (3, 12)
 
 
@@ -358,3 +380,13 @@ def last_events_text(last_events: dict[str, str]) -> str:
         for category, day in last_events.items()
     ]
     return "Latest incident of each kind: " + " · ".join(parts)
+
+
+def action_words(action: str | None) -> str:
+    """A response's action in plain words (``"none"`` → "decided not to act"); unknown codes as given."""
+    return ACTION_WORDS.get(action or "", action or "")
+
+
+def outcome_words(outcome: str | None) -> str:
+    """A response's outcome in plain words (``"unreachable"`` → "could not reach the place")."""
+    return OUTCOME_WORDS.get(outcome or "", outcome or "")

@@ -131,24 +131,15 @@ def stamp_runs(
 
 def ingest_runs(workspace: Workspace, incidents: pd.DataFrame, alerts: pd.DataFrame, unit: str) -> list[dict]:
     """The ingest runs (id, kind, file, sha256, format, when) behind the events and unit set used."""
+    from sauti.ingest.boundaries import boundary_run_ids
+    from sauti.ingest.runs import run_records
+
     kind, _ = parse_unit(unit)
     ids: set[int] = set(int(r) for r in pd.unique(incidents.get("run_id", pd.Series(dtype=float)).dropna()))
     ids |= {int(r) for r in pd.unique(alerts.get("run_id", pd.Series(dtype=float)).dropna())}
-    with workspace.session() as con:
-        if kind == "grid":
-            rows = con.execute("SELECT DISTINCT run_id FROM localities WHERE level IN ('admin0', 'admin1')")
-        else:
-            # admin0 draws the outline behind dist_border_km
-            rows = con.execute("SELECT DISTINCT run_id FROM localities WHERE level IN (?, 'admin0')", (kind,))
-        ids |= {int(r[0]) for r in rows}
-        if not ids:
-            return []
-        marks = ", ".join("?" for _ in ids)
-        rows = con.execute(
-            f"SELECT run_id, kind, path, sha256, format, finished_at FROM ingest_runs "
-            f"WHERE run_id IN ({marks}) ORDER BY run_id",
-            tuple(sorted(ids)),
-        ).fetchall()
+    # a grid is cut from admin0/admin1; admin0 draws the outline behind dist_border_km
+    ids |= boundary_run_ids(workspace, ("admin0", "admin1") if kind == "grid" else (kind, "admin0"))
+    rows = run_records(workspace, ids)
     return [
         {
             "run_id": r["run_id"],

@@ -509,4 +509,12 @@ def _store_place_names(run, rows: pd.DataFrame) -> None:
     insert_ignore(run.con, "place_names", frame.assign(run_id=run.run_id))
 
 
-__all__ = ["ingest_boundaries", "read_boundary_file", "raw_json"]
+def boundary_run_ids(workspace: Workspace, levels: tuple[str, ...]) -> set[int]:
+    """The ingest runs that stored the localities of ``levels``."""
+    marks = ", ".join("?" for _ in levels)
+    with workspace.session() as con:
+        rows = con.execute(f"SELECT DISTINCT run_id FROM localities WHERE level IN ({marks})", tuple(levels))
+        return {int(r[0]) for r in rows if r[0] is not None}
+
+
+__all__ = ["boundary_run_ids", "ingest_boundaries", "read_boundary_file", "raw_json"]

@@ -429,3 +429,36 @@ def ingest_run_within(
     except BaseException:
         ctx.discard()
         raise
+
+
+def run_records(workspace: Workspace, run_ids: set[int] | list[int]) -> list[dict[str, Any]]:
+    """The ingest runs ``run_ids`` — ``run_id``, ``kind``, ``path``, ``sha256``, ``format``,
+    ``finished_at`` — in run order (the provenance a cube or report cites)."""
+    ids = sorted({int(r) for r in run_ids})
+    if not ids:
+        return []
+    marks = ", ".join("?" for _ in ids)
+    with workspace.session() as con:
+        rows = con.execute(
+            f"SELECT run_id, kind, path, sha256, format, finished_at FROM ingest_runs "
+            f"WHERE run_id IN ({marks}) ORDER BY run_id",
+            tuple(ids),
+        ).fetchall()
+    return [dict(r) for r in rows]
+
+
+def stored_runs(workspace: Workspace, kind: str) -> list[tuple[str, dict[str, Any]]]:
+    """``(path, params)`` of every finished run of ``kind`` that stored rows; unreadable params
+    count as none."""
+    with workspace.session() as con:
+        rows = con.execute(
+            "SELECT path, params FROM ingest_runs WHERE kind = ? AND status = 'ok' AND accepted > 0", (kind,)
+        ).fetchall()
+    out = []
+    for path, params in rows:
+        try:
+            parsed = json.loads(params or "{}")
+        except ValueError:
+            parsed = {}
+        out.append((str(path), parsed if isinstance(parsed, dict) else {}))
+    return out

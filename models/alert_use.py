@@ -9,7 +9,6 @@ leave every alert-derived feature out unless the caller asks for them
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
@@ -31,20 +30,9 @@ class AlertUse:
 
 
 def _synthetic_runs(workspace: Workspace) -> tuple[int, list[str]]:
-    with workspace.session() as con:
-        total = con.execute("SELECT COUNT(*) FROM alerts").fetchone()[0]
-        runs = con.execute(
-            "SELECT path, params FROM ingest_runs WHERE kind = 'alerts' AND status = 'ok' AND accepted > 0"
-        ).fetchall()
-    files = []
-    for path, params in runs:
-        try:
-            marked = bool(json.loads(params or "{}").get("synthetic"))
-        except (ValueError, AttributeError):
-            marked = False
-        if marked:
-            files.append(str(path).replace("\\", "/").rsplit("/", 1)[-1])
-    return int(total), sorted(set(files))
+    from sauti.ingest.alerts.store import count_alerts, synthetic_alert_files
+
+    return count_alerts(workspace), synthetic_alert_files(workspace)
 
 
 def decide_alert_use(

@@ -185,33 +185,6 @@ def top_risk_coverage(deciles: pd.DataFrame, treated: pd.DataFrame, periods: pd.
     }
 
 
-def plan_adherence(targets: pd.DataFrame, responses: pd.DataFrame, window: tuple[str, str]) -> dict:
-    """Which planned patrol targets a patrol or engagement visited within ``window`` (ISO dates)."""
-    start, end = (pd.Timestamp(w, tz="UTC") for w in window)
-    end = end + pd.Timedelta(days=1)
-    visits = responses[
-        responses["action"].isin(("patrol", "engagement"))
-        & (responses["time"] >= start)
-        & (responses["time"] < end)
-    ]
-    visited = set(visits[LOCALITY_ID])
-    rows = [
-        {
-            "rank": int(r.get("rank", i + 1)),
-            "base": r.get("base"),
-            "locality": r.get("name") or r[LOCALITY_ID],
-            "visited": r[LOCALITY_ID] in visited,
-        }
-        for i, r in enumerate(targets.to_dict("records"))
-    ]
-    return {
-        "window": list(window),
-        "targets": len(rows),
-        "visited": sum(r["visited"] for r in rows),
-        "rows": rows,
-    }
-
-
 def response_report(
     workspace: Workspace,
     *,
@@ -287,7 +260,11 @@ def response_report(
     latest = deciles[deciles[PERIOD] == deciles[PERIOD].max()][[LOCALITY_ID, "probability"]]
     report["map"] = {"units": units, "latest": latest}
     if plan is not None and len(plan):
-        report["plan"] = plan_adherence(plan, responses, plan.attrs.get("window", (start, end)))
+        from sauti.models.patrol.visits import evaluate_plan_visits
+
+        window_of_plan = plan.attrs.get("window", (start, end))
+        report["plan"] = evaluate_plan_visits(plan, responses, window_of_plan, incidents=incidents)
+        report["plan"]["label"] = plan.attrs.get("label")
     return report
 
 
@@ -451,6 +428,7 @@ def _duration(minutes: float | None) -> str:
 
 def write_response_report(report: dict[str, Any], out: str | Path) -> Path:
     """Render :func:`response_report`'s numbers into one self-contained HTML page at ``out``."""
+    from sauti.features.glossary import VISIT_SOURCE_WORDS, action_words, outcome_words
     from sauti.figures import page_template, png_base64
 
     out = Path(out)
@@ -484,6 +462,9 @@ def write_response_report(report: dict[str, Any], out: str | Path) -> Path:
         arrival=_minutes_words(s["minutes_alert_to_arrival"]),
         duration=_duration,
         pct=lambda v: "–" if v is None else f"{v:.0%}",
+        action_words=action_words,
+        outcome_words=outcome_words,
+        visit_source=VISIT_SOURCE_WORDS.get,
         figures=figures,
         escape=html.escape,
     )

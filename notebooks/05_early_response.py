@@ -82,6 +82,19 @@ print(numbers["risk"]["coverage"])
 pd.DataFrame(numbers["risk"]["effects"]["windows"])
 
 # %% [markdown]
+# ## Was the plan carried out?
+#
+# Plan adherence counts a planned target as covered only where a patrol recorded its arrival in the
+# plan's period (`source`: "recorded visits"); with no arrival recorded for that period it falls back
+# to the plan as drawn and says so ("plan as drawn"). The sample's plan is for the month after the
+# data, so no patrol has been recorded for it yet.
+
+# %%
+plan = numbers.get("plan")
+if plan:
+    print(f"{plan['source']}: {plan['visited']} of {plan['targets']} targets covered")
+
+# %% [markdown]
 # ## The report a JOC chief reads
 #
 # `sauti responses report --out report.html` writes the same numbers as one self-contained page

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from store_rows import with_squares, write_lines
 
 from sauti.features import cube_path, save_cube
 from sauti.ingest.alerts import ingest_alerts
-from sauti.ingest.boundaries import ingest_boundaries
 from sauti.models import train
 from sauti.models.alert_use import decide_alert_use
 from sauti.models.backtest import backtest_workspace
@@ -23,16 +23,11 @@ ROWS = [
 
 @pytest.fixture
 def alerts_workspace(workspace, three_squares, tmp_path):
-    shapes = tmp_path / "squares.geojson"
-    three_squares.to_file(shapes, driver="GeoJSON")
-    ingest_boundaries(workspace, shapes, "admin2", id_field="locality_id", name_field="name")
-    return workspace
+    return with_squares(workspace, three_squares, tmp_path)
 
 
 def _alerts_file(tmp_path, flag: str):
-    path = tmp_path / f"alerts_{flag}.csv"
-    path.write_text("\n".join(r.format(flag=flag) for r in ROWS) + "\n", encoding="utf-8")
-    return path
+    return write_lines(tmp_path, f"alerts_{flag}.csv", [r.format(flag=flag) for r in ROWS])
 
 
 def test_a_file_marked_synthetic_is_recorded_and_left_out(alerts_workspace, tmp_path):

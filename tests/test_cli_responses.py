@@ -65,6 +65,12 @@ def test_the_report_is_a_self_contained_page(sample_workspace, tmp_path):
     assert len(re.findall(r'src="data:image/png;base64,', page)) == 2  # times and the map
     assert not re.search(r'(src|href)="https?://', page)  # nothing to fetch: opens offline
     assert "Plan adherence" in page
+    # the sample's synthetic log ends before the plan's period (January 2023); the CLI test above
+    # (when it ran first) recorded a patrol arriving on 2 January
+    source = re.search(r"Source: (recorded visits|plan as drawn)", page)
+    assert source, "the plan adherence must say where its coverage comes from"
+    if source.group(1) == "recorded visits":
+        assert re.search(r"<b>\d+ of \d+</b> \(\d+%\) were reached by a patrol", page)
     bad = sauti(
         "responses", "report", "--out", str(out), "--start", "2022-13-01", workspace=sample_workspace.root
     )

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import subprocess
 
+import geopandas as gpd
 import pandas as pd
 import pytest
+from shapely.geometry import Point
+from store_rows import with_squares, write_lines
 
+from sauti import db
 from sauti.errors import InvalidInputError, NotFoundError
 from sauti.features.responses import response_summary
 from sauti.ingest.alerts import ingest_alerts
-from sauti.ingest.boundaries import ingest_boundaries
 from sauti.ingest.responses import (
     ingest_responses,
     list_responses,
@@ -18,6 +22,8 @@ from sauti.ingest.responses import (
     submit_responses,
     update_response,
 )
+from sauti.models.patrol import evaluate_plan_visits, plan_patrols
+from sauti.store import Workspace
 
 ALERTS = [
     "alert_id,received_at,telephone,nom,message,categorie,latitude,longitude",
@@ -28,24 +34,28 @@ ALERTS = [
 
 
 @pytest.fixture
-def response_workspace(workspace, three_squares, tmp_path):
-    shapes = tmp_path / "squares.geojson"
-    three_squares.to_file(shapes, driver="GeoJSON")
-    ingest_boundaries(workspace, shapes, "admin2", id_field="locality_id", name_field="name")
-    alerts = tmp_path / "alerts.csv"
-    alerts.write_text("\n".join(ALERTS) + "\n", encoding="utf-8")
+def response_workspace(tmp_path, store_url, three_squares):
+    """Three squares and three alerts in a store on SQLite or on a real PostgreSQL server."""
+    workspace = with_squares(Workspace(tmp_path / "ws", store_url), three_squares, tmp_path)
+    alerts = write_lines(tmp_path, "alerts.csv", ALERTS)
     assert ingest_alerts(workspace, alerts, timezone="UTC").accepted == 3
     return workspace
 
 
-def _write(tmp_path, name: str, lines: list[str]):
-    path = tmp_path / name
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+def _store_text(workspace: Workspace) -> str:
+    """Every row of the store as text: SQLite's dump, or ``pg_dump --data-only`` on PostgreSQL."""
+    if workspace.backend == db.POSTGRESQL:
+        done = subprocess.run(
+            ["pg_dump", "--data-only", db.libpq_url(workspace.database_url)],
+            capture_output=True, text=True, check=True, timeout=120,
+        )  # fmt: skip
+        return done.stdout
+    with workspace.session() as con:
+        return "\n".join(con.iterdump())
 
 
 def test_three_patrol_reports_one_arriving_before_dispatch(response_workspace, tmp_path):
-    path = _write(
+    path = write_lines(
         tmp_path,
         "patrols.csv",
         [
@@ -109,8 +119,7 @@ def test_notes_are_scrubbed_of_phone_numbers_and_reporter_names(response_workspa
     assert outcome.status == "accepted"
     (stored,) = list_responses(response_workspace)
     assert stored["notes"] == "Met [name], call him on [phone] or [phone]"
-    with response_workspace.session() as con:
-        dump = "\n".join(con.iterdump())
+    dump = _store_text(response_workspace)
     for secret in ("75 11 22 33", "72112233", "Ngaba, call"):
         assert secret not in dump
 
@@ -171,3 +180,94 @@ def test_an_empty_response_is_rejected_not_an_error(response_workspace):
     assert outcome.status == "rejected"
     assert outcome.errors[0]["field"] == "action"
     assert list_responses(response_workspace) == []
+
+
+def _plan_for_b_and_c(workspace: Workspace) -> pd.DataFrame:
+    """A real plan on the three squares: one base between B and C with two patrols → targets B and C."""
+    localities = workspace.localities()
+    risk = pd.DataFrame({"locality_id": ["A", "B", "C"], "probability": [0.1, 0.5, 0.4]})
+    bases = gpd.GeoDataFrame(
+        {"name": ["Base Bêta"], "patrols": [2], "range_km": [150.0]},
+        geometry=[Point(22.0, 5.5)],
+        crs="EPSG:4326",
+    )
+    plan = plan_patrols(localities, risk, bases)
+    targets = pd.DataFrame(plan.to_records())
+    assert sorted(targets["locality_id"]) == ["B", "C"]
+    return targets
+
+
+def test_a_plan_is_evaluated_from_the_recorded_patrol_visits(response_workspace):
+    """Only patrols that arrived in the plan's period count as visits: B twice (two units), C never
+    (an engagement, a patrol without an arrival and one arriving after the period), A off the plan."""
+    submit_responses(
+        response_workspace,
+        [
+            {"response_id": "v1", "action": "patrol", "locality_id": "B", "unit": "BANBAT 2",
+             "dispatched_at": "2024-03-03T07:00:00Z", "arrived_at": "2024-03-03T09:30:00Z"},
+            {"response_id": "v2", "action": "patrol", "locality_id": "B", "unit": "BANBAT 1",
+             "arrived_at": "2024-03-02T15:00:00Z", "outcome": "calm"},
+            {"response_id": "v3", "action": "engagement", "locality_id": "C", "unit": "CIMIC",
+             "arrived_at": "2024-03-02T10:00:00Z"},
+            {"response_id": "v4", "action": "patrol", "locality_id": "C",
+             "dispatched_at": "2024-03-04T08:00:00Z"},
+            {"response_id": "v5", "action": "patrol", "locality_id": "C",
+             "arrived_at": "2024-03-08T00:30:00Z"},
+            {"response_id": "v6", "action": "patrol", "locality_id": "A", "unit": "BANBAT 3",
+             "arrived_at": "2024-03-05T11:00:00Z"},
+        ],
+        timezone="UTC",
+    )  # fmt: skip
+    targets = _plan_for_b_and_c(response_workspace)
+    responses, _links = response_frames(response_workspace)
+    incidents = pd.DataFrame(
+        {"occurred_on": ["2024-03-02", "2024-03-06", "2024-03-04", "2024-03-09"],
+         "locality_id": ["B", "B", "C", "C"]}
+    )  # fmt: skip
+    result = evaluate_plan_visits(targets, responses, ("2024-03-01", "2024-03-07"), incidents=incidents)
+    assert result["source"] == "recorded visits"
+    assert (result["targets"], result["visited"], result["share"]) == (2, 1, 0.5)
+    assert (result["recorded_visits"], result["off_plan_visits"]) == (3, 1)
+    rows = {r["locality_id"]: r for r in result["rows"]}
+    assert rows["B"]["visited"] is True
+    assert rows["B"]["first_arrival"] == "2024-03-02T15:00Z"
+    assert rows["B"]["units"] == ["BANBAT 1", "BANBAT 2"]
+    assert (rows["C"]["visited"], rows["C"]["first_arrival"], rows["C"]["units"]) == (False, None, [])
+    assert result["risk_planned"] == pytest.approx(0.9)
+    assert result["risk_covered"] == pytest.approx(0.5)
+    # three incidents in the period (the one on 9 March is after it): two where patrols went
+    assert (result["incidents"], result["incidents_covered"]) == (3, 2)
+    assert (result["hit_rate"], result["hit_rate_as_drawn"]) == (pytest.approx(0.667), 1.0)
+
+
+def test_without_recorded_visits_the_plan_counts_as_drawn_and_says_so(response_workspace):
+    submit_responses(
+        response_workspace,
+        [
+            {
+                "response_id": "late",
+                "action": "patrol",
+                "locality_id": "B",
+                "arrived_at": "2024-04-02T09:00:00Z",
+            }
+        ],
+        timezone="UTC",
+    )
+    targets = _plan_for_b_and_c(response_workspace)
+    responses, _links = response_frames(response_workspace)
+    result = evaluate_plan_visits(targets, responses, ("2024-03-01", "2024-03-07"))
+    assert result["source"] == "plan as drawn"
+    assert (result["targets"], result["visited"], result["recorded_visits"]) == (2, 2, 0)
+    assert [r["visited"] for r in result["rows"]] == [None, None]  # assumed, not observed
+    with pytest.raises(ValueError, match="after it ends"):
+        evaluate_plan_visits(targets, responses, ("2024-03-07", "2024-03-01"))
+
+
+def test_every_action_and_outcome_has_plain_words():
+    from sauti.features.glossary import ACTION_WORDS, OUTCOME_WORDS
+    from sauti.ingest.responses.check import RESPONSE_ACTIONS, RESPONSE_OUTCOMES
+
+    assert tuple(ACTION_WORDS) == RESPONSE_ACTIONS
+    assert tuple(OUTCOME_WORDS) == RESPONSE_OUTCOMES
+    for words in (*ACTION_WORDS.values(), *OUTCOME_WORDS.values()):
+        assert "_" not in words

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from store_rows import incident_rows
 
 from sauti.errors import SautiError
 from sauti.schema import migrations as _migrations
@@ -190,20 +191,6 @@ def test_a_migration_missing_below_the_current_version_is_still_applied(workspac
     assert number in applied
 
 
-def _incident_rows(n: int) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "event_id": [f"test:{i}" for i in range(n)],
-            "source": "test",
-            "occurred_on": [f"2020-01-{1 + i % 28:02d}" for i in range(n)],
-            "date_precision": "day",
-            "location_precision": "point",
-            "category": "other",
-            "fatalities": 0,
-        }
-    )
-
-
 def _incident_indexes(workspace: Workspace) -> list[str]:
     with workspace.session() as con:
         rows = con.execute(
@@ -221,7 +208,7 @@ def test_bulk_ingest_rebuilds_the_date_index_or_rolls_its_drop_back(
 
     source = tmp_path / "bulk.csv"
     source.write_text("made-up\n", encoding="utf-8")
-    rows = _incident_rows(BULK_INDEX_ROWS)
+    rows = incident_rows(BULK_INDEX_ROWS)
     expect_crash = pytest.raises(RuntimeError) if fail else contextlib.nullcontext()
     with expect_crash, ingest_run(workspace, "incidents", source) as run:
         run.count_read(len(rows))
@@ -251,7 +238,7 @@ def test_small_ingest_keeps_the_indexes(workspace: Workspace, tmp_path) -> None:
     source.write_text("made-up\n", encoding="utf-8")
     with ingest_run(workspace, "incidents", source) as run:
         run.count_read(10)
-        run.store("incidents", _incident_rows(10))
+        run.store("incidents", incident_rows(10))
         assert run.deferred_indexes == {}
     assert _incident_indexes(workspace) == ["incidents_occurred_on"]
 
@@ -270,7 +257,7 @@ def test_an_ingest_on_a_kept_connection_leaves_its_page_cache_as_it_was(
     with ingest_run(workspace, "incidents", source) as run:
         assert run.con.execute("PRAGMA cache_size").fetchone()[0] == -INGEST_CACHE_KIB
         run.count_read(3)
-        run.store("incidents", _incident_rows(3))
+        run.store("incidents", incident_rows(3))
     with workspace.session() as con:
         assert con.execute("PRAGMA cache_size").fetchone()[0] == before != -INGEST_CACHE_KIB
 

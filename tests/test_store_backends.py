@@ -9,9 +9,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from live_server import copy_workspace
+from store_rows import incident_rows
 
 from sauti import db
 from sauti.api.services import accounts
@@ -33,22 +33,6 @@ def store(tmp_path: Path, store_url: str | None) -> Workspace:
     return Workspace(tmp_path / "ws", store_url)
 
 
-def _incidents(n: int) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "event_id": [f"t:{i}" for i in range(n)],
-            "source": "test",
-            "occurred_on": [f"2020-01-{1 + i % 28:02d}" for i in range(n)],
-            "date_precision": "day",
-            "location_precision": "point",
-            "category": "other",
-            "fatalities": 0,
-            "longitude": [20.5 + i / 1000 for i in range(n)],
-            "latitude": 5.5,
-        }
-    )
-
-
 def _run(con) -> int:
     return con.execute(
         "INSERT INTO ingest_runs (kind, path, sha256, started_at, status) VALUES ('t', 'p', 's', 't', 'ok')"
@@ -64,7 +48,7 @@ def test_a_new_store_is_migrated_to_the_latest_revision(store: Workspace) -> Non
 
 
 def test_insert_new_counts_new_rows_and_names_the_refused_field(store: Workspace) -> None:
-    rows = _incidents(5)
+    rows = incident_rows(5)
     rows.loc[3, "category"] = None  # NOT NULL
     with store.session() as con, Workspace.transaction(con):
         rows["run_id"] = _run(con)
@@ -81,7 +65,7 @@ def test_insert_new_counts_new_rows_and_names_the_refused_field(store: Workspace
 
 def _store_then_fail(store: Workspace) -> None:
     with store.session() as con, Workspace.transaction(con):
-        insert_new(con, "incidents", _incidents(3).assign(run_id=_run(con)))
+        insert_new(con, "incidents", incident_rows(3).assign(run_id=_run(con)))
         raise RuntimeError("boom")
 
 
@@ -217,10 +201,10 @@ def test_backup_and_restore(store: Workspace, tmp_path: Path) -> None:
     if store.backend == db.POSTGRESQL and shutil.which("pg_dump") is None:
         pytest.fail("pg_dump is missing (postgresql-client-15)")
     with store.session() as con, Workspace.transaction(con):
-        insert_new(con, "incidents", _incidents(4).assign(run_id=_run(con)))
+        insert_new(con, "incidents", incident_rows(4).assign(run_id=_run(con)))
     path = backup(store, tmp_path / "store.backup")
     with store.session() as con, Workspace.transaction(con):
-        insert_new(con, "incidents", _incidents(9).assign(run_id=_run(con)))
+        insert_new(con, "incidents", incident_rows(9).assign(run_id=_run(con)))
     assert store.status()["incidents"] == 9
     restore(store, path)
     assert store.status()["incidents"] == 4
@@ -270,7 +254,7 @@ def test_db_status_and_upgrade_from_the_cli(tmp_path: Path, store_url: str | Non
 
 def test_a_bulk_batch_with_one_refused_row_stores_the_rest(store: Workspace) -> None:
     """On PostgreSQL a batch this large goes by COPY; a refused row sends it to the row-finding path."""
-    rows = _incidents(1500)
+    rows = incident_rows(1500)
     rows.loc[700, "category"] = None
     with store.session() as con, Workspace.transaction(con):
         rows["run_id"] = _run(con)

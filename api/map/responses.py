@@ -16,25 +16,11 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from sauti.constants import LOCALITY_ID
+from sauti.features.glossary import ACTION_WORDS, OUTCOME_WORDS, action_words, outcome_words
 
 if TYPE_CHECKING:  # pragma: no cover
     from sauti.api.security import Principal
     from sauti.api.services.source import DataSource
-
-ACTION_WORDS = {
-    "patrol": "patrol",
-    "engagement": "engagement with the community",
-    "message": "warning passed on",
-    "other": "other action",
-    "none": "decided not to act",
-}
-OUTCOME_WORDS = {
-    "calm": "calm",
-    "tension": "tension",
-    "violence": "violence",
-    "unreachable": "could not reach the place",
-    "unknown": "outcome not reported yet",
-}
 
 
 def _when(value) -> str:
@@ -44,7 +30,7 @@ def _when(value) -> str:
 
 
 def _describe(row: pd.Series) -> str:
-    words = ACTION_WORDS.get(row["action"], row["action"])
+    words = action_words(row["action"])
     if row["action"] == "none":
         return words
     parts = [words]
@@ -52,7 +38,7 @@ def _describe(row: pd.Series) -> str:
         parts.append(f"sent {_when(row['dispatched_at'])}")
     if row.get("arrived_at") is not None and not pd.isna(row.get("arrived_at")):
         parts.append(f"arrived {_when(row['arrived_at'])}")
-    parts.append(OUTCOME_WORDS.get(row["outcome"], row["outcome"]))
+    parts.append(outcome_words(row["outcome"]))
     return ", ".join(parts)
 
 

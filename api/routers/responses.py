@@ -5,14 +5,11 @@ Analysts, planners and admins read and write; reporters never. Nothing here carr
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
 
 from sauti.api.deps import MAX_PARAM_CHARS, get_source, parse_period, require
-from sauti.api.schemas import BODY_ERRORS, NOT_FOUND
+from sauti.api.schemas import BODY_ERRORS, NOT_FOUND, ResponseChange, ResponseIn
 from sauti.api.security import Principal
 from sauti.api.services import responses
 from sauti.api.services.source import DataSource
@@ -20,54 +17,8 @@ from sauti.api.services.source import DataSource
 router = APIRouter(prefix="/api/v1", tags=["responses"])
 READ = require("responses:read")
 WRITE = require("responses:write")
-TIME = Field(None, max_length=64, description="ISO 8601; naive times are mission local.")
-NOTES = Field(None, max_length=5000, description="Scrubbed of phone numbers and reporter names.")
-
-
-class ResponseChange(BaseModel):
-    """What may be added or corrected later: times, outcome, casualties, unit, notes, plan entry."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    unit: str | None = Field(None, max_length=200, description="Who went.")
-    plan_entry: str | None = Field(None, max_length=200, description="The patrol-plan entry it carried out.")
-    decided_at: str | None = TIME
-    dispatched_at: str | None = TIME
-    arrived_at: str | None = TIME
-    completed_at: str | None = TIME
-    outcome: str | None = Field(
-        None, max_length=32, description="calm | tension | violence | unreachable | unknown"
-    )
-    casualties: int | None = Field(None, ge=0, le=1_000_000)
-    notes: str | None = NOTES
-
-
-class ResponseIn(ResponseChange):
-    """A response: an action linked to alerts and/or a locality, its times and outcome."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "response_id": "BANBAT-2024-03-01-01",
-                    "action": "patrol",
-                    "alert_ids": ["a1"],
-                    "unit": "BANBAT 2 Coy",
-                    "dispatched_at": "2024-03-01T08:30:00Z",
-                    "arrived_at": "2024-03-01T09:40:00Z",
-                    "outcome": "calm",
-                }
-            ]
-        },
-    )
-
-    response_id: str | None = Field(
-        None, max_length=200, description="The client's key: the same id again stores nothing new."
-    )
-    action: str = Field(..., max_length=32, description="patrol | engagement | message | other | none")
-    alert_ids: list[Annotated[str, Field(max_length=200)]] = Field(default_factory=list, max_length=500)
-    locality_id: str | None = Field(None, max_length=64, description="Default: the first alert's locality.")
+PAGE_DEFAULT = 500
+PAGE_MAX = 5000
 
 
 @router.post(
@@ -105,18 +56,25 @@ def patch_response(
     return responses.change(source, principal, response_id, change.model_dump(exclude_unset=True))
 
 
-@router.get("/responses", summary="Responses, earliest first (filters: window, locality, alert)")
+@router.get(
+    "/responses", summary="Responses, earliest first, a page at a time (filters: window, locality, alert)"
+)
 def get_responses(
     start: str | None = Query(None, description="YYYY-MM-DD: responses from this day (UTC)."),
     end: str | None = Query(None, description="YYYY-MM-DD: responses up to this day (UTC), inclusive."),
     locality_id: str | None = Query(None, max_length=MAX_PARAM_CHARS),
     alert_id: str | None = Query(None, max_length=MAX_PARAM_CHARS),
+    limit: int = Query(PAGE_DEFAULT, ge=1, le=PAGE_MAX, description="Responses per page."),
+    offset: int = Query(0, ge=0, le=10_000_000, description="Responses to skip (paging; see `next`)."),
     source: DataSource = Depends(get_source),
     _: Principal = Depends(READ),
 ) -> dict:
-    """`{"responses": [...]}`: ids of the alerts answered, never their text."""
+    """`{"responses": [...], "next": ...}`: ids of the alerts answered, never their text. `next` is
+    the path of the following page (same filters), `null` on the last page."""
     return responses.listing(
         source,
+        limit=limit,
+        offset=offset,
         start=parse_period(start, "start"),
         end=parse_period(end, "end"),
         locality_id=locality_id,

@@ -9,6 +9,7 @@ reporter; notes were scrubbed of phone numbers and reporter names when they were
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from sauti.api.errors import InvalidInput
 from sauti.api.services.source import DataSource
@@ -80,12 +81,18 @@ def change(source: DataSource, principal: Principal, response_id: str, changes: 
     return response_view(row)
 
 
-def listing(source: DataSource, **filters: Any) -> dict:
-    """``{"responses": [...]}``, earliest first, filtered by window, locality or alert."""
+def listing(source: DataSource, *, limit: int, offset: int = 0, **filters: Any) -> dict:
+    """``{"responses": [...], "next": ...}``: one page of responses, earliest first, filtered by
+    window, locality or alert; ``next`` is the path of the following page (``None`` on the last)."""
     from sauti.ingest.responses import list_responses
 
     source.require_store()
-    return {"responses": [response_view(r) for r in list_responses(source.workspace, **filters)]}
+    rows = list_responses(source.workspace, limit=limit + 1, offset=offset, **filters)
+    following = None
+    if len(rows) > limit:
+        query = {k: v for k, v in filters.items() if v is not None}
+        following = "/api/v1/responses?" + urlencode({**query, "limit": limit, "offset": offset + limit})
+    return {"responses": [response_view(r) for r in rows[:limit]], "next": following}
 
 
 def summary(source: DataSource, start: str | None, end: str | None) -> dict:

@@ -153,3 +153,21 @@ def record_verification(
             ).fetchone()
             return dict(row)
     raise NotFoundError("no alert with this id")  # the id is not repeated: it may hold a phone number
+
+
+def count_alerts(workspace: Workspace) -> int:
+    """How many alerts the store holds."""
+    with workspace.session() as con:
+        return int(con.execute("SELECT COUNT(*) FROM alerts").fetchone()[0])
+
+
+def synthetic_alert_files(workspace: Workspace) -> list[str]:
+    """The names of the alert files whose rows were stored marked synthetic (:func:`mark_run_synthetic`)."""
+    from sauti.ingest.runs import stored_runs
+
+    files = {
+        path.replace("\\", "/").rsplit("/", 1)[-1]
+        for path, params in stored_runs(workspace, "alerts")
+        if bool(params.get("synthetic"))
+    }
+    return sorted(files)

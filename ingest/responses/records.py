@@ -365,11 +365,14 @@ def list_responses(
     alert_id: str | None = None,
     response_id: str | None = None,
     include_synthetic: bool = True,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[dict]:
-    """Stored responses with their ``alert_ids``, earliest first.
+    """Stored responses with their ``alert_ids``, earliest first (ties by ``response_id``: a stable order).
 
     ``start``/``end`` (``YYYY-MM-DD``, inclusive, UTC) filter on the response's first known time
-    (decision, else dispatch, arrival, completion, else when it was recorded).
+    (decision, else dispatch, arrival, completion, else when it was recorded). ``limit`` and
+    ``offset`` return one page of that order (all rows when ``limit`` is ``None``).
     """
     where, params = [], []
     if start:
@@ -394,6 +397,11 @@ def list_responses(
     if where:
         sql += " WHERE " + " AND ".join(where)
     sql += f" ORDER BY {_FIRST_TIME}, r.response_id"
+    if limit is not None:
+        sql += " LIMIT ? OFFSET ?"
+        params.extend([int(limit), int(offset)])
+    elif offset:
+        raise ValueError("offset needs a limit")
     with workspace.session() as con:
         rows = [dict(r) for r in con.execute(sql, params)]
         links: dict[str, list[str]] = {}

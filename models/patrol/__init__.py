@@ -8,13 +8,15 @@ can reach whom), :mod:`~sauti.models.patrol.solve` (the covering problem on plai
 :mod:`~sauti.models.patrol.result` (the plan and how it is written out: summary, CSV, GeoJSON),
 :mod:`~sauti.models.patrol.reasons` (the plan in plain words),
 :mod:`~sauti.models.patrol.from_workspace` (a plan from the workspace's scores and bases),
-:mod:`~sauti.models.patrol.evaluate` (patrol hit rate over backtest origins) and
+:mod:`~sauti.models.patrol.evaluate` (patrol hit rate over backtest origins),
+:mod:`~sauti.models.patrol.visits` (a drawn plan against the recorded patrol visits) and
 :mod:`~sauti.models.patrol.plot` (a static map of a plan).
 
 Public API::
 
     from sauti.models.patrol import read_bases, plan_patrols, plan_from_workspace, plan_figure
     from sauti.models.patrol import evaluate_patrol_plans, observed_counts, population_weight
+    from sauti.models.patrol import evaluate_plan_visits
 
 The backtest does not import this package (``tests/test_layering.py``):
 :func:`sauti.cli.pipeline.backtest_with_patrols` combines a backtest with a patrol evaluation.
@@ -30,6 +32,7 @@ from sauti.models.patrol.plot import plan_figure
 from sauti.models.patrol.reach import Reach, compute_reach
 from sauti.models.patrol.result import PatrolPlan
 from sauti.models.patrol.solve import CoverProblem
+from sauti.models.patrol.visits import evaluate_plan_visits, recorded_visits
 from sauti.models.patrol.weights import population_weight
 
 __all__ = [
@@ -41,6 +44,7 @@ __all__ = [
     "check_bases",
     "compute_reach",
     "evaluate_patrol_plans",
+    "evaluate_plan_visits",
     "hit_rate_figure",
     "observed_counts",
     "plan_figure",
@@ -48,6 +52,7 @@ __all__ = [
     "plan_patrols",
     "population_weight",
     "read_bases",
+    "recorded_visits",
     "save_bases",
     "workspace_bases",
 ]
