@@ -118,8 +118,10 @@ def claim_refresh(workspace: Workspace, mark: int, *, skip: bool = True) -> Refr
         if done is not None:
             log.info("refresh skipped: refresh %s by %s already covered this data", done[0], done[1])
             return None
+        # the next id: claims take turns (refresh_turn), so no two read the same maximum
         refresh_id = con.execute(
-            "INSERT INTO refresh_runs (data_stamp, worker, started_at, status) VALUES (?, ?, ?, 'running')"
+            "INSERT INTO refresh_runs (refresh_id, data_stamp, worker, started_at, status)"
+            " SELECT COALESCE(MAX(refresh_id), 0) + 1, ?, ?, ?, 'running' FROM refresh_runs"
             " RETURNING refresh_id",
             (stamp, worker_name(), utc_now()),
         ).fetchone()[0]

@@ -3,7 +3,7 @@
 -- claimed after its alerts were stored that finished ok, so a refresh runs once per data change and
 -- the other workers skip it and serve its result.
 CREATE TABLE IF NOT EXISTS refresh_runs (
-    refresh_id   INTEGER PRIMARY KEY AUTOINCREMENT,
+    refresh_id   INTEGER PRIMARY KEY,         -- 1, 2, … given in the claim (claims take turns)
     data_stamp   TEXT NOT NULL,               -- the store's data stamp the refresh started from
     worker       TEXT NOT NULL,               -- host:pid of the process that ran it
     started_at   TEXT NOT NULL,
