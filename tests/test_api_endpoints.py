@@ -355,6 +355,7 @@ def test_version_names_the_current_model_and_snapshot(server):
 def test_history_and_detail_of_a_finer_locality(server):
     admin2 = server.get("/api/v1/localities", "planner").json()["features"][0]["id"]
     detail = server.get(f"/api/v1/localities/{admin2}", "planner").json()
+    assert "history" in detail, (detail, server.log_tail())
     periods = [h["period"] for h in detail["history"]]
     assert periods == sorted(periods)
     assert {"probability", "count_intercommunal"} <= set(detail["history"][-1])
