@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -397,34 +397,71 @@ COPY_MIN_ROWS = 1000  # a batch this large goes into PostgreSQL by COPY
 def copy_insert(
     con: PgConnection,
     table: str,
-    bound: list[str],
-    constants: dict[str, str],
-    rows: Any,
+    columns: list[str],
+    rows: Callable[[], Iterable[tuple]],
+    *,
+    lines: Callable[[], list[str] | None] | None = None,
+    keys: Sequence[Any] | None = None,
 ) -> int | None:
-    """Insert a large batch by ``COPY`` into a temporary table, then ``INSERT … SELECT … ON CONFLICT
-    DO NOTHING``; returns how many rows were new, or ``None`` (nothing stored) when a row breaks a
-    constraint, so the caller can find it row by row. ``rows()`` makes the rows (missing values as
-    ``None``)."""
+    """Insert a large batch by ``COPY``; returns how many rows were new, or ``None`` (nothing
+    stored) when a row breaks a constraint other than a repeated key, so the caller can find it
+    row by row.
+
+    The rows are given as ``lines()`` — each row pre-formatted in ``COPY``'s text format
+    (:func:`copy_lines`), written in one piece — or, when that gives ``None`` (a value it cannot
+    format), as ``rows()`` tuples written one at a time. ``keys``, the batch's values of the
+    table's one-column key (:func:`unique_key`) in row order, let the rows whose key is neither
+    stored nor repeated in the batch be copied straight into ``table``; the others (and all rows,
+    without ``keys``, or if another writer stores one of those keys meanwhile) go into a temporary
+    table and then ``INSERT … SELECT … ON CONFLICT DO NOTHING``. Either way a duplicate is only a
+    true key match, as row by row.
+    """
     import psycopg
 
-    names = ", ".join(bound)
-    staging = f"sauti_load_{table}_{abs(hash(names)) % 10**8}"  # one per column set
+    names = ", ".join(columns)
+    items: list[Any] | None = lines() if lines is not None else None
+    text = items is not None
+    if items is None:
+        items = list(rows())
+    direct = _new_keys(con, table, columns, keys) if keys is not None else None
+
+    def write(copy: Any, select: Any = None) -> None:
+        chosen = items if select is None else [items[i] for i in select]
+        if text:
+            copy.write("\n".join(chosen) + "\n")
+            return
+        for row in chosen:
+            copy.write_row(row)
+
     con.execute("SAVEPOINT copy_batch")
     try:
         raw = con.raw.cursor()  # psycopg's own (C) dumpers: the rows hold no NaN and no bool
-        # the bound columns' types, no constraints: a refused row fails the INSERT, not the COPY
-        raw.execute(f"CREATE TEMP TABLE IF NOT EXISTS {staging} AS SELECT {names} FROM {table} WITH NO DATA")
-        raw.execute(f"TRUNCATE {staging}")
-        with raw.copy(f"COPY {staging} ({names}) FROM STDIN") as copy:
-            for row in rows():
-                copy.write_row(row)
-        select = ", ".join([*bound, *constants.values()])
-        raw.execute(
-            f"INSERT INTO {table} ({', '.join([*bound, *constants])}) "
-            f"SELECT {select} FROM {staging} ON CONFLICT DO NOTHING"
-        )
-        new = max(raw.rowcount, 0)
-        raw.execute(f"TRUNCATE {staging}")
+        new, rest = 0, None
+        if direct is not None and direct.any():
+            import numpy as np
+
+            raw.execute("SAVEPOINT copy_direct")
+            try:
+                with raw.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                    write(copy, None if direct.all() else np.flatnonzero(direct))
+                new = int(direct.sum())
+                rest = np.flatnonzero(~direct)
+                raw.execute("RELEASE copy_direct")
+            except psycopg.errors.UniqueViolation:  # another writer stored one of the keys meanwhile
+                raw.execute("ROLLBACK TO copy_direct")
+                raw.execute("RELEASE copy_direct")
+        if rest is None or len(rest):
+            staging = f"sauti_load_{table}_{abs(hash(names)) % 10**8}"  # one per column set
+            # the columns' types, no constraints: a refused row fails the INSERT, not the COPY
+            raw.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS {staging} AS SELECT {names} FROM {table} WITH NO DATA"
+            )
+            raw.execute(f"TRUNCATE {staging}")
+            with raw.copy(f"COPY {staging} ({names}) FROM STDIN") as copy:
+                write(copy, rest)
+            raw.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {staging} ON CONFLICT DO NOTHING")
+            new += max(raw.rowcount, 0)
+            raw.execute(f"TRUNCATE {staging}")
     except psycopg.IntegrityError:
         con.execute("ROLLBACK TO copy_batch")
         con.execute("RELEASE copy_batch")
@@ -440,6 +477,115 @@ def copy_insert(
     con.execute("RELEASE copy_batch")
     con.total_changes += new
     return new
+
+
+def _new_keys(con: PgConnection, table: str, columns: list[str], keys: Sequence[Any]) -> Any:
+    """True for each row whose key is not stored yet and occurs once in ``keys`` (a boolean array),
+    or ``None`` when ``table`` has no single one-column key among ``columns``."""
+    import pandas as pd
+
+    key = unique_key(con, table)
+    if key is None or key not in columns:
+        return None
+    values = pd.Series(list(keys), dtype=object)
+    stored = con.execute(f"SELECT {key} FROM {table} WHERE {key} = ANY(?)", (values.tolist(),)).fetchall()
+    fresh = ~values.duplicated(keep=False) & values.notna()
+    if stored:
+        fresh &= ~values.isin([r[0] for r in stored])
+    return fresh.to_numpy()
+
+
+_UNIQUE_KEYS: dict[str, str | None] = {}
+
+
+def unique_key(con: Any, table: str) -> str | None:
+    """The column of ``table``'s only unique constraint when it has one, on one column (its primary
+    key, say); ``None`` when it has none, several, or one over several columns. PostgreSQL only;
+    the migrations define it, so it is looked up once per process."""
+    if table not in _UNIQUE_KEYS:
+        rows = con.execute(
+            "SELECT (SELECT array_agg(a.attname) FROM pg_attribute a WHERE a.attrelid = i.indrelid"
+            " AND a.attnum = ANY(i.indkey)) FROM pg_index i"
+            " WHERE i.indrelid = to_regclass(?) AND i.indisunique",
+            (table,),
+        ).fetchall()
+        only = rows[0][0] if len(rows) == 1 else None
+        _UNIQUE_KEYS[table] = only[0] if only is not None and len(only) == 1 else None
+    return _UNIQUE_KEYS[table]
+
+
+_COPY_SPECIAL = ("\\", "\t", "\n", "\r")
+COPY_NULL = "\\N"
+
+
+def copy_lines(columns: Sequence[Sequence[Any]]) -> list[str] | None:
+    """Rows given column by column (missing values as ``None``) as lines of ``COPY``'s text format
+    (no line ends), or ``None`` when a value is not text, a number or ``None`` (bytes, say: the
+    caller writes such rows one by one).
+
+    Whole columns are formatted at once (``map`` of C functions, no per-row Python): a text
+    column is escaped only if its values, joined, hold a backslash, tab or line break. A float
+    ``NaN`` is written as NULL (as a bound parameter stores it).
+    """
+    formatted = []
+    for values in columns:
+        column = _copy_column(values)
+        if column is None:
+            return None
+        formatted.append(column)
+    if not formatted:
+        return None
+    return list(map("\t".join, zip(*formatted, strict=True)))
+
+
+def _copy_column(values: Sequence[Any]) -> list[str] | None:
+    values = list(values)
+    kinds = set(map(type, values))
+    if kinds <= {str, type(None)}:
+        present = [v for v in values if v is not None] if type(None) in kinds else values
+        joined = "".join(present)
+        if any(c in joined for c in _COPY_SPECIAL):
+            values = [v if v is None else _copy_escape(v) for v in values]
+        return [COPY_NULL if v is None else v for v in values] if type(None) in kinds else values
+    if kinds <= {int, type(None)}:
+        return [COPY_NULL if v is None else str(v) for v in values]
+    if kinds <= {float, int, type(None)}:
+        return [COPY_NULL if v is None or v != v else repr(v) for v in values]
+    return None
+
+
+def _copy_escape(value: str) -> str:
+    if not any(c in value for c in _COPY_SPECIAL):
+        return value
+    return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+# the advisory lock (two-int form) every data-writing statement holds in shared mode till its
+# transaction ends (migration 0013_store_speed.postgresql.sql)
+STAMP_LOCK = (1396790612, 1)
+
+
+def data_stamp(con: PgConnection) -> tuple[int, str]:
+    """PostgreSQL: a stamp of the stored data that changes with every write, by any process, to
+    localities, incidents, alerts (and their verifications), risk scores or ingest runs, in O(1).
+
+    ``(the last value of the sauti_data_stamp sequence, the transactions writing now)``: each
+    writing statement draws a value and holds a shared advisory lock till its transaction ends
+    (triggers of migration 0013), so the stamp changes when a write is made and again when its
+    transaction commits or rolls back: a view built before a COMMIT is never kept past it. The
+    sequence is read first: a writer whose value came before that read still holds its lock when
+    the lock list is read.
+    """
+    value = con.execute(
+        "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM sauti_data_stamp"
+    ).fetchone()[0]
+    writers = con.execute(
+        "SELECT string_agg(virtualtransaction, ',' ORDER BY virtualtransaction) FROM pg_locks"
+        " WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database"
+        " WHERE datname = current_database()) AND classid = ? AND objid = ? AND objsubid = 2",
+        STAMP_LOCK,
+    ).fetchone()[0]
+    return int(value), writers or ""
 
 
 def approximate_rows(con: Any, table: str) -> int | None:

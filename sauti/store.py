@@ -290,8 +290,13 @@ class Workspace:
 
     def fingerprint(self) -> tuple:
         """A cheap stamp of the stored data: row counts and latest write times of localities,
-        incidents, alerts (incl. verifications) and risk scores. It changes whenever any of them does."""
+        incidents, alerts (incl. verifications) and risk scores. It changes whenever any of them does.
+
+        On PostgreSQL, :func:`sauti.db.data_stamp` (a sequence drawn by every writing statement and
+        the transactions writing now: O(1), where ``MAX(ctid)`` scanned each table)."""
         with self.session() as con:
+            if db.is_postgres(con):
+                return db.data_stamp(con)
             return tuple(con.execute(_FINGERPRINT_SQL).fetchone())
 
     def status(self) -> dict[str, Any]:
@@ -376,7 +381,14 @@ def insert_new(con: sqlite3.Connection, table: str, frame: pd.DataFrame) -> tupl
     slots = ", ".join(["?"] * len(bound) + list(constants.values()))
     sql = f"INSERT INTO {table} ({names}) VALUES ({slots}) ON CONFLICT DO NOTHING"
     if db.is_postgres(con) and len(frame) >= db.COPY_MIN_ROWS:
-        new = db.copy_insert(con, table, bound, constants, lambda: _copy_rows(frame, bound))
+        new = db.copy_insert(
+            con,
+            table,
+            columns,
+            lambda: _copy_rows(frame, columns),
+            lines=lambda: db.copy_lines(_copy_columns(frame, columns)),
+            keys=_key_values(con, table, frame),
+        )
         if new is not None:  # None: a row broke a constraint; the rows go again below to find it
             return new, []
     failed: list[tuple[int, str]] = []
@@ -406,8 +418,9 @@ def _rows(frame: pd.DataFrame, bound: list[str], scan_text: bool) -> Iterator[tu
 
 
 def _copy_rows(frame: pd.DataFrame, bound: list[str]) -> Iterator[tuple]:
-    """The rows for ``COPY``: as :func:`_rows`, with a float column's ``NaN`` as ``None`` (COPY would
-    store NaN, where binding stores NULL)."""
+    """The rows for ``COPY``, one tuple each: as :func:`_rows`, with a float column's ``NaN`` as
+    ``None`` (COPY would store NaN, where binding stores NULL). Only for a batch
+    :func:`sauti.db.copy_lines` cannot format (a value that is not text or a number)."""
     columns = []
     for c in bound:
         series = frame[c]
@@ -416,6 +429,18 @@ def _copy_rows(frame: pd.DataFrame, bound: list[str]) -> Iterator[tuple]:
         else:
             columns.append(_bindable(series, scan_text=True))
     return zip(*columns, strict=True)
+
+
+def _copy_columns(frame: pd.DataFrame, bound: list[str]) -> list[list[Any]]:
+    """The columns of ``frame`` as Python values for :func:`sauti.db.copy_lines` (missing → ``None``;
+    a float column's ``NaN`` is left for ``copy_lines`` to write as NULL)."""
+    return [_bindable(frame[c], scan_text=True) for c in bound]
+
+
+def _key_values(con: Any, table: str, frame: pd.DataFrame) -> list[Any] | None:
+    """The batch's values of ``table``'s one-column key (:func:`sauti.db.unique_key`), or ``None``."""
+    key = db.unique_key(con, table)
+    return _bindable(frame[key], scan_text=True) if key is not None and key in frame.columns else None
 
 
 def _insert_bisecting(
