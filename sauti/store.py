@@ -225,9 +225,12 @@ class Workspace:
 
     def locate_incidents(self, level: str) -> pd.DataFrame:
         """Point-in-polygon in the database (PostgreSQL + PostGIS): ``event_id`` and the
-        ``locality_id`` of the ``level`` locality containing each located incident, through the GiST
-        indexes. On a shared border the smallest ``locality_id`` wins, as in
-        :func:`sauti.features.assign.locate_points`. Incidents in no locality are left out.
+        ``locality_id`` of the ``level`` locality containing each located incident (a point on an
+        edge counts as inside, as shapely's ``intersects``), through the GiST index. On a shared
+        border the smallest ``locality_id`` in code-point order (``COLLATE "C"``, as Python and
+        SQLite sort) wins, as in :func:`sauti.features.assign.locate_points` over localities sorted
+        by id. Incidents in no locality are left out. The features layer uses it on PostgreSQL
+        (:func:`sauti.features.compute.located_in_store`).
 
         Raises :class:`~sauti.errors.SautiError` on SQLite (no spatial index there: the features
         layer locates points in memory with shapely).
@@ -239,7 +242,7 @@ class Workspace:
                 con,
                 "SELECT DISTINCT ON (i.event_id) i.event_id, l.locality_id FROM incidents i "
                 "JOIN localities l ON l.level = ? AND ST_Intersects(l.geom, i.geom) "
-                "WHERE i.geom IS NOT NULL ORDER BY i.event_id, l.locality_id",
+                'WHERE i.geom IS NOT NULL ORDER BY i.event_id, l.locality_id COLLATE "C"',
                 (level,),
             )
 
