@@ -135,8 +135,8 @@ def main(argv: list[str] | None = None) -> int:
         target = f"target ≥ {TARGET_ROWS_PER_S:,}: {ok_rate}"
         print(f"sauti ingest           {wall:.2f} s  ({rate:,.0f} rows/s; {target})")
         print(f"ratio to plain COPY    {ratio:.2f}×  (target ≤ {TARGET_RATIO}×: {ok_ratio})")
-        server = report["server_cpu"]
-        shown = "not readable" if server is None else f"{server:.2f} s"
+        server_cpu = report["server_cpu"]
+        shown = "not readable" if server_cpu is None else f"{server_cpu:.2f} s"
         print(f"CPU                    sauti process {report['cpu']:.2f} s, PostgreSQL server {shown}"
               " (wall time on a shared machine includes waiting for other jobs)")  # fmt: skip
         print(f"load average           {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
