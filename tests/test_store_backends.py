@@ -5,6 +5,7 @@ Idempotency-Key replies, copies both ways, backup and restore, and the GIS role'
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -423,3 +424,54 @@ def test_the_data_stamp_changes_with_a_write_and_again_at_its_commit(store: Work
         with store.session() as con:
             plan = con.execute("EXPLAIN SELECT last_value FROM sauti_data_stamp").fetchall()
         assert "Seq Scan on sauti_data_stamp" in plan[0][0]  # a one-row sequence, not a table scan
+
+
+@pytest.mark.slow
+def test_a_killed_ingest_on_postgresql_is_finished_by_a_rerun(tmp_path: Path, postgres_url: str) -> None:
+    """PostgreSQL: a run killed part-way keeps whole batches, and the re-run stores the rest (its
+    batches mix keys stored by the killed run, taking the staging path, with new ones copied
+    straight in), with every row counted once."""
+    import os
+    import signal
+    import sys
+    import time
+
+    from test_cli_ingest import _big_acled
+
+    from sauti.ingest import runs
+
+    rows = 120_000
+    big = _big_acled(tmp_path / "big.csv", rows)
+    ws = Workspace(tmp_path / "ws", postgres_url)
+    ws.schema_version()
+    env = {**os.environ, "SAUTI_WORKSPACE": str(ws.root), "SAUTI_DATABASE_URL": postgres_url}
+    sauti = [str(Path(sys.executable).parent / "sauti"), "ingest", "incidents", str(big), "--json"]
+    proc = subprocess.Popen(sauti, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def stored() -> int:
+        return ws.status()["incidents"]
+
+    try:
+        deadline = time.monotonic() + 300
+        while stored() == 0 and time.monotonic() < deadline:  # a first batch committed
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.05)
+        assert proc.poll() is None, "the ingest finished before it could be killed: use a bigger file"
+        proc.send_signal(signal.SIGKILL)
+        assert proc.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    kept = stored()
+    assert 0 < kept < rows
+    assert kept % runs.BATCH_ROWS == 0  # whole batches only
+    done = subprocess.run(sauti, env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert (summary["read"], summary["accepted"], summary["duplicates"]) == (rows, rows - kept, kept)
+    assert stored() == rows
+    assert not (ws.root / "sauti.sqlite").exists()
+    with ws.session() as con:
+        statuses = [r[0] for r in con.execute("SELECT status FROM ingest_runs ORDER BY run_id")]
+    assert statuses == ["interrupted", "ok"]
