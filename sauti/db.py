@@ -447,7 +447,8 @@ def copy_insert(
                 new = int(direct.sum())
                 rest = np.flatnonzero(~direct)
                 raw.execute("RELEASE copy_direct")
-            except psycopg.errors.UniqueViolation:  # another writer stored one of the keys meanwhile
+            # another writer stored one of the keys meanwhile, or is storing them in another order
+            except (psycopg.errors.UniqueViolation, psycopg.errors.DeadlockDetected):
                 raw.execute("ROLLBACK TO copy_direct")
                 raw.execute("RELEASE copy_direct")
         if rest is None or len(rest):

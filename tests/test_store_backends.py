@@ -475,3 +475,37 @@ def test_a_killed_ingest_on_postgresql_is_finished_by_a_rerun(tmp_path: Path, po
     with ws.session() as con:
         statuses = [r[0] for r in con.execute("SELECT status FROM ingest_runs ORDER BY run_id")]
     assert statuses == ["interrupted", "ok"]
+
+
+def test_a_key_stored_meanwhile_by_another_writer_is_a_duplicate(postgres_url: str, tmp_path: Path) -> None:
+    """PostgreSQL: a batch whose keys were new when looked up is copied straight into the table; if
+    another writer stores one of them before that COPY ends, the batch is copied again through the
+    staging table and that row counts as a duplicate — nothing doubled, nothing lost."""
+    import threading
+    import time
+
+    store = Workspace(tmp_path / "ws", postgres_url)
+    rows = _incidents(1500)
+    with store.session() as con, Workspace.transaction(con):
+        run = _run(con)
+    other = store.connect()
+    other.execute("BEGIN")
+    insert_new(other, "incidents", rows.iloc[[700]].assign(run_id=run, source="other"))  # not committed
+    outcome: dict = {}
+
+    def bulk() -> None:
+        with store.session() as con, Workspace.transaction(con):
+            outcome["result"] = insert_new(con, "incidents", rows.assign(run_id=run))
+
+    worker = threading.Thread(target=bulk)
+    worker.start()
+    time.sleep(1.0)  # the bulk COPY is now waiting on the other writer's row t:700
+    assert worker.is_alive()
+    other.execute("COMMIT")
+    other.close()
+    worker.join(timeout=60)
+    assert outcome["result"] == (1499, [])
+    stored = store.incidents().set_index("event_id")
+    assert len(stored) == 1500
+    assert stored.loc["t:700", "source"] == "other"  # the first writer's row is kept
+    assert (stored.drop(index="t:700")["source"] == "test").all()
