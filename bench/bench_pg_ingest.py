@@ -62,12 +62,17 @@ def _plain_copy(url: str, csv_path: Path) -> float:
 
 def _server_cpu(url: str) -> float | None:
     """CPU seconds used so far by the server processes connected to ``url``'s database (read from
-    /proc: only for a server on this machine), or ``None`` when they cannot be read."""
+    /proc: only for a server on this machine), this query's own left out, or ``None`` when they
+    cannot be read."""
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as con:
         pids = [
-            r[0] for r in con.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+            r[0]
+            for r in con.execute(
+                "SELECT pid FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
         ]
     total, tick = 0.0, os.sysconf("SC_CLK_TCK")
     for pid in pids:
