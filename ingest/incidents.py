@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import pandas as pd
 import shapely
 
+from sauti.db import POSTGRESQL
 from sauti.ingest.bookkeeping import IngestReport
 from sauti.ingest.currency import coverage_date, latest_date, parse_complete_through, record_coverage
 from sauti.ingest.errors import IngestError
@@ -110,7 +111,9 @@ def ingest_incidents(
         latest, swaps = None, 0
         run.report.outside = 0
         checked = _checked_chunks(reader.read(path, options), footprint, extent, today)
-        for read, good, rejects, outside, suspected in read_ahead(checked):
+        if workspace.backend == POSTGRESQL:  # the server's work overlaps the next chunk's reading
+            checked = read_ahead(checked)
+        for read, good, rejects, outside, suspected in checked:
             run.count_read(read)
             run.reject(rejects)
             run.report.outside += outside
@@ -147,10 +150,11 @@ T = TypeVar("T")
 def read_ahead(items: Iterator[T]) -> Iterator[T]:
     """``items``, each made in a background thread while the caller works on the one before.
 
-    The ingest reads and checks the next chunk of a file while the store inserts the last one
-    (PostgreSQL's server, SQLite's ``executemany`` and numpy/pandas release the GIL): the two
-    overlap on two cores. Only one item is made ahead (bounded memory), the caller still does
-    every write, in order, and an exception raised making an item is raised here, in its place.
+    The PostgreSQL ingest reads and checks the next chunk of a file while the server inserts the
+    last one (waiting on the server releases the GIL): the two overlap on two cores. Only one item
+    is made ahead (bounded memory), the caller still does every write, in order, and an exception
+    raised making an item is raised here, in its place. Not used on SQLite, whose inserts run in
+    this process: there it bought little and cost CPU per row (GIL hand-offs) and memory.
     """
     from concurrent.futures import ThreadPoolExecutor
 

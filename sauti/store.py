@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sauti import db
+from sauti import db, pg_copy
 from sauti.constants import ALERT_COLUMNS, INCIDENT_COLUMNS, LOCALITY_COLUMNS, STORAGE_CRS
 from sauti.db import read_frame
 from sauti.errors import SautiError
@@ -383,13 +383,13 @@ def insert_new(con: sqlite3.Connection, table: str, frame: pd.DataFrame) -> tupl
     names = ", ".join([*bound, *constants])
     slots = ", ".join(["?"] * len(bound) + list(constants.values()))
     sql = f"INSERT INTO {table} ({names}) VALUES ({slots}) ON CONFLICT DO NOTHING"
-    if db.is_postgres(con) and len(frame) >= db.COPY_MIN_ROWS:
-        new = db.copy_insert(
+    if db.is_postgres(con) and len(frame) >= pg_copy.COPY_MIN_ROWS:
+        new = pg_copy.copy_insert(
             con,
             table,
             columns,
             lambda: _copy_rows(frame, columns),
-            lines=lambda: db.copy_lines(_copy_columns(frame, columns)),
+            lines=lambda: pg_copy.copy_lines(_copy_columns(frame, columns)),
             keys=_key_values(con, table, frame),
         )
         if new is not None:  # None: a row broke a constraint; the rows go again below to find it
@@ -423,7 +423,7 @@ def _rows(frame: pd.DataFrame, bound: list[str], scan_text: bool) -> Iterator[tu
 def _copy_rows(frame: pd.DataFrame, bound: list[str]) -> Iterator[tuple]:
     """The rows for ``COPY``, one tuple each: as :func:`_rows`, with a float column's ``NaN`` as
     ``None`` (COPY would store NaN, where binding stores NULL). Only for a batch
-    :func:`sauti.db.copy_lines` cannot format (a value that is not text or a number)."""
+    :func:`sauti.pg_copy.copy_lines` cannot format (a value that is not text or a number)."""
     columns = []
     for c in bound:
         series = frame[c]
@@ -435,14 +435,14 @@ def _copy_rows(frame: pd.DataFrame, bound: list[str]) -> Iterator[tuple]:
 
 
 def _copy_columns(frame: pd.DataFrame, bound: list[str]) -> list[list[Any]]:
-    """The columns of ``frame`` as Python values for :func:`sauti.db.copy_lines` (missing → ``None``;
+    """The columns of ``frame`` as Python values for :func:`sauti.pg_copy.copy_lines` (missing → ``None``;
     a float column's ``NaN`` is left for ``copy_lines`` to write as NULL)."""
     return [_bindable(frame[c], scan_text=True) for c in bound]
 
 
 def _key_values(con: Any, table: str, frame: pd.DataFrame) -> list[Any] | None:
-    """The batch's values of ``table``'s one-column key (:func:`sauti.db.unique_key`), or ``None``."""
-    key = db.unique_key(con, table)
+    """The batch's values of ``table``'s one-column key (:func:`sauti.pg_copy.unique_key`), or ``None``."""
+    key = pg_copy.unique_key(con, table)
     return _bindable(frame[key], scan_text=True) if key is not None and key in frame.columns else None
 
 
