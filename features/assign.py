@@ -32,6 +32,10 @@ from sauti.constants import LOCALITY_ID
 from sauti.geo import local_crs
 
 ASSIGNMENTS = ("contains", "snapped", "named", "region", "country", "outside")
+CONTAINED_IN = "contained_in"
+"""Optional events column: the ``locality_id`` of the unit whose polygon holds the point, found by
+the store (PostGIS, :meth:`sauti.store.Workspace.locate_incidents`), missing where none does; the
+point-in-polygon step then is not repeated here (points without one are still tested and snapped)."""
 IN_SCOPE = ("contains", "snapped", "named")
 
 _SUFFIXES = re.compile(
@@ -179,7 +183,11 @@ def assign_to_localities(
     out = events.copy()
     precision = _precision(out)
     lon, lat = _coordinates(out)
-    position, snapped = _locate(lon, lat, precision, localities, tolerance_km)
+    contained = None
+    if CONTAINED_IN in out:  # found by the store: positions in ``localities`` (-1: none, or not a unit)
+        units = pd.Index(localities[LOCALITY_ID].astype("object").to_numpy())
+        contained = units.get_indexer(out.pop(CONTAINED_IN).astype("object"))
+    position, snapped = _locate(lon, lat, precision, localities, tolerance_km, contained)
     assignment, final = _locality_assignment(out, precision, position, snapped, lon, localities, name_score)
     ids = localities[LOCALITY_ID].astype("object").to_numpy()
     regions = (
@@ -232,15 +240,21 @@ def _precision(events: pd.DataFrame) -> np.ndarray:
 
 
 def _locate(
-    lon, lat, precision: np.ndarray, localities, tolerance_km: float
+    lon, lat, precision: np.ndarray, localities, tolerance_km: float, contained: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Containing (or snapped) locality position of every event that is not country-wide.
 
     Region events only look for the containing polygon (their point is the region's centroid).
+    ``contained``: containing positions found already (by the store), ``-1`` where none was.
     """
     position = np.full(len(precision), -1, dtype=np.int64)
     snapped = np.zeros(len(precision), dtype=bool)
-    todo = np.flatnonzero(precision != "country")
+    todo = precision != "country"
+    if contained is not None:
+        found = todo & (contained >= 0)
+        position[found] = contained[found]
+        todo &= ~found
+    todo = np.flatnonzero(todo)
     if len(todo):
         tol = np.where(precision[todo] == "region", 0.0, tolerance_km)
         for tol_value in np.unique(tol):

@@ -19,6 +19,7 @@ import xarray as xr
 
 from sauti.constants import LOCALITY_DIM, LOCALITY_ID, PERIOD_DIM
 from sauti.errors import NotReadyError
+from sauti.features.assign import CONTAINED_IN
 from sauti.features.blocks import block_progress, block_size
 from sauti.features.counts import verification_as_of_receipt
 from sauti.features.cube import Progress, build_cube
@@ -27,7 +28,7 @@ from sauti.features.params import FeatureParams
 from sauti.features.periods import check_freq, period_end, period_range
 from sauti.features.provenance import CubeInputs, stamp_inputs, stamp_runs
 from sauti.features.storage import cube_path, load_cube, read_cube, save_cube
-from sauti.features.units import country_outline, stored_level, unit_localities
+from sauti.features.units import country_outline, parse_unit, stored_level, unit_localities
 from sauti.ingest.currency import data_through
 from sauti.progress import peak_memory_gb
 
@@ -179,6 +180,7 @@ def compute_features(
     end = cube_end(workspace, freq, until)
     incidents, alerts, decisions = _events(workspace, end, freq, inputs.timezone, incidents)
     _require_events(workspace, incidents, alerts, until)
+    incidents = located_in_store(workspace, incidents, unit)
     raster = _population(inputs.population)
     alerts_used = _alerts_on_units(stored, alerts, units)
     n_periods = _period_count(incidents, alerts, end, freq)
@@ -286,6 +288,19 @@ def incidents_until(
     if bound is None:
         return incidents
     return incidents[incidents["occurred_on"] <= pd.Timestamp(bound)].reset_index(drop=True)
+
+
+def located_in_store(workspace: Workspace, incidents: pd.DataFrame, unit: str) -> pd.DataFrame:
+    """On PostgreSQL, ``incidents`` with :data:`~sauti.features.assign.CONTAINED_IN`: the locality of
+    the ``unit`` level holding each point, found in the database (PostGIS, GiST index) rather than
+    in memory; the same frame on SQLite and for grid units (not stored: located with shapely).
+    Shared borders resolve as in memory: the smallest ``locality_id``."""
+    kind, _size = parse_unit(unit)
+    if workspace.backend != "postgresql" or kind == "grid" or "event_id" not in incidents:
+        return incidents
+    located = workspace.locate_incidents(kind)
+    holder = pd.Series(located["locality_id"].to_numpy(dtype=object), index=located["event_id"].to_numpy())
+    return incidents.assign(**{CONTAINED_IN: incidents["event_id"].map(holder).astype("object")})
 
 
 def _events(workspace, end: str | None, freq: str, timezone: str, incidents: pd.DataFrame | None = None):

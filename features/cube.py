@@ -25,7 +25,7 @@ import xarray as xr
 import sauti
 from sauti.cache import memo
 from sauti.constants import INCIDENT_CATEGORIES, LOCALITY_DIM, LOCALITY_ID, PERIOD_DIM, check_columns
-from sauti.features.assign import assign_alerts, assign_to_localities
+from sauti.features.assign import CONTAINED_IN, assign_alerts, assign_to_localities
 from sauti.features.blocks import EventIndex, dynamic_arrays
 from sauti.features.counts import per_region_counts
 from sauti.features.exposure import find_capital, season, static_covariates
@@ -72,6 +72,7 @@ def _slim_incidents(incidents: pd.DataFrame) -> pd.DataFrame:
             "latitude",
             "admin1",
             "admin2",
+            CONTAINED_IN,
         )
         if c in incidents
     ]

@@ -391,55 +391,32 @@ def hold_lock(con: Any, *parts: str) -> None:
         con.execute("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", ("\x1f".join(parts),))
 
 
-COPY_MIN_ROWS = 1000  # a batch this large goes into PostgreSQL by COPY
+# the advisory lock (two-int form) every data-writing statement holds in shared mode till its
+# transaction ends (migration 0013_store_speed.postgresql.sql)
+STAMP_LOCK = (1396790612, 1)
 
 
-def copy_insert(
-    con: PgConnection,
-    table: str,
-    bound: list[str],
-    constants: dict[str, str],
-    rows: Any,
-) -> int | None:
-    """Insert a large batch by ``COPY`` into a temporary table, then ``INSERT … SELECT … ON CONFLICT
-    DO NOTHING``; returns how many rows were new, or ``None`` (nothing stored) when a row breaks a
-    constraint, so the caller can find it row by row. ``rows()`` makes the rows (missing values as
-    ``None``)."""
-    import psycopg
+def data_stamp(con: PgConnection) -> tuple[int, str]:
+    """PostgreSQL: a stamp of the stored data that changes with every write, by any process, to
+    localities, incidents, alerts (and their verifications), risk scores or ingest runs, in O(1).
 
-    names = ", ".join(bound)
-    staging = f"sauti_load_{table}_{abs(hash(names)) % 10**8}"  # one per column set
-    con.execute("SAVEPOINT copy_batch")
-    try:
-        raw = con.raw.cursor()  # psycopg's own (C) dumpers: the rows hold no NaN and no bool
-        # the bound columns' types, no constraints: a refused row fails the INSERT, not the COPY
-        raw.execute(f"CREATE TEMP TABLE IF NOT EXISTS {staging} AS SELECT {names} FROM {table} WITH NO DATA")
-        raw.execute(f"TRUNCATE {staging}")
-        with raw.copy(f"COPY {staging} ({names}) FROM STDIN") as copy:
-            for row in rows():
-                copy.write_row(row)
-        select = ", ".join([*bound, *constants.values()])
-        raw.execute(
-            f"INSERT INTO {table} ({', '.join([*bound, *constants])}) "
-            f"SELECT {select} FROM {staging} ON CONFLICT DO NOTHING"
-        )
-        new = max(raw.rowcount, 0)
-        raw.execute(f"TRUNCATE {staging}")
-    except psycopg.IntegrityError:
-        con.execute("ROLLBACK TO copy_batch")
-        con.execute("RELEASE copy_batch")
-        return None
-    except psycopg.Error as exc:
-        con.execute("ROLLBACK TO copy_batch")
-        con.execute("RELEASE copy_batch")
-        raise _translate_error(exc) from exc
-    except BaseException:
-        con.execute("ROLLBACK TO copy_batch")
-        con.execute("RELEASE copy_batch")
-        raise
-    con.execute("RELEASE copy_batch")
-    con.total_changes += new
-    return new
+    ``(the last value of the sauti_data_stamp sequence, the transactions writing now)``: each
+    writing statement draws a value and holds a shared advisory lock till its transaction ends
+    (triggers of migration 0013), so the stamp changes when a write is made and again when its
+    transaction commits or rolls back: a view built before a COMMIT is never kept past it. The
+    sequence is read first: a writer whose value came before that read still holds its lock when
+    the lock list is read.
+    """
+    value = con.execute(
+        "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM sauti_data_stamp"
+    ).fetchone()[0]
+    writers = con.execute(
+        "SELECT string_agg(virtualtransaction, ',' ORDER BY virtualtransaction) FROM pg_locks"
+        " WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database"
+        " WHERE datname = current_database()) AND classid = ? AND objid = ? AND objsubid = 2",
+        STAMP_LOCK,
+    ).fetchone()[0]
+    return int(value), writers or ""
 
 
 def approximate_rows(con: Any, table: str) -> int | None:

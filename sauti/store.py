@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sauti import db
+from sauti import db, pg_copy
 from sauti.constants import ALERT_COLUMNS, INCIDENT_COLUMNS, LOCALITY_COLUMNS, STORAGE_CRS
 from sauti.db import read_frame
 from sauti.errors import SautiError
@@ -225,9 +225,12 @@ class Workspace:
 
     def locate_incidents(self, level: str) -> pd.DataFrame:
         """Point-in-polygon in the database (PostgreSQL + PostGIS): ``event_id`` and the
-        ``locality_id`` of the ``level`` locality containing each located incident, through the GiST
-        indexes. On a shared border the smallest ``locality_id`` wins, as in
-        :func:`sauti.features.assign.locate_points`. Incidents in no locality are left out.
+        ``locality_id`` of the ``level`` locality containing each located incident (a point on an
+        edge counts as inside, as shapely's ``intersects``), through the GiST index. On a shared
+        border the smallest ``locality_id`` in code-point order (``COLLATE "C"``, as Python and
+        SQLite sort) wins, as in :func:`sauti.features.assign.locate_points` over localities sorted
+        by id. Incidents in no locality are left out. The features layer uses it on PostgreSQL
+        (:func:`sauti.features.compute.located_in_store`).
 
         Raises :class:`~sauti.errors.SautiError` on SQLite (no spatial index there: the features
         layer locates points in memory with shapely).
@@ -239,7 +242,7 @@ class Workspace:
                 con,
                 "SELECT DISTINCT ON (i.event_id) i.event_id, l.locality_id FROM incidents i "
                 "JOIN localities l ON l.level = ? AND ST_Intersects(l.geom, i.geom) "
-                "WHERE i.geom IS NOT NULL ORDER BY i.event_id, l.locality_id",
+                'WHERE i.geom IS NOT NULL ORDER BY i.event_id, l.locality_id COLLATE "C"',
                 (level,),
             )
 
@@ -290,8 +293,13 @@ class Workspace:
 
     def fingerprint(self) -> tuple:
         """A cheap stamp of the stored data: row counts and latest write times of localities,
-        incidents, alerts (incl. verifications) and risk scores. It changes whenever any of them does."""
+        incidents, alerts (incl. verifications) and risk scores. It changes whenever any of them does.
+
+        On PostgreSQL, :func:`sauti.db.data_stamp` (a sequence drawn by every writing statement and
+        the transactions writing now: O(1), where ``MAX(ctid)`` scanned each table)."""
         with self.session() as con:
+            if db.is_postgres(con):
+                return db.data_stamp(con)
             return tuple(con.execute(_FINGERPRINT_SQL).fetchone())
 
     def status(self) -> dict[str, Any]:
@@ -375,8 +383,15 @@ def insert_new(con: sqlite3.Connection, table: str, frame: pd.DataFrame) -> tupl
     names = ", ".join([*bound, *constants])
     slots = ", ".join(["?"] * len(bound) + list(constants.values()))
     sql = f"INSERT INTO {table} ({names}) VALUES ({slots}) ON CONFLICT DO NOTHING"
-    if db.is_postgres(con) and len(frame) >= db.COPY_MIN_ROWS:
-        new = db.copy_insert(con, table, bound, constants, lambda: _copy_rows(frame, bound))
+    if db.is_postgres(con) and len(frame) >= pg_copy.COPY_MIN_ROWS:
+        new = pg_copy.copy_insert(
+            con,
+            table,
+            columns,
+            lambda: _copy_rows(frame, columns),
+            lines=lambda: pg_copy.copy_lines(_copy_columns(frame, columns)),
+            keys=_key_values(con, table, frame),
+        )
         if new is not None:  # None: a row broke a constraint; the rows go again below to find it
             return new, []
     failed: list[tuple[int, str]] = []
@@ -406,8 +421,9 @@ def _rows(frame: pd.DataFrame, bound: list[str], scan_text: bool) -> Iterator[tu
 
 
 def _copy_rows(frame: pd.DataFrame, bound: list[str]) -> Iterator[tuple]:
-    """The rows for ``COPY``: as :func:`_rows`, with a float column's ``NaN`` as ``None`` (COPY would
-    store NaN, where binding stores NULL)."""
+    """The rows for ``COPY``, one tuple each: as :func:`_rows`, with a float column's ``NaN`` as
+    ``None`` (COPY would store NaN, where binding stores NULL). Only for a batch
+    :func:`sauti.pg_copy.copy_lines` cannot format (a value that is not text or a number)."""
     columns = []
     for c in bound:
         series = frame[c]
@@ -416,6 +432,18 @@ def _copy_rows(frame: pd.DataFrame, bound: list[str]) -> Iterator[tuple]:
         else:
             columns.append(_bindable(series, scan_text=True))
     return zip(*columns, strict=True)
+
+
+def _copy_columns(frame: pd.DataFrame, bound: list[str]) -> list[list[Any]]:
+    """The columns of ``frame`` as Python values for :func:`sauti.pg_copy.copy_lines` (missing → ``None``;
+    a float column's ``NaN`` is left for ``copy_lines`` to write as NULL)."""
+    return [_bindable(frame[c], scan_text=True) for c in bound]
+
+
+def _key_values(con: Any, table: str, frame: pd.DataFrame) -> list[Any] | None:
+    """The batch's values of ``table``'s one-column key (:func:`sauti.pg_copy.unique_key`), or ``None``."""
+    key = pg_copy.unique_key(con, table)
+    return _bindable(frame[key], scan_text=True) if key is not None and key in frame.columns else None
 
 
 def _insert_bisecting(

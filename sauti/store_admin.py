@@ -191,7 +191,15 @@ def _tables(workspace: Workspace) -> list[str]:
         import geoalchemy2  # noqa: F401  (registers PostGIS column types for reflection)
     meta = MetaData()
     meta.reflect(db.engine(workspace.database_url))
+    for child, parent in _CHECKED_REFERENCES:  # references checked by triggers, not a foreign key
+        if child in meta.tables and parent in meta.tables:
+            meta.tables[child].add_is_dependent_on(meta.tables[parent])
     return [t.name for t in meta.sorted_tables if t.name not in _NOT_COPIED]
+
+
+# On PostgreSQL incidents.run_id → ingest_runs is checked per statement by triggers (migration
+# 0013_store_speed.postgresql.sql), which reflection does not see: the order must still put runs first.
+_CHECKED_REFERENCES = (("incidents", "ingest_runs"),)
 
 
 def _columns(workspace: Workspace, table: str) -> list[str]:

@@ -5,6 +5,7 @@ Idempotency-Key replies, copies both ways, backup and restore, and the GIS role'
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -117,9 +118,13 @@ def test_the_sample_ingests_with_the_same_counts_on_both(
         }
         if url:
             assert not (ws.root / "sauti.sqlite").exists()
+        reports[name + "-placed"] = _assignments(ws)  # on PostgreSQL: point-in-polygon in PostGIS
     assert reports["sqlite"] == reports["postgresql"]
     assert reports["sqlite-status"] == reports["postgresql-status"]
     assert reports["sqlite"][3][0] == 4337  # every AWSD row read
+    placed = reports["sqlite-placed"]
+    assert reports["postgresql-placed"] == placed  # every incident in the same locality, placed alike
+    assert sum(how == "contains" for _, how in placed.values()) > 1000
 
 
 @pytest.fixture(scope="module")
@@ -262,3 +267,230 @@ def test_a_bulk_batch_with_one_refused_row_stores_the_rest(store: Workspace) -> 
     assert new == 1499
     assert failed == [(700, "NOT NULL constraint failed: incidents.category")]
     assert store.status()["incidents"] == 1499
+
+
+def _squares_and_points(store: Workspace) -> pd.DataFrame:
+    """Three 1°×1° squares in a row (ids ``Z-2 | Z_1 | Z_3``: code-point order differs from a
+    locale's) and points inside, on the shared edges and corners, and outside; stored as
+    localities and incidents. Returns the stored incidents."""
+    import shapely
+    from shapely.geometry import box
+
+    squares = [("Z-2", box(20, 5, 21, 6)), ("Z_1", box(21, 5, 22, 6)), ("Z_3", box(22, 5, 23, 6))]
+    points = {
+        "inside": (20.5, 5.5),
+        "edge-12": (21.0, 5.5),  # shared by Z-2 and Z_1: the smaller id in code-point order, Z-2
+        "corner-12": (21.0, 6.0),
+        "edge-13": (22.0, 5.25),  # shared by Z_1 and Z_3: Z_1
+        "outer-edge": (23.0, 5.5),  # on Z_3's outer edge only
+        "outside": (25.0, 5.5),
+    }
+    localities = pd.DataFrame(
+        {
+            "locality_id": [i for i, _ in squares],
+            "name": ["West", "Middle", "East"],
+            "level": "admin2",
+            "area_km2": 12_300.0,
+            "geometry": [shapely.to_wkb(g) for _, g in squares],
+            "minx": [g.bounds[0] for _, g in squares],
+            "miny": [g.bounds[1] for _, g in squares],
+            "maxx": [g.bounds[2] for _, g in squares],
+            "maxy": [g.bounds[3] for _, g in squares],
+        }
+    )
+    incidents = _incidents(len(points)).assign(
+        event_id=list(points),
+        longitude=[p[0] for p in points.values()],
+        latitude=[p[1] for p in points.values()],
+    )
+    with store.session() as con, Workspace.transaction(con):
+        run = _run(con)
+        insert_new(con, "localities", localities.assign(run_id=run))
+        insert_new(con, "incidents", incidents.assign(run_id=run))
+    return store.incidents()
+
+
+def test_points_on_shared_borders_go_to_the_same_locality_on_both(store: Workspace) -> None:
+    """On PostgreSQL the point-in-polygon step runs in PostGIS; edges and corners resolve as in memory."""
+    from sauti.features.assign import CONTAINED_IN, assign_to_localities
+    from sauti.features.compute import located_in_store
+
+    incidents = located_in_store(store, _squares_and_points(store), "admin2")
+    assert (CONTAINED_IN in incidents) == (store.backend == db.POSTGRESQL)
+    out = assign_to_localities(incidents, store.localities("admin2"), tolerance_km=0)
+    got = dict(zip(out["event_id"], out["locality_id"], strict=True))
+    assert got == {
+        "inside": "Z-2",
+        "edge-12": "Z-2",
+        "corner-12": "Z-2",
+        "edge-13": "Z_1",
+        "outer-edge": "Z_3",
+        "outside": None,
+    }
+
+
+def _assignments(ws: Workspace) -> dict[str, tuple]:
+    """Each incident's admin2 locality and how it was placed, as the feature cube places it."""
+    from sauti.features.assign import assign_to_localities
+    from sauti.features.compute import located_in_store
+
+    incidents = located_in_store(ws, ws.incidents(), "admin2")
+    out = assign_to_localities(incidents, ws.localities("admin2"), tolerance_km=5)
+    return dict(zip(out["event_id"], zip(out["locality_id"], out["assignment"], strict=True), strict=True))
+
+
+def test_copy_batches_count_duplicates_only_on_a_true_key_match(store: Workspace) -> None:
+    """A batch large enough for COPY: a key repeated inside it and one stored by an earlier batch
+    are duplicates (one row stored each); text needing escapes, NULLs and NaN read back as written."""
+    rows = _incidents(1500).astype({"longitude": "float64"})
+    rows["text"] = None
+    rows.loc[1, "text"] = "tab\there, line\nbreak, back\\slash, \\N and a CR\r"
+    rows.loc[2, "text"] = "\\N"
+    rows.loc[3, "longitude"] = float("nan")
+    rows.loc[3, "latitude"] = float("nan")
+    rows.loc[4, "actor1"] = ""
+    first = rows.iloc[:1000]
+    second = pd.concat([rows.iloc[900:], rows.iloc[[1000]]], ignore_index=True)  # 100 stored, 1 repeated
+    with store.session() as con, Workspace.transaction(con):
+        run = _run(con)
+        new_first, failed_first = insert_new(con, "incidents", first.assign(run_id=run))
+        new_second, failed_second = insert_new(con, "incidents", second.assign(run_id=run))
+    assert (new_first, new_second) == (1000, 500)
+    assert failed_first == failed_second == []
+    stored = store.incidents().set_index("event_id")
+    assert len(stored) == 1500
+    assert stored.loc["t:1", "text"] == "tab\there, line\nbreak, back\\slash, \\N and a CR\r"
+    assert stored.loc["t:2", "text"] == "\\N"
+    assert stored["text"].isna().sum() == 1498
+    assert pd.isna(stored.loc["t:3", "longitude"])
+    assert pd.isna(stored.loc["t:3", "latitude"])
+    assert stored.loc["t:4", "actor1"] == ""  # an empty string is not NULL
+    assert stored.loc["t:1234", "longitude"] == 20.5 + 1234 / 1000  # doubles keep every digit
+
+
+def test_an_incident_needs_its_ingest_run(store: Workspace) -> None:
+    """The run an incident names must exist, and a run holding incidents cannot be deleted (on
+    PostgreSQL a check per statement, not the foreign key's per-row trigger: migration 0013)."""
+    import sqlite3
+
+    for n in (3, 1500):  # bound rows, and a COPY batch: every row refused, the reason named
+        with store.session() as con, Workspace.transaction(con):
+            new, failed = insert_new(con, "incidents", _incidents(n).assign(run_id=_run(con) + 1))
+        assert new == 0
+        assert len(failed) == n
+        assert {message for _, message in failed} == {"FOREIGN KEY constraint failed"}
+    with store.session() as con, Workspace.transaction(con):
+        run = _run(con)
+        assert insert_new(con, "incidents", _incidents(3).assign(run_id=run)) == (3, [])
+    with store.session() as con:
+        con.execute("BEGIN IMMEDIATE")
+        with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY constraint failed"):
+            con.execute("DELETE FROM ingest_runs WHERE run_id = ?", (run,))
+        con.execute("ROLLBACK")
+    assert store.status()["incidents"] == 3
+
+
+def test_the_data_stamp_changes_with_a_write_and_again_at_its_commit(store: Workspace) -> None:
+    """The service's cache check: a write by another connection changes the stamp, and a view built
+    while that write was not yet committed is not kept past its COMMIT."""
+    before = store.fingerprint()
+    with store.session() as con:
+        con.execute("BEGIN IMMEDIATE")
+        insert_new(con, "incidents", _incidents(2).assign(run_id=_run(con)))
+        if store.backend == db.POSTGRESQL:  # SQLite: one writer, readers see the last commit
+            during = store.fingerprint()
+            assert during != before
+        con.execute("COMMIT")
+        during = before if store.backend == db.SQLITE else during
+    after = store.fingerprint()
+    assert after not in (before, during)
+    assert store.fingerprint() == after  # nothing written: the same stamp
+    if store.backend == db.POSTGRESQL:
+        with store.session() as con:
+            plan = con.execute("EXPLAIN SELECT last_value FROM sauti_data_stamp").fetchall()
+        assert "Seq Scan on sauti_data_stamp" in plan[0][0]  # a one-row sequence, not a table scan
+
+
+@pytest.mark.slow
+def test_a_killed_ingest_on_postgresql_is_finished_by_a_rerun(tmp_path: Path, postgres_url: str) -> None:
+    """PostgreSQL: a run killed part-way keeps whole batches, and the re-run stores the rest (its
+    batches mix keys stored by the killed run, taking the staging path, with new ones copied
+    straight in), with every row counted once."""
+    import os
+    import signal
+    import sys
+    import time
+
+    from test_cli_ingest import _big_acled
+
+    from sauti.ingest import runs
+
+    rows = 120_000
+    big = _big_acled(tmp_path / "big.csv", rows)
+    ws = Workspace(tmp_path / "ws", postgres_url)
+    ws.schema_version()
+    env = {**os.environ, "SAUTI_WORKSPACE": str(ws.root), "SAUTI_DATABASE_URL": postgres_url}
+    sauti = [str(Path(sys.executable).parent / "sauti"), "ingest", "incidents", str(big), "--json"]
+    proc = subprocess.Popen(sauti, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def stored() -> int:
+        return ws.status()["incidents"]
+
+    try:
+        deadline = time.monotonic() + 300
+        while stored() == 0 and time.monotonic() < deadline:  # a first batch committed
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.05)
+        assert proc.poll() is None, "the ingest finished before it could be killed: use a bigger file"
+        proc.send_signal(signal.SIGKILL)
+        assert proc.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    kept = stored()
+    assert 0 < kept < rows
+    assert kept % runs.BATCH_ROWS == 0  # whole batches only
+    done = subprocess.run(sauti, env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert (summary["read"], summary["accepted"], summary["duplicates"]) == (rows, rows - kept, kept)
+    assert stored() == rows
+    assert not (ws.root / "sauti.sqlite").exists()
+    with ws.session() as con:
+        statuses = [r[0] for r in con.execute("SELECT status FROM ingest_runs ORDER BY run_id")]
+    assert statuses == ["interrupted", "ok"]
+
+
+def test_a_key_stored_meanwhile_by_another_writer_is_a_duplicate(postgres_url: str, tmp_path: Path) -> None:
+    """PostgreSQL: a batch whose keys were new when looked up is copied straight into the table; if
+    another writer stores one of them before that COPY ends, the batch is copied again through the
+    staging table and that row counts as a duplicate — nothing doubled, nothing lost."""
+    import threading
+    import time
+
+    store = Workspace(tmp_path / "ws", postgres_url)
+    rows = _incidents(1500)
+    with store.session() as con, Workspace.transaction(con):
+        run = _run(con)
+    other = store.connect()
+    other.execute("BEGIN")
+    insert_new(other, "incidents", rows.iloc[[700]].assign(run_id=run, source="other"))  # not committed
+    outcome: dict = {}
+
+    def bulk() -> None:
+        with store.session() as con, Workspace.transaction(con):
+            outcome["result"] = insert_new(con, "incidents", rows.assign(run_id=run))
+
+    worker = threading.Thread(target=bulk)
+    worker.start()
+    time.sleep(1.0)  # the bulk COPY is now waiting on the other writer's row t:700
+    assert worker.is_alive()
+    other.execute("COMMIT")
+    other.close()
+    worker.join(timeout=60)
+    assert outcome["result"] == (1499, [])
+    stored = store.incidents().set_index("event_id")
+    assert len(stored) == 1500
+    assert stored.loc["t:700", "source"] == "other"  # the first writer's row is kept
+    assert (stored.drop(index="t:700")["source"] == "test").all()
