@@ -10,6 +10,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from live_server import copy_workspace
 from store_rows import incident_rows
@@ -298,7 +299,7 @@ def _squares_and_points(store: Workspace) -> pd.DataFrame:
             "maxy": [g.bounds[3] for _, g in squares],
         }
     )
-    incidents = _incidents(len(points)).assign(
+    incidents = incident_rows(len(points)).assign(
         event_id=list(points),
         longitude=[p[0] for p in points.values()],
         latitude=[p[1] for p in points.values()],
@@ -342,7 +343,7 @@ def _assignments(ws: Workspace) -> dict[str, tuple]:
 def test_copy_batches_count_duplicates_only_on_a_true_key_match(store: Workspace) -> None:
     """A batch large enough for COPY: a key repeated inside it and one stored by an earlier batch
     are duplicates (one row stored each); text needing escapes, NULLs and NaN read back as written."""
-    rows = _incidents(1500).astype({"longitude": "float64"})
+    rows = incident_rows(1500).astype({"longitude": "float64"})
     rows["text"] = None
     rows.loc[1, "text"] = "tab\there, line\nbreak, back\\slash, \\N and a CR\r"
     rows.loc[2, "text"] = "\\N"
@@ -375,13 +376,13 @@ def test_an_incident_needs_its_ingest_run(store: Workspace) -> None:
 
     for n in (3, 1500):  # bound rows, and a COPY batch: every row refused, the reason named
         with store.session() as con, Workspace.transaction(con):
-            new, failed = insert_new(con, "incidents", _incidents(n).assign(run_id=_run(con) + 1))
+            new, failed = insert_new(con, "incidents", incident_rows(n).assign(run_id=_run(con) + 1))
         assert new == 0
         assert len(failed) == n
         assert {message for _, message in failed} == {"FOREIGN KEY constraint failed"}
     with store.session() as con, Workspace.transaction(con):
         run = _run(con)
-        assert insert_new(con, "incidents", _incidents(3).assign(run_id=run)) == (3, [])
+        assert insert_new(con, "incidents", incident_rows(3).assign(run_id=run)) == (3, [])
     with store.session() as con:
         con.execute("BEGIN IMMEDIATE")
         with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY constraint failed"):
@@ -396,7 +397,7 @@ def test_the_data_stamp_changes_with_a_write_and_again_at_its_commit(store: Work
     before = store.fingerprint()
     with store.session() as con:
         con.execute("BEGIN IMMEDIATE")
-        insert_new(con, "incidents", _incidents(2).assign(run_id=_run(con)))
+        insert_new(con, "incidents", incident_rows(2).assign(run_id=_run(con)))
         if store.backend == db.POSTGRESQL:  # SQLite: one writer, readers see the last commit
             during = store.fingerprint()
             assert during != before
@@ -470,7 +471,7 @@ def test_a_key_stored_meanwhile_by_another_writer_is_a_duplicate(postgres_url: s
     import time
 
     store = Workspace(tmp_path / "ws", postgres_url)
-    rows = _incidents(1500)
+    rows = incident_rows(1500)
     with store.session() as con, Workspace.transaction(con):
         run = _run(con)
     other = store.connect()
