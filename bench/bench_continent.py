@@ -189,12 +189,20 @@ def write_continent(folder: Path, side: int, events: int, weeks: int) -> dict:
     return {"boundaries": boundaries, "incidents": csv, "regions": len(regions)}
 
 
-def measure(args: list[str], *, env: dict | None = None, kill_above_gib: float = KILL_ABOVE_GIB) -> dict:
+def measure(
+    args: list[str],
+    *,
+    env: dict | None = None,
+    kill_above_gib: float = KILL_ABOVE_GIB,
+    log: Path | None = None,
+) -> dict:
     """Run one command; its wall time and peak RSS (``wait4``: this child and nothing else).
 
     A watchdog stops it when its process tree passes ``kill_above_gib`` (reported, not hidden).
+    Its stderr (``sauti -v``: progress per block) is copied to ``log`` as it comes, time-stamped.
     """
     import os
+    import threading
 
     import psutil
 
@@ -202,11 +210,20 @@ def measure(args: list[str], *, env: dict | None = None, kill_above_gib: float =
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
     stopped = None
     out_lines: list[str] = []
-    import threading
+    err_lines: list[str] = []
+
+    def _copy_stderr() -> None:
+        sink = open(log, "a", encoding="utf-8") if log is not None else None  # noqa: SIM115
+        for line in proc.stderr:
+            err_lines.append(line)
+            if sink is not None:
+                sink.write(f"{time.strftime('%H:%M:%S')} {line}")
+                sink.flush()
+        if sink is not None:
+            sink.close()
 
     reader = threading.Thread(target=lambda: out_lines.extend(proc.stdout), daemon=True)
-    err_lines: list[str] = []
-    err_reader = threading.Thread(target=lambda: err_lines.extend(proc.stderr), daemon=True)
+    err_reader = threading.Thread(target=_copy_stderr, daemon=True)
     reader.start()
     err_reader.start()
     watched = psutil.Process(proc.pid)
@@ -264,7 +281,14 @@ def run_cli(
     env = {**os.environ, "SAUTI_WORKSPACE": str(ws)}
     env.pop("SAUTI_DASK_SCHEDULER", None)
     started = time.perf_counter()
-    files = write_continent(folder, side, events, weeks)
+    # written by a child, so this process stays small (a child's peak RSS starts at its parent's)
+    done = subprocess.run(
+        [sys.executable, __file__, "--write", str(folder), str(side), str(events), str(weeks)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    files = {k: Path(v) if k != "regions" else v for k, v in json.loads(done.stdout.splitlines()[-1]).items()}
     print(
         json.dumps(
             {
@@ -302,7 +326,8 @@ def run_cli(
     cells = None
     for step in ["ingest-boundaries", "ingest-incidents", *steps]:
         row = {"step": step, "side": side, "events": events, "weeks": weeks}
-        row.update(measure([sauti, *commands[step]], env=env, kill_above_gib=kill_above))
+        log = folder / f"{step}.log"
+        row.update(measure([sauti, "-v", *commands[step]], env=env, kill_above_gib=kill_above, log=log))
         stdout = row.pop("stdout")
         if step == "features" and row["exit"] == 0:
             cells = json.loads(stdout[stdout.index("{") :]).get("localities")
@@ -379,7 +404,11 @@ def main_cli(options) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "--slice-train":
+    if len(sys.argv) > 1 and sys.argv[1] == "--write":
+        folder, side, events, weeks = sys.argv[2:6]
+        written = write_continent(Path(folder), int(side), int(events), int(weeks))
+        print(json.dumps({k: str(v) if isinstance(v, Path) else v for k, v in written.items()}))
+    elif len(sys.argv) > 1 and sys.argv[1] == "--slice-train":
         workspace, unit, freq = sys.argv[2:5]
         print(json.dumps(_slice_train(workspace, unit, freq, localities=2000, weeks=156)))
     elif len(sys.argv) > 1 and sys.argv[1] == "--child":
