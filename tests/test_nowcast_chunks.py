@@ -114,3 +114,18 @@ def _moved(new, previous) -> list[str]:
         b = previous[name].isel({PERIOD_DIM: -1}).to_numpy()
         moved |= ~np.isclose(a, b, equal_nan=True)
     return new[LOCALITY_DIM].to_numpy().astype(str)[moved].tolist()
+
+
+def test_the_service_keeps_a_big_cube_lazily_and_a_small_one_in_memory(chunked, monkeypatch):
+    import sauti.features.compute as compute
+    from sauti.features import CubeInputs
+    from sauti.models.refresh import nowcast_base
+
+    inputs = CubeInputs(timezone=ZONE)
+    big = nowcast_base(chunked, freq="M", unit="admin2", inputs=inputs)  # IN_MEMORY_CELLS = 0 here
+    assert big["count_violent"].chunks is not None  # nothing of it is held: read when used
+    assert big.encoding["version"] == str(cube_path(chunked, freq="M", unit="admin2").resolve())
+    monkeypatch.setattr(compute, "IN_MEMORY_CELLS", 2_000_000)
+    small = nowcast_base(chunked, freq="M", unit="admin2", inputs=inputs)
+    assert small["count_violent"].chunks is None
+    np.testing.assert_allclose(small["count_violent"].to_numpy(), big["count_violent"].to_numpy())
