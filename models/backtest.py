@@ -28,7 +28,7 @@ from sauti.models.backtest_report import write_report
 from sauti.models.baselines import BASELINES, baseline_scores
 from sauti.models.catalog import PRIMARY, sauti_design
 from sauti.models.ensemble import SautiClassifier
-from sauti.models.estimators import PlattScoreClassifier, single_thread
+from sauti.models.estimators import PlattScoreClassifier, fit_weighted, single_thread
 from sauti.models.metrics import (
     METRICS,
     Forecasts,
@@ -38,7 +38,17 @@ from sauti.models.metrics import (
     percentile_interval,
     reliability_curve,
 )
-from sauti.models.panel import model_features, panel_frame, variable_matrix
+from sauti.models.panel import (
+    BLOCK_CELLS,
+    LOCALITY_INDEX,
+    ROW_BUDGET,
+    TARGET_COLUMN,
+    WEIGHT_COLUMN,
+    NegativeSampling,
+    labelled_panel,
+    model_features,
+    plan_sampling,
+)
 from sauti.models.result import CONTRACT_METRICS, REPORTED_METRICS, BacktestResult
 from sauti.models.target import lead_occurrence, make_target
 
@@ -107,11 +117,15 @@ def _resolve_models(models) -> dict[str, Any]:
 
 @dataclass
 class _Panel:
-    """What does not change between origins: the feature table, targets, rule scores, areas."""
+    """What does not change between origins: the rows read from the cube (every labelled row, or
+    every positive and sampled negatives over the row budget, plus every row of the periods
+    forecast), their targets, weights and rule scores, and the localities' areas."""
 
     table: pd.DataFrame
     period_index: np.ndarray
+    locality_index: np.ndarray
     y: np.ndarray
+    weight: np.ndarray | None
     raw_rows: dict[str, np.ndarray]
     periods: pd.DatetimeIndex
     localities: np.ndarray
@@ -119,25 +133,51 @@ class _Panel:
     n_loc: int
     features: list[str]
     use_alerts: bool
+    sampling: NegativeSampling
 
 
-def _panel(cube: xr.Dataset, horizon: int, specs: dict, use_alerts: bool) -> _Panel:
+def _panel(
+    cube: xr.Dataset,
+    horizon: int,
+    specs: dict,
+    use_alerts: bool,
+    issues: np.ndarray,
+    *,
+    random_state: int = 0,
+    row_budget: int = ROW_BUDGET,
+    negative_rate: float | None = None,
+) -> _Panel:
+    """The backtest's rows, read block by block of localities (:func:`~sauti.models.panel.labelled_panel`)."""
     features = model_features(cube, use_alerts=use_alerts)
     baseline_names = sorted({s for s in specs.values() if isinstance(s, str) and s in BASELINES})
-    raw = baseline_scores(cube, baseline_names)
     n_loc = cube.sizes[LOCALITY_DIM]
-    frame = panel_frame(cube, features)
+    sampling = plan_sampling(cube, horizon, budget=row_budget, rate=negative_rate, seed=random_state)
+    frame, sampling = labelled_panel(
+        cube,
+        features,
+        horizon,
+        sampling,
+        keep_periods=issues,
+        extra=lambda block: {f"_raw_{n}": v for n, v in baseline_scores(block, baseline_names).items()},
+    )
+    area = np.ones(n_loc)
+    if "area_km2" in cube:  # a static variable; its first period if it has periods
+        area = cube["area_km2"].transpose(LOCALITY_DIM, ...).to_numpy().astype(float)
+        area = area[:, 0] if area.ndim == 2 else area
     return _Panel(
         table=frame[features],
         period_index=frame["period_index"].to_numpy(),
-        y=make_target(cube, horizon).to_numpy().T.ravel(),
-        raw_rows={name: values.T.ravel()[:, None] for name, values in raw.items()},
+        locality_index=frame[LOCALITY_INDEX].to_numpy(),
+        y=frame[TARGET_COLUMN].to_numpy(),
+        weight=frame[WEIGHT_COLUMN].to_numpy() if sampling.sampled else None,
+        raw_rows={name: frame[f"_raw_{name}"].to_numpy()[:, None] for name in baseline_names},
         periods=pd.DatetimeIndex(cube[PERIOD_DIM].to_numpy()),
         localities=cube[LOCALITY_DIM].to_numpy().astype(str),
-        area=variable_matrix(cube, "area_km2")[:, 0] if "area_km2" in cube else np.ones(n_loc),
+        area=area,
         n_loc=n_loc,
         features=features,
         use_alerts=use_alerts,
+        sampling=sampling,
     )
 
 
@@ -156,7 +196,9 @@ class _Stacking:
         self.weights: dict[str, float] | None = None
         self.history: list[dict[str, Any]] = []
 
-    def fit(self, k: int, origin: pd.Timestamp, X, y, periods, *, horizon, random_state) -> SautiClassifier:
+    def fit(
+        self, k: int, origin: pd.Timestamp, X, y, periods, *, horizon, random_state, sample_weight=None
+    ) -> SautiClassifier:
         restack = self.weights is None or k % self.every == 0
         model = SautiClassifier(
             horizon=horizon,
@@ -164,7 +206,7 @@ class _Stacking:
             weights=None if restack else self.weights,
             **self.params,
         )
-        model.fit(X, y, periods=periods)
+        model.fit(X, y, periods=periods, sample_weight=sample_weight)
         if restack:
             self.weights = model.weights_
             self.history.append(
@@ -173,13 +215,19 @@ class _Stacking:
         return model
 
 
+def _predict_blocks(predict, rows: np.ndarray) -> np.ndarray:
+    """``predict(rows)`` over blocks of rows (a continental origin is scored block by block)."""
+    size = max(BLOCK_CELLS // 4, 1)
+    parts = [predict(rows[lo : lo + size]) for lo in range(0, rows.size, size)]
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
 def _forecast_origin(k, origin, panel: _Panel, specs, stacking: _Stacking, horizon, random_state):
     """Every model's probabilities for one origin (None when its target window is unobserved)."""
     n_loc, y = panel.n_loc, panel.y
     issue = origin - 1
-    train = np.arange(max((origin - horizon) * n_loc, 0))  # rows t <= origin - 1 - horizon
-    train = train[np.isfinite(y[train])]
-    test = np.arange(issue * n_loc, (issue + 1) * n_loc)
+    train = np.flatnonzero((panel.period_index <= origin - 1 - horizon) & np.isfinite(y))
+    test = np.flatnonzero(panel.period_index == issue)
     keep = np.isfinite(y[test])
     if not keep.any():
         return None
@@ -189,6 +237,7 @@ def _forecast_origin(k, origin, panel: _Panel, specs, stacking: _Stacking, horiz
             "start the backtest later or load more history"
         )
     test = test[keep]
+    weight = None if panel.weight is None else panel.weight[train]
     out: dict[str, np.ndarray] = {}
     with single_thread():
         for name, spec in specs.items():
@@ -201,22 +250,27 @@ def _forecast_origin(k, origin, panel: _Panel, specs, stacking: _Stacking, horiz
                     panel.period_index[train],
                     horizon=horizon,
                     random_state=random_state,
+                    sample_weight=weight,
                 )
-                out[name] = model.predict_proba(panel.table.iloc[test])[:, 1]
             elif isinstance(spec, str):
-                rule = PlattScoreClassifier()._fit_validated(panel.raw_rows[spec][train], y[train])
-                out[name] = rule._probability(panel.raw_rows[spec][test])
+                rule = PlattScoreClassifier()._fit_validated(panel.raw_rows[spec][train], y[train], weight)
+                out[name] = _predict_blocks(
+                    lambda rows, r=rule, s=spec: r._probability(panel.raw_rows[s][rows]), test
+                )
+                continue
             else:
-                model = clone(spec).fit(panel.table.iloc[train], y[train])
-                out[name] = np.asarray(model.predict_proba(panel.table.iloc[test]))[:, 1]
+                model = fit_weighted(clone(spec), panel.table.iloc[train], y[train], weight)
+            out[name] = _predict_blocks(
+                lambda rows, m=model: np.asarray(m.predict_proba(panel.table.iloc[rows]))[:, 1], test
+            )
     last = min(origin + horizon - 1, panel.periods.size - 1)
     block = pd.DataFrame(
         {
             "origin": panel.periods[origin],
             "period": panel.periods[last],
-            LOCALITY_ID: panel.localities[test - issue * n_loc],
+            LOCALITY_ID: panel.localities[panel.locality_index[test]],
             "observed": y[test].astype(int),
-            "_row": test,
+            "_row": issue * n_loc + panel.locality_index[test],
         }
     )
     return [block.assign(model=name, probability=p) for name, p in out.items()]
@@ -236,6 +290,8 @@ def backtest_cube(
     block_length: int = 6,
     progress: Callable[[int], None] | None = None,
     sauti_params: dict | None = None,
+    row_budget: int = ROW_BUDGET,
+    negative_rate: float | None = None,
 ) -> BacktestResult:
     """Run the rolling-origin backtest on a feature cube (the pure core of :func:`run_backtest`).
 
@@ -264,10 +320,24 @@ def backtest_cube(
     sauti_params : dict, optional
         Parameters of :class:`~sauti.models.ensemble.SautiClassifier` overriding the design
         (:func:`~sauti.models.catalog.sauti_design`), for design experiments on validation origins.
+    row_budget, negative_rate : int, float, optional
+        Over ``row_budget`` labelled rows, the training rows keep every positive and a share
+        ``negative_rate`` (default :data:`~sauti.models.panel.NEGATIVE_RATE`) of the negatives,
+        weighted (:func:`~sauti.models.panel.labelled_panel`); the periods forecast are read in full.
+        The rate and rows kept are in ``detail["negative_sampling"]``.
     """
     origins = origin_indices(cube, start, end)
     specs = _resolve_models(models)
-    panel = _panel(cube, horizon, specs, use_alerts)
+    panel = _panel(
+        cube,
+        horizon,
+        specs,
+        use_alerts,
+        origins - 1,
+        random_state=random_state,
+        row_budget=row_budget,
+        negative_rate=negative_rate,
+    )
     positives = window_positives(cube, start, end, horizon)
     if positives == 0:
         log.warning(
@@ -284,7 +354,13 @@ def backtest_cube(
     if not records:
         raise ValueError(f"no origin between {start} and {end} has an observed target window (h={horizon})")
     result = _result(pd.concat(records, ignore_index=True), cube, panel, specs, horizon, random_state, boot)
-    result.detail.update({"ensemble": stacking.history, "empty_window": positives == 0})
+    result.detail.update(
+        {
+            "ensemble": stacking.history,
+            "empty_window": positives == 0,
+            "negative_sampling": panel.sampling.as_dict(),
+        }
+    )
     freq = cube.attrs.get("freq", "M")
     first, last = _origin(start, freq, "start"), _origin(end, freq, "end")
     result.metrics.update({"start": _period_text(first, freq), "end": _period_text(last, freq)})
@@ -516,7 +592,7 @@ def backtest_workspace(
     from sauti.models.alert_use import decide_alert_use
 
     alerts = decide_alert_use(workspace, use_alerts=use_alerts, include_synthetic=include_synthetic_alerts)
-    cube = load_or_build_cube(workspace, freq=freq, unit=unit, inputs=inputs)
+    cube = load_or_build_cube(workspace, freq=freq, unit=unit, inputs=inputs, lazy=True)
     sauti_params = None
     if use_responses:  # issue 19: responses as exposure/selection controls, on request only
         from sauti.models.responses import with_response_features
