@@ -23,7 +23,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score
 from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from sauti.constants import TARGET_CATEGORY
 from sauti.models.estimators import (
@@ -350,7 +350,9 @@ class SautiClassifier(_BinaryMixin, ClassifierMixin, BaseEstimator):
         rows = self._window_rows(periods)
         Xu, target, periods = X[np.ix_(rows, self.used_features_)], target[rows], periods[rows]
         del X  # the columns the members read are all that is needed from here (memory)
-        sw = None if sample_weight is None else np.asarray(sample_weight, dtype=float)[rows]
+        sw = None
+        if sample_weight is not None:
+            sw = _check_sample_weight(sample_weight, np.empty((len(y), 0)), ensure_non_negative=True)[rows]
         both = np.unique(target).size == 2
         self.constant_ = None if both else (float(target.mean()) if target.size else 0.0)
         if self.weights is not None:

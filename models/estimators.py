@@ -27,7 +27,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from sklearn.utils import get_tags
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Iterator
@@ -214,6 +214,8 @@ class PlattScoreClassifier(_BinaryMixin, ClassifierMixin, BaseEstimator):
     def fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> Self:
         X, y = validate_data(self, X, y, ensure_all_finite="allow-nan")
         self.classes_ = _binary_classes(self, y)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, ensure_non_negative=True)
         self.slope_, self.intercept_ = _fit_platt(
             self._score(X), self._positive(y), sample_weight=sample_weight
         )
