@@ -206,7 +206,8 @@ class _Stacking:
             weights=None if restack else self.weights,
             **self.params,
         )
-        model.fit(X, y, periods=periods, sample_weight=sample_weight)
+        weighted = {} if sample_weight is None else {"sample_weight": sample_weight}
+        model.fit(X, y, periods=periods, **weighted)
         if restack:
             self.weights = model.weights_
             self.history.append(
