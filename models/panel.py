@@ -166,27 +166,29 @@ def _compact(values: np.ndarray) -> np.ndarray:
     return values.astype(np.float64)
 
 
-def _block_frame(block: xr.Dataset, variables: list[str], extra: dict[str, np.ndarray]) -> pd.DataFrame:
-    """:func:`panel_frame` of one block of localities, compact dtypes, global ``period_index``."""
-    n_loc, n_per = block.sizes[LOCALITY_DIM], block.sizes[PERIOD_DIM]
-    columns: dict[str, np.ndarray] = {
-        LOCALITY_ID: np.tile(block[LOCALITY_DIM].to_numpy().astype(str), n_per),
-        PERIOD: np.repeat(pd.DatetimeIndex(block[PERIOD_DIM].to_numpy()).to_numpy(), n_loc),
-        "period_index": np.repeat(np.arange(n_per), n_loc),
-    }
-    for name in variables:
-        var = block[name]
-        if var.dims == (PERIOD_DIM, LOCALITY_DIM):
-            var = var.transpose(LOCALITY_DIM, PERIOD_DIM)
-        values = _compact(var.to_numpy())
-        if var.dims == (LOCALITY_DIM,):
-            values = np.broadcast_to(values[:, None], (n_loc, n_per))
-        elif var.dims == (PERIOD_DIM,):
-            values = np.broadcast_to(values[None, :], (n_loc, n_per))
-        columns[name] = np.ascontiguousarray(values.T).ravel()
-    for name, values in extra.items():
-        columns[name] = np.asarray(values, dtype=float).T.ravel()
-    return pd.DataFrame(columns)
+def _block_column(block: xr.Dataset, name: str, rows: np.ndarray) -> np.ndarray:
+    """One variable of a block of localities at the chosen ``(period, locality)`` cells ``rows``
+    (a boolean ``(period, locality)`` mask): read alone, static / seasonal ones broadcast."""
+    var = block[name]
+    if var.dims == (PERIOD_DIM, LOCALITY_DIM):
+        var = var.transpose(LOCALITY_DIM, PERIOD_DIM)
+    values = _compact(var.to_numpy())
+    if var.dims == (LOCALITY_DIM,):
+        return np.broadcast_to(values[None, :], rows.shape)[rows]
+    if var.dims == (PERIOD_DIM,):
+        return np.broadcast_to(values[:, None], rows.shape)[rows]
+    return values.T[rows]
+
+
+def _read_blocks(cube: xr.Dataset, cells: int | None) -> list[slice]:
+    """Blocks of localities: the cube's own chunks of localities when it is Dask-backed (each stored
+    chunk is read once), else blocks of about ``cells`` cells."""
+    n_loc, n_per = cube.sizes[LOCALITY_DIM], cube.sizes[PERIOD_DIM]
+    count = cube[f"count_{TARGET_CATEGORY}"]
+    if cells is None and count.chunks is not None:
+        size = int(count.chunks[count.dims.index(LOCALITY_DIM)][0])
+        return [slice(lo, min(lo + size, n_loc)) for lo in range(0, n_loc, size)]
+    return locality_blocks(n_loc, n_per, cells or BLOCK_CELLS)
 
 
 def plan_sampling(
@@ -206,9 +208,8 @@ def plan_sampling(
     from sauti.models.target import make_target
 
     count = f"count_{TARGET_CATEGORY}"
-    n_loc, n_per = cube.sizes[LOCALITY_DIM], cube.sizes[PERIOD_DIM]
     positives = labelled = 0
-    for block in locality_blocks(n_loc, n_per, cells=BLOCK_CELLS * 8):  # one variable: bigger blocks
+    for block in _read_blocks(cube, None):
         part = cube[[count]].isel({LOCALITY_DIM: block}).load()
         target = make_target(part, horizon).to_numpy()[:, first_period:]
         finite = np.isfinite(target)
@@ -252,7 +253,7 @@ def labelled_panel(
     *,
     keep_periods: np.ndarray | None = None,
     extra: Callable[[xr.Dataset], dict[str, np.ndarray]] | None = None,
-    cells: int = BLOCK_CELLS,
+    cells: int | None = None,
 ) -> tuple[pd.DataFrame, NegativeSampling]:
     """The training rows of ``cube`` read block by block of localities, never the whole panel at once.
 
@@ -263,47 +264,59 @@ def labelled_panel(
     ``_weight`` (1 for positives and kept periods, ``negatives / kept negatives`` for sampled
     negatives). ``extra(block)`` adds ``(locality, period)`` arrays of the block as columns.
 
-    A lazy (Dask-backed) cube is read one block at a time, on the Dask cluster when one is set
-    (:func:`sauti.scheduler.dask_scheduler`); each block logs its rows and the peak memory.
+    A lazy (Dask-backed) cube is read one block of localities at a time (its stored chunks of
+    localities; ``cells`` forces blocks of about that many cells) and one variable at a time, on
+    the Dask cluster when one is set (:func:`sauti.scheduler.dask_scheduler`); each block logs
+    its rows and the peak memory.
     """
     from sauti.models.target import make_target
     from sauti.progress import peak_memory_gb
 
-    n_loc, n_per = cube.sizes[LOCALITY_DIM], cube.sizes[PERIOD_DIM]
+    n_per = cube.sizes[PERIOD_DIM]
     count = f"count_{TARGET_CATEGORY}"
-    needed = list(dict.fromkeys([*variables, count]))
+    periods = pd.DatetimeIndex(cube[PERIOD_DIM].to_numpy()).to_numpy()
+    ids = cube[LOCALITY_DIM].to_numpy().astype(str)
     keep = np.zeros(n_per, dtype=bool)
     if keep_periods is not None:
         keep[np.asarray(keep_periods, dtype=int)] = True
+    in_kept = np.broadcast_to(keep[:, None], (n_per, 1))
+    period_at = np.arange(n_per)[:, None]
     frames, negatives, kept_negatives = [], 0, 0
-    blocks = locality_blocks(n_loc, n_per, cells)
+    blocks = _read_blocks(cube, cells)
     for i, block in enumerate(blocks):
-        part = cube[needed].isel({LOCALITY_DIM: block}).load()
-        columns = {TARGET_COLUMN: make_target(part, horizon).to_numpy(), **(extra(part) if extra else {})}
-        frame = _block_frame(part, variables, columns)
-        y = frame[TARGET_COLUMN].to_numpy()
-        period = frame["period_index"].to_numpy()
-        in_kept = keep[period]
-        candidate = np.isfinite(y) & (period >= sampling.first_period_index) & ~in_kept
-        negative = candidate & (y == 0)
-        chosen = in_kept | (candidate & (y == 1))
+        part = cube.isel({LOCALITY_DIM: block})  # lazy: each variable is read alone below
+        target = make_target(part[[count]].load(), horizon).to_numpy().T  # (period, locality)
+        candidate = np.isfinite(target) & (period_at >= sampling.first_period_index) & ~in_kept
+        negative = candidate & (target == 0)
+        chosen = in_kept | (candidate & (target == 1))
         if sampling.sampled:  # one stream per block of localities: the same rows locally and on a cluster
-            draw = np.random.default_rng([sampling.seed, block.start]).random(len(y))
-            chosen |= negative & (draw < sampling.rate)
+            draw = np.random.default_rng([sampling.seed, block.start]).random(target.shape[::-1]).T
+            chosen = chosen | (negative & (draw < sampling.rate))
         else:
-            chosen |= negative
+            chosen = chosen | negative
         negatives += int(negative.sum())
         kept_negatives += int((negative & chosen).sum())
-        frame.insert(0, LOCALITY_INDEX, np.tile(np.arange(block.start, block.stop), n_per))
-        frame[WEIGHT_COLUMN] = np.where(negative, 0.0, 1.0)  # sampled negatives: weighted below
-        frames.append(frame[chosen].reset_index(drop=True))
+        where_period, where_loc = np.nonzero(chosen)  # period, then locality
+        columns: dict[str, np.ndarray] = {
+            LOCALITY_INDEX: block.start + where_loc,
+            LOCALITY_ID: ids[block][where_loc],
+            PERIOD: periods[where_period],
+            "period_index": where_period,
+        }
+        for name in variables:
+            columns[name] = _block_column(part, name, chosen)
+        columns[TARGET_COLUMN] = target[chosen]
+        for name, values in (extra(part) if extra else {}).items():
+            columns[name] = np.asarray(values, dtype=float).T[chosen]
+        columns[WEIGHT_COLUMN] = np.where(negative[chosen], 0.0, 1.0)  # sampled negatives: weighted below
+        frames.append(pd.DataFrame(columns))
         log.info(
             "training rows: block %d/%d (localities %d-%d): %d rows kept; peak memory %.2f GB",
             i + 1,
             len(blocks),
             block.start,
             block.stop - 1,
-            int(chosen.sum()),
+            len(where_loc),
             peak_memory_gb(),
         )
     panel = pd.concat(frames, ignore_index=True)
