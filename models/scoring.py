@@ -48,6 +48,8 @@ log = logging.getLogger(__name__)
 
 #: periods of fitted scores stored before the latest one (risk history for the API)
 HISTORY_PERIODS = 23  # with the latest: 24 periods, as the map's chart shows
+#: rows predicted at a time for the in-sample summary of a training
+FIT_PREDICT_ROWS = 250_000
 #: drivers kept per locality
 TOP_DRIVERS = 5
 
@@ -108,12 +110,15 @@ def _labelled_table(
 
 
 def _training_summary(
-    model, labelled: pd.DataFrame, y: np.ndarray, fitted: np.ndarray, sampling: NegativeSampling
+    model,
+    periods: pd.DatetimeIndex,
+    y: np.ndarray,
+    fitted: np.ndarray,
+    sampling: NegativeSampling,
+    weight: np.ndarray | None,
 ) -> dict:
     from sklearn.metrics import average_precision_score, brier_score_loss
 
-    periods = pd.DatetimeIndex(labelled[PERIOD])
-    weight = labelled[WEIGHT_COLUMN].to_numpy() if sampling.sampled else None
     summary = {
         "rows": len(y),
         "positives": int(y.sum()),
@@ -184,14 +189,25 @@ def train(
         row_budget=row_budget,
         negative_rate=negative_rate,
     )
-    X, y = labelled[features], labelled[TARGET_COLUMN].to_numpy().astype(int)
+    y = labelled[TARGET_COLUMN].to_numpy().astype(int)
     weight = labelled[WEIGHT_COLUMN].to_numpy() if sampling.sampled else None
+    periods = pd.DatetimeIndex(labelled[PERIOD])
     fit_params = {"periods": labelled["period_index"].to_numpy()} if choice.takes_periods else {}
+    X = labelled[features]
+    del labelled  # the feature columns are all that is kept (a continental panel: memory)
     with single_thread():
         fit_weighted(estimator, X, y, weight, **fit_params)
-        fitted = np.asarray(estimator.predict_proba(X))[:, 1]
+        fitted = np.concatenate(  # predicted in blocks of rows: one float64 copy of a block at a time
+            [
+                np.asarray(estimator.predict_proba(X.iloc[lo : lo + FIT_PREDICT_ROWS]))[:, 1]
+                for lo in range(0, len(X), FIT_PREDICT_ROWS)
+            ]
+        )
     advance(1)
-    training = {**_training_summary(estimator, labelled, y, fitted, sampling), "alerts": alerts.as_dict()}
+    training = {
+        **_training_summary(estimator, periods, y, fitted, sampling, weight),
+        "alerts": alerts.as_dict(),
+    }
     log.info("trained %s on %d rows; peak memory %.2f GB", choice.name, len(y), peak_memory_gb())
     params = estimator.get_params() if hasattr(estimator, "get_params") else {}
     record = save_model(
