@@ -104,7 +104,9 @@ ROW_BUDGET = 1_000_000
 NEGATIVE_RATE = 0.25
 #: (locality, period) cells read per block of localities (about 120 MB of features at float32)
 BLOCK_CELLS = 250_000
-#: the lowest rate a budget may force (below it a panel is mostly positives: say so instead)
+#: the lowest rate compared on validation origins (a budget forcing a lower one is warned about)
+LOWEST_VALIDATED_RATE = 0.05
+#: the lowest rate a budget may force
 MIN_NEGATIVE_RATE = 1e-3
 TARGET_COLUMN = "_target"
 #: the locality's position in the cube (rows of a block-read panel)
@@ -222,15 +224,15 @@ def plan_sampling(
         else:
             fits = (budget - positives) / negatives
             rate = max(min(NEGATIVE_RATE, fits), MIN_NEGATIVE_RATE)
-            if fits < NEGATIVE_RATE:
-                log.warning(
+            if rate < NEGATIVE_RATE:
+                (log.warning if rate < LOWEST_VALIDATED_RATE else log.info)(
                     "training panel of %d rows (%d positives): keeping %.4f of the negatives to stay "
-                    "within %d rows (below the validated rate %.2f)",
+                    "within %d rows (rates from %.2f to 0.5 were compared on validation origins)",
                     labelled,
                     positives,
                     rate,
                     budget,
-                    NEGATIVE_RATE,
+                    LOWEST_VALIDATED_RATE,
                 )
     if not 0 < rate <= 1:
         raise ValueError(f"negative sampling rate must be in (0, 1], got {rate}")
