@@ -4,7 +4,7 @@ The cube is the synthetic continent of ``bench/bench_continent.py`` (labelled sy
 square grid of 10 km cells, 520 weeks, events around hotspots), built by its ``features`` step into
 a workspace; then each command runs in a fresh process under ``/usr/bin/time -v``, which reports
 its peak resident memory. Training reads its rows block by block and samples negatives over the
-row budget (docs/models.md, "Negative sampling"); the model card's sampling record is printed.
+row budget (docs/models.md, "Training rows read block by block"); the model card's sampling record is printed.
 
     nice .venv/bin/python bench/bench_train_continent.py                      # 50,176 cells, 1M events
     .venv/bin/python bench/bench_train_continent.py --side 40 --weeks 156 --events 30000   # quick

@@ -3,7 +3,7 @@ origins (2013-07 … 2016-12, the development protocol of docs/models.md; never 
 a share of the negative training rows kept and weighted, for a few rates and seeds.
 
 The rate used over the row budget (:data:`sauti.models.panel.NEGATIVE_RATE`) was chosen from this
-table (docs/models.md, "Negative sampling").
+table (docs/models.md, "Training rows read block by block").
 
     .venv/bin/python bench/negative_rate_validation.py --workspace WS   # a workspace after `sauti demo`
 """
