@@ -100,7 +100,8 @@ def panel_frame(
 #: labelled rows a training panel holds in memory at most; beyond it negatives are sampled
 ROW_BUDGET = 1_000_000
 #: share of negative rows kept when a panel is over :data:`ROW_BUDGET`, chosen on validation origins
-#: of the sample (docs/models.md, "Training rows read block by block"); lowered further only if the budget needs it
+#: of the sample (docs/models.md, "Training rows read block by block"); lowered only if the budget
+#: needs it
 NEGATIVE_RATE = 0.25
 #: (locality, period) cells read per block of localities (about 120 MB of features at float32)
 BLOCK_CELLS = 250_000
