@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,8 +23,9 @@ from sklearn.base import clone
 from sauti.constants import LOCALITY_DIM, LOCALITY_ID, PERIOD_DIM
 from sauti.features.periods import parse_period
 from sauti.jsonable import json_scalar
+from sauti.models.backtest_panel import BacktestPanel, backtest_panel, predict_in_blocks
 from sauti.models.backtest_report import write_report
-from sauti.models.baselines import BASELINES, baseline_scores
+from sauti.models.baselines import BASELINES
 from sauti.models.catalog import PRIMARY, sauti_design
 from sauti.models.ensemble import SautiClassifier
 from sauti.models.estimators import PlattScoreClassifier, fit_weighted, single_thread
@@ -38,17 +38,7 @@ from sauti.models.metrics import (
     percentile_interval,
     reliability_curve,
 )
-from sauti.models.panel import (
-    BLOCK_CELLS,
-    LOCALITY_INDEX,
-    ROW_BUDGET,
-    TARGET_COLUMN,
-    WEIGHT_COLUMN,
-    NegativeSampling,
-    labelled_panel,
-    model_features,
-    plan_sampling,
-)
+from sauti.models.panel import ROW_BUDGET
 from sauti.models.result import CONTRACT_METRICS, REPORTED_METRICS, BacktestResult
 from sauti.models.target import lead_occurrence, make_target
 
@@ -115,72 +105,6 @@ def _resolve_models(models) -> dict[str, Any]:
     return names
 
 
-@dataclass
-class _Panel:
-    """What does not change between origins: the rows read from the cube (every labelled row, or
-    every positive and sampled negatives over the row budget, plus every row of the periods
-    forecast), their targets, weights and rule scores, and the localities' areas."""
-
-    table: pd.DataFrame
-    period_index: np.ndarray
-    locality_index: np.ndarray
-    y: np.ndarray
-    weight: np.ndarray | None
-    raw_rows: dict[str, np.ndarray]
-    periods: pd.DatetimeIndex
-    localities: np.ndarray
-    area: np.ndarray
-    n_loc: int
-    features: list[str]
-    use_alerts: bool
-    sampling: NegativeSampling
-
-
-def _panel(
-    cube: xr.Dataset,
-    horizon: int,
-    specs: dict,
-    use_alerts: bool,
-    issues: np.ndarray,
-    *,
-    random_state: int = 0,
-    row_budget: int = ROW_BUDGET,
-    negative_rate: float | None = None,
-) -> _Panel:
-    """The backtest's rows, read block by block of localities (:func:`~sauti.models.panel.labelled_panel`)."""
-    features = model_features(cube, use_alerts=use_alerts)
-    baseline_names = sorted({s for s in specs.values() if isinstance(s, str) and s in BASELINES})
-    n_loc = cube.sizes[LOCALITY_DIM]
-    sampling = plan_sampling(cube, horizon, budget=row_budget, rate=negative_rate, seed=random_state)
-    frame, sampling = labelled_panel(
-        cube,
-        features,
-        horizon,
-        sampling,
-        keep_periods=issues,
-        extra=lambda block: {f"_raw_{n}": v for n, v in baseline_scores(block, baseline_names).items()},
-    )
-    area = np.ones(n_loc)
-    if "area_km2" in cube:  # a static variable; its first period if it has periods
-        area = cube["area_km2"].transpose(LOCALITY_DIM, ...).to_numpy().astype(float)
-        area = area[:, 0] if area.ndim == 2 else area
-    return _Panel(
-        table=frame[features],
-        period_index=frame["period_index"].to_numpy(),
-        locality_index=frame[LOCALITY_INDEX].to_numpy(),
-        y=frame[TARGET_COLUMN].to_numpy(),
-        weight=frame[WEIGHT_COLUMN].to_numpy() if sampling.sampled else None,
-        raw_rows={name: frame[f"_raw_{name}"].to_numpy()[:, None] for name in baseline_names},
-        periods=pd.DatetimeIndex(cube[PERIOD_DIM].to_numpy()),
-        localities=cube[LOCALITY_DIM].to_numpy().astype(str),
-        area=area,
-        n_loc=n_loc,
-        features=features,
-        use_alerts=use_alerts,
-        sampling=sampling,
-    )
-
-
 def window_positives(cube: xr.Dataset, start, end, horizon: int = 1) -> int:
     """Observed positives over the backtest's forecasts (0: every metric will be undefined)."""
     target = make_target(cube, horizon).to_numpy()
@@ -216,14 +140,7 @@ class _Stacking:
         return model
 
 
-def _predict_blocks(predict, rows: np.ndarray) -> np.ndarray:
-    """``predict(rows)`` over blocks of rows (a continental origin is scored block by block)."""
-    size = max(BLOCK_CELLS // 4, 1)
-    parts = [predict(rows[lo : lo + size]) for lo in range(0, rows.size, size)]
-    return np.concatenate(parts) if parts else np.zeros(0)
-
-
-def _forecast_origin(k, origin, panel: _Panel, specs, stacking: _Stacking, horizon, random_state):
+def _forecast_origin(k, origin, panel: BacktestPanel, specs, stacking: _Stacking, horizon, random_state):
     """Every model's probabilities for one origin (None when its target window is unobserved)."""
     n_loc, y = panel.n_loc, panel.y
     issue = origin - 1
@@ -255,13 +172,13 @@ def _forecast_origin(k, origin, panel: _Panel, specs, stacking: _Stacking, horiz
                 )
             elif isinstance(spec, str):
                 rule = PlattScoreClassifier()._fit_validated(panel.raw_rows[spec][train], y[train], weight)
-                out[name] = _predict_blocks(
+                out[name] = predict_in_blocks(
                     lambda rows, r=rule, s=spec: r._probability(panel.raw_rows[s][rows]), test
                 )
                 continue
             else:
                 model = fit_weighted(clone(spec), panel.table.iloc[train], y[train], weight)
-            out[name] = _predict_blocks(
+            out[name] = predict_in_blocks(
                 lambda rows, m=model: np.asarray(m.predict_proba(panel.table.iloc[rows]))[:, 1], test
             )
     last = min(origin + horizon - 1, panel.periods.size - 1)
@@ -329,7 +246,7 @@ def backtest_cube(
     """
     origins = origin_indices(cube, start, end)
     specs = _resolve_models(models)
-    panel = _panel(
+    panel = backtest_panel(
         cube,
         horizon,
         specs,
@@ -375,7 +292,7 @@ def backtest_cube(
 PREDICTION_COLUMNS = ["origin", "period", LOCALITY_ID, "model", "probability", "observed"]
 
 
-def _result(predictions, cube, panel: _Panel, specs, horizon, random_state, boot) -> BacktestResult:
+def _result(predictions, cube, panel: BacktestPanel, specs, horizon, random_state, boot) -> BacktestResult:
     """Metrics and details of the pooled forecasts (origins indexed for the bootstrap)."""
     predictions["origin_index"] = predictions["origin"].map({p: i for i, p in enumerate(panel.periods)})
     area_by_loc = pd.Series(panel.area, index=panel.localities, name="area_km2")
