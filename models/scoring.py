@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import logging
 from collections.abc import Callable
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -23,20 +24,33 @@ from sauti.constants import LOCALITY_DIM, LOCALITY_ID, PERIOD, PERIOD_DIM
 from sauti.errors import NotFoundError, NotReadyError, SautiError
 from sauti.models.alert_use import decide_alert_use
 from sauti.models.catalog import PRIMARY, resolve_model
-from sauti.models.estimators import single_thread
+from sauti.models.estimators import fit_weighted, single_thread
 from sauti.models.explain import median_contributions, top_drivers
-from sauti.models.panel import model_features, panel_frame, variable_matrix
+from sauti.models.panel import (
+    ROW_BUDGET,
+    TARGET_COLUMN,
+    WEIGHT_COLUMN,
+    NegativeSampling,
+    labelled_panel,
+    model_features,
+    plan_sampling,
+    variable_matrix,
+)
 from sauti.models.registry_store import current_model, load_model, save_model
 from sauti.models.stored_scores import latest_scores
-from sauti.models.target import make_target
+from sauti.progress import peak_memory_gb
 from sauti.store import utc_now
 
 if TYPE_CHECKING:  # pragma: no cover
     from sauti.features import CubeInputs
     from sauti.store import Workspace
 
+log = logging.getLogger(__name__)
+
 #: periods of fitted scores stored before the latest one (risk history for the API)
 HISTORY_PERIODS = 23  # with the latest: 24 periods, as the map's chart shows
+#: rows predicted at a time for the in-sample summary of a training
+FIT_PREDICT_ROWS = 250_000
 #: drivers kept per locality
 TOP_DRIVERS = 5
 
@@ -60,31 +74,60 @@ def _feature_table(cube: xr.Dataset, features: list[str], first: int) -> np.ndar
     return table
 
 
-def _labelled_table(cube: xr.Dataset, features: list[str], horizon: int) -> pd.DataFrame:
-    target = make_target(cube, horizon)
-    frame = panel_frame(cube, features, extra={"_target": target.to_numpy()})
-    labelled = frame[np.isfinite(frame["_target"].to_numpy())].reset_index(drop=True)
-    y = labelled["_target"].to_numpy()
-    if np.unique(y).size < 2:
+def _labelled_table(
+    cube: xr.Dataset,
+    features: list[str],
+    horizon: int,
+    *,
+    estimator=None,
+    seed: int = 0,
+    row_budget: int = ROW_BUDGET,
+    negative_rate: float | None = None,
+) -> tuple[pd.DataFrame, NegativeSampling]:
+    """Every labelled row of the cube, read block by block of localities; over ``row_budget`` rows,
+    every positive and a weighted sample of the negatives (:func:`sauti.models.panel.labelled_panel`).
+
+    A sampled panel is read from the first period ``estimator`` trains on (its ``window``), so the
+    budget is spent on rows the model sees.
+    """
+    sampling = plan_sampling(cube, horizon, budget=row_budget, rate=negative_rate, seed=seed)
+    if sampling.positives == 0 or sampling.negatives == 0:
         raise NotReadyError(
             "cannot train: the labelled periods of the cube have "
-            + ("no intercommunal incident" if y.sum() == 0 else "only positive outcomes")
+            + ("no intercommunal incident" if sampling.positives == 0 else "only positive outcomes")
             + "; ingest more incident history first"
         )
-    return labelled
+    window = getattr(estimator, "window", None)
+    if sampling.sampled and window:
+        first = max(cube.sizes[PERIOD_DIM] - horizon - int(window), 0)
+        if first > 0:
+            sampling = plan_sampling(
+                cube, horizon, budget=row_budget, rate=negative_rate, seed=seed, first_period=first
+            )
+    labelled, sampling = labelled_panel(cube, features, horizon, sampling)
+    if np.unique(labelled[TARGET_COLUMN].to_numpy()).size < 2:
+        raise NotReadyError("cannot train: the training window holds one outcome only; ingest more history")
+    return labelled, sampling
 
 
-def _training_summary(model, labelled: pd.DataFrame, y: np.ndarray, fitted: np.ndarray) -> dict:
+def _training_summary(
+    model,
+    periods: pd.DatetimeIndex,
+    y: np.ndarray,
+    fitted: np.ndarray,
+    sampling: NegativeSampling,
+    weight: np.ndarray | None,
+) -> dict:
     from sklearn.metrics import average_precision_score, brier_score_loss
 
-    periods = pd.DatetimeIndex(labelled[PERIOD])
     summary = {
         "rows": len(y),
         "positives": int(y.sum()),
         "first_period": f"{periods.min():%Y-%m-%d}",
         "last_period": f"{periods.max():%Y-%m-%d}",
-        "in_sample_average_precision": float(average_precision_score(y, fitted)),
-        "in_sample_brier": float(brier_score_loss(y, fitted)),
+        "in_sample_average_precision": float(average_precision_score(y, fitted, sample_weight=weight)),
+        "in_sample_brier": float(brier_score_loss(y, fitted, sample_weight=weight)),
+        "negative_sampling": sampling.as_dict(),
     }
     if hasattr(model, "weights_"):  # the Sauti ensemble: its members' weights and inner validation
         summary.update({"weights": model.weights_, "inner_validation": model.validation_})
@@ -105,8 +148,17 @@ def train(
     include_synthetic_alerts: bool = False,
     cube: xr.Dataset | None = None,
     inputs: CubeInputs | None = None,
+    row_budget: int = ROW_BUDGET,
+    negative_rate: float | None = None,
 ) -> dict:
     """Fit ``model`` on every labelled (locality, period) of the cube and record it as current.
+
+    The rows are read block by block of localities from the (lazy) cube, on the Dask cluster when
+    one is set. A panel over ``row_budget`` labelled rows keeps every positive and a share of the
+    negatives (``negative_rate``, default the validated
+    :data:`~sauti.models.panel.NEGATIVE_RATE`) weighted by the inverse of the realised rate
+    (``sample_weight``), so probabilities stay calibrated; ``training["negative_sampling"]``
+    records the rate, the rows kept and the seed (``random_state``).
 
     ``cube`` is the cube to train on (default: the stored one of ``freq``/``unit``, built first
     with ``inputs`` if there is none and they are given).
@@ -124,19 +176,40 @@ def train(
     if cube is None:
         from sauti.features import load_or_build_cube
 
-        cube = load_or_build_cube(workspace, freq=freq, unit=unit, inputs=inputs)
+        cube = load_or_build_cube(workspace, freq=freq, unit=unit, inputs=inputs, lazy=True)
     advance(1)
     alerts = decide_alert_use(workspace, use_alerts=use_alerts, include_synthetic=include_synthetic_alerts)
     features = model_features(cube, use_alerts=alerts.use_alerts)
-    labelled = _labelled_table(cube, features, horizon)
-    X, y = labelled[features], labelled["_target"].to_numpy().astype(int)
     estimator = choice.estimator
+    labelled, sampling = _labelled_table(
+        cube,
+        features,
+        horizon,
+        estimator=estimator,
+        seed=random_state,
+        row_budget=row_budget,
+        negative_rate=negative_rate,
+    )
+    y = labelled[TARGET_COLUMN].to_numpy().astype(int)
+    weight = labelled[WEIGHT_COLUMN].to_numpy() if sampling.sampled else None
+    periods = pd.DatetimeIndex(labelled[PERIOD])
     fit_params = {"periods": labelled["period_index"].to_numpy()} if choice.takes_periods else {}
+    X = labelled[features]
+    del labelled  # the feature columns are all that is kept (a continental panel: memory)
     with single_thread():
-        estimator.fit(X, y, **fit_params)
-        fitted = np.asarray(estimator.predict_proba(X))[:, 1]
+        fit_weighted(estimator, X, y, weight, **fit_params)
+        fitted = np.concatenate(  # predicted in blocks of rows: one float64 copy of a block at a time
+            [
+                np.asarray(estimator.predict_proba(X.iloc[lo : lo + FIT_PREDICT_ROWS]))[:, 1]
+                for lo in range(0, len(X), FIT_PREDICT_ROWS)
+            ]
+        )
     advance(1)
-    training = {**_training_summary(estimator, labelled, y, fitted), "alerts": alerts.as_dict()}
+    training = {
+        **_training_summary(estimator, periods, y, fitted, sampling, weight),
+        "alerts": alerts.as_dict(),
+    }
+    log.info("trained %s on %d rows; peak memory %.2f GB", choice.name, len(y), peak_memory_gb())
     params = estimator.get_params() if hasattr(estimator, "get_params") else {}
     record = save_model(
         workspace,
