@@ -25,7 +25,6 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import dask
 import numpy as np
 import xarray as xr
 
@@ -92,10 +91,7 @@ def save_cube(cube: xr.Dataset, path: str | Path) -> Path:
         }
     swapped = False
     try:
-        # no graph optimisation: every task is written anyway, and culling a continental graph (its
-        # layers × every key) took longer than computing it at 300,000 cells
-        with dask.config.set(array_optimize=False):
-            stored.to_zarr(tmp, mode="w", consolidated=True, zarr_format=ZARR_FORMAT, encoding=encoding)
+        stored.to_zarr(tmp, mode="w", consolidated=True, zarr_format=ZARR_FORMAT, encoding=encoding)
         os.rename(tmp, target)
         _swap_in(target, path)
         swapped = True
