@@ -142,12 +142,14 @@ def _rebuild(
     from sauti.features.incremental import changed_localities, update_features
 
     inputs = rebuild_inputs(workspace, freq=freq, unit=unit, **given)
+    big = previous is not None and previous.encoding.get("version") is not None
+    if big and not Path(previous.encoding["version"]).exists():
+        previous = None  # a lazy cube swapped out twice since (its files are gone): rebuild, compare nothing
     if previous is not None:
         key = {"freq": freq, "unit": unit}
         updated = update_features(workspace, previous, **key, inputs=inputs, incidents=incidents)
         if updated is not None:
             return updated
-    big = previous is not None and previous.encoding.get("version") is not None
     cube = compute_features(workspace, freq=freq, unit=unit, save=big, inputs=inputs, incidents=incidents)
     return cube, changed_localities(previous, cube)
 

@@ -129,3 +129,20 @@ def test_the_service_keeps_a_big_cube_lazily_and_a_small_one_in_memory(chunked, 
     small = nowcast_base(chunked, freq="M", unit="admin2", inputs=inputs)
     assert small["count_violent"].chunks is None
     np.testing.assert_allclose(small["count_violent"].to_numpy(), big["count_violent"].to_numpy())
+
+
+def test_a_lazy_cube_whose_files_are_gone_is_rebuilt_not_an_error(chunked, tmp_path, monkeypatch):
+    import sauti.features.storage as storage
+    from sauti.features import save_cube
+
+    monkeypatch.setattr(storage, "_FRESH_VERSION_S", 0.0)
+    path = cube_path(chunked, freq="M", unit="admin2")
+    previous = load_cube(chunked, lazy=True)
+    for _ in range(2):  # two swaps by another writer: the version the service held is removed
+        save_cube(load_cube(chunked), path)
+    assert not Path(previous.encoding["version"]).exists()
+    ingest_alerts(chunked, _alert_in_bambari(tmp_path))
+    done = refresh_risk(chunked, freq="M", unit="admin2", previous=previous, timezone=ZONE)
+    full = compute_features(chunked, timezone=ZONE, save=False)
+    assert done["cube"].attrs["snapshot"] == full.attrs["snapshot"]
+    np.testing.assert_allclose(load_cube(chunked)["alerts_total"].to_numpy(), full["alerts_total"].to_numpy())
