@@ -17,6 +17,7 @@ from sauti.features.compute import _alerts_on_units, _capital, _events, _populat
 from sauti.features.cube import build_cube
 from sauti.features.periods import check_freq
 from sauti.features.provenance import CubeInputs, provenance, stamp_runs
+from sauti.features.storage import cube_path, stage_cube_update
 from sauti.features.units import country_outline, unit_localities
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -38,10 +39,13 @@ def update_features(
     the cube's last period change only that period's column, by what a one-period cube built from
     those alerts alone holds. Returns ``(cube, changed locality ids)``: ``previous`` updated in
     place (values, provenance and snapshot as a full build gives them; tested equal to
-    :func:`compute_features`), and the units whose values moved (the alerts' units and, through
-    the spatial lags, those around them); or ``None`` when this shortcut does not
-    apply (incidents, boundaries or inputs changed, an alert was edited or falls in an earlier
-    period, nothing new): then build the cube in full.
+    :func:`compute_features`) — or, when ``previous`` is read lazily from the stored cube, a new
+    version of the store staged with only the chunks holding the changed units' last period
+    rewritten (:func:`~sauti.features.storage.stage_cube_update`; swapped in by
+    :func:`~sauti.features.storage.commit_cube`), read lazily — and the units whose values moved
+    (the alerts' units and, through the spatial lags, those around them); or ``None`` when this
+    shortcut does not apply (incidents, boundaries or inputs changed, an alert was edited or falls
+    in an earlier period, nothing new): then build the cube in full.
     """
     freq = check_freq(freq)
     inputs = inputs or CubeInputs()
@@ -78,16 +82,29 @@ def update_features(
         unit=unit,
         timezone=timezone,
     )
+    steps = {
+        str(name): var.to_numpy()[:, 0]
+        for name, var in delta.data_vars.items()
+        if "alerts_" in str(name) and var.dims == (LOCALITY_DIM, PERIOD_DIM)
+    }
+    changed = np.zeros(previous.sizes[LOCALITY_DIM], dtype=bool)
+    for step in steps.values():
+        changed |= step != 0
+    ids = previous[LOCALITY_DIM].to_numpy().astype(str)[changed].tolist()
+    if previous.encoding.get("version") is not None:  # read lazily from the store: update the store
+        stamped = xr.Dataset(attrs=dict(previous.attrs))
+        stamp_runs(stamped, workspace, incidents, alerts, decisions, unit)
+        additions = {
+            name: (np.flatnonzero(step), step[step != 0]) for name, step in steps.items() if step.any()
+        }
+        path = cube_path(workspace, freq=freq, unit=unit)
+        return stage_cube_update(previous, path, additions, dict(stamped.attrs)), ids
     cube = previous  # updated in place: copying a country-wide grid cube would cost more than the update
-    changed = np.zeros(cube.sizes[LOCALITY_DIM], dtype=bool)
-    for name, var in delta.data_vars.items():
-        if "alerts_" in str(name) and var.dims == (LOCALITY_DIM, PERIOD_DIM):
-            step = var.to_numpy()[:, 0]
-            column = cube[name].to_numpy()
-            column[:, -1] = column[:, -1] + step.astype(column.dtype)
-            changed |= step != 0
+    for name, step in steps.items():
+        column = cube[name].to_numpy()
+        column[:, -1] = column[:, -1] + step.astype(column.dtype)
     stamp_runs(cube, workspace, incidents, alerts, decisions, unit)
-    return cube, cube[LOCALITY_DIM].to_numpy().astype(str)[changed].tolist()
+    return cube, ids
 
 
 def _new_alerts(info: dict, incidents, alerts, decisions) -> pd.DataFrame | None:
@@ -129,7 +146,8 @@ def changed_localities(previous: xr.Dataset | None, cube: xr.Dataset) -> list[st
     differs = np.zeros(cube.sizes[LOCALITY_DIM], dtype=bool)
     for name, var in cube.data_vars.items():
         if var.dims != (LOCALITY_DIM, PERIOD_DIM):
-            continue
-        new, old = var.to_numpy()[:, -1], previous[name].to_numpy()[:, -1]
+            continue  # only the latest period is read (a lazy cube reads no other chunks)
+        new = var.isel({PERIOD_DIM: -1}).to_numpy()
+        old = previous[name].isel({PERIOD_DIM: -1}).to_numpy()
         differs |= ~((new == old) | (np.isnan(new) & np.isnan(old)))
     return cube[LOCALITY_DIM].to_numpy().astype(str)[differs].tolist()

@@ -2,10 +2,14 @@
 
 Cubes live in ``<workspace>/cubes/cube_<unit>_<freq>.zarr``: a link to a folder written in full
 first (``.cube_<unit>_<freq>.<id>.zarr``) and swapped in with one rename, so a reader (the API,
-during a nowcast) never sees half a cube. Every ``(locality, period)`` variable is stored in chunks
-of :data:`LOCALITY_CHUNK` localities × :data:`PERIOD_CHUNK` periods (at most), so a block of
-localities or the latest periods are read without the rest. A workspace made before Zarr holds
-``cube_<unit>_<freq>.nc`` files (packed NetCDF): they are converted on first read, with a log line.
+during a nowcast) never sees half a cube. The version swapped out is kept until the next swap, so a
+lazy reader that opened it (block-wise scoring) can finish; older ones are removed then. A nowcast
+stages a new version that shares every unchanged chunk file with the current one (hard links) and
+rewrites only the chunks its alerts touch (:func:`stage_cube_update`). Every ``(locality, period)``
+variable is stored in chunks of :data:`LOCALITY_CHUNK` localities × :data:`PERIOD_CHUNK` periods
+(at most), so a block of localities or the latest periods are read without the rest. A workspace
+made before Zarr holds ``cube_<unit>_<freq>.nc`` files (packed NetCDF): they are converted on first
+read, with a log line.
 """
 
 from __future__ import annotations
@@ -13,8 +17,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import threading
+import time
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -83,30 +89,146 @@ def save_cube(cube: xr.Dataset, path: str | Path) -> Path:
             str(n): {"chunks": tuple(chunks.get(d, stored.sizes[d]) for d in v.dims)}
             for n, v in stored.data_vars.items()
         }
+    swapped = False
     try:
         stored.to_zarr(tmp, mode="w", consolidated=True, zarr_format=ZARR_FORMAT, encoding=encoding)
         os.rename(tmp, target)
         _swap_in(target, path)
+        swapped = True
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-        if target.exists() and not (path.is_symlink() and os.readlink(path) == target.name):
+        if not swapped and target.exists():
             shutil.rmtree(target, ignore_errors=True)
     return path
 
 
+def _version_name(path: Path) -> str:
+    return f".{path.stem}.{uuid.uuid4().hex[:12]}.zarr"
+
+
+def cube_versions(path: str | Path) -> list[Path]:
+    """The version folders of the cube at ``path`` in its folder (current, kept and staged ones)."""
+    path = Path(path)
+    pattern = re.compile(rf"^\.{re.escape(path.stem)}\.[0-9a-f]{{12}}\.zarr$")
+    if not path.parent.is_dir():
+        return []
+    return sorted(p for p in path.parent.iterdir() if pattern.match(p.name))
+
+
+#: a version folder made this recently may be another writer's, about to be swapped in: never removed
+_FRESH_VERSION_S = 120.0
+
+
 def _swap_in(target: Path, path: Path) -> None:
-    """Point ``path`` at ``target`` in one rename; remove what it pointed at (or held) before."""
+    """Point ``path`` at ``target`` in one rename. What it pointed at before is kept (a lazy reader
+    may still be reading it); versions older than that are removed."""
     previous = path.parent / os.readlink(path) if path.is_symlink() else None
-    if path.exists() and not path.is_symlink():  # a real folder (copied workspace): replaced
-        shutil.rmtree(path)
+    if path.exists() and not path.is_symlink():  # a real folder (copied workspace): kept as a version
+        previous = path.parent / _version_name(path)
+        os.rename(path, previous)
     link = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.link")
     if link.is_symlink():
         link.unlink()
     link.symlink_to(target.name)
     os.replace(link, path)
-    if previous is not None and previous != target:
-        shutil.rmtree(previous, ignore_errors=True)
+    keep = {target.name, previous.name if previous is not None else None}
+    now = time.time()
+    for version in cube_versions(path):
+        if version.name in keep:
+            continue
+        try:
+            if now - version.lstat().st_ctime < _FRESH_VERSION_S:
+                continue  # staged by a writer that has not swapped it in yet
+        except FileNotFoundError:
+            continue
+        shutil.rmtree(version, ignore_errors=True)
+
+
+def stage_cube_update(
+    cube: xr.Dataset,
+    path: str | Path,
+    additions: dict[str, tuple[np.ndarray, np.ndarray]],
+    attrs: dict[str, str],
+) -> xr.Dataset:
+    """A new version of the stored ``cube`` (read lazily from a version of ``path``) with values added
+    to its last period, staged beside ``path`` but not swapped in (:func:`commit_cube` does).
+
+    ``additions`` maps a variable to ``(rows, amounts)``: the locality positions that change and what
+    is added to their last-period values. The version shares every chunk file with the one ``cube``
+    was read from (hard links); only the chunks holding those rows' last period are rewritten (Zarr ``region``
+    writes, one per block of localities of the store), then ``attrs`` (provenance, snapshot) and the
+    consolidated metadata. Returns the new version, read lazily.
+    """
+    path = Path(path)
+    source = Path(cube.encoding["version"])
+    staged = temp_path(path)
+    target = path.parent / _version_name(path)
+    try:
+        shutil.copytree(source, staged, copy_function=os.link)  # zarr replaces a file it rewrites
+        n_per = cube.sizes[PERIOD_DIM]
+        for name, (rows, amounts) in additions.items():
+            _add_to_last_period(staged, cube, str(name), np.asarray(rows), np.asarray(amounts), n_per)
+        import zarr
+
+        group = zarr.open_group(str(staged), mode="r+", zarr_format=ZARR_FORMAT)
+        group.attrs.update(attrs)
+        zarr.consolidate_metadata(str(staged), zarr_format=ZARR_FORMAT)
+        os.rename(staged, target)
+    finally:
+        if staged.exists():
+            shutil.rmtree(staged, ignore_errors=True)
+    staged_cube = read_cube(target, lazy=True)
+    staged_cube.encoding["staged"] = True
+    return staged_cube
+
+
+def _add_to_last_period(folder: Path, cube: xr.Dataset, name: str, rows, amounts, n_per: int) -> None:
+    """Add ``amounts`` to the last period of ``rows`` of one variable: one region write per stored
+    chunk of localities holding any of them (only those chunk files are rewritten)."""
+    var = cube[name]
+    size = var.encoding.get("chunks", var.shape)[0]
+    order = np.argsort(rows)
+    rows, amounts = rows[order], amounts[order]
+    for block in np.unique(rows // size):
+        first, stop = int(block * size), int(min((block + 1) * size, var.shape[0]))
+        inside = (rows >= first) & (rows < stop)
+        column = var.isel({LOCALITY_DIM: slice(first, stop), PERIOD_DIM: slice(n_per - 1, n_per)}).to_numpy()
+        column = column.copy()
+        column[rows[inside] - first, 0] += amounts[inside].astype(column.dtype)
+        region = xr.Dataset({name: (var.dims, column)})
+        region.to_zarr(
+            folder,
+            region={LOCALITY_DIM: slice(first, stop), PERIOD_DIM: slice(n_per - 1, n_per)},
+            zarr_format=ZARR_FORMAT,
+            consolidated=False,
+        )
+
+
+def commit_cube(cube: xr.Dataset, path: str | Path) -> Path:
+    """Make ``cube`` the stored cube at ``path``: a staged version (:func:`stage_cube_update`) is
+    swapped in as it is; any other cube is written in full (:func:`save_cube`)."""
+    path = Path(path)
+    version = cube.encoding.get("version")
+    if version is not None and Path(version).parent == path.parent.resolve():
+        if not (path.is_symlink() and path.resolve() == Path(version)):
+            _swap_in(Path(version), path)
+        return path
+    return save_cube(cube, path)
+
+
+def discard_staged(cube: xr.Dataset, path: str | Path) -> None:
+    """Remove the version ``cube`` was staged in when it is not the stored cube at ``path``
+    (a nowcast that found nothing to serve)."""
+    version = cube.encoding.get("version")
+    if cube.encoding.get("staged") and Path(path).resolve() != Path(version):
+        shutil.rmtree(version, ignore_errors=True)
+
+
+def _open_version(folder: Path, lazy: bool = True) -> xr.Dataset:
+    opened = xr.open_zarr(folder, consolidated=True, chunks={} if lazy else None)
+    opened.encoding["version"] = str(folder)
+    return opened
 
 
 def read_cube(
@@ -122,7 +244,8 @@ def read_cube(
     used: a block of localities of a continental cube); by default it is loaded into memory.
     """
     # the link is resolved once: a cube swapped in while this reads cannot mix two versions
-    opened = xr.open_zarr(Path(path).resolve(), consolidated=True, chunks={} if lazy else None)
+    version = Path(path).resolve()
+    opened = _open_version(version, lazy)
     order = json.loads(opened.attrs.pop("variable_order", "[]"))
     opened = opened[[n for n in order if n in opened.data_vars]] if order else opened
     if last_periods is not None and PERIOD_DIM in opened.dims:
@@ -133,6 +256,10 @@ def read_cube(
     for name in ("name", "admin1_id", "level", "locality"):
         if name in cube.coords:
             cube[name] = cube[name].astype(str)
+    if lazy:
+        cube.encoding["version"] = str(version)  # the folder read (staged updates start from it)
+    else:
+        cube.encoding.pop("version", None)  # in memory: no longer tied to that folder
     return cube
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,11 +23,12 @@ from sklearn.base import clone
 from sauti.constants import LOCALITY_DIM, LOCALITY_ID, PERIOD_DIM
 from sauti.features.periods import parse_period
 from sauti.jsonable import json_scalar
+from sauti.models.backtest_panel import BacktestPanel, backtest_panel, predict_in_blocks
 from sauti.models.backtest_report import write_report
-from sauti.models.baselines import BASELINES, baseline_scores
+from sauti.models.baselines import BASELINES
 from sauti.models.catalog import PRIMARY, sauti_design
 from sauti.models.ensemble import SautiClassifier
-from sauti.models.estimators import PlattScoreClassifier, single_thread
+from sauti.models.estimators import PlattScoreClassifier, fit_weighted, single_thread
 from sauti.models.metrics import (
     METRICS,
     Forecasts,
@@ -38,7 +38,7 @@ from sauti.models.metrics import (
     percentile_interval,
     reliability_curve,
 )
-from sauti.models.panel import model_features, panel_frame, variable_matrix
+from sauti.models.panel import ROW_BUDGET
 from sauti.models.result import CONTRACT_METRICS, REPORTED_METRICS, BacktestResult
 from sauti.models.target import lead_occurrence, make_target
 
@@ -105,42 +105,6 @@ def _resolve_models(models) -> dict[str, Any]:
     return names
 
 
-@dataclass
-class _Panel:
-    """What does not change between origins: the feature table, targets, rule scores, areas."""
-
-    table: pd.DataFrame
-    period_index: np.ndarray
-    y: np.ndarray
-    raw_rows: dict[str, np.ndarray]
-    periods: pd.DatetimeIndex
-    localities: np.ndarray
-    area: np.ndarray
-    n_loc: int
-    features: list[str]
-    use_alerts: bool
-
-
-def _panel(cube: xr.Dataset, horizon: int, specs: dict, use_alerts: bool) -> _Panel:
-    features = model_features(cube, use_alerts=use_alerts)
-    baseline_names = sorted({s for s in specs.values() if isinstance(s, str) and s in BASELINES})
-    raw = baseline_scores(cube, baseline_names)
-    n_loc = cube.sizes[LOCALITY_DIM]
-    frame = panel_frame(cube, features)
-    return _Panel(
-        table=frame[features],
-        period_index=frame["period_index"].to_numpy(),
-        y=make_target(cube, horizon).to_numpy().T.ravel(),
-        raw_rows={name: values.T.ravel()[:, None] for name, values in raw.items()},
-        periods=pd.DatetimeIndex(cube[PERIOD_DIM].to_numpy()),
-        localities=cube[LOCALITY_DIM].to_numpy().astype(str),
-        area=variable_matrix(cube, "area_km2")[:, 0] if "area_km2" in cube else np.ones(n_loc),
-        n_loc=n_loc,
-        features=features,
-        use_alerts=use_alerts,
-    )
-
-
 def window_positives(cube: xr.Dataset, start, end, horizon: int = 1) -> int:
     """Observed positives over the backtest's forecasts (0: every metric will be undefined)."""
     target = make_target(cube, horizon).to_numpy()
@@ -156,7 +120,9 @@ class _Stacking:
         self.weights: dict[str, float] | None = None
         self.history: list[dict[str, Any]] = []
 
-    def fit(self, k: int, origin: pd.Timestamp, X, y, periods, *, horizon, random_state) -> SautiClassifier:
+    def fit(
+        self, k: int, origin: pd.Timestamp, X, y, periods, *, horizon, random_state, sample_weight=None
+    ) -> SautiClassifier:
         restack = self.weights is None or k % self.every == 0
         model = SautiClassifier(
             horizon=horizon,
@@ -164,7 +130,8 @@ class _Stacking:
             weights=None if restack else self.weights,
             **self.params,
         )
-        model.fit(X, y, periods=periods)
+        weighted = {} if sample_weight is None else {"sample_weight": sample_weight}
+        model.fit(X, y, periods=periods, **weighted)
         if restack:
             self.weights = model.weights_
             self.history.append(
@@ -173,13 +140,12 @@ class _Stacking:
         return model
 
 
-def _forecast_origin(k, origin, panel: _Panel, specs, stacking: _Stacking, horizon, random_state):
+def _forecast_origin(k, origin, panel: BacktestPanel, specs, stacking: _Stacking, horizon, random_state):
     """Every model's probabilities for one origin (None when its target window is unobserved)."""
     n_loc, y = panel.n_loc, panel.y
     issue = origin - 1
-    train = np.arange(max((origin - horizon) * n_loc, 0))  # rows t <= origin - 1 - horizon
-    train = train[np.isfinite(y[train])]
-    test = np.arange(issue * n_loc, (issue + 1) * n_loc)
+    train = np.flatnonzero((panel.period_index <= origin - 1 - horizon) & np.isfinite(y))
+    test = np.flatnonzero(panel.period_index == issue)
     keep = np.isfinite(y[test])
     if not keep.any():
         return None
@@ -189,6 +155,7 @@ def _forecast_origin(k, origin, panel: _Panel, specs, stacking: _Stacking, horiz
             "start the backtest later or load more history"
         )
     test = test[keep]
+    weight = None if panel.weight is None else panel.weight[train]
     out: dict[str, np.ndarray] = {}
     with single_thread():
         for name, spec in specs.items():
@@ -201,22 +168,27 @@ def _forecast_origin(k, origin, panel: _Panel, specs, stacking: _Stacking, horiz
                     panel.period_index[train],
                     horizon=horizon,
                     random_state=random_state,
+                    sample_weight=weight,
                 )
-                out[name] = model.predict_proba(panel.table.iloc[test])[:, 1]
             elif isinstance(spec, str):
-                rule = PlattScoreClassifier()._fit_validated(panel.raw_rows[spec][train], y[train])
-                out[name] = rule._probability(panel.raw_rows[spec][test])
+                rule = PlattScoreClassifier()._fit_validated(panel.raw_rows[spec][train], y[train], weight)
+                out[name] = predict_in_blocks(
+                    lambda rows, r=rule, s=spec: r._probability(panel.raw_rows[s][rows]), test
+                )
+                continue
             else:
-                model = clone(spec).fit(panel.table.iloc[train], y[train])
-                out[name] = np.asarray(model.predict_proba(panel.table.iloc[test]))[:, 1]
+                model = fit_weighted(clone(spec), panel.table.iloc[train], y[train], weight)
+            out[name] = predict_in_blocks(
+                lambda rows, m=model: np.asarray(m.predict_proba(panel.table.iloc[rows]))[:, 1], test
+            )
     last = min(origin + horizon - 1, panel.periods.size - 1)
     block = pd.DataFrame(
         {
             "origin": panel.periods[origin],
             "period": panel.periods[last],
-            LOCALITY_ID: panel.localities[test - issue * n_loc],
+            LOCALITY_ID: panel.localities[panel.locality_index[test]],
             "observed": y[test].astype(int),
-            "_row": test,
+            "_row": issue * n_loc + panel.locality_index[test],
         }
     )
     return [block.assign(model=name, probability=p) for name, p in out.items()]
@@ -236,6 +208,8 @@ def backtest_cube(
     block_length: int = 6,
     progress: Callable[[int], None] | None = None,
     sauti_params: dict | None = None,
+    row_budget: int = ROW_BUDGET,
+    negative_rate: float | None = None,
 ) -> BacktestResult:
     """Run the rolling-origin backtest on a feature cube (the pure core of :func:`run_backtest`).
 
@@ -264,10 +238,24 @@ def backtest_cube(
     sauti_params : dict, optional
         Parameters of :class:`~sauti.models.ensemble.SautiClassifier` overriding the design
         (:func:`~sauti.models.catalog.sauti_design`), for design experiments on validation origins.
+    row_budget, negative_rate : int, float, optional
+        Over ``row_budget`` labelled rows, the training rows keep every positive and a share
+        ``negative_rate`` (default :data:`~sauti.models.panel.NEGATIVE_RATE`) of the negatives,
+        weighted (:func:`~sauti.models.panel.labelled_panel`); the periods forecast are read in full.
+        The rate and rows kept are in ``detail["negative_sampling"]``.
     """
     origins = origin_indices(cube, start, end)
     specs = _resolve_models(models)
-    panel = _panel(cube, horizon, specs, use_alerts)
+    panel = backtest_panel(
+        cube,
+        horizon,
+        specs,
+        use_alerts,
+        origins - 1,
+        random_state=random_state,
+        row_budget=row_budget,
+        negative_rate=negative_rate,
+    )
     positives = window_positives(cube, start, end, horizon)
     if positives == 0:
         log.warning(
@@ -284,7 +272,13 @@ def backtest_cube(
     if not records:
         raise ValueError(f"no origin between {start} and {end} has an observed target window (h={horizon})")
     result = _result(pd.concat(records, ignore_index=True), cube, panel, specs, horizon, random_state, boot)
-    result.detail.update({"ensemble": stacking.history, "empty_window": positives == 0})
+    result.detail.update(
+        {
+            "ensemble": stacking.history,
+            "empty_window": positives == 0,
+            "negative_sampling": panel.sampling.as_dict(),
+        }
+    )
     freq = cube.attrs.get("freq", "M")
     first, last = _origin(start, freq, "start"), _origin(end, freq, "end")
     result.metrics.update({"start": _period_text(first, freq), "end": _period_text(last, freq)})
@@ -298,7 +292,7 @@ def backtest_cube(
 PREDICTION_COLUMNS = ["origin", "period", LOCALITY_ID, "model", "probability", "observed"]
 
 
-def _result(predictions, cube, panel: _Panel, specs, horizon, random_state, boot) -> BacktestResult:
+def _result(predictions, cube, panel: BacktestPanel, specs, horizon, random_state, boot) -> BacktestResult:
     """Metrics and details of the pooled forecasts (origins indexed for the bootstrap)."""
     predictions["origin_index"] = predictions["origin"].map({p: i for i, p in enumerate(panel.periods)})
     area_by_loc = pd.Series(panel.area, index=panel.localities, name="area_km2")
@@ -516,7 +510,7 @@ def backtest_workspace(
     from sauti.models.alert_use import decide_alert_use
 
     alerts = decide_alert_use(workspace, use_alerts=use_alerts, include_synthetic=include_synthetic_alerts)
-    cube = load_or_build_cube(workspace, freq=freq, unit=unit, inputs=inputs)
+    cube = load_or_build_cube(workspace, freq=freq, unit=unit, inputs=inputs, lazy=True)
     sauti_params = None
     if use_responses:  # issue 19: responses as exposure/selection controls, on request only
         from sauti.models.responses import with_response_features

@@ -23,7 +23,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score
 from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from sauti.constants import TARGET_CATEGORY
 from sauti.models.estimators import (
@@ -37,6 +37,7 @@ from sauti.models.estimators import (
     _pipeline,
     _sigmoid,
     _time_folds,
+    fit_weighted,
     single_thread,
 )
 
@@ -130,11 +131,13 @@ def _learner(kind: str, columns: list[int], names: list[str], c: float, seed: in
     raise ValueError(f"unknown learner {kind!r}; known: {', '.join(LEARNERS)}")
 
 
-def _fit_member(member: BaseEstimator, X: np.ndarray, target: np.ndarray) -> BaseEstimator:
+def _fit_member(
+    member: BaseEstimator, X: np.ndarray, target: np.ndarray, sample_weight: np.ndarray | None = None
+) -> BaseEstimator:
     """Fit a member on the ensemble's validated matrix (rules without re-validating each time)."""
     if isinstance(member, PlattScoreClassifier):
-        return member._fit_validated(X, target)
-    return member.fit(X, target)
+        return member._fit_validated(X, target, sample_weight)
+    return fit_weighted(member, X, target, sample_weight)
 
 
 def _member_probability(member: BaseEstimator, X: np.ndarray) -> np.ndarray:
@@ -144,7 +147,11 @@ def _member_probability(member: BaseEstimator, X: np.ndarray) -> np.ndarray:
 
 
 def stack_weights(
-    probabilities: np.ndarray, labels: np.ndarray, shrinkage: float, combiner: str = "linear"
+    probabilities: np.ndarray,
+    labels: np.ndarray,
+    shrinkage: float,
+    combiner: str = "linear",
+    sample_weight: np.ndarray | None = None,
 ) -> np.ndarray:
     """Non-negative weights summing to one that minimise the pool's log loss, shrunk to equal weights.
 
@@ -152,7 +159,8 @@ def stack_weights(
     of total log loss): with few positives in the validation folds the weights stay near equal, with
     many the data decide. ``combiner="linear"`` pools probabilities (``P . w``); ``"logit"`` pools
     log-odds and judges them after a Platt map fitted jointly (``sigmoid(a + s * logit(P) . w)``),
-    so the weights are chosen for ranking and the map takes care of calibration.
+    so the weights are chosen for ranking and the map takes care of calibration. ``sample_weight``
+    weighs each row's log loss (sampled negatives).
     """
     n, k = probabilities.shape
     uniform = np.full(k, 1.0 / k)
@@ -161,9 +169,9 @@ def stack_weights(
     P = np.clip(probabilities, _EPS, 1 - _EPS)
     y = labels.astype(float)
     if combiner == "logit":
-        objective, start, bounds = _logit_objective(_logit(P), y, uniform, shrinkage)
+        objective, start, bounds = _logit_objective(_logit(P), y, uniform, shrinkage, sample_weight)
     else:
-        objective, start, bounds = _linear_objective(P, y, uniform, shrinkage)
+        objective, start, bounds = _linear_objective(P, y, uniform, shrinkage, sample_weight)
     result = minimize(
         objective,
         start,
@@ -182,26 +190,34 @@ def stack_weights(
     return w / w.sum()
 
 
-def _linear_objective(P, y, uniform, shrinkage):
+def _linear_objective(P, y, uniform, shrinkage, sample_weight=None):
     def objective(w: np.ndarray) -> tuple[float, np.ndarray]:
         p = np.clip(P @ w, _EPS, 1 - _EPS)
-        loss = -np.sum(y * np.log(p) + (1 - y) * np.log1p(-p))
-        grad = -P.T @ (y / p - (1 - y) / (1 - p))
+        if sample_weight is None:
+            loss = -np.sum(y * np.log(p) + (1 - y) * np.log1p(-p))
+            grad = -P.T @ (y / p - (1 - y) / (1 - p))
+        else:
+            loss = -np.sum(sample_weight * (y * np.log(p) + (1 - y) * np.log1p(-p)))
+            grad = -P.T @ (sample_weight * (y / p - (1 - y) / (1 - p)))
         diff = w - uniform
         return loss + shrinkage * float(diff @ diff), grad + 2 * shrinkage * diff
 
     return objective, uniform, [(0.0, 1.0)] * uniform.size
 
 
-def _logit_objective(L, y, uniform, shrinkage):
+def _logit_objective(L, y, uniform, shrinkage, sample_weight=None):
     k = uniform.size
 
     def objective(v: np.ndarray) -> tuple[float, np.ndarray]:
         w, a, s = v[:k], v[k], v[k + 1]
         pooled = L @ w
         z = a + s * pooled
-        loss = float(np.sum(np.logaddexp(0.0, z) - y * z))
-        r = _sigmoid(z) - y
+        if sample_weight is None:
+            loss = float(np.sum(np.logaddexp(0.0, z) - y * z))
+            r = _sigmoid(z) - y
+        else:
+            loss = float(np.sum(sample_weight * (np.logaddexp(0.0, z) - y * z)))
+            r = sample_weight * (_sigmoid(z) - y)
         diff = w - uniform
         grad = np.r_[s * (L.T @ r) + 2 * shrinkage * diff, r.sum(), r @ pooled]
         return loss + shrinkage * float(diff @ diff), grad
@@ -210,7 +226,9 @@ def _logit_objective(L, y, uniform, shrinkage):
     return objective, start, [(0.0, 1.0)] * k + [(None, None), (1e-3, None)]
 
 
-def top_members(probabilities: np.ndarray, labels: np.ndarray, k: int | None) -> np.ndarray:
+def top_members(
+    probabilities: np.ndarray, labels: np.ndarray, k: int | None, sample_weight: np.ndarray | None = None
+) -> np.ndarray:
     """Indices of the ``k`` members with the highest average precision on the inner validation blocks.
 
     ``None`` (or too few validation rows to rank) keeps every member.
@@ -218,7 +236,9 @@ def top_members(probabilities: np.ndarray, labels: np.ndarray, k: int | None) ->
     m = probabilities.shape[1]
     if k is None or k >= m or labels.size == 0 or np.unique(labels).size < 2:
         return np.arange(m)
-    ap = np.array([average_precision_score(labels, probabilities[:, j]) for j in range(m)])
+    ap = np.array(
+        [average_precision_score(labels, probabilities[:, j], sample_weight=sample_weight) for j in range(m)]
+    )
     return np.sort(np.argsort(-ap, kind="stable")[: max(int(k), 1)])
 
 
@@ -313,11 +333,14 @@ class SautiClassifier(_BinaryMixin, ClassifierMixin, BaseEstimator):
         self.weights = weights
         self.random_state = random_state
 
-    def fit(self, X, y, periods=None):
+    def fit(self, X, y, periods=None, sample_weight=None):
+        """Fit on rows ``X`` with labels ``y`` at ``periods`` (row order when None); ``sample_weight``
+        weighs rows (a panel with sampled negatives: :func:`sauti.models.panel.labelled_panel`) in
+        every member's fit, the inner validation and the stacking."""
         with single_thread():
-            return self._fit(X, y, periods)
+            return self._fit(X, y, periods, sample_weight)
 
-    def _fit(self, X, y, periods):
+    def _fit(self, X, y, periods, sample_weight=None):
         X, y = validate_data(self, X, y, ensure_all_finite="allow-nan", dtype=np.float64)
         self.classes_ = _binary_classes(self, y)
         names = [str(n) for n in getattr(self, "feature_names_in_", [f"x{j}" for j in range(X.shape[1])])]
@@ -325,45 +348,53 @@ class SautiClassifier(_BinaryMixin, ClassifierMixin, BaseEstimator):
         target = self._positive(y)
         periods = np.arange(len(y)) if periods is None else np.asarray(periods)
         rows = self._window_rows(periods)
-        Xu, target, periods = X[rows][:, self.used_features_], target[rows], periods[rows]
+        Xu, target, periods = X[np.ix_(rows, self.used_features_)], target[rows], periods[rows]
+        del X  # the columns the members read are all that is needed from here (memory)
+        sw = None
+        if sample_weight is not None:
+            sw = _check_sample_weight(sample_weight, np.empty((len(y), 0)), ensure_non_negative=True)[rows]
         both = np.unique(target).size == 2
         self.constant_ = None if both else (float(target.mean()) if target.size else 0.0)
         if self.weights is not None:
-            folds, oof, labels = [], np.zeros((0, len(builders))), np.zeros(0)
+            folds, oof, labels, oof_weight = [], np.zeros((0, len(builders))), np.zeros(0), None
             weights = np.array([float(self.weights.get(name, 0.0)) for name, _ in builders])
             weights = (
                 weights / weights.sum() if weights.sum() > 0 else np.full(weights.size, 1 / weights.size)
             )
         else:
             folds = _time_folds(Xu, target, periods, self.n_splits, self.horizon - 1, self.validation_periods)
-            oof, labels = self._out_of_time(builders, Xu, target, folds)
-            weights = self._learn_weights(oof, labels)
+            oof, labels, oof_weight = self._out_of_time(builders, Xu, target, folds, sw)
+            weights = self._learn_weights(oof, labels, oof_weight)
         self.weights_ = {name: float(w) for (name, _), w in zip(builders, weights, strict=True)}
         # a member the pool gives no weight never changes a forecast: it is not fitted (nor kept)
         self.members_ = (
-            [(name, _fit_member(build(), Xu, target)) for name, build in builders if self.weights_[name] > 0]
+            [
+                (name, _fit_member(build(), Xu, target, sw))
+                for name, build in builders
+                if self.weights_[name] > 0
+            ]
             if both
             else []
         )
         self.calibration_ = None
         if self.combiner == "logit" and both:  # one Platt map of the pooled log-odds, on the window
-            slope, intercept = _fit_platt(self._pooled_logit(Xu), target)
+            slope, intercept = _fit_platt(self._pooled_logit(Xu), target, sample_weight=sw)
             self.calibration_ = (intercept, slope)
-        self.validation_ = self._validation_summary(oof, labels, weights, folds, builders)
-        medians = np.zeros(X.shape[1])
+        self.validation_ = self._validation_summary(oof, labels, weights, folds, builders, oof_weight)
+        medians = np.zeros(self.n_features_in_)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing column has no median
             medians[self.used_features_] = np.nan_to_num(np.nanmedian(Xu, axis=0))
         self.feature_medians_ = medians
         return self
 
-    def _learn_weights(self, oof: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    def _learn_weights(self, oof: np.ndarray, labels: np.ndarray, sample_weight=None) -> np.ndarray:
         """Weights from the inner validation blocks: the ``top_k`` members by AP, stacked on log loss."""
         if self.combiner not in COMBINERS:
             raise ValueError(f"unknown combiner {self.combiner!r}; known: {', '.join(COMBINERS)}")
-        chosen = top_members(oof, labels, self.top_k)
+        chosen = top_members(oof, labels, self.top_k, sample_weight)
         weights = np.zeros(oof.shape[1])
-        weights[chosen] = stack_weights(oof[:, chosen], labels, self.shrinkage, self.combiner)
+        weights[chosen] = stack_weights(oof[:, chosen], labels, self.shrinkage, self.combiner, sample_weight)
         return weights
 
     def _members(self, names: list[str]) -> list[tuple[str, Callable[[], BaseEstimator]]]:
@@ -414,20 +445,24 @@ class SautiClassifier(_BinaryMixin, ClassifierMixin, BaseEstimator):
         return np.flatnonzero(periods > periods.max() - int(self.window))
 
     @staticmethod
-    def _out_of_time(builders, X, target, folds) -> tuple[np.ndarray, np.ndarray]:
-        """Each member's probabilities on every inner validation block, fitted on the periods before it."""
+    def _out_of_time(builders, X, target, folds, sample_weight=None):
+        """Each member's probabilities on every inner validation block, fitted on the periods before
+        it; the blocks' labels and row weights (None without weights)."""
         if not folds:
-            return np.zeros((0, len(builders))), np.zeros(0)
+            return np.zeros((0, len(builders))), np.zeros(0), None
         blocks = []
         for tr, va in folds:
-            fitted = [_fit_member(build(), X[tr], target[tr]) for _, build in builders]
+            sw = None if sample_weight is None else sample_weight[tr]
+            fitted = [_fit_member(build(), X[tr], target[tr], sw) for _, build in builders]
             blocks.append(np.column_stack([_member_probability(m, X[va]) for m in fitted]))
-        return np.vstack(blocks), np.concatenate([target[va] for _, va in folds])
+        weights = None if sample_weight is None else np.concatenate([sample_weight[va] for _, va in folds])
+        return np.vstack(blocks), np.concatenate([target[va] for _, va in folds]), weights
 
-    def _validation_summary(self, oof, labels, weights, folds, builders) -> dict:
+    def _validation_summary(self, oof, labels, weights, folds, builders, sample_weight=None) -> dict:
         def logloss(p):
             p = np.clip(p, _EPS, 1 - _EPS)
-            return float(-np.mean(labels * np.log(p) + (1 - labels) * np.log1p(-p))) if labels.size else None
+            loss = -(labels * np.log(p) + (1 - labels) * np.log1p(-p))
+            return float(np.average(loss, weights=sample_weight)) if labels.size else None
 
         ranked = labels.size > 0 and np.unique(labels).size == 2
         pool = None
@@ -435,7 +470,7 @@ class SautiClassifier(_BinaryMixin, ClassifierMixin, BaseEstimator):
             pool = oof @ weights
             if self.combiner == "logit":
                 z = _logit(np.clip(oof, _EPS, 1 - _EPS)) @ weights
-                slope, intercept = _fit_platt(z, labels)
+                slope, intercept = _fit_platt(z, labels, sample_weight=sample_weight)
                 pool = _sigmoid(intercept + slope * z)
         return {
             "folds": len(folds),
@@ -444,7 +479,9 @@ class SautiClassifier(_BinaryMixin, ClassifierMixin, BaseEstimator):
             "log_loss": {name: logloss(oof[:, k]) for k, (name, _) in enumerate(builders)}
             | {"pool": logloss(pool) if pool is not None else None},
             "average_precision": {
-                name: float(average_precision_score(labels, oof[:, k])) if ranked else None
+                name: float(average_precision_score(labels, oof[:, k], sample_weight=sample_weight))
+                if ranked
+                else None
                 for k, (name, _) in enumerate(builders)
             },
         }

@@ -27,7 +27,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from sklearn.utils import get_tags
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Iterator
@@ -68,22 +68,30 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(z, -500, 500)))
 
 
-def _fit_platt(score: np.ndarray, y: np.ndarray, c: float = 1e4) -> tuple[float, float]:
+def _fit_platt(
+    score: np.ndarray, y: np.ndarray, c: float = 1e4, sample_weight: np.ndarray | None = None
+) -> tuple[float, float]:
     """Monotone (non-decreasing) logistic map ``p = sigmoid(a * score + b)`` with ``a >= 0``.
 
     The maximum-likelihood fit of scikit-learn's ``LogisticRegression(C=c)`` (L2 penalty
     ``a**2 / (2c)`` on the slope only), solved by Newton's method on the distinct scores (a rule's
     score has few distinct values, so this costs one sort instead of an iterative solver over
-    every row).
+    every row). ``sample_weight`` (sampled negatives, :mod:`sauti.models.panel`) weighs the rows.
     """
-    prior = float(np.clip(np.mean(y), _EPS, 1 - _EPS))
+    w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    prior = float(np.clip(np.mean(y) if w is None else np.average(y, weights=w), _EPS, 1 - _EPS))
     if np.unique(y).size < 2 or np.ptp(score) == 0:
         return 0.0, float(_logit(np.array(prior))[()])
     y = np.asarray(y, dtype=float)
     zero = score == 0  # most rows of a count rule are zero: group them without sorting
     values, inverse = np.unique(score[~zero], return_inverse=True)
-    n = np.append(np.bincount(inverse, minlength=values.size).astype(float), zero.sum())
-    pos = np.append(np.bincount(inverse, weights=y[~zero], minlength=values.size), y[zero].sum())
+    if w is None:
+        n = np.append(np.bincount(inverse, minlength=values.size).astype(float), zero.sum())
+        pos = np.append(np.bincount(inverse, weights=y[~zero], minlength=values.size), y[zero].sum())
+    else:
+        n = np.append(np.bincount(inverse, weights=w[~zero], minlength=values.size), w[zero].sum())
+        yw = y * w
+        pos = np.append(np.bincount(inverse, weights=yw[~zero], minlength=values.size), yw[zero].sum())
     values = np.append(values, 0.0)
     slope, intercept = _newton_logistic(values, n, pos, 1.0 / c)
     if not slope > 0:  # the score does not rise with risk: fall back to the prior, never invert a rule
@@ -203,13 +211,19 @@ class PlattScoreClassifier(_BinaryMixin, ClassifierMixin, BaseEstimator):
         columns = self._columns(X.shape[1])
         return np.nan_to_num(signed_log1p(X[:, columns].sum(axis=1))) if columns else np.zeros(len(X))
 
-    def fit(self, X: ArrayLike, y: ArrayLike) -> Self:
+    def fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> Self:
         X, y = validate_data(self, X, y, ensure_all_finite="allow-nan")
         self.classes_ = _binary_classes(self, y)
-        self.slope_, self.intercept_ = _fit_platt(self._score(X), self._positive(y))
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, ensure_non_negative=True)
+        self.slope_, self.intercept_ = _fit_platt(
+            self._score(X), self._positive(y), sample_weight=sample_weight
+        )
         return self
 
-    def _fit_validated(self, X: np.ndarray, target: np.ndarray) -> PlattScoreClassifier:
+    def _fit_validated(
+        self, X: np.ndarray, target: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> PlattScoreClassifier:
         """Fit on an already validated float matrix and a 0/1 target holding both classes.
 
         The Sauti ensemble fits its rule members hundreds of times per backtest on data it has
@@ -217,7 +231,7 @@ class PlattScoreClassifier(_BinaryMixin, ClassifierMixin, BaseEstimator):
         """
         self.n_features_in_ = X.shape[1]
         self.classes_ = np.array([0.0, 1.0])
-        self.slope_, self.intercept_ = _fit_platt(self._score(X), target)
+        self.slope_, self.intercept_ = _fit_platt(self._score(X), target, sample_weight=sample_weight)
         return self
 
     def _probability(self, X: np.ndarray) -> np.ndarray:
@@ -298,6 +312,26 @@ class PeriodSplit:
             valid = np.flatnonzero((position >= start) & (position < stop))
             if train.size and valid.size:
                 yield train, valid
+
+
+def fit_weighted(estimator: BaseEstimator, X, y, sample_weight: np.ndarray | None = None, **params):
+    """``estimator.fit(X, y, **params)`` with ``sample_weight`` routed to the final step of (nested)
+    pipelines; an estimator that cannot weigh rows is an error, never silently unweighted."""
+    if sample_weight is None:
+        return estimator.fit(X, y, **params)
+    steps, final = [], estimator
+    while isinstance(final, Pipeline):
+        name, final = final.steps[-1]
+        steps.append(name)
+    route = "__".join([*steps, "sample_weight"])
+    from sklearn.utils.validation import has_fit_parameter
+
+    if not has_fit_parameter(final, "sample_weight"):
+        raise ValueError(
+            f"{type(final).__name__} cannot weigh training rows (no sample_weight in fit): it cannot be "
+            "trained on a panel with sampled negatives"
+        )
+    return estimator.fit(X, y, **{route: sample_weight}, **params)
 
 
 def _pipeline(classifier: BaseEstimator) -> Pipeline:

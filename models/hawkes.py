@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy.optimize import minimize
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from sauti.models.estimators import _binary_classes, _BinaryMixin
 
@@ -56,15 +56,19 @@ class SelfExcitingClassifier(_BinaryMixin, ClassifierMixin, BaseEstimator):
     def __init__(self, alpha: float = 1e-3) -> None:
         self.alpha = alpha
 
-    def fit(self, X: ArrayLike, y: ArrayLike) -> Self:
+    def fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> Self:
+        """Fit μ and α; ``sample_weight`` weighs each row's likelihood (sampled negatives)."""
         X, y = validate_data(self, X, y, ensure_all_finite="allow-nan", dtype=np.float64)
         self.classes_ = _binary_classes(self, y)
         target = self._positive(y)
+        w = None
+        if sample_weight is not None:
+            w = _check_sample_weight(sample_weight, X, ensure_non_negative=True)
         Z = _counts(X)
-        mean = Z.mean(axis=0) if Z.shape[0] else np.ones(Z.shape[1])
+        mean = np.average(Z, axis=0, weights=w) if Z.shape[0] else np.ones(Z.shape[1])
         self.scale_ = np.where(mean > 0, mean, 1.0)
         Z = Z / self.scale_
-        rate = float(np.clip(target.mean(), 1e-6, 1 - 1e-6)) if target.size else 1e-6
+        rate = float(np.clip(np.average(target, weights=w), 1e-6, 1 - 1e-6)) if target.size else 1e-6
         self.constant_ = (
             None if np.unique(target).size == 2 else (float(target.mean()) if target.size else 0.0)
         )
@@ -75,7 +79,7 @@ class SelfExcitingClassifier(_BinaryMixin, ClassifierMixin, BaseEstimator):
             result = minimize(
                 _objective,
                 start,
-                args=(Z, target, float(self.alpha)),
+                args=(Z, target, float(self.alpha), w),
                 jac=True,
                 method="L-BFGS-B",
                 bounds=[(_FLOOR, None)] + [(0.0, None)] * Z.shape[1],
@@ -102,13 +106,22 @@ def _counts(X: np.ndarray) -> np.ndarray:
     return np.clip(np.nan_to_num(X, nan=0.0, posinf=0.0, neginf=0.0), 0.0, None)
 
 
-def _objective(params: np.ndarray, Z: np.ndarray, y: np.ndarray, alpha: float) -> tuple[float, np.ndarray]:
-    """Mean Bernoulli negative log-likelihood of ``1 - exp(-λ)`` plus the L2 penalty, and its gradient."""
+def _objective(
+    params: np.ndarray, Z: np.ndarray, y: np.ndarray, alpha: float, w: np.ndarray | None = None
+) -> tuple[float, np.ndarray]:
+    """Mean (weighted by ``w``) Bernoulli negative log-likelihood of ``1 - exp(-λ)`` plus the L2
+    penalty, and its gradient."""
     mu, a = params[0], params[1:]
     lam = np.maximum(mu + Z @ a, _FLOOR)
-    n = max(y.size, 1)
     # y = 0: -log P(0) = λ;  y = 1: -log(1 - e^-λ)
-    loss = float(np.sum(np.where(y > 0, -np.log(-np.expm1(-lam)), lam))) / n + alpha * float(a @ a)
-    dlam = np.where(y > 0, np.exp(-lam) / np.expm1(-lam), 1.0) / n  # d/dλ -log(1 - e^-λ) = -e^-λ / (1 - e^-λ)
+    nll = np.where(y > 0, -np.log(-np.expm1(-lam)), lam)
+    dlam = np.where(y > 0, np.exp(-lam) / np.expm1(-lam), 1.0)  # d/dλ -log(1 - e^-λ) = -e^-λ / (1 - e^-λ)
+    if w is None:
+        n = max(y.size, 1)
+    else:
+        n = max(float(w.sum()), _FLOOR)
+        nll, dlam = nll * w, dlam * w
+    loss = float(np.sum(nll)) / n + alpha * float(a @ a)
+    dlam = dlam / n
     grad = np.r_[dlam.sum(), Z.T @ dlam + 2 * alpha * a]
     return loss, grad

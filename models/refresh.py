@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from sauti.constants import PERIOD_DIM
+from sauti.constants import LOCALITY_DIM, PERIOD_DIM
 
 if TYPE_CHECKING:  # pragma: no cover
     import xarray as xr
@@ -96,7 +96,8 @@ def refresh_risk(
         ``None`` = all), ``model`` (version or None), ``period`` (ISO date or None), ``heatmap``
         (path or None), ``cube`` (the cube now current).
     """
-    from sauti.features import cube_path, save_cube
+    from sauti.features import cube_path
+    from sauti.features.storage import commit_cube, discard_staged
     from sauti.models.registry_store import current_model
 
     started = time.perf_counter()
@@ -117,8 +118,10 @@ def refresh_risk(
             workspace, cube, changed, model, localities, on_scored, surface_resolution_km, incidents
         )
         done.update(drawn)
-    if built and done["changed"]:
-        save_cube(cube, cube_path(workspace, freq=freq, unit=unit))
+    if built and done["changed"]:  # a staged update (a lazy cube's touched chunks) is swapped in
+        commit_cube(cube, cube_path(workspace, freq=freq, unit=unit))
+    elif built:
+        discard_staged(cube, cube_path(workspace, freq=freq, unit=unit))
     done["cube"] = cube
     done["seconds"] = round(time.perf_counter() - started, 3)
     return done
@@ -129,20 +132,47 @@ def _rebuild(
 ) -> tuple[xr.Dataset, list[str] | None]:
     """The cube with the new data and the localities whose latest values changed (``None``: unknown).
 
-    New alerts in the last period update ``previous`` in place (:func:`update_features`);
-    anything else rebuilds the cube from the store (not saved yet).
+    New alerts in the last period update ``previous`` (:func:`update_features`): in place when it is
+    in memory; when it is read lazily from the store (a big cube: the service never holds it), a
+    new version of the store is staged with only the touched chunks rewritten. Anything else
+    rebuilds the cube from the store: in memory (not saved yet), or for a big cube block by block
+    into the store (then read lazily).
     """
     from sauti.features import compute_features
     from sauti.features.incremental import changed_localities, update_features
 
     inputs = rebuild_inputs(workspace, freq=freq, unit=unit, **given)
+    big = previous is not None and previous.encoding.get("version") is not None
+    if big and not Path(previous.encoding["version"]).exists():
+        previous = None  # a lazy cube swapped out twice since (its files are gone): rebuild, compare nothing
     if previous is not None:
         key = {"freq": freq, "unit": unit}
         updated = update_features(workspace, previous, **key, inputs=inputs, incidents=incidents)
         if updated is not None:
             return updated
-    cube = compute_features(workspace, freq=freq, unit=unit, save=False, inputs=inputs, incidents=incidents)
+    cube = compute_features(workspace, freq=freq, unit=unit, save=big, inputs=inputs, incidents=incidents)
     return cube, changed_localities(previous, cube)
+
+
+def nowcast_base(workspace: Workspace, *, freq: str, unit: str, inputs: CubeInputs) -> xr.Dataset:
+    """The cube a service keeps between nowcasts (``previous`` of :func:`refresh_risk`).
+
+    A stored cube of more than :data:`sauti.features.compute.IN_MEMORY_CELLS` cells is read lazily
+    (the web process never holds a continental cube: a nowcast rewrites only the chunks its alerts
+    touch); a smaller one is rebuilt in memory from the store, which also fills the feature layer's
+    caches (graph, zonal population) before the first alert.
+    """
+    from sauti.errors import NotReadyError
+    from sauti.features import compute_features, load_cube
+    from sauti.features.compute import IN_MEMORY_CELLS
+
+    try:
+        stored = load_cube(workspace, freq=freq, unit=unit, lazy=True)
+    except NotReadyError:
+        stored = None
+    if stored is not None and stored.sizes[LOCALITY_DIM] * stored.sizes[PERIOD_DIM] > IN_MEMORY_CELLS:
+        return stored
+    return compute_features(workspace, freq=freq, unit=unit, inputs=inputs, save=False)
 
 
 def _score_and_draw(

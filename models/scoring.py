@@ -9,7 +9,9 @@ previous period and top drivers per locality in ``risk_scores``.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -22,20 +24,33 @@ from sauti.constants import LOCALITY_DIM, LOCALITY_ID, PERIOD, PERIOD_DIM
 from sauti.errors import NotFoundError, NotReadyError, SautiError
 from sauti.models.alert_use import decide_alert_use
 from sauti.models.catalog import PRIMARY, resolve_model
-from sauti.models.estimators import single_thread
+from sauti.models.estimators import fit_weighted, single_thread
 from sauti.models.explain import median_contributions, top_drivers
-from sauti.models.panel import model_features, panel_frame, variable_matrix
+from sauti.models.panel import (
+    ROW_BUDGET,
+    TARGET_COLUMN,
+    WEIGHT_COLUMN,
+    NegativeSampling,
+    labelled_panel,
+    model_features,
+    plan_sampling,
+    variable_matrix,
+)
 from sauti.models.registry_store import current_model, load_model, save_model
 from sauti.models.stored_scores import latest_scores
-from sauti.models.target import make_target
+from sauti.progress import peak_memory_gb
 from sauti.store import utc_now
 
 if TYPE_CHECKING:  # pragma: no cover
     from sauti.features import CubeInputs
     from sauti.store import Workspace
 
+log = logging.getLogger(__name__)
+
 #: periods of fitted scores stored before the latest one (risk history for the API)
 HISTORY_PERIODS = 23  # with the latest: 24 periods, as the map's chart shows
+#: rows predicted at a time for the in-sample summary of a training
+FIT_PREDICT_ROWS = 250_000
 #: drivers kept per locality
 TOP_DRIVERS = 5
 
@@ -59,31 +74,60 @@ def _feature_table(cube: xr.Dataset, features: list[str], first: int) -> np.ndar
     return table
 
 
-def _labelled_table(cube: xr.Dataset, features: list[str], horizon: int) -> pd.DataFrame:
-    target = make_target(cube, horizon)
-    frame = panel_frame(cube, features, extra={"_target": target.to_numpy()})
-    labelled = frame[np.isfinite(frame["_target"].to_numpy())].reset_index(drop=True)
-    y = labelled["_target"].to_numpy()
-    if np.unique(y).size < 2:
+def _labelled_table(
+    cube: xr.Dataset,
+    features: list[str],
+    horizon: int,
+    *,
+    estimator=None,
+    seed: int = 0,
+    row_budget: int = ROW_BUDGET,
+    negative_rate: float | None = None,
+) -> tuple[pd.DataFrame, NegativeSampling]:
+    """Every labelled row of the cube, read block by block of localities; over ``row_budget`` rows,
+    every positive and a weighted sample of the negatives (:func:`sauti.models.panel.labelled_panel`).
+
+    A sampled panel is read from the first period ``estimator`` trains on (its ``window``), so the
+    budget is spent on rows the model sees.
+    """
+    sampling = plan_sampling(cube, horizon, budget=row_budget, rate=negative_rate, seed=seed)
+    if sampling.positives == 0 or sampling.negatives == 0:
         raise NotReadyError(
             "cannot train: the labelled periods of the cube have "
-            + ("no intercommunal incident" if y.sum() == 0 else "only positive outcomes")
+            + ("no intercommunal incident" if sampling.positives == 0 else "only positive outcomes")
             + "; ingest more incident history first"
         )
-    return labelled
+    window = getattr(estimator, "window", None)
+    if sampling.sampled and window:
+        first = max(cube.sizes[PERIOD_DIM] - horizon - int(window), 0)
+        if first > 0:
+            sampling = plan_sampling(
+                cube, horizon, budget=row_budget, rate=negative_rate, seed=seed, first_period=first
+            )
+    labelled, sampling = labelled_panel(cube, features, horizon, sampling)
+    if np.unique(labelled[TARGET_COLUMN].to_numpy()).size < 2:
+        raise NotReadyError("cannot train: the training window holds one outcome only; ingest more history")
+    return labelled, sampling
 
 
-def _training_summary(model, labelled: pd.DataFrame, y: np.ndarray, fitted: np.ndarray) -> dict:
+def _training_summary(
+    model,
+    periods: pd.DatetimeIndex,
+    y: np.ndarray,
+    fitted: np.ndarray,
+    sampling: NegativeSampling,
+    weight: np.ndarray | None,
+) -> dict:
     from sklearn.metrics import average_precision_score, brier_score_loss
 
-    periods = pd.DatetimeIndex(labelled[PERIOD])
     summary = {
         "rows": len(y),
         "positives": int(y.sum()),
         "first_period": f"{periods.min():%Y-%m-%d}",
         "last_period": f"{periods.max():%Y-%m-%d}",
-        "in_sample_average_precision": float(average_precision_score(y, fitted)),
-        "in_sample_brier": float(brier_score_loss(y, fitted)),
+        "in_sample_average_precision": float(average_precision_score(y, fitted, sample_weight=weight)),
+        "in_sample_brier": float(brier_score_loss(y, fitted, sample_weight=weight)),
+        "negative_sampling": sampling.as_dict(),
     }
     if hasattr(model, "weights_"):  # the Sauti ensemble: its members' weights and inner validation
         summary.update({"weights": model.weights_, "inner_validation": model.validation_})
@@ -104,8 +148,17 @@ def train(
     include_synthetic_alerts: bool = False,
     cube: xr.Dataset | None = None,
     inputs: CubeInputs | None = None,
+    row_budget: int = ROW_BUDGET,
+    negative_rate: float | None = None,
 ) -> dict:
     """Fit ``model`` on every labelled (locality, period) of the cube and record it as current.
+
+    The rows are read block by block of localities from the (lazy) cube, on the Dask cluster when
+    one is set. A panel over ``row_budget`` labelled rows keeps every positive and a share of the
+    negatives (``negative_rate``, default the validated
+    :data:`~sauti.models.panel.NEGATIVE_RATE`) weighted by the inverse of the realised rate
+    (``sample_weight``), so probabilities stay calibrated; ``training["negative_sampling"]``
+    records the rate, the rows kept and the seed (``random_state``).
 
     ``cube`` is the cube to train on (default: the stored one of ``freq``/``unit``, built first
     with ``inputs`` if there is none and they are given).
@@ -123,19 +176,40 @@ def train(
     if cube is None:
         from sauti.features import load_or_build_cube
 
-        cube = load_or_build_cube(workspace, freq=freq, unit=unit, inputs=inputs)
+        cube = load_or_build_cube(workspace, freq=freq, unit=unit, inputs=inputs, lazy=True)
     advance(1)
     alerts = decide_alert_use(workspace, use_alerts=use_alerts, include_synthetic=include_synthetic_alerts)
     features = model_features(cube, use_alerts=alerts.use_alerts)
-    labelled = _labelled_table(cube, features, horizon)
-    X, y = labelled[features], labelled["_target"].to_numpy().astype(int)
     estimator = choice.estimator
+    labelled, sampling = _labelled_table(
+        cube,
+        features,
+        horizon,
+        estimator=estimator,
+        seed=random_state,
+        row_budget=row_budget,
+        negative_rate=negative_rate,
+    )
+    y = labelled[TARGET_COLUMN].to_numpy().astype(int)
+    weight = labelled[WEIGHT_COLUMN].to_numpy() if sampling.sampled else None
+    periods = pd.DatetimeIndex(labelled[PERIOD])
     fit_params = {"periods": labelled["period_index"].to_numpy()} if choice.takes_periods else {}
+    X = labelled[features]
+    del labelled  # the feature columns are all that is kept (a continental panel: memory)
     with single_thread():
-        estimator.fit(X, y, **fit_params)
-        fitted = np.asarray(estimator.predict_proba(X))[:, 1]
+        fit_weighted(estimator, X, y, weight, **fit_params)
+        fitted = np.concatenate(  # predicted in blocks of rows: one float64 copy of a block at a time
+            [
+                np.asarray(estimator.predict_proba(X.iloc[lo : lo + FIT_PREDICT_ROWS]))[:, 1]
+                for lo in range(0, len(X), FIT_PREDICT_ROWS)
+            ]
+        )
     advance(1)
-    training = {**_training_summary(estimator, labelled, y, fitted), "alerts": alerts.as_dict()}
+    training = {
+        **_training_summary(estimator, periods, y, fitted, sampling, weight),
+        "alerts": alerts.as_dict(),
+    }
+    log.info("trained %s on %d rows; peak memory %.2f GB", choice.name, len(y), peak_memory_gb())
     params = estimator.get_params() if hasattr(estimator, "get_params") else {}
     record = save_model(
         workspace,
@@ -171,7 +245,7 @@ def _load_current(workspace: Workspace, freq: str | None, unit: str | None, cube
     if used is None and hasattr(model, "_columns") and hasattr(model, "n_features_in_"):
         used = model._columns(model.n_features_in_)  # a calibrated rule reads its own columns
     variables = [features[j] for j in used] if used is not None else features
-    if cube is None:
+    if cube is None:  # read lazily: scoring reads it block by block
         from sauti.features import load_or_build_cube
 
         cube = load_or_build_cube(
@@ -180,6 +254,7 @@ def _load_current(workspace: Workspace, freq: str | None, unit: str | None, cube
             unit=record["unit"],
             variables=variables,
             last_periods=HISTORY_PERIODS + 1,
+            lazy=True,
         )
     missing = [f for f in variables if f not in cube]
     if missing:
@@ -290,14 +365,13 @@ def score(
     all_periods = pd.DatetimeIndex(cube[PERIOD_DIM].to_numpy())
     first = _history_start(workspace, record, all_periods, len(ids), nowcast=localities is not None)
     predictor, names, reference = _model_view(model, features)
-    table = _feature_table(cube, names, first)
-    probabilities = _probabilities(predictor, table, names)
+    probabilities, X_now = _score_blocks(predictor, cube, names, first)
     periods = all_periods[first:]
     stored = _stored_localities(workspace, record, f"{periods[-1]:%Y-%m-%d}")
     wanted = set(ids) if localities is None else set(localities) | (set(ids) - stored)
-    drivers = _drivers(predictor, table[-1], np.flatnonzero(np.isin(ids, sorted(wanted))), names, reference)
-    rows = _score_rows(ids, periods, probabilities, drivers, record, data_snapshot(cube))
-    _store_scores(workspace, rows, partial=localities is not None)
+    drivers = _drivers(predictor, X_now, np.flatnonzero(np.isin(ids, sorted(wanted))), names, reference)
+    scored = _Scored(ids, periods, probabilities, drivers, record, data_snapshot(cube))
+    _store_scores(workspace, scored, partial=localities is not None)
     _store_feature_labels(workspace, names, record["freq"])
     result = latest_scores(workspace, freq=record["freq"], unit=record["unit"])
     if localities is not None:
@@ -317,42 +391,86 @@ def _stored_localities(workspace: Workspace, record: dict, period: str) -> set[s
         }
 
 
-def _score_rows(ids, periods, probabilities, drivers, record, snapshot) -> list[tuple]:
-    """One row per (locality, period): the latest period with drivers (None keeps the stored ones)."""
-    scored_at = utc_now("milliseconds")  # two refreshes within a second still differ
-    latest = len(periods) - 1
-    change = np.vstack([np.full((1, len(ids)), np.nan), np.diff(probabilities, axis=0)])
-    rows = []
-    for t in range(len(periods)):
-        explained = [drivers.get(i) for i in range(len(ids))] if t == latest else ["[]"] * len(ids)
-        rows.extend(
-            zip(
-                ids.tolist(),
-                [f"{periods[t]:%Y-%m-%d}"] * len(ids),
-                [record["freq"]] * len(ids),
-                [record["unit"]] * len(ids),
-                probabilities[t].tolist(),
-                _ranks(probabilities[t]).tolist(),
-                np.where(np.isnan(change[t]), None, change[t]).tolist(),
-                explained,
-                [record["version"]] * len(ids),
-                [snapshot] * len(ids),
-                [scored_at] * len(ids),
-                strict=True,
-            )
+#: localities per block read and scored at once (aligned to the cube's stored chunks)
+SCORE_BLOCK = 16_384
+
+
+def _score_blocks(model, cube: xr.Dataset, features: list[str], first: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(periods, localities)`` probabilities of periods ``first …`` and the latest period's
+    ``(localities, features)`` values, reading the cube one block of localities at a time (a
+    lazy cube: only the chunks of the variables and periods scored)."""
+    recent = cube[[f for f in features if f in cube]].isel({PERIOD_DIM: slice(first, None)})
+    n_loc, n_per = recent.sizes[LOCALITY_DIM], recent.sizes[PERIOD_DIM]
+    probabilities = np.empty((n_per, n_loc))
+    X_now = np.empty((n_loc, len(features)))
+    step = _block_step(recent, n_loc)
+    for start in range(0, n_loc, step):
+        block = recent.isel({LOCALITY_DIM: slice(start, start + step)}).load()
+        table = _feature_table(block, features, 0)
+        probabilities[:, start : start + step] = _probabilities(model, table, features)
+        X_now[start : start + step] = table[-1]
+    return probabilities, X_now
+
+
+def _block_step(recent: xr.Dataset, n_loc: int) -> int:
+    """Localities per scoring block: a whole number of the stored chunks, about :data:`SCORE_BLOCK`."""
+    chunked = [
+        v.chunks[v.dims.index(LOCALITY_DIM)][0]
+        for v in recent.data_vars.values()
+        if v.chunks and LOCALITY_DIM in v.dims
+    ]
+    chunk = max(chunked) if chunked else SCORE_BLOCK
+    return max(chunk * max(SCORE_BLOCK // chunk, 1), 1) if n_loc else 1
+
+
+class _Scored:
+    """The scores of one run, turned into store rows on demand (never all at once)."""
+
+    def __init__(self, ids, periods, probabilities, drivers, record, snapshot) -> None:
+        self.ids, self.periods, self.probabilities = ids, periods, probabilities
+        self.drivers, self.record, self.snapshot = drivers, record, snapshot
+        self.scored_at = utc_now("milliseconds")  # two refreshes within a second still differ
+        self.change = np.vstack([np.full((1, len(ids)), np.nan), np.diff(probabilities, axis=0)])
+
+    @property
+    def latest(self) -> str:
+        return f"{self.periods[-1]:%Y-%m-%d}"
+
+    def history_periods(self) -> list[str]:
+        return [f"{p:%Y-%m-%d}" for p in self.periods[:-1]]
+
+    def rows(self, t: int):
+        """One row per locality of period ``t``: the latest period with drivers (None keeps the
+        stored ones), earlier ones with none."""
+        ids, n = self.ids, len(self.ids)
+        latest = t == len(self.periods) - 1
+        explained = (self.drivers.get(i) for i in range(n)) if latest else ["[]"] * n
+        change = self.change[t]
+        return zip(
+            ids.tolist(),
+            [f"{self.periods[t]:%Y-%m-%d}"] * n,
+            [self.record["freq"]] * n,
+            [self.record["unit"]] * n,
+            self.probabilities[t].tolist(),
+            _ranks(self.probabilities[t]).tolist(),
+            np.where(np.isnan(change), None, change).tolist(),
+            explained,
+            [self.record["version"]] * n,
+            [self.snapshot] * n,
+            [self.scored_at] * n,
+            strict=True,
         )
-    return rows
 
 
-def _store_scores(workspace: Workspace, rows: list[tuple], *, partial: bool) -> None:
+def _store_scores(workspace: Workspace, scored: _Scored, *, partial: bool) -> None:
     """Upsert the history and then the latest period (keeping stored drivers where none were
-    recomputed), committed in batches of :data:`WRITE_BATCH_ROWS` rows.
+    recomputed), committed in batches of :data:`WRITE_BATCH_ROWS` rows made as they are written.
 
     No write transaction holds the store long, so alert posts are never kept waiting behind a
-    continental scoring (one transaction of 720,000 rows held it 22.5 s). The latest period is
-    written last: every history row a reader sees belongs with scores already served or about to be.
+    continental scoring (one transaction of 720,000 rows held it 22.5 s), and the rows are never
+    all in memory at once. The latest period is written last: every history row a reader sees
+    belongs with scores already served or about to be.
     """
-    latest = max(r[1] for r in rows)
     columns = (
         "locality_id, period, freq, unit, probability, rank, change, drivers, "
         "model_version, data_snapshot, scored_at"
@@ -370,23 +488,26 @@ def _store_scores(workspace: Workspace, rows: list[tuple], *, partial: bool) -> 
         if partial
         else f"ON CONFLICT(locality_id, period, freq, unit) DO UPDATE SET {replace}"
     )
-    history = [row for row in rows if row[1] != latest]
-    if history:
+    n_history = len(scored.periods) - 1
+    if n_history:
         with workspace.session() as con:
-            current = _history_current(con, history)
+            current = _history_current(con, scored)
         if not current:
+            history = itertools.chain.from_iterable(scored.rows(t) for t in range(n_history))
             _write_batches(workspace, history_sql, history)
-    _write_batches(workspace, upsert, [(*row, row[7]) for row in rows if row[1] == latest])
+    latest = ((*row, row[7]) for row in scored.rows(n_history))
+    _write_batches(workspace, upsert, latest)
 
 
 #: rows per write transaction of :func:`_store_scores` (about a second of SQLite writing)
 WRITE_BATCH_ROWS = 25_000
 
 
-def _write_batches(workspace: Workspace, sql: str, rows: list[tuple]) -> None:
-    for first in range(0, len(rows), WRITE_BATCH_ROWS):
+def _write_batches(workspace: Workspace, sql: str, rows) -> None:
+    rows = iter(rows)
+    while batch := list(itertools.islice(rows, WRITE_BATCH_ROWS)):
         with workspace.session() as con, workspace.transaction(con):
-            con.executemany(sql, rows[first : first + WRITE_BATCH_ROWS])
+            con.executemany(sql, batch)
 
 
 def _store_feature_labels(workspace: Workspace, names: list[str], freq: str) -> None:
@@ -403,14 +524,20 @@ def _store_feature_labels(workspace: Workspace, names: list[str], freq: str) -> 
         )
 
 
-def _history_current(con, history: list[tuple]) -> bool:
+def _history_current(con, scored: _Scored) -> bool:
     """Whether every history row is already stored from the same model and the same data (then the
     probabilities are the same and rewriting them would only cost time)."""
-    first = history[0]
-    periods = sorted({row[1] for row in history})
+    periods = scored.history_periods()
     stored = con.execute(
         "SELECT COUNT(*) FROM risk_scores WHERE freq = ? AND unit = ? AND period BETWEEN ? AND ? "
         "AND model_version = ? AND data_snapshot = ?",
-        (first[2], first[3], periods[0], periods[-1], first[8], first[9]),
+        (
+            scored.record["freq"],
+            scored.record["unit"],
+            periods[0],
+            periods[-1],
+            scored.record["version"],
+            scored.snapshot,
+        ),
     ).fetchone()[0]
-    return stored == len(history)
+    return stored == len(periods) * len(scored.ids)

@@ -117,6 +117,29 @@ def test_the_cluster_builds_the_cube_and_scores_equal_the_local_run(
     np.testing.assert_allclose(remote[:, 1].astype(float), local[:, 1].astype(float), rtol=0, atol=1e-6)
 
 
+def test_training_reads_its_rows_on_the_cluster_and_fits_the_same_model(cluster, sample_workspace, tmp_path):
+    """Training reads the cube's blocks of localities as Dask work: on the cluster when one is set
+    (its task counter moves), with the same fitted model as on this machine."""
+    from sauti.features import load_cube
+
+    records = {}
+    for where in ("cluster", "local"):
+        ws = Workspace(tmp_path / where)
+        shutil.copytree(sample_workspace.root, ws.root)
+        cube = load_cube(ws, freq="M", unit="admin2", lazy=True)
+        before = _task_count(cluster)
+        with dask_scheduler(cluster if where == "cluster" else None):
+            records[where] = train(ws, freq="M", unit="admin2", cube=cube, row_budget=10_000)
+        moved = _task_count(cluster) - before
+        assert (moved > 0) == (where == "cluster")
+    remote, local = records["cluster"]["training"], records["local"]["training"]
+    assert remote["negative_sampling"] == local["negative_sampling"]  # the same sampled rows
+    assert remote["negative_sampling"]["rate"] < 1
+    for key in ("in_sample_average_precision", "in_sample_brier"):
+        assert remote[key] == pytest.approx(local[key], abs=1e-9)
+    assert remote["weights"] == pytest.approx(local["weights"], abs=1e-9)
+
+
 def test_an_unreachable_scheduler_is_one_clear_error():
     with (
         pytest.raises(SautiError, match=r"cannot reach the Dask scheduler at tcp://127\.0\.0\.1:\d+"),

@@ -150,9 +150,8 @@ class Nowcaster:
         """
         started = time.perf_counter()
         try:
-            from sauti.features import compute_features
             from sauti.models import current_model
-            from sauti.models.refresh import rebuild_inputs
+            from sauti.models.refresh import nowcast_base, rebuild_inputs
 
             model = current_model(self.source.workspace) if self.source.workspace.exists else None
             if model is not None:
@@ -161,8 +160,9 @@ class Nowcaster:
                 inputs = rebuild_inputs(
                     self.source.workspace, **key, population=settings.population, timezone=settings.timezone
                 )
-                # kept in memory (not written): what the next refresh compares the new cube with
-                self._cube = compute_features(self.source.workspace, **key, inputs=inputs, save=False)
+                # what the next refresh compares the new cube with: in memory (not written), or a big
+                # cube read lazily from the store (a nowcast then rewrites only the chunks it touches)
+                self._cube = nowcast_base(self.source.workspace, **key, inputs=inputs)
         except Exception as exc:  # keep serving; the first refresh will say what is wrong
             log.warning("nowcast warm-up: %s", exc)
         self.state["warm_seconds"] = round(time.perf_counter() - started, 3)
