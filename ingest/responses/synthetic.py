@@ -87,6 +87,8 @@ def synthetic_responses(alerts: pd.DataFrame, seed: int = SEED) -> pd.DataFrame:
                     "notes": "",
                 }
             )
+            if rows[-1]["outcome"] == "unreachable":  # set out, never got there: no arrival to report
+                rows[-1]["arrived_at"] = None
         elif draw < rate + 0.05:
             rows.append(
                 {
