@@ -206,6 +206,24 @@ def _big_acled(path: Path, rows: int) -> Path:
     return path
 
 
+def kill_after_first_batch(proc: subprocess.Popen, stored, *, within: float, poll: float) -> int:
+    """``kill -9`` an ingest as soon as ``stored()`` shows its first committed batch (within ``within``
+    seconds); the rows stored then."""
+    try:
+        deadline = time.monotonic() + within
+        while stored() == 0 and time.monotonic() < deadline:  # a first batch committed
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(poll)
+        assert proc.poll() is None, "the ingest finished before it could be killed: use a bigger file"
+        proc.send_signal(signal.SIGKILL)
+        assert proc.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return stored()
+
+
 @pytest.mark.slow
 def test_killed_ingest_keeps_its_committed_batches_and_a_rerun_completes(tmp_path):
     """Incident files are committed in batches: a run killed part-way keeps whole batches (never
@@ -227,19 +245,7 @@ def test_killed_ingest_keeps_its_committed_batches_and_a_rerun_completes(tmp_pat
             count = "SELECT COUNT(*) FROM incidents WHERE event_id LIKE 'acled:KILL%'"
             return con.execute(count).fetchone()[0]
 
-    try:
-        deadline = time.monotonic() + 120
-        while stored() == 0 and time.monotonic() < deadline:  # a first batch committed
-            assert proc.poll() is None, proc.communicate()
-            time.sleep(0.02)
-        assert proc.poll() is None, "the ingest finished before it could be killed: use a bigger file"
-        proc.send_signal(signal.SIGKILL)
-        assert proc.wait(timeout=30) == -signal.SIGKILL
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    kept = stored()
+    kept = kill_after_first_batch(proc, stored, within=120, poll=0.02)
     with sqlite3.connect(ws / "sauti.sqlite") as con:
         finished = con.execute("SELECT COUNT(*) FROM ingest_runs WHERE status = 'ok'").fetchone()[0]
     assert 0 < kept < rows

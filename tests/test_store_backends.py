@@ -418,11 +418,9 @@ def test_a_killed_ingest_on_postgresql_is_finished_by_a_rerun(tmp_path: Path, po
     batches mix keys stored by the killed run, taking the staging path, with new ones copied
     straight in), with every row counted once."""
     import os
-    import signal
     import sys
-    import time
 
-    from test_cli_ingest import _big_acled
+    from test_cli_ingest import _big_acled, kill_after_first_batch
 
     from sauti.ingest import runs
 
@@ -437,19 +435,7 @@ def test_a_killed_ingest_on_postgresql_is_finished_by_a_rerun(tmp_path: Path, po
     def stored() -> int:
         return ws.status()["incidents"]
 
-    try:
-        deadline = time.monotonic() + 300
-        while stored() == 0 and time.monotonic() < deadline:  # a first batch committed
-            assert proc.poll() is None, proc.communicate()
-            time.sleep(0.05)
-        assert proc.poll() is None, "the ingest finished before it could be killed: use a bigger file"
-        proc.send_signal(signal.SIGKILL)
-        assert proc.wait(timeout=30) == -signal.SIGKILL
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    kept = stored()
+    kept = kill_after_first_batch(proc, stored, within=300, poll=0.05)
     assert 0 < kept < rows
     assert kept % runs.BATCH_ROWS == 0  # whole batches only
     done = subprocess.run(sauti, env=env, capture_output=True, text=True, timeout=600, check=False)
