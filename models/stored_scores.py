@@ -130,7 +130,7 @@ def risk_history(workspace: Workspace, locality_id: str) -> pd.DataFrame:
         cube = None
     known = cube is not None and locality_id in set(cube[LOCALITY_DIM].to_numpy().astype(str))
     if frame.empty and not known:
-        raise NotFoundError(f"no locality {locality_id!r} in unit {record['unit']}")
+        raise NotFoundError(f"no locality with this id in unit {record['unit']}")  # the id is not repeated
     frame[PERIOD] = pd.to_datetime(frame[PERIOD])
     if known:
         sel = cube.sel({LOCALITY_DIM: locality_id})

@@ -154,6 +154,9 @@ def test_a_patch_adds_arrival_audited_and_a_bad_one_names_the_field(served, post
         assert (good.json()["arrived_at"], good.json()["outcome"]) == (f"{DAY}T10:00:00Z", "tension")
         assert "44 33 21" not in good.text
         assert client.patch("/api/v1/responses/nope", json={"outcome": "calm"}).status_code == 404
+        missing = client.patch("/api/v1/responses/+23672114495", json={"outcome": "calm"})
+        assert missing.status_code == 404
+        assert "72114495" not in missing.text  # an unknown id is not echoed: it may be a phone number
         before = client.post("/api/v1/responses", json={"action": "patrol", "alert_ids": [posted[3]],
                                                         "dispatched_at": f"{DAY}T08:00:00Z"})  # fmt: skip
         assert before.status_code == 422

@@ -308,7 +308,7 @@ def update_response(
             f"SELECT {', '.join(RESPONSE_COLUMNS)} FROM responses WHERE response_id = ?", (response_id,)
         ).fetchone()
         if row is None:
-            raise NotFoundError(f"response {response_id!r} not found")
+            raise NotFoundError("no response with this id")  # not repeated: it may hold a phone number
         stored = dict(row)
         alert_ids = [
             r[0]
