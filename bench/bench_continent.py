@@ -8,9 +8,11 @@ fresh process so its peak RSS is its own:
 - ``score-read``: what scoring reads back: the latest 24 periods of every variable, block by block;
 - ``heatmap``: the risk surface (incident density) over the whole continent at 10 km.
 
-Train, score and a backtest origin on a whole continent are not measured here yet (the training
-panel is still built in memory: see docs/features.md, "Continental scale"). The scaling exponent
-is the slope of log(time) and log(peak RSS) against log(cells × periods).
+With ``--cli`` the same continent is written as files (regions as a GeoPackage, incidents as an
+ACLED-schema CSV), ingested with ``sauti ingest`` and run through ``sauti features``, ``train``,
+``score`` and ``heatmap``, each its own process; one backtest origin is measured by
+``bench/bench_train_continent.py``. The scaling exponent is the slope of log(time) and log(peak
+RSS) against log(cells × periods).
 
     nice .venv/bin/python bench/bench_continent.py                  # 5,041 / 24,964 / 50,176 cells
     .venv/bin/python bench/bench_continent.py --sides 20 40 --weeks 104 --events 20000 80000  # quick
