@@ -21,8 +21,9 @@ from typing import Any
 
 import pandas as pd
 
+from sauti.bulk_indexes import defer_secondary_indexes, restore_deferred_indexes
 from sauti.checksum import sha256_file
-from sauti.db import approximate_rows, is_postgres, secondary_indexes
+from sauti.db import approximate_rows, is_postgres
 from sauti.ingest.bookkeeping import IngestReport, RejectsWriter, alert_reject_view, make_rejects, raw_json
 from sauti.store import Workspace, insert_new, utc_now
 from sauti.tempfiles import process_running
@@ -123,6 +124,10 @@ class RunContext:
         refuses (a NOT NULL or CHECK constraint) rejected with the column and SQLite's reason.
 
         A batched run inserts and commits :data:`BATCH_ROWS` rows at a time."""
+        if table not in self._bulk_checked:  # the first chunk decides: is this a bulk load?
+            self._bulk_checked.add(table)
+            self.begin()
+            self._defer_indexes(table, len(rows))
         if not self.batched or len(rows) <= BATCH_ROWS:
             return self._store(table, rows)
         return sum(self._store(table, rows.iloc[i : i + BATCH_ROWS]) for i in range(0, len(rows), BATCH_ROWS))
@@ -130,10 +135,6 @@ class RunContext:
     def _store(self, table: str, rows: pd.DataFrame) -> int:
         self.begin()
         rows = rows.assign(run_id=self.run_id)
-        if table not in self._bulk_checked:
-            self._bulk_checked.add(table)
-            if not self.batched:  # batched: readers see every commit, so indexes stay
-                self._defer_indexes(table, len(rows))
         new, failed = insert_new(self.con, table, rows)
         if failed:
             self.reject(_constraint_rejects(self.source_name, rows, failed, table))
@@ -176,31 +177,41 @@ class RunContext:
         self.report.read += n
 
     def _defer_indexes(self, table: str, first_batch: int) -> None:
-        """Drop ``table``'s secondary indexes for a bulk load into a (nearly) empty table.
+        """Drop ``table``'s secondary indexes for a bulk load into an empty (or nearly) table.
 
         Inserting a million rows in random key order into a B-tree index costs about twice as
-        much as building the index once, sorted, afterwards. This pays off only when the rows
-        being added outnumber those already stored, so it is done when the first batch is large
-        (≥ :data:`BULK_INDEX_ROWS`) and at least as large as the table. The drop happens inside
-        the run's transaction: a failed run rolls it back with everything else, and readers (WAL)
-        keep seeing the indexed table until the commit, by which time the indexes are rebuilt.
-        Primary-key and unique indexes stay: they enforce ``INSERT OR IGNORE``.
+        much as building the index once, sorted, afterwards, and a batched run pays it again at
+        every COMMIT (each batch rewrites most of the index's pages). This pays off only when the
+        rows being added outnumber those already stored, so it is done when the first chunk is
+        large (≥ :data:`BULK_INDEX_ROWS`) and at least as large as the table.
+
+        * One transaction: the drop happens inside it; a failed run rolls it back with everything
+          else, and readers (WAL) keep seeing the indexed table until the commit, by which time the
+          indexes are rebuilt.
+        * Batched (SQLite): only into a table holding at most :data:`BULK_INDEX_ROWS` rows (an
+          empty one, or a sample): readers see the batches without the index until the run
+          rebuilds it before its last COMMIT. The drop is recorded in the store with this process
+          (:mod:`sauti.bulk_indexes`): a run that fails puts the indexes back,
+          and one killed part-way has them re-created by the next opening of the store.
+          PostgreSQL's batched runs keep their indexes here (its load is ``sauti.pg_copy``'s).
+
+        Primary-key and unique indexes stay: they enforce ``ON CONFLICT DO NOTHING``.
         """
         if first_batch < BULK_INDEX_ROWS:
             return
         stored = approximate_rows(self.con, table)
         if stored is None or stored > first_batch:
             return
+        if self.batched and (is_postgres(self.con) or stored > BULK_INDEX_ROWS):
+            return
         if stored and is_postgres(self.con):  # DROP INDEX locks out PostgreSQL's readers till the
             return  # commit: only for a first load into an empty table, which nobody reads yet
-        for name, sql in secondary_indexes(self.con, table):
-            self.con.execute(f'DROP INDEX "{name}"')
-            self.deferred_indexes[name] = sql
+        self.deferred_indexes.update(defer_secondary_indexes(self.con, table, self.run_id))
 
     def rebuild_indexes(self) -> None:
-        """Re-create the indexes dropped for a bulk load (in the same transaction)."""
-        for sql in self.deferred_indexes.values():
-            self.con.execute(sql)
+        """Re-create the indexes dropped for a bulk load (in the current transaction)."""
+        if self.deferred_indexes:
+            restore_deferred_indexes(self.con, list(self.deferred_indexes))
         self.deferred_indexes.clear()
 
 
@@ -274,6 +285,7 @@ def ingest_run(
             ctx.in_transaction = False
         except BaseException as exc:
             ctx.discard()
+            _put_back_indexes(con, ctx)
             kept = ctx.run_id if ctx.committed_batches else None
             rows_kept = ctx.committed_batches > 1  # (the first commit holds only the run record)
             _record_failure(con, record, exc, kept, ctx.rejects.path if ctx.rejects else None, rows_kept)
@@ -288,6 +300,19 @@ def ingest_run(
             report.rejected,
             report.duplicates,
         )
+
+
+def _put_back_indexes(con: sqlite3.Connection, ctx: RunContext) -> None:
+    """After a failed batched run: the indexes it dropped in a batch it committed, re-created
+    (a drop not yet committed was rolled back with its batch)."""
+    if not ctx.deferred_indexes or not ctx.committed_batches:
+        return
+    try:
+        with Workspace.transaction(con):
+            restore_deferred_indexes(con, list(ctx.deferred_indexes))
+    except sqlite3.Error:  # left recorded: the next opening of the store re-creates them
+        log.exception("could not re-create the indexes dropped for the load")
+    ctx.deferred_indexes.clear()
 
 
 def _run_record(

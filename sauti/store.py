@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sauti import db, pg_copy
+from sauti.bulk_indexes import restore_abandoned_indexes
 from sauti.constants import ALERT_COLUMNS, INCIDENT_COLUMNS, LOCALITY_COLUMNS, STORAGE_CRS
 from sauti.db import read_frame
 from sauti.errors import SautiError
@@ -131,6 +132,7 @@ class Workspace:
         con.execute("PRAGMA foreign_keys=ON")
         con.execute("PRAGMA busy_timeout=30000")
         self._migrate(con)
+        restore_abandoned_indexes(con)
         return con
 
     @contextmanager

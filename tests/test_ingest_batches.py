@@ -7,6 +7,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from sauti.api.services.source import DataSource
 from sauti.ingest import runs
 from sauti.ingest.incidents import ingest_incidents
@@ -54,3 +56,89 @@ def test_the_service_serves_the_last_finished_state_while_it_rebuilds(tmp_path: 
     while len(source.incidents()) != 500 and time.monotonic() < deadline:
         time.sleep(0.1)
     assert len(source.incidents()) == 500
+
+
+def _date_index(con) -> tuple[bool, list[str]]:
+    """Whether the incidents' date index exists, and the indexes recorded as away for a bulk load."""
+    present = con.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'incidents_occurred_on'"
+    ).fetchone()
+    return present is not None, [r[0] for r in con.execute("SELECT name FROM deferred_indexes")]
+
+
+def test_a_bulk_load_into_an_empty_table_builds_the_date_index_once_at_the_end(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """Batches are committed without the date index (recorded as away, so a kill cannot lose it);
+    the run builds it before its last COMMIT, and the store is the same as a load that kept it."""
+    monkeypatch.setattr(runs, "BATCH_ROWS", 100)
+    monkeypatch.setattr(runs, "BULK_INDEX_ROWS", 200)
+    ws = Workspace(tmp_path / "ws")
+    seen: list[tuple[bool, list[str]]] = []
+    commit_batch = runs.RunContext.commit_batch
+
+    def committing(self):
+        commit_batch(self)
+        with ws.session() as other:
+            seen.append(_date_index(other))
+
+    monkeypatch.setattr(runs.RunContext, "commit_batch", committing)
+    source = _acled(tmp_path / "a.csv", 0, 450)
+    report = ingest_incidents(ws, source)
+    assert report.accepted == 450
+    away = (False, ["incidents_occurred_on"])
+    assert seen == [(True, []), away, away, away, away, away]  # the run record, then each batch
+    with ws.session() as con:
+        assert _date_index(con) == (True, [])
+        query = "EXPLAIN QUERY PLAN SELECT * FROM incidents WHERE occurred_on = '2019-03-01'"
+        plan = " ".join(str(r[-1]) for r in con.execute(query))
+        bulk = con.execute("SELECT * FROM incidents ORDER BY rowid").fetchall()
+    assert "incidents_occurred_on" in plan
+    monkeypatch.setattr(runs, "BULK_INDEX_ROWS", 10**9)  # the same file with the index kept
+    kept = Workspace(tmp_path / "kept")
+    ingest_incidents(kept, source)
+    with kept.session() as con:
+        assert [tuple(r)[:-1] for r in con.execute("SELECT * FROM incidents ORDER BY rowid")] == [
+            tuple(r)[:-1] for r in bulk
+        ]
+
+
+def test_a_large_file_into_a_filled_table_keeps_the_date_index(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(runs, "BATCH_ROWS", 100)
+    monkeypatch.setattr(runs, "BULK_INDEX_ROWS", 200)
+    ws = Workspace(tmp_path / "ws")
+    ingest_incidents(ws, _acled(tmp_path / "a.csv", 0, 250))  # more than BULK_INDEX_ROWS stored
+    seen = []
+    commit_batch = runs.RunContext.commit_batch
+
+    def committing(self):
+        commit_batch(self)
+        with ws.session() as other:
+            seen.append(_date_index(other))
+
+    monkeypatch.setattr(runs.RunContext, "commit_batch", committing)
+    ingest_incidents(ws, _acled(tmp_path / "b.csv", 250, 400))
+    assert seen
+    assert all(s == (True, []) for s in seen)
+
+
+def test_a_bulk_load_that_fails_after_committing_batches_puts_the_date_index_back(
+    tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setattr(runs, "BATCH_ROWS", 100)
+    monkeypatch.setattr(runs, "BULK_INDEX_ROWS", 200)
+    ws = Workspace(tmp_path / "ws")
+    commit_batch = runs.RunContext.commit_batch
+
+    def committing(self):
+        commit_batch(self)
+        if self.committed_batches == 3:  # the run record, then two batches
+            raise RuntimeError("disk gone")
+
+    monkeypatch.setattr(runs.RunContext, "commit_batch", committing)
+    with pytest.raises(RuntimeError, match="disk gone"):
+        ingest_incidents(ws, _acled(tmp_path / "a.csv", 0, 450))
+    with ws.session() as con:
+        assert con.execute("SELECT COUNT(*) FROM incidents").fetchone()[0] == 200  # two batches kept
+        assert _date_index(con) == (True, [])
+        assert con.execute("SELECT status FROM ingest_runs").fetchone()[0] == "failed"

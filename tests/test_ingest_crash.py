@@ -36,6 +36,8 @@ from sauti.store import Workspace
 
 point = sys.argv[1]
 armed = {"on": False}
+if os.environ.get("BULK_INDEX_ROWS"):  # a small file loaded as a bulk load: its date index away
+    runs.BULK_INDEX_ROWS = int(os.environ["BULK_INDEX_ROWS"])
 
 def die():
     os.kill(os.getpid(), signal.SIGKILL)
@@ -93,8 +95,10 @@ def _acled(path: Path) -> Path:
     return path
 
 
-def _ingest(ws: Path, source: Path, point: str | None) -> subprocess.CompletedProcess:
+def _ingest(ws: Path, source: Path, point: str | None, bulk: bool = False) -> subprocess.CompletedProcess:
     env = {**os.environ, "SAUTI_WORKSPACE": str(ws)}
+    if bulk:
+        env["BULK_INDEX_ROWS"] = "1000"
     args = ["ingest", "incidents", str(source), "--json"]
     command = (
         [sys.executable, "-c", DRIVER, point, *args] if point else [sys.executable, "-m", "sauti.cli", *args]
@@ -126,6 +130,21 @@ def _check_consistent(ws: Path) -> tuple[int, int]:
     return len(runs), stored
 
 
+def _indexes(ws: Path) -> tuple[set[str], set[str]]:
+    """The incidents' secondary indexes in the store, and those recorded as away for a bulk load."""
+    with sqlite3.connect(ws / "sauti.sqlite") as con:
+        present = {
+            r[0]
+            for r in con.execute(
+                "SELECT name FROM sqlite_master"
+                " WHERE type = 'index' AND tbl_name = 'incidents' AND sql IS NOT NULL"
+            )
+        }
+        away = {r[0] for r in con.execute("SELECT name FROM deferred_indexes")}
+    return present, away
+
+
+@pytest.mark.parametrize("bulk", [False, True], ids=["indexes-kept", "bulk-load"])
 @pytest.mark.parametrize(
     ("point", "committed", "rows_kept"),
     [
@@ -138,16 +157,26 @@ def _check_consistent(ws: Path) -> tuple[int, int]:
     ],
 )
 def test_sigkill_at_each_point_leaves_a_consistent_workspace(
-    tmp_path: Path, point: str, committed: bool, rows_kept: bool
+    tmp_path: Path, point: str, committed: bool, rows_kept: bool, bulk: bool
 ) -> None:
+    """``bulk``: the run drops the date index for a bulk load into the empty table (committed with
+    its first batch): killed at any point, the index is in the store or recorded as away, and the
+    next opening of the store re-creates it."""
     ws = tmp_path / "ws"
     Workspace(ws).schema_version()
     source = _acled(tmp_path / "acled.csv")
-    killed = _ingest(ws, source, point)
+    killed = _ingest(ws, source, point, bulk)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     ok_runs, stored = _check_consistent(ws)
     assert ok_runs == int(committed)
     assert (stored > 0) == rows_kept
+    present, away = _indexes(ws)
+    assert present | away == {"incidents_occurred_on"}, "an index lost by the kill"
+    if bulk and point == "between-batches":
+        assert away == {"incidents_occurred_on"}  # the bulk load was under way
+        assert not present
+    Workspace(ws).schema_version()  # opening the store puts back what the killed run took away
+    assert _indexes(ws) == ({"incidents_occurred_on"}, set())
     again = _ingest(ws, source, None)  # the next run completes (or finds everything stored)
     assert again.returncode == 0, again.stderr
     summary = json.loads(again.stdout)
@@ -156,6 +185,7 @@ def test_sigkill_at_each_point_leaves_a_consistent_workspace(
     assert (summary["accepted"], summary["duplicates"]) == (expected - stored, stored)
     assert _check_consistent(ws) == (1 + int(committed), expected)
     assert len(pd.read_csv(summary["rejects_file"])) == ROWS // BAD_EVERY
+    assert _indexes(ws) == ({"incidents_occurred_on"}, set())
     with sqlite3.connect(ws / "sauti.sqlite") as con:
         statuses = [r[0] for r in con.execute("SELECT status FROM ingest_runs ORDER BY run_id")]
     recorded = point != "before-rename"  # killed before its record's COMMIT: no record
