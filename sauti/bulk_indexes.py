@@ -29,7 +29,9 @@ def defer_secondary_indexes(con: Any, table: str, run_id: int | None = None) -> 
     for name, sql in db.secondary_indexes(con, table):
         con.execute(f'DROP INDEX "{name}"')
         con.execute(
-            "INSERT INTO deferred_indexes (name, table_name, create_sql, pid, run_id) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO deferred_indexes (name, table_name, create_sql, pid, run_id) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (name) DO UPDATE SET table_name = excluded.table_name,"
+            " create_sql = excluded.create_sql, pid = excluded.pid, run_id = excluded.run_id",
             (name, table, sql, os.getpid(), run_id),
         )
         dropped[name] = sql

@@ -21,8 +21,8 @@ COPY_BATCH = 5000
 # tables a GIS desktop role may read: the risk layer, the boundaries, incidents (public event
 # records) and alert counts per locality — never alerts, reporters, users, the audit log
 GIS_READABLE = ("sauti_risk_latest", "sauti_alert_counts", "localities", "incidents", "spatial_ref_sys")
-# bookkeeping of each store, never copied (each has its own migrations; views are derived)
-_NOT_COPIED = {"schema_migrations", "spatial_ref_sys"}
+# bookkeeping of each store, never copied (each has its own migrations and indexes; views are derived)
+_NOT_COPIED = {"schema_migrations", "spatial_ref_sys", "deferred_indexes"}
 _DERIVED_COLUMNS = {"geom"}  # PostGIS columns filled by the destination's triggers
 
 

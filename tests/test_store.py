@@ -381,3 +381,26 @@ def test_the_data_stamp_moves_with_every_write_and_scans_no_table(workspace: Wor
         plan = [row[3] for row in con.execute("EXPLAIN QUERY PLAN " + _FINGERPRINT_SQL)]
     assert len(set(stamps)) == len(stamps), stamps
     assert [p for p in plan if p.startswith("SCAN") and p != "SCAN CONSTANT ROW"] == [], plan
+
+
+def test_opening_the_store_recreates_an_index_whose_bulk_load_died_and_leaves_a_live_one(
+    workspace: Workspace,
+) -> None:
+    """``deferred_indexes`` names an index a bulk load took away: put back when its process is gone."""
+    import os
+    import subprocess
+    import sys
+
+    from sauti.bulk_indexes import defer_secondary_indexes
+
+    pid_of = [sys.executable, "-c", "import os; print(os.getpid())"]
+    gone = subprocess.run(pid_of, capture_output=True, text=True, check=True)
+    with workspace.session() as con, Workspace.transaction(con):
+        defer_secondary_indexes(con, "incidents")  # by this (living) process
+    assert _incident_indexes(workspace) == []  # a session of this process leaves its own load alone
+    with workspace.session() as con:
+        assert con.execute("SELECT pid FROM deferred_indexes").fetchall()[0][0] == os.getpid()
+        con.execute("UPDATE deferred_indexes SET pid = ?", (int(gone.stdout),))
+    assert _incident_indexes(workspace) == ["incidents_occurred_on"]  # that session's open put it back
+    with workspace.session() as con:
+        assert con.execute("SELECT COUNT(*) FROM deferred_indexes").fetchone()[0] == 0
