@@ -481,3 +481,43 @@ def test_a_key_stored_meanwhile_by_another_writer_is_a_duplicate(postgres_url: s
     assert len(stored) == 1500
     assert stored.loc["t:700", "source"] == "other"  # the first writer's row is kept
     assert (stored.drop(index="t:700")["source"] == "test").all()
+
+
+@pytest.fixture
+def icu_postgres_url(postgres_server: str) -> str:
+    """A fresh database whose default collation is ICU's en-US, as a mission server's often is (it
+    sorts ``_x`` before ``-y`` and ``b`` before ``B``; code-point order does neither)."""
+    import uuid
+
+    import psycopg
+    from postgres_fixtures import _admin
+
+    name = f"sauti_icu_{uuid.uuid4().hex[:12]}"
+    try:
+        _admin(
+            postgres_server,
+            f"CREATE DATABASE {name} TEMPLATE template0"
+            " LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'",
+        )
+    except psycopg.Error as exc:  # a server built without ICU
+        pytest.skip(f"no ICU collation on this server: {exc}")
+    _admin(postgres_server, "CREATE EXTENSION IF NOT EXISTS postgis", database=name)
+    yield postgres_server.rsplit("/", 1)[0] + "/" + name
+    _admin(postgres_server, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def test_incidents_are_listed_in_the_same_order_whatever_the_database_locale(
+    tmp_path: Path, icu_postgres_url: str
+) -> None:
+    """Incidents of one day come back ordered by key in code-point order on SQLite and on a
+    PostgreSQL database with another default collation (migration 0014: incidents' key and date
+    compare byte by byte)."""
+    ids = ["a", "B", "_x", "-y", "b", "é", "A1", "a-2"]
+    rows = incident_rows(len(ids)).assign(event_id=ids, occurred_on="2020-01-01")
+    listed = {}
+    for name, url in (("sqlite", None), ("postgresql", icu_postgres_url)):
+        ws = Workspace(tmp_path / name, url)
+        with ws.session() as con, Workspace.transaction(con):
+            insert_new(con, "incidents", rows.assign(run_id=_run(con)))
+        listed[name] = ws.incidents()["event_id"].tolist()
+    assert listed["sqlite"] == listed["postgresql"] == sorted(ids)
