@@ -369,6 +369,29 @@ def test_copy_batches_count_duplicates_only_on_a_true_key_match(store: Workspace
     assert stored.loc["t:1234", "longitude"] == 20.5 + 1234 / 1000  # doubles keep every digit
 
 
+def test_copy_batches_after_stored_keys_and_after_new_ones(store: Workspace) -> None:
+    """Batches on one connection alternating between new keys and stored ones (on PostgreSQL the
+    first kind is copied without a look-up, the second is refused, looked up and copied again):
+    every count is right and every row stored once, with its first values."""
+    rows = incident_rows(4000)
+    batches = [
+        rows.iloc[:1000],  # new
+        rows.iloc[:1000].assign(source="again"),  # all stored
+        rows.iloc[1000:2000],  # new again, after a batch of stored keys
+        pd.concat([rows.iloc[1500:3000], rows.iloc[[2999]]]).assign(source="half"),  # 500 stored, 1 repeated
+        rows.iloc[3000:4000],  # new
+    ]
+    with store.session() as con, Workspace.transaction(con):
+        run = _run(con)
+        counts = [insert_new(con, "incidents", batch.assign(run_id=run)) for batch in batches]
+    assert counts == [(1000, []), (0, []), (1000, []), (1000, []), (1000, [])]
+    stored = store.incidents().set_index("event_id")
+    assert len(stored) == 4000
+    assert (stored.loc[[f"t:{i}" for i in range(2000)], "source"] == "test").all()
+    assert (stored.loc[[f"t:{i}" for i in range(2000, 3000)], "source"] == "half").all()
+    assert (stored.loc[[f"t:{i}" for i in range(3000, 4000)], "source"] == "test").all()
+
+
 def test_an_incident_needs_its_ingest_run(store: Workspace) -> None:
     """The run an incident names must exist, and a run holding incidents cannot be deleted (on
     PostgreSQL a check per statement, not the foreign key's per-row trigger: migration 0013)."""
