@@ -6,7 +6,6 @@ text format, copied straight into its table when its keys are new, else through 
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -36,24 +35,18 @@ def copy_insert(
     one at a time. The batch is formatted and sent :data:`COPY_PIECE_ROWS` rows at a time through
     a queue that a worker thread writes to the server, so the server inserts one piece while this
     process formats the next (the batch is only complete when the ``COPY`` ends, as before).
-
     ``keys``, the batch's values of the table's one-column key (:func:`unique_key`) in row order,
-    let the rows whose key is not repeated in the batch be copied straight into ``table``: first
-    without looking anything up, while the connection's last batch for ``table`` met no stored
-    key (a new file: the common bulk case); if one of them is stored after all (the primary key
-    refuses the ``COPY``, which is rolled back), or the last batch met stored keys, after one
-    look-up of which keys are stored, leaving those out. The other rows (and all rows, without
-    ``keys``, or if another writer stores one of those keys meanwhile) go into a temporary table
-    and then ``INSERT … SELECT … ON CONFLICT DO NOTHING``. Either way a duplicate is only a true
-    key match, as row by row.
+    let the rows whose key is neither stored nor repeated in the batch be copied straight into
+    ``table``; the others (and all rows, without ``keys``, or if another writer stores one of those
+    keys meanwhile) go into a temporary table and then ``INSERT … SELECT … ON CONFLICT DO
+    NOTHING``. Either way a duplicate is only a true key match, as row by row.
     """
     import numpy as np
     import psycopg
     from psycopg.copy import QueuedLibpqWriter
 
     names = ", ".join(columns)
-    key = unique_key(con, table) if keys is not None else None
-    key = key if key in columns else None
+    direct = _new_keys(con, table, columns, keys) if keys is not None else None
 
     def send(raw: Any, target: str, take: Any) -> None:
         with raw.copy(f"COPY {target} ({names}) FROM STDIN", writer=QueuedLibpqWriter(raw)) as copy:
@@ -66,37 +59,21 @@ def copy_insert(
                 for row in rows(piece):
                     copy.write_row(row)
 
-    def straight(raw: Any, chosen: Any) -> bool:
-        """COPY the ``chosen`` rows (a boolean array) into ``table``; ``False`` (rolled back) when
-        one of their keys is stored (or being stored by another writer, in another order)."""
-        if not chosen.any():
-            return False
-        raw.execute("SAVEPOINT copy_direct")
-        try:
-            send(raw, table, np.flatnonzero(chosen))
-        except (psycopg.errors.UniqueViolation, psycopg.errors.DeadlockDetected):
-            raw.execute("ROLLBACK TO copy_direct")
-            raw.execute("RELEASE copy_direct")
-            return False
-        raw.execute("RELEASE copy_direct")
-        return True
-
     con.execute("SAVEPOINT copy_batch")
     try:
         raw = con.raw.cursor()  # psycopg's own (C) dumpers: the rows hold no NaN and no bool
         new, rest = 0, np.arange(size)
-        if key is not None:
-            values, once = _once_in_batch(keys)
-            hints = _NO_STORED_KEYS.setdefault(con, {})
-            copied = hints.get(table, True) and straight(raw, once)
-            if not copied:
-                stored = _stored_keys(con, table, key, values[once].tolist()) if once.any() else set()
-                if stored:
-                    once = once & ~values.isin(list(stored)).to_numpy()
-                copied = straight(raw, once)
-                hints[table] = not stored
-            if copied:
-                new, rest = int(once.sum()), np.flatnonzero(~once)
+        if direct is not None and direct.any():
+            raw.execute("SAVEPOINT copy_direct")
+            try:
+                send(raw, table, np.flatnonzero(direct))
+                new = int(direct.sum())
+                rest = np.flatnonzero(~direct)
+                raw.execute("RELEASE copy_direct")
+            # another writer stored one of the keys meanwhile, or is storing them in another order
+            except (psycopg.errors.UniqueViolation, psycopg.errors.DeadlockDetected):
+                raw.execute("ROLLBACK TO copy_direct")
+                raw.execute("RELEASE copy_direct")
         if len(rest):
             staging = f"sauti_load_{table}_{abs(hash(names)) % 10**8}"  # one per column set
             # the columns' types, no constraints: a refused row fails the INSERT, not the COPY
@@ -125,25 +102,19 @@ def copy_insert(
     return new
 
 
-# per connection and table: did the last batch meet no stored key? (then the next one is copied
-# straight away, without a look-up)
-_NO_STORED_KEYS: weakref.WeakKeyDictionary[Any, dict[str, bool]] = weakref.WeakKeyDictionary()
-
-
-def _once_in_batch(keys: Sequence[Any]) -> tuple[Any, Any]:
-    """The keys as a pandas Series, and True for each row whose key is present and not repeated
-    in the batch (a boolean array)."""
+def _new_keys(con: PgConnection, table: str, columns: list[str], keys: Sequence[Any]) -> Any:
+    """True for each row whose key is not stored yet and occurs once in ``keys`` (a boolean array),
+    or ``None`` when ``table`` has no single one-column key among ``columns``."""
     import pandas as pd
 
+    key = unique_key(con, table)
+    if key is None or key not in columns:
+        return None
     values = pd.Series(list(keys), dtype=object)
-    return values, (~values.duplicated(keep=False) & values.notna()).to_numpy()
-
-
-def _stored_keys(con: PgConnection, table: str, key: str, listed: list[Any]) -> set[Any]:
-    """Which of the ``listed`` keys ``table`` holds already: one probe of the key's index per key
-    (a sub-plan with ``LIMIT 1``, never pulled up into a join). ``key = ANY(array)`` let the planner
-    pick a (parallel) scan of the whole table for tables of up to ~700,000 rows: a bulk load's
-    look-ups grew with the table, batch after batch."""
+    listed = values.dropna().tolist()
+    # one probe of the key's index per key (a sub-plan with LIMIT 1: never pulled up into a join).
+    # `key = ANY(array)` let the planner pick a (parallel) scan of the whole table for a table of
+    # up to ~700,000 rows: a bulk load's look-ups grew with the table, batch after batch.
     probe = f"WHERE (SELECT true FROM {table} WHERE {key} = k LIMIT 1)"
     try:  # one text parameter split by the server: binding a 20,000-element array costs more
         joined = "\x1f".join(listed)
@@ -151,8 +122,13 @@ def _stored_keys(con: PgConnection, table: str, key: str, listed: list[Any]) -> 
         joined = None
     if joined is not None and joined.count("\x1f") == len(listed) - 1:
         query = f"SELECT k FROM unnest(string_to_array(?, chr(31))) AS k {probe}"
-        return {r[0] for r in con.execute(query, (joined,)).fetchall()}
-    return {r[0] for r in con.execute(f"SELECT k FROM unnest(?) AS k {probe}", (listed,)).fetchall()}
+        stored = con.execute(query, (joined,)).fetchall()
+    else:
+        stored = con.execute(f"SELECT k FROM unnest(?) AS k {probe}", (listed,)).fetchall()
+    fresh = ~values.duplicated(keep=False) & values.notna()
+    if stored:
+        fresh &= ~values.isin([r[0] for r in stored])
+    return fresh.to_numpy()
 
 
 _UNIQUE_KEYS: dict[str, str | None] = {}
