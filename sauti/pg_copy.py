@@ -12,7 +12,7 @@ from typing import Any
 from sauti.db import PgConnection, _translate_error
 
 COPY_MIN_ROWS = 1000  # a batch this large goes into PostgreSQL by COPY
-COPY_PIECE_ROWS = 2500  # rows formatted and queued at a time while the server inserts the last piece
+COPY_PIECE_ROWS = 2500  # rows formatted and sent at a time: the server inserts one while the next is made
 
 
 def copy_insert(
@@ -32,9 +32,10 @@ def copy_insert(
     The batch's ``size`` rows are given by position (an array of row numbers): ``lines(take)`` —
     those rows pre-formatted in ``COPY``'s text format (:func:`copy_lines`), written in one
     piece — or, when that gives ``None`` (a value it cannot format), ``rows(take)`` tuples written
-    one at a time. The batch is formatted and sent :data:`COPY_PIECE_ROWS` rows at a time through
-    a queue that a worker thread writes to the server, so the server inserts one piece while this
-    process formats the next (the batch is only complete when the ``COPY`` ends, as before).
+    one at a time. The batch is formatted and sent :data:`COPY_PIECE_ROWS` rows at a time: the
+    server parses and inserts a piece while this process formats the next (the connection's
+    buffers hold a piece; psycopg's queued writer thread measured no better), and the batch is
+    still one ``COPY``.
     ``keys``, the batch's values of the table's one-column key (:func:`unique_key`) in row order,
     let the rows whose key is neither stored nor repeated in the batch be copied straight into
     ``table``; the others (and all rows, without ``keys``, or if another writer stores one of those
@@ -43,13 +44,12 @@ def copy_insert(
     """
     import numpy as np
     import psycopg
-    from psycopg.copy import QueuedLibpqWriter
 
     names = ", ".join(columns)
     direct = _new_keys(con, table, columns, keys) if keys is not None else None
 
     def send(raw: Any, target: str, take: Any) -> None:
-        with raw.copy(f"COPY {target} ({names}) FROM STDIN", writer=QueuedLibpqWriter(raw)) as copy:
+        with raw.copy(f"COPY {target} ({names}) FROM STDIN") as copy:
             for start in range(0, len(take), COPY_PIECE_ROWS):
                 piece = take[start : start + COPY_PIECE_ROWS]
                 text = lines(piece) if lines is not None else None
