@@ -12,61 +12,58 @@ from typing import Any
 from sauti.db import PgConnection, _translate_error
 
 COPY_MIN_ROWS = 1000  # a batch this large goes into PostgreSQL by COPY
-COPY_PIECE_ROWS = 2500  # rows formatted and sent at a time: the server inserts one while the next is made
 
 
 def copy_insert(
     con: PgConnection,
     table: str,
     columns: list[str],
-    size: int,
-    rows: Callable[[Any], Iterable[tuple]],
+    rows: Callable[[], Iterable[tuple]],
     *,
-    lines: Callable[[Any], list[str] | None] | None = None,
+    lines: Callable[[], list[str] | None] | None = None,
     keys: Sequence[Any] | None = None,
 ) -> int | None:
     """Insert a large batch by ``COPY``; returns how many rows were new, or ``None`` (nothing
     stored) when a row breaks a constraint other than a repeated key, so the caller can find it
     row by row.
 
-    The batch's ``size`` rows are given by position (an array of row numbers): ``lines(take)`` —
-    those rows pre-formatted in ``COPY``'s text format (:func:`copy_lines`), written in one
-    piece — or, when that gives ``None`` (a value it cannot format), ``rows(take)`` tuples written
-    one at a time. The batch is formatted and sent :data:`COPY_PIECE_ROWS` rows at a time: the
-    server parses and inserts a piece while this process formats the next (the connection's
-    buffers hold a piece; psycopg's queued writer thread measured no better), and the batch is
-    still one ``COPY``.
-    ``keys``, the batch's values of the table's one-column key (:func:`unique_key`) in row order,
-    let the rows whose key is neither stored nor repeated in the batch be copied straight into
-    ``table``; the others (and all rows, without ``keys``, or if another writer stores one of those
-    keys meanwhile) go into a temporary table and then ``INSERT … SELECT … ON CONFLICT DO
-    NOTHING``. Either way a duplicate is only a true key match, as row by row.
+    The rows are given as ``lines()`` — each row pre-formatted in ``COPY``'s text format
+    (:func:`copy_lines`), written in one piece — or, when that gives ``None`` (a value it cannot
+    format), as ``rows()`` tuples written one at a time. ``keys``, the batch's values of the
+    table's one-column key (:func:`unique_key`) in row order, let the rows whose key is neither
+    stored nor repeated in the batch be copied straight into ``table``; the others (and all rows,
+    without ``keys``, or if another writer stores one of those keys meanwhile) go into a temporary
+    table and then ``INSERT … SELECT … ON CONFLICT DO NOTHING``. Either way a duplicate is only a
+    true key match, as row by row.
     """
-    import numpy as np
     import psycopg
 
     names = ", ".join(columns)
+    items: list[Any] | None = lines() if lines is not None else None
+    text = items is not None
+    if items is None:
+        items = list(rows())
     direct = _new_keys(con, table, columns, keys) if keys is not None else None
 
-    def send(raw: Any, target: str, take: Any) -> None:
-        with raw.copy(f"COPY {target} ({names}) FROM STDIN") as copy:
-            for start in range(0, len(take), COPY_PIECE_ROWS):
-                piece = take[start : start + COPY_PIECE_ROWS]
-                text = lines(piece) if lines is not None else None
-                if text is not None:
-                    copy.write("\n".join(text) + "\n")
-                    continue
-                for row in rows(piece):
-                    copy.write_row(row)
+    def write(copy: Any, select: Any = None) -> None:
+        chosen = items if select is None else [items[i] for i in select]
+        if text:
+            copy.write("\n".join(chosen) + "\n")
+            return
+        for row in chosen:
+            copy.write_row(row)
 
     con.execute("SAVEPOINT copy_batch")
     try:
         raw = con.raw.cursor()  # psycopg's own (C) dumpers: the rows hold no NaN and no bool
-        new, rest = 0, np.arange(size)
+        new, rest = 0, None
         if direct is not None and direct.any():
+            import numpy as np
+
             raw.execute("SAVEPOINT copy_direct")
             try:
-                send(raw, table, np.flatnonzero(direct))
+                with raw.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                    write(copy, None if direct.all() else np.flatnonzero(direct))
                 new = int(direct.sum())
                 rest = np.flatnonzero(~direct)
                 raw.execute("RELEASE copy_direct")
@@ -74,14 +71,15 @@ def copy_insert(
             except (psycopg.errors.UniqueViolation, psycopg.errors.DeadlockDetected):
                 raw.execute("ROLLBACK TO copy_direct")
                 raw.execute("RELEASE copy_direct")
-        if len(rest):
+        if rest is None or len(rest):
             staging = f"sauti_load_{table}_{abs(hash(names)) % 10**8}"  # one per column set
             # the columns' types, no constraints: a refused row fails the INSERT, not the COPY
             raw.execute(
                 f"CREATE TEMP TABLE IF NOT EXISTS {staging} AS SELECT {names} FROM {table} WITH NO DATA"
             )
             raw.execute(f"TRUNCATE {staging}")
-            send(raw, staging, rest)
+            with raw.copy(f"COPY {staging} ({names}) FROM STDIN") as copy:
+                write(copy, rest)
             raw.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {staging} ON CONFLICT DO NOTHING")
             new += max(raw.rowcount, 0)
             raw.execute(f"TRUNCATE {staging}")

@@ -388,9 +388,8 @@ def insert_new(con: sqlite3.Connection, table: str, frame: pd.DataFrame) -> tupl
             con,
             table,
             columns,
-            len(frame),
-            lambda take: _copy_rows(frame.iloc[take], columns),
-            lines=lambda take: pg_copy.copy_lines(_copy_columns(frame.iloc[take], columns)),
+            lambda: _copy_rows(frame, columns),
+            lines=lambda: pg_copy.copy_lines(_copy_columns(frame, columns)),
             keys=_key_values(con, table, frame),
         )
         if new is not None:  # None: a row broke a constraint; the rows go again below to find it

@@ -392,33 +392,6 @@ def test_copy_batches_after_stored_keys_and_after_new_ones(store: Workspace) -> 
     assert (stored.loc[[f"t:{i}" for i in range(3000, 4000)], "source"] == "test").all()
 
 
-def test_a_batch_sent_in_several_pieces_reads_back_as_written(store: Workspace) -> None:
-    """On PostgreSQL a batch this large is formatted and sent in pieces of 2,500 rows: escapes,
-    NULLs and repeats in later pieces are handled as in the first, and a refused row in one piece
-    sends the whole batch to the row-finding path."""
-    from sauti.pg_copy import COPY_PIECE_ROWS
-
-    n = 3 * COPY_PIECE_ROWS + 100
-    rows = incident_rows(n)
-    rows["text"] = None
-    rows.loc[n - 50, "text"] = "tab\there\\N"
-    rows.loc[COPY_PIECE_ROWS + 1, "longitude"] = float("nan")
-    first = pd.concat([rows, rows.iloc[[n - 1]]], ignore_index=True)  # repeated in the last piece
-    second = rows.iloc[: COPY_PIECE_ROWS + 10].assign(event_id=lambda f: "u" + f["event_id"])
-    second.loc[COPY_PIECE_ROWS + 5, "category"] = None  # refused, in the second piece
-    with store.session() as con, Workspace.transaction(con):
-        run = _run(con)
-        assert insert_new(con, "incidents", first.assign(run_id=run)) == (n, [])
-        new, failed = insert_new(con, "incidents", second.assign(run_id=run))
-    assert new == COPY_PIECE_ROWS + 9
-    assert failed == [(COPY_PIECE_ROWS + 5, "NOT NULL constraint failed: incidents.category")]
-    stored = store.incidents().set_index("event_id")
-    assert len(stored) == n + COPY_PIECE_ROWS + 9
-    assert stored.loc[f"t:{n - 50}", "text"] == "tab\there\\N"
-    assert pd.isna(stored.loc[f"t:{COPY_PIECE_ROWS + 1}", "longitude"])
-    assert stored["text"].notna().sum() == 1
-
-
 def test_an_incident_needs_its_ingest_run(store: Workspace) -> None:
     """The run an incident names must exist, and a run holding incidents cannot be deleted (on
     PostgreSQL a check per statement, not the foreign key's per-row trigger: migration 0013)."""
