@@ -3,7 +3,10 @@ store (``ingest_incidents``: read, validate, reject, COPY), against a plain ``CO
 through ``psql`` into a table of text columns (no validation: the floor).
 
 Targets: ≥ 100,000 rows/s, and at most 1.5× the plain COPY's time. The CSV is the one of
-``bench_ingest.py`` (seeded; ~0.3 % bad rows, ~0.2 % repeats).
+``bench_ingest.py`` (seeded; ~0.3 % bad rows, ~0.2 % repeats). Printed as context, never instead:
+what PostgreSQL itself spends to store the same CSV in a table with the incidents table's key, date
+index and GiST point (``COPY`` into text, then one ``INSERT … SELECT``), and the server's CPU both
+for the benchmark's connections and for the whole cluster (parallel workers, autovacuum, WAL writer).
 
     .venv/bin/python bench/bench_pg_ingest.py                    # starts a throw-away cluster
     .venv/bin/python bench/bench_pg_ingest.py --database postgresql://sauti:sauti@127.0.0.1:5432/sauti
