@@ -110,15 +110,19 @@ def _new_keys(con: PgConnection, table: str, columns: list[str], keys: Sequence[
         return None
     values = pd.Series(list(keys), dtype=object)
     listed = values.dropna().tolist()
+    # one probe of the key's index per key (a sub-plan with LIMIT 1: never pulled up into a join).
+    # `key = ANY(array)` let the planner pick a (parallel) scan of the whole table for a table of
+    # up to ~700,000 rows: a bulk load's look-ups grew with the table, batch after batch.
+    probe = f"WHERE (SELECT true FROM {table} WHERE {key} = k LIMIT 1)"
     try:  # one text parameter split by the server: binding a 20,000-element array costs more
         joined = "\x1f".join(listed)
     except TypeError:  # keys that are not text
         joined = None
     if joined is not None and joined.count("\x1f") == len(listed) - 1:
-        query = f"SELECT {key} FROM {table} WHERE {key} = ANY(string_to_array(?, chr(31)))"
+        query = f"SELECT k FROM unnest(string_to_array(?, chr(31))) AS k {probe}"
         stored = con.execute(query, (joined,)).fetchall()
     else:
-        stored = con.execute(f"SELECT {key} FROM {table} WHERE {key} = ANY(?)", (listed,)).fetchall()
+        stored = con.execute(f"SELECT k FROM unnest(?) AS k {probe}", (listed,)).fetchall()
     fresh = ~values.duplicated(keep=False) & values.notna()
     if stored:
         fresh &= ~values.isin([r[0] for r in stored])

@@ -369,6 +369,29 @@ def test_copy_batches_count_duplicates_only_on_a_true_key_match(store: Workspace
     assert stored.loc["t:1234", "longitude"] == 20.5 + 1234 / 1000  # doubles keep every digit
 
 
+def test_copy_batches_after_stored_keys_and_after_new_ones(store: Workspace) -> None:
+    """Batches on one connection alternating between new keys and stored ones (on PostgreSQL the
+    first kind is copied without a look-up, the second is refused, looked up and copied again):
+    every count is right and every row stored once, with its first values."""
+    rows = incident_rows(4000)
+    batches = [
+        rows.iloc[:1000],  # new
+        rows.iloc[:1000].assign(source="again"),  # all stored
+        rows.iloc[1000:2000],  # new again, after a batch of stored keys
+        pd.concat([rows.iloc[1500:3000], rows.iloc[[2999]]]).assign(source="half"),  # 500 stored, 1 repeated
+        rows.iloc[3000:4000],  # new
+    ]
+    with store.session() as con, Workspace.transaction(con):
+        run = _run(con)
+        counts = [insert_new(con, "incidents", batch.assign(run_id=run)) for batch in batches]
+    assert counts == [(1000, []), (0, []), (1000, []), (1000, []), (1000, [])]
+    stored = store.incidents().set_index("event_id")
+    assert len(stored) == 4000
+    assert (stored.loc[[f"t:{i}" for i in range(2000)], "source"] == "test").all()
+    assert (stored.loc[[f"t:{i}" for i in range(2000, 3000)], "source"] == "half").all()
+    assert (stored.loc[[f"t:{i}" for i in range(3000, 4000)], "source"] == "test").all()
+
+
 def test_an_incident_needs_its_ingest_run(store: Workspace) -> None:
     """The run an incident names must exist, and a run holding incidents cannot be deleted (on
     PostgreSQL a check per statement, not the foreign key's per-row trigger: migration 0013)."""
@@ -481,3 +504,43 @@ def test_a_key_stored_meanwhile_by_another_writer_is_a_duplicate(postgres_url: s
     assert len(stored) == 1500
     assert stored.loc["t:700", "source"] == "other"  # the first writer's row is kept
     assert (stored.drop(index="t:700")["source"] == "test").all()
+
+
+@pytest.fixture
+def icu_postgres_url(postgres_server: str) -> str:
+    """A fresh database whose default collation is ICU's en-US, as a mission server's often is (it
+    sorts ``_x`` before ``-y`` and ``b`` before ``B``; code-point order does neither)."""
+    import uuid
+
+    import psycopg
+    from postgres_fixtures import _admin
+
+    name = f"sauti_icu_{uuid.uuid4().hex[:12]}"
+    try:
+        _admin(
+            postgres_server,
+            f"CREATE DATABASE {name} TEMPLATE template0"
+            " LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'",
+        )
+    except psycopg.Error as exc:  # a server built without ICU
+        pytest.skip(f"no ICU collation on this server: {exc}")
+    _admin(postgres_server, "CREATE EXTENSION IF NOT EXISTS postgis", database=name)
+    yield postgres_server.rsplit("/", 1)[0] + "/" + name
+    _admin(postgres_server, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def test_incidents_are_listed_in_the_same_order_whatever_the_database_locale(
+    tmp_path: Path, icu_postgres_url: str
+) -> None:
+    """Incidents of one day come back ordered by key in code-point order on SQLite and on a
+    PostgreSQL database with another default collation (migration 0014: incidents' key and date
+    compare byte by byte)."""
+    ids = ["a", "B", "_x", "-y", "b", "é", "A1", "a-2"]
+    rows = incident_rows(len(ids)).assign(event_id=ids, occurred_on="2020-01-01")
+    listed = {}
+    for name, url in (("sqlite", None), ("postgresql", icu_postgres_url)):
+        ws = Workspace(tmp_path / name, url)
+        with ws.session() as con, Workspace.transaction(con):
+            insert_new(con, "incidents", rows.assign(run_id=_run(con)))
+        listed[name] = ws.incidents()["event_id"].tolist()
+    assert listed["sqlite"] == listed["postgresql"] == sorted(ids)
