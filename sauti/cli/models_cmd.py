@@ -279,7 +279,7 @@ def score_cmd(
     # lazily: scoring reads only the variables the model uses and the periods it scores
     cube = None if rebuild else load_or_build_cube(ws, **key, inputs=resolve_cube_inputs(ws), lazy=True)
     refresh_risk(ws, **key, cube=cube, timezone=get_settings().timezone if rebuild else None)
-    frame = latest_scores(ws, **key)
+    frame = latest_scores(ws, **key, limit=None if as_json else top)  # a continent: parse only those shown
     warn_if_stale(ws)
     if as_json:
         out = frame.assign(period=frame["period"].dt.strftime("%Y-%m-%d"))
