@@ -60,7 +60,22 @@ def surface_crs(bounds: tuple[float, float, float, float]):
     utm = utm_crs(bounds)
     meridian = (utm.to_epsg() % 100) * 6 - 183
     within = max(abs(minx - meridian), abs(maxx - meridian)) <= UTM_MAX_DEGREES
-    return utm if within and miny >= -80 and maxy <= 84 else local_crs(bounds)
+    return utm if within and miny >= -80 and maxy <= 84 else _equal_area_crs(bounds)
+
+
+def _equal_area_crs(bounds: tuple[float, float, float, float]):
+    """:func:`sauti.geo.local_crs` (Lambert azimuthal equal-area centred on ``bounds``) with a name
+    saying so (a GIS tool and ``sauti heatmap --json`` show it instead of "unknown")."""
+    from pyproj.crs import ProjectedCRS
+
+    local = local_crs(bounds)
+    params = {p.name: p.value for p in local.coordinate_operation.params}
+    lat0, lon0 = params["Latitude of natural origin"], params["Longitude of natural origin"]
+    name = (
+        f"WGS 84 / Lambert azimuthal equal-area centred on {abs(lat0):.4f}{'N' if lat0 >= 0 else 'S'} "
+        f"{abs(lon0):.4f}{'E' if lon0 >= 0 else 'W'}"
+    )
+    return ProjectedCRS(conversion=local.coordinate_operation, geodetic_crs=local.geodetic_crs, name=name)
 
 
 def _grid(bounds: tuple[float, float, float, float], resolution_m: float):

@@ -237,6 +237,7 @@ def test_a_region_wider_than_three_utm_zones_is_drawn_equal_area_centred_on_it()
     params = {p.name: p.value for p in method.params}
     assert_allclose(params["Longitude of natural origin"], 20.0)
     assert_allclose(params["Latitude of natural origin"], 0.5)
+    assert crs.name == "WGS 84 / Lambert azimuthal equal-area centred on 0.5000N 20.0000E"
     true_km2 = sum(abs(Geod(ellps="WGS84").geometry_area_perimeter(g)[0]) for g in squares.geometry) / 1e6
     assert_allclose(np.isfinite(s.values).sum() * 4.0, true_km2, rtol=0.01)  # 2 km pixels
 

@@ -282,7 +282,7 @@ def _crs_name(wkt: str) -> str:
     from pyproj import CRS
 
     crs = CRS.from_wkt(wkt)
-    code = crs.to_epsg()
+    code = crs.to_epsg(min_confidence=100)  # an equal-area CRS of one region is no EPSG one
     return f"EPSG:{code} ({crs.name})" if code else crs.name
 
 
