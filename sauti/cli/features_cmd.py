@@ -265,7 +265,7 @@ def _heatmap_scores(workspace: Workspace, freq: str, unit: str):
     """The latest locality scores to blend in (None when there are none for ``unit``) and a note."""
     from sauti.errors import SautiError
     from sauti.features import unit_localities
-    from sauti.models.stored_scores import latest_probabilities  # a broken import fails loudly
+    from sauti.models import latest_probabilities  # a broken import fails loudly, not as "no scores"
 
     try:  # the probabilities only: the surface never reads the drivers
         scores = latest_probabilities(workspace, freq=freq, unit=unit)
