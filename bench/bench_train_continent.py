@@ -9,6 +9,7 @@ row budget (docs/models.md, "Training rows read block by block"); the model card
     nice .venv/bin/python bench/bench_train_continent.py                      # 50,176 cells, 1M events
     .venv/bin/python bench/bench_train_continent.py --side 40 --weeks 156 --events 30000   # quick
     .venv/bin/python bench/bench_train_continent.py --folder /tmp/continent  # keep / reuse the cube
+    .venv/bin/python bench/bench_train_continent.py --row-budget 3000000     # a larger training panel
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ def main() -> None:
     parser.add_argument("--weeks", type=int, default=520)
     parser.add_argument("--folder", help="keep the cube and workspace here (reused when present)")
     parser.add_argument("--steps", nargs="+", default=["train", "backtest"])
+    parser.add_argument("--row-budget", type=int, default=None, help="sauti train/backtest --row-budget")
     options = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="sauti-train-continent-") as scratch:
         folder = Path(options.folder or scratch)
@@ -85,9 +87,10 @@ def main() -> None:
         sizes = {"cells": cube.sizes["locality"], "weeks": cube.sizes["period"], "events": options.events}
         last = str(cube["period"].to_numpy()[-1])[:10]
         base = [str(SAUTI), "--workspace", str(root)]
+        budget = [] if options.row_budget is None else ["--row-budget", str(options.row_budget)]
         for step in options.steps:
             if step == "train":
-                row = _timed([*base, "train", "--freq", "W", "--unit", UNIT, "--json"])
+                row = _timed([*base, "train", "--freq", "W", "--unit", UNIT, "--json", *budget])
                 if row["returncode"] == 0:
                     training = json.loads(row.pop("stdout"))["training"]
                     row["negative_sampling"] = training.get("negative_sampling")
@@ -96,7 +99,7 @@ def main() -> None:
                 out = folder / "backtest"
                 row = _timed(
                     [*base, "backtest", "--freq", "W", "--unit", UNIT, "--start", last, "--end", last]
-                    + ["--out", str(out)]
+                    + ["--out", str(out), *budget]
                 )
                 if row["returncode"] == 0:
                     metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))

@@ -1,7 +1,9 @@
 """Gridded risk surfaces: recency-weighted kernel density of incidents blended with locality risk.
 
 The surface is an ``xarray.DataArray (y, x)`` on a regular grid in the UTM zone of the unit set's
-centre (:func:`sauti.geo.utm_crs`, an EPSG code GIS tools recognise), NaN outside the localities,
+centre (:func:`sauti.geo.utm_crs`, an EPSG code GIS tools recognise) or, for a region wider than
+that zone and its two neighbours, an equal-area projection centred on it (:func:`surface_crs`),
+NaN outside the localities,
 with ``attrs`` ``crs`` (WKT), ``transform`` (the 6 affine coefficients a, b, c, d, e, f), ``nodata``
 (the value the GeoTIFF uses), ``resolution_km``, the parameters, and what the values are
 (``quantity``, ``units``, ``description``). It is written as a Cloud-Optimized GeoTIFF (tiled,
@@ -28,7 +30,7 @@ import shapely
 import xarray as xr
 
 from sauti.constants import DEFAULT_SURFACE, LOCALITY_ID
-from sauti.geo import utm_crs
+from sauti.geo import local_crs, utm_crs
 
 if TYPE_CHECKING:  # pragma: no cover
     from sauti.features.periods import DateLike
@@ -37,6 +39,43 @@ if TYPE_CHECKING:  # pragma: no cover
 NODATA = -9999.0
 MAX_PIXELS = 60_000_000
 _LOCATED = ("point", "locality")
+#: incidents placed on the grid at a time (bounds the copies a continent's incidents would need)
+DENSITY_ROWS = 250_000
+#: widest distance (degrees of longitude) from the centre zone's central meridian kept in UTM
+UTM_MAX_DEGREES = 9.0
+
+
+def surface_crs(bounds: tuple[float, float, float, float]):
+    """The CRS of a surface over ``bounds`` (lon/lat).
+
+    The UTM zone of the centre (:func:`sauti.geo.utm_crs`, an EPSG code) while the extent stays
+    within that zone and its two neighbours (at most :data:`UTM_MAX_DEGREES` of longitude from
+    its central meridian: scale error ≤ 1.3 %, a country such as the Central African Republic);
+    otherwise a Lambert azimuthal equal-area projection centred on the extent
+    (:func:`sauti.geo.local_crs`): transverse Mercator far from its meridian inflates areas (≈ 9 %
+    at 25° on the equator), and a kernel density per pixel must not grow with the distance from
+    an arbitrary meridian.
+    """
+    minx, miny, maxx, maxy = bounds
+    utm = utm_crs(bounds)
+    meridian = (utm.to_epsg() % 100) * 6 - 183
+    within = max(abs(minx - meridian), abs(maxx - meridian)) <= UTM_MAX_DEGREES
+    return utm if within and miny >= -80 and maxy <= 84 else _equal_area_crs(bounds)
+
+
+def _equal_area_crs(bounds: tuple[float, float, float, float]):
+    """:func:`sauti.geo.local_crs` (Lambert azimuthal equal-area centred on ``bounds``) with a name
+    saying so (a GIS tool and ``sauti heatmap --json`` show it instead of "unknown")."""
+    from pyproj.crs import ProjectedCRS
+
+    local = local_crs(bounds)
+    params = {p.name: p.value for p in local.coordinate_operation.params}
+    lat0, lon0 = params["Latitude of natural origin"], params["Longitude of natural origin"]
+    name = (
+        f"WGS 84 / Lambert azimuthal equal-area centred on {abs(lat0):.4f}{'N' if lat0 >= 0 else 'S'} "
+        f"{abs(lon0):.4f}{'E' if lon0 >= 0 else 'W'}"
+    )
+    return ProjectedCRS(conversion=local.coordinate_operation, geodetic_crs=local.geodetic_crs, name=name)
 
 
 def _grid(bounds: tuple[float, float, float, float], resolution_m: float):
@@ -117,14 +156,19 @@ def risk_surface(
     """
     _check_parameters(localities, resolution_km, half_life_days, bandwidth_km, blend)
     grid = _SurfaceGrid.over(localities, resolution_km)
-    density, reference = _incident_density(grid, incidents, until, half_life_days, bandwidth_km)
-    peak = float(density[grid.inside].max()) if grid.inside.any() else 0.0
-    value = density / peak if peak > 0 else density
+    # in place, one array of pixels at a time (a continent at 2 km is 7.5 M pixels; same arithmetic)
+    value, reference = _incident_density(grid, incidents, until, half_life_days, bandwidth_km)
+    peak = float(value.max(where=grid.inside, initial=-np.inf)) if grid.inside.any() else 0.0
+    if peak > 0:
+        value /= peak
     score_peak = float("nan")
     blended = scores is not None and len(scores) > 0
     if blended:
         risk, score_peak = _score_raster(grid, scores, relative_scores)
-        value = blend * value + (1 - blend) * risk
+        value *= blend
+        risk *= 1 - blend
+        value += risk
+        del risk
     attrs = {
         "crs": grid.crs.to_wkt(),
         "transform": tuple(float(v) for v in tuple(grid.transform)[:6]),
@@ -139,7 +183,8 @@ def risk_surface(
         "relative_scores": int(bool(relative_scores)),
     }
     attrs.update(value_meaning(attrs))
-    return grid.as_dataarray(np.where(grid.inside, value, np.nan).astype(np.float32), attrs)
+    value[~grid.inside] = np.nan
+    return grid.as_dataarray(value.astype(np.float32), attrs)
 
 
 def _check_parameters(localities, resolution_km, half_life_days, bandwidth_km, blend) -> None:
@@ -168,7 +213,7 @@ class _SurfaceGrid:
         from rasterio.features import rasterize
 
         units = localities.to_crs("EPSG:4326")
-        crs = utm_crs(tuple(units.total_bounds))
+        crs = surface_crs(tuple(units.total_bounds))
         geoms = units.geometry.to_crs(crs).to_numpy()
         resolution = resolution_km * 1000.0
         transform, width, height = _grid(tuple(shapely.total_bounds(geoms)), resolution)
@@ -179,9 +224,12 @@ class _SurfaceGrid:
 
     def cell_of(self, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Row and column of each lon/lat point (may fall outside the grid)."""
-        pts = gpd.GeoSeries(shapely.points(lon, lat), crs="EPSG:4326").to_crs(self.crs)
-        col = np.floor((pts.x.to_numpy() - self.transform.c) / self.resolution_m).astype(np.int64)
-        row = np.floor((self.transform.f - pts.y.to_numpy()) / self.resolution_m).astype(np.int64)
+        from pyproj import Transformer
+
+        to_grid = Transformer.from_crs("EPSG:4326", self.crs, always_xy=True)
+        x, y = to_grid.transform(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
+        col = np.floor((np.asarray(x) - self.transform.c) / self.resolution_m).astype(np.int64)
+        row = np.floor((self.transform.f - np.asarray(y)) / self.resolution_m).astype(np.int64)
         return row, col
 
     def as_dataarray(self, values: np.ndarray, attrs: dict) -> xr.DataArray:
@@ -192,13 +240,21 @@ class _SurfaceGrid:
 
 
 def _incident_density(grid: _SurfaceGrid, incidents, until, half_life_days, bandwidth_km):
-    """Recency-weighted Gaussian kernel density of located incidents, and the reference date."""
+    """Recency-weighted Gaussian kernel density of located incidents, and the reference date.
+
+    Only the columns the density reads are kept, and the incidents are placed on the grid
+    :data:`DENSITY_ROWS` at a time (``np.add.at`` adds them in the same order as one
+    ``np.bincount``: the sums do not depend on the slices).
+    """
     from scipy.ndimage import gaussian_filter
 
-    events = incidents
-    if "location_precision" in events:
-        events = events[events["location_precision"].isin(_LOCATED)]
-    events = events[np.isfinite(pd.to_numeric(events["longitude"], errors="coerce"))]
+    wanted = ["occurred_on", "longitude", "latitude"]
+    located = incidents["location_precision"].isin(_LOCATED) if "location_precision" in incidents else None
+    events = incidents[wanted] if located is None else incidents.loc[located.to_numpy(), wanted]
+    del located
+    longitude = pd.to_numeric(events["longitude"], errors="coerce").to_numpy(float)
+    events = events[np.isfinite(longitude)]
+    del longitude
     dates = pd.to_datetime(events["occurred_on"])
     if getattr(dates.dt, "tz", None) is not None:
         dates = dates.dt.tz_convert(None)
@@ -206,12 +262,15 @@ def _incident_density(grid: _SurfaceGrid, incidents, until, half_life_days, band
         pd.Timestamp(until) if until is not None else (dates.max() if len(dates) else pd.Timestamp.now())
     )
     height, width = grid.shape
+    binned = np.zeros(height * width, dtype=np.float64)
+    for lo in range(0, len(events), DENSITY_ROWS):
+        part = events.iloc[lo : lo + DENSITY_ROWS]
+        weights = recency_weights(dates.iloc[lo : lo + DENSITY_ROWS], reference, half_life_days)
+        row, col = grid.cell_of(part["longitude"].to_numpy(float), part["latitude"].to_numpy(float))
+        ok = (weights > 0) & (row >= 0) & (row < height) & (col >= 0) & (col < width)
+        np.add.at(binned, row[ok] * width + col[ok], weights[ok])
     if not len(events):
         return np.zeros(grid.shape, dtype=np.float64), reference
-    weights = recency_weights(dates, reference, half_life_days)
-    row, col = grid.cell_of(events["longitude"].to_numpy(float), events["latitude"].to_numpy(float))
-    ok = (weights > 0) & (row >= 0) & (row < height) & (col >= 0) & (col < width)
-    binned = np.bincount(row[ok] * width + col[ok], weights=weights[ok], minlength=height * width)
     sigma = bandwidth_km * 1000.0 / grid.resolution_m
     return gaussian_filter(binned.reshape(grid.shape), sigma=sigma, mode="constant"), reference
 

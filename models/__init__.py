@@ -16,6 +16,7 @@ _EXPORTS = {
     "train": "sauti.models.scoring",
     "score": "sauti.models.scoring",
     "latest_scores": "sauti.models.stored_scores",
+    "latest_probabilities": "sauti.models.stored_scores",
     "risk_history": "sauti.models.stored_scores",
     "period_scores": "sauti.models.stored_scores",
     "scored_periods": "sauti.models.score_history",

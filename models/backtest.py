@@ -498,6 +498,7 @@ def backtest_workspace(
     use_responses: bool = False,
     include_synthetic_responses: bool = False,
     inputs: CubeInputs | None = None,
+    row_budget: int = ROW_BUDGET,
 ) -> tuple[xr.Dataset, BacktestResult]:
     """The workspace's cube and the backtest on it, with the alerts decision recorded in the detail.
 
@@ -505,6 +506,7 @@ def backtest_workspace(
     ``include_synthetic_responses``) and gives them to the Sauti model's learned member: the
     with-responses skill of :func:`sauti.models.responses.response_skill` (docs/models.md).
     ``inputs`` build the cube when the workspace has none (default: refuse, naming the command).
+    ``row_budget``: labelled rows a training panel holds at most (:func:`backtest_cube`).
     """
     from sauti.features import load_or_build_cube
     from sauti.models.alert_use import decide_alert_use
@@ -526,6 +528,7 @@ def backtest_workspace(
         random_state=random_state,
         progress=progress,
         sauti_params=sauti_params,
+        row_budget=row_budget,
     )
     result.detail["alerts"] = alerts.as_dict()
     result.detail["use_responses"] = bool(use_responses)

@@ -134,10 +134,17 @@ class NegativeSampling:
     negatives_kept: int = 0
     negative_weight: float = 1.0
     first_period_index: int = 0
+    forced: bool = False
 
     @property
     def sampled(self) -> bool:
         return self.rate < 1.0
+
+    @property
+    def below_validated(self) -> bool:
+        """Whether the row budget forced a rate below the one chosen on validation
+        (:data:`NEGATIVE_RATE`): the model is then trained on fewer negatives than validated."""
+        return self.forced and self.rate < NEGATIVE_RATE
 
     def as_dict(self) -> dict:
         return {
@@ -150,6 +157,8 @@ class NegativeSampling:
             "rows_kept": self.rows_kept,
             "negatives_kept": self.negatives_kept,
             "negative_weight": self.negative_weight,
+            "validated_rate": NEGATIVE_RATE,
+            "below_validated_rate": self.below_validated,
         }
 
 
@@ -219,20 +228,24 @@ def plan_sampling(
         labelled += int(finite.sum())
         positives += int(target[finite].sum())
     negatives = labelled - positives
+    forced = False
     if rate is None:
         if labelled <= budget or negatives == 0:
             rate = 1.0
         else:
             fits = (budget - positives) / negatives
             rate = max(min(NEGATIVE_RATE, fits), MIN_NEGATIVE_RATE)
-            if rate < NEGATIVE_RATE:
-                (log.warning if rate < LOWEST_VALIDATED_RATE else log.info)(
-                    "training panel of %d rows (%d positives): keeping %.4f of the negatives to stay "
-                    "within %d rows (rates from %.2f to 0.5 were compared on validation origins)",
+            forced = rate < NEGATIVE_RATE
+            if forced:
+                log.warning(
+                    "training panel of %d rows (%d positives): the row budget of %d rows forces keeping "
+                    "%.4f of the negatives, below the rate chosen on validation (%.2f; rates from %.2f "
+                    "to 0.5 were compared); a larger --row-budget keeps more",
                     labelled,
                     positives,
-                    rate,
                     budget,
+                    rate,
+                    NEGATIVE_RATE,
                     LOWEST_VALIDATED_RATE,
                 )
     if not 0 < rate <= 1:
@@ -245,6 +258,7 @@ def plan_sampling(
         positives=positives,
         negatives=negatives,
         first_period_index=int(first_period),
+        forced=forced,
     )
 
 

@@ -106,8 +106,9 @@ def refresh_risk(
     unit = model["unit"] if model else (unit or "admin2")
     built = cube is None
     changed = None
-    # read once, for the cube and the surface
-    incidents = workspace.incidents() if built or model is not None else None
+    # read once for the cube and the surface when the cube is rebuilt; otherwise the surface reads
+    # them only if it is redrawn (a continental scoring does not hold every incident meanwhile)
+    incidents = workspace.incidents() if built else None
     if built:
         given = {"params": params, "population": population, "timezone": timezone}
         cube, changed = _rebuild(workspace, freq, unit, previous, incidents, **given)
@@ -187,7 +188,7 @@ def _score_and_draw(
 ) -> dict[str, Any]:
     from sauti.features import DEFAULT_SURFACE, SurfaceParams, draw_surface, refresh_default_surface
     from sauti.models.scoring import data_snapshot, score
-    from sauti.models.stored_scores import latest_scores, served_stamp
+    from sauti.models.stored_scores import latest_probabilities, served_stamp
 
     period, snapshot, version = served_stamp(workspace, model)
     last = str(pd.Timestamp(cube[PERIOD_DIM].to_numpy()[-1]).date())
@@ -195,17 +196,17 @@ def _score_and_draw(
         return {"changed": False, "model": model["version"], "period": period, "localities": []}
     changed = changed if period == last else None
     explain = None if changed is None else sorted(set(changed) | set(localities or ()))
-    frame = score(workspace, freq=model["freq"], unit=model["unit"], localities=explain, cube=cube)
+    score(workspace, freq=model["freq"], unit=model["unit"], localities=explain, cube=cube, results=False)
     if on_scored is not None:
         on_scored()
-    scores = latest_scores(workspace, freq=model["freq"], unit=model["unit"])
+    scores = latest_probabilities(workspace, freq=model["freq"], unit=model["unit"])
     surface = refresh_default_surface(workspace, scores, unit=model["unit"], incidents=incidents)
     if surface is None and resolution_km is not None and not (workspace.root / DEFAULT_SURFACE).exists():
         params = SurfaceParams(resolution_km=resolution_km)
         surface = draw_surface(workspace, scores, unit=model["unit"], params=params, incidents=incidents)[1]
     return {
         "model": model["version"],
-        "scored": len(frame),
+        "scored": cube.sizes[LOCALITY_DIM] if explain is None else len(explain),
         "localities": explain,
         "period": last,
         "heatmap": None if surface is None else str(surface),

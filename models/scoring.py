@@ -37,7 +37,7 @@ from sauti.models.panel import (
     variable_matrix,
 )
 from sauti.models.registry_store import current_model, load_model, save_model
-from sauti.models.stored_scores import latest_scores
+from sauti.models.stored_scores import SCORE_COLUMNS, latest_scores
 from sauti.progress import peak_memory_gb
 from sauti.store import utc_now
 
@@ -319,21 +319,37 @@ def _probabilities(model, table: np.ndarray, features: list[str]) -> np.ndarray:
         return np.asarray(model.predict_proba(rows))[:, 1].reshape(n_per, n_loc)
 
 
-def _drivers(model, X_now: np.ndarray, rows: np.ndarray, features: list[str], reference) -> dict[int, str]:
-    """Top drivers (JSON) of the given rows: the features each model member moves most."""
-    if rows.size == 0:
-        return {}
-    if reference is None:
-        reference = np.nan_to_num(np.nanmedian(X_now, axis=0))
-    with single_thread():
-        contrib = median_contributions(
-            model,
-            X_now[rows],
-            reference,
-            feature_names=features if hasattr(model, "feature_names_in_") else None,
-        )
-    explained = top_drivers(contrib, X_now[rows], features, TOP_DRIVERS, reference)
-    return {int(i): json.dumps(d) for i, d in zip(rows, explained, strict=True)}
+#: localities explained (drivers) at a time, as their rows are written
+EXPLAIN_ROWS = 25_000
+
+
+class _Explainer:
+    """Top drivers (JSON) of the ``wanted`` localities, computed one slice of localities at a time
+    (the drivers of a continent, as Python objects, would otherwise be the largest thing scoring
+    holds)."""
+
+    def __init__(self, model, X_now: np.ndarray, wanted: np.ndarray, features: list[str], reference) -> None:
+        self.model, self.X_now, self.wanted = model, X_now, wanted
+        self.features, self.reference = features, reference
+
+    def slice(self, lo: int, hi: int) -> list[str | None]:
+        """Drivers of localities ``lo … hi - 1`` (None for one not wanted: its stored drivers stay)."""
+        rows = lo + np.flatnonzero(self.wanted[lo:hi])
+        out: list[str | None] = [None] * (hi - lo)
+        if rows.size == 0:
+            return out
+        X = self.X_now[rows]
+        with single_thread():
+            contrib = median_contributions(
+                self.model,
+                X,
+                self.reference,
+                feature_names=self.features if hasattr(self.model, "feature_names_in_") else None,
+            )
+        explained = top_drivers(contrib, X, self.features, TOP_DRIVERS, self.reference)
+        for i, d in zip(rows.tolist(), explained, strict=True):
+            out[i - lo] = json.dumps(d)
+        return out
 
 
 def score(
@@ -343,6 +359,7 @@ def score(
     unit: str | None = None,
     localities: list[str] | None = None,
     cube: xr.Dataset | None = None,
+    results: bool = True,
 ) -> pd.DataFrame:
     """Score the latest period of the current cube with the current model and store the result.
 
@@ -353,7 +370,14 @@ def score(
     Probabilities and ranks are recomputed for every locality (ranks depend on all of them);
     drivers are recomputed for ``localities`` (default: all) and for any locality without a
     stored score. Returns the stored rows of the latest period for ``localities`` (default: all),
-    with the columns of :func:`latest_scores`.
+    with the columns of :func:`latest_scores`; with ``results=False`` none (an empty frame with
+    those columns: a continental scoring that only stores does not read every locality's drivers
+    back).
+
+    Memory is bounded by blocks, not by the region: the cube is read and predicted one block of
+    localities at a time (:data:`SCORE_BLOCK`), drivers are explained and turned into store rows
+    :data:`EXPLAIN_ROWS` localities at a time as they are written; only the probabilities
+    (periods × localities) and the latest feature values (localities × features) are whole.
     """
     record, cube, model = _load_current(workspace, freq, unit, cube)
     features = record["features"]  # the model's columns, in order
@@ -367,12 +391,20 @@ def score(
     predictor, names, reference = _model_view(model, features)
     probabilities, X_now = _score_blocks(predictor, cube, names, first)
     periods = all_periods[first:]
-    stored = _stored_localities(workspace, record, f"{periods[-1]:%Y-%m-%d}")
-    wanted = set(ids) if localities is None else set(localities) | (set(ids) - stored)
-    drivers = _drivers(predictor, X_now, np.flatnonzero(np.isin(ids, sorted(wanted))), names, reference)
-    scored = _Scored(ids, periods, probabilities, drivers, record, data_snapshot(cube))
+    if localities is None:
+        wanted = np.ones(len(ids), dtype=bool)
+    else:
+        stored = _stored_localities(workspace, record, f"{periods[-1]:%Y-%m-%d}")
+        wanted = np.isin(ids, sorted(set(localities) | (set(ids) - stored)))
+    if reference is None:  # the region's median, as one explanation of every locality would use
+        reference = np.nan_to_num(np.nanmedian(X_now, axis=0))
+    explain = _Explainer(predictor, X_now, wanted, names, reference)
+    scored = _Scored(ids, periods, probabilities, explain, record, data_snapshot(cube))
     _store_scores(workspace, scored, partial=localities is not None)
     _store_feature_labels(workspace, names, record["freq"])
+    log.info("scored %d localities; peak memory %.2f GB", len(ids), peak_memory_gb())
+    if not results:
+        return pd.DataFrame(columns=list(SCORE_COLUMNS))
     result = latest_scores(workspace, freq=record["freq"], unit=record["unit"])
     if localities is not None:
         result = result[result[LOCALITY_ID].isin(localities)].reset_index(drop=True)
@@ -426,9 +458,9 @@ def _block_step(recent: xr.Dataset, n_loc: int) -> int:
 class _Scored:
     """The scores of one run, turned into store rows on demand (never all at once)."""
 
-    def __init__(self, ids, periods, probabilities, drivers, record, snapshot) -> None:
+    def __init__(self, ids, periods, probabilities, explain: _Explainer, record, snapshot) -> None:
         self.ids, self.periods, self.probabilities = ids, periods, probabilities
-        self.drivers, self.record, self.snapshot = drivers, record, snapshot
+        self.explain, self.record, self.snapshot = explain, record, snapshot
         self.scored_at = utc_now("milliseconds")  # two refreshes within a second still differ
         self.change = np.vstack([np.full((1, len(ids)), np.nan), np.diff(probabilities, axis=0)])
 
@@ -440,26 +472,27 @@ class _Scored:
         return [f"{p:%Y-%m-%d}" for p in self.periods[:-1]]
 
     def rows(self, t: int):
-        """One row per locality of period ``t``: the latest period with drivers (None keeps the
-        stored ones), earlier ones with none."""
-        ids, n = self.ids, len(self.ids)
+        """One row per locality of period ``t``, made :data:`EXPLAIN_ROWS` localities at a time:
+        the latest period with drivers (None keeps the stored ones), earlier ones with none."""
+        n = len(self.ids)
         latest = t == len(self.periods) - 1
-        explained = (self.drivers.get(i) for i in range(n)) if latest else ["[]"] * n
-        change = self.change[t]
-        return zip(
-            ids.tolist(),
-            [f"{self.periods[t]:%Y-%m-%d}"] * n,
-            [self.record["freq"]] * n,
-            [self.record["unit"]] * n,
-            self.probabilities[t].tolist(),
-            _ranks(self.probabilities[t]).tolist(),
-            np.where(np.isnan(change), None, change).tolist(),
-            explained,
-            [self.record["version"]] * n,
-            [self.snapshot] * n,
-            [self.scored_at] * n,
-            strict=True,
-        )
+        period = f"{self.periods[t]:%Y-%m-%d}"
+        ranks = _ranks(self.probabilities[t])
+        key = (self.record["freq"], self.record["unit"])
+        stamp = (self.record["version"], self.snapshot, self.scored_at)
+        for lo in range(0, n, EXPLAIN_ROWS):
+            hi = min(lo + EXPLAIN_ROWS, n)
+            explained = self.explain.slice(lo, hi) if latest else ["[]"] * (hi - lo)
+            change = self.change[t, lo:hi]
+            for row in zip(
+                self.ids[lo:hi].tolist(),
+                self.probabilities[t, lo:hi].tolist(),
+                ranks[lo:hi].tolist(),
+                np.where(np.isnan(change), None, change).tolist(),
+                explained,
+                strict=True,
+            ):
+                yield (row[0], period, *key, *row[1:], *stamp)
 
 
 def _store_scores(workspace: Workspace, scored: _Scored, *, partial: bool) -> None:

@@ -49,15 +49,40 @@ def served_stamp(workspace: Workspace, record: dict) -> tuple[str | None, str | 
     return (None, None, None) if row is None else (str(row[0])[:10], row[1], row[2])
 
 
-def latest_scores(workspace: Workspace, *, freq: str | None = None, unit: str | None = None) -> pd.DataFrame:
-    """Stored scores of the latest scored period, best rank first.
+def latest_scores(
+    workspace: Workspace, *, freq: str | None = None, unit: str | None = None, limit: int | None = None
+) -> pd.DataFrame:
+    """Stored scores of the latest scored period, best rank first (the ``limit`` best only, when given).
 
     Columns: ``locality_id``, ``period`` (Timestamp), ``probability``, ``rank``, ``change``,
     ``drivers`` (list of ``{"feature","label","contribution","value"}``: ``label`` in plain words from
     :mod:`sauti.features.glossary`, ``contribution`` in probability like ``probability``), ``model_version``,
     ``data_snapshot``, ``scored_at``.
     """
-    return period_scores(workspace, None, freq=freq, unit=unit)
+    return period_scores(workspace, None, freq=freq, unit=unit, limit=limit)
+
+
+def latest_probabilities(
+    workspace: Workspace, *, freq: str | None = None, unit: str | None = None
+) -> pd.DataFrame:
+    """``locality_id`` and ``probability`` of the latest scored period, best rank first.
+
+    What a risk surface blends in: the rows of :func:`latest_scores` without their drivers (a
+    continent's drivers in plain words are the largest part of the frame, and the surface never
+    reads them). Empty when nothing is scored yet.
+    """
+    record = current_model(workspace, freq, unit)
+    if record is None:
+        raise NotReadyError("no trained model for this workspace: run `sauti train` first")
+    key = (record["freq"], record["unit"])
+    with workspace.session() as con:
+        return read_frame(
+            con,
+            f"SELECT {LOCALITY_ID}, probability FROM risk_scores WHERE freq = ? AND unit = ? "
+            "AND period = (SELECT MAX(period) FROM risk_scores WHERE freq = ? AND unit = ?) "
+            "ORDER BY rank, locality_id",
+            (*key, *key),
+        )
 
 
 def period_scores(
@@ -66,11 +91,13 @@ def period_scores(
     *,
     freq: str | None = None,
     unit: str | None = None,
+    limit: int | None = None,
 ) -> pd.DataFrame:
     """Stored scores of one scored ``period`` (``None``: the latest), best rank first.
 
     Columns as :func:`latest_scores`. Periods before the latest hold fitted values of the model
-    and no drivers (``[]``).
+    and no drivers (``[]``). ``limit``: only the first rows in that order (a command that prints
+    the top ten of a continent does not parse every locality's drivers).
     """
     record = current_model(workspace, freq, unit)
     if record is None:
@@ -84,10 +111,11 @@ def period_scores(
             if period is None:
                 raise NotReadyError("no risk scores yet: run `sauti score` first")
         wanted = f"{pd.Timestamp(period):%Y-%m-%d}"
+        bounded = "" if limit is None else f" LIMIT {int(limit)}"
         frame = read_frame(
             con,
             f"SELECT {', '.join(SCORE_COLUMNS)} FROM risk_scores WHERE freq = ? AND unit = ? AND period = ? "
-            "ORDER BY rank, locality_id",
+            "ORDER BY rank, locality_id" + bounded,
             (*key, wanted),
         )
     if frame.empty:  # the period asked for is not repeated back: the scored ones are named instead

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
 import rasterio
+import shapely
 from numpy.testing import assert_allclose
-from pyproj import CRS
+from pyproj import CRS, Geod
+from shapely.geometry import box
 
 from sauti.features import DEFAULT_SURFACE, read_surface, risk_surface, write_cog, write_default_surface
 
@@ -211,3 +214,53 @@ def test_refreshing_the_stored_surface_changes_the_scores_and_nothing_else(works
     # 4.36 N) falls from 1 to 0.1 of it, i.e. by (1 - blend) * 0.9 = 0.63; the density part is unchanged
     assert _value_at(after, 20.67, 5.76) == pytest.approx(_value_at(before, 20.67, 5.76), abs=1e-6)
     assert _value_at(before, 18.56, 4.36) - _value_at(after, 18.56, 4.36) == pytest.approx(0.63, abs=1e-4)
+
+
+def _squares(*lons: float) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {"locality_id": [f"L{i}" for i in range(len(lons))]},
+        geometry=[shapely.segmentize(box(lon, 0, lon + 1, 1), 0.01) for lon in lons],  # along parallels
+        crs="EPSG:4326",
+    )
+
+
+def test_a_region_wider_than_three_utm_zones_is_drawn_equal_area_centred_on_it():
+    # 0°–40° E: 19.5° from the meridian of the centre's UTM zone (21° E), where transverse Mercator
+    # inflates areas by ≈ 11 %: the pixels of an equal-area surface add up to the true area (UTM: 1.11×)
+    squares = _squares(0, 39)
+    events = _incidents([("2020-06-01", 0.5, 0.5), ("2020-06-01", 39.5, 0.5)])
+    s = risk_surface(events, squares, resolution_km=2, bandwidth_km=10)
+    crs = CRS.from_wkt(s.attrs["crs"])
+    assert crs.to_epsg(min_confidence=100) is None
+    method = crs.coordinate_operation
+    assert method.method_name == "Lambert Azimuthal Equal Area"
+    params = {p.name: p.value for p in method.params}
+    assert_allclose(params["Longitude of natural origin"], 20.0)
+    assert_allclose(params["Latitude of natural origin"], 0.5)
+    assert crs.name == "WGS 84 / Lambert azimuthal equal-area centred on 0.5000N 20.0000E"
+    true_km2 = sum(abs(Geod(ellps="WGS84").geometry_area_perimeter(g)[0]) for g in squares.geometry) / 1e6
+    assert_allclose(np.isfinite(s.values).sum() * 4.0, true_km2, rtol=0.01)  # 2 km pixels
+
+
+@pytest.mark.parametrize(
+    ("lons", "epsg"),
+    [((20, 21, 22), 32634), ((14.4, 26.5), 32634), ((0, 9), 32631)],
+    ids=["three-squares", "car-wide", "two-zones"],
+)
+def test_a_country_keeps_the_utm_zone_of_its_centre(lons, epsg):
+    squares = _squares(*lons)
+    s = risk_surface(_incidents([("2020-06-01", lons[0] + 0.5, 0.5)]), squares, resolution_km=5)
+    assert CRS.from_wkt(s.attrs["crs"]).to_epsg() == epsg
+
+
+def test_the_density_does_not_depend_on_how_many_incidents_are_placed_at_a_time(three_squares, monkeypatch):
+    import sauti.features.surface as surface
+
+    rng = np.random.default_rng(3)
+    days = pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 400, 500), unit="D")
+    rows = list(zip(days.astype(str), rng.uniform(20, 23, 500), rng.uniform(5, 6, 500), strict=True))
+    events = _incidents(rows)
+    whole = risk_surface(events, three_squares, resolution_km=5)
+    monkeypatch.setattr(surface, "DENSITY_ROWS", 37)
+    sliced = risk_surface(events, three_squares, resolution_km=5)
+    np.testing.assert_array_equal(sliced.values, whole.values)

@@ -1,5 +1,5 @@
-"""Scoring reads the cube one block of localities at a time: the stored scores do not depend on
-the block size."""
+"""Scoring reads the cube one block of localities at a time and explains the drivers one slice at a
+time: the stored scores do not depend on either size."""
 
 from __future__ import annotations
 
@@ -12,12 +12,13 @@ from sauti.models.synthetic import synthetic_cube
 from sauti.store import Workspace
 
 
-def _scored(root, monkeypatch, block: int) -> pd.DataFrame:
+def _scored(root, monkeypatch, block: int, explain: int = 1_000_000) -> pd.DataFrame:
     ws = Workspace(root)
     cube = synthetic_cube(30, 40, start="2019-01-01", seed=11)
     save_cube(cube.chunk({"locality": 4}), cube_path(ws, freq="M", unit="admin2"))  # stored in chunks of 4
     train(ws, freq="M", unit="admin2", horizon=1, random_state=0)
     monkeypatch.setattr(scoring, "SCORE_BLOCK", block)
+    monkeypatch.setattr(scoring, "EXPLAIN_ROWS", explain)
     score(ws)
     with ws.session() as con:
         return pd.read_sql_query(
@@ -30,9 +31,11 @@ def _scored(root, monkeypatch, block: int) -> pd.DataFrame:
 def test_scores_do_not_depend_on_the_scoring_block(tmp_path, monkeypatch):
     whole = _scored(tmp_path / "whole", monkeypatch, 1_000_000)
     blocks = _scored(tmp_path / "blocks", monkeypatch, 5)  # 4 localities a block: 8 blocks, the last of 2
+    explained = _scored(tmp_path / "explained", monkeypatch, 5, explain=7)  # drivers 7 localities at a time
     assert len(whole) == 30 * 24
     assert whole["drivers"].str.len().gt(2).sum() == 30  # every locality of the latest period explained
     pd.testing.assert_frame_equal(blocks, whole)
+    pd.testing.assert_frame_equal(explained, whole)
 
 
 def test_a_scoring_block_is_a_whole_number_of_stored_chunks():

@@ -117,6 +117,35 @@ def test_the_model_card_names_the_rate_and_sampled_training_stays_calibrated(wee
     assert expected == pytest.approx(observed, rel=0.15)
 
 
+def test_the_model_card_and_the_cli_say_when_the_row_budget_forces_a_rate_below_the_validated_one(
+    weekly_like, monkeypatch
+):
+    import json
+
+    from typer.testing import CliRunner
+
+    from sauti.cli import app
+
+    ws, _cube = weekly_like
+    assert (
+        train(ws, freq="M", unit="admin2", row_budget=5_000)["training"]["negative_sampling"][
+            "below_validated_rate"
+        ]
+        is False
+    )  # sampled at the validated rate: nothing to say
+    monkeypatch.setenv("SAUTI_WORKSPACE", str(ws.root))
+    runner = CliRunner()
+    done = runner.invoke(app, ["train", "--freq", "M", "--unit", "admin2", "--row-budget", "1500", "--json"])
+    assert done.exit_code == 0, done.output
+    card = json.loads(done.stdout)["training"]["negative_sampling"]
+    assert card["row_budget"] == 1_500
+    assert card["rate"] < card["validated_rate"] == NEGATIVE_RATE
+    assert card["below_validated_rate"] is True
+    assert "below the validated rate 0.25" in done.stderr
+    default = runner.invoke(app, ["train", "--freq", "M", "--unit", "admin2", "--json"])
+    assert json.loads(default.stdout)["training"]["negative_sampling"]["row_budget"] == 1_000_000
+
+
 class WeightedCheater(ClassifierMixin, BaseEstimator):
     """Remembers the training labels by (locality, period) key, and the weights it was given."""
 

@@ -265,10 +265,10 @@ def _heatmap_scores(workspace: Workspace, freq: str, unit: str):
     """The latest locality scores to blend in (None when there are none for ``unit``) and a note."""
     from sauti.errors import SautiError
     from sauti.features import unit_localities
-    from sauti.models import latest_scores  # a broken import fails loudly, not as "no scores"
+    from sauti.models import latest_probabilities  # a broken import fails loudly, not as "no scores"
 
-    try:
-        scores = latest_scores(workspace, freq=freq, unit=unit)
+    try:  # the probabilities only: the surface never reads the drivers
+        scores = latest_probabilities(workspace, freq=freq, unit=unit)
     except (SautiError, sqlite3.Error):
         scores = None
     if scores is None or not len(scores):
@@ -282,7 +282,7 @@ def _crs_name(wkt: str) -> str:
     from pyproj import CRS
 
     crs = CRS.from_wkt(wkt)
-    code = crs.to_epsg()
+    code = crs.to_epsg(min_confidence=100)  # an equal-area CRS of one region is no EPSG one
     return f"EPSG:{code} ({crs.name})" if code else crs.name
 
 

@@ -17,6 +17,22 @@ if TYPE_CHECKING:  # pragma: no cover
     from sauti.store import Workspace
 
 
+ROW_BUDGET_OPTION = typer.Option(
+    None,
+    "--row-budget",
+    min=1,
+    show_default=False,
+    help="Labelled rows a training panel holds in memory at most (default 1,000,000: "
+    "sauti.models.panel.ROW_BUDGET); over it every positive and a weighted sample of the negatives "
+    "are kept (the rate chosen on validation, lowered if the budget needs it; the model card says so).",
+)
+
+
+def _budget(row_budget: int | None) -> dict:
+    """``{"row_budget": N}`` when ``--row-budget`` is given, else nothing (the default budget)."""
+    return {} if row_budget is None else {"row_budget": row_budget}
+
+
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the root app."""
     app.command(
@@ -104,6 +120,7 @@ def backtest(
         None, "--range-km", min=0.0, help="Patrol range in km (default: the bases file's)."
     ),
     seed: int = typer.Option(0, "--seed", help="Random seed (model and bootstrap)."),
+    row_budget: int | None = ROW_BUDGET_OPTION,
     as_json: bool = typer.Option(False, "--json", help="Print metrics.json on stdout."),
     scheduler: str = SCHEDULER_OPTION,
 ) -> None:
@@ -124,6 +141,7 @@ def backtest(
         "random_state": seed,
         "use_alerts": not no_alerts,
         "include_synthetic_alerts": include_synthetic_alerts,
+        **_budget(row_budget),
     }
     workspace = current_workspace()
     options["inputs"] = resolve_cube_inputs(workspace)
@@ -209,6 +227,7 @@ def train_cmd(
     include_synthetic_alerts: bool = typer.Option(
         False, "--include-synthetic-alerts", help="Also learn from alerts of files marked synthetic."
     ),
+    row_budget: int | None = ROW_BUDGET_OPTION,
     as_json: bool = typer.Option(False, "--json", help="Print the model record as JSON."),
     scheduler: str = SCHEDULER_OPTION,
 ) -> None:
@@ -233,8 +252,10 @@ def train_cmd(
             include_synthetic_alerts=include_synthetic_alerts,
             model=model,
             trusted_types=tuple(trust or ()),
+            **_budget(row_budget),
         )
     summary = model_summary(record)
+    _echo_sampling(summary["training"].get("negative_sampling") or {})  # on stderr: --json stays JSON
     if as_json:
         typer.echo(json.dumps(summary, default=str))
         return
@@ -246,6 +267,17 @@ def train_cmd(
         f"{t['rows']} rows, {t['positives']} positives, {t['first_period']} to {t['last_period']}; "
         f"alerts: {t.get('alerts', {}).get('reason', 'n/a')}"
     )
+
+
+def _echo_sampling(sampling: dict) -> None:
+    """Say when the row budget forced fewer negatives than the rate chosen on validation."""
+    if sampling.get("below_validated_rate"):
+        typer.echo(
+            f"note: {sampling['rows_labelled']:,} labelled rows over the row budget of "
+            f"{sampling['row_budget']:,}: kept {sampling['rate']:.4f} of the negatives, below the "
+            f"validated rate {sampling['validated_rate']:g} (a larger --row-budget keeps more)",
+            err=True,
+        )
 
 
 def score_cmd(
@@ -279,7 +311,7 @@ def score_cmd(
     # lazily: scoring reads only the variables the model uses and the periods it scores
     cube = None if rebuild else load_or_build_cube(ws, **key, inputs=resolve_cube_inputs(ws), lazy=True)
     refresh_risk(ws, **key, cube=cube, timezone=get_settings().timezone if rebuild else None)
-    frame = latest_scores(ws, **key)
+    frame = latest_scores(ws, **key, limit=None if as_json else top)  # a continent: parse only those shown
     warn_if_stale(ws)
     if as_json:
         out = frame.assign(period=frame["period"].dt.strftime("%Y-%m-%d"))
