@@ -6,7 +6,9 @@ Targets: ≥ 100,000 rows/s, and at most 1.5× the plain COPY's time. The CSV is
 ``bench_ingest.py`` (seeded; ~0.3 % bad rows, ~0.2 % repeats). Printed as context, never instead:
 what PostgreSQL itself spends to store the same CSV in a table with the incidents table's key, date
 index and GiST point (``COPY`` into text, then one ``INSERT … SELECT``), and the server's CPU both
-for the benchmark's connections and for the whole cluster (parallel workers, autovacuum, WAL writer).
+for the benchmark's connections and for the whole cluster (parallel workers, autovacuum, WAL writer);
+and, after the ingest, the time to build each of the table's secondary indexes once (what a bulk
+load into an empty table does at its end), the GiST index also by the older unsorted build.
 
     .venv/bin/python bench/bench_pg_ingest.py                    # starts a throw-away cluster
     .venv/bin/python bench/bench_pg_ingest.py --database postgresql://sauti:sauti@127.0.0.1:5432/sauti
@@ -102,6 +104,38 @@ def _indexed_copy(url: str, csv_path: Path) -> tuple[float, float | None]:
         seconds, after = time.perf_counter() - start, _process_cpu(pid)
         con.execute("DROP TABLE indexed_copy_text, indexed_copy")
     return seconds, None if before is None or after is None else after - before
+
+
+def _index_builds(url: str) -> list[tuple[str, float, float | None]]:
+    """``(label, seconds, server CPU-seconds)`` of building each of the loaded incidents table's
+    secondary indexes once, as a bulk load does at its end (dropped and created again, one at a
+    time), and of the GiST index built with ``buffering = on`` (PostgreSQL's older, unsorted build)
+    for comparison: the default build of a PostGIS 3 point index on PostgreSQL ≥ 14 is sorted."""
+    import psycopg
+
+    out = []
+    with psycopg.connect(url, autocommit=True) as con:
+        con.execute("SET client_min_messages = warning")
+        pid = con.execute("SELECT pg_backend_pid()").fetchone()[0]
+        indexes = con.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'incidents'"
+            " AND indexdef NOT LIKE 'CREATE UNIQUE%' ORDER BY 1"
+        ).fetchall()
+        builds = [(name, name, sql) for name, sql in indexes]
+        builds += [
+            (f"{name} (buffering = on, unsorted)", name, f"{sql} WITH (buffering = on)")
+            for name, sql in indexes
+            if " USING gist " in sql
+        ]
+        builds += [(None, name, sql) for name, sql in indexes if " USING gist " in sql]  # as it was
+        for label, name, sql in builds:
+            con.execute(f'DROP INDEX "{name}"')
+            before, start = _process_cpu(pid), time.perf_counter()
+            con.execute(sql)
+            seconds, after = time.perf_counter() - start, _process_cpu(pid)
+            if label is not None:
+                out.append((label, seconds, None if before is None or after is None else after - before))
+    return out
 
 
 def _process_cpu(pid: int) -> float | None:
@@ -224,6 +258,7 @@ def main(argv: list[str] | None = None) -> int:
             load = os.getloadavg()[0]
             plain = _plain_copy(url, csv_path)
             wall, report = _sauti_ingest(url, csv_path, args.profile)
+            builds = _index_builds(url)
             indexed, indexed_cpu = _indexed_copy(url, csv_path)
         read = report["read"]
         assert read == report["accepted"] + report["rejected"] + report["duplicates"]
@@ -246,6 +281,9 @@ def main(argv: list[str] | None = None) -> int:
         shown = "server CPU not readable" if indexed_cpu is None else f"server CPU {indexed_cpu:.2f} s"
         print(f"context: COPY + INSERT {indexed:.2f} s, {shown}  (not the target: the CSV COPYed"
               " into text columns, then one INSERT into incidents' key, date index, GiST point)")  # fmt: skip
+        for label, seconds, cpu in builds:
+            shown = "server CPU not readable" if cpu is None else f"server CPU {cpu:.2f} s"
+            print(f"index built once       {label}: {seconds:.2f} s, {shown}")
         after = os.getloadavg()[0]
         print(f"load average           {load:.1f} before, {after:.1f} after, on {os.cpu_count()} cores")
     finally:

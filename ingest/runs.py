@@ -21,7 +21,12 @@ from typing import Any
 
 import pandas as pd
 
-from sauti.bulk_indexes import defer_secondary_indexes, restore_deferred_indexes
+from sauti.bulk_indexes import (
+    defer_secondary_indexes,
+    release_deferral_lock,
+    restore_abandoned_indexes,
+    restore_deferred_indexes,
+)
 from sauti.checksum import sha256_file
 from sauti.db import approximate_rows, is_postgres
 from sauti.ingest.bookkeeping import IngestReport, RejectsWriter, alert_reject_view, make_rejects, raw_json
@@ -68,6 +73,8 @@ class RunContext:
     rejects: RejectsWriter | None = None
     # secondary indexes dropped for a bulk insert, rebuilt by :meth:`rebuild_indexes` (name → SQL)
     deferred_indexes: dict[str, str] = field(default_factory=dict)
+    # PostgreSQL: tables whose deferral lock this run's session holds (:meth:`release_locks`)
+    deferral_locks: list[str] = field(default_factory=list)
     _bulk_checked: set[str] = field(default_factory=set)
     refused: list[Any] = field(default_factory=list)  # index labels of rows the store refused
     # batched: rows are committed BATCH_ROWS at a time (see :func:`ingest_run`)
@@ -188,12 +195,13 @@ class RunContext:
         * One transaction: the drop happens inside it; a failed run rolls it back with everything
           else, and readers (WAL) keep seeing the indexed table until the commit, by which time the
           indexes are rebuilt.
-        * Batched (SQLite): only into a table holding at most :data:`BULK_INDEX_ROWS` rows (an
-          empty one, or a sample): readers see the batches without the index until the run
-          rebuilds it before its last COMMIT. The drop is recorded in the store with this process
-          (:mod:`sauti.bulk_indexes`): a run that fails puts the indexes back,
-          and one killed part-way has them re-created by the next opening of the store.
-          PostgreSQL's batched runs keep their indexes here (its load is ``sauti.pg_copy``'s).
+        * Batched: only into a table holding at most :data:`BULK_INDEX_ROWS` rows (SQLite: an
+          empty one, or a sample; PostgreSQL: an empty one): readers see the batches without the
+          index until the run rebuilds it before its last COMMIT. The drop is recorded in the
+          store, with this process on SQLite and, on PostgreSQL, an advisory lock this run's
+          session holds until its end (:mod:`sauti.bulk_indexes`): a run that fails puts the
+          indexes back, and one killed part-way has them re-created by the next opening of the
+          store (or the next batched ingest).
 
         Primary-key and unique indexes stay: they enforce ``ON CONFLICT DO NOTHING``.
         """
@@ -202,17 +210,32 @@ class RunContext:
         stored = approximate_rows(self.con, table)
         if stored is None or stored > first_batch:
             return
-        if self.batched and (is_postgres(self.con) or stored > BULK_INDEX_ROWS):
+        if self.batched and stored > BULK_INDEX_ROWS:
             return
         if stored and is_postgres(self.con):  # DROP INDEX locks out PostgreSQL's readers till the
             return  # commit: only for a first load into an empty table, which nobody reads yet
-        self.deferred_indexes.update(defer_secondary_indexes(self.con, table, self.run_id))
+        if self.batched and is_postgres(self.con):
+            self.deferral_locks.append(table)  # taken by defer_secondary_indexes
+        dropped = defer_secondary_indexes(self.con, table, self.run_id, committed=self.batched)
+        self.deferred_indexes.update(dropped)
 
     def rebuild_indexes(self) -> None:
         """Re-create the indexes dropped for a bulk load (in the current transaction)."""
         if self.deferred_indexes:
             restore_deferred_indexes(self.con, list(self.deferred_indexes))
         self.deferred_indexes.clear()
+
+    def release_locks(self) -> None:
+        """PostgreSQL: release the deferral locks this run's session took, once its indexes are
+        back and committed, or their drop rolled back (a session-level lock would otherwise stay
+        with the pooled connection). Never raises: a lock left behind only makes a later store
+        opening leave recorded indexes to this process's session."""
+        while self.deferral_locks:
+            table = self.deferral_locks.pop()
+            try:
+                release_deferral_lock(self.con, table)
+            except sqlite3.Error:
+                log.exception("could not release the lock of the load into %s", table)
 
 
 @contextmanager
@@ -260,13 +283,16 @@ def ingest_run(
     not the length of the ingest. A run stopped part-way keeps the rows it committed (its record
     says ``failed``, or ``interrupted`` once the next batched run finds its process gone); ingesting
     the file again stores the rest and gives the same store as one uninterrupted run (rows are
-    keyed: ``ON CONFLICT DO NOTHING``). Secondary indexes are not deferred in this mode.
+    keyed: ``ON CONFLICT DO NOTHING``). A bulk load into an empty table builds its secondary indexes
+    once at its end (:meth:`RunContext._defer_indexes`).
     """
     record = _run_record(workspace, kind, path, fmt, params, payload)
     report = IngestReport(kind=kind, path=str(path), format=fmt)
     with workspace.session() as con, _page_cache(con, INGEST_CACHE_KIB):
         if batched:
             close_interrupted_runs(con)
+            if is_postgres(con):  # (SQLite: done by every opening of the store)
+                restore_abandoned_indexes(con)
         ctx = RunContext(con, record, report, source_name=path.name, batched=batched, in_transaction=False)
         try:
             ctx.begin()
@@ -290,6 +316,8 @@ def ingest_run(
             rows_kept = ctx.committed_batches > 1  # (the first commit holds only the run record)
             _record_failure(con, record, exc, kept, ctx.rejects.path if ctx.rejects else None, rows_kept)
             raise
+        finally:
+            ctx.release_locks()
     if ctx.run_id is not None:
         log.info(
             "ingested %s %s: read=%d accepted=%d rejected=%d duplicates=%d",

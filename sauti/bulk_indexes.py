@@ -3,8 +3,12 @@
 A large first load into a table builds its secondary indexes once, sorted, at its end instead of
 inserting into them row by row (:meth:`sauti.ingest.runs.RunContext._defer_indexes` decides when).
 A batched load commits while an index is away, so each drop is recorded in ``deferred_indexes``
-(migration 0015) in the same transaction, with the loading process's id: a load killed part-way
-cannot lose an index, since the next opening of the store re-creates it.
+(migration 0015) in the same transaction: a load killed part-way cannot lose an index, since the
+next opening of the store re-creates it. Whether the load is still running is told by the loading
+process's id on SQLite (the loader is on this machine) and, on PostgreSQL (the loader may be on
+another host), by a session-level advisory lock the loading connection holds for as long as the
+indexes are away (:func:`deferral_lock`): the server releases it when that session ends, killed or
+not, so ``pg_try_advisory_lock`` succeeding in another session means the load is gone.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ from sauti import db
 from sauti.tempfiles import process_running
 
 
-def defer_secondary_indexes(con: Any, table: str, run_id: int | None = None) -> dict[str, str]:
+def defer_secondary_indexes(
+    con: Any, table: str, run_id: int | None = None, *, committed: bool = True
+) -> dict[str, str]:
     """Drop ``table``'s secondary indexes for a bulk load; return ``{name: CREATE statement}``.
 
     Inside the caller's transaction, each drop is recorded in ``deferred_indexes`` with this
@@ -24,7 +30,16 @@ def defer_secondary_indexes(con: Any, table: str, run_id: int | None = None) -> 
     opening of the store re-creates it (:func:`restore_abandoned_indexes`). The load itself puts
     them back with :func:`restore_deferred_indexes`. Primary-key and unique indexes stay (they
     enforce ``ON CONFLICT DO NOTHING``).
+
+    On PostgreSQL, for a load that commits while the indexes are away (``committed``, a batched
+    load), the connection first takes ``table``'s :func:`deferral_lock` (waiting while another
+    session holds it): a session-level lock, kept past the COMMIT (and a ROLLBACK) until
+    :func:`release_deferral_lock`, which the caller must call once the indexes are back and
+    committed (or the drop rolled back) — before the connection goes back to the pool. A load in
+    one transaction (``committed=False``) needs none: no other session ever sees its records.
     """
+    if committed and db.is_postgres(con):
+        con.execute("SELECT pg_advisory_lock(hashtextextended(?, 0))", (deferral_lock(table),))
     dropped: dict[str, str] = {}
     for name, sql in db.secondary_indexes(con, table):
         con.execute(f'DROP INDEX "{name}"')
@@ -53,15 +68,31 @@ def restore_deferred_indexes(con: Any, names: list[str] | None = None) -> list[s
     return done
 
 
-def restore_abandoned_indexes(con: Any) -> list[str]:
-    """Re-create the indexes a bulk load dropped and could not put back (its process was killed).
+def deferral_lock(table: str) -> str:
+    """The name of the PostgreSQL advisory lock a load holds while ``table``'s indexes are away
+    (taken as ``hashtextextended(name, 0)``, the one-``bigint`` form)."""
+    return f"sauti.deferred_indexes:{table}"
 
-    Called each time the SQLite store is opened: one look-up in an empty table, unless a load
-    was killed; an index whose load is still running (its process alive) is left to that load.
-    PostgreSQL drops indexes only inside a load's single transaction: nothing to do there.
+
+def release_deferral_lock(con: Any, table: str) -> None:
+    """PostgreSQL: release ``table``'s :func:`deferral_lock` taken by :func:`defer_secondary_indexes`
+    on ``con`` (outside a failed transaction). SQLite: nothing to do."""
+    if db.is_postgres(con):
+        con.execute("SELECT pg_advisory_unlock(hashtextextended(?, 0))", (deferral_lock(table),))
+
+
+def restore_abandoned_indexes(con: Any) -> list[str]:
+    """Re-create the indexes a bulk load dropped and could not put back (it was killed).
+
+    Called each time the SQLite store is opened, and on PostgreSQL the first time a process opens
+    it and before each batched ingest: one look-up in an empty table, unless a load was killed.
+    An index whose load is still running is left to that load: on SQLite its process is alive; on
+    PostgreSQL its session holds the table's :func:`deferral_lock`. ``pg_try_advisory_lock``
+    succeeding here means no session holds it: the indexes are re-created (and the rows deleted)
+    in one transaction while this session holds the lock, then it is released.
     """
     if db.is_postgres(con):
-        return []
+        return _restore_abandoned_postgres(con)
     pids = {pid for (pid,) in con.execute("SELECT DISTINCT pid FROM deferred_indexes")}
     if not pids or all(process_running(pid) for pid in pids):
         return []
@@ -74,6 +105,28 @@ def restore_abandoned_indexes(con: Any) -> list[str]:
         con.execute("ROLLBACK")
         raise
     con.execute("COMMIT")
+    return done
+
+
+def _restore_abandoned_postgres(con: Any) -> list[str]:
+    tables = [t for (t,) in con.execute("SELECT DISTINCT table_name FROM deferred_indexes ORDER BY 1")]
+    done: list[str] = []
+    for table in tables:
+        lock = (deferral_lock(table),)
+        if not con.execute("SELECT pg_try_advisory_lock(hashtextextended(?, 0))", lock).fetchone()[0]:
+            continue  # its load is running (in this process or another, on any host)
+        try:
+            con.execute("BEGIN")
+            try:  # re-read under the lock: the load may have finished meanwhile
+                query = "SELECT name FROM deferred_indexes WHERE table_name = ?"
+                names = [n for (n,) in con.execute(query, (table,))]
+                done += restore_deferred_indexes(con, names) if names else []
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+        finally:
+            release_deferral_lock(con, table)
     return done
 
 

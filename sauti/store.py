@@ -119,6 +119,9 @@ class Workspace:
                 return con
             try:
                 self._migrate(con)
+                # a bulk load killed with its indexes away (kept from here on: restored once per
+                # process and store; a batched ingest looks again before it starts)
+                restore_abandoned_indexes(con)
             except BaseException:
                 con.close()
                 raise
