@@ -214,9 +214,12 @@ class RunContext:
             return
         if stored and is_postgres(self.con):  # DROP INDEX locks out PostgreSQL's readers till the
             return  # commit: only for a first load into an empty table, which nobody reads yet
-        if self.batched and is_postgres(self.con):
-            self.deferral_locks.append(table)  # taken by defer_secondary_indexes
+        locking = self.batched and is_postgres(self.con)
+        if locking:  # listed first: a drop that fails leaves the lock to release after the ROLLBACK
+            self.deferral_locks.append(table)
         dropped = defer_secondary_indexes(self.con, table, self.run_id, committed=self.batched)
+        if locking and not dropped:  # not taken, or already released: nothing held
+            self.deferral_locks.remove(table)
         self.deferred_indexes.update(dropped)
 
     def rebuild_indexes(self) -> None:

@@ -32,14 +32,20 @@ def defer_secondary_indexes(
     enforce ``ON CONFLICT DO NOTHING``).
 
     On PostgreSQL, for a load that commits while the indexes are away (``committed``, a batched
-    load), the connection first takes ``table``'s :func:`deferral_lock` (waiting while another
-    session holds it): a session-level lock, kept past the COMMIT (and a ROLLBACK) until
-    :func:`release_deferral_lock`, which the caller must call once the indexes are back and
-    committed (or the drop rolled back) — before the connection goes back to the pool. A load in
-    one transaction (``committed=False``) needs none: no other session ever sees its records.
+    load), the connection first takes ``table``'s :func:`deferral_lock`: a session-level lock,
+    kept past the COMMIT (and a ROLLBACK) until :func:`release_deferral_lock`, which the caller
+    must call, when something was dropped, once the indexes are back and committed (or the drop
+    rolled back) — before the connection goes back to the pool. If another session holds that
+    lock (another load deferring them, or an opening of the store putting them back) nothing is
+    dropped and nothing waits (no lock-order deadlock with that session's table locks); with
+    nothing to drop the lock is released here. A load in one transaction (``committed=False``)
+    takes none: no other session ever sees its records.
     """
-    if committed and db.is_postgres(con):
-        con.execute("SELECT pg_advisory_lock(hashtextextended(?, 0))", (deferral_lock(table),))
+    locked = committed and db.is_postgres(con)
+    if locked:
+        query = "SELECT pg_try_advisory_lock(hashtextextended(?, 0))"
+        if not con.execute(query, (deferral_lock(table),)).fetchone()[0]:
+            return {}
     dropped: dict[str, str] = {}
     for name, sql in db.secondary_indexes(con, table):
         con.execute(f'DROP INDEX "{name}"')
@@ -50,6 +56,8 @@ def defer_secondary_indexes(
             (name, table, sql, os.getpid(), run_id),
         )
         dropped[name] = sql
+    if locked and not dropped:
+        release_deferral_lock(con, table)
     return dropped
 
 

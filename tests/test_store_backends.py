@@ -587,12 +587,19 @@ def test_opening_a_postgresql_store_recreates_indexes_whose_load_session_ended(
     deferral lock (on any host: no process id is looked at), put back once that session ends."""
     import os
 
-    from sauti.bulk_indexes import defer_secondary_indexes
+    from sauti.bulk_indexes import defer_secondary_indexes, deferral_lock
 
     ws = Workspace(tmp_path / "ws", postgres_url)
     loader = ws.connect()
+    other = ws.connect()
+    other.execute("SELECT pg_advisory_lock(hashtextextended(?, 0))", (deferral_lock("incidents"),))
+    with Workspace.transaction(loader):  # another session holds the lock: nothing dropped, no wait
+        assert defer_secondary_indexes(loader, "incidents") == {}
+    assert _pg_indexes(postgres_url) == (INCIDENT_INDEXES, set())
+    other.execute("SELECT pg_advisory_unlock(hashtextextended(?, 0))", (deferral_lock("incidents"),))
+    other.close()
     with Workspace.transaction(loader):
-        defer_secondary_indexes(loader, "incidents")
+        assert set(defer_secondary_indexes(loader, "incidents")) == INCIDENT_INDEXES
     loader.execute("UPDATE deferred_indexes SET pid = ?", (os.getpid() + 10**7,))  # no such process
     Workspace(ws.root, postgres_url).schema_version()
     assert _pg_indexes(postgres_url) == (set(), INCIDENT_INDEXES)  # its session holds the lock
