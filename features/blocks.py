@@ -26,7 +26,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
     import dask.array
     from dask.callbacks import Callback
-    from libpysal.graph import Graph
 
     from sauti.features.params import FeatureParams
 
@@ -112,6 +111,11 @@ def _pick(values: dict, name: str) -> np.ndarray:
     return values[name]
 
 
+def _history(values: dict, inputs: _LagInputs) -> dict:
+    """The summaries the halo's lags read (the rest of the block is freed once it is written)."""
+    return {name: values[name] for name in inputs.names}
+
+
 def _by_block(events: EventIndex, bounds: list[tuple[int, int]]) -> list[EventIndex]:
     """``events.within(s, e)`` for every block, from one sort (same events, same order in each)."""
     order = np.argsort(events.locality, kind="stable")
@@ -130,7 +134,7 @@ def dynamic_arrays(
     alerts: EventIndex,
     regions: dict[str, np.ndarray],
     locality_region: np.ndarray,
-    lag_weights: tuple[Graph, Graph],
+    lag_weights: tuple[sp.csr_array, sp.csr_array],
     n_per: int,
     params: FeatureParams,
     block: int,
@@ -138,8 +142,8 @@ def dynamic_arrays(
     """Every ``(locality, period)`` variable as a lazy Dask array chunked ``(block, n_per)``.
 
     ``regions`` holds the per-region counts (``n_regions × n_per``, small); ``lag_weights`` the
-    row-standardised first- and second-order libpysal graphs (their sparse matrices are sliced
-    per block, so the graph is built once).
+    row-standardised first- and second-order sparse matrices of the libpysal graph
+    (:func:`sauti.features.graph.lag_sparse`; sliced per block, so the graph is built once).
 
     The graph is small whatever the number of blocks: one layer of count tasks, one of lag tasks
     and one per variable picking it from its block's task (no per-block layers), so computing a
@@ -155,6 +159,7 @@ def dynamic_arrays(
     bounds = [(s, min(s + block, n_loc)) for s in range(0, n_loc, block)]
     token = uuid.uuid4().hex
     base_name, lags_name = f"_block_base-{token}", f"_block_lags-{token}"
+    history_name = f"_block_history-{token}"
     base_layer = MaterializedLayer(
         {
             (base_name, j): (
@@ -171,14 +176,17 @@ def dynamic_arrays(
     empty = _block_base(_BaseInputs(*none, _take(regions, 2), locality_region[:1], 2, params))
     names = tuple(history_names(params))
     dtype = np.dtype(params.dtype)
-    first, second = (sp.csr_matrix(w.sparse) for w in lag_weights)
-    lag_tasks = {}
+    first, second = (sp.csr_matrix(w) for w in lag_weights)
+    lag_tasks, only = {}, _LagInputs(None, None, names, dtype)
     for j, (s, e) in enumerate(bounds):
         halo = _halo_blocks(first, second, s, e, block)
         columns = np.concatenate([np.arange(bounds[h][0], bounds[h][1]) for h in halo])
         inputs = _LagInputs(first[s:e][:, columns], second[s:e][:, columns], names, dtype)
-        lag_tasks[(lags_name, j)] = (_block_lags, inputs, *[(base_name, h) for h in halo])
+        lag_tasks[(lags_name, j)] = (_block_lags, inputs, *[(history_name, h) for h in halo])
     lags_layer = MaterializedLayer(lag_tasks)
+    history_layer = MaterializedLayer(
+        {(history_name, j): (_history, (base_name, j), only) for j in range(len(bounds))}
+    )
     chunks = (tuple(e - s for s, e in bounds), (n_per,))
     sources = [(name, sample.dtype, base_name) for name, sample in empty.items()]
     sources += [(f"{label}_{name}", dtype, lags_name) for label in ("splag1", "splag2") for name in names]
@@ -188,7 +196,8 @@ def dynamic_arrays(
         layers = {base_name: base_layer, key: _pick_layer(key, source, name, len(bounds))}
         dependencies = {base_name: set(), key: {source}}
         if source == lags_name:
-            layers[lags_name], dependencies[lags_name] = lags_layer, {base_name}
+            layers[history_name], dependencies[history_name] = history_layer, {base_name}
+            layers[lags_name], dependencies[lags_name] = lags_layer, {history_name}
         graph = HighLevelGraph(layers, dependencies)
         arrays[name] = da.Array(graph, key, chunks=chunks, dtype=kind)
     return arrays
