@@ -126,6 +126,7 @@ def _write_slabs(stored: xr.Dataset, folder: Path, chunks: dict[str, int]) -> No
         elif stored[name].chunks is not None:  # small (per locality or per period): loaded
             stored[name] = stored[name].load()
     stored.to_zarr(folder, mode="w", compute=False, consolidated=False, zarr_format=ZARR_FORMAT)
+    _release_freed_memory()  # what the build freed (the caller's event tables) before the first slab
     dynamic = stored[sliced].drop_vars(list(stored[sliced].coords))
     edges = np.cumsum((0, *blocks))
     n_per = max(stored.sizes.get(PERIOD_DIM, 1), 1)
@@ -136,6 +137,7 @@ def _write_slabs(stored: xr.Dataset, folder: Path, chunks: dict[str, int]) -> No
         dynamic.isel({LOCALITY_DIM: region}).to_zarr(
             folder, region={LOCALITY_DIM: region}, zarr_format=ZARR_FORMAT, consolidated=False
         )
+        _release_freed_memory()
         log.info(
             "cube slab %d/%d written (localities %d-%d); peak memory %.2f GB",
             i,
@@ -145,6 +147,21 @@ def _write_slabs(stored: xr.Dataset, folder: Path, chunks: dict[str, int]) -> No
             peak_memory_gb(),
         )
     zarr.consolidate_metadata(str(folder), zarr_format=ZARR_FORMAT)
+
+
+def _release_freed_memory() -> None:
+    """Give the heap a slab's blocks leave behind back to the system (glibc ``malloc_trim``, as
+    dask.distributed's workers do), so the next slab reuses pages instead of growing the process."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return
+    try:
+        ctypes.CDLL(name).malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        return
 
 
 def _version_name(path: Path) -> str:
