@@ -6,7 +6,9 @@ whole time axis (decays, trailing windows, time since, trends: each row depends 
 only). A second task per block computes the spatial lags from the libpysal graph, built once for
 the whole unit set: its sparse matrix's rows of the block are applied to the summaries of the
 blocks holding the block's first- and second-order neighbours (its halo). One block is the
-in-memory path: same code, same numbers (tests/test_features_chunked.py).
+in-memory path: same code, same numbers (tests/test_features_chunked.py). The graph has a few
+layers whatever the number of blocks, so :func:`sauti.features.storage.save_cube` computes and
+writes it a slab of blocks at a time, each slab culled to its blocks and their halo.
 """
 
 from __future__ import annotations
@@ -111,9 +113,16 @@ def _pick(values: dict, name: str) -> np.ndarray:
     return values[name]
 
 
-def _history(values: dict, inputs: _LagInputs) -> dict:
+def _history(values: dict, names: _Names) -> dict:
     """The summaries the halo's lags read (the rest of the block is freed once it is written)."""
-    return {name: values[name] for name in inputs.names}
+    return {name: values[name] for name in names.names}
+
+
+@dataclass(frozen=True)
+class _Names:
+    """Variable names passed to a task as they are (Dask would look for keys in a bare tuple)."""
+
+    names: tuple[str, ...]
 
 
 def _by_block(events: EventIndex, bounds: list[tuple[int, int]]) -> list[EventIndex]:
@@ -177,7 +186,7 @@ def dynamic_arrays(
     names = tuple(history_names(params))
     dtype = np.dtype(params.dtype)
     first, second = (sp.csr_matrix(w) for w in lag_weights)
-    lag_tasks, only = {}, _LagInputs(None, None, names, dtype)
+    lag_tasks, only = {}, _Names(names)
     for j, (s, e) in enumerate(bounds):
         halo = _halo_blocks(first, second, s, e, block)
         columns = np.concatenate([np.arange(bounds[h][0], bounds[h][1]) for h in halo])

@@ -7,7 +7,9 @@ lazy reader that opened it (block-wise scoring) can finish; older ones are remov
 stages a new version that shares every unchanged chunk file with the current one (hard links) and
 rewrites only the chunks its alerts touch (:func:`stage_cube_update`). Every ``(locality, period)``
 variable is stored in chunks of :data:`LOCALITY_CHUNK` localities × :data:`PERIOD_CHUNK` periods
-(at most), so a block of localities or the latest periods are read without the rest. A workspace
+(at most; a Dask-built cube: its blocks of localities), so a block of localities or the latest periods
+are read without the rest. A Dask-backed cube is computed and written slab by slab, each slab of blocks
+its own small graph (:func:`save_cube`), so a continental cube never exists in memory. A workspace
 made before Zarr holds ``cube_<unit>_<freq>.nc`` files (packed NetCDF): they are converted on first
 read, with a log line.
 """
