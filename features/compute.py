@@ -8,6 +8,7 @@ threads, or the cluster of ``SAUTI_DASK_SCHEDULER``) and returned backed by its 
 
 from __future__ import annotations
 
+import gc
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -204,8 +205,12 @@ def compute_features(
     )
     stamp_inputs(cube, workspace, until=until, end=end, raster=raster)
     stamp_runs(cube, workspace, incidents, alerts, decisions, unit)
+    # the store's rows (1M incidents: about 1 GB of strings) are not needed to write the cube's slabs
+    n_blocks = -(-len(units) // block)
+    del incidents, alerts, decisions, alerts_used, stored, units
+    gc.collect()
     if save:
-        with block_progress(-(-len(units) // block)):
+        with block_progress(n_blocks):
             path = save_cube(cube, cube_path(workspace, freq=freq, unit=unit))
         if cells > IN_MEMORY_CELLS:
             cube = read_cube(path, lazy=True)

@@ -29,7 +29,7 @@ from sauti.features.assign import CONTAINED_IN, assign_alerts, assign_to_localit
 from sauti.features.blocks import EventIndex, dynamic_arrays
 from sauti.features.counts import per_region_counts
 from sauti.features.exposure import find_capital, season, static_covariates
-from sauti.features.graph import build_graph, lag_matrices
+from sauti.features.graph import build_graph, lag_sparse
 from sauti.features.params import FeatureParams
 from sauti.features.periods import check_freq, period_index, period_range, to_days
 from sauti.features.spatial_lag import check_graph_order
@@ -352,12 +352,12 @@ def _event_indices(events, alerts, units, placed: _Placed, timeline: _Timeline, 
 
 
 def _lag_weights(units, params: FeatureParams, graph):
-    """Row-standardised first- and second-order graphs (the graph built once and cached)."""
+    """Row-standardised first- and second-order sparse matrices (the graph built once and cached)."""
     if graph is None:
         key = ("graph", _geometry_key(units), params.graph, params.knn_k, params.distance_km)
         graph = _cached(key, build_graph, units, params)
     check_graph_order(graph, units[LOCALITY_ID].to_numpy(dtype=object))
-    return lag_matrices(graph), graph
+    return lag_sparse(graph), graph
 
 
 def _static(units, params: FeatureParams, *, population, capital, outline) -> dict[str, np.ndarray]:

@@ -7,7 +7,9 @@ lazy reader that opened it (block-wise scoring) can finish; older ones are remov
 stages a new version that shares every unchanged chunk file with the current one (hard links) and
 rewrites only the chunks its alerts touch (:func:`stage_cube_update`). Every ``(locality, period)``
 variable is stored in chunks of :data:`LOCALITY_CHUNK` localities × :data:`PERIOD_CHUNK` periods
-(at most), so a block of localities or the latest periods are read without the rest. A workspace
+(at most; a Dask-built cube: its blocks of localities), so a block of localities or the latest periods
+are read without the rest. A Dask-backed cube is computed and written slab by slab, each slab of blocks
+its own small graph (:func:`save_cube`), so a continental cube never exists in memory. A workspace
 made before Zarr holds ``cube_<unit>_<freq>.nc`` files (packed NetCDF): they are converted on first
 read, with a log line.
 """
@@ -32,6 +34,7 @@ from sauti.constants import LOCALITY_DIM, PERIOD_DIM
 from sauti.errors import NotReadyError
 from sauti.features.periods import check_freq
 from sauti.features.units import unit_slug
+from sauti.progress import peak_memory_gb
 from sauti.tempfiles import remove_stale_temps, temp_path
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -44,6 +47,9 @@ CUBE_FOLDER = "cubes"
 LOCALITY_CHUNK = 4096
 PERIOD_CHUNK = 256
 ZARR_FORMAT = 2  # strings and consolidated metadata are specified in Zarr v2
+#: cells (localities × periods) per slab of a Dask-backed cube's write: each slab is computed and
+#: written as its own graph (16 blocks of :data:`sauti.features.blocks.CELLS_PER_BLOCK`)
+SLAB_CELLS = 8_000_000
 
 
 def cube_path(workspace: Workspace, *, freq: str = "M", unit: str = "admin2") -> Path:
@@ -81,17 +87,16 @@ def save_cube(cube: xr.Dataset, path: str | Path) -> Path:
         var.encoding = {}
         if var.dtype.kind == "U" or var.dtype == object:
             stored[name] = var.astype(str)
-    encoding = None
-    if any(v.chunks is not None for v in stored.data_vars.values()):  # Dask: its blocks of localities
-        stored = stored.chunk({PERIOD_DIM: chunks[PERIOD_DIM]} if PERIOD_DIM in stored.dims else {})
-    else:
-        encoding = {
-            str(n): {"chunks": tuple(chunks.get(d, stored.sizes[d]) for d in v.dims)}
-            for n, v in stored.data_vars.items()
-        }
     swapped = False
     try:
-        stored.to_zarr(tmp, mode="w", consolidated=True, zarr_format=ZARR_FORMAT, encoding=encoding)
+        if any(v.chunks is not None for v in stored.data_vars.values()):  # Dask: its blocks of localities
+            _write_slabs(stored, tmp, chunks)
+        else:
+            encoding = {
+                str(n): {"chunks": tuple(chunks.get(d, stored.sizes[d]) for d in v.dims)}
+                for n, v in stored.data_vars.items()
+            }
+            stored.to_zarr(tmp, mode="w", consolidated=True, zarr_format=ZARR_FORMAT, encoding=encoding)
         os.rename(tmp, target)
         _swap_in(target, path)
         swapped = True
@@ -101,6 +106,64 @@ def save_cube(cube: xr.Dataset, path: str | Path) -> Path:
         if not swapped and target.exists():
             shutil.rmtree(target, ignore_errors=True)
     return path
+
+
+def _write_slabs(stored: xr.Dataset, folder: Path, chunks: dict[str, int]) -> None:
+    """Write a Dask-backed cube to ``folder`` one slab of localities at a time.
+
+    The store is laid out first (metadata, coordinates and the small variables, loaded); then each
+    slab of whole blocks of localities (about :data:`SLAB_CELLS` cells) is computed and written with
+    a Zarr ``region=`` write, its own small graph (the blocks and their halo), so neither the graph
+    of the whole cube nor more than a slab's blocks are ever held. The chunks on disk are the
+    cube's blocks of localities × :data:`PERIOD_CHUNK` periods, as one write of the whole cube made.
+    """
+    import zarr
+
+    both = (LOCALITY_DIM, PERIOD_DIM)
+    sliced = [str(n) for n, v in stored.data_vars.items() if v.chunks is not None and v.dims == both]
+    blocks = stored[sliced[0]].chunks[0] if sliced else ()
+    for name in list(stored.variables):
+        if str(name) in sliced:
+            stored[name] = stored[name].chunk({LOCALITY_DIM: blocks, PERIOD_DIM: chunks[PERIOD_DIM]})
+        elif stored[name].chunks is not None:  # small (per locality or per period): loaded
+            stored[name] = stored[name].load()
+    stored.to_zarr(folder, mode="w", compute=False, consolidated=False, zarr_format=ZARR_FORMAT)
+    _release_freed_memory()  # what the build freed (the caller's event tables) before the first slab
+    dynamic = stored[sliced].drop_vars(list(stored[sliced].coords))
+    edges = np.cumsum((0, *blocks))
+    n_per = max(stored.sizes.get(PERIOD_DIM, 1), 1)
+    per_slab = max(int(SLAB_CELLS // (max(blocks, default=1) * n_per)), 1)
+    n_slabs = -(-len(blocks) // per_slab)
+    for i, first in enumerate(range(0, len(blocks), per_slab), start=1):
+        region = slice(int(edges[first]), int(edges[min(first + per_slab, len(blocks))]))
+        dynamic.isel({LOCALITY_DIM: region}).to_zarr(
+            folder, region={LOCALITY_DIM: region}, zarr_format=ZARR_FORMAT, consolidated=False
+        )
+        _release_freed_memory()
+        log.info(
+            "cube slab %d/%d written (localities %d-%d); peak memory %.2f GB",
+            i,
+            n_slabs,
+            region.start,
+            region.stop - 1,
+            peak_memory_gb(),
+        )
+    zarr.consolidate_metadata(str(folder), zarr_format=ZARR_FORMAT)
+
+
+def _release_freed_memory() -> None:
+    """Give the heap a slab's blocks leave behind back to the system (glibc ``malloc_trim``, as
+    dask.distributed's workers do), so the next slab reuses pages instead of growing the process."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return
+    try:
+        ctypes.CDLL(name).malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        return
 
 
 def _version_name(path: Path) -> str:

@@ -52,13 +52,20 @@ def test_chunked_cube_equals_one_block(sample_workspace, inputs, unit, freq, blo
 
 def test_a_big_cube_is_written_by_blocks_and_read_back_lazily(sample_workspace, inputs, monkeypatch, caplog):
     import sauti.features.compute as compute
+    import sauti.features.storage as storage
 
     whole = compute_features(sample_workspace, unit="admin3", inputs=inputs, save=False)
     monkeypatch.setattr(compute, "IN_MEMORY_CELLS", 0)  # every cube counts as big
+    # written in slabs of 2 blocks, each its own graph (the first and last blocks' halos cross slabs)
+    monkeypatch.setattr(storage, "SLAB_CELLS", 2 * 40 * whole.sizes[PERIOD_DIM])
     blocks = -(-whole.sizes[LOCALITY_DIM] // 40)
+    slabs = -(-blocks // 2)
+    assert slabs >= 3
     with caplog.at_level(logging.INFO, logger="sauti.features"):
         lazy = compute_features(sample_workspace, unit="admin3", inputs=inputs, block=40)
     assert f"cube block {blocks}/{blocks} done; peak memory" in caplog.text  # progress per block
+    assert f"cube block {blocks + 1}/{blocks}" not in caplog.text  # no block computed twice
+    assert f"cube slab {slabs}/{slabs} written" in caplog.text
     assert f"in {blocks} block(s) of 40; peak memory" in caplog.text
     assert lazy["count_intercommunal"].chunks is not None  # backed by the Zarr store, not in memory
     path = cube_path(sample_workspace, freq="M", unit="admin3")

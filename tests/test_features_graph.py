@@ -10,7 +10,7 @@ from numpy.testing import assert_allclose
 from shapely.geometry import box
 
 from sauti.features import FeatureParams, build_graph, second_order
-from sauti.features.graph import lag_matrices
+from sauti.features.graph import lag_matrices, lag_sparse
 from sauti.features.spatial_lag import check_graph_order, spatial_lags
 
 
@@ -89,6 +89,20 @@ def test_graph_order_follows_the_frame_not_the_alphabet(three_squares):
     assert list(graph.unique_ids) == ["C", "A", "B"]
     first, _ = lag_matrices(graph)
     assert_allclose(first.lag(np.array([4.0, 1.0, 2.0])), [2, 2, 2.5])
+
+
+@pytest.mark.parametrize("knn_k", [1, 2], ids=["knn1", "knn2"])
+def test_second_order_equals_libpysal_higher_order(five_squares, knn_k):
+    """The sparse second order (what the cube's blocks use) is libpysal's ``higher_order(k=2)``."""
+    from sauti.features.synthetic import synthetic_grid
+
+    for units in (five_squares, synthetic_grid(side_cells=9, regions_per_side=2)):
+        graph = build_graph(units, FeatureParams(knn_k=knn_k))
+        libpysal_second = graph.transform("b").higher_order(k=2, shortest_path=True, diagonal=False)
+        assert _neighbours(second_order(graph)) == _neighbours(libpysal_second)
+        first, second = lag_sparse(graph)
+        assert_allclose(first.toarray(), graph.transform("r").sparse.toarray(), rtol=0, atol=0)
+        assert_allclose(second.toarray(), libpysal_second.transform("r").sparse.toarray(), rtol=0, atol=0)
 
 
 def test_mismatched_graph_is_refused(three_squares):
