@@ -22,10 +22,13 @@ from typing import Any
 import pandas as pd
 
 from sauti.bulk_indexes import (
+    advisory_unlock,
     defer_secondary_indexes,
     release_deferral_lock,
     restore_abandoned_indexes,
     restore_deferred_indexes,
+    run_lock,
+    try_advisory_lock,
 )
 from sauti.checksum import sha256_file
 from sauti.db import approximate_rows, is_postgres
@@ -75,6 +78,8 @@ class RunContext:
     deferred_indexes: dict[str, str] = field(default_factory=dict)
     # PostgreSQL: tables whose deferral lock this run's session holds (:meth:`release_locks`)
     deferral_locks: list[str] = field(default_factory=list)
+    # PostgreSQL, batched: this run's session holds its :func:`~sauti.bulk_indexes.run_lock`
+    run_locked: bool = False
     _bulk_checked: set[str] = field(default_factory=set)
     refused: list[Any] = field(default_factory=list)  # index labels of rows the store refused
     # batched: rows are committed BATCH_ROWS at a time (see :func:`ingest_run`)
@@ -83,7 +88,12 @@ class RunContext:
     committed_batches: int = 0
 
     def open(self) -> int:
-        """Insert the run record (status ``running``) and start its rejects file, once."""
+        """Insert the run record (status ``running``) and start its rejects file, once.
+
+        A batched run on PostgreSQL also takes its session-level :func:`~sauti.bulk_indexes.run_lock`
+        (inside the transaction that creates the record, so no other session sees the record
+        ``running`` without it), held until :meth:`release_locks`: while it is held the run is alive,
+        on whatever host (:func:`close_interrupted_runs`)."""
         if self.run_id is None:
             r = self.record
             self.begin()
@@ -93,6 +103,8 @@ class RunContext:
                 (r.kind, r.label, r.sha256, r.fmt, r.params, r.started, RUNNING.format(pid=os.getpid())),
             ).fetchone()[0]
             self.report.run_id = self.run_id
+            if self.batched and is_postgres(self.con):  # before the record's COMMIT: never seen unheld
+                self.run_locked = try_advisory_lock(self.con, run_lock(self.run_id))
             self.rejects = RejectsWriter(r.rejects_folder, f"{self.run_id:05d}_{r.kind}", r.rejects_source)
         return self.run_id
 
@@ -230,15 +242,23 @@ class RunContext:
 
     def release_locks(self) -> None:
         """PostgreSQL: release the deferral locks this run's session took, once its indexes are
-        back and committed, or their drop rolled back (a session-level lock would otherwise stay
-        with the pooled connection). Never raises: a lock left behind only makes a later store
-        opening leave recorded indexes to this process's session."""
+        back and committed, or their drop rolled back, then its run lock, after the run's last
+        COMMIT or its failure record (a session-level lock would otherwise stay with the pooled
+        connection). Never raises: a lock left behind only makes a later store opening leave
+        recorded indexes to this process's session, and keeps the run ``running`` (never wrongly
+        ``interrupted``)."""
         while self.deferral_locks:
             table = self.deferral_locks.pop()
             try:
                 release_deferral_lock(self.con, table)
             except sqlite3.Error:
                 log.exception("could not release the lock of the load into %s", table)
+        if self.run_locked:
+            self.run_locked = False
+            try:
+                advisory_unlock(self.con, run_lock(self.run_id))
+            except sqlite3.Error:
+                log.exception("could not release the lock of ingest run %s", self.run_id)
 
 
 @contextmanager
@@ -284,7 +304,8 @@ def ingest_run(
     rejects file synced and in place before each COMMIT, so that the store's write lock is never
     held for a whole file: the live service's alert posts and reads wait a fraction of a second,
     not the length of the ingest. A run stopped part-way keeps the rows it committed (its record
-    says ``failed``, or ``interrupted`` once the next batched run finds its process gone); ingesting
+    says ``failed``, or ``interrupted`` once the next batched run finds its loader gone:
+    :func:`close_interrupted_runs`); ingesting
     the file again stores the rest and gives the same store as one uninterrupted run (rows are
     keyed: ``ON CONFLICT DO NOTHING``). A bulk load into an empty table builds its secondary indexes
     once at its end (:meth:`RunContext._defer_indexes`).
@@ -372,22 +393,46 @@ def _run_record(
 
 
 def close_interrupted_runs(con: sqlite3.Connection) -> list[int]:
-    """Mark ``interrupted`` the runs left ``running`` by a process that is gone (killed part-way
-    through a batched ingest); their committed rows stay. Returns their ids."""
+    """Mark ``interrupted`` the runs left ``running`` by a loader that is gone (killed part-way
+    through a batched ingest); their committed rows stay. Returns their ids.
+
+    * SQLite (one file, one host): the process named by the run's message
+      (``running in process N``) is no longer running.
+    * PostgreSQL (loaders on any host or container: a process id means nothing here): no session
+      holds the run's :func:`~sauti.bulk_indexes.run_lock` — ``pg_try_advisory_lock`` succeeds
+      from this session (it is released at once, after the mark); the pid is not consulted. A run
+      recorded before that lock existed holds none, so the first batched ingest after the upgrade
+      marks it ``interrupted`` even if an old loader were still writing it — that loader's own
+      last update (``ok`` or ``failed``) sets its status again, and its rows are kept either way:
+      preferred to the pid rule, which was wrong for every loader on another host.
+    """
+    postgres = is_postgres(con)
     closed = []
     for run_id, message in con.execute(
         "SELECT run_id, message FROM ingest_runs WHERE status = 'running'"
     ).fetchall():
-        match = re.fullmatch(RUNNING.format(pid=r"(\d+)"), message or "")
-        if match is None or process_running(int(match.group(1))):
-            continue
-        con.execute(
-            "UPDATE ingest_runs SET status = 'interrupted', finished_at = ?, message = ?"
-            " WHERE run_id = ? AND status = 'running'",
-            (utc_now(), INTERRUPTED, run_id),
-        )
+        if postgres:
+            if not try_advisory_lock(con, run_lock(run_id)):
+                continue  # its session is alive, on this host or another
+            try:
+                _mark_interrupted(con, run_id)
+            finally:
+                advisory_unlock(con, run_lock(run_id))
+        else:
+            match = re.fullmatch(RUNNING.format(pid=r"(\d+)"), message or "")
+            if match is None or process_running(int(match.group(1))):
+                continue
+            _mark_interrupted(con, run_id)
         closed.append(run_id)
     return closed
+
+
+def _mark_interrupted(con: sqlite3.Connection, run_id: int) -> None:
+    con.execute(
+        "UPDATE ingest_runs SET status = 'interrupted', finished_at = ?, message = ?"
+        " WHERE run_id = ? AND status = 'running'",
+        (utc_now(), INTERRUPTED, run_id),
+    )
 
 
 INTERRUPTED = (

@@ -8,7 +8,8 @@ next opening of the store re-creates it. Whether the load is still running is to
 process's id on SQLite (the loader is on this machine) and, on PostgreSQL (the loader may be on
 another host), by a session-level advisory lock the loading connection holds for as long as the
 indexes are away (:func:`deferral_lock`): the server releases it when that session ends, killed or
-not, so ``pg_try_advisory_lock`` succeeding in another session means the load is gone.
+not, so ``pg_try_advisory_lock`` succeeding in another session means the load is gone. The same
+lock helpers (one key scheme) tell a running batched ingest run on PostgreSQL (:func:`run_lock`).
 """
 
 from __future__ import annotations
@@ -42,10 +43,8 @@ def defer_secondary_indexes(
     takes none: no other session ever sees its records.
     """
     locked = committed and db.is_postgres(con)
-    if locked:
-        query = "SELECT pg_try_advisory_lock(hashtextextended(?, 0))"
-        if not con.execute(query, (deferral_lock(table),)).fetchone()[0]:
-            return {}
+    if locked and not try_advisory_lock(con, deferral_lock(table)):
+        return {}
     dropped: dict[str, str] = {}
     for name, sql in db.secondary_indexes(con, table):
         con.execute(f'DROP INDEX "{name}"')
@@ -82,11 +81,32 @@ def deferral_lock(table: str) -> str:
     return f"sauti.deferred_indexes:{table}"
 
 
+def run_lock(run_id: int) -> str:
+    """The name of the PostgreSQL advisory lock the session of a batched ingest run holds for the
+    whole run (:mod:`sauti.ingest.runs`): free means the run's session is gone."""
+    return f"sauti.ingest_runs:{run_id}"
+
+
+def try_advisory_lock(con: Any, name: str) -> bool:
+    """PostgreSQL: take the session-level advisory lock ``name`` (the one-``bigint`` key
+    ``hashtextextended(name, 0)``) unless another session holds it; never waits. It is kept past
+    COMMIT and ROLLBACK until :func:`advisory_unlock` or the end of the session (the server drops it
+    when its client is killed)."""
+    query = "SELECT pg_try_advisory_lock(hashtextextended(?, 0))"
+    return bool(con.execute(query, (name,)).fetchone()[0])
+
+
+def advisory_unlock(con: Any, name: str) -> None:
+    """PostgreSQL: release the session-level advisory lock ``name`` taken by
+    :func:`try_advisory_lock` on ``con`` (outside a failed transaction)."""
+    con.execute("SELECT pg_advisory_unlock(hashtextextended(?, 0))", (name,))
+
+
 def release_deferral_lock(con: Any, table: str) -> None:
     """PostgreSQL: release ``table``'s :func:`deferral_lock` taken by :func:`defer_secondary_indexes`
     on ``con`` (outside a failed transaction). SQLite: nothing to do."""
     if db.is_postgres(con):
-        con.execute("SELECT pg_advisory_unlock(hashtextextended(?, 0))", (deferral_lock(table),))
+        advisory_unlock(con, deferral_lock(table))
 
 
 def restore_abandoned_indexes(con: Any) -> list[str]:
@@ -120,8 +140,7 @@ def _restore_abandoned_postgres(con: Any) -> list[str]:
     tables = [t for (t,) in con.execute("SELECT DISTINCT table_name FROM deferred_indexes ORDER BY 1")]
     done: list[str] = []
     for table in tables:
-        lock = (deferral_lock(table),)
-        if not con.execute("SELECT pg_try_advisory_lock(hashtextextended(?, 0))", lock).fetchone()[0]:
+        if not try_advisory_lock(con, deferral_lock(table)):
             continue  # its load is running (in this process or another, on any host)
         try:
             con.execute("BEGIN")
