@@ -414,25 +414,28 @@ def close_interrupted_runs(con: sqlite3.Connection) -> list[int]:
         if postgres:
             if not try_advisory_lock(con, run_lock(run_id)):
                 continue  # its session is alive, on this host or another
-            try:
-                _mark_interrupted(con, run_id)
+            try:  # (it may have finished since it was read: then nothing is marked)
+                marked = _mark_interrupted(con, run_id)
             finally:
                 advisory_unlock(con, run_lock(run_id))
         else:
             match = re.fullmatch(RUNNING.format(pid=r"(\d+)"), message or "")
             if match is None or process_running(int(match.group(1))):
                 continue
-            _mark_interrupted(con, run_id)
-        closed.append(run_id)
+            marked = _mark_interrupted(con, run_id)
+        if marked:
+            closed.append(run_id)
     return closed
 
 
-def _mark_interrupted(con: sqlite3.Connection, run_id: int) -> None:
-    con.execute(
+def _mark_interrupted(con: sqlite3.Connection, run_id: int) -> bool:
+    """Mark run ``run_id`` ``interrupted`` if it is still ``running``; whether it was."""
+    marked = con.execute(
         "UPDATE ingest_runs SET status = 'interrupted', finished_at = ?, message = ?"
-        " WHERE run_id = ? AND status = 'running'",
+        " WHERE run_id = ? AND status = 'running' RETURNING run_id",
         (utc_now(), INTERRUPTED, run_id),
     )
+    return bool(marked.fetchall())  # (read to the end: the statement is done, its lock released)
 
 
 INTERRUPTED = (
