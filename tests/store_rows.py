@@ -42,3 +42,27 @@ def write_lines(folder: Path, name: str, lines: list[str]) -> Path:
     path = folder / name
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+def after_each_batch(monkeypatch, hook) -> None:
+    """Call ``hook(run)`` after each batch an ingest run commits (the run record's first), as
+    another process would look at the store between them."""
+    from sauti.ingest import runs
+
+    commit_batch = runs.RunContext.commit_batch
+
+    def committing(self):
+        commit_batch(self)
+        hook(self)
+
+    monkeypatch.setattr(runs.RunContext, "commit_batch", committing)
+
+
+def fail_at_batch(monkeypatch, n: int) -> None:
+    """Make an ingest run raise ``RuntimeError("disk gone")`` right after its ``n``-th committed batch."""
+
+    def hook(run) -> None:
+        if run.committed_batches == n:
+            raise RuntimeError("disk gone")
+
+    after_each_batch(monkeypatch, hook)

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+from store_rows import after_each_batch, fail_at_batch
 
 from sauti.api.services.source import DataSource
 from sauti.ingest import runs
@@ -31,14 +32,12 @@ def test_rows_are_committed_batch_by_batch(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(runs, "BATCH_ROWS", 100)
     ws = Workspace(tmp_path / "ws")
     seen: list[int] = []
-    commit_batch = runs.RunContext.commit_batch
 
-    def committing(self):
-        commit_batch(self)
+    def look(run):
         with ws.session() as other:  # a second connection: sees only committed rows
             seen.append(other.execute("SELECT COUNT(*) FROM incidents").fetchone()[0])
 
-    monkeypatch.setattr(runs.RunContext, "commit_batch", committing)
+    after_each_batch(monkeypatch, look)
     report = ingest_incidents(ws, _acled(tmp_path / "a.csv", 0, 450))
     assert report.accepted == 450
     assert seen == [0, 100, 200, 300, 400, 450]  # the run record first, then each batch
@@ -75,14 +74,12 @@ def test_a_bulk_load_into_an_empty_table_builds_the_date_index_once_at_the_end(
     monkeypatch.setattr(runs, "BULK_INDEX_ROWS", 200)
     ws = Workspace(tmp_path / "ws")
     seen: list[tuple[bool, list[str]]] = []
-    commit_batch = runs.RunContext.commit_batch
 
-    def committing(self):
-        commit_batch(self)
+    def look(run):
         with ws.session() as other:
             seen.append(_date_index(other))
 
-    monkeypatch.setattr(runs.RunContext, "commit_batch", committing)
+    after_each_batch(monkeypatch, look)
     source = _acled(tmp_path / "a.csv", 0, 450)
     report = ingest_incidents(ws, source)
     assert report.accepted == 450
@@ -109,14 +106,12 @@ def test_a_large_file_into_a_filled_table_keeps_the_date_index(tmp_path: Path, m
     ws = Workspace(tmp_path / "ws")
     ingest_incidents(ws, _acled(tmp_path / "a.csv", 0, 250))  # more than BULK_INDEX_ROWS stored
     seen = []
-    commit_batch = runs.RunContext.commit_batch
 
-    def committing(self):
-        commit_batch(self)
+    def look(run):
         with ws.session() as other:
             seen.append(_date_index(other))
 
-    monkeypatch.setattr(runs.RunContext, "commit_batch", committing)
+    after_each_batch(monkeypatch, look)
     ingest_incidents(ws, _acled(tmp_path / "b.csv", 250, 400))
     assert seen
     assert all(s == (True, []) for s in seen)
@@ -128,14 +123,7 @@ def test_a_bulk_load_that_fails_after_committing_batches_puts_the_date_index_bac
     monkeypatch.setattr(runs, "BATCH_ROWS", 100)
     monkeypatch.setattr(runs, "BULK_INDEX_ROWS", 200)
     ws = Workspace(tmp_path / "ws")
-    commit_batch = runs.RunContext.commit_batch
-
-    def committing(self):
-        commit_batch(self)
-        if self.committed_batches == 3:  # the run record, then two batches
-            raise RuntimeError("disk gone")
-
-    monkeypatch.setattr(runs.RunContext, "commit_batch", committing)
+    fail_at_batch(monkeypatch, 3)  # the run record, then two batches
     with pytest.raises(RuntimeError, match="disk gone"):
         ingest_incidents(ws, _acled(tmp_path / "a.csv", 0, 450))
     with ws.session() as con:

@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from store_rows import after_each_batch, fail_at_batch
 
 from sauti import db
 from sauti.ingest.incidents import ingest_incidents
@@ -109,14 +110,12 @@ def test_a_batched_bulk_load_on_postgresql_builds_its_indexes_at_the_end(
     monkeypatch.setattr(runs, "BULK_INDEX_ROWS", 2000)
     ws = Workspace(tmp_path / "ws", postgres_url)
     seen: list[tuple[set[str], set[str]]] = []
-    commit_batch = runs.RunContext.commit_batch
 
-    def committing(self):
-        commit_batch(self)
+    def look(run):
         Workspace(ws.root, postgres_url).schema_version()  # another opening: the load is alive
         seen.append(_pg_indexes(postgres_url))
 
-    monkeypatch.setattr(runs.RunContext, "commit_batch", committing)
+    after_each_batch(monkeypatch, look)
     report = ingest_incidents(ws, _big_acled(tmp_path / "a.csv", 4500))
     assert report.accepted == 4500
     away = (set(), INCIDENT_INDEXES)
@@ -146,14 +145,7 @@ def test_a_batched_bulk_load_on_postgresql_that_fails_puts_its_indexes_back(
     monkeypatch.setattr(runs, "BATCH_ROWS", 1000)
     monkeypatch.setattr(runs, "BULK_INDEX_ROWS", 2000)
     ws = Workspace(tmp_path / "ws", postgres_url)
-    commit_batch = runs.RunContext.commit_batch
-
-    def committing(self):
-        commit_batch(self)
-        if self.committed_batches == 3:  # the run record, then two batches
-            raise RuntimeError("disk gone")
-
-    monkeypatch.setattr(runs.RunContext, "commit_batch", committing)
+    fail_at_batch(monkeypatch, 3)  # the run record, then two batches
     with pytest.raises(RuntimeError, match="disk gone"):
         ingest_incidents(ws, _big_acled(tmp_path / "a.csv", 4500))
     assert ws.status()["incidents"] == 2000  # two batches kept

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from store_rows import after_each_batch
 
 from sauti.bulk_indexes import run_lock
 from sauti.ingest import runs
@@ -69,20 +70,18 @@ def test_a_batched_run_on_postgresql_holds_its_run_lock_until_it_ends(
     monkeypatch.setattr(runs, "BATCH_ROWS", 1000)
     ws = Workspace(tmp_path / "ws", postgres_url)
     seen: list[list[int]] = []
-    commit_batch = runs.RunContext.commit_batch
 
-    def committing(self):
-        commit_batch(self)
-        if self.committed_batches == 2:
+    def look(run):
+        if run.committed_batches == 2:
             other = Workspace(ws.root, postgres_url).connect()
             try:
                 message = runs.RUNNING.format(pid=GONE)  # as if its loader were on another host
-                other.execute("UPDATE ingest_runs SET message = ? WHERE run_id = ?", (message, self.run_id))
+                other.execute("UPDATE ingest_runs SET message = ? WHERE run_id = ?", (message, run.run_id))
                 seen.append(runs.close_interrupted_runs(other))
             finally:
                 other.close()
 
-    monkeypatch.setattr(runs.RunContext, "commit_batch", committing)
+    after_each_batch(monkeypatch, look)
     report = ingest_incidents(ws, _big_acled(tmp_path / "a.csv", 3500))
     assert report.accepted == 3500
     assert seen == [[]]
