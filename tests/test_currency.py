@@ -126,7 +126,8 @@ def test_a_live_alert_keeps_the_period_and_health_warns(server):
     today = datetime.now(UTC).date().isoformat()
     reply = server.client("reporter").post(
         "/api/v1/alerts",
-        json={"text": "Tension entre éleveurs à Bambari", "received_at": f"{today}T08:00:00Z"},
+        # midnight UTC: dated today and never ahead of the clock (08:00 was "in the future" before 08:00)
+        json={"text": "Tension entre éleveurs à Bambari", "received_at": f"{today}T00:00:00Z"},
     )
     assert reply.status_code in (200, 201), reply.text
     deadline = time.monotonic() + 120
