@@ -70,6 +70,23 @@ def test_a_researcher_gets_no_alert_text(server):
     assert "Patrol" not in re.sub(r"<script[^>]*src=[^>]*>", "", page.text)  # plans are for planners
 
 
+def _page_text(page) -> str:
+    return re.sub(r"<script[^>]*src=[^>]*>", "", page.text)
+
+
+def test_a_map_a_planner_opened_is_not_served_to_a_researcher(server):
+    """Neither role sees alert details, so a map cached for one must not be served to the other:
+    the planner's carries the patrol plan, which the researcher may not read (and the other way,
+    the planner would lose it)."""
+    planner = server.get("/map", "planner")
+    assert planner.status_code == 200
+    assert "Patrol" in _page_text(planner)
+    researcher = server.get("/map", "researcher")
+    assert researcher.status_code == 200
+    assert "Patrol" not in _page_text(researcher)
+    assert "Patrol" in _page_text(server.get("/map", "planner"))
+
+
 @pytest.mark.parametrize(
     ("method", "path", "body"),
     [

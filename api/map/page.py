@@ -69,8 +69,10 @@ def map_response(source: DataSource, principal: Principal, period: str | None) -
     view.map_ready(source)
     basemap = configured_basemap(source)
     zooms = None if basemap is None else (basemap.min_zoom, basemap.max_zoom)
+    # keyed by role: the page depends on several of the role's permissions (alert details, patrol
+    # plans, responses), so a page built for one role is never served to another
     page, shown = source.cached(
-        ("map", view.redaction.may_see_alert_details(principal), zooms, period),
+        ("map", principal.role, zooms, period),
         lambda: view.build_map(source, principal, basemap=zooms, period=period),
     )
     if shown:
