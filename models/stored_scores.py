@@ -18,7 +18,7 @@ from sauti.db import read_frame
 from sauti.errors import NotFoundError, NotReadyError
 from sauti.features import load_cube
 from sauti.features.glossary import label_drivers
-from sauti.models.registry_store import current_model
+from sauti.models.score_history import score_key
 
 if TYPE_CHECKING:  # pragma: no cover
     from sauti.store import Workspace
@@ -71,10 +71,7 @@ def latest_probabilities(
     continent's drivers in plain words are the largest part of the frame, and the surface never
     reads them). Empty when nothing is scored yet.
     """
-    record = current_model(workspace, freq, unit)
-    if record is None:
-        raise NotReadyError("no trained model for this workspace: run `sauti train` first")
-    key = (record["freq"], record["unit"])
+    key = score_key(workspace, freq, unit)
     with workspace.session() as con:
         return read_frame(
             con,
@@ -99,10 +96,7 @@ def period_scores(
     and no drivers (``[]``). ``limit``: only the first rows in that order (a command that prints
     the top ten of a continent does not parse every locality's drivers).
     """
-    record = current_model(workspace, freq, unit)
-    if record is None:
-        raise NotReadyError("no trained model for this workspace: run `sauti train` first")
-    key = (record["freq"], record["unit"])
+    key = score_key(workspace, freq, unit)
     with workspace.session() as con:
         if period is None:
             period = con.execute(
@@ -141,10 +135,7 @@ def risk_history(workspace: Workspace, locality_id: str) -> pd.DataFrame:
     ``fatalities`` (observed in that period). Scores before the latest period are fitted values of
     the current model (those periods were in its training data).
     """
-    record = current_model(workspace)
-    if record is None:
-        raise NotReadyError("no trained model for this workspace: run `sauti train` first")
-    key = (record["freq"], record["unit"])
+    key = score_key(workspace)
     with workspace.session() as con:
         frame = read_frame(
             con,
@@ -153,12 +144,12 @@ def risk_history(workspace: Workspace, locality_id: str) -> pd.DataFrame:
             (locality_id, *key),
         )
     try:  # a read: the stored cube or none, never one built (and written) here
-        cube = load_cube(workspace, freq=record["freq"], unit=record["unit"])
+        cube = load_cube(workspace, freq=key[0], unit=key[1])
     except NotReadyError:
         cube = None
     known = cube is not None and locality_id in set(cube[LOCALITY_DIM].to_numpy().astype(str))
     if frame.empty and not known:
-        raise NotFoundError(f"no locality with this id in unit {record['unit']}")  # the id is not repeated
+        raise NotFoundError(f"no locality with this id in unit {key[1]}")  # the id is not repeated
     frame[PERIOD] = pd.to_datetime(frame[PERIOD])
     if known:
         sel = cube.sel({LOCALITY_DIM: locality_id})
