@@ -145,14 +145,7 @@ def _row_standardised(matrix):
     return matrix
 
 
-def lag_matrices(graph: Graph) -> tuple[Graph, Graph]:
-    """Row-standardised graphs (first order, second order) in the graph's id order."""
-    first = graph.transform("r")
-    second = second_order(graph).transform("r")
-    return first, second
-
-
 def lag_sparse(graph: Graph):
-    """The row-standardised sparse matrices (first order, second order) of :func:`lag_matrices`,
+    """The row-standardised sparse matrices (first order, second order) in the graph's id order,
     without building the second-order ``Graph`` (what the cube's blocks use at 300,000 units)."""
     return _row_standardised(graph.sparse), _row_standardised(_second_order_sparse(graph))
