@@ -124,16 +124,10 @@ def restore_abandoned_indexes(con: Any) -> list[str]:
     pids = {pid for (pid,) in con.execute("SELECT DISTINCT pid FROM deferred_indexes")}
     if not pids or all(process_running(pid) for pid in pids):
         return []
-    con.execute("BEGIN IMMEDIATE")  # re-read under the write lock: another opener may have done it
-    try:
+    with db.transaction(con):  # re-read under the write lock: another opener may have done it
         rows = con.execute("SELECT name, pid FROM deferred_indexes").fetchall()
         abandoned = [name for name, pid in rows if not process_running(pid)]
-        done = restore_deferred_indexes(con, abandoned) if abandoned else []
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    con.execute("COMMIT")
-    return done
+        return restore_deferred_indexes(con, abandoned) if abandoned else []
 
 
 def _restore_abandoned_postgres(con: Any) -> list[str]:
@@ -143,15 +137,10 @@ def _restore_abandoned_postgres(con: Any) -> list[str]:
         if not try_advisory_lock(con, deferral_lock(table)):
             continue  # its load is running (in this process or another, on any host)
         try:
-            con.execute("BEGIN")
-            try:  # re-read under the lock: the load may have finished meanwhile
+            with db.transaction(con):  # re-read under the lock: the load may have finished meanwhile
                 query = "SELECT name FROM deferred_indexes WHERE table_name = ?"
                 names = [n for (n,) in con.execute(query, (table,))]
                 done += restore_deferred_indexes(con, names) if names else []
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            con.execute("COMMIT")
         finally:
             release_deferral_lock(con, table)
     return done

@@ -18,6 +18,7 @@ import os
 import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -349,6 +350,19 @@ def _int_dumper():
 
 
 # --- reading into frames ---------------------------------------------------------------------
+@contextmanager
+def transaction(con: Any) -> Iterator[Any]:
+    """All or nothing on either back-end: commit on success, roll back on any exception
+    (``BEGIN IMMEDIATE``: SQLite's write lock at once; ``BEGIN`` on PostgreSQL)."""
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
 def read_frame(con: Any, query: str, params: Sequence[Any] = ()) -> pd.DataFrame:
     """The result of ``query`` as a DataFrame, on either back-end (``pandas.read_sql_query``)."""
     import pandas as pd

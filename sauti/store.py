@@ -165,14 +165,9 @@ class Workspace:
     @staticmethod
     @contextmanager
     def transaction(con: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-        """All or nothing: commit on success, roll back on any exception."""
-        con.execute("BEGIN IMMEDIATE")
-        try:
+        """All or nothing: commit on success, roll back on any exception (:func:`sauti.db.transaction`)."""
+        with db.transaction(con):
             yield con
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        con.execute("COMMIT")
 
     def _migrate(self, con: sqlite3.Connection) -> None:
         """Apply every migration not yet recorded in ``schema_migrations`` (:func:`sauti.schema.migrate`)."""

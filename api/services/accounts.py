@@ -113,27 +113,21 @@ def revoke_user(
         If the user is the last active admin.
     """
     now = utc_now()
-    with workspace.session() as con:
-        con.execute("BEGIN IMMEDIATE")
-        try:
-            _keep_an_admin(con, name)
-            cur = con.execute(
-                "UPDATE api_users SET disabled_at = ? WHERE name = ? AND disabled_at IS NULL", (now, name)
-            )
-            if cur.rowcount == 0:
-                raise NotFoundError("no active user of that name (see `sauti users list`)")
-            row = dict(
-                con.execute(
-                    "SELECT user_id, name, role, key_prefix, created_at, disabled_at FROM api_users "
-                    "WHERE name = ?",
-                    (name,),
-                ).fetchone()
-            )
-            insert_audit(con, by, by_role, "revoke_user", resource, {"user": name, **detail})
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        con.execute("COMMIT")
+    with workspace.session() as con, Workspace.transaction(con):
+        _keep_an_admin(con, name)
+        cur = con.execute(
+            "UPDATE api_users SET disabled_at = ? WHERE name = ? AND disabled_at IS NULL", (now, name)
+        )
+        if cur.rowcount == 0:
+            raise NotFoundError("no active user of that name (see `sauti users list`)")
+        row = dict(
+            con.execute(
+                "SELECT user_id, name, role, key_prefix, created_at, disabled_at FROM api_users "
+                "WHERE name = ?",
+                (name,),
+            ).fetchone()
+        )
+        insert_audit(con, by, by_role, "revoke_user", resource, {"user": name, **detail})
     return row
 
 
