@@ -16,6 +16,7 @@ read, with a log line.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -154,16 +155,25 @@ def _write_slabs(stored: xr.Dataset, folder: Path, chunks: dict[str, int]) -> No
 def _release_freed_memory() -> None:
     """Give the heap a slab's blocks leave behind back to the system (glibc ``malloc_trim``, as
     dask.distributed's workers do), so the next slab reuses pages instead of growing the process."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim():
+    """glibc's ``malloc_trim``, looked up once per process (``find_library`` runs ``ldconfig``), or
+    None where there is none (not glibc)."""
     import ctypes
     import ctypes.util
 
     name = ctypes.util.find_library("c")
     if name is None:
-        return
+        return None
     try:
-        ctypes.CDLL(name).malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc
-        return
+        return ctypes.CDLL(name).malloc_trim
+    except (OSError, AttributeError):
+        return None
 
 
 def _version_name(path: Path) -> str:
